@@ -1,0 +1,23 @@
+"""The ``prodsec`` command.
+
+``main`` first tries the fast path (``prodsec.cli.fast``): the read-only JSON queries scripts
+run often, answered without importing Typer, Rich or pydantic (~150 ms of imports). Anything
+else — help, tables, options the fast path does not know — goes to the Typer application in
+``prodsec.cli.app``, which is the full CLI. Both call the same service functions.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    from prodsec.cli.fast import try_fast
+
+    code = try_fast(args)
+    if code is not None:
+        sys.exit(code)
+    from prodsec.cli.app import run
+
+    run(args)

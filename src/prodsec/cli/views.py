@@ -1,0 +1,186 @@
+"""Human views of the JSON data: sections of tables and notes, rendered as Rich or Markdown.
+
+Each command's JSON output is the source of truth; these functions only arrange it, so the
+table, Markdown and JSON faces cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+STATUS_STYLE = {"required": "bold red", "upcoming": "yellow", "voluntary": "cyan",
+                "not-applicable": "dim", "undetermined": "magenta"}
+
+
+@dataclass
+class Section:
+    title: str
+    columns: Sequence[str] = ()
+    rows: Sequence[Sequence[Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _join(values: Any) -> str:
+    return ", ".join(str(v) for v in values) if values else ""
+
+
+def regulations_view(regs: list[dict[str, Any]]) -> list[Section]:
+    rows = []
+    for r in regs:
+        routes = _join(dict.fromkeys(c["route"] for c in r["conformity"]))
+        counts = r["requirement_counts"]
+        rows.append([r["id"], r["short_name"], r["jurisdiction"], r["kind"], r["binding"],
+                     routes, str(r["rigor"]), _join(r["scope"]["tags"]),
+                     f"{counts['prevention']}/{counts['readiness']}/{counts['handling']}"])
+    return [Section("Product-security instruments", ["id", "name", "jurisdiction", "kind",
+                                                     "binding", "conformity", "rigor", "scope",
+                                                     "prev/ready/handl"], rows,
+                    ["rigor: 0 pledge … 5 European certification"])]
+
+
+def regulation_view(r: dict[str, Any]) -> list[Section]:
+    head = Section(f"{r['short_name']} — {r['title']}", notes=[
+        f"Legal reference: {r['legal_reference']}",
+        f"Jurisdiction: {r['jurisdiction']} (markets: {_join(r['markets'])})",
+        f"Kind: {r['kind']}; binding: {r['binding']}"
+        + (f" — {r['binding_note']}" if r.get("binding_note") else ""),
+        f"Rigor: {r['rigor']} — {r['rigor_note']}",
+        f"Strategy: {r['strategy']}" + (f" — {r['strategy_note']}" if r.get("strategy_note") else ""),
+        f"Scope: {_join(r['scope']['tags'])} — {r['scope']['text']}",
+        f"Authority: {r['authority']['text']}",
+        f"Verified: {'yes' if r['verified'] else 'no'}"
+        + (f" — {r['verified_note']}" if r.get("verified_note") else ""),
+    ])
+    dates = Section("Key dates", ["date", "kind", "what"],
+                    [[d["date"], d["kind"], d["text"]] for d in r["dates"]])
+    conformity = Section("Conformity", ["route", "applies to", "how"],
+                         [[c["route"], c["applies_to"], c["text"]] for c in r["conformity"]])
+    standards = Section("Standards", ["standard", "relation", "note"],
+                        [[s["standard"], s["relation"], s.get("restriction") or s.get("text") or ""]
+                         for s in r["standards"]])
+    goals = Section("Goals", notes=[g["text"] for g in r["goals"]])
+    sections = [head, dates, conformity, goals, standards]
+    for category, reqs in r["requirements"].items():
+        sections.append(Section(f"Requirements — {category}", ["id", "title", "citation"],
+                                [[q["id"], q["title"], q["citation"]] for q in reqs]))
+    return sections
+
+
+def requirements_view(reqs: list[dict[str, Any]]) -> list[Section]:
+    return [Section(f"Requirements ({len(reqs)})", ["id", "category", "title", "citation"],
+                    [[q["id"], q["category"], q["title"], q["citation"]] for q in reqs])]
+
+
+def mappings_view(data: dict[str, Any]) -> list[Section]:
+    req = data["requirement"]
+    rows = [[m["requirement"], m["relation"], m["confidence"], str(m["hops"]),
+             _join(m["via"]), m["title"]] for m in data["related"]]
+    return [Section(f"{req['id']} — {req['title']}", notes=[req["text"], f"Source: {req['citation']}"]),
+            Section("Equal or overlapping across regimes (comply once)",
+                    ["requirement", "relation", "confidence", "hops", "via", "title"], rows)]
+
+
+def standards_view(stds: list[dict[str, Any]]) -> list[Section]:
+    rows = [[s["id"], s["short_name"], s["version"], s["status"], str(s["provisions"]),
+             _join(f"{u['regulation']} ({u['relation']})" for u in s["referenced_by"])]
+            for s in stds]
+    return [Section("Standards", ["id", "name", "version", "status", "provisions",
+                                  "referenced by"], rows)]
+
+
+def check_view(check: dict[str, Any]) -> list[Section]:
+    rows = []
+    for r in check["results"]:
+        rows.append([r["regulation"], r["status"], r["category"] or "", r["assessment"] or "",
+                     r["applies_from"] or "", _first_reason(r)])
+    sections = [Section(f"{check['product']} — as of {check['as_of']}",
+                        ["instrument", "status", "category", "assessment", "applies from",
+                         "why"], rows)]
+    for r in check["results"]:
+        if r["status"] in ("not-applicable",):
+            continue
+        notes = [f"{'✓' if x['holds'] else '✗' if x['holds'] is False else '?'} {x['text']}"
+                 + (f" [{x['citation']}]" if x["citation"] else "") for x in r["reasons"]]
+        if r["missing_facts"]:
+            notes.append("Missing facts: " + _join(r["missing_facts"]))
+        for o in r["obligations"]:
+            state = "in force" if o["in_force"] else "from"
+            notes.append(f"Obligation {o['title']}: {state} {o['applies_from']} [{o['citation']}]")
+        counts = {k: len(v) for k, v in r["requirements"].items()}
+        if counts:
+            notes.append("Requirements: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        sections.append(Section(f"{r['regulation']}: {r['status']}", notes=notes))
+    if check["comply_once"]:
+        sections.append(Section(
+            "Comply once: one measure, several regimes", ["requirements", "regimes", "via"],
+            [[_join(g["requirements"]), _join(g["regulations"]), _join(g["via"])]
+             for g in check["comply_once"]]))
+    return sections
+
+
+def _first_reason(result: dict[str, Any]) -> str:
+    if result["missing_facts"]:
+        return "missing: " + _join(result["missing_facts"])
+    for reason in result["reasons"]:
+        cite = f" [{reason['citation']}]" if reason["citation"] else ""
+        prefix = "not: " if reason["holds"] is False else ""
+        return f"{prefix}{reason['text']}{cite}"
+    return ""
+
+
+def portfolio_view(matrix: dict[str, Any]) -> list[Section]:
+    instruments = matrix["instruments"]
+    rows = [[p["product"], *(p["statuses"][i] for i in instruments)] for p in matrix["products"]]
+    return [Section("Portfolio: products × instruments", ["product", *instruments], rows)]
+
+
+# ---- renderers -------------------------------------------------------------------------------
+
+
+def render_markdown(sections: list[Section]) -> str:
+    out: list[str] = []
+    for s in sections:
+        out.append(f"## {s.title}\n")
+        out += [f"- {n}" for n in s.notes]
+        if s.notes:
+            out.append("")
+        if s.columns:
+            out.append("| " + " | ".join(s.columns) + " |")
+            out.append("|" + "---|" * len(s.columns))
+            out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in s.rows]
+            out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _md_cell(value: str) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def render_rich(sections: list[Section]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    for s in sections:
+        if s.columns:
+            table = Table(title=s.title, title_justify="left", show_lines=False)
+            for col in s.columns:
+                table.add_column(col, overflow="fold")
+            for row in s.rows:
+                table.add_row(*(_styled(escape(str(c))) for c in row))
+            for note in s.notes:
+                table.caption = (table.caption or "") + note
+            console.print(table)
+        else:
+            console.rule(escape(s.title), align="left")
+            for note in s.notes:
+                console.print(escape(note))
+        console.print()
+
+
+def _styled(cell: str) -> str:
+    style = STATUS_STYLE.get(cell)
+    return f"[{style}]{cell}[/]" if style else cell

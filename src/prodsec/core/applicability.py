@@ -1,0 +1,305 @@
+"""The applicability engine: which instruments bind a product, how strictly, from when, and why.
+
+For every product-level instrument it evaluates the instrument's rule data (scope, exclusions,
+mandate, classes, obligations) against a profile on an as-of date, and returns a verdict with
+its cited reasons. Pure: data in, data out.
+
+Status on date D:
+* ``not-applicable`` — out of scope, excluded, or the scheme closed / the act repealed by D;
+* ``undetermined``  — a missing fact decides the outcome (the verdict names it);
+* ``required``      — binding and at least one of its obligations applies on D;
+* ``upcoming``      — binding, but none of its obligations applies yet on D;
+* ``voluntary``     — a voluntary scheme the product is eligible for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from prodsec.core.knowledge import Doc, KnowledgeBase
+from prodsec.core.profile import Profile
+from prodsec.core.rules import Node, Outcome, Reason
+
+CATEGORIES = ("prevention", "readiness", "handling")
+MAKER_ROLES = frozenset({"manufacturer", "vehicle-manufacturer", "signatory", "applicant"})
+#: How a class's route reads in a verdict; certification is a third-party route.
+ASSESSMENT = {"none": None, "self": "self", "self-if-harmonised": "self-if-harmonised",
+              "third-party": "third-party", "certification": "third-party"}
+
+
+@dataclass(frozen=True)
+class ObligationVerdict:
+    id: str
+    title: str
+    text: str
+    applies_from: str
+    until: str | None
+    in_force: bool
+    citation: str | None
+    requirements: tuple[str, ...]
+    deadlines: tuple[dict[str, Any], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "title": self.title, "text": self.text,
+            "applies_from": self.applies_from, "until": self.until, "in_force": self.in_force,
+            "citation": self.citation, "requirements": list(self.requirements),
+            "deadlines": list(self.deadlines),
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    regulation: str
+    title: str
+    status: str
+    category: str | None
+    assessment: str | None
+    assessment_detail: str | None
+    applies_from: str | None
+    reasons: tuple[Reason, ...]
+    missing: tuple[str, ...] = ()
+    obligations: tuple[ObligationVerdict, ...] = ()
+    standards: tuple[dict[str, Any], ...] = ()
+    requirements: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def binds(self) -> bool:
+        return self.status in ("required", "upcoming", "voluntary")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "regulation": self.regulation, "title": self.title, "status": self.status,
+            "category": self.category, "assessment": self.assessment,
+            "assessment_detail": self.assessment_detail, "applies_from": self.applies_from,
+            "reasons": [r.to_dict() for r in self.reasons], "missing_facts": list(self.missing),
+            "obligations": [o.to_dict() for o in self.obligations],
+            "standards": list(self.standards),
+            "requirements": {k: list(v) for k, v in self.requirements.items()},
+        }
+
+
+@dataclass(frozen=True)
+class Check:
+    """All verdicts for one profile on one date, plus the "comply once" groups."""
+
+    product: str
+    as_of: str
+    results: tuple[Verdict, ...]
+    comply_once: tuple[dict[str, Any], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"product": self.product, "as_of": self.as_of,
+                "results": [r.to_dict() for r in self.results],
+                "comply_once": list(self.comply_once)}
+
+
+class _Compiled:
+    """An instrument's rules, compiled once per knowledge base."""
+
+    def __init__(self, kb: KnowledgeBase, reg: Doc) -> None:
+        app = reg["applicability"]
+        self.reg = reg
+        self.scope = kb.compile(app["scope"], reg)
+        self.exclusions = [(e, kb.compile(e["when"], reg)) for e in app["exclusions"]]
+        self.mandatory = kb.compile(app.get("mandatory_when"), reg)
+        self.classes = [(c, kb.compile(c.get("when"), reg)) for c in app["classes"]]
+        self.obligations = [(o, kb.compile(o.get("when"), reg), _expand(kb, o))
+                            for o in app["obligations"]]
+        self.requirement_rules = {r["id"]: kb.compile(r.get("when"), reg)
+                                  for r in reg["requirements"]}
+        self.ends = sorted((d["date"], d) for d in reg["dates"] if d["kind"] in ("repeal", "closure"))
+        self.standards = tuple(
+            {"standard": s["standard"], "relation": s["relation"],
+             "title": kb.standards[s["standard"]]["short_name"],
+             "restriction": s.get("restriction"), "citation": kb.cite(s["citation"], reg)}
+            for s in reg["standards"])
+
+
+def _expand(kb: KnowledgeBase, obligation: Doc) -> tuple[str, ...]:
+    ids = list(obligation["requirements"])
+    for prefix in obligation["requirement_prefixes"]:
+        ids += [r for r in kb.requirements if r == prefix or r.startswith(prefix + ":")]
+    return tuple(dict.fromkeys(ids))
+
+
+class Engine:
+    """Checks profiles against one knowledge base; compile once, check many."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        self.compiled = [_Compiled(kb, r) for r in kb.product_regulations]
+
+    def check(self, profile: Profile, as_of: dt.date) -> Check:
+        day = as_of.isoformat()
+        results = tuple(self._verdict(c, profile, day) for c in self.compiled)
+        return Check(profile.name, day, results, self._comply_once(results))
+
+    # ---- one instrument --------------------------------------------------------------------
+
+    def _verdict(self, c: _Compiled, profile: Profile, day: str) -> Verdict:
+        reg = c.reg
+        base: dict[str, Any] = {"regulation": reg["id"], "title": reg["title"]}
+        scope = _run(c.scope, profile)
+        if scope.value is False:
+            return Verdict(**base, status="not-applicable", category=None, assessment=None,
+                           assessment_detail=None, applies_from=None,
+                           reasons=_failing(scope.reasons))
+        reasons = list(scope.reasons)
+        missing = set(scope.missing)
+        for exclusion, node in c.exclusions:
+            out = _run(node, profile)
+            if out.value is True:
+                cite = self.kb.cite(exclusion["citation"], reg)
+                why = (Reason(f"Excluded: {exclusion['text']}", cite, True), *_holding(out.reasons))
+                return Verdict(**base, status="not-applicable", category=None, assessment=None,
+                               assessment_detail=None, applies_from=None, reasons=why)
+            if out.value is None:
+                missing |= out.missing
+                reasons += [Reason(f"Possible exclusion: {exclusion['text']}",
+                                   self.kb.cite(exclusion["citation"], reg), None)]
+        if missing:
+            return Verdict(**base, status="undetermined", category=None, assessment=None,
+                           assessment_detail=None, applies_from=None,
+                           reasons=tuple(r for r in reasons if r.holds is not True) or tuple(reasons),
+                           missing=tuple(sorted(missing)))
+        ended = [d for date, d in c.ends if date <= day]
+        if ended:
+            last = ended[-1]
+            ended_reason = Reason(f"{last['text']} ({last['date']})",
+                                  self.kb.cite(last["citation"], reg), True)
+            return Verdict(**base, status="not-applicable", category=None, assessment=None,
+                           assessment_detail=None, applies_from=None, reasons=(ended_reason,))
+        return self._applicable(c, profile, day, base, reasons)
+
+    def _applicable(self, c: _Compiled, profile: Profile, day: str, base: dict[str, Any],
+                    reasons: list[Reason]) -> Verdict:
+        reg = c.reg
+        binding = reg["binding"] == "mandatory"
+        if not binding and c.mandatory is not None:
+            mandate = c.mandatory.evaluate(profile)
+            if mandate.value is True:
+                binding = True
+                reasons += [Reason(f"Mandatory for this product: {r.text}", r.citation, True)
+                            for r in mandate.reasons]
+        category, route = None, reg["applicability"].get("assessment")
+        for cls, node in c.classes:
+            out = _run(node, profile)
+            if node is None or out.value is True:
+                category, route = cls["id"], cls["assessment"]
+                reasons.append(Reason(f"{cls['title']}: {cls['text']}",
+                                      self.kb.cite(cls["citation"], reg), True))
+                reasons += [r for r in out.reasons if node is not None]
+                break
+        obligations = self._obligations(c, profile, day)
+        current = [o for o in obligations if o.in_force]
+        if not binding:
+            status = "voluntary"
+        elif current:
+            status = "required"
+        elif any(o.until is None or o.until > day for o in obligations):
+            status = "upcoming"
+        else:
+            status = "not-applicable"
+        starts = sorted(o.applies_from for o in obligations)
+        return Verdict(
+            **base, status=status, category=category if c.classes else None,
+            assessment=ASSESSMENT.get(route or "none"), assessment_detail=route,
+            applies_from=starts[0] if starts else None, reasons=tuple(reasons),
+            obligations=tuple(obligations), standards=c.standards,
+            requirements=self._requirements(c, profile, obligations))
+
+    def _obligations(self, c: _Compiled, profile: Profile, day: str) -> list[ObligationVerdict]:
+        out = []
+        for ob, node, req_ids in c.obligations:
+            if node is not None and node.value(profile) is False:
+                continue
+            start, until = ob["applies_from"], ob.get("until")
+            deadlines = tuple(
+                d | {"requirement": rid}
+                for rid in req_ids for d in self.kb.requirements[rid]["deadlines"])
+            out.append(ObligationVerdict(
+                id=ob["id"], title=ob["title"], text=ob["text"], applies_from=start, until=until,
+                in_force=start <= day and (until is None or day < until),
+                citation=self.kb.cite(ob["citation"], c.reg), requirements=req_ids,
+                deadlines=deadlines))
+        return out
+
+    def _requirements(self, c: _Compiled, profile: Profile,
+                      obligations: Sequence[ObligationVerdict]) -> dict[str, tuple[str, ...]]:
+        """Binding requirement ids by category; a requirement whose condition is false drops."""
+        grouped: dict[str, list[str]] = {k: [] for k in CATEGORIES}
+        seen: set[str] = set()
+        for ob in obligations:
+            for rid in ob.requirements:
+                if rid in seen:
+                    continue
+                seen.add(rid)
+                req = self.kb.requirements[rid]
+                if req["role"] not in MAKER_ROLES:
+                    continue
+                node = c.requirement_rules.get(rid)
+                if node is not None and node.value(profile) is False:
+                    continue
+                grouped[req["category"]].append(rid)
+        return {k: tuple(v) for k, v in grouped.items()}
+
+    # ---- across instruments ----------------------------------------------------------------
+
+    def _comply_once(self, results: Iterable[Verdict]) -> tuple[dict[str, Any], ...]:
+        """Groups of binding requirements of different instruments linked by mappings.
+
+        Mappings are followed through standards' provisions too (PSTI ↔ EN 303 645 ↔ CRA), so a
+        measure done once is seen to count for every regime in its group.
+        """
+        binding = {rid: v.regulation for v in results if v.binds
+                   for ids in v.requirements.values() for rid in ids}
+        parent: dict[str, str] = {}
+
+        def find(x: str) -> str:
+            while parent.get(x, x) != x:
+                x = parent[x]
+            return x
+
+        for m in self.kb.mappings:
+            a, b = m["source"], m["target"]
+            if _joinable(a, binding, self.kb) and _joinable(b, binding, self.kb):
+                parent[find(a)] = find(b)
+        groups: dict[str, list[str]] = {}
+        for rid in parent:
+            groups.setdefault(find(rid), []).append(rid)
+        out = []
+        for members in groups.values():
+            reqs = sorted(r for r in members if r in binding)
+            regs = sorted({binding[r] for r in reqs})
+            if len(regs) < 2:
+                continue
+            via = sorted(r for r in members if r not in binding)
+            cats = sorted({self.kb.requirements[r]["category"] for r in reqs})
+            out.append({"requirements": reqs, "regulations": regs, "via": via,
+                        "categories": cats})
+        out.sort(key=lambda g: (-len(g["regulations"]), g["requirements"]))
+        return tuple(out)
+
+
+def _joinable(rid: str, binding: dict[str, str], kb: KnowledgeBase) -> bool:
+    """A mapping end joins a group if it binds the product or is a standard's provision."""
+    return rid in binding or KnowledgeBase.document_id(rid) in kb.standards
+
+
+def _run(node: Node | None, profile: Profile) -> Outcome:
+    if node is None:
+        return Outcome(True, (), frozenset())
+    return node.evaluate(profile)
+
+
+def _failing(reasons: Sequence[Reason]) -> tuple[Reason, ...]:
+    failing = tuple(r for r in reasons if r.holds is False)
+    return failing or tuple(reasons)
+
+
+def _holding(reasons: Sequence[Reason]) -> tuple[Reason, ...]:
+    return tuple(r for r in reasons if r.holds is True)

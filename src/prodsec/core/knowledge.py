@@ -1,0 +1,188 @@
+"""The knowledge base as the core sees it: validated plain data plus the indexes queries need.
+
+The data comes from ``prodsec.knowledge.loader`` (already schema-checked); this module does no
+I/O. Indexes are built lazily so a command that lists regulations pays only for that.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+from typing import Any
+
+from prodsec.core.profile import Vocabulary
+from prodsec.core.rules import ListEntry, Node, compile_rule
+from prodsec.errors import NotFoundError
+
+Doc = dict[str, Any]
+
+#: Relation of the target seen from the other end of a mapping.
+INVERSE = {"equal": "equal", "subset": "superset", "superset": "subset", "intersects": "intersects"}
+
+
+class KnowledgeBase:
+    """Regulations, standards, requirements, lists and mappings, by id."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.data = data
+        self.version: str = data.get("version", "unversioned")
+        self.regulations: dict[str, Doc] = dict(data["regulations"])
+        self.standards: dict[str, Doc] = dict(data["standards"])
+        self.mapping_sets: dict[str, Doc] = dict(data["mappings"])
+
+    # ---- lookups ---------------------------------------------------------------------------
+
+    @cached_property
+    def vocabulary(self) -> Vocabulary:
+        return Vocabulary.from_data(self.data["vocabulary"])
+
+    def regulation(self, reg_id: str) -> Doc:
+        try:
+            return self.regulations[reg_id]
+        except KeyError:
+            raise NotFoundError("regulation", reg_id, self.regulations) from None
+
+    def standard(self, std_id: str) -> Doc:
+        try:
+            return self.standards[std_id]
+        except KeyError:
+            raise NotFoundError("standard", std_id, self.standards) from None
+
+    def document(self, doc_id: str) -> Doc:
+        return self.regulations.get(doc_id) or self.standard(doc_id)
+
+    @cached_property
+    def requirements(self) -> dict[str, Doc]:
+        """Every requirement and provision by id."""
+        out: dict[str, Doc] = {}
+        for docs in (self.regulations, self.standards):
+            for doc in docs.values():
+                for req in doc["requirements"]:
+                    out[req["id"]] = req
+        return out
+
+    def requirement(self, req_id: str) -> Doc:
+        try:
+            return self.requirements[req_id]
+        except KeyError:
+            raise NotFoundError("requirement", req_id, self.requirements) from None
+
+    @staticmethod
+    def document_id(item_id: str) -> str:
+        return item_id.split(":", 1)[0]
+
+    @cached_property
+    def lists(self) -> dict[str, Doc]:
+        out: dict[str, Doc] = {}
+        for docs in (self.regulations, self.standards):
+            for doc in docs.values():
+                for lst in doc["lists"]:
+                    out[lst["id"]] = lst
+        return out
+
+    @property
+    def product_regulations(self) -> list[Doc]:
+        return [r for r in self.regulations.values() if r["product_level"]]
+
+    # ---- citations -------------------------------------------------------------------------
+
+    def cite(self, citation: Mapping[str, Any] | None, doc: Mapping[str, Any] | None = None) -> str | None:
+        """A citation as one line: 'CRA Art. 14(2)(a) <url>' (instrument defaults to doc)."""
+        if citation is None:
+            return None
+        instrument = citation.get("instrument") or (doc["short_name"] if doc else None)
+        text = f"{instrument} {citation['ref']}" if instrument else citation["ref"]
+        if citation.get("verified") is False:
+            text += " [unverified]"
+        return text
+
+    # ---- mappings --------------------------------------------------------------------------
+
+    @cached_property
+    def mappings(self) -> list[Doc]:
+        return [m | {"set": set_id} for set_id, s in self.mapping_sets.items() for m in s["mappings"]]
+
+    @cached_property
+    def _neighbours(self) -> dict[str, list[tuple[str, str, Doc]]]:
+        """Requirement id → [(other id, relation seen from this id, mapping)]."""
+        out: dict[str, list[tuple[str, str, Doc]]] = defaultdict(list)
+        for m in self.mappings:
+            out[m["source"]].append((m["target"], m["relation"], m))
+            out[m["target"]].append((m["source"], INVERSE[m["relation"]], m))
+        return out
+
+    def mapped(self, req_id: str) -> list[tuple[str, str, Doc]]:
+        """Direct mappings of a requirement, seen from it."""
+        self.requirement(req_id)
+        return list(self._neighbours.get(req_id, ()))
+
+    def related(self, req_id: str, depth: int = 2) -> list[dict[str, Any]]:
+        """Everything equal or overlapping across regimes, up to ``depth`` mapping hops.
+
+        Two hops find "comply once" links through a standard: PSTI ↔ EN 303 645 ↔ CRA.
+        """
+        self.requirement(req_id)
+        seen = {req_id}
+        frontier: list[tuple[str, list[tuple[str, Doc]]]] = [(req_id, [])]
+        out: list[dict[str, Any]] = []
+        for hop in range(1, depth + 1):
+            nxt: list[tuple[str, list[tuple[str, Doc]]]] = []
+            for node, path in frontier:
+                for other, relation, mapping in self._neighbours.get(node, ()):
+                    if other in seen:
+                        continue
+                    seen.add(other)
+                    chain = [*path, (relation, mapping)]
+                    out.append({
+                        "requirement": other,
+                        "relation": _compose([r for r, _ in chain]),
+                        "hops": hop,
+                        "via": [node] if hop > 1 else [],
+                        "confidence": _weakest([m for _, m in chain]),
+                        "citations": [self.cite(m["citation"], self._doc_of_mapping(m))
+                                      for _, m in chain],
+                    })
+                    nxt.append((other, chain))
+            frontier = nxt
+        return out
+
+    def _doc_of_mapping(self, mapping: Mapping[str, Any]) -> Doc | None:
+        return self.regulations.get(self.document_id(mapping["source"])) or self.standards.get(
+            self.document_id(mapping["source"]))
+
+    # ---- rules -----------------------------------------------------------------------------
+
+    def _list_entries(self, list_id: str) -> tuple[str, list[ListEntry]]:
+        lst = self.lists[list_id]
+        doc = self.document(self.document_id(list_id))
+        entries = [
+            ListEntry(item["text"], self.cite(item.get("citation") or lst["citation"], doc),
+                      frozenset(item["functions"]))
+            for item in lst["items"]
+        ]
+        return f"{doc['short_name']} {lst['title']}", entries
+
+    def compile(self, rule: Mapping[str, Any] | None, doc: Mapping[str, Any]) -> Node | None:
+        if rule is None:
+            return None
+        return compile_rule(rule, lambda c: self.cite(c, doc), self._list_entries)
+
+    def ids(self, kind: str) -> Iterable[str]:
+        return {"regulation": self.regulations, "standard": self.standards,
+                "requirement": self.requirements}[kind]
+
+
+def _weakest(chain: list[Doc]) -> str:
+    order = ["low", "medium", "high"]
+    return str(min((m["confidence"] for m in chain), key=order.index))
+
+
+def _compose(relations: list[str]) -> str:
+    """The relation along a chain: equal∘equal = equal, subset∘subset = subset, else intersects."""
+    kinds = set(relations) - {"equal"}
+    if not kinds:
+        return "equal"
+    if kinds in ({"subset"}, {"superset"}):
+        return kinds.pop()
+    return "intersects"

@@ -1,0 +1,261 @@
+"""A small evaluator for the declarative rule trees of the knowledge files.
+
+Rules are data (``all`` / ``any`` / ``not`` over profile facts and knowledge lists), compiled
+once into node objects and evaluated with three-valued logic: ``True``, ``False`` or ``None``
+(unknown). A missing fact never becomes "no": it makes its leaf unknown, and an unknown that
+decides the outcome names the missing fact. There is no ``eval``: the only operations are the
+handful of comparisons below.
+
+Each outcome carries its *reasons*: the texts and citations of the nodes that decided it, each
+marked with whether its condition held, so a verdict can say why it is what it is.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+Truth = bool | None
+
+
+class Facts(Protocol):
+    def fact(self, path: str) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a node came out as it did: its text, its citation, and whether it held."""
+
+    text: str
+    citation: str | None
+    holds: Truth
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "citation": self.citation, "holds": self.holds}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    value: Truth
+    reasons: tuple[Reason, ...]
+    missing: frozenset[str]
+
+
+NO_MISSING: frozenset[str] = frozenset()
+
+
+class Node(ABC):
+    """A compiled rule node."""
+
+    __slots__ = ("citation", "text")
+
+    def __init__(self, text: str | None, citation: str | None) -> None:
+        self.text = text
+        self.citation = citation
+
+    @abstractmethod
+    def evaluate(self, facts: Facts) -> Outcome:
+        """The outcome with its reasons and missing facts."""
+
+    def value(self, facts: Facts) -> Truth:
+        """The outcome without reasons: the fast path for bulk evaluation."""
+        return self.evaluate(facts).value
+
+    def _own(self, value: Truth, missing: frozenset[str], inner: tuple[Reason, ...]) -> Outcome:
+        """A node with its own text speaks for its children."""
+        if self.text is not None:
+            return Outcome(value, (Reason(self.text, self.citation, value),), missing)
+        return Outcome(value, inner, missing)
+
+
+def _compare(op: str, actual: Any, expected: Any) -> bool:
+    if op == "is":
+        return bool(actual == expected)
+    if op == "in":
+        return actual in expected
+    if op == "contains_any":
+        wanted = expected if isinstance(expected, list) else [expected]
+        return any(v in actual for v in wanted)
+    if op == "contains_all":
+        wanted = expected if isinstance(expected, list) else [expected]
+        return all(v in actual for v in wanted)
+    if op == "ge":
+        return bool(actual >= expected)
+    if op == "le":
+        return bool(actual <= expected)
+    if op == "empty":
+        return (len(actual) == 0) == bool(expected)
+    raise ValueError(f"unknown operator {op!r}")
+
+
+_OP_WORDS = {
+    "is": "is", "in": "is one of", "contains_any": "includes any of",
+    "contains_all": "includes all of", "ge": "is at least", "le": "is at most",
+}
+
+
+class FactNode(Node):
+    __slots__ = ("expected", "op", "path")
+
+    def __init__(self, path: str, op: str, expected: Any, text: str | None,
+                 citation: str | None) -> None:
+        super().__init__(text, citation)
+        self.path, self.op, self.expected = path, op, expected
+
+    def describe(self) -> str:
+        if self.op == "present":
+            return f"{self.path} is given"
+        if self.op == "empty":
+            return f"{self.path} is {'empty' if self.expected else 'not empty'}"
+        value = self.expected
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value).lower()
+        return f"{self.path} {_OP_WORDS[self.op]} {shown}"
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        value = self.value(facts)
+        missing = frozenset((self.path,)) if value is None else NO_MISSING
+        text = self.text if self.text is not None else self.describe()
+        return Outcome(value, (Reason(text, self.citation, value),), missing)
+
+    def value(self, facts: Facts) -> Truth:
+        actual = facts.fact(self.path)
+        if self.op == "present":
+            return actual is not None
+        if actual is None:
+            return None
+        return _compare(self.op, actual, self.expected)
+
+
+@dataclass(frozen=True, slots=True)
+class ListEntry:
+    text: str
+    citation: str | None
+    functions: frozenset[str]
+
+
+class ListNode(Node):
+    """True when the profile's functions match an item of a knowledge list (Annex III...)."""
+
+    __slots__ = ("entries", "title")
+
+    def __init__(self, title: str, entries: Sequence[ListEntry], text: str | None,
+                 citation: str | None) -> None:
+        super().__init__(text, citation)
+        self.title, self.entries = title, tuple(entries)
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        functions = facts.fact("functions") or frozenset()
+        hits = [e for e in self.entries if e.functions & functions]
+        if hits:
+            reasons = tuple(Reason(f"{self.title}: {e.text}", e.citation, True) for e in hits)
+            return Outcome(True, reasons, NO_MISSING)
+        text = self.text or f"the product's functions are listed in {self.title}"
+        return Outcome(False, (Reason(text, self.citation, False),), NO_MISSING)
+
+    def value(self, facts: Facts) -> Truth:
+        functions = facts.fact("functions") or frozenset()
+        return any(e.functions & functions for e in self.entries)
+
+
+class AllNode(Node):
+    __slots__ = ("children",)
+
+    def __init__(self, children: Sequence[Node], text: str | None, citation: str | None) -> None:
+        super().__init__(text, citation)
+        self.children = tuple(children)
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        outcomes = [c.evaluate(facts) for c in self.children]
+        false = [o for o in outcomes if o.value is False]
+        if false:
+            return self._own(False, NO_MISSING, _reasons(false))
+        unknown = [o for o in outcomes if o.value is None]
+        if unknown:
+            return self._own(None, _missing(unknown), _reasons(unknown))
+        return self._own(True, NO_MISSING, _reasons(outcomes))
+
+    def value(self, facts: Facts) -> Truth:
+        result: Truth = True
+        for child in self.children:
+            v = child.value(facts)
+            if v is False:
+                return False
+            if v is None:
+                result = None
+        return result
+
+
+class AnyNode(Node):
+    __slots__ = ("children",)
+
+    def __init__(self, children: Sequence[Node], text: str | None, citation: str | None) -> None:
+        super().__init__(text, citation)
+        self.children = tuple(children)
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        outcomes = [c.evaluate(facts) for c in self.children]
+        true = [o for o in outcomes if o.value is True]
+        if true:
+            return self._own(True, NO_MISSING, _reasons(true))
+        unknown = [o for o in outcomes if o.value is None]
+        if unknown:
+            return self._own(None, _missing(unknown), _reasons(unknown))
+        return self._own(False, NO_MISSING, _reasons(outcomes))
+
+    def value(self, facts: Facts) -> Truth:
+        result: Truth = False
+        for child in self.children:
+            v = child.value(facts)
+            if v is True:
+                return True
+            if v is None:
+                result = None
+        return result
+
+
+class NotNode(Node):
+    __slots__ = ("child",)
+
+    def __init__(self, child: Node, text: str | None, citation: str | None) -> None:
+        super().__init__(text, citation)
+        self.child = child
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        inner = self.child.evaluate(facts)
+        value = None if inner.value is None else not inner.value
+        return self._own(value, inner.missing, inner.reasons)
+
+    def value(self, facts: Facts) -> Truth:
+        v = self.child.value(facts)
+        return None if v is None else not v
+
+
+def _reasons(outcomes: Sequence[Outcome]) -> tuple[Reason, ...]:
+    return tuple(r for o in outcomes for r in o.reasons)
+
+
+def _missing(outcomes: Sequence[Outcome]) -> frozenset[str]:
+    return frozenset().union(*(o.missing for o in outcomes))
+
+
+CiteFn = Callable[[Mapping[str, Any] | None], str | None]
+ListFn = Callable[[str], tuple[str, Sequence[ListEntry]]]
+
+
+def compile_rule(rule: Mapping[str, Any], cite: CiteFn, lists: ListFn) -> Node:
+    """Turn a rule tree (plain data, already schema-validated) into nodes."""
+    text, citation = rule.get("text"), cite(rule.get("citation"))
+    if "all" in rule:
+        return AllNode([compile_rule(r, cite, lists) for r in rule["all"]], text, citation)
+    if "any" in rule:
+        return AnyNode([compile_rule(r, cite, lists) for r in rule["any"]], text, citation)
+    if "not" in rule:
+        return NotNode(compile_rule(rule["not"], cite, lists), text, citation)
+    if "list" in rule:
+        title, entries = lists(rule["list"])
+        return ListNode(title, entries, text, citation)
+    if "fact" in rule:
+        return FactNode(rule["fact"], rule.get("op") or "is", rule.get("value"), text, citation)
+    raise ValueError(f"not a rule: {sorted(rule)}")

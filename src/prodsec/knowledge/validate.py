@@ -1,0 +1,261 @@
+"""Validate knowledge files: YAML syntax, the pydantic schema, then references across files.
+
+Only imported when the cache misses (or by ``prodsec knowledge validate``): it is the one place
+that pays for PyYAML and pydantic.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from prodsec.knowledge import schema
+from prodsec.knowledge.loader import KnowledgeBaseError, KnowledgeError
+
+PROFILE_FACTS = {
+    "name", "manufacturer", "markets", "software_only", "data_connection", "internet", "radio",
+    "consumer", "personal_data", "money_transfer", "commercial", "open_source",
+    "remote_service_only", "functions", "sector_law", "vehicle.category", "vehicle.ecus",
+    "vehicle.software_updates", "vehicle.automated_driving_level", "vehicle",
+    "role", "enterprise_software",
+}
+
+MODEL_OF_SECTION: dict[str, type[BaseModel]] = {
+    "regulations": schema.Regulation,
+    "standards": schema.Standard,
+    "mappings": schema.MappingSet,
+}
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    """pydantic's location tuple → ``requirements[12].citation``, dropping union-branch names."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and part[:1].isupper():
+            continue  # the name of a union member (All, Fact...), not a key in the file
+        elif isinstance(part, str) and part.startswith("function-"):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _message(err: dict[str, Any]) -> str:
+    if err["type"] == "missing":
+        return "missing"
+    if err["type"] == "extra_forbidden":
+        return "unknown field"
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
+def read_yaml(path: Path, rel: str) -> tuple[Any, list[KnowledgeError]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [KnowledgeError(rel, "", f"cannot read: {exc}")]
+    try:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        return yaml.load(text, Loader=loader), []
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        return None, [KnowledgeError(rel, where, f"invalid YAML: {problem}")]
+
+
+def _dedupe(errors: list[KnowledgeError]) -> list[KnowledgeError]:
+    """A bad rule node fails every union branch; keep one message per path."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for e in errors:
+        if (e.file, e.path) not in seen:
+            seen.add((e.file, e.path))
+            out.append(e)
+    return out
+
+
+def validate_model(model: type[BaseModel], raw: Any, rel: str) -> tuple[Any, list[KnowledgeError]]:
+    try:
+        return model.model_validate(raw), []
+    except ValidationError as exc:
+        errors = [KnowledgeError(rel, _loc(e["loc"]), _message(dict(e))) for e in exc.errors()]
+        return None, _dedupe(errors)
+
+
+def validate_files(files: list[Path], data_dir: Path) -> dict[str, Any]:
+    errors: list[KnowledgeError] = []
+    vocabulary: schema.Vocabulary | None = None
+    docs: dict[str, dict[str, tuple[str, Any]]] = {s: {} for s in MODEL_OF_SECTION}
+    for path in files:
+        rel = str(path.relative_to(data_dir))
+        raw, errs = read_yaml(path, rel)
+        errors += errs
+        if errs:
+            continue
+        section = path.parent.name
+        if rel == "vocabulary.yaml":
+            vocabulary, errs = validate_model(schema.Vocabulary, raw, rel)
+            errors += errs
+            continue
+        doc, errs = validate_model(MODEL_OF_SECTION[section], raw, rel)
+        errors += errs
+        if doc is None:
+            continue
+        if doc.id != path.stem:
+            errors.append(KnowledgeError(rel, "id", f"must equal the file name {path.stem!r}"))
+        docs[section][doc.id] = (rel, doc)
+    if vocabulary is None and not any(e.file == "vocabulary.yaml" for e in errors):
+        errors.append(KnowledgeError("vocabulary.yaml", "", "missing"))
+    if not errors and vocabulary is not None:
+        errors += check_references(vocabulary, docs)
+    if errors:
+        raise KnowledgeBaseError(errors)
+    assert vocabulary is not None
+    return {
+        "vocabulary": vocabulary.model_dump(mode="json", by_alias=True),
+        **{
+            section: {
+                doc_id: doc.model_dump(mode="json", by_alias=True)
+                for doc_id, (_, doc) in sorted(found.items())
+            }
+            for section, found in docs.items()
+        },
+    }
+
+
+def check_references(
+    vocabulary: schema.Vocabulary, docs: dict[str, dict[str, tuple[str, Any]]]
+) -> list[KnowledgeError]:
+    """Cross-file rules: unique ids, ids under their document, every reference resolves."""
+    errors: list[KnowledgeError] = []
+    ids: dict[str, str] = {}
+    list_items: dict[str, set[str]] = {}
+    functions = {f.id for f in vocabulary.functions} | {f.id for f in vocabulary.sector_law}
+    all_ids: Counter[str] = Counter()
+    for section in ("regulations", "standards"):
+        for doc_id, (rel, doc) in docs[section].items():
+            for i, req in enumerate(doc.requirements):
+                all_ids[req.id] += 1
+                ids.setdefault(req.id, rel)
+                _check_prefix(errors, rel, f"requirements[{i}].id", req.id, doc_id)
+            for i, lst in enumerate(doc.lists):
+                all_ids[lst.id] += 1
+                _check_prefix(errors, rel, f"lists[{i}].id", lst.id, doc_id)
+                list_items[lst.id] = set()
+                for j, item in enumerate(lst.items):
+                    all_ids[item.id] += 1
+                    _check_prefix(errors, rel, f"lists[{i}].items[{j}].id", item.id, doc_id)
+                    for fn in item.functions:
+                        if fn not in functions:
+                            errors.append(KnowledgeError(
+                                rel, f"lists[{i}].items[{j}].functions",
+                                f"unknown function {fn!r}"))
+    for dup, n in all_ids.items():
+        if n > 1:
+            errors.append(KnowledgeError(ids.get(dup, "?"), "", f"duplicate id {dup!r} ({n}×)"))
+    std_ids = set(docs["standards"])
+    for rel, doc in docs["regulations"].values():
+        errors += _check_regulation(rel, doc, ids, list_items, std_ids, vocabulary)
+    for rel, doc in docs["mappings"].values():
+        for i, m in enumerate(doc.mappings):
+            for end in ("source", "target"):
+                if getattr(m, end) not in ids:
+                    errors.append(KnowledgeError(
+                        rel, f"mappings[{i}].{end}", f"unknown requirement id {getattr(m, end)!r}"))
+    return errors
+
+
+def _check_prefix(errors: list[KnowledgeError], rel: str, path: str, id_: str, doc_id: str) -> None:
+    if not id_.startswith(doc_id + ":"):
+        errors.append(KnowledgeError(rel, path, f"id {id_!r} must start with '{doc_id}:'"))
+
+
+def _check_regulation(
+    rel: str, doc: schema.Regulation, ids: dict[str, str], lists: dict[str, set[str]],
+    std_ids: set[str], vocabulary: schema.Vocabulary,
+) -> list[KnowledgeError]:
+    errors: list[KnowledgeError] = []
+    for i, ref in enumerate(doc.standards):
+        if ref.standard not in std_ids:
+            errors.append(KnowledgeError(rel, f"standards[{i}].standard",
+                                         f"unknown standard {ref.standard!r}"))
+    for i, req in enumerate(doc.requirements):
+        if req.parent and req.parent not in ids:
+            errors.append(KnowledgeError(rel, f"requirements[{i}].parent",
+                                         f"unknown requirement id {req.parent!r}"))
+        if req.when is not None:
+            errors += _check_rule(rel, f"requirements[{i}].when", req.when, lists, vocabulary)
+    app = doc.applicability
+    if app is None:
+        return errors
+    errors += _check_rule(rel, "applicability.scope", app.scope, lists, vocabulary)
+    for i, exc in enumerate(app.exclusions):
+        errors += _check_rule(rel, f"applicability.exclusions[{i}].when", exc.when, lists, vocabulary)
+    if app.mandatory_when is not None:
+        errors += _check_rule(rel, "applicability.mandatory_when", app.mandatory_when, lists,
+                              vocabulary)
+    for i, cls in enumerate(app.classes):
+        if cls.when is not None:
+            errors += _check_rule(rel, f"applicability.classes[{i}].when", cls.when, lists,
+                                  vocabulary)
+    if app.classes and app.classes[-1].when is not None:
+        errors.append(KnowledgeError(rel, "applicability.classes",
+                                     "the last class must be the default (no 'when')"))
+    if not app.classes and app.assessment is None:
+        errors.append(KnowledgeError(rel, "applicability.assessment",
+                                     "missing (needed when there are no classes)"))
+    for i, ob in enumerate(app.obligations):
+        for j, rid in enumerate(ob.requirements):
+            if rid not in ids:
+                errors.append(KnowledgeError(rel, f"applicability.obligations[{i}].requirements[{j}]",
+                                             f"unknown requirement id {rid!r}"))
+        for j, prefix in enumerate(ob.requirement_prefixes):
+            if not any(r == prefix or r.startswith(prefix + ":") for r in ids):
+                errors.append(KnowledgeError(
+                    rel, f"applicability.obligations[{i}].requirement_prefixes[{j}]",
+                    f"no requirement id starts with {prefix!r}"))
+        if ob.when is not None:
+            errors += _check_rule(rel, f"applicability.obligations[{i}].when", ob.when, lists,
+                                  vocabulary)
+    return errors
+
+
+def _check_rule(
+    rel: str, path: str, rule: Any, lists: dict[str, set[str]], vocabulary: schema.Vocabulary
+) -> list[KnowledgeError]:
+    """Facts must be profile fields; values must come from the vocabularies; lists must exist."""
+    errors: list[KnowledgeError] = []
+    if isinstance(rule, schema.All):
+        for i, sub in enumerate(rule.all):
+            errors += _check_rule(rel, f"{path}.all[{i}]", sub, lists, vocabulary)
+    elif isinstance(rule, schema.AnyOf):
+        for i, sub in enumerate(rule.any):
+            errors += _check_rule(rel, f"{path}.any[{i}]", sub, lists, vocabulary)
+    elif isinstance(rule, schema.Not):
+        errors += _check_rule(rel, f"{path}.not", rule.not_, lists, vocabulary)
+    elif isinstance(rule, schema.InList):
+        if rule.list not in lists:
+            errors.append(KnowledgeError(rel, f"{path}.list", f"unknown list {rule.list!r}"))
+    elif isinstance(rule, schema.Fact):
+        if rule.fact not in PROFILE_FACTS:
+            errors.append(KnowledgeError(rel, f"{path}.fact", f"unknown profile fact {rule.fact!r}"))
+        vocab = {
+            "functions": {f.id for f in vocabulary.functions},
+            "sector_law": {f.id for f in vocabulary.sector_law},
+            "radio": set(vocabulary.radio),
+            "vehicle.category": set(vocabulary.vehicle_categories),
+            "markets": set(vocabulary.countries) | set(vocabulary.market_groups),
+        }.get(rule.fact)
+        values = rule.value if isinstance(rule.value, list) else [rule.value]
+        if vocab is not None and rule.op in ("is", "in", "contains_any", "contains_all"):
+            for v in values:
+                if v not in vocab:
+                    errors.append(KnowledgeError(rel, f"{path}.value",
+                                                 f"{v!r} is not a known {rule.fact} value"))
+    return errors

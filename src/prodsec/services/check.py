@@ -1,0 +1,136 @@
+"""``prodsec check``: read profiles, run the applicability engine, build the portfolio matrix."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prodsec.core.applicability import Check, Engine
+from prodsec.core.knowledge import KnowledgeBase
+from prodsec.core.profile import Profile, parse_profile
+from prodsec.errors import InputError, ProdsecError
+
+PROFILE_SUFFIXES = (".yaml", ".yml", ".json")
+MAX_PROFILE_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A profile that could not be checked, and why."""
+
+    source: str
+    error: ProdsecError
+
+    def to_dict(self) -> dict[str, Any]:
+        problems = getattr(self.error, "problems", None)
+        return {"source": self.source, "error": str(self.error),
+                "problems": [str(p) for p in problems] if problems else []}
+
+
+def parse_date(value: str | None, today: dt.date | None = None) -> dt.date:
+    """An ISO 8601 calendar date (YYYY-MM-DD), or today when not given."""
+    if value is None:
+        return today or dt.date.today()
+    try:
+        if len(value) != 10:
+            raise ValueError
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"--as-of: expected an ISO 8601 date YYYY-MM-DD, got {value!r}") from None
+
+
+def expand(paths: list[str]) -> list[Path]:
+    """Files as given; directories contribute their profile files, sorted."""
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            out += sorted(p for p in path.iterdir() if p.suffix in PROFILE_SUFFIXES)
+        else:
+            out.append(path)
+    return out
+
+
+def read_document(path: Path) -> Any:
+    """Parse a YAML or JSON file, naming line and column on a syntax error."""
+    try:
+        if path.stat().st_size > MAX_PROFILE_BYTES:
+            raise InputError(f"{path}: larger than {MAX_PROFILE_BYTES} bytes; not a profile")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from None
+    if path.suffix == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    return _read_yaml(path, text)
+
+
+def _read_yaml(path: Path, text: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise InputError(f"{path}: invalid YAML{where}: {problem}") from None
+
+
+def load_profile(path: Path, kb: KnowledgeBase) -> Profile:
+    raw = read_document(path)
+    return parse_profile(raw, kb.vocabulary, source=str(path))
+
+
+def check_paths(
+    kb: KnowledgeBase, paths: list[str], as_of: dt.date
+) -> tuple[list[Check], list[Failure]]:
+    """Check every profile; a bad one is reported and the others still run."""
+    engine = Engine(kb)
+    checks: list[Check] = []
+    failures: list[Failure] = []
+    files = expand(paths)
+    if not files:
+        raise InputError("no profile files given (expected .yaml, .yml or .json files)")
+    for path in files:
+        try:
+            checks.append(engine.check(load_profile(path, kb), as_of))
+        except ProdsecError as exc:
+            failures.append(Failure(str(path), exc))
+    return checks, failures
+
+
+def portfolio(checks: list[Check]) -> dict[str, Any]:
+    """Products × instruments: the status of each instrument for each product."""
+    instruments = [r.regulation for r in checks[0].results] if checks else []
+    return {
+        "instruments": instruments,
+        "products": [
+            {"product": c.product,
+             "statuses": {r.regulation: r.status for r in c.results},
+             "cra_category": next((r.category for r in c.results if r.regulation == "eu-cra"),
+                                  None)}
+            for c in checks
+        ],
+    }
+
+
+def is_single(paths: list[str]) -> bool:
+    """One profile file named: the JSON is that profile's object; else a portfolio document."""
+    return len(paths) == 1 and not Path(paths[0]).is_dir()
+
+
+def report(checks: list[Check], failures: list[Failure], single: bool) -> dict[str, Any]:
+    """The JSON document of a run: the check itself for one file, else all plus the matrix."""
+    if single and checks:
+        return checks[0].to_dict()
+    return {"checks": [c.to_dict() for c in checks], "portfolio": portfolio(checks),
+            "failures": [f.to_dict() for f in failures]}

@@ -1,0 +1,119 @@
+"""Queries over the knowledge base, returning plain JSON-ready data.
+
+The CLI (both its fast path and its Typer commands), the future API and the documents all call
+these functions, so every face of prodsec shows the same content.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from prodsec.core.applicability import CATEGORIES
+from prodsec.core.knowledge import Doc, KnowledgeBase
+from prodsec.errors import InputError, NotFoundError
+
+SUMMARY_FIELDS = (
+    "id", "title", "short_name", "legal_reference", "jurisdiction", "markets", "kind", "binding",
+    "binding_note", "product_level", "rigor", "rigor_note", "conformity", "strategy",
+    "strategy_note", "scope", "goals", "dates", "standards", "authority", "penalties", "sources",
+    "verified", "verified_note",
+)
+
+
+@lru_cache(maxsize=1)
+def knowledge_base() -> KnowledgeBase:
+    """The shipped knowledge base, loaded once per process (from the hash-keyed cache)."""
+    from prodsec.knowledge.loader import load_data
+
+    return KnowledgeBase(load_data())
+
+
+def regulations(kb: KnowledgeBase) -> list[dict[str, Any]]:
+    """Every instrument with its attributes and requirement counts by category."""
+    return [_summary(reg) for reg in kb.regulations.values()]
+
+
+def _summary(reg: Doc) -> dict[str, Any]:
+    out = {k: reg.get(k) for k in SUMMARY_FIELDS}
+    out["requirement_counts"] = {
+        c: sum(1 for r in reg["requirements"] if r["category"] == c) for c in CATEGORIES
+    }
+    return out
+
+
+def regulation(kb: KnowledgeBase, reg_id: str) -> dict[str, Any]:
+    """One instrument in full: attributes, dated timeline, requirements by category, lists."""
+    reg = kb.regulation(reg_id)
+    out = _summary(reg)
+    out["dates"] = sorted(reg["dates"], key=lambda d: d["date"])
+    out["requirements"] = {
+        c: [_requirement(kb, r, reg) for r in reg["requirements"] if r["category"] == c]
+        for c in CATEGORIES
+    }
+    out["lists"] = reg["lists"]
+    out["applicability"] = reg.get("applicability")
+    return out
+
+
+def _requirement(kb: KnowledgeBase, req: Doc, doc: Doc) -> dict[str, Any]:
+    return {
+        "id": req["id"], "document": doc["id"], "title": req["title"], "text": req["text"],
+        "category": req["category"], "kind": req["kind"], "role": req["role"],
+        "status": req.get("status"), "condition": req.get("condition"),
+        "params": req.get("params") or {}, "deadlines": req.get("deadlines") or [],
+        "citation": kb.cite(req["citation"], doc), "url": req["citation"].get("url"),
+        "verified": req["citation"].get("verified", True),
+    }
+
+
+def requirements(
+    kb: KnowledgeBase, regulation_id: str | None = None, category: str | None = None
+) -> list[dict[str, Any]]:
+    """Requirements of one or all instruments and standards, optionally of one category."""
+    if category is not None and category not in CATEGORIES:
+        raise NotFoundError("category", category, CATEGORIES)
+    if regulation_id is not None:
+        docs = [kb.document(regulation_id)] if regulation_id in kb.standards else [
+            kb.regulation(regulation_id)]
+    else:
+        docs = [*kb.regulations.values(), *kb.standards.values()]
+    return [
+        _requirement(kb, r, doc)
+        for doc in docs for r in doc["requirements"]
+        if category is None or r["category"] == category
+    ]
+
+
+def mappings(kb: KnowledgeBase, requirement_id: str, depth: int = 2) -> dict[str, Any]:
+    """A requirement and everything equal or overlapping with it across regimes."""
+    if depth < 1:
+        raise InputError(f"--depth must be at least 1, got {depth}")
+    req = kb.requirement(requirement_id)
+    doc = kb.document(kb.document_id(requirement_id))
+    related = []
+    for rel in kb.related(requirement_id, depth):
+        other = kb.requirements[rel["requirement"]]
+        other_doc = kb.document(kb.document_id(rel["requirement"]))
+        related.append(rel | {
+            "document": other_doc["id"], "title": other["title"], "category": other["category"],
+            "citation": kb.cite(other["citation"], other_doc),
+            "mapping_citations": rel["citations"],
+        })
+    for rel in related:
+        del rel["citations"]
+    return {"requirement": _requirement(kb, req, doc), "related": related}
+
+
+def standards(kb: KnowledgeBase) -> list[dict[str, Any]]:
+    """Every standard with the instruments that point to it."""
+    users: dict[str, list[dict[str, str]]] = {s: [] for s in kb.standards}
+    for reg in kb.regulations.values():
+        for ref in reg["standards"]:
+            users[ref["standard"]].append({"regulation": reg["id"], "relation": ref["relation"]})
+    return [
+        {k: std.get(k) for k in ("id", "title", "short_name", "publisher", "version", "status",
+                                 "published", "url", "text", "verified")}
+        | {"provisions": len(std["requirements"]), "referenced_by": users[std["id"]]}
+        for std in kb.standards.values()
+    ]
