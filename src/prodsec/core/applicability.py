@@ -17,11 +17,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from prodsec.core.knowledge import Doc, KnowledgeBase
 from prodsec.core.profile import Profile
-from prodsec.core.rules import Node, Outcome, Reason
+from prodsec.core.rules import Node, Outcome, Reason, projection
 
 CATEGORIES = ("prevention", "readiness", "handling")
 MAKER_ROLES = frozenset({"manufacturer", "vehicle-manufacturer", "signatory", "applicant"})
@@ -70,6 +71,13 @@ class Verdict:
     def binds(self) -> bool:
         return self.status in ("required", "upcoming", "voluntary")
 
+    @cached_property
+    def binding_ids(self) -> frozenset[str]:
+        """The requirement ids this verdict binds the product to (none if it does not bind)."""
+        if not self.binds:
+            return frozenset()
+        return frozenset(r for ids in self.requirements.values() for r in ids)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "regulation": self.regulation, "title": self.title, "status": self.status,
@@ -112,6 +120,11 @@ class _Compiled:
         self.requirement_rules = {r["id"]: kb.compile(r.get("when"), reg)
                                   for r in reg["requirements"]}
         self.ends = sorted((d["date"], d) for d in reg["dates"] if d["kind"] in ("repeal", "closure"))
+        self.project = projection([
+            self.scope, self.mandatory, *(n for _, n in self.exclusions),
+            *(n for _, n in self.classes), *(n for _, n, _ in self.obligations),
+            *self.requirement_rules.values()])
+        self.memo: dict[Any, Verdict] = {}
         self.standards = tuple(
             {"standard": s["standard"], "relation": s["relation"],
              "title": kb.standards[s["standard"]]["short_name"],
@@ -133,10 +146,26 @@ class Engine:
         self.kb = kb
         self.compiled = [_Compiled(kb, r) for r in kb.product_regulations]
 
+        self._groups: dict[tuple[frozenset[str], ...], tuple[dict[str, Any], ...]] = {}
+
     def check(self, profile: Profile, as_of: dt.date) -> Check:
         day = as_of.isoformat()
-        results = tuple(self._verdict(c, profile, day) for c in self.compiled)
-        return Check(profile.name, day, results, self._comply_once(results))
+        results = tuple(self._memo_verdict(c, profile, day) for c in self.compiled)
+        key = tuple(v.binding_ids for v in results)
+        groups = self._groups.get(key)
+        if groups is None:
+            groups = self._groups[key] = self._comply_once(results)
+            _bound(self._groups)
+        return Check(profile.name, day, results, groups)
+
+    def _memo_verdict(self, c: _Compiled, profile: Profile, day: str) -> Verdict:
+        """A verdict depends only on the facts its rules see and the date: memoise on those."""
+        key = (day, c.project(profile))
+        verdict = c.memo.get(key)
+        if verdict is None:
+            verdict = c.memo[key] = self._verdict(c, profile, day)
+            _bound(c.memo)
+        return verdict
 
     # ---- one instrument --------------------------------------------------------------------
 
@@ -166,6 +195,12 @@ class Engine:
                            assessment_detail=None, applies_from=None,
                            reasons=tuple(r for r in reasons if r.holds is not True) or tuple(reasons),
                            missing=tuple(sorted(missing)))
+        closed = reg["applicability"].get("closed")
+        if closed:
+            notice = Reason(f"Closed to new products: {closed['text']}",
+                            self.kb.cite(closed["citation"], reg), True)
+            return Verdict(**base, status="not-applicable", category=None, assessment=None,
+                           assessment_detail=None, applies_from=None, reasons=(notice,))
         ended = [d for date, d in c.ends if date <= day]
         if ended:
             last = ended[-1]
@@ -283,6 +318,15 @@ class Engine:
                         "categories": cats})
         out.sort(key=lambda g: (-len(g["regulations"]), g["requirements"]))
         return tuple(out)
+
+
+MEMO_LIMIT = 200_000
+
+
+def _bound(memo: dict[Any, Any]) -> None:
+    """Keep memo tables from growing without limit on adversarial input."""
+    if len(memo) > MEMO_LIMIT:
+        memo.clear()
 
 
 def _joinable(rid: str, binding: dict[str, str], kb: KnowledgeBase) -> bool:

@@ -292,7 +292,9 @@ def _markets(
         normalised.append(code)
     implied = set(normalised)
     for group, members in vocabulary.market_groups.items():
-        if implied & members:
+        if group in implied:
+            implied |= members  # sold in the whole Union: offered in each member state
+        elif implied & members:
             implied.add(group)
     return tuple(dict.fromkeys(normalised)), frozenset(implied)
 

@@ -64,10 +64,12 @@ class Node(ABC):
         return self.evaluate(facts).value
 
     def _own(self, value: Truth, missing: frozenset[str], inner: tuple[Reason, ...]) -> Outcome:
-        """A node with its own text speaks for its children."""
-        if self.text is not None:
-            return Outcome(value, (Reason(self.text, self.citation, value),), missing)
-        return Outcome(value, inner, missing)
+        """A node with its own text speaks for its children when it holds; when it fails or is
+        unknown, the deciding children follow it, so a user sees which condition was not met."""
+        if self.text is None:
+            return Outcome(value, inner, missing)
+        own = Reason(self.text, self.citation, value)
+        return Outcome(value, (own,) if value else (own, *inner), missing)
 
 
 def _compare(op: str, actual: Any, expected: Any) -> bool:
@@ -259,3 +261,66 @@ def compile_rule(rule: Mapping[str, Any], cite: CiteFn, lists: ListFn) -> Node:
     if "fact" in rule:
         return FactNode(rule["fact"], rule.get("op") or "is", rule.get("value"), text, citation)
     raise ValueError(f"not a rule: {sorted(rule)}")
+
+
+def leaves(node: Node | None) -> list[Node]:
+    """Every leaf (fact or list) of a compiled rule tree."""
+    if node is None:
+        return []
+    if isinstance(node, (AllNode, AnyNode)):
+        return [leaf for child in node.children for leaf in leaves(child)]
+    if isinstance(node, NotNode):
+        return leaves(node.child)
+    return [node]
+
+
+LIST_FACTS = frozenset({"markets", "functions", "radio", "sector_law"})
+Projection = Callable[[Facts], Any]
+
+
+def projection(nodes: Sequence[Node | None]) -> Projection:
+    """A function of a profile that keeps exactly what these rules can see.
+
+    Two profiles with equal projections get equal outcomes from every node given, so verdicts
+    can be memoised by it: list facts are cut down to the values the rules mention (plus
+    emptiness where a rule asks for it), other facts are kept as they are.
+    """
+    mentioned: dict[str, set[Any]] = {}
+    whole: set[str] = set()
+    for leaf in (lf for n in nodes for lf in leaves(n)):
+        if isinstance(leaf, ListNode):
+            mentioned.setdefault("functions", set()).update(
+                f for e in leaf.entries for f in e.functions)
+        elif isinstance(leaf, FactNode):
+            if leaf.path in LIST_FACTS and leaf.op in ("contains_any", "contains_all"):
+                values = leaf.expected if isinstance(leaf.expected, list) else [leaf.expected]
+                mentioned.setdefault(leaf.path, set()).update(values)
+            else:
+                whole.add(leaf.path)
+    getters: list[tuple[Callable[[Any], Any], frozenset[Any] | None, bool]] = [
+        (_getter(path), frozenset(values), False) for path, values in sorted(mentioned.items())]
+    getters += [(_getter(path), None, path in LIST_FACTS) for path in sorted(whole)]
+
+    def project(facts: Facts) -> Any:
+        out: list[Any] = []
+        for get, values, as_set in getters:
+            actual = get(facts)
+            if actual is None:
+                out.append(None)
+            elif values is not None:
+                out.append(values.intersection(actual))
+            else:
+                out.append(frozenset(actual) if as_set else actual)
+        return tuple(out)
+
+    return project
+
+
+def _getter(path: str) -> Callable[[Any], Any]:
+    """Fast access to a profile fact (profiles expose facts as attributes)."""
+    from operator import attrgetter
+
+    if path.startswith("vehicle."):
+        inner = attrgetter(path[8:])
+        return lambda facts: None if facts.vehicle is None else inner(facts.vehicle)
+    return attrgetter(path)

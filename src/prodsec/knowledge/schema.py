@@ -366,6 +366,9 @@ class Applicability(Strict):
     mandatory_when: Rule | None = Field(
         default=None, description="Voluntary schemes that are mandatory for some products."
     )
+    closed: Fact_ | None = Field(
+        default=None,
+        description="A scheme closed to new products even where no closure date is known.")
     classes: list[ProductClass] = Field(default_factory=list)
     assessment: Route | None = Field(default=None, description="Route when there are no classes.")
     obligations: list[Obligation] = Field(min_length=1)

@@ -1,0 +1,60 @@
+"""The layering rule: the domain core imports no I/O, web, database or CLI module."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import prodsec
+
+PACKAGE = Path(prodsec.__file__).resolve().parent
+CORE_ALLOWED_PREFIXES = ("prodsec.core", "prodsec.errors")
+FORBIDDEN_IN_CORE = {
+    "os", "io", "pathlib", "shutil", "tempfile", "subprocess", "socket", "sqlite3", "json",
+    "yaml", "marshal", "pickle", "urllib", "http", "requests", "httpx", "sqlalchemy",
+    "fastapi", "starlette", "typer", "click", "rich", "jinja2", "matplotlib", "pydantic",
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_core_imports_no_io_or_shell_module() -> None:
+    core_files = sorted((PACKAGE / "core").glob("*.py"))
+    assert core_files
+    for path in core_files:
+        for name in _imports(path):
+            top = name.split(".")[0]
+            assert top not in FORBIDDEN_IN_CORE, f"{path.name} imports {name}"
+            if top == "prodsec":
+                assert name.startswith(CORE_ALLOWED_PREFIXES), f"{path.name} imports {name}"
+
+
+def test_services_do_not_import_the_cli() -> None:
+    for path in (PACKAGE / "services").glob("*.py"):
+        assert not any(n.startswith("prodsec.cli") for n in _imports(path)), path.name
+
+
+def test_fast_path_imports_no_heavy_module() -> None:
+    """The JSON queries must not pay for Typer, Rich or pydantic (see bench/startup.py)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, io, contextlib\n"
+            "from prodsec.cli.fast import try_fast\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    assert try_fast(['regulations', '--format', 'json']) == 0\n"
+            "heavy = [m for m in ('typer', 'rich', 'pydantic', 'yaml', 'matplotlib') if m in sys.modules]\n"
+            "print(','.join(heavy))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # pydantic/yaml may load once, when the cache is cold; a warm run must load none.
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
