@@ -11,7 +11,6 @@ ProdsecError
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
@@ -39,6 +38,8 @@ class NotFoundError(InputError):
 
 def suggest(wanted: str, known: Iterable[str], n: int = 3) -> list[str]:
     """The nearest known names, for 'did you mean' hints."""
+    import difflib
+
     known = list(known)
     close = difflib.get_close_matches(wanted, known, n=n, cutoff=0.5)
     if not close:

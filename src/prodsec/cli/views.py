@@ -99,7 +99,7 @@ def check_view(check: dict[str, Any]) -> list[Section]:
                         ["instrument", "status", "category", "assessment", "applies from",
                          "why"], rows)]
     for r in check["results"]:
-        if r["status"] in ("not-applicable",):
+        if r["status"] == "not-applicable":
             continue
         notes = [f"{'✓' if x['holds'] else '✗' if x['holds'] is False else '?'} {x['text']}"
                  + (f" [{x['citation']}]" if x["citation"] else "") for x in r["reasons"]]
@@ -121,13 +121,15 @@ def check_view(check: dict[str, Any]) -> list[Section]:
 
 
 def _first_reason(result: dict[str, Any]) -> str:
+    """The deciding reason in a few words: the failed condition, the class, or the scope."""
     if result["missing_facts"]:
         return "missing: " + _join(result["missing_facts"])
-    for reason in result["reasons"]:
-        cite = f" [{reason['citation']}]" if reason["citation"] else ""
-        prefix = "not: " if reason["holds"] is False else ""
-        return f"{prefix}{reason['text']}{cite}"
-    return ""
+    reasons = result["reasons"]
+    failed = [r for r in reasons if r["holds"] is False]
+    pick = failed[-1] if failed else reasons[-1] if result["category"] else reasons[0]
+    text = pick["text"] if len(pick["text"]) <= 90 else pick["text"][:87] + "…"
+    prefix = "not: " if pick["holds"] is False else ""
+    return f"{prefix}{text}"
 
 
 def portfolio_view(matrix: dict[str, Any]) -> list[Section]:

@@ -20,11 +20,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from prodsec.core.knowledge import Doc, KnowledgeBase
+from prodsec.core.knowledge import CATEGORIES, Doc, KnowledgeBase
 from prodsec.core.profile import Profile
 from prodsec.core.rules import Node, Outcome, Reason, projection
 
-CATEGORIES = ("prevention", "readiness", "handling")
 MAKER_ROLES = frozenset({"manufacturer", "vehicle-manufacturer", "signatory", "applicant"})
 #: How a class's route reads in a verdict; certification is a third-party route.
 ASSESSMENT = {"none": None, "self": "self", "self-if-harmonised": "self-if-harmonised",

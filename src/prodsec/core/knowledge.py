@@ -9,13 +9,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from prodsec.core.profile import Vocabulary
-from prodsec.core.rules import ListEntry, Node, compile_rule
 from prodsec.errors import NotFoundError
 
+if TYPE_CHECKING:
+    from prodsec.core.profile import Vocabulary
+    from prodsec.core.rules import ListEntry, Node
+
 Doc = dict[str, Any]
+#: The three requirement families every regime shares, in the order they are shown.
+CATEGORIES = ("prevention", "readiness", "handling")
 
 #: Relation of the target seen from the other end of a mapping.
 INVERSE = {"equal": "equal", "subset": "superset", "superset": "subset", "intersects": "intersects"}
@@ -35,6 +39,9 @@ class KnowledgeBase:
 
     @cached_property
     def vocabulary(self) -> Vocabulary:
+        # imported here so that pure knowledge queries (the CLI's fast path) skip it
+        from prodsec.core.profile import Vocabulary
+
         return Vocabulary.from_data(self.data["vocabulary"])
 
     def regulation(self, reg_id: str) -> Doc:
@@ -154,6 +161,8 @@ class KnowledgeBase:
     # ---- rules -----------------------------------------------------------------------------
 
     def _list_entries(self, list_id: str) -> tuple[str, list[ListEntry]]:
+        from prodsec.core.rules import ListEntry
+
         lst = self.lists[list_id]
         doc = self.document(self.document_id(list_id))
         entries = [
@@ -166,6 +175,8 @@ class KnowledgeBase:
     def compile(self, rule: Mapping[str, Any] | None, doc: Mapping[str, Any]) -> Node | None:
         if rule is None:
             return None
+        from prodsec.core.rules import compile_rule
+
         return compile_rule(rule, lambda c: self.cite(c, doc), self._list_entries)
 
     def ids(self, kind: str) -> Iterable[str]:

@@ -16,8 +16,6 @@ import hashlib
 import marshal
 import os
 import sys
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +26,16 @@ FORMAT_VERSION = "1"
 SECTIONS = ("regulations", "standards", "mappings")
 
 
-@dataclass(frozen=True)
 class KnowledgeError:
-    """One problem in one knowledge file."""
+    """One problem in one knowledge file. (A plain class: ``dataclasses`` costs start-up.)"""
 
-    file: str
-    path: str
-    message: str
+    __slots__ = ("file", "message", "path")
+
+    def __init__(self, file: str, path: str, message: str) -> None:
+        self.file, self.path, self.message = file, path, message
+
+    def __repr__(self) -> str:
+        return f"KnowledgeError({self.file!r}, {self.path!r}, {self.message!r})"
 
     def __str__(self) -> str:
         where = f"{self.file}: {self.path}" if self.path else self.file
@@ -97,6 +98,8 @@ def load_data(data_dir: Path = DATA_DIR, use_cache: bool = True) -> dict[str, An
 
 def _write_atomic(path: Path, payload: bytes) -> None:
     """Write via a temporary file and rename, so a reader never sees half a cache file."""
+    import tempfile
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")

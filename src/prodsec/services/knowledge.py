@@ -9,8 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from prodsec.core.applicability import CATEGORIES
-from prodsec.core.knowledge import Doc, KnowledgeBase
+from prodsec.core.knowledge import CATEGORIES, Doc, KnowledgeBase
 from prodsec.errors import InputError, NotFoundError
 
 SUMMARY_FIELDS = (

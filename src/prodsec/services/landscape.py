@@ -25,8 +25,10 @@ BANDS = ["pledge", "voluntary label", "voluntary;\nmandatory for some", "market-
          "entity obligations\n(operators)"]
 SCOPE_TAGS = ["all-products-with-digital-elements", "software", "enterprise-software",
               "consumer-iot", "radio-equipment", "vehicles", "ot", "entities"]
-SCOPE_LABELS = ["all products with\ndigital elements", "software", "enterprise\nsoftware",
-                "consumer IoT", "radio equipment", "vehicles", "OT / industrial", "entities\n(operators)"]
+SCOPE_LABELS = ["all digital\nproducts", "software", "enterprise\nsoftware", "consumer\nIoT",
+                "radio\nequipment", "vehicles", "OT /\nindustrial", "entities\n(operators)"]
+#: Product kinds an "all products with digital elements" instrument covers as well.
+IMPLIED_BY_ALL = {"software", "enterprise-software", "consumer-iot", "radio-equipment", "ot"}
 ACCENT, MUTED = "#1f5fbf", "#9aa4b1"
 
 
@@ -78,7 +80,8 @@ def draw_rigor(kb: KnowledgeBase, highlight: set[str]) -> Any:
         on = not highlight or p["id"] in highlight
         color = ACCENT if on else MUTED
         ax.plot([p["lo"], p["hi"]], [p["y"], p["y"]], color=color, lw=6 if on else 4,
-                solid_capstyle="round", alpha=0.9, zorder=2)
+                solid_capstyle="round", alpha=0.9, zorder=2, marker="o",
+                markersize=11 if on else 8)
         ax.annotate(f"{p['label']}  ({p['id']})", (p["hi"], p["y"]), xytext=(10, 0),
                     textcoords="offset points", va="center", fontsize=10,
                     fontweight="bold" if highlight and on else "normal",
@@ -110,21 +113,28 @@ def draw_scope(kb: KnowledgeBase, highlight: set[str]) -> Any:
     for y, reg in enumerate(regs):
         on = not highlight or reg["id"] in highlight
         tags = set(reg["scope"]["tags"])
+        implied = IMPLIED_BY_ALL if "all-products-with-digital-elements" in tags else set()
         for x, tag in enumerate(SCOPE_TAGS):
+            color = ACCENT if on else MUTED
             if tag in tags:
-                ax.scatter(x, y, s=260, marker="s", color=ACCENT if on else MUTED, zorder=2)
+                ax.scatter(x, y, s=260, marker="s", color=color, zorder=2)
+            elif tag in implied:
+                ax.scatter(x, y, s=260, marker="s", facecolors="none", edgecolors=color,
+                           linewidths=2, zorder=2)
         ax.axhline(y, color="#e5e8ec", lw=0.8, zorder=1)
-    labels = [f"{r['short_name']} ({r['jurisdiction']})" for r in regs]
+    labels = [f"{r['short_name']} ({', '.join(r['markets'])})" for r in regs]
     ax.set_yticks(range(len(regs)), labels, fontsize=10)
     ax.set_xticks(range(len(SCOPE_TAGS)), SCOPE_LABELS, fontsize=9)
     ax.xaxis.tick_top()
     ax.set_xlim(-0.6, len(SCOPE_TAGS) - 0.4)
     ax.set_ylim(len(regs) - 0.5, -0.5)
     ax.set_title("Scope landscape: which products each instrument covers", fontsize=14,
-                 loc="left", pad=40)
+                 loc="left", pad=45)
+    fig.text(0.01, 0.01, "filled: named in the instrument's scope; outlined: covered as a "
+             "product with digital elements", fontsize=8, color="#555")
     for side in ("right", "bottom"):
         ax.spines[side].set_visible(False)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
 
 
