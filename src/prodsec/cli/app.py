@@ -169,6 +169,17 @@ def schema(
     print(schemas.text(what))
 
 
+def _register_command_groups() -> None:
+    """Command groups live in their own modules; each adds its commands to ``app``."""
+    from prodsec.cli import vuln, workspace
+
+    vuln.register(app)
+    workspace.register(app)
+
+
+_register_command_groups()
+
+
 def run(args: list[str]) -> None:
     """Run the Typer app; user errors become a message and an exit code, never a traceback."""
     try:
