@@ -92,11 +92,11 @@ def load_data(data_dir: Path = DATA_DIR, use_cache: bool = True) -> dict[str, An
     data = build(files, data_dir)
     data["version"] = key[:16]
     if use_cache:
-        _write_atomic(cached, marshal.dumps(data))
+        write_atomic(cached, marshal.dumps(data))
     return data
 
 
-def _write_atomic(path: Path, payload: bytes) -> None:
+def write_atomic(path: Path, payload: bytes) -> None:
     """Write via a temporary file and rename, so a reader never sees half a cache file."""
     import tempfile
 
