@@ -7,7 +7,6 @@ message names it); 3 the shipped knowledge base is invalid.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +14,8 @@ from typing import Annotated, Any
 import typer
 
 from prodsec.cli import views
+from prodsec.cli.output import Format, FormatOpt
+from prodsec.cli.output import emit as _emit
 from prodsec.errors import InputError, ProdsecError
 
 app = typer.Typer(
@@ -24,26 +25,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-class Format(StrEnum):
-    table = "table"
-    json = "json"
-    markdown = "markdown"
-
-
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table, json or markdown.")]
-
-
-def _emit(data: Any, fmt: Format, view: Callable[[Any], list[views.Section]]) -> None:
-    if fmt is Format.json:
-        from prodsec.cli.fast import dump
-
-        print(dump(data))
-    elif fmt is Format.markdown:
-        print(views.render_markdown(view(data)), end="")
-    else:
-        views.render_rich(view(data))
 
 
 def _kb() -> Any:

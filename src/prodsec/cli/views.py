@@ -186,3 +186,37 @@ def render_rich(sections: list[Section]) -> None:
 def _styled(cell: str) -> str:
     style = STATUS_STYLE.get(cell)
     return f"[{style}]{cell}[/]" if style else cell
+
+
+def product_gaps_view(data: dict[str, Any]) -> list[Section]:
+    rows = [[i["regulation"], i["status"], i["category"] or "", f"{i['percent_met']}%",
+             f"{i['done']}/{i['total']}", "yes" if i["stale"] else ""]
+            for i in data["instruments"]]
+    sections = [Section(f"Gaps of {data['product']} — as of {data['as_of']}",
+                        ["instrument", "status", "category", "met", "done", "stale"], rows)]
+    for inst in data["instruments"]:
+        if inst["missing"]:
+            sections.append(Section(
+                f"{inst['regulation']}: {len(inst['missing'])} open", ["requirement", "category",
+                                                                      "status", "title"],
+                [[m["requirement"], m["category"], m["status"], m["title"]] for m in inst["missing"]]))
+    if data["expiring_evidence"]:
+        sections.append(Section("Evidence expiring", ["evidence", "expires", "expired"],
+                                [[e["title"], e["expires_on"], "yes" if e["expired"] else ""]
+                                 for e in data["expiring_evidence"]]))
+    return sections
+
+
+def portfolio_gaps_view(data: dict[str, Any]) -> list[Section]:
+    rows = [[p["product"], ", ".join(f"{i['regulation']} {i['percent_met']}%" for i in p["instruments"]),
+             str(p["expiring_evidence"])] for p in data["products"]]
+    controls = [[c["control"], str(c["closes"]), str(c["product_requirements"]), _join(c["regimes"])]
+                for c in data["controls"]]
+    missed = [[m["product"], m["regulation"], m["applies_from"] or "", str(m["open"])]
+              for m in data["missed_dates"]]
+    return [Section(f"Portfolio gaps — as of {data['as_of']}", ["product", "met per instrument",
+                                                               "expiring evidence"], rows),
+            Section("Controls that close the most open requirements (comply once)",
+                    ["control", "requirements", "product × requirement", "regimes"], controls),
+            Section("Products missing a date (required now, requirements open)",
+                    ["product", "instrument", "applies from", "open"], missed)]

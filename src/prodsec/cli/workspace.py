@@ -1,9 +1,275 @@
-"""CLI command group: workspace."""
+"""CLI command group: the compliance workspace on the local database (no server needed).
+
+The local CLI acts as ``cli:<login name>`` with the admin role in the organisation named by
+``--org`` (default ``default``, created on first use); every change is in the audit trail.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from prodsec.cli import views
+from prodsec.cli.output import Format, FormatOpt, emit
+
+DbOpt = Annotated[str | None, typer.Option("--db", help="SQLite file or database URL "
+                                            "(default: PRODSEC_DATABASE_URL, else the user data dir).")]
+OrgOpt = Annotated[str, typer.Option("--org", help="Organisation name.")]
+AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD (default: today).")]
+
+db_app = typer.Typer(help="The workspace database: migrate, back up, restore.", no_args_is_help=True)
+product_app = typer.Typer(help="Products in the workspace.", no_args_is_help=True)
+user_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+control_app = typer.Typer(help="Controls: measures that satisfy requirements across regimes.",
+                          no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
+
+
+@contextmanager
+def workspace(db: str | None, org: str) -> Iterator[tuple[Any, Any, Any]]:
+    """(database, session, actor) in one transaction, rolled back on any error."""
+    import getpass
+
+    from prodsec.db.engine import open_database
+    from prodsec.workspace.context import Actor
+    from prodsec.workspace.users import get_or_create_org
+
+    database = open_database(db)
+    try:
+        with database.transaction() as session:
+            organisation = get_or_create_org(session, org)
+            actor = Actor("local", f"cli:{getpass.getuser()}", organisation.id, "admin")
+            yield database, session, actor
+    finally:
+        database.dispose()
+
+
+def _kb() -> Any:
+    from prodsec.services.knowledge import knowledge_base
+
+    return knowledge_base()
+
+
+def _date(value: str | None) -> dt.date:
+    from prodsec.services.check import parse_date
+
+    return parse_date(value)
+
+
+# ---- db -----------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOpt = None) -> None:
+    """Create or migrate the workspace schema to the newest revision."""
+    from prodsec.db.engine import open_database, upgrade_schema
+
+    database = open_database(db, upgrade=False)
+    try:
+        revision = upgrade_schema(database)
+    finally:
+        database.dispose()
+    print(f"database at revision {revision}: {database.url}")
+
+
+# ---- users and tokens ---------------------------------------------------------------------
+
+
+@user_app.command("create")
+def user_create(
+    email: str,
+    org: OrgOpt = "default",
+    role: Annotated[str, typer.Option(help="admin, editor or viewer.")] = "editor",
+    password_stdin: Annotated[bool, typer.Option("--password-stdin",
+                                                 help="Read the password from standard input.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Create a user with a role in an organisation (prompts for a password)."""
+    from prodsec.workspace.users import create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password (12+ characters)", hide_input=True,
+                                confirmation_prompt=True)
+    with workspace(db, org) as (_, session, _actor):
+        user, _m = create_user(session, org, email, role, password)
+    print(f"created {user.email} ({role}) in {org}")
+
+
+@token_app.command("create")
+def token_create(
+    email: str,
+    name: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+    org: OrgOpt = "default",
+    days: Annotated[int, typer.Option(min=1, max=3650, help="Valid for this many days.")] = 365,
+    db: DbOpt = None,
+) -> None:
+    """Issue an API token for a user; the token is printed once and stored only as a hash."""
+    from prodsec.workspace.users import create_token
+
+    with workspace(db, org) as (_, session, actor):
+        secret, _t = create_token(session, actor, email, name, days)
+    print(secret)
+
+
+# ---- products, assessments, statuses -----------------------------------------------------
+
+
+@product_app.command("add")
+def product_add(profile: Path, org: OrgOpt = "default", db: DbOpt = None) -> None:
+    """Add a product from its v1 profile (YAML or JSON)."""
+    from prodsec.services.check import read_document
+    from prodsec.workspace.products import add_product
+
+    raw = read_document(profile)
+    with workspace(db, org) as (_, session, actor):
+        product = add_product(session, actor, _kb(), raw, source=str(profile))
+        print(f"added {product.name} ({product.id})")
+
+
+@product_app.command("list")
+def product_list(org: OrgOpt = "default", db: DbOpt = None, fmt: FormatOpt = Format.table) -> None:
+    """List the organisation's products."""
+    from prodsec.workspace.products import list_products, product_view
+
+    with workspace(db, org) as (_, session, actor):
+        rows, total = list_products(session, actor, limit=1000)
+        data = {"total": total, "items": [product_view(p) for p in rows]}
+    emit(data, fmt, lambda d: [views.Section(
+        f"Products ({d['total']})", ["name", "id", "markets", "releases"],
+        [[p["name"], p["id"], ", ".join(p["profile"]["markets"]), str(len(p["releases"]))]
+         for p in d["items"]])])
+
+
+@product_app.command("release")
+def product_release(
+    product: str,
+    version_label: Annotated[str, typer.Argument(metavar="VERSION")],
+    placed_on_market: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    support_end: Annotated[str | None, typer.Option(help="YYYY-MM-DD: end of the support period")] = None,
+    rationale: Annotated[str, typer.Option(help="How the support period was determined.")] = "",
+    org: OrgOpt = "default", db: DbOpt = None,
+) -> None:
+    """Record a release: version, date placed on the market, end of its support period."""
+    from prodsec.workspace.products import add_release
+
+    with workspace(db, org) as (_, session, actor):
+        add_release(session, actor, product, version_label,
+                    _date(placed_on_market) if placed_on_market else None,
+                    _date(support_end) if support_end else None, rationale)
+    print(f"release {version_label} of {product} recorded")
+
+
+def assess(product: str, as_of: AsOfOpt = None, org: OrgOpt = "default", db: DbOpt = None,
+           fmt: FormatOpt = Format.table) -> None:
+    """Assess a product against every instrument and keep the results (statuses carry over)."""
+    from prodsec.workspace.products import assess as run_assess
+    from prodsec.workspace.products import assessment_view
+
+    with workspace(db, org) as (_, session, actor):
+        created = run_assess(session, actor, _kb(), product, _date(as_of))
+        data = [assessment_view(a) for a in created]
+    emit(data, fmt, lambda d: [views.Section(
+        f"Assessments of {product}", ["instrument", "status", "category", "assessment", "applies from"],
+        [[a["regulation"], a["status"], a["category"] or "", a["assessment"] or "",
+          a["applies_from"] or ""] for a in d])])
+
+
+def status(
+    product: str,
+    requirement: str,
+    set_to: Annotated[str, typer.Option("--set", help="not-started, in-progress, met, not-met, not-applicable")],
+    justification: Annotated[str | None, typer.Option(help="Required for not-applicable.")] = None,
+    evidence: Annotated[list[Path] | None, typer.Option(help="Evidence file(s) to attach.")] = None,
+    expires: Annotated[str | None, typer.Option(help="Evidence expiry date YYYY-MM-DD.")] = None,
+    org: OrgOpt = "default", db: DbOpt = None,
+) -> None:
+    """Set a requirement's status for a product, optionally attaching evidence files."""
+    from prodsec.errors import InputError
+    from prodsec.workspace import compliance
+
+    with workspace(db, org) as (database, session, actor):
+        row = compliance.find_status(session, actor, product, requirement)
+        compliance.set_status(session, actor, row, set_to, justification, None)
+        for path in evidence or []:
+            try:
+                handle = path.open("rb")
+            except OSError as exc:
+                raise InputError(f"--evidence {path}: cannot read: {exc.strerror}") from None
+            with handle:
+                item = compliance.add_evidence(
+                    session, actor, database.evidence_dir, path.name, stream=handle,
+                    filename=path.name, expires_on=_date(expires) if expires else None)
+            compliance.link_evidence(session, actor, item, status=row)
+    print(f"{requirement} of {product}: {set_to}")
+
+
+def gaps(product: Annotated[str | None, typer.Argument()] = None, as_of: AsOfOpt = None,
+         expiring_days: Annotated[int, typer.Option(min=0)] = 30, org: OrgOpt = "default",
+         db: DbOpt = None, fmt: FormatOpt = Format.table) -> None:
+    """Gap analysis for one product, or the whole portfolio."""
+    from prodsec.workspace import gaps as analysis
+
+    day = _date(as_of)
+    with workspace(db, org) as (_, session, actor):
+        if product:
+            data = analysis.product_gaps(session, actor, _kb(), product, day, expiring_days)
+        else:
+            data = analysis.portfolio_gaps(session, actor, _kb(), day, expiring_days)
+    emit(data, fmt, views.product_gaps_view if product else views.portfolio_gaps_view)
+
+
+# ---- controls ------------------------------------------------------------------------------
+
+
+@control_app.command("add")
+def control_add(
+    name: str,
+    requirement: Annotated[list[str], typer.Option("--requirement", "-r", help="Requirement id (repeat).")],
+    description: str = "", owner: str = "", org: OrgOpt = "default", db: DbOpt = None,
+) -> None:
+    """Add a control that satisfies the given requirements (of any regimes)."""
+    from prodsec.workspace.compliance import add_control
+
+    with workspace(db, org) as (_, session, actor):
+        add_control(session, actor, _kb(), name, requirement, description, owner)
+    print(f"control {name} added")
+
+
+# ---- audit ---------------------------------------------------------------------------------
+
+
+@audit_app.command("verify")
+def audit_verify(org: OrgOpt = "default", db: DbOpt = None) -> None:
+    """Recompute the audit hash chain; exit 1 if any event was edited or removed."""
+    from prodsec.workspace import audit
+
+    with workspace(db, org) as (_, session, actor):
+        report = audit.verify(session, actor.org_id)
+    if report.ok:
+        print(f"audit trail intact: {report.events} events")
+        return
+    for problem in report.problems:
+        print(f"error: {problem}", file=sys.stderr)
+    raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the main application."""
+    app.add_typer(db_app, name="db")
+    app.add_typer(user_app, name="user")
+    app.add_typer(token_app, name="token")
+    app.add_typer(product_app, name="product")
+    app.add_typer(control_app, name="control")
+    app.add_typer(audit_app, name="audit")
+    app.command("assess")(assess)
+    app.command("status")(status)
+    app.command("gaps")(gaps)

@@ -1,0 +1,132 @@
+"""Where the workspace lives and how to open it.
+
+Embedded SQLite by default (a file in the user's data directory, or ``--db PATH``), with WAL
+and foreign keys on; PostgreSQL when ``PRODSEC_DATABASE_URL`` names one. The schema is managed
+by Alembic (``prodsec db upgrade``); opening a database that is not at the newest revision
+upgrades it first, so a fresh machine needs no separate step.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from prodsec.errors import InputError
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def data_dir() -> Path:
+    explicit = os.environ.get("PRODSEC_DATA_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "prodsec"
+
+
+def resolve_url(db: str | None = None) -> str:
+    """``--db`` (a path or URL) first, then ``PRODSEC_DATABASE_URL``, then the default file."""
+    if db:
+        return db if "://" in db else f"sqlite:///{Path(db).expanduser().resolve()}"
+    url = os.environ.get("PRODSEC_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{data_dir() / 'prodsec.db'}"
+
+
+def _normalise(url: str) -> str:
+    """``postgresql://`` means the psycopg 3 driver we ship."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+@dataclass
+class Database:
+    """An open workspace database: its engine, a session factory, and its evidence store."""
+
+    url: str
+    engine: Engine
+    sessions: sessionmaker[Session]
+    evidence_dir: Path
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: committed when the block ends, rolled back completely on error."""
+        session = self.sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def open_database(db: str | None = None, upgrade: bool = True) -> Database:
+    """Open (and by default migrate) the workspace database."""
+    url = _normalise(resolve_url(db))
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        evidence = Path(os.environ.get("PRODSEC_EVIDENCE_DIR") or f"{path}.evidence")
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    elif url.startswith("postgresql"):
+        evidence = Path(os.environ.get("PRODSEC_EVIDENCE_DIR") or data_dir() / "evidence")
+        engine = create_engine(url, pool_pre_ping=True)
+    else:
+        raise InputError(f"database URL {url!r}: expected a sqlite:/// path or a postgresql:// URL")
+    database = Database(url, engine, sessionmaker(engine, expire_on_commit=False), evidence)
+    if upgrade:
+        upgrade_schema(database)
+    return database
+
+
+def alembic_config(database: Database) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = database.engine
+    return config
+
+
+def upgrade_schema(database: Database) -> str:
+    """Bring the schema to the newest revision; return it."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    config = alembic_config(database)
+    head = ScriptDirectory.from_config(config).get_current_head()
+    with database.engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    if current != head:
+        command.upgrade(config, "head")
+    return str(head)

@@ -1,0 +1,248 @@
+"""Requirement statuses, controls and evidence: doing the work and proving it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from prodsec.core.knowledge import KnowledgeBase
+from prodsec.db.models import (
+    Assessment,
+    Control,
+    Evidence,
+    EvidenceLink,
+    Product,
+    RequirementStatus,
+)
+from prodsec.workspace import audit
+from prodsec.workspace.context import Actor, NotFound, ValidationFailed
+from prodsec.workspace.products import _flush, check_version, get_product, status_view
+
+STATUSES = ("not-started", "in-progress", "met", "not-met", "not-applicable")
+MAX_EVIDENCE_BYTES = 50 * 1024 * 1024
+
+
+class EvidenceTooLarge(ValidationFailed):
+    """An upload over the size limit (HTTP 413)."""
+
+
+def find_status(session: Session, actor: Actor, product_ref: str,
+                requirement_id: str) -> RequirementStatus:
+    """The requirement's status in the product's current assessments."""
+    product = get_product(session, actor, product_ref)
+    status = session.scalar(
+        select(RequirementStatus).join(Assessment, Assessment.id == RequirementStatus.assessment_id)
+        .where(RequirementStatus.org_id == actor.org_id, Assessment.product_id == product.id,
+               Assessment.superseded.is_(False), RequirementStatus.requirement_id == requirement_id))
+    if status is None:
+        raise NotFound(f"requirement {requirement_id!r} does not bind {product.name!r} "
+                       "(run 'prodsec assess' first, or check the id)")
+    return status
+
+
+def get_status(session: Session, actor: Actor, status_id: str) -> RequirementStatus:
+    status = session.scalar(select(RequirementStatus).where(
+        RequirementStatus.org_id == actor.org_id, RequirementStatus.id == status_id))
+    if status is None:
+        raise NotFound(f"no requirement status {status_id!r}")
+    return status
+
+
+def set_status(session: Session, actor: Actor, status: RequirementStatus, new: str,
+               justification: str | None, if_match: int | None) -> RequirementStatus:
+    """Change a status; 'not-applicable' needs a justification (EN 303 645 provision 4-1)."""
+    actor.require("editor")
+    if new not in STATUSES:
+        raise ValidationFailed("status", f"expected one of {', '.join(STATUSES)}, got {new!r}")
+    text = (justification if justification is not None else status.justification).strip()
+    if new == "not-applicable" and not text:
+        raise ValidationFailed("justification",
+                               "a justification is required to mark a requirement not applicable")
+    check_version(status, if_match)
+    before = status_view(status)
+    status.status, status.justification, status.updated_by = new, text, actor.email
+    _flush(session, status)
+    audit.record(session, actor, "status.update", "requirement_status", status.id, before,
+                 status_view(status))
+    return status
+
+
+# ---- evidence -----------------------------------------------------------------------------
+
+
+def evidence_view(e: Evidence) -> dict[str, Any]:
+    return {"id": e.id, "title": e.title, "kind": "file" if e.sha256 else "url",
+            "sha256": e.sha256, "filename": e.filename, "media_type": e.media_type, "size": e.size,
+            "url": e.url, "version_label": e.version_label, "owner": e.owner,
+            "expires_on": e.expires_on.isoformat() if e.expires_on else None,
+            "created_at": e.created_at.isoformat()}
+
+
+def blob_path(evidence_dir: Path, sha256: str) -> Path:
+    return evidence_dir / sha256[:2] / sha256
+
+
+def store_blob(evidence_dir: Path, stream: BinaryIO, limit: int = MAX_EVIDENCE_BYTES
+               ) -> tuple[str, int, bool]:
+    """Stream into the content-addressed store; return (sha256, size, newly created).
+
+    The bytes go to a temporary file first and are renamed into place, so a reader never sees
+    half a file; an existing blob with the same hash is left untouched (files never change).
+    """
+    evidence_dir.mkdir(parents=True, exist_ok=True)
+    digest, size = hashlib.sha256(), 0
+    fd, tmp = tempfile.mkstemp(dir=evidence_dir, prefix=".upload-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := stream.read(1 << 16):
+                size += len(chunk)
+                if size > limit:
+                    raise EvidenceTooLarge("file", f"larger than the limit of {limit} bytes")
+                digest.update(chunk)
+                out.write(chunk)
+        sha = digest.hexdigest()
+        target = blob_path(evidence_dir, sha)
+        if target.exists():
+            os.unlink(tmp)
+            return sha, size, False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, target)
+        os.chmod(target, 0o444)
+        return sha, size, True
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def add_evidence(session: Session, actor: Actor, evidence_dir: Path, title: str, *,
+                 stream: BinaryIO | None = None, filename: str | None = None,
+                 media_type: str | None = None, url: str | None = None, owner: str = "",
+                 version_label: str = "1", expires_on: dt.date | None = None) -> Evidence:
+    """A file (streamed, size-limited) or a URL. On any failure, a file this call stored is
+    removed again, so no orphaned evidence file is left behind."""
+    actor.require("editor")
+    if not title.strip():
+        raise ValidationFailed("title", "must not be empty")
+    if (stream is None) == (url is None):
+        raise ValidationFailed("file", "give either a file or a url")
+    if url is not None and not url.startswith(("https://", "http://")):
+        raise ValidationFailed("url", "expected an http(s) URL")
+    sha = size = None
+    created = False
+    if stream is not None:
+        sha, size, created = store_blob(evidence_dir, stream)
+    try:
+        evidence = Evidence(org_id=actor.org_id, title=title, sha256=sha, size=size,
+                            filename=filename, media_type=media_type, url=url, owner=owner,
+                            version_label=version_label, expires_on=expires_on)
+        session.add(evidence)
+        session.flush()
+        audit.record(session, actor, "evidence.create", "evidence", evidence.id, None,
+                     evidence_view(evidence))
+    except BaseException:
+        if created and sha:
+            blob_path(evidence_dir, sha).unlink(missing_ok=True)
+        raise
+    return evidence
+
+
+def get_evidence(session: Session, actor: Actor, evidence_id: str) -> Evidence:
+    evidence = session.scalar(select(Evidence).where(Evidence.org_id == actor.org_id,
+                                                     Evidence.id == evidence_id))
+    if evidence is None:
+        raise NotFound(f"no evidence {evidence_id!r}")
+    return evidence
+
+
+def link_evidence(session: Session, actor: Actor, evidence: Evidence, *,
+                  status: RequirementStatus | None = None, control: Control | None = None
+                  ) -> EvidenceLink:
+    actor.require("editor")
+    link = EvidenceLink(org_id=actor.org_id, evidence_id=evidence.id,
+                        status_id=status.id if status else None,
+                        control_id=control.id if control else None)
+    session.add(link)
+    session.flush()
+    audit.record(session, actor, "evidence.link", "evidence", evidence.id, None,
+                 {"status": link.status_id, "control": link.control_id})
+    return link
+
+
+def evidence_for_status(session: Session, actor: Actor, status_id: str) -> list[Evidence]:
+    return list(session.scalars(
+        select(Evidence).join(EvidenceLink, EvidenceLink.evidence_id == Evidence.id)
+        .where(Evidence.org_id == actor.org_id, EvidenceLink.status_id == status_id)))
+
+
+# ---- controls -----------------------------------------------------------------------------
+
+
+def control_view(c: Control) -> dict[str, Any]:
+    return {"id": c.id, "name": c.name, "description": c.description, "owner": c.owner,
+            "requirements": list(c.requirements), "version": c.version}
+
+
+def _known_requirements(kb: KnowledgeBase, ids: Iterable[str]) -> list[str]:
+    out = []
+    for i, rid in enumerate(ids):
+        if rid not in kb.requirements:
+            raise ValidationFailed(f"requirements[{i}]", f"unknown requirement id {rid!r}")
+        out.append(rid)
+    return list(dict.fromkeys(out))
+
+
+def add_control(session: Session, actor: Actor, kb: KnowledgeBase, name: str,
+                requirements: list[str], description: str = "", owner: str = "") -> Control:
+    actor.require("editor")
+    if not name.strip():
+        raise ValidationFailed("name", "must not be empty")
+    control = Control(org_id=actor.org_id, name=name.strip(), description=description,
+                      owner=owner, requirements=_known_requirements(kb, requirements))
+    session.add(control)
+    _flush(session, control)
+    audit.record(session, actor, "control.create", "control", control.id, None,
+                 control_view(control))
+    return control
+
+
+def get_control(session: Session, actor: Actor, control_ref: str) -> Control:
+    control = session.scalar(select(Control).where(
+        Control.org_id == actor.org_id, (Control.id == control_ref) | (Control.name == control_ref)))
+    if control is None:
+        raise NotFound(f"no control {control_ref!r}")
+    return control
+
+
+def update_control(session: Session, actor: Actor, kb: KnowledgeBase, control: Control,
+                   changes: dict[str, Any], if_match: int | None) -> Control:
+    actor.require("editor")
+    check_version(control, if_match)
+    before = control_view(control)
+    if "requirements" in changes:
+        control.requirements = _known_requirements(kb, changes["requirements"])
+    for key in ("name", "description", "owner"):
+        if key in changes:
+            setattr(control, key, changes[key])
+    _flush(session, control)
+    audit.record(session, actor, "control.update", "control", control.id, before,
+                 control_view(control))
+    return control
+
+
+def list_controls(session: Session, actor: Actor) -> list[Control]:
+    return list(session.scalars(select(Control).where(Control.org_id == actor.org_id)
+                                .order_by(Control.name)))
+
+
+def products_of(session: Session, actor: Actor) -> list[Product]:
+    return list(session.scalars(select(Product).where(Product.org_id == actor.org_id)
+                                .order_by(Product.name)))

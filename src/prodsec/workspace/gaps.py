@@ -1,0 +1,117 @@
+"""Gap analysis: what is met, what is missing, what expires, and which controls close the most.
+
+Per product and instrument: requirements by status and category, % met, what is missing,
+evidence expiring within N days. Across the portfolio: the controls that would close the most
+open requirements across regimes ("comply once"), and the products that miss a date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from prodsec.core.knowledge import CATEGORIES, KnowledgeBase
+from prodsec.db.models import Assessment, Evidence, EvidenceLink, RequirementStatus
+from prodsec.workspace.compliance import list_controls, products_of
+from prodsec.workspace.context import Actor
+from prodsec.workspace.products import current_assessments, get_product
+
+DONE = ("met", "not-applicable")
+BINDING = ("required", "upcoming", "voluntary")
+
+
+def _statuses(session: Session, assessment: Assessment) -> list[RequirementStatus]:
+    return list(session.scalars(select(RequirementStatus).where(
+        RequirementStatus.assessment_id == assessment.id).order_by(RequirementStatus.requirement_id)))
+
+
+def instrument_gaps(kb: KnowledgeBase, assessment: Assessment,
+                    statuses: list[RequirementStatus]) -> dict[str, Any]:
+    by_status = Counter(s.status for s in statuses)
+    by_category = {c: Counter(s.status for s in statuses if s.category == c) for c in CATEGORIES}
+    done = sum(by_status[s] for s in DONE)
+    total = len(statuses)
+    missing = [{"requirement": s.requirement_id, "category": s.category, "status": s.status,
+                "title": kb.requirements.get(s.requirement_id, {}).get("title", "")}
+               for s in statuses if s.status not in DONE]
+    return {
+        "regulation": assessment.regulation_id, "status": assessment.status,
+        "category": assessment.category, "applies_from": (
+            assessment.applies_from.isoformat() if assessment.applies_from else None),
+        "stale": assessment.stale, "total": total, "done": done,
+        "percent_met": round(100 * done / total, 1) if total else 100.0,
+        "by_status": dict(by_status), "by_category": {c: dict(v) for c, v in by_category.items()},
+        "missing": missing,
+    }
+
+
+def product_gaps(session: Session, actor: Actor, kb: KnowledgeBase, product_ref: str,
+                 as_of: dt.date, expiring_days: int = 30) -> dict[str, Any]:
+    product = get_product(session, actor, product_ref)
+    instruments = []
+    status_ids: list[str] = []
+    for a in current_assessments(session, actor, product.id):
+        if a.status not in BINDING:
+            continue
+        statuses = _statuses(session, a)
+        status_ids += [s.id for s in statuses]
+        instruments.append(instrument_gaps(kb, a, statuses))
+    return {"product": product.name, "product_id": product.id, "as_of": as_of.isoformat(),
+            "instruments": instruments,
+            "expiring_evidence": expiring(session, actor, status_ids, as_of, expiring_days)}
+
+
+def expiring(session: Session, actor: Actor, status_ids: list[str], as_of: dt.date,
+             days: int) -> list[dict[str, Any]]:
+    if not status_ids:
+        return []
+    horizon = as_of + dt.timedelta(days=days)
+    rows = session.execute(
+        select(Evidence, EvidenceLink.status_id).join(EvidenceLink, EvidenceLink.evidence_id == Evidence.id)
+        .where(Evidence.org_id == actor.org_id, EvidenceLink.status_id.in_(status_ids),
+               Evidence.expires_on.is_not(None), Evidence.expires_on <= horizon)).all()
+    out = []
+    for e, sid in rows:
+        expires = e.expires_on or as_of  # the query only returns rows with a date
+        out.append({"evidence": e.id, "title": e.title, "expires_on": expires.isoformat(),
+                    "expired": expires < as_of, "status_id": sid})
+    return out
+
+
+def portfolio_gaps(session: Session, actor: Actor, kb: KnowledgeBase, as_of: dt.date,
+                   expiring_days: int = 30) -> dict[str, Any]:
+    """Across all products: per-product summary, best controls, missed dates."""
+    products = []
+    open_reqs: dict[str, set[str]] = defaultdict(set)  # requirement → products with it open
+    missed = []
+    for product in products_of(session, actor):
+        summary = product_gaps(session, actor, kb, product.id, as_of, expiring_days)
+        products.append({"product": product.name, "instruments": [
+            {k: i[k] for k in ("regulation", "status", "percent_met", "total", "done", "stale")}
+            for i in summary["instruments"]], "expiring_evidence": len(summary["expiring_evidence"])})
+        for inst in summary["instruments"]:
+            for m in inst["missing"]:
+                open_reqs[m["requirement"]].add(product.name)
+            if inst["status"] == "required" and inst["done"] < inst["total"]:
+                missed.append({"product": product.name, "regulation": inst["regulation"],
+                               "applies_from": inst["applies_from"], "open": inst["total"] - inst["done"]})
+    return {"as_of": as_of.isoformat(), "products": products,
+            "controls": _control_value(session, actor, kb, open_reqs), "missed_dates": missed}
+
+
+def _control_value(session: Session, actor: Actor, kb: KnowledgeBase,
+                   open_reqs: dict[str, set[str]]) -> list[dict[str, Any]]:
+    """Controls ranked by the open requirements they would close, across regimes."""
+    out: list[dict[str, Any]] = []
+    for control in list_controls(session, actor):
+        closes = [r for r in control.requirements if r in open_reqs]
+        regimes = sorted({kb.document_id(r) for r in closes})
+        out.append({"control": control.name, "closes": len(closes),
+                    "product_requirements": sum(len(open_reqs[r]) for r in closes),
+                    "regimes": regimes, "requirements": closes})
+    out.sort(key=lambda c: (-c["product_requirements"], -c["closes"], c["control"]))
+    return out

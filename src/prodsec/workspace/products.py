@@ -1,0 +1,250 @@
+"""Products (a v1 profile each), their releases, and assessments derived from ``check``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from prodsec.core.applicability import Engine
+from prodsec.core.knowledge import KnowledgeBase
+from prodsec.core.profile import ProfileError, parse_profile
+from prodsec.db.models import Assessment, Product, Release, RequirementStatus
+from prodsec.workspace import audit
+from prodsec.workspace.context import Actor, Conflict, NotFound, ValidationFailed
+
+
+def profile_hash(profile: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(profile, sort_keys=True).encode()).hexdigest()
+
+
+def _validated(kb: KnowledgeBase, raw: Any, source: str = "profile") -> dict[str, Any]:
+    try:
+        return parse_profile(raw, kb.vocabulary, source).to_dict()
+    except ProfileError as exc:
+        first = exc.problems[0]
+        raise ValidationFailed(f"profile.{first.field}", "; ".join(map(str, exc.problems))) from exc
+
+
+def product_view(product: Product) -> dict[str, Any]:
+    return {
+        "id": product.id, "name": product.name, "profile": product.profile,
+        "version": product.version, "created_at": product.created_at.isoformat(),
+        "updated_at": product.updated_at.isoformat(),
+        "releases": [release_view(r) for r in product.releases],
+    }
+
+
+def release_view(release: Release) -> dict[str, Any]:
+    return {
+        "id": release.id, "product_id": release.product_id, "version_label": release.version_label,
+        "placed_on_market": release.placed_on_market.isoformat() if release.placed_on_market else None,
+        "support_end": release.support_end.isoformat() if release.support_end else None,
+        "support_rationale": release.support_rationale, "version": release.version,
+    }
+
+
+def get_product(session: Session, actor: Actor, product_ref: str) -> Product:
+    """By id or by name, only within the actor's organisation."""
+    product = session.scalar(select(Product).where(
+        Product.org_id == actor.org_id, (Product.id == product_ref) | (Product.name == product_ref)))
+    if product is None:
+        raise NotFound(f"no product {product_ref!r}")
+    return product
+
+
+def list_products(session: Session, actor: Actor, limit: int = 50, offset: int = 0,
+                  name_contains: str | None = None) -> tuple[list[Product], int]:
+    from sqlalchemy import func
+
+    query = select(Product).where(Product.org_id == actor.org_id)
+    if name_contains:
+        query = query.where(Product.name.ilike(f"%{name_contains}%"))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = list(session.scalars(query.order_by(Product.name).limit(limit).offset(offset)))
+    return rows, int(total)
+
+
+def add_product(session: Session, actor: Actor, kb: KnowledgeBase, raw_profile: Any,
+                source: str = "profile") -> Product:
+    actor.require("editor")
+    profile = _validated(kb, raw_profile, source)
+    product = Product(org_id=actor.org_id, name=profile["name"], profile=profile,
+                      profile_hash=profile_hash(profile))
+    session.add(product)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(f"a product named {profile['name']!r} exists already",
+                       precondition=False) from None
+    audit.record(session, actor, "product.create", "product", product.id, None, profile)
+    return product
+
+
+def check_version(obj: Any, if_match: int | None) -> None:
+    """Optimistic concurrency: the caller must have seen the current version."""
+    if if_match is not None and obj.version != if_match:
+        raise Conflict(f"{type(obj).__name__.lower()} changed since version {if_match} "
+                       f"(now {obj.version}); reload and try again", current=obj)
+
+
+def update_profile(session: Session, actor: Actor, kb: KnowledgeBase, product_ref: str,
+                   raw_profile: Any, if_match: int | None) -> Product:
+    actor.require("editor")
+    product = get_product(session, actor, product_ref)
+    check_version(product, if_match)
+    before = product.profile
+    profile = _validated(kb, raw_profile)
+    product.profile, product.name = profile, profile["name"]
+    product.profile_hash = profile_hash(profile)
+    _flush(session, product)
+    mark_stale(session, product, kb)
+    audit.record(session, actor, "product.update", "product", product.id, before, profile)
+    return product
+
+
+def _flush(session: Session, obj: Any) -> None:
+    try:
+        session.flush()
+    except StaleDataError:
+        raise Conflict(f"{type(obj).__name__.lower()} was changed by someone else; reload",
+                       current=None) from None
+    except IntegrityError as exc:
+        raise Conflict(f"conflicts with an existing record: {exc.orig}", precondition=False) from None
+
+
+def delete_product(session: Session, actor: Actor, product_ref: str, if_match: int | None) -> None:
+    actor.require("editor")
+    product = get_product(session, actor, product_ref)
+    check_version(product, if_match)
+    before = product_view(product)
+    session.delete(product)
+    session.flush()
+    audit.record(session, actor, "product.delete", "product", before["id"], before, None)
+
+
+def add_release(session: Session, actor: Actor, product_ref: str, version_label: str,
+                placed_on_market: dt.date | None, support_end: dt.date | None,
+                support_rationale: str = "") -> Release:
+    actor.require("editor")
+    product = get_product(session, actor, product_ref)
+    if not version_label.strip():
+        raise ValidationFailed("version_label", "must not be empty")
+    if placed_on_market and support_end and support_end < placed_on_market:
+        raise ValidationFailed("support_end", "must not be before placed_on_market")
+    release = Release(org_id=actor.org_id, product_id=product.id, version_label=version_label,
+                      placed_on_market=placed_on_market, support_end=support_end,
+                      support_rationale=support_rationale)
+    session.add(release)
+    _flush(session, release)
+    audit.record(session, actor, "release.create", "release", release.id, None,
+                 release_view(release))
+    return release
+
+
+# ---- assessments ---------------------------------------------------------------------------
+
+
+def assessment_view(a: Assessment, statuses: list[RequirementStatus] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": a.id, "product_id": a.product_id, "regulation": a.regulation_id,
+        "as_of": a.as_of.isoformat(), "status": a.status, "category": a.category,
+        "assessment": a.route, "applies_from": a.applies_from.isoformat() if a.applies_from else None,
+        "stale": a.stale, "kb_version": a.kb_version, "created_at": a.created_at.isoformat(),
+        "reasons": a.verdict.get("reasons", []),
+    }
+    if statuses is not None:
+        out["requirements"] = [status_view(s) for s in statuses]
+    return out
+
+
+def status_view(s: RequirementStatus) -> dict[str, Any]:
+    return {"id": s.id, "requirement": s.requirement_id, "category": s.category,
+            "status": s.status, "justification": s.justification, "version": s.version,
+            "updated_at": s.updated_at.isoformat(), "updated_by": s.updated_by}
+
+
+def assess(session: Session, actor: Actor, kb: KnowledgeBase, product_ref: str,
+           as_of: dt.date) -> list[Assessment]:
+    """Derive assessments from ``check``; carry requirement statuses over from the last ones.
+
+    Earlier assessments of the same instrument are kept (``superseded``), never rewritten.
+    """
+    actor.require("editor")
+    product = get_product(session, actor, product_ref)
+    profile = parse_profile(product.profile, kb.vocabulary, product.name)
+    check = Engine(kb).check(profile, as_of)
+    created = []
+    for verdict in check.results:
+        previous = current_assessment(session, actor, product.id, verdict.regulation)
+        carried = _statuses_by_requirement(session, previous) if previous else {}
+        if previous:
+            previous.superseded = True
+        data = verdict.to_dict()
+        assessment = Assessment(
+            org_id=actor.org_id, product_id=product.id, regulation_id=verdict.regulation,
+            as_of=as_of, status=verdict.status, category=verdict.category,
+            route=verdict.assessment,
+            applies_from=dt.date.fromisoformat(verdict.applies_from) if verdict.applies_from else None,
+            verdict=data, kb_version=kb.version, profile_hash=product.profile_hash)
+        session.add(assessment)
+        session.flush()
+        for category, ids in verdict.requirements.items():
+            for rid in ids:
+                old = carried.get(rid)
+                session.add(RequirementStatus(
+                    org_id=actor.org_id, assessment_id=assessment.id, requirement_id=rid,
+                    category=category, status=old.status if old else "not-started",
+                    justification=old.justification if old else "",
+                    updated_by=old.updated_by if old else None))
+        created.append(assessment)
+    session.flush()
+    audit.record(session, actor, "product.assess", "product", product.id, None,
+                 {"as_of": as_of.isoformat(), "kb_version": kb.version,
+                  "results": {a.regulation_id: a.status for a in created}})
+    return created
+
+
+def _statuses_by_requirement(session: Session, assessment: Assessment) -> dict[str, RequirementStatus]:
+    rows = session.scalars(select(RequirementStatus).where(
+        RequirementStatus.assessment_id == assessment.id))
+    return {r.requirement_id: r for r in rows}
+
+
+def current_assessment(session: Session, actor: Actor, product_id: str,
+                       regulation_id: str) -> Assessment | None:
+    return session.scalar(select(Assessment).where(
+        Assessment.org_id == actor.org_id, Assessment.product_id == product_id,
+        Assessment.regulation_id == regulation_id, Assessment.superseded.is_(False)))
+
+
+def current_assessments(session: Session, actor: Actor, product_id: str) -> list[Assessment]:
+    return list(session.scalars(select(Assessment).where(
+        Assessment.org_id == actor.org_id, Assessment.product_id == product_id,
+        Assessment.superseded.is_(False)).order_by(Assessment.regulation_id)))
+
+
+def get_assessment(session: Session, actor: Actor, assessment_id: str) -> Assessment:
+    a = session.scalar(select(Assessment).where(Assessment.org_id == actor.org_id,
+                                                Assessment.id == assessment_id))
+    if a is None:
+        raise NotFound(f"no assessment {assessment_id!r}")
+    return a
+
+
+def mark_stale(session: Session, product: Product, kb: KnowledgeBase) -> int:
+    """Flag current assessments whose inputs (profile, knowledge base) have changed."""
+    n = 0
+    for a in session.scalars(select(Assessment).where(
+            Assessment.product_id == product.id, Assessment.superseded.is_(False))):
+        stale = a.profile_hash != product.profile_hash or a.kb_version != kb.version
+        if stale and not a.stale:
+            a.stale = True
+            n += 1
+    return n

@@ -1,0 +1,145 @@
+"""Organisations, users, roles, API tokens and passwords (argon2)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from prodsec.db.models import ApiToken, Membership, Organisation, User, utcnow
+from prodsec.workspace import audit
+from prodsec.workspace.context import ROLES, Actor, Conflict, NotFound, ValidationFailed
+
+TOKEN_PREFIX = "psk_"
+SYSTEM = "system"
+
+
+def _hasher() -> Any:
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    if len(password) < 12:
+        raise ValidationFailed("password", "must be at least 12 characters")
+    return str(_hasher().hash(password))
+
+
+def verify_password(user: User, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    if not user.password_hash or not user.active:
+        _hasher().hash("timing-equaliser")  # same cost whether or not the user exists
+        return False
+    try:
+        return bool(_hasher().verify(user.password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def get_or_create_org(session: Session, name: str) -> Organisation:
+    org = session.scalar(select(Organisation).where(Organisation.name == name))
+    if org is None:
+        if not name.strip():
+            raise ValidationFailed("organisation", "must not be empty")
+        org = Organisation(name=name.strip())
+        session.add(org)
+        session.flush()
+    return org
+
+
+def system_actor(org: Organisation) -> Actor:
+    """The actor for changes made from the local CLI's set-up commands."""
+    return Actor(user_id=SYSTEM, email=SYSTEM, org_id=org.id, role="admin")
+
+
+def create_user(session: Session, org_name: str, email: str, role: str, password: str | None,
+                name: str = "", actor: Actor | None = None) -> tuple[User, Membership]:
+    """Create a user (or add an existing one to the organisation) with a role."""
+    if role not in ROLES:
+        raise ValidationFailed("role", f"expected one of {', '.join(ROLES)}, got {role!r}")
+    if "@" not in email or len(email) > 320:
+        raise ValidationFailed("email", f"expected an e-mail address, got {email!r}")
+    org = get_or_create_org(session, org_name)
+    actor = actor or system_actor(org)
+    if actor.org_id != org.id:
+        raise NotFound(f"no organisation {org_name!r}")
+    actor.require("admin")
+    user = session.scalar(select(User).where(User.email == email.lower()))
+    if user is None:
+        user = User(email=email.lower(), name=name,
+                    password_hash=hash_password(password) if password else None)
+        session.add(user)
+        session.flush()
+    membership = Membership(user_id=user.id, org_id=org.id, role=role)
+    session.add(membership)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(f"{email} is already a member of {org_name}", precondition=False) from None
+    audit.record(session, actor, "user.add", "user", user.id, None,
+                 {"email": user.email, "role": role})
+    return user, membership
+
+
+def actor_for(session: Session, user: User, org_id: str | None = None) -> Actor:
+    query = select(Membership).where(Membership.user_id == user.id)
+    if org_id:
+        query = query.where(Membership.org_id == org_id)
+    membership = session.scalars(query.order_by(Membership.org_id)).first()
+    if membership is None:
+        raise NotFound("no membership")
+    return Actor(user.id, user.email, membership.org_id, membership.role)
+
+
+def authenticate_password(session: Session, email: str, password: str) -> Actor | None:
+    user = session.scalar(select(User).where(User.email == email.lower()))
+    if user is None:
+        _hasher().hash("timing-equaliser")
+        return None
+    if not verify_password(user, password):
+        return None
+    return actor_for(session, user)
+
+
+def create_token(session: Session, actor: Actor, user_email: str, name: str,
+                 days: int | None = 365) -> tuple[str, ApiToken]:
+    """Issue a token for a member of the actor's organisation; the secret is shown once."""
+    user = session.scalar(select(User).where(User.email == user_email.lower()))
+    if user is None or session.scalar(select(Membership).where(
+            Membership.user_id == user.id, Membership.org_id == actor.org_id)) is None:
+        raise NotFound(f"no user {user_email!r} in this organisation")
+    if user.id != actor.user_id:
+        actor.require("admin")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, org_id=actor.org_id, name=name,
+                     token_hash=hashlib.sha256(secret.encode()).hexdigest(), prefix=secret[:10],
+                     expires_at=utcnow() + dt.timedelta(days=days) if days else None)
+    session.add(token)
+    session.flush()
+    audit.record(session, actor, "token.create", "api_token", token.id, None,
+                 {"user": user.email, "name": name, "prefix": token.prefix})
+    return secret, token
+
+
+def authenticate_token(session: Session, secret: str) -> Actor | None:
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+    if token is None or token.revoked:
+        return None
+    expires = token.expires_at
+    if expires is not None:
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=dt.UTC)
+        if expires < utcnow():
+            return None
+    user = session.get(User, token.user_id)
+    if user is None or not user.active:
+        return None
+    return actor_for(session, user, token.org_id)
