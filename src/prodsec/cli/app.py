@@ -152,10 +152,10 @@ def schema(
 
 def _register_command_groups() -> None:
     """Command groups live in their own modules; each adds its commands to ``app``."""
-    from prodsec.cli import vuln, workspace
+    from prodsec.cli import documents, ops, server, vuln, workspace
 
-    vuln.register(app)
-    workspace.register(app)
+    for group in (workspace, ops, server, documents, vuln):
+        group.register(app)
 
 
 _register_command_groups()

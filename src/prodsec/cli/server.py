@@ -1,0 +1,9 @@
+"""CLI command group: server."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this group's commands to the main application."""
