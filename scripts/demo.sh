@@ -11,4 +11,11 @@ PYTHON="${PYTHON:-python3}"
 mkdir -p out
 .venv/bin/prodsec landscape --output out/landscape.svg
 .venv/bin/prodsec check examples/products/camera.yaml --output out/camera-report.html --format markdown >/dev/null
-echo "pictures and report written to out/"
+# the workspace, on an embedded SQLite file
+rm -f out/demo.db && rm -rf out/demo.db.evidence
+.venv/bin/prodsec product add examples/products/router.yaml --db out/demo.db
+.venv/bin/prodsec assess "Fictinet AX3000 Home Router" --db out/demo.db >/dev/null
+.venv/bin/prodsec status "Fictinet AX3000 Home Router" uk-psti:schedule-1:1 --set met --evidence README.md --db out/demo.db
+.venv/bin/prodsec gaps "Fictinet AX3000 Home Router" --db out/demo.db --format markdown | head -20
+.venv/bin/prodsec audit verify --db out/demo.db
+echo "pictures, report and workspace written to out/"
