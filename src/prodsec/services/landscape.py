@@ -11,7 +11,7 @@ matplotlib is imported here only, on the paths that draw.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,10 @@ def rigor_points(kb: KnowledgeBase) -> list[dict[str, Any]]:
     return points
 
 
-def draw_rigor(kb: KnowledgeBase, highlight: set[str]) -> Any:
+Link = Callable[[str], str] | None
+
+
+def draw_rigor(kb: KnowledgeBase, highlight: set[str], link: Link = None) -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -82,10 +85,12 @@ def draw_rigor(kb: KnowledgeBase, highlight: set[str]) -> Any:
         ax.plot([p["lo"], p["hi"]], [p["y"], p["y"]], color=color, lw=6 if on else 4,
                 solid_capstyle="round", alpha=0.9, zorder=2, marker="o",
                 markersize=11 if on else 8)
-        ax.annotate(f"{p['label']}  ({p['id']})", (p["hi"], p["y"]), xytext=(10, 0),
-                    textcoords="offset points", va="center", fontsize=10,
-                    fontweight="bold" if highlight and on else "normal",
-                    color="#111" if on else "#777", zorder=3)
+        label = ax.annotate(f"{p['label']}  ({p['id']})", (p["hi"], p["y"]), xytext=(10, 0),
+                            textcoords="offset points", va="center", fontsize=10,
+                            fontweight="bold" if highlight and on else "normal",
+                            color="#111" if on else "#666", zorder=3)
+        if link is not None:
+            label.set_url(link(p["id"]))
     ax.set_xticks(range(len(ROUTES)), ROUTE_LABELS, fontsize=9)
     ax.set_yticks(range(len(BANDS)), BANDS, fontsize=10)
     ax.set_xlim(-0.4, len(ROUTES) + 0.9)
@@ -102,7 +107,7 @@ def draw_rigor(kb: KnowledgeBase, highlight: set[str]) -> Any:
     return fig
 
 
-def draw_scope(kb: KnowledgeBase, highlight: set[str]) -> Any:
+def draw_scope(kb: KnowledgeBase, highlight: set[str], link: Link = None) -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -124,6 +129,9 @@ def draw_scope(kb: KnowledgeBase, highlight: set[str]) -> Any:
         ax.axhline(y, color="#e5e8ec", lw=0.8, zorder=1)
     labels = [f"{r['short_name']} ({', '.join(r['markets'])})" for r in regs]
     ax.set_yticks(range(len(regs)), labels, fontsize=10)
+    if link is not None:
+        for tick, reg in zip(ax.get_yticklabels(), regs, strict=True):
+            tick.set_url(link(reg["id"]))
     ax.set_xticks(range(len(SCOPE_TAGS)), SCOPE_LABELS, fontsize=9)
     ax.xaxis.tick_top()
     ax.set_xlim(-0.6, len(SCOPE_TAGS) - 0.4)
@@ -141,16 +149,18 @@ def draw_scope(kb: KnowledgeBase, highlight: set[str]) -> Any:
 DRAW = {"rigor": draw_rigor, "scope": draw_scope}
 
 
-def render(kb: KnowledgeBase, kind: str, fmt: str, highlight: Iterable[str] = ()) -> bytes:
-    """One picture as SVG or PNG bytes."""
+def render(kb: KnowledgeBase, kind: str, fmt: str, highlight: Iterable[str] = (),
+           link: Link = None) -> bytes:
+    """One picture as SVG or PNG bytes; in SVG, ``link(id)`` makes each instrument a link."""
     import matplotlib.pyplot as plt
 
-    fig = DRAW[kind](kb, set(highlight))
+    fig = DRAW[kind](kb, set(highlight), link)
     buffer = io.BytesIO()
     metadata = {"Date": None} if fmt == "svg" else {}
     fig.savefig(buffer, format=fmt, metadata=metadata)
     plt.close(fig)
-    return buffer.getvalue()
+    data = buffer.getvalue()
+    return data.replace(b' target="_blank"', b"") if link is not None else data
 
 
 def write(kb: KnowledgeBase, output: Path, kind: str, highlight: set[str]) -> list[Path]:

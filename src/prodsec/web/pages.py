@@ -1,0 +1,685 @@
+"""The pages. Each handler reads through the workspace services in one transaction and renders
+a template; writes come from HTML forms carrying the session's CSRF token, and redirect after
+success (so a reload never repeats a write)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from prodsec.core.knowledge import CATEGORIES
+from prodsec.web.questions import profile_from_form, questions
+from prodsec.workspace.context import Actor, Conflict, NotFound, PermissionDenied, ValidationFailed
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "web"
+COOKIE = "prodsec_session"
+templates = Jinja2Templates(directory=str(TEMPLATES))
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass
+class WebState:
+    database: Any
+    kb: Any
+    limiter: Any
+    secure_cookies: bool = False
+
+
+class PageError(Exception):
+    """An error page (401 → login, 403, 404) for a browser request."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def _state(request: Request) -> WebState:
+    state: WebState = request.app.state.web
+    return state
+
+
+def _today() -> dt.date:
+    return dt.date.today()
+
+
+def _who(request: Request) -> tuple[Actor, str]:
+    """The signed-in actor and the session's CSRF token, or a 401 page (→ login)."""
+    from prodsec.workspace.sessions import session_actor
+
+    secret = request.cookies.get(COOKIE)
+    if secret:
+        with _state(request).database.transaction() as session:
+            found = session_actor(session, secret)
+        if found:
+            return found
+    raise PageError(401, "Please sign in.")
+
+
+def _check_csrf(csrf: str, form: Any) -> None:
+    from prodsec.workspace.sessions import csrf_matches
+
+    if not csrf_matches(csrf, form.get("csrf_token")):
+        raise PageError(403, "This form has expired or did not come from this site; reload the page and try again.")
+
+
+def _render(request: Request, name: str, context: dict[str, Any], status: int = 200,
+            actor: Actor | None = None, csrf: str = "") -> HTMLResponse:
+    base = {"request": request, "actor": actor, "csrf": csrf, "categories": CATEGORIES,
+            "path": request.url.path}
+    return templates.TemplateResponse(request, name, base | context, status_code=status)
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+# ---- sign in / out ---------------------------------------------------------------------------
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/") -> HTMLResponse:
+    return _render(request, "login.html.j2", {"next": _safe_next(next), "email": "", "error": None})
+
+
+def _safe_next(target: str) -> str:
+    """Only local paths: never redirect to another site after sign-in."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request) -> Response:
+    from prodsec.workspace.sessions import create_session
+    from prodsec.workspace.users import authenticate_password
+
+    form = await request.form()
+    email = str(form.get("email") or "").strip().lower()
+    password = str(form.get("password") or "")
+    target = _safe_next(str(form.get("next") or "/"))
+    state = _state(request)
+    client = request.client.host if request.client else "unknown"
+    wait = state.limiter.retry_after(f"email:{email}", f"ip:{client}")
+    if wait:
+        return _render(request, "login.html.j2", {
+            "next": target, "email": email,
+            "error": f"Too many failed sign-ins. Try again in {wait // 60 + 1} minutes."}, 429)
+    with state.database.transaction() as session:
+        actor = authenticate_password(session, email, password)
+        if actor is None:
+            state.limiter.failed(f"email:{email}", f"ip:{client}")
+            return _render(request, "login.html.j2", {
+                "next": target, "email": email, "error": "E-mail or password is wrong."}, 401)
+        state.limiter.succeeded(f"email:{email}")
+        secret, _csrf = create_session(session, actor)
+    response = _redirect(target)
+    response.set_cookie(COOKIE, secret, httponly=True, samesite="lax", path="/",
+                        secure=state.secure_cookies or request.url.scheme == "https",
+                        max_age=12 * 3600)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    from prodsec.workspace.sessions import end_session
+
+    _actor, csrf = _who(request)
+    _check_csrf(csrf, await request.form())
+    with _state(request).database.transaction() as session:
+        end_session(session, request.cookies.get(COOKIE, ""))
+    response = _redirect("/login")
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+# ---- knowledge pages ------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request) -> Response:
+    _who(request)
+    return _redirect("/portfolio")
+
+
+@router.get("/landscape", response_class=HTMLResponse)
+def landscape_page(request: Request) -> HTMLResponse:
+    from prodsec.services import knowledge, landscape
+
+    actor, csrf = _who(request)
+    kb = _state(request).kb
+    pictures = {kind: _svg(landscape.render(kb, kind, "svg", (), lambda i: f"/regulations/{i}"))
+                for kind in ("rigor", "scope")}
+    return _render(request, "landscape.html.j2", {
+        "pictures": pictures, "regulations": knowledge.regulations(kb)}, actor=actor, csrf=csrf)
+
+
+def _svg(data: bytes) -> str:
+    text = data.decode("utf-8")
+    return text[text.index("<svg"):]
+
+
+@router.get("/regulations/{reg_id}", response_class=HTMLResponse)
+def regulation_page(request: Request, reg_id: str) -> HTMLResponse:
+    from prodsec.errors import NotFoundError
+    from prodsec.services import knowledge
+
+    actor, csrf = _who(request)
+    kb = _state(request).kb
+    try:
+        reg = knowledge.regulation(kb, reg_id)
+    except NotFoundError as exc:
+        raise PageError(404, str(exc)) from None
+    related = {q["id"]: knowledge.mappings(kb, q["id"], 1)["related"]
+               for reqs in reg["requirements"].values() for q in reqs}
+    return _render(request, "regulation.html.j2", {"reg": reg, "related": related,
+                                                   "today": _today().isoformat()},
+                   actor=actor, csrf=csrf)
+
+
+# ---- products ---------------------------------------------------------------------------------
+
+
+def _wizard_context(request: Request, form: Any = None, errors: dict[str, str] | None = None,
+                    preview: Any = None) -> dict[str, Any]:
+    kb = _state(request).kb
+    return {"questions": questions(kb.data["vocabulary"]), "form": form or {},
+            "errors": errors or {}, "preview": preview}
+
+
+@router.get("/products/new", response_class=HTMLResponse)
+def wizard(request: Request) -> HTMLResponse:
+    actor, csrf = _who(request)
+    return _render(request, "wizard.html.j2", _wizard_context(request), actor=actor, csrf=csrf)
+
+
+def _form_values(form: Any) -> dict[str, Any]:
+    """Entered values, kept for re-display (lists for multi-value fields)."""
+    out: dict[str, Any] = {}
+    for key in set(form.keys()):
+        values = form.getlist(key)
+        out[key] = values if len(values) > 1 or key in ("markets", "radio", "functions",
+                                                         "sector_law") else values[0]
+    return out
+
+
+def _profile_errors(exc: Exception) -> dict[str, str]:
+    problems = getattr(exc, "problems", None) or []
+    errors: dict[str, str] = {}
+    for p in problems:
+        key = p.field.split("[")[0].split(".")[0]
+        errors.setdefault(key, p.message)
+    return errors
+
+
+def _preview(kb: Any, raw: dict[str, Any]) -> tuple[Any, dict[str, str]]:
+    from prodsec.core.applicability import Engine
+    from prodsec.core.profile import ProfileError, parse_profile
+
+    try:
+        profile = parse_profile(raw | {"name": raw.get("name") or "preview",
+                                       "markets": raw.get("markets") or ["EU"]}, kb.vocabulary)
+    except ProfileError as exc:
+        return None, _profile_errors(exc)
+    return Engine(kb).check(profile, _today()).to_dict(), {}
+
+
+@router.post("/products/preview", response_class=HTMLResponse)
+async def wizard_preview(request: Request) -> HTMLResponse:
+    actor, csrf = _who(request)
+    form = await request.form()
+    _check_csrf(csrf, form)
+    preview, _errors = _preview(_state(request).kb, profile_from_form(form, form.getlist))
+    return _render(request, "_preview.html.j2", {"preview": preview}, actor=actor, csrf=csrf)
+
+
+@router.post("/products/new", response_class=HTMLResponse)
+async def wizard_save(request: Request) -> Response:
+    from prodsec.core.profile import ProfileError, parse_profile
+    from prodsec.workspace import products
+
+    actor, csrf = _who(request)
+    form = await request.form()
+    _check_csrf(csrf, form)
+    state = _state(request)
+    raw = profile_from_form(form, form.getlist)
+    values = _form_values(form)
+    if form.get("action") == "preview":
+        preview, errors = _preview(state.kb, raw)
+        return _render(request, "wizard.html.j2", _wizard_context(request, values, errors, preview),
+                       actor=actor, csrf=csrf)
+    try:
+        parse_profile(raw, state.kb.vocabulary, "wizard")
+        with state.database.transaction() as session:
+            product = products.add_product(session, actor, state.kb, raw, "wizard")
+            products.assess(session, actor, state.kb, product.id, _today())
+            pid = product.id
+    except ProfileError as exc:
+        return _render(request, "wizard.html.j2",
+                       _wizard_context(request, values, _profile_errors(exc)), 422, actor, csrf)
+    except (ValidationFailed, Conflict, PermissionDenied) as exc:
+        field = getattr(exc, "field", "name").split(".")[-1]
+        return _render(request, "wizard.html.j2",
+                       _wizard_context(request, values, {field: str(exc)}), _status(exc), actor, csrf)
+    return _redirect(f"/products/{pid}")
+
+
+@router.post("/products/import", response_class=HTMLResponse)
+async def import_profile(request: Request) -> Response:
+    actor, csrf = _who(request)
+    form = await request.form()
+    _check_csrf(csrf, form)
+    upload = form.get("profile")
+    try:
+        return await _import(request, actor, csrf, upload)
+    finally:
+        await form.close()
+
+
+async def _import(request: Request, actor: Actor, csrf: str, upload: Any) -> Response:
+    import json
+
+    import yaml
+
+    from prodsec.workspace import products
+
+    state = _state(request)
+    try:
+        if upload is None or isinstance(upload, str):
+            raise ValidationFailed("profile", "choose a profile file (.yaml or .json)")
+        data = await upload.read(1_000_001)
+        if len(data) > 1_000_000:
+            raise ValidationFailed("profile", "the file is larger than 1 MB")
+        name = upload.filename or "profile"
+        try:
+            raw = json.loads(data) if name.endswith(".json") else yaml.safe_load(data)
+        except (ValueError, yaml.YAMLError) as exc:
+            raise ValidationFailed("profile", f"{name}: not valid YAML or JSON ({exc})") from None
+        with state.database.transaction() as session:
+            product = products.add_product(session, actor, state.kb, raw, name)
+            products.assess(session, actor, state.kb, product.id, _today())
+            pid = product.id
+    except (ValidationFailed, Conflict, PermissionDenied) as exc:
+        return _render(request, "wizard.html.j2", _wizard_context(
+            request, {}, {"profile": str(exc)}), _status(exc), actor, csrf)
+    return _redirect(f"/products/{pid}")
+
+
+def _status(exc: Exception) -> int:
+    return {ValidationFailed: 422, Conflict: 409, PermissionDenied: 403}.get(type(exc), 400)
+
+
+def _product_data(request: Request, actor: Actor, pid: str) -> dict[str, Any]:
+    from prodsec.workspace import gaps, products
+
+    state = _state(request)
+    with state.database.transaction() as session:
+        try:
+            product = products.get_product(session, actor, pid)
+        except NotFound as exc:
+            raise PageError(404, str(exc)) from None
+        assessments = products.current_assessments(session, actor, product.id)
+        view = products.product_view(product)
+        summary = gaps.product_gaps(session, actor, state.kb, product.id, _today())
+    return {"product": view, "assessments": [products.assessment_view(a) for a in assessments],
+            "verdicts": {a.regulation_id: a.verdict for a in assessments}, "gaps": summary}
+
+
+@router.get("/products/{pid}", response_class=HTMLResponse)
+def product_page(request: Request, pid: str) -> HTMLResponse:
+    from prodsec.services import landscape
+
+    actor, csrf = _who(request)
+    data = _product_data(request, actor, pid)
+    binding = {r for r, v in data["verdicts"].items()
+               if v.get("status") in ("required", "upcoming", "voluntary")}
+    kb = _state(request).kb
+    data["svg"] = _svg(landscape.render(kb, "rigor", "svg", binding, lambda i: f"/regulations/{i}"))
+    data["timeline"] = _timeline(kb, data["verdicts"], binding)
+    return _render(request, "product.html.j2", data, actor=actor, csrf=csrf)
+
+
+def _timeline(kb: Any, verdicts: dict[str, Any], binding: set[str]) -> list[dict[str, Any]]:
+    today = _today().isoformat()
+    events = []
+    for reg_id in sorted(binding):
+        reg = kb.regulations[reg_id]
+        for d in reg["dates"]:
+            events.append({"date": d["date"], "regulation": reg["short_name"], "text": d["text"],
+                           "past": d["date"] <= today})
+        for ob in verdicts[reg_id].get("obligations", []):
+            events.append({"date": ob["applies_from"], "regulation": reg["short_name"],
+                           "text": f"Obligations apply: {ob['title']}", "past": ob["applies_from"] <= today})
+    return sorted(events, key=lambda e: (e["date"], e["regulation"]))
+
+
+@router.post("/products/{pid}/releases", response_class=HTMLResponse)
+async def add_release(request: Request, pid: str) -> Response:
+    from prodsec.workspace import products
+
+    actor, csrf = _who(request)
+    form = await request.form()
+    _check_csrf(csrf, form)
+    try:
+        placed = _date(form.get("placed_on_market"), "placed_on_market")
+        end = _date(form.get("support_end"), "support_end")
+        with _state(request).database.transaction() as session:
+            products.add_release(session, actor, pid, str(form.get("version_label") or ""),
+                                 placed, end, str(form.get("support_rationale") or ""))
+    except NotFound as exc:
+        raise PageError(404, str(exc)) from None
+    except (ValidationFailed, Conflict, PermissionDenied) as exc:
+        data = _product_data(request, actor, pid)
+        data |= {"release_error": str(exc), "release_form": _form_values(form), "svg": "",
+                 "timeline": []}
+        return _render(request, "product.html.j2", data, _status(exc), actor, csrf)
+    return _redirect(f"/products/{pid}#releases")
+
+
+def _date(value: Any, field: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationFailed(field, "expected a date YYYY-MM-DD") from None
+
+
+# ---- assessment board -----------------------------------------------------------------------
+
+
+def _board_data(request: Request, actor: Actor, pid: str, status: str = "", category: str = "",
+                q: str = "") -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from prodsec.db.models import RequirementStatus
+    from prodsec.workspace import compliance, gaps, products
+
+    state = _state(request)
+    kb = state.kb
+    with state.database.transaction() as session:
+        try:
+            product = products.get_product(session, actor, pid)
+        except NotFound as exc:
+            raise PageError(404, str(exc)) from None
+        controls = compliance.list_controls(session, actor)
+        instruments = []
+        for a in products.current_assessments(session, actor, product.id):
+            if a.status not in gaps.BINDING:
+                continue
+            rows = list(session.scalars(select(RequirementStatus).where(
+                RequirementStatus.assessment_id == a.id).order_by(RequirementStatus.requirement_id)))
+            progress = gaps.instrument_gaps(kb, a, rows)
+            shown = [_row(session, actor, kb, r, controls) for r in rows
+                     if (not status or r.status == status) and (not category or r.category == category)
+                     and (not q or q.lower() in (r.requirement_id + " " + kb.requirements.get(
+                         r.requirement_id, {}).get("title", "")).lower())]
+            instruments.append({"assessment": products.assessment_view(a), "progress": progress,
+                                "rows": shown})
+        return {"product": products.product_view(product), "instruments": instruments,
+                "controls": [compliance.control_view(c) for c in controls],
+                "filters": {"status": status, "category": category, "q": q},
+                "statuses": compliance.STATUSES}
+
+
+def _row(session: Any, actor: Actor, kb: Any, row: Any, controls: list[Any]) -> dict[str, Any]:
+    """One requirement on the board: its status, text, evidence, and what else it counts for."""
+    from prodsec.workspace import compliance
+    from prodsec.workspace.products import status_view
+
+    req = kb.requirements.get(row.requirement_id, {})
+    linked = [c for c in controls if row.requirement_id in c.requirements]
+    also = sorted({r for c in linked for r in c.requirements if r != row.requirement_id})
+    return {"status": status_view(row), "title": req.get("title", ""), "text": req.get("text", ""),
+            "citation": kb.cite(req.get("citation"), kb.document(kb.document_id(row.requirement_id)))
+            if req else "", "controls": [c.name for c in linked], "also_satisfies": also,
+            "related": [r["requirement"] for r in kb.related(row.requirement_id, 1)][:6]
+            if row.requirement_id in kb.requirements else [],
+            "evidence": [compliance.evidence_view(e) for e in
+                         compliance.evidence_for_status(session, actor, row.id)]}
+
+
+@router.get("/products/{pid}/board", response_class=HTMLResponse)
+def board(request: Request, pid: str, status: str = "", category: str = "", q: str = "") -> HTMLResponse:
+    actor, csrf = _who(request)
+    data = _board_data(request, actor, pid, status, category, q)
+    return _render(request, "board.html.j2", data | {"message": None, "error": None},
+                   actor=actor, csrf=csrf)
+
+
+@router.post("/products/{pid}/statuses/{sid}", response_class=HTMLResponse)
+async def change_status(request: Request, pid: str, sid: str) -> Response:
+    from prodsec.workspace import compliance
+
+    actor, csrf = _who(request)
+    form = await request.form()
+    _check_csrf(csrf, form)
+    state = _state(request)
+    try:
+        version = int(str(form.get("version") or "0"))
+        with state.database.transaction() as session:
+            row = compliance.get_status(session, actor, sid)
+            compliance.set_status(session, actor, row, str(form.get("status") or ""),
+                                  str(form.get("justification") or ""), version)
+    except NotFound as exc:
+        raise PageError(404, str(exc)) from None
+    except Conflict:
+        with state.database.transaction() as session:
+            now = compliance.get_status(session, actor, sid)
+            message = (f"Someone else changed {now.requirement_id} meanwhile: it is now "
+                       f"'{now.status}'{' — ' + now.justification if now.justification else ''}. "
+                       "Your change was not saved; review and save again.")
+        return _board_error(request, actor, csrf, pid, message, sid, 412)
+    except (ValidationFailed, PermissionDenied) as exc:
+        return _board_error(request, actor, csrf, pid, str(exc), sid, _status(exc), form)
+    return _redirect(f"/products/{pid}/board#s-{sid}")
+
+
+def _board_error(request: Request, actor: Actor, csrf: str, pid: str, message: str, sid: str,
+                 status: int, form: Any = None) -> HTMLResponse:
+    data = _board_data(request, actor, pid)
+    entered = _form_values(form) if form is not None else None
+    return _render(request, "board.html.j2", data | {
+        "message": None, "error": {"sid": sid, "text": message, "form": entered}}, status, actor, csrf)
+
+
+@router.post("/products/{pid}/statuses/{sid}/evidence", response_class=HTMLResponse)
+async def upload_evidence(request: Request, pid: str, sid: str) -> Response:
+    actor, csrf = _who(request)
+    form = await request.form()
+    _check_csrf(csrf, form)
+    upload = form.get("file")
+    url = str(form.get("url") or "").strip() or None
+    try:
+        return await _attach(request, actor, csrf, pid, sid, form, upload, url)
+    finally:
+        await form.close()  # uploaded files are spooled to temporary files: release them
+
+
+async def _attach(request: Request, actor: Actor, csrf: str, pid: str, sid: str, form: Any,
+                  upload: Any, url: str | None) -> Response:
+    from prodsec.workspace import compliance
+
+    state = _state(request)
+    try:
+        expires = _date(form.get("expires_on"), "expires_on")
+        with state.database.transaction() as session:
+            row = compliance.get_status(session, actor, sid)
+            has_file = upload is not None and not isinstance(upload, str) and upload.filename
+            title = str(form.get("title") or "").strip() or (
+                upload.filename if has_file else url) or ""
+            item = compliance.add_evidence(
+                session, actor, state.database.evidence_dir, title,
+                stream=upload.file if has_file else None,
+                filename=upload.filename if has_file else None,
+                media_type=upload.content_type if has_file else None,
+                url=None if has_file else url, expires_on=expires)
+            compliance.link_evidence(session, actor, item, status=row)
+    except NotFound as exc:
+        raise PageError(404, str(exc)) from None
+    except (ValidationFailed, PermissionDenied) as exc:
+        return _board_error(request, actor, csrf, pid, str(exc), sid, _status(exc), form)
+    return _redirect(f"/products/{pid}/board#s-{sid}")
+
+
+@router.post("/products/{pid}/statuses/{sid}/control", response_class=HTMLResponse)
+async def link_control(request: Request, pid: str, sid: str) -> Response:
+    from prodsec.workspace import compliance
+
+    actor, csrf = _who(request)
+    form = await request.form()
+    _check_csrf(csrf, form)
+    state = _state(request)
+    try:
+        with state.database.transaction() as session:
+            row = compliance.get_status(session, actor, sid)
+            name = str(form.get("control") or "").strip()
+            new_name = str(form.get("new_control") or "").strip()
+            if new_name:
+                compliance.add_control(session, actor, state.kb, new_name, [row.requirement_id])
+            elif name:
+                control = compliance.get_control(session, actor, name)
+                compliance.update_control(session, actor, state.kb, control, {
+                    "requirements": [*control.requirements, row.requirement_id]}, control.version)
+            else:
+                raise ValidationFailed("control", "choose a control or name a new one")
+    except NotFound as exc:
+        raise PageError(404, str(exc)) from None
+    except (ValidationFailed, Conflict, PermissionDenied) as exc:
+        return _board_error(request, actor, csrf, pid, str(exc), sid, _status(exc), form)
+    return _redirect(f"/products/{pid}/board#s-{sid}")
+
+
+# ---- portfolio and administration ------------------------------------------------------------
+
+
+@router.get("/portfolio", response_class=HTMLResponse)
+def portfolio(request: Request) -> HTMLResponse:
+    from prodsec.workspace import compliance, gaps, products
+
+    actor, csrf = _who(request)
+    state = _state(request)
+    today = _today()
+    rows, upcoming = [], []
+    with state.database.transaction() as session:
+        for product in compliance.products_of(session, actor):
+            current = {a.regulation_id: a for a in products.current_assessments(session, actor, product.id)}
+            summary = gaps.product_gaps(session, actor, state.kb, product.id, today)
+            met = {i["regulation"]: i["percent_met"] for i in summary["instruments"]}
+            rows.append({"product": product, "cells": {r: current.get(r) for r in _instruments(state.kb)},
+                         "met": met, "expiring": summary["expiring_evidence"]})
+            for a in current.values():
+                for ob in a.verdict.get("obligations", []):
+                    if ob["applies_from"] > today.isoformat():
+                        upcoming.append({"date": ob["applies_from"], "product": product.name,
+                                         "product_id": product.id, "regulation": a.regulation_id,
+                                         "title": ob["title"]})
+    upcoming.sort(key=lambda u: (u["date"], u["product"]))
+    return _render(request, "portfolio.html.j2", {
+        "rows": rows, "instruments": _instruments(state.kb), "upcoming": upcoming[:30]},
+        actor=actor, csrf=csrf)
+
+
+def _instruments(kb: Any) -> list[str]:
+    return [r["id"] for r in kb.product_regulations]
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def admin(request: Request, created_token: str | None = None) -> HTMLResponse:
+    actor, csrf = _who(request)
+    if actor.role != "admin":
+        raise PageError(403, "Only administrators of this organisation can manage users and tokens.")
+    return _render(request, "admin.html.j2", _admin_data(request, actor) | {
+        "error": None, "form": {}, "secret": None}, actor=actor, csrf=csrf)
+
+
+def _admin_data(request: Request, actor: Actor) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from prodsec.db.models import ApiToken, Membership, User
+
+    with _state(request).database.transaction() as session:
+        members = session.execute(select(User, Membership).join(
+            Membership, Membership.user_id == User.id).where(Membership.org_id == actor.org_id)
+            .order_by(User.email)).all()
+        tokens = session.execute(select(ApiToken, User.email).join(User, User.id == ApiToken.user_id)
+                                 .where(ApiToken.org_id == actor.org_id)
+                                 .order_by(ApiToken.created_at.desc())).all()
+        return {"members": [{"email": u.email, "name": u.name, "role": m.role, "active": u.active}
+                            for u, m in members],
+                "tokens": [{"name": t.name, "prefix": t.prefix, "user": email,
+                            "created_at": t.created_at, "expires_at": t.expires_at,
+                            "revoked": t.revoked} for t, email in tokens]}
+
+
+@router.post("/admin/users", response_class=HTMLResponse)
+async def admin_add_user(request: Request) -> Response:
+    from prodsec.db.models import Organisation
+    from prodsec.workspace.users import create_user
+
+    actor, csrf = _who(request)
+    form = await request.form()
+    _check_csrf(csrf, form)
+    try:
+        with _state(request).database.transaction() as session:
+            org = session.get(Organisation, actor.org_id)
+            assert org is not None
+            create_user(session, org.name, str(form.get("email") or ""), str(form.get("role") or ""),
+                        str(form.get("password") or ""), str(form.get("name") or ""), actor=actor)
+    except (ValidationFailed, Conflict, PermissionDenied, NotFound) as exc:
+        return _render(request, "admin.html.j2", _admin_data(request, actor) | {
+            "error": {"field": getattr(exc, "field", "email"), "text": str(exc)},
+            "form": _form_values(form), "secret": None}, _status(exc), actor, csrf)
+    return _redirect("/admin")
+
+
+@router.post("/admin/tokens", response_class=HTMLResponse)
+async def admin_add_token(request: Request) -> Response:
+    from prodsec.workspace.users import create_token
+
+    actor, csrf = _who(request)
+    form = await request.form()
+    _check_csrf(csrf, form)
+    try:
+        with _state(request).database.transaction() as session:
+            secret, _t = create_token(session, actor, str(form.get("user") or ""),
+                                      str(form.get("name") or "token"), 365)
+    except (ValidationFailed, PermissionDenied, NotFound) as exc:
+        return _render(request, "admin.html.j2", _admin_data(request, actor) | {
+            "error": {"field": "user", "text": str(exc)}, "form": _form_values(form),
+            "secret": None}, _status(exc), actor, csrf)
+    return _render(request, "admin.html.j2", _admin_data(request, actor) | {
+        "error": None, "form": {}, "secret": secret}, actor=actor, csrf=csrf)
+
+
+# ---- error pages ------------------------------------------------------------------------------
+
+
+def install_error_pages(app: Any) -> None:
+    """Browsers get HTML error pages; /api paths keep the API's problem+json handlers."""
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    async def page_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PageError)
+        if exc.status == 401:
+            return _redirect(f"/login?next={quote(str(request.url.path))}")
+        return _render(request, "error.html.j2", {"status": exc.status, "message": exc.message},
+                       exc.status)
+
+    previous = app.exception_handlers.get(StarletteHTTPException)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith("/api") and previous is not None:
+            result: Response = await previous(request, exc)
+            return result
+        status = getattr(exc, "status_code", 500)
+        message = {404: "There is no such page.", 405: "That action is not available here."}.get(
+            status, getattr(exc, "detail", "Something went wrong."))
+        return _render(request, "error.html.j2", {"status": status, "message": message}, status)
+
+    app.add_exception_handler(PageError, page_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)

@@ -1,0 +1,47 @@
+// prodsec: progressive enhancement only; every page works without this file.
+(function () {
+  "use strict";
+  var form = document.getElementById("wizard");
+  if (form) {
+    document.documentElement.classList.add("js");
+    var steps = Array.prototype.slice.call(form.querySelectorAll(".step"));
+    var invalid = steps.findIndex(function (s) { return s.querySelector("[aria-invalid=true]"); });
+    var current = invalid >= 0 ? invalid : 0;
+    function show(i) {
+      current = Math.max(0, Math.min(steps.length - 1, i));
+      steps.forEach(function (s, n) { s.classList.toggle("current", n === current); });
+      var prev = steps[current].querySelector(".prev");
+      var next = steps[current].querySelector(".next");
+      if (prev) prev.hidden = current === 0;
+      if (next) next.hidden = current === steps.length - 1;
+    }
+    form.addEventListener("click", function (e) {
+      var t = e.target;
+      if (t.classList.contains("next")) { show(current + 1); focusStep(); }
+      if (t.classList.contains("prev")) { show(current - 1); focusStep(); }
+    });
+    function focusStep() {
+      var first = steps[current].querySelector("input, select, textarea");
+      if (first) first.focus();
+    }
+    show(current);
+    var timer = null;
+    function preview() {
+      var data = new FormData(form);
+      fetch("/products/preview", { method: "POST", body: data, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) { if (html !== null) document.getElementById("preview").innerHTML = html; });
+    }
+    form.addEventListener("change", function () { clearTimeout(timer); timer = setTimeout(preview, 250); });
+    form.addEventListener("input", function (e) {
+      if (e.target.classList.contains("filter")) {
+        var words = e.target.value.toLowerCase();
+        var box = document.getElementById("c-" + e.target.dataset.filter);
+        box.querySelectorAll(".choice").forEach(function (c) {
+          c.hidden = words && c.textContent.toLowerCase().indexOf(words) < 0;
+        });
+      }
+    });
+    preview();
+  }
+})();

@@ -1,0 +1,77 @@
+"""Web UI fixtures: a workspace with two organisations, an app, a signed-in client."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from prodsec.core.knowledge import KnowledgeBase
+from prodsec.db.engine import Database, open_database
+from prodsec.workspace.users import create_user
+
+PASSWORD = "correct horse battery staple"
+USERS = {"admin@acme.example": ("Acme", "admin"), "editor@acme.example": ("Acme", "editor"),
+         "viewer@acme.example": ("Acme", "viewer"), "admin@globex.example": ("Globex", "admin")}
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Migrated once, with the users (argon2 hashing is deliberately slow); copied per test."""
+    path = tmp_path_factory.mktemp("template") / "web.db"
+    db = open_database(str(path))
+    with db.transaction() as session:
+        for email, (org, role) in USERS.items():
+            create_user(session, org, email, role, PASSWORD)
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.dispose()
+    return path
+
+
+@pytest.fixture
+def web_db(template_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
+    monkeypatch.setenv("PRODSEC_EVIDENCE_DIR", str(tmp_path / "evidence"))
+    target = tmp_path / "web.db"
+    shutil.copyfile(template_db, target)
+    db = open_database(str(target))
+    yield db
+    db.dispose()
+
+
+def build_app(db: Database, kb: KnowledgeBase) -> Any:
+    """The full server application when the API is there, with the web UI mounted."""
+    from prodsec import web
+
+    try:
+        from prodsec.api import create_app
+
+        app = create_app(db, kb)
+    except ImportError:
+        app = FastAPI()
+    if not hasattr(app.state, "web"):
+        web.mount(app, db, kb)
+    return app
+
+
+@pytest.fixture
+def app(web_db: Database, kb: KnowledgeBase) -> Any:
+    return build_app(web_db, kb)
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+def sign_in(client: Any, email: str) -> str:
+    response = client.post("/login", data={"email": email, "password": PASSWORD, "next": "/portfolio"},
+                           follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return csrf_of(client.get("/products/new").text)

@@ -1,0 +1,142 @@
+"""The pages through a test client: sign-in, CSRF, isolation, roles, form errors, stale edits."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.web.conftest import PASSWORD, csrf_of, sign_in
+
+ROUTER = {"name": "Router X", "markets": ["DE", "GB"], "functions": ["router"],
+          "data_connection": "yes", "internet": "yes", "consumer": "yes", "personal_data": "no",
+          "radio_answered": "1", "radio": ["wifi"]}
+
+
+@pytest.fixture
+def client(app: Any) -> TestClient:
+    return TestClient(app)
+
+
+def _create(client: TestClient, csrf: str) -> str:
+    response = client.post("/products/new", data={"csrf_token": csrf, **ROUTER},
+                           follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return str(response.headers["location"])
+
+
+def test_pages_need_sign_in(client: TestClient) -> None:
+    for path in ("/portfolio", "/landscape", "/products/new", "/regulations/eu-cra", "/admin"):
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+def test_wrong_password_and_open_redirect(client: TestClient) -> None:
+    bad = client.post("/login", data={"email": "editor@acme.example", "password": "nope nope nope"})
+    assert bad.status_code == 401 and "wrong" in bad.text
+    ok = client.post("/login", data={"email": "editor@acme.example", "password": PASSWORD,
+                                     "next": "//evil.example/"}, follow_redirects=False)
+    assert ok.headers["location"] == "/"
+    cookie = ok.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+
+
+def test_login_rate_limited(client: TestClient) -> None:
+    for _ in range(5):
+        client.post("/login", data={"email": "viewer@acme.example", "password": "wrong guess!!"})
+    blocked = client.post("/login", data={"email": "viewer@acme.example", "password": PASSWORD})
+    assert blocked.status_code == 429
+
+
+def test_wizard_creates_product_with_cra_class(client: TestClient) -> None:
+    csrf = sign_in(client, "editor@acme.example")
+    page = client.get(_create(client, csrf))
+    assert "important-class-1" in page.text and "self-if-harmonised" in page.text
+    assert "Annex III" in page.text
+
+
+def test_wizard_errors_keep_values(client: TestClient) -> None:
+    csrf = sign_in(client, "editor@acme.example")
+    response = client.post("/products/new", data={"csrf_token": csrf, **ROUTER, "name": "",
+                                                  "markets_other": "XX"})
+    assert response.status_code == 422
+    assert 'aria-invalid="true"' in response.text
+    assert "unknown market" in response.text
+    assert 'value="XX"' in response.text  # what the user typed is still there
+    assert 'value="router" checked' in response.text
+
+
+def test_preview_is_live(client: TestClient) -> None:
+    csrf = sign_in(client, "editor@acme.example")
+    html = client.post("/products/preview", data={"csrf_token": csrf, "markets": ["DE"],
+                                                  "functions": ["firewall"], "data_connection": "yes"}).text
+    assert "important-class-2" in html
+
+
+def test_csrf_required(client: TestClient) -> None:
+    sign_in(client, "editor@acme.example")
+    response = client.post("/products/new", data={"csrf_token": "forged", **ROUTER})
+    assert response.status_code == 403
+
+
+def test_board_status_evidence_and_stale_edit(client: TestClient) -> None:
+    csrf = sign_in(client, "editor@acme.example")
+    product = _create(client, csrf)
+    board = client.get(f"{product}/board?q=schedule-1:1").text
+    sid = re.search(r'id="s-([0-9a-f]+)"', board).group(1)  # type: ignore[union-attr]
+    version = re.search(r'name="version" value="(\d+)"', board).group(1)  # type: ignore[union-attr]
+    met = client.post(f"{product}/statuses/{sid}", data={"csrf_token": csrf, "version": version,
+                                                         "status": "met"}, follow_redirects=False)
+    assert met.status_code == 303
+    stale = client.post(f"{product}/statuses/{sid}", data={"csrf_token": csrf, "version": version,
+                                                           "status": "not-met"})
+    assert stale.status_code == 412 and "Someone else changed" in stale.text and "'met'" in stale.text
+    na = client.post(f"{product}/statuses/{sid}", data={"csrf_token": csrf, "version": str(int(version) + 1),
+                                                        "status": "not-applicable", "justification": ""})
+    assert na.status_code == 422 and "justification" in na.text
+    ev = client.post(f"{product}/statuses/{sid}/evidence", data={"csrf_token": csrf},
+                     files={"file": ("report.txt", b"pentest ok", "text/plain")}, follow_redirects=False)
+    assert ev.status_code == 303
+    assert "report.txt" in client.get(f"{product}/board?q=schedule-1:1").text
+
+
+def test_other_organisation_gets_404(app: Any) -> None:
+    acme, globex = TestClient(app), TestClient(app)
+    product = _create(acme, sign_in(acme, "editor@acme.example"))
+    csrf = sign_in(globex, "admin@globex.example")
+    for path in (product, f"{product}/board"):
+        assert globex.get(path).status_code == 404
+    board = acme.get(f"{product}/board").text
+    sid = re.search(r'id="s-([0-9a-f]+)"', board).group(1)  # type: ignore[union-attr]
+    attack = globex.post(f"{product}/statuses/{sid}", data={"csrf_token": csrf, "version": "1",
+                                                            "status": "met"})
+    assert attack.status_code == 404
+    assert "Router X" not in globex.get("/portfolio").text
+
+
+def test_viewer_cannot_write(app: Any) -> None:
+    viewer = TestClient(app)
+    csrf = sign_in(viewer, "viewer@acme.example")
+    assert viewer.post("/products/new", data={"csrf_token": csrf, **ROUTER}).status_code == 403
+    assert viewer.get("/admin").status_code == 403
+
+
+def test_admin_creates_user_and_token(client: TestClient) -> None:
+    sign_in(client, "admin@acme.example")
+    page = client.get("/admin")
+    csrf = csrf_of(page.text)
+    short = client.post("/admin/users", data={"csrf_token": csrf, "email": "new@acme.example",
+                                              "role": "viewer", "password": "short"})
+    assert short.status_code == 422 and 'value="new@acme.example"' in short.text
+    token = client.post("/admin/tokens", data={"csrf_token": csrf, "user": "editor@acme.example",
+                                               "name": "ci"})
+    assert "psk_" in token.text
+
+
+def test_error_pages(client: TestClient) -> None:
+    sign_in(client, "editor@acme.example")
+    assert client.get("/regulations/eu-rca").status_code == 404
+    missing = client.get("/no/such/page")
+    assert missing.status_code == 404 and "There is no such page" in missing.text
