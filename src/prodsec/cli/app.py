@@ -164,7 +164,10 @@ _register_command_groups()
 def run(args: list[str]) -> None:
     """Run the Typer app; user errors become a message and an exit code, never a traceback."""
     try:
-        app(args=args, prog_name="prodsec", standalone_mode=False)
+        # Not standalone: Typer returns an exit code (typer.Exit) instead of raising it.
+        code = app(args=args, prog_name="prodsec", standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except ProdsecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)

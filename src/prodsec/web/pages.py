@@ -573,7 +573,8 @@ def portfolio(request: Request) -> HTMLResponse:
             rows.append({"product": product, "cells": {r: current.get(r) for r in _instruments(state.kb)},
                          "met": met, "expiring": summary["expiring_evidence"]})
             for a in current.values():
-                for ob in a.verdict.get("obligations", []):
+                obligations: list[dict[str, Any]] = a.verdict.get("obligations", [])  # type: ignore[assignment]
+                for ob in obligations:
                     if ob["applies_from"] > today.isoformat():
                         upcoming.append({"date": ob["applies_from"], "product": product.name,
                                          "product_id": product.id, "regulation": a.regulation_id,

@@ -5,7 +5,8 @@ reason it matters and where that reason comes from. Data, so the wizard and its 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Any
 
 
@@ -16,7 +17,7 @@ class Question:
     help: str
     citation: str
     kind: str  # text | yesno | markets | choices | vehicle
-    choices: tuple[tuple[str, str], ...] = field(default=())
+    choices: tuple[tuple[str, str], ...] = dc_field(default=())
     required: bool = False
 
 
@@ -98,9 +99,9 @@ def profile_from_form(form: Mapping[str, Any], getlist: Any) -> dict[str, Any]:
     raw["markets"] = list(dict.fromkeys(markets))
     for key in ("software_only", "data_connection", "internet", "consumer", "personal_data",
                 "money_transfer", "commercial", "open_source", "remote_service_only"):
-        value = form.get(key)
-        if value in ("yes", "no"):
-            raw[key] = value == "yes"
+        answer = form.get(key)
+        if answer in ("yes", "no"):
+            raw[key] = answer == "yes"
     if form.get("radio_answered"):
         raw["radio"] = [r for r in getlist("radio") if r]
     raw["functions"] = [f for f in getlist("functions") if f]

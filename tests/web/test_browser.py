@@ -1,0 +1,165 @@
+"""End to end in a real browser: Debian's Chromium driven by Playwright (never a downloaded
+browser). Log in, create a product through the wizard, see its CRA class and route, mark a
+requirement met with evidence, watch progress change, and fail to reach the product from
+another organisation. Screenshots of every page at desktop and phone width are written to
+test-artifacts/screenshots/ (not committed) so a person can look at them."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.web.conftest import PASSWORD, build_app
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason="Debian's chromium is not installed (scripts/test.sh installs it)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(web_db: Any, kb: Any) -> Iterator[str]:
+    import uvicorn
+
+    port = _free_port()
+    config = uvicorn.Config(build_app(web_db, kb), host="127.0.0.1", port=port, log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "server did not start"
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
+        yield b
+        b.close()
+
+
+def shoot(page: Any, name: str) -> None:
+    """Screenshot at desktop width, then at phone width, then back."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.screenshot(path=str(SHOTS / f"{name}-desktop.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(SHOTS / f"{name}-phone.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def login(page: Any, base: str, email: str) -> None:
+    page.goto(f"{base}/portfolio")
+    assert "/login" in page.url
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r".*/portfolio$"))
+
+
+def next_step(page: Any) -> None:
+    page.locator(".step.current .next").click()
+
+
+def test_end_to_end(server: str, browser: Any, tmp_path: Path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{server}/login")
+    shoot(page, "01-login")
+    login(page, server, "editor@acme.example")
+    shoot(page, "02-portfolio-empty")
+
+    # the wizard, one question at a time, with the live preview
+    page.get_by_role("link", name="New product").click()
+    page.get_by_label("What is the product called?").fill("Browser Router")
+    next_step(page)
+    page.locator(".step.current input[type=text]").fill("Example Devices GmbH")
+    next_step(page)
+    page.get_by_label("Germany").check()
+    page.get_by_label("United Kingdom").check()
+    next_step(page)
+    page.locator(".step.current input[value=no]").check()  # software only?
+    next_step(page)
+    page.locator(".step.current input[value=yes]").check()  # data connection
+    next_step(page)
+    page.locator(".step.current input[value=yes]").check()  # internet
+    next_step(page)
+    page.locator(".step.current input[value=wifi]").check()
+    next_step(page)
+    page.locator(".step.current input[value=yes]").check()  # consumer
+    next_step(page)
+    page.locator(".step.current input[value=no]").check()  # personal data
+    for _ in range(5):
+        next_step(page)
+    page.get_by_label("Filter").fill("router")
+    page.locator(".step.current input[value=router]").check()
+    page.locator("#preview", has_text="important-class-1").wait_for(timeout=15000)
+    shoot(page, "03-wizard")
+    page.locator("#save").click()
+    page.wait_for_url(re.compile(r".*/products/[0-9a-f]+$"))
+    product_url = page.url
+    body = page.locator("main").inner_text()
+    assert "important-class-1" in body and "self-if-harmonised" in body
+    assert "Annex III" in body
+    shoot(page, "04-product")
+    before = page.locator(".prog", has_text="uk-psti").inner_text()
+
+    # the board: mark the password requirement met, with evidence
+    page.goto(f"{product_url}/board?q=schedule-1:1")
+    item = page.locator("li.item", has_text="uk-psti:schedule-1:1")
+    item.get_by_label("Status").select_option("met")
+    item.get_by_role("button", name="Save").click()
+    page.wait_for_load_state()
+    item = page.locator("li.item", has_text="uk-psti:schedule-1:1")
+    evidence = tmp_path / "password-test.txt"
+    evidence.write_text("unique per-device passwords verified")
+    item.get_by_label("Evidence file").set_input_files(str(evidence))
+    item.get_by_role("button", name="Attach").click()
+    page.wait_for_load_state()
+    assert "password-test.txt" in page.locator("li.item", has_text="uk-psti:schedule-1:1").inner_text()
+    shoot(page, "05-board")
+
+    page.goto(product_url)
+    after = page.locator(".prog", has_text="uk-psti").inner_text()
+    assert before != after, (before, after)
+    assert re.search(r"1 of \d+ met", after)
+
+    page.goto(f"{server}/portfolio")
+    assert "Browser Router" in page.locator("main").inner_text()
+    shoot(page, "06-portfolio")
+    page.goto(f"{server}/landscape")
+    shoot(page, "07-landscape")
+    page.goto(f"{server}/regulations/eu-cra")
+    shoot(page, "08-regulation")
+
+    # another organisation cannot reach the product
+    other = browser.new_page()
+    login(other, server, "admin@globex.example")
+    response = other.goto(product_url)
+    assert response is not None and response.status == 404
+    assert "Browser Router" not in other.locator("main").inner_text()
+    shoot(other, "09-not-found")
+    other.goto(f"{server}/admin")
+    shoot(other, "10-admin")
