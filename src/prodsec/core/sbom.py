@@ -1,0 +1,114 @@
+"""SBOM and vulnerability values shared by every format: what an SBOM says, and what a scan finds.
+
+Each external format (CycloneDX, SPDX, OSV, CSAF) is translated into these frozen values at the
+edge (``prodsec.formats``), so matching, diffing and storage never see a wire format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Hash:
+    """A checksum of a component, as the SBOM gives it (algorithm name kept as written)."""
+
+    algorithm: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Component:
+    """One package or artefact in an SBOM.
+
+    ``ref`` is the document-local identifier (CycloneDX bom-ref, SPDX SPDXID) that dependency
+    edges and VEX statements point to; ``purl`` is the cross-document identity used for matching.
+    """
+
+    ref: str
+    name: str
+    version: str | None = None
+    purl: str | None = None
+    cpe: str | None = None
+    supplier: str | None = None
+    kind: str | None = None
+    hashes: tuple[Hash, ...] = ()
+    licenses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """A directed edge: ``source`` depends on ``target`` (both component refs)."""
+
+    source: str
+    target: str
+
+
+@dataclass(frozen=True)
+class Sbom:
+    """A parsed SBOM: its format, spec version, subject and components with their edges."""
+
+    format: str
+    spec_version: str
+    components: tuple[Component, ...]
+    dependencies: tuple[Dependency, ...] = ()
+    name: str | None = None
+    subject: Component | None = None
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One validation problem: where it is (a JSON pointer, XML line or tag-value line) and what."""
+
+    location: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """The verdict on one document: valid when it has no issue."""
+
+    source: str
+    format: str
+    spec_version: str
+    issues: tuple[Issue, ...] = ()
+
+    @property
+    def valid(self) -> bool:
+        """True when the document conforms to its format's schema."""
+        return not self.issues
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A component that falls in an advisory's affected range."""
+
+    component: str
+    vulnerability: str
+    aliases: tuple[str, ...] = ()
+    affected: str = ""
+    fixed: tuple[str, ...] = ()
+    severity: str | None = None
+    summary: str | None = None
+    component_ref: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """The stable JSON shape of ``prodsec sbom scan --format json``."""
+        return {
+            "component": self.component,
+            "vulnerability": self.vulnerability,
+            "aliases": list(self.aliases),
+            "fixed": list(self.fixed),
+            "affected": self.affected,
+            "severity": self.severity,
+            "summary": self.summary,
+            "component_ref": self.component_ref,
+        }
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A file that could not be read during a batch load (reported and skipped, not fatal)."""
+
+    source: str
+    message: str

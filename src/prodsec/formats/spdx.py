@@ -1,0 +1,142 @@
+"""SPDX 2.2 / 2.3, JSON (and YAML) and tag-value: parsed and validated with spdx-tools.
+
+Packages become components (purl and CPE from ``externalRefs``); DEPENDS_ON, CONTAINS and the
+*_OF inverses become dependency edges. SPDX 3.0 (JSON-LD) is refused by name: it is a different
+model that spdx-tools 0.8 does not validate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prodsec.core.sbom import Component, Dependency, Hash, Issue, Sbom, ValidationReport
+from prodsec.formats._io import FormatError, UnsupportedVersion, decode_text, load_json, load_yaml
+
+VERSIONS = ("SPDX-2.2", "SPDX-2.3")
+FORWARD = {"DEPENDS_ON", "CONTAINS"}
+BACKWARD = {"DEPENDENCY_OF", "CONTAINED_BY", "BUILD_DEPENDENCY_OF", "DEV_DEPENDENCY_OF",
+            "OPTIONAL_DEPENDENCY_OF", "PROVIDED_DEPENDENCY_OF", "RUNTIME_DEPENDENCY_OF",
+            "TEST_DEPENDENCY_OF"}
+
+
+def looks_like_spdx(data: bytes) -> bool:
+    """True for SPDX tag-value or JSON/YAML with an spdxVersion (sniffed from the first 4 kB)."""
+    head = data[:4096]
+    return b"SPDXVersion:" in head or b"spdxVersion" in head or b"spdx.org/rdf/3" in head
+
+
+def validate(data: bytes, source: str) -> ValidationReport:
+    """Validate an SPDX 2.2/2.3 document: parse errors and spdx-tools' validation messages."""
+    document, version = _document(data, source)
+    from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
+
+    messages = validate_full_spdx_document(document, version)
+    issues = tuple(Issue(_context(m.context), m.validation_message) for m in messages)
+    return ValidationReport(source, "SPDX", version, issues)
+
+
+def parse(data: bytes, source: str) -> Sbom:
+    """Packages (as components) and relationships (as dependency edges) of an SPDX document."""
+    document, version = _document(data, source)
+    components = tuple(_component(p) for p in document.packages)
+    return Sbom(
+        format="SPDX",
+        spec_version=version,
+        components=components,
+        dependencies=tuple(_edges(document.relationships)),
+        name=document.creation_info.name,
+    )
+
+
+def _document(data: bytes, source: str) -> tuple[Any, str]:
+    """The spdx-tools Document; parse failures become one FormatError listing every message."""
+    from spdx_tools.spdx.parser.error import SPDXParsingError
+
+    text = decode_text(data, source)
+    stripped = text.lstrip()
+    try:
+        if stripped.startswith("{"):
+            return _from_dict(load_json(data, source), source)
+        if "SPDXVersion:" in text[:4096]:
+            return _from_tag_value(text, source)
+        return _from_dict(load_yaml(data, source), source)
+    except SPDXParsingError as exc:
+        found = exc.get_messages()  # type: ignore[no-untyped-call]
+        messages = "; ".join(str(m) for m in found[:20])
+        raise FormatError(f"{source}: not a valid SPDX document: {messages}") from exc
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise FormatError(f"{source}: not a valid SPDX document: {exc}") from exc
+
+
+def _check_version(version: Any, source: str, where: str) -> str:
+    if version not in VERSIONS:
+        raise UnsupportedVersion(
+            f"{source}: {where}: {version!r} is not a supported SPDX version; expected one of "
+            f"{', '.join(VERSIONS)} (SPDX 3.0 is not supported)"
+        )
+    return str(version)
+
+
+def _from_dict(doc: Any, source: str) -> tuple[Any, str]:
+    if not isinstance(doc, dict):
+        raise FormatError(f"{source}: /: expected an SPDX document object, found {type(doc).__name__}")
+    if "@context" in doc or "@graph" in doc:
+        raise UnsupportedVersion(f"{source}: /@context: SPDX 3.0 JSON-LD is not supported; expected SPDX 2.2 or 2.3")
+    version = _check_version(doc.get("spdxVersion"), source, "/spdxVersion")
+    from spdx_tools.spdx.parser.jsonlikedict.json_like_dict_parser import JsonLikeDictParser
+
+    return JsonLikeDictParser().parse(doc), version  # type: ignore[no-untyped-call]
+
+
+def _from_tag_value(text: str, source: str) -> tuple[Any, str]:
+    line = next((ln for ln in text.splitlines() if ln.startswith("SPDXVersion:")), "")
+    version = _check_version(line.partition(":")[2].strip(), source, "SPDXVersion")
+    from spdx_tools.spdx.parser.tagvalue.parser import Parser
+
+    return Parser().parse(text), version  # type: ignore[no-untyped-call]
+
+
+def _context(context: Any) -> str:
+    if context is None:
+        return "document"
+    parts = [str(p) for p in (getattr(context, "spdx_id", None), getattr(context, "parent_id", None)) if p]
+    kind = getattr(context, "element_type", None)
+    label = kind.name.lower() if kind is not None else "document"
+    return f"{label} {' in '.join(parts)}" if parts else label
+
+
+def _component(package: Any) -> Component:
+    refs = package.external_references or []
+    purl = next((r.locator for r in refs if r.reference_type == "purl"), None)
+    cpe = next((r.locator for r in refs if r.reference_type in ("cpe23Type", "cpe22Type")), None)
+    supplier = getattr(package.supplier, "name", None)
+    licences = [str(x) for x in (package.license_declared, package.license_concluded)
+                if x is not None and not _is_placeholder(x)]
+    return Component(
+        ref=package.spdx_id,
+        name=package.name,
+        version=package.version,
+        purl=purl,
+        cpe=cpe,
+        supplier=supplier,
+        kind=package.primary_package_purpose.name.lower() if package.primary_package_purpose else None,
+        hashes=tuple(Hash(c.algorithm.name.replace("_", "-"), c.value) for c in package.checksums),
+        licenses=tuple(dict.fromkeys(licences)),
+    )
+
+
+def _is_placeholder(value: Any) -> bool:
+    return type(value).__name__ in ("SpdxNoAssertion", "SpdxNone")
+
+
+def _edges(relationships: Any) -> list[Dependency]:
+    edges: list[Dependency] = []
+    for rel in relationships:
+        kind, target = rel.relationship_type.name, rel.related_spdx_element_id
+        if not isinstance(target, str):
+            continue
+        if kind in FORWARD:
+            edges.append(Dependency(rel.spdx_element_id, target))
+        elif kind in BACKWARD:
+            edges.append(Dependency(target, rel.spdx_element_id))
+    return edges
