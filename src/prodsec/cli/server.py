@@ -1,9 +1,76 @@
-"""CLI command group: server."""
+"""CLI command group: ``prodsec serve``, the REST API over the workspace database.
+
+FastAPI and uvicorn are imported inside the command, never at CLI start-up.
+"""
 
 from __future__ import annotations
 
+import os
+import secrets
+from typing import Annotated, Any
+
 import typer
+
+ADMIN_EMAIL = "admin@localhost"
+ADMIN_ORG = "default"
+
+
+def ensure_admin(database: Any) -> str | None:
+    """On a database without users, create the first admin; return a generated password.
+
+    The password comes from ``PRODSEC_ADMIN_PASSWORD``; without it a random one is made and
+    returned so that it can be shown exactly once (only its argon2 hash is stored).
+    """
+    from prodsec.workspace.sessions import has_users
+    from prodsec.workspace.users import create_user
+
+    with database.transaction() as session:
+        if has_users(session):
+            return None
+        given = os.environ.get("PRODSEC_ADMIN_PASSWORD")
+        password = given or secrets.token_urlsafe(18)
+        create_user(session, ADMIN_ORG, ADMIN_EMAIL, "admin", password, "Administrator")
+    return None if given else password
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    db: Annotated[str | None, typer.Option("--db", help="SQLite file or database URL "
+                                           "(default: PRODSEC_DATABASE_URL, else the user data dir).")] = None,
+    secure_cookies: Annotated[bool, typer.Option(help="Mark session cookies Secure even behind "
+                                                 "a TLS-terminating proxy.")] = False,
+) -> None:
+    """Serve the REST API (docs at /api/docs); the first run creates an admin."""
+    import uvicorn
+
+    from prodsec.api import Settings, create_app
+    from prodsec.db.engine import open_database
+    from prodsec.services.knowledge import knowledge_base
+
+    database = open_database(db)
+    generated = ensure_admin(database)
+    if generated:
+        print(f"created {ADMIN_EMAIL} in organisation {ADMIN_ORG!r}; one-time password "
+              f"(shown only now): {generated}", flush=True)
+    app = create_app(database, knowledge_base(), Settings(secure_cookies=secure_cookies))
+    _mount_web(app, database, secure_cookies)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
+    finally:
+        database.dispose()
+
+
+def _mount_web(app: Any, database: Any, secure_cookies: bool) -> None:
+    """The web UI, on the same server and login limiter, when it is installed."""
+    try:
+        from prodsec import web
+    except ImportError:
+        return
+    if not hasattr(app.state, "web"):
+        web.mount(app, database, app.state.prodsec.kb, app.state.prodsec.limiter, secure_cookies)
 
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the main application."""
+    app.command("serve")(serve)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -266,3 +267,328 @@ class AuditEvent(Base):
     after: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# ---- documents (issue 6) --------------------------------------------------------------------
+
+
+class OrgProfile(Base):
+    """The manufacturer's details that declarations, user information and security.txt state.
+
+    One row per organisation; every field is optional here because documents check what they
+    need and name what is missing, rather than the database refusing a partial profile.
+    """
+
+    __tablename__ = "org_profiles"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                        unique=True)
+    legal_name: Mapped[str] = mapped_column(String(300), default="")
+    trade_name: Mapped[str] = mapped_column(String(300), default="")
+    postal_address: Mapped[str] = mapped_column(Text, default="")
+    contact_email: Mapped[str] = mapped_column(String(320), default="")
+    website: Mapped[str] = mapped_column(String(2000), default="")
+    security_contact: Mapped[str] = mapped_column(String(2000), default="")
+    vdp_url: Mapped[str] = mapped_column(String(2000), default="")
+    security_txt_url: Mapped[str] = mapped_column(String(2000), default="")
+    csaf_url: Mapped[str] = mapped_column(String(2000), default="")
+    encryption_url: Mapped[str] = mapped_column(String(2000), default="")
+    preferred_languages: Mapped[str] = mapped_column(String(200), default="")
+    csirt_member_state: Mapped[str] = mapped_column(String(2), default="")
+    authorised_representative: Mapped[str] = mapped_column(Text, default="")
+    signatory_name: Mapped[str] = mapped_column(String(200), default="")
+    signatory_function: Mapped[str] = mapped_column(String(200), default="")
+    place_of_issue: Mapped[str] = mapped_column(String(200), default="")
+    ack_days: Mapped[int | None] = mapped_column(Integer)
+    status_update_days: Mapped[int | None] = mapped_column(Integer)
+    disclosure_days: Mapped[int | None] = mapped_column(Integer)
+    safe_harbour: Mapped[bool | None] = mapped_column(Boolean)
+    pledge_signed_on: Mapped[dt.date | None] = mapped_column(Date)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                    onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy idiom)
+
+
+class ProductDocumentation(Base):
+    """What the team wrote about a product that no profile fact captures: the risk assessment,
+    design description, user instructions, standards applied, notified body, pledge progress."""
+
+    __tablename__ = "product_documentation"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                        index=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"),
+                                            unique=True)
+    fields: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                    onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy idiom)
+
+
+class GeneratedDocument(Base):
+    """One generated document: what went in (versions and a digest of the facts), the
+    knowledge-base version and the SHA-256 of the bytes that came out. A record whose digest no
+    longer matches the workspace is shown as stale."""
+
+    __tablename__ = "generated_documents"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                        index=True)
+    product_id: Mapped[str | None] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), index=True)
+    release_label: Mapped[str | None] = mapped_column(String(100))
+    subject: Mapped[str | None] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(64))
+    fmt: Mapped[str] = mapped_column(String(16))
+    draft: Mapped[bool] = mapped_column(Boolean, default=False)
+    inputs: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    inputs_digest: Mapped[str] = mapped_column(String(64))
+    kb_version: Mapped[str] = mapped_column(String(32))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# ---- vulnerability handling (issue 7) -------------------------------------------------------
+
+
+class SbomRecord(Base):
+    """The SBOM of one release (importing another replaces it), with its quality report.
+
+    ``sha256`` is of the file as imported, so the SBOM handed to an authority can be proven to be
+    the one the findings were computed from.
+    """
+
+    __tablename__ = "sboms"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                        index=True)
+    release_id: Mapped[str] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"),
+                                            unique=True)
+    format: Mapped[str] = mapped_column(String(32))
+    spec_version: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(300), default="")
+    filename: Mapped[str] = mapped_column(String(300), default="")
+    sha256: Mapped[str] = mapped_column(String(64))
+    quality: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SbomComponent(Base):
+    """One component of an imported SBOM; ``ecosystem``/``package`` are its OSV match key and
+    ``csaf_product_id`` its stable identity in exported CSAF (bom-ref ↔ purl/CPE ↔ CSAF)."""
+
+    __tablename__ = "components"
+    __table_args__ = (Index("ix_components_match", "org_id", "ecosystem", "package"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                        index=True)
+    sbom_id: Mapped[str] = mapped_column(ForeignKey("sboms.id", ondelete="CASCADE"), index=True)
+    ref: Mapped[str] = mapped_column(String(1000))
+    name: Mapped[str] = mapped_column(String(1000))
+    version: Mapped[str | None] = mapped_column(String(200))
+    purl: Mapped[str | None] = mapped_column(String(2000))
+    cpe: Mapped[str | None] = mapped_column(String(2000))
+    supplier: Mapped[str | None] = mapped_column(String(500))
+    kind: Mapped[str | None] = mapped_column(String(64))
+    hashes: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    licenses: Mapped[list[str]] = mapped_column(JSON, default=list)
+    ecosystem: Mapped[str | None] = mapped_column(String(32))
+    package: Mapped[str | None] = mapped_column(String(500))
+    csaf_product_id: Mapped[str] = mapped_column(String(64))
+
+
+class DependencyEdge(Base):
+    """``source`` depends on ``target`` (component refs within one SBOM)."""
+
+    __tablename__ = "dependency_edges"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                        index=True)
+    sbom_id: Mapped[str] = mapped_column(ForeignKey("sboms.id", ondelete="CASCADE"), index=True)
+    source_ref: Mapped[str] = mapped_column(String(1000))
+    target_ref: Mapped[str] = mapped_column(String(1000))
+
+
+class AdvisoryRecord(Base):
+    """One OSV advisory in the organisation's offline database; ``content_hash`` makes a
+    re-import incremental (unchanged advisories are not touched)."""
+
+    __tablename__ = "advisories"
+    __table_args__ = (UniqueConstraint("org_id", "osv_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                        index=True)
+    osv_id: Mapped[str] = mapped_column(String(128))
+    summary: Mapped[str | None] = mapped_column(Text)
+    severity: Mapped[str | None] = mapped_column(String(200))
+    modified: Mapped[str | None] = mapped_column(String(64))
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AdvisoryAlias(Base):
+    """CVE, GHSA, PYSEC, GO ids of an advisory (and its own id), for lookups by any name."""
+
+    __tablename__ = "advisory_aliases"
+    __table_args__ = (Index("ix_advisory_aliases_alias", "org_id", "alias"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    advisory_id: Mapped[str] = mapped_column(ForeignKey("advisories.id", ondelete="CASCADE"),
+                                             index=True)
+    alias: Mapped[str] = mapped_column(String(128))
+
+
+class AffectedPackage(Base):
+    """An advisory's affected ranges for one (ecosystem, normalised package name)."""
+
+    __tablename__ = "affected_packages"
+    __table_args__ = (Index("ix_affected_packages_match", "org_id", "ecosystem", "package"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    advisory_id: Mapped[str] = mapped_column(ForeignKey("advisories.id", ondelete="CASCADE"),
+                                             index=True)
+    ecosystem: Mapped[str] = mapped_column(String(32))
+    package: Mapped[str] = mapped_column(String(500))
+    ranges: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
+    versions: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class KevEntry(Base):
+    """A CVE in a known-exploited catalogue (e.g. CISA KEV) the organisation imported."""
+
+    __tablename__ = "kev_entries"
+    __table_args__ = (UniqueConstraint("org_id", "cve"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                        index=True)
+    cve: Mapped[str] = mapped_column(String(64))
+    date_added: Mapped[str | None] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(300), default="")
+
+
+class FindingRecord(Base):
+    """A release's component in an advisory's affected versions. Recomputed (kept, added or
+    removed, never rewritten) when the SBOM or the advisories change; ``first_seen`` stays."""
+
+    __tablename__ = "findings"
+    __table_args__ = (UniqueConstraint("component_id", "advisory_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                        index=True)
+    release_id: Mapped[str] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"),
+                                            index=True)
+    component_id: Mapped[str] = mapped_column(ForeignKey("components.id", ondelete="CASCADE"),
+                                              index=True)
+    advisory_id: Mapped[str] = mapped_column(ForeignKey("advisories.id", ondelete="CASCADE"),
+                                             index=True)
+    affected: Mapped[str] = mapped_column(Text, default="")
+    fixed: Mapped[list[str]] = mapped_column(JSON, default=list)
+    first_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class VexStatement(Base):
+    """A triage decision in the CycloneDX VEX vocabulary, for one vulnerability in a product
+    (one release, or all when ``release_id`` is null; one component purl, or all). Kept apart
+    from findings so that recomputing findings never loses a decision."""
+
+    __tablename__ = "vex_statements"
+    __table_args__ = (UniqueConstraint("product_id", "release_key", "vulnerability",
+                                       "component_key"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                        index=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"),
+                                            index=True)
+    release_key: Mapped[str] = mapped_column(String(32), default="")  # release id, "" = all
+    vulnerability: Mapped[str] = mapped_column(String(128))
+    component_key: Mapped[str] = mapped_column(String(2000), default="")  # purl, "" = all
+    state: Mapped[str] = mapped_column(String(32))
+    justification: Mapped[str | None] = mapped_column(String(64))
+    responses: Mapped[list[str]] = mapped_column(JSON, default=list)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(300), default="manual")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                    onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy idiom)
+
+
+class CsafDocument(Base):
+    """A CSAF 2.0 document the organisation authored (advisory or VEX), as exported."""
+
+    __tablename__ = "csaf_documents"
+    __table_args__ = (UniqueConstraint("org_id", "tracking_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                        index=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"),
+                                            index=True)
+    tracking_id: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(500))
+    document: Mapped[dict[str, object]] = mapped_column(JSON)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Article14Case(Base):
+    """A CRA Article 14 reporting case: an actively exploited vulnerability or a severe
+    incident, with the moment of awareness that starts the clocks (UTC)."""
+
+    __tablename__ = "article14_cases"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                        index=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"),
+                                            index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # vulnerability | incident
+    title: Mapped[str] = mapped_column(String(500))
+    vulnerability: Mapped[str | None] = mapped_column(String(128))
+    aware_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    measure_available_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    member_state: Mapped[str] = mapped_column(String(2), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    csaf_document_id: Mapped[str | None] = mapped_column(
+        ForeignKey("csaf_documents.id", ondelete="SET NULL"))
+    vex_reference: Mapped[str] = mapped_column(String(2000), default="")
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy idiom)
+
+
+class Article14Submission(Base):
+    """One report of a case as submitted: stage, when, what was sent, the platform's reference."""
+
+    __tablename__ = "article14_submissions"
+    __table_args__ = (UniqueConstraint("case_id", "stage"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                        index=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("article14_cases.id", ondelete="CASCADE"),
+                                         index=True)
+    stage: Mapped[str] = mapped_column(String(32))
+    submitted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    content: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    reference: Mapped[str] = mapped_column(String(300), default="")
+    submitted_by: Mapped[str] = mapped_column(String(320))

@@ -96,6 +96,8 @@ def history(session: Session, actor: Actor, entity_id: str | None = None, limit:
              "after": json.loads(e.after) if e.after else None, "hash": e.hash} for e in rows]
 
 
-def count(session: Session, org_id: str) -> int:
-    return int(session.scalar(select(func.count()).select_from(AuditEvent)
-                              .where(AuditEvent.org_id == org_id)) or 0)
+def count(session: Session, org_id: str, entity_id: str | None = None) -> int:
+    query = select(func.count()).select_from(AuditEvent).where(AuditEvent.org_id == org_id)
+    if entity_id:
+        query = query.where(AuditEvent.entity_id == entity_id)
+    return int(session.scalar(query) or 0)

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from prodsec.core.knowledge import KnowledgeBase
@@ -126,7 +126,8 @@ def store_blob(evidence_dir: Path, stream: BinaryIO, limit: int = MAX_EVIDENCE_B
 def add_evidence(session: Session, actor: Actor, evidence_dir: Path, title: str, *,
                  stream: BinaryIO | None = None, filename: str | None = None,
                  media_type: str | None = None, url: str | None = None, owner: str = "",
-                 version_label: str = "1", expires_on: dt.date | None = None) -> Evidence:
+                 version_label: str = "1", expires_on: dt.date | None = None,
+                 limit: int = MAX_EVIDENCE_BYTES) -> Evidence:
     """A file (streamed, size-limited) or a URL. On any failure, a file this call stored is
     removed again, so no orphaned evidence file is left behind."""
     actor.require("editor")
@@ -139,7 +140,7 @@ def add_evidence(session: Session, actor: Actor, evidence_dir: Path, title: str,
     sha = size = None
     created = False
     if stream is not None:
-        sha, size, created = store_blob(evidence_dir, stream)
+        sha, size, created = store_blob(evidence_dir, stream, limit)
     try:
         evidence = Evidence(org_id=actor.org_id, title=title, sha256=sha, size=size,
                             filename=filename, media_type=media_type, url=url, owner=owner,
@@ -236,6 +237,65 @@ def update_control(session: Session, actor: Actor, kb: KnowledgeBase, control: C
     audit.record(session, actor, "control.update", "control", control.id, before,
                  control_view(control))
     return control
+
+
+def page_controls(session: Session, actor: Actor, limit: int, offset: int,
+                  name_contains: str | None = None) -> tuple[list[Control], int]:
+    query = select(Control).where(Control.org_id == actor.org_id)
+    if name_contains:
+        query = query.where(Control.name.ilike(f"%{name_contains}%"))
+    return _page(session, query.order_by(Control.name), limit, offset)
+
+
+def delete_control(session: Session, actor: Actor, control: Control, if_match: int | None) -> None:
+    actor.require("editor")
+    check_version(control, if_match)
+    before = control_view(control)
+    session.delete(control)
+    _flush(session, control)
+    audit.record(session, actor, "control.delete", "control", before["id"], before, None)
+
+
+def list_statuses(session: Session, actor: Actor, limit: int, offset: int, *,
+                  product_id: str | None = None, assessment_id: str | None = None,
+                  category: str | None = None, status: str | None = None
+                  ) -> tuple[list[RequirementStatus], int]:
+    """Statuses of the current assessments, filtered by product, assessment, category, status."""
+    query = (select(RequirementStatus)
+             .join(Assessment, Assessment.id == RequirementStatus.assessment_id)
+             .where(RequirementStatus.org_id == actor.org_id))
+    if assessment_id:
+        query = query.where(RequirementStatus.assessment_id == assessment_id)
+    else:
+        query = query.where(Assessment.superseded.is_(False))
+    if product_id:
+        query = query.where(Assessment.product_id == product_id)
+    if category:
+        query = query.where(RequirementStatus.category == category)
+    if status:
+        query = query.where(RequirementStatus.status == status)
+    order = (Assessment.regulation_id, RequirementStatus.requirement_id, RequirementStatus.id)
+    return _page(session, query.order_by(*order), limit, offset)
+
+
+def list_evidence(session: Session, actor: Actor, limit: int, offset: int,
+                  title_contains: str | None = None) -> tuple[list[Evidence], int]:
+    query = select(Evidence).where(Evidence.org_id == actor.org_id)
+    if title_contains:
+        query = query.where(Evidence.title.ilike(f"%{title_contains}%"))
+    return _page(session, query.order_by(Evidence.created_at.desc(), Evidence.id), limit, offset)
+
+
+def evidence_for_control(session: Session, actor: Actor, control_id: str) -> list[Evidence]:
+    return list(session.scalars(
+        select(Evidence).join(EvidenceLink, EvidenceLink.evidence_id == Evidence.id)
+        .where(Evidence.org_id == actor.org_id, EvidenceLink.control_id == control_id)))
+
+
+def _page(session: Session, query: Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:
+    """One page of a query and the total number of rows it matches."""
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    return list(session.scalars(query.limit(limit).offset(offset))), int(total or 0)
 
 
 def list_controls(session: Session, actor: Actor) -> list[Control]:

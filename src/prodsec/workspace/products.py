@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from prodsec.core.applicability import Engine
@@ -67,7 +67,8 @@ def list_products(session: Session, actor: Actor, limit: int = 50, offset: int =
     if name_contains:
         query = query.where(Product.name.ilike(f"%{name_contains}%"))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = list(session.scalars(query.order_by(Product.name).limit(limit).offset(offset)))
+    rows = list(session.scalars(query.order_by(Product.name).limit(limit).offset(offset)
+                                .options(selectinload(Product.releases))))
     return rows, int(total)
 
 
@@ -146,6 +147,43 @@ def add_release(session: Session, actor: Actor, product_ref: str, version_label:
     audit.record(session, actor, "release.create", "release", release.id, None,
                  release_view(release))
     return release
+
+
+def get_release(session: Session, actor: Actor, release_id: str) -> Release:
+    release = session.scalar(select(Release).where(Release.org_id == actor.org_id,
+                                                   Release.id == release_id))
+    if release is None:
+        raise NotFound(f"no release {release_id!r}")
+    return release
+
+
+def update_release(session: Session, actor: Actor, release: Release, changes: dict[str, Any],
+                   if_match: int | None) -> Release:
+    """Change a release's label, dates or rationale (only the keys given)."""
+    actor.require("editor")
+    check_version(release, if_match)
+    before = release_view(release)
+    for key in ("version_label", "placed_on_market", "support_end", "support_rationale"):
+        if key in changes:
+            setattr(release, key, changes[key])
+    if not release.version_label.strip():
+        raise ValidationFailed("version_label", "must not be empty")
+    if release.placed_on_market and release.support_end and \
+            release.support_end < release.placed_on_market:
+        raise ValidationFailed("support_end", "must not be before placed_on_market")
+    _flush(session, release)
+    audit.record(session, actor, "release.update", "release", release.id, before,
+                 release_view(release))
+    return release
+
+
+def delete_release(session: Session, actor: Actor, release: Release, if_match: int | None) -> None:
+    actor.require("editor")
+    check_version(release, if_match)
+    before = release_view(release)
+    session.delete(release)
+    _flush(session, release)
+    audit.record(session, actor, "release.delete", "release", before["id"], before, None)
 
 
 # ---- assessments ---------------------------------------------------------------------------

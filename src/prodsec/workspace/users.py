@@ -143,3 +143,103 @@ def authenticate_token(session: Session, secret: str) -> Actor | None:
     if user is None or not user.active:
         return None
     return actor_for(session, user, token.org_id)
+
+
+# ---- members and tokens of the actor's organisation (admin only) --------------------------
+
+
+def organisation_name(session: Session, actor: Actor) -> str:
+    org = session.get(Organisation, actor.org_id)
+    if org is None:
+        raise NotFound("no organisation")
+    return org.name
+
+
+def member_view(user: User, membership: Membership) -> dict[str, Any]:
+    return {"id": user.id, "email": user.email, "name": user.name, "role": membership.role,
+            "active": user.active, "created_at": user.created_at.isoformat()}
+
+
+def list_members(session: Session, actor: Actor, limit: int = 50, offset: int = 0
+                 ) -> tuple[list[tuple[User, Membership]], int]:
+    actor.require("admin")
+    from sqlalchemy import func
+
+    query = (select(User, Membership).join(Membership, Membership.user_id == User.id)
+             .where(Membership.org_id == actor.org_id))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(query.order_by(User.email).limit(limit).offset(offset)).all()
+    return [(u, m) for u, m in rows], int(total)
+
+
+def get_member(session: Session, actor: Actor, user_id: str) -> tuple[User, Membership]:
+    actor.require("admin")
+    row = session.execute(select(User, Membership).join(Membership, Membership.user_id == User.id)
+                          .where(Membership.org_id == actor.org_id, User.id == user_id)).first()
+    if row is None:
+        raise NotFound(f"no user {user_id!r} in this organisation")
+    return row[0], row[1]
+
+
+def set_role(session: Session, actor: Actor, user_id: str, role: str) -> tuple[User, Membership]:
+    user, membership = get_member(session, actor, user_id)
+    if role not in ROLES:
+        raise ValidationFailed("role", f"expected one of {', '.join(ROLES)}, got {role!r}")
+    if user.id == actor.user_id and role != "admin":
+        raise ValidationFailed("role", "you cannot demote yourself; ask another admin")
+    before = membership.role
+    membership.role = role
+    session.flush()
+    audit.record(session, actor, "user.role", "user", user.id, {"role": before}, {"role": role})
+    return user, membership
+
+
+def remove_member(session: Session, actor: Actor, user_id: str) -> None:
+    """Take a user out of the organisation, with the tokens they held for it."""
+    user, membership = get_member(session, actor, user_id)
+    if user.id == actor.user_id:
+        raise ValidationFailed("user", "you cannot remove yourself; ask another admin")
+    for token in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
+                                                        ApiToken.org_id == actor.org_id)):
+        token.revoked = True
+    session.delete(membership)
+    session.flush()
+    audit.record(session, actor, "user.remove", "user", user.id,
+                 {"email": user.email, "role": membership.role}, None)
+
+
+def token_view(token: ApiToken, email: str) -> dict[str, Any]:
+    return {"id": token.id, "name": token.name, "prefix": token.prefix, "user": email,
+            "created_at": token.created_at.isoformat(),
+            "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+            "revoked": token.revoked}
+
+
+def list_tokens(session: Session, actor: Actor, limit: int = 50, offset: int = 0
+                ) -> tuple[list[tuple[ApiToken, str]], int]:
+    actor.require("admin")
+    from sqlalchemy import func
+
+    query = (select(ApiToken, User.email).join(User, User.id == ApiToken.user_id)
+             .where(ApiToken.org_id == actor.org_id))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(query.order_by(ApiToken.created_at, ApiToken.id)
+                           .limit(limit).offset(offset)).all()
+    return [(t, e) for t, e in rows], int(total)
+
+
+def revoke_token(session: Session, actor: Actor, token_id: str) -> ApiToken:
+    actor.require("admin")
+    token = session.scalar(select(ApiToken).where(ApiToken.org_id == actor.org_id,
+                                                  ApiToken.id == token_id))
+    if token is None:
+        raise NotFound(f"no token {token_id!r}")
+    token.revoked = True
+    session.flush()
+    audit.record(session, actor, "token.revoke", "api_token", token.id, None,
+                 {"prefix": token.prefix})
+    return token
+
+
+def email_registered(session: Session, email: str) -> bool:
+    return session.scalar(select(User.id).where(User.email == email.lower())) is not None

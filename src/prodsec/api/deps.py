@@ -1,0 +1,156 @@
+"""Request-scoped dependencies: the unit of work, who is asking, and what they may do.
+
+Every route but ``/health`` and ``/auth/login`` takes a ``Unit`` (or ``Writer``/``Admin``): one
+database transaction, committed when the route returns and rolled back completely if it raises,
+plus the authenticated ``Actor``. Authentication runs before the request body is even parsed,
+so an anonymous caller learns nothing, not even which fields a route expects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, Header, Query, Request, Response
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from prodsec.api.problems import ApiError, unauthenticated
+from prodsec.core.knowledge import KnowledgeBase
+from prodsec.db.engine import Database
+from prodsec.workspace import sessions, users
+from prodsec.workspace.context import Actor
+
+SESSION_COOKIE = "prodsec_session"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a deployment may tune; tests shrink the limits to stay fast."""
+
+    max_upload_bytes: int = 50 * 1024 * 1024
+    secure_cookies: bool = False  # also Secure whenever the request itself is https
+    session_ttl: dt.timedelta = sessions.SESSION_TTL
+    login_failures: int = 5
+    login_window_seconds: float = 15 * 60
+
+
+@dataclass
+class AppState:
+    """Everything a request needs that outlives it; one per app, never a module global."""
+
+    database: Database
+    kb: KnowledgeBase
+    settings: Settings
+    limiter: sessions.LoginLimiter
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One request's unit of work: a transaction and the actor it runs as."""
+
+    session: Session
+    actor: Actor
+    state: AppState
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        return self.state.kb
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.state.database.evidence_dir
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.prodsec
+    return state
+
+
+def authenticate(request: Request, session: Session) -> Actor:
+    """Bearer token first; else the session cookie, whose writes must carry the CSRF token."""
+    authorization = request.headers.get("authorization")
+    if authorization is not None:
+        scheme, _, secret = authorization.partition(" ")
+        actor = users.authenticate_token(session, secret.strip()) \
+            if scheme.lower() == "bearer" and secret.strip() else None
+        if actor is None:
+            raise unauthenticated("the bearer token is invalid, expired or revoked")
+        return actor
+    cookie = request.cookies.get(SESSION_COOKIE)
+    found = sessions.session_actor(session, cookie) if cookie else None
+    if found is None:
+        raise unauthenticated()
+    actor, csrf = found
+    if request.method not in SAFE_METHODS and \
+            not sessions.csrf_matches(csrf, request.headers.get("x-csrf-token")):
+        raise ApiError(403, "a cookie-authenticated write needs the X-CSRF-Token header "
+                            "returned at login")
+    return actor
+
+
+def unit(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Iterator[Unit]:
+    """A transaction for the request; on SQLite a write takes the writer lock up front, so two
+    concurrent edits queue instead of one failing on a stale snapshot (it then gets 412)."""
+    with state.database.transaction() as session:
+        if state.database.is_sqlite and request.method not in SAFE_METHODS:
+            session.execute(text("BEGIN IMMEDIATE"))
+        yield Unit(session, authenticate(request, session), state)
+
+
+UnitDep = Annotated[Unit, Depends(unit, scope="function")]
+
+
+def writer(work: UnitDep) -> Unit:
+    """Editors and admins write; a viewer gets 403 before the body is looked at."""
+    work.actor.require("editor")
+    return work
+
+
+def admin(work: UnitDep) -> Unit:
+    work.actor.require("admin")
+    return work
+
+
+Writer = Annotated[Unit, Depends(writer)]
+Admin = Annotated[Unit, Depends(admin)]
+
+_ETAG = re.compile(r'^(?:W/)?"(\d{1,18})"$')
+
+
+def if_match(if_match: Annotated[str | None, Header(
+        alias="If-Match", description='The ETag from the last GET, e.g. "3".')] = None) -> int:
+    """The version the client last saw; a write without one could silently undo another's."""
+    if if_match is None:
+        raise ApiError(428, "this resource is edited concurrently: send If-Match with the ETag "
+                            "of your last GET")
+    match = _ETAG.match(if_match.strip())
+    if match is None:
+        raise ApiError(412, f"If-Match {if_match!r} does not match the current version")
+    return int(match.group(1))
+
+
+IfMatch = Annotated[int, Depends(if_match)]
+
+
+def set_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = f'"{version}"'
+
+
+@dataclass(frozen=True)
+class Paging:
+    limit: int
+    offset: int
+
+
+def paging(limit: Annotated[int, Query(ge=1, le=500)] = 50,
+           offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0) -> Paging:
+    return Paging(limit, offset)
+
+
+PagingDep = Annotated[Paging, Depends(paging)]

@@ -1,0 +1,116 @@
+"""Evidence: files (streamed in under a size limit, stored by SHA-256) and URLs.
+
+An upload is the raw request body (``Content-Type`` is the file's media type), read chunk by
+chunk straight into the content-addressed store: nothing is buffered in memory, and the first
+byte over the limit ends the request with 413 and leaves no file behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Annotated, BinaryIO, cast
+
+import anyio.from_thread
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse
+
+from prodsec.api import schemas
+from prodsec.api.deps import PagingDep, UnitDep, Writer
+from prodsec.db.models import Evidence
+from prodsec.workspace import compliance
+from prodsec.workspace.compliance import EvidenceTooLarge
+from prodsec.workspace.context import NotFound
+
+router = APIRouter(prefix="/evidence", tags=["evidence"])
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+class BodyReader:
+    """A blocking ``read()`` over the request's async body stream, for a worker thread."""
+
+    def __init__(self, stream: AsyncIterator[bytes]) -> None:
+        self._stream, self._buffer, self._done = stream, b"", False
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._done and (size < 0 or len(self._buffer) < size):
+            chunk = anyio.from_thread.run(self._next)
+            if chunk is None:
+                self._done = True
+            else:
+                self._buffer += chunk
+        cut = len(self._buffer) if size < 0 else size
+        out, self._buffer = self._buffer[:cut], self._buffer[cut:]
+        return out
+
+    async def _next(self) -> bytes | None:
+        try:
+            return await self._stream.__anext__()
+        except StopAsyncIteration:
+            return None
+
+
+def _out(evidence: Evidence) -> schemas.Evidence:
+    return schemas.Evidence.model_validate(compliance.evidence_view(evidence))
+
+
+@router.get("", response_model=schemas.Page[schemas.Evidence])
+def list_evidence(work: UnitDep, page: PagingDep,
+                  title: Annotated[str | None, Query(max_length=300)] = None
+                  ) -> schemas.Page[schemas.Evidence]:
+    rows, total = compliance.list_evidence(work.session, work.actor, page.limit, page.offset,
+                                           title)
+    return schemas.Page[schemas.Evidence](items=[_out(e) for e in rows], total=total,
+                                          limit=page.limit, offset=page.offset)
+
+
+@router.post("", status_code=201, response_model=schemas.Evidence)
+def add_url_evidence(work: Writer, body: schemas.EvidenceUrlIn) -> schemas.Evidence:
+    evidence = compliance.add_evidence(
+        work.session, work.actor, work.evidence_dir, body.title, url=body.url, owner=body.owner,
+        version_label=body.version_label, expires_on=body.expires_on)
+    return _out(evidence)
+
+
+@router.post("/files", status_code=201, response_model=schemas.Evidence,
+             openapi_extra=UPLOAD_BODY)
+def upload_evidence(
+    work: Writer, request: Request,
+    title: Annotated[str, Query(min_length=1, max_length=300)],
+    filename: Annotated[str | None, Query(max_length=300)] = None,
+    owner: Annotated[str, Query(max_length=200)] = "",
+    version_label: Annotated[str, Query(min_length=1, max_length=100)] = "1",
+    expires_on: Annotated[dt.date | None, Query()] = None,
+) -> schemas.Evidence:
+    """Upload a file as the request body (streamed; 413 over the limit)."""
+    limit = work.state.settings.max_upload_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise EvidenceTooLarge("file", f"larger than the limit of {limit} bytes")
+    media_type = request.headers.get("content-type", "application/octet-stream")[:200]
+    evidence = compliance.add_evidence(
+        work.session, work.actor, work.evidence_dir, title, stream=cast(BinaryIO, BodyReader(request.stream())),
+        filename=filename, media_type=media_type, owner=owner, version_label=version_label,
+        expires_on=expires_on, limit=limit)
+    return _out(evidence)
+
+
+@router.get("/{evidence_id}", response_model=schemas.Evidence)
+def get_evidence(work: UnitDep, evidence_id: str) -> schemas.Evidence:
+    return _out(compliance.get_evidence(work.session, work.actor, evidence_id))
+
+
+@router.get("/{evidence_id}/content", response_class=FileResponse,
+            responses={200: {"content": {"application/octet-stream": {}}}})
+def download_evidence(work: UnitDep, evidence_id: str) -> Response:
+    """The file, byte for byte as uploaded (always as an attachment, never rendered)."""
+    evidence = compliance.get_evidence(work.session, work.actor, evidence_id)
+    if not evidence.sha256:
+        raise NotFound(f"evidence {evidence_id!r} is a URL, not a file: {evidence.url}")
+    path = compliance.blob_path(work.evidence_dir, evidence.sha256)
+    if not path.exists():
+        raise NotFound(f"the file of evidence {evidence_id!r} is missing from the store")
+    return FileResponse(path, media_type="application/octet-stream",
+                        filename=evidence.filename or f"{evidence.sha256}.bin",
+                        headers={"ETag": f'"{evidence.sha256}"'})

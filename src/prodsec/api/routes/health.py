@@ -1,0 +1,20 @@
+"""Liveness and database reachability, for load balancers: no authentication, no data."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from sqlalchemy import text
+
+from prodsec.api import schemas
+from prodsec.api.deps import AppState, app_state
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=schemas.Health)
+def health(state: Annotated[AppState, Depends(app_state)]) -> schemas.Health:
+    with state.database.engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    return schemas.Health(status="ok", database="ok")

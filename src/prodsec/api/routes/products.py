@@ -1,0 +1,57 @@
+"""Products: a v1 profile each; editable with If-Match."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from prodsec.api import schemas
+from prodsec.api.deps import IfMatch, PagingDep, UnitDep, Writer, set_etag
+from prodsec.db.models import Product
+from prodsec.workspace import products
+
+router = APIRouter(prefix="/products", tags=["products"])
+
+
+def _out(product: Product, response: Response | None = None) -> schemas.Product:
+    if response is not None:
+        set_etag(response, product.version)
+    return schemas.Product.model_validate(products.product_view(product))
+
+
+@router.get("", response_model=schemas.Page[schemas.Product])
+def list_products(work: UnitDep, page: PagingDep,
+                  name: Annotated[str | None, Query(max_length=200,
+                                                    description="Name contains this.")] = None
+                  ) -> schemas.Page[schemas.Product]:
+    rows, total = products.list_products(work.session, work.actor, page.limit, page.offset, name)
+    return schemas.Page[schemas.Product](items=[_out(p) for p in rows], total=total,
+                                         limit=page.limit, offset=page.offset)
+
+
+@router.post("", status_code=201, response_model=schemas.Product)
+def create_product(work: Writer, body: schemas.ProductIn, response: Response) -> schemas.Product:
+    product = products.add_product(work.session, work.actor, work.kb, body.profile)
+    response.headers["Location"] = f"/api/v1/products/{product.id}"
+    return _out(product, response)
+
+
+@router.get("/{product_id}", response_model=schemas.Product)
+def get_product(work: UnitDep, product_id: str, response: Response) -> schemas.Product:
+    return _out(products.get_product(work.session, work.actor, product_id), response)
+
+
+@router.put("/{product_id}", response_model=schemas.Product)
+def replace_profile(work: Writer, product_id: str, version: IfMatch, body: schemas.ProductIn,
+                    response: Response) -> schemas.Product:
+    """Replace the profile; current assessments become stale (re-assess to refresh them)."""
+    product = products.update_profile(work.session, work.actor, work.kb, product_id,
+                                      body.profile, version)
+    return _out(product, response)
+
+
+@router.delete("/{product_id}", status_code=204, response_class=Response)
+def delete_product(work: Writer, product_id: str, version: IfMatch) -> Response:
+    products.delete_product(work.session, work.actor, product_id, version)
+    return Response(status_code=204)

@@ -1,0 +1,78 @@
+"""Members of the organisation and their roles, and API tokens: admins only."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from prodsec.api import schemas
+from prodsec.api.deps import Admin, PagingDep
+from prodsec.db.models import Membership, User
+from prodsec.workspace import users
+from prodsec.workspace.context import Conflict
+
+router = APIRouter(tags=["users"])
+
+
+def _member(pair: tuple[User, Membership]) -> schemas.Member:
+    return schemas.Member.model_validate(users.member_view(*pair))
+
+
+@router.get("/users", response_model=schemas.Page[schemas.Member])
+def list_users(work: Admin, page: PagingDep) -> schemas.Page[schemas.Member]:
+    rows, total = users.list_members(work.session, work.actor, page.limit, page.offset)
+    return schemas.Page[schemas.Member](items=[_member(r) for r in rows], total=total,
+                                        limit=page.limit, offset=page.offset)
+
+
+@router.post("/users", status_code=201, response_model=schemas.Member)
+def add_user(work: Admin, body: schemas.MemberIn) -> schemas.Member:
+    """Create a user with a role in this organisation.
+
+    Only new e-mail addresses: adding an account that exists (perhaps in another organisation)
+    would hand this organisation's admin a say over someone else's account, and its name.
+    """
+    if users.email_registered(work.session, body.email):
+        raise Conflict(f"a user with e-mail {body.email!r} exists already", precondition=False)
+    org = users.organisation_name(work.session, work.actor)
+    user, membership = users.create_user(work.session, org, body.email, body.role, body.password,
+                                         body.name, actor=work.actor)
+    return _member((user, membership))
+
+
+@router.get("/users/{user_id}", response_model=schemas.Member)
+def get_user(work: Admin, user_id: str) -> schemas.Member:
+    return _member(users.get_member(work.session, work.actor, user_id))
+
+
+@router.patch("/users/{user_id}", response_model=schemas.Member)
+def set_role(work: Admin, user_id: str, body: schemas.RoleIn) -> schemas.Member:
+    return _member(users.set_role(work.session, work.actor, user_id, body.role))
+
+
+@router.delete("/users/{user_id}", status_code=204, response_class=Response)
+def remove_user(work: Admin, user_id: str) -> Response:
+    """Remove the user from this organisation and revoke their tokens for it."""
+    users.remove_member(work.session, work.actor, user_id)
+    return Response(status_code=204)
+
+
+@router.get("/tokens", response_model=schemas.Page[schemas.Token])
+def list_tokens(work: Admin, page: PagingDep) -> schemas.Page[schemas.Token]:
+    rows, total = users.list_tokens(work.session, work.actor, page.limit, page.offset)
+    return schemas.Page[schemas.Token](
+        items=[schemas.Token.model_validate(users.token_view(t, e)) for t, e in rows],
+        total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post("/tokens", status_code=201, response_model=schemas.TokenCreated)
+def create_token(work: Admin, body: schemas.TokenIn) -> schemas.TokenCreated:
+    """Issue a token for a member; the secret is in this response only."""
+    secret, token = users.create_token(work.session, work.actor, body.email, body.name, body.days)
+    view = users.token_view(token, body.email.lower())
+    return schemas.TokenCreated.model_validate(view | {"token": secret})
+
+
+@router.delete("/tokens/{token_id}", status_code=204, response_class=Response)
+def revoke_token(work: Admin, token_id: str) -> Response:
+    users.revoke_token(work.session, work.actor, token_id)
+    return Response(status_code=204)

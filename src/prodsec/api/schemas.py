@@ -1,0 +1,470 @@
+"""The API's request and response models.
+
+Response models mirror the service view dicts (``product_view``, ``status_view``, the gap
+analysis …) field for field, so the CLI's JSON, the API and the web UI show the same content:
+a route builds the view with the service function and validates it into one of these. Deeply
+nested knowledge-base structures (citations, conformity routes) stay ``dict[str, Any]``: they
+are data, documented in docs/knowledge-authoring.md, not an API contract of their own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+T = TypeVar("T")
+Text = Annotated[str, StringConstraints(max_length=10_000)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+StatusName = Literal["not-started", "in-progress", "met", "not-met", "not-applicable"]
+Role = Literal["admin", "editor", "viewer"]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list: ``items`` from ``offset``, ``total`` over all pages."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; ``errors`` names each invalid field (422)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    database: Literal["ok"]
+
+
+# ---- auth ---------------------------------------------------------------------------------
+
+
+class LoginIn(Model):
+    email: Annotated[str, StringConstraints(min_length=3, max_length=320)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class Me(BaseModel):
+    user_id: str
+    email: str
+    org_id: str
+    role: Role
+
+
+class LoginOut(Me):
+    csrf_token: str
+    expires_at: dt.datetime
+
+
+# ---- products and releases ----------------------------------------------------------------
+
+
+class Release(BaseModel):
+    id: str
+    product_id: str
+    version_label: str
+    placed_on_market: dt.date | None
+    support_end: dt.date | None
+    support_rationale: str
+    version: int
+
+
+class Product(BaseModel):
+    id: str
+    name: str
+    profile: dict[str, Any]
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    releases: list[Release]
+
+
+class ProductIn(Model):
+    """A product is its v1 profile (see ``prodsec schema profile``)."""
+
+    profile: dict[str, Any]
+
+
+class ReleaseIn(Model):
+    version_label: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    placed_on_market: dt.date | None = None
+    support_end: dt.date | None = None
+    support_rationale: Text = ""
+
+
+class ReleasePatch(Model):
+    version_label: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    placed_on_market: dt.date | None = None
+    support_end: dt.date | None = None
+    support_rationale: Text | None = None
+
+
+# ---- assessments and statuses -------------------------------------------------------------
+
+
+class RequirementStatus(BaseModel):
+    id: str
+    requirement: str
+    category: str
+    status: StatusName
+    justification: str
+    version: int
+    updated_at: dt.datetime
+    updated_by: str | None
+
+
+class Assessment(BaseModel):
+    id: str
+    product_id: str
+    regulation: str
+    as_of: dt.date
+    status: str
+    category: str | None
+    assessment: str | None
+    applies_from: dt.date | None
+    stale: bool
+    kb_version: str
+    created_at: dt.datetime
+    reasons: list[dict[str, Any]]
+    requirements: list[RequirementStatus] | None = None
+
+
+class AssessIn(Model):
+    as_of: dt.date | None = Field(None, description="Assess as of this date (default: today).")
+
+
+class StatusPatch(Model):
+    status: StatusName
+    justification: Text | None = Field(
+        None, description="Required (here or already stored) for not-applicable.")
+
+
+class EvidenceLinkIn(Model):
+    evidence_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+# ---- evidence and controls ----------------------------------------------------------------
+
+
+class Evidence(BaseModel):
+    id: str
+    title: str
+    kind: Literal["file", "url"]
+    sha256: str | None
+    filename: str | None
+    media_type: str | None
+    size: int | None
+    url: str | None
+    version_label: str
+    owner: str
+    expires_on: dt.date | None
+    created_at: dt.datetime
+
+
+class EvidenceUrlIn(Model):
+    title: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    url: Annotated[str, StringConstraints(min_length=8, max_length=2000)]
+    owner: Annotated[str, StringConstraints(max_length=200)] = ""
+    version_label: Annotated[str, StringConstraints(min_length=1, max_length=100)] = "1"
+    expires_on: dt.date | None = None
+
+
+class Control(BaseModel):
+    id: str
+    name: str
+    description: str
+    owner: str
+    requirements: list[str]
+    version: int
+
+
+class ControlIn(Model):
+    name: Name
+    requirements: list[Annotated[str, StringConstraints(max_length=128)]] = Field(max_length=500)
+    description: Text = ""
+    owner: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
+class ControlPatch(Model):
+    name: Name | None = None
+    requirements: list[Annotated[str, StringConstraints(max_length=128)]] | None = Field(
+        None, max_length=500)
+    description: Text | None = None
+    owner: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+# ---- gaps ---------------------------------------------------------------------------------
+
+
+class MissingRequirement(BaseModel):
+    requirement: str
+    category: str
+    status: str
+    title: str
+
+
+class InstrumentGaps(BaseModel):
+    regulation: str
+    status: str
+    category: str | None
+    applies_from: dt.date | None
+    stale: bool
+    total: int
+    done: int
+    percent_met: float
+    by_status: dict[str, int]
+    by_category: dict[str, dict[str, int]]
+    missing: list[MissingRequirement]
+
+
+class ExpiringEvidence(BaseModel):
+    evidence: str
+    title: str
+    expires_on: dt.date
+    expired: bool
+    status_id: str | None
+
+
+class ProductGaps(BaseModel):
+    product: str
+    product_id: str
+    as_of: dt.date
+    instruments: list[InstrumentGaps]
+    expiring_evidence: list[ExpiringEvidence]
+
+
+class InstrumentSummary(BaseModel):
+    regulation: str
+    status: str
+    percent_met: float
+    total: int
+    done: int
+    stale: bool
+
+
+class ProductSummary(BaseModel):
+    product: str
+    instruments: list[InstrumentSummary]
+    expiring_evidence: int
+
+
+class ControlValue(BaseModel):
+    control: str
+    closes: int
+    product_requirements: int
+    regimes: list[str]
+    requirements: list[str]
+
+
+class MissedDate(BaseModel):
+    product: str
+    regulation: str
+    applies_from: dt.date | None
+    open: int
+
+
+class PortfolioGaps(BaseModel):
+    as_of: dt.date
+    products: list[ProductSummary]
+    controls: list[ControlValue]
+    missed_dates: list[MissedDate]
+
+
+# ---- audit --------------------------------------------------------------------------------
+
+
+class AuditEvent(BaseModel):
+    seq: int
+    at: str
+    actor: str
+    action: str
+    entity: str
+    entity_id: str
+    before: Any
+    after: Any
+    hash: str
+
+
+class ChainReport(BaseModel):
+    org_id: str
+    events: int
+    ok: bool
+    problems: list[str]
+
+
+# ---- users and tokens ---------------------------------------------------------------------
+
+
+class Member(BaseModel):
+    id: str
+    email: str
+    name: str
+    role: Role
+    active: bool
+    created_at: dt.datetime
+
+
+class MemberIn(Model):
+    email: Annotated[str, StringConstraints(min_length=3, max_length=320)]
+    role: Role = "editor"
+    name: Annotated[str, StringConstraints(max_length=200)] = ""
+    password: Annotated[str, StringConstraints(min_length=12, max_length=1024)] | None = None
+
+
+class RoleIn(Model):
+    role: Role
+
+
+class Token(BaseModel):
+    id: str
+    name: str
+    prefix: str
+    user: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    revoked: bool
+
+
+class TokenIn(Model):
+    email: Annotated[str, StringConstraints(min_length=3, max_length=320)]
+    name: Name = "api"
+    days: int = Field(365, ge=1, le=3650)
+
+
+class TokenCreated(Token):
+    token: str = Field(description="The secret: shown once, stored only as a hash.")
+
+
+# ---- knowledge and check ------------------------------------------------------------------
+
+
+class RegulationSummary(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    title: str
+    short_name: str | None
+    legal_reference: str | None
+    jurisdiction: str | None
+    markets: list[str]
+    kind: str
+    binding: str
+    product_level: bool | None
+    rigor: int | None
+    strategy: str | None
+    conformity: list[dict[str, Any]]
+    scope: dict[str, Any] | None
+    dates: list[dict[str, Any]]
+    standards: list[dict[str, Any]]
+    sources: list[dict[str, Any]]
+    verified: bool | None
+    requirement_counts: dict[str, int]
+
+
+class Requirement(BaseModel):
+    id: str
+    document: str
+    title: str
+    text: str
+    category: str
+    kind: str
+    role: str | None
+    status: str | None
+    condition: Any
+    params: dict[str, Any]
+    deadlines: list[Any]
+    citation: str
+    url: str | None
+    verified: bool
+
+
+class Regulation(RegulationSummary):
+    requirements: dict[str, list[Requirement]]
+    lists: Any
+    applicability: Any
+
+
+class RelatedRequirement(BaseModel):
+    requirement: str
+    relation: str
+    hops: int
+    via: list[str]
+    confidence: str | None
+    document: str
+    title: str
+    category: str
+    citation: str
+    mapping_citations: list[str]
+
+
+class Mappings(BaseModel):
+    requirement: Requirement
+    related: list[RelatedRequirement]
+
+
+class StandardReference(BaseModel):
+    regulation: str
+    relation: str
+
+
+class Standard(BaseModel):
+    id: str
+    title: str
+    short_name: str | None
+    publisher: str | None
+    version: str | None
+    status: str | None
+    published: Any
+    url: str | None
+    text: str | None
+    verified: bool | None
+    provisions: int
+    referenced_by: list[StandardReference]
+
+
+class Verdict(BaseModel):
+    regulation: str
+    title: str
+    status: str
+    category: str | None
+    assessment: str | None
+    assessment_detail: str | None
+    applies_from: dt.date | None
+    reasons: list[dict[str, Any]]
+    missing_facts: list[str]
+    obligations: list[dict[str, Any]]
+    standards: list[dict[str, Any]]
+    requirements: dict[str, list[str]]
+
+
+class CheckResult(BaseModel):
+    product: str
+    as_of: dt.date
+    results: list[Verdict]
+    comply_once: list[dict[str, Any]]
+
+
+class CheckIn(Model):
+    profile: dict[str, Any]
+    as_of: dt.date | None = None
+
+
+Problem.model_rebuild()

@@ -1,0 +1,274 @@
+"""Turn a document kind into bytes (Markdown, HTML, PDF, text or JSON) and keep a record.
+
+Every prose document is written once, as a Markdown template; HTML is that Markdown rendered
+by markdown-it (raw HTML disabled, so nothing typed into the workspace can inject markup) inside
+a print stylesheet, and PDF is that HTML laid out by WeasyPrint (imported only when a PDF is
+asked for: it is the optional ``pdf`` extra).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from prodsec.core.knowledge import KnowledgeBase
+from prodsec.db.models import GeneratedDocument, Product
+from prodsec.documents import generators as g
+from prodsec.documents import oscal
+from prodsec.documents.facts import GAP_CLOSE, GAP_OPEN, Facts, MissingInformation
+from prodsec.documents.gather import Inputs, gather
+from prodsec.errors import InputError
+from prodsec.workspace import audit
+from prodsec.workspace.context import Actor
+
+KINDS: dict[str, g.Kind] = {k.name: k for k in (
+    g.Kind("eu-declaration", "EU declaration of conformity (CRA Annex V)", g.eu_declaration,
+           "eu-declaration.md.j2"),
+    g.Kind("eu-declaration-simplified", "Simplified EU declaration of conformity (CRA Annex VI)",
+           g.eu_declaration_simplified, "eu-declaration-simplified.md.j2"),
+    g.Kind("red-declaration", "EU declaration of conformity (RED delegated act)",
+           g.red_declaration, "red-declaration.md.j2"),
+    g.Kind("technical-file", "Technical documentation (CRA Annex VII)", g.technical_file,
+           "technical-file.md.j2"),
+    g.Kind("user-information", "Information and instructions to the user (CRA Annex II)",
+           g.user_information, "user-information.md.j2"),
+    g.Kind("psti-statement", "Statement of compliance (UK PSTI)", g.psti_statement,
+           "psti-statement.md.j2"),
+    g.Kind("vdp", "Vulnerability disclosure policy", g.vdp, "vdp.md.j2", needs_product=False),
+    g.Kind("cisa-pledge-report", "Secure by Design pledge progress report",
+           g.cisa_pledge_report, "cisa-pledge-report.md.j2"),
+    g.Kind("security-txt", "security.txt (RFC 9116)", g.security_txt, "security.txt.j2",
+           formats=("txt",), needs_product=False),
+    g.Kind("oscal-assessment-results", "OSCAL assessment results", oscal.assessment_results, "",
+           formats=("json",)),
+    g.Kind("oscal-catalog", "OSCAL catalog of an instrument's requirements", lambda i, f: {}, "",
+           formats=("json",), needs_product=False),
+)}
+MEDIA = {"md": "text/markdown; charset=utf-8", "html": "text/html; charset=utf-8",
+         "pdf": "application/pdf", "txt": "text/plain; charset=utf-8", "json": "application/json"}
+
+
+def kind(name: str) -> g.Kind:
+    try:
+        return KINDS[name]
+    except KeyError:
+        from prodsec.errors import NotFoundError
+
+        raise NotFoundError("document kind", name, KINDS) from None
+
+
+def default_format(name: str) -> str:
+    return kind(name).formats[0]
+
+
+# ---- templates and formats -----------------------------------------------------------------
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|<>#])")
+
+
+def _inline(value: Any) -> str:
+    """A value on one line (lists and tables stay intact): lines are joined with commas."""
+    lines = [" ".join(line.split()) for line in str(value).splitlines()]
+    return ", ".join(line for line in lines if line)
+
+
+def _cell(value: Any) -> str:
+    """A table cell: one line, with pipes escaped."""
+    return _inline(value).replace("|", "\\|")
+
+
+@lru_cache(maxsize=1)
+def _env() -> Environment:
+    env = Environment(loader=PackageLoader("prodsec", "templates/documents"),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      keep_trailing_newline=True, autoescape=False)
+    env.filters["inline"] = _inline
+    env.filters["cell"] = _cell
+    return env
+
+
+def _markdown(template: str, context: dict[str, Any]) -> str:
+    return _blocks_apart(_text(template, context))
+
+
+def _text(template: str, context: dict[str, Any]) -> str:
+    return _env().get_template(template).render(**context, _ctx=context)
+
+
+def _blocks_apart(text: str) -> str:
+    """One blank line between blocks: before headings and after tables (template control
+    lines swallow newlines), never more than one."""
+    out: list[str] = []
+    for line in text.splitlines():
+        prev = out[-1] if out else ""
+        starts_block = line.startswith("#") or (line.startswith("|") and not prev.startswith("|"))
+        ends_table = prev.startswith("|") and line.strip() and not line.startswith("|")
+        if prev.strip() and (starts_block or ends_table):
+            out.append("")
+        if line.strip() or (out and out[-1].strip()):
+            out.append(line.rstrip())
+    return "\n".join(out).strip() + "\n"
+
+
+@lru_cache(maxsize=1)
+def _md_parser() -> Any:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False, "typographer": False}).enable("table")
+
+
+def _gap_markup(html: str) -> str:
+    pattern = re.escape(GAP_OPEN) + r"(.*?)" + re.escape(GAP_CLOSE)
+    return re.sub(pattern, r'<mark class="gap">MISSING: \1</mark>', html, flags=re.S)
+
+
+def to_html(markdown: str, title: str, draft: bool) -> str:
+    body = _gap_markup(_md_parser().render(markdown))
+    page = _env().get_template("base.html.j2")
+    return page.render(title=title, body=body, draft=draft)
+
+
+def to_pdf(html: str) -> bytes:
+    try:
+        from weasyprint import HTML  # type: ignore[import-untyped]
+    except ImportError:  # pragma: no cover - depends on the installed extras
+        raise InputError("PDF output needs the 'pdf' extra: pip install 'prodsec[pdf]'") from None
+    return bytes(HTML(string=html).write_pdf())
+
+
+def _encode(k: g.Kind, fmt: str, context: dict[str, Any], draft: bool) -> bytes:
+    if fmt == "json":
+        return (json.dumps(context, indent=2, ensure_ascii=False) + "\n").encode()
+    if fmt == "txt":
+        return _text(k.template, context).encode()
+    text = _markdown(k.template, context)
+    if fmt == "md":
+        return text.encode()
+    html = to_html(text, k.title, draft)
+    return html.encode() if fmt == "html" else to_pdf(html)
+
+
+# ---- the entry point -----------------------------------------------------------------------
+
+
+def build(kind_name: str, kb: KnowledgeBase, inputs: Inputs, fmt: str, draft: bool,
+          subject: str | None = None) -> bytes:
+    """The document's bytes from gathered inputs; raises MissingInformation unless a draft."""
+    k = kind(kind_name)
+    if fmt not in k.formats:
+        raise InputError(f"--format {fmt}: {kind_name} is available as {', '.join(k.formats)}")
+    facts = Facts()
+    if k.name == "oscal-catalog":
+        context = oscal.catalog(kb, subject or "", inputs.today)
+    else:
+        context = k.build(inputs, facts)
+    if facts.missing and not draft:
+        raise MissingInformation(kind_name, facts.missing)
+    return _encode(k, fmt, context, draft)
+
+
+def render(kind_name: str, session: Session, actor: Actor, product_ref: str | None, fmt: str,
+           release: str | None = None, draft: bool = False, *, today: dt.date | None = None,
+           kb: KnowledgeBase | None = None, subject: str | None = None,
+           ) -> tuple[bytes, GeneratedDocument]:
+    """Generate a document and store its generation record (with the audit trail).
+
+    ``product_ref`` is the product (by id or name); kinds that are about the organisation
+    (security-txt, vdp) take None. For ``oscal-catalog`` the instrument is ``subject`` (or
+    ``product_ref`` when no subject is given).
+    """
+    from prodsec.services.knowledge import knowledge_base
+
+    kb = kb or knowledge_base()
+    k = kind(kind_name)
+    today = today or dt.date.today()
+    if k.name == "oscal-catalog":
+        subject = subject or product_ref
+        if not subject:
+            raise InputError("oscal-catalog needs an instrument id, e.g. eu-cra")
+        kb.document(subject)
+        product_ref = None
+    elif k.needs_product and not product_ref:
+        raise InputError(f"{kind_name} is about a product: name one")
+    elif not k.needs_product:
+        product_ref = None
+    inputs = gather(session, actor, kb, product_ref, release, today)
+    data = build(kind_name, kb, inputs, fmt, draft, subject)
+    record = _record(session, actor, k, inputs, fmt, draft, data, subject)
+    return data, record
+
+
+def _record(session: Session, actor: Actor, k: g.Kind, inputs: Inputs, fmt: str, draft: bool,
+            data: bytes, subject: str | None) -> GeneratedDocument:
+    record = GeneratedDocument(
+        org_id=actor.org_id, product_id=inputs.product.id if inputs.product else None,
+        release_label=inputs.release.version_label if inputs.release else None,
+        subject=subject, kind=k.name, fmt=fmt, draft=draft,
+        inputs=inputs.versions() | {"issued": inputs.today.isoformat()},
+        inputs_digest=_digest(k, inputs, subject), kb_version=inputs.kb.version,
+        sha256=hashlib.sha256(data).hexdigest(), size=len(data), created_by=actor.email)
+    session.add(record)
+    session.flush()
+    audit.record(session, actor, "document.generate", "generated_document", record.id, None,
+                 record_view(record))
+    return record
+
+
+def _digest(k: g.Kind, inputs: Inputs, subject: str | None) -> str:
+    """A catalog depends on the knowledge base alone; every other kind on the workspace."""
+    if k.name == "oscal-catalog":
+        return hashlib.sha256(f"catalog:{subject}".encode()).hexdigest()
+    return inputs.digest()
+
+
+# ---- records and staleness -----------------------------------------------------------------
+
+
+def record_view(r: GeneratedDocument, stale: bool | None = None) -> dict[str, Any]:
+    out = {"id": r.id, "kind": r.kind, "format": r.fmt, "draft": r.draft,
+           "product_id": r.product_id, "release": r.release_label, "subject": r.subject,
+           "sha256": r.sha256, "size": r.size, "kb_version": r.kb_version,
+           "inputs": r.inputs, "created_by": r.created_by, "created_at": r.created_at.isoformat()}
+    if stale is not None:
+        out["stale"] = stale
+    return out
+
+
+def list_records(session: Session, actor: Actor, product_ref: str | None,
+                 kb: KnowledgeBase | None = None) -> list[dict[str, Any]]:
+    """Generation records (newest first), each with ``stale``: its inputs changed since."""
+    from prodsec.services.knowledge import knowledge_base
+    from prodsec.workspace.products import get_product
+
+    kb = kb or knowledge_base()
+    query = select(GeneratedDocument).where(GeneratedDocument.org_id == actor.org_id)
+    product: Product | None = None
+    if product_ref:
+        product = get_product(session, actor, product_ref)
+        query = query.where(GeneratedDocument.product_id == product.id)
+    rows = list(session.scalars(query.order_by(GeneratedDocument.created_at.desc(),
+                                               GeneratedDocument.id)))
+    digests: dict[tuple[str | None, str | None], str | None] = {}
+    return [record_view(r, _stale(session, actor, kb, r, digests)) for r in rows]
+
+
+def _stale(session: Session, actor: Actor, kb: KnowledgeBase, r: GeneratedDocument,
+           cache: dict[tuple[str | None, str | None], str | None]) -> bool:
+    if r.kb_version != kb.version or r.kind == "oscal-catalog":
+        return r.kb_version != kb.version
+    key = (r.product_id, r.release_label)
+    if key not in cache:
+        try:
+            cache[key] = gather(session, actor, kb, r.product_id, r.release_label,
+                                dt.date.today()).digest()
+        except InputError:  # the product or release is gone
+            cache[key] = None
+    return cache[key] != r.inputs_digest

@@ -1,0 +1,172 @@
+"""API fixtures: one app per backend (SQLite, and PostgreSQL when PRODSEC_TEST_POSTGRES_URL is
+set), two organisations with an admin, an editor and a viewer each, and Acme's objects of every
+kind (product, release, assessment, status, evidence, control, user, token) made through the API.
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import create_engine, text
+from tests.workspace.conftest import BACKENDS, POSTGRES
+
+from prodsec.api import Settings, create_app
+from prodsec.core.knowledge import KnowledgeBase
+from prodsec.db.engine import Database, open_database
+from prodsec.workspace import users
+from prodsec.workspace.users import actor_for, create_token, create_user
+
+with warnings.catch_warnings():  # starlette nudges towards httpx2; httpx is what we ship
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient as TestClient
+
+ROOT = Path(__file__).resolve().parents[2]
+ROUTER = yaml.safe_load((ROOT / "examples/products/router.yaml").read_text())
+CAMERA = yaml.safe_load((ROOT / "examples/products/camera.yaml").read_text())
+AS_OF = "2026-11-27"
+PASSWORD = "correct horse battery staple"
+ROLES = ("admin", "editor", "viewer")
+SCHEMA = "prodsec_api_tests"
+TEST_SETTINGS = Settings(max_upload_bytes=4096, login_failures=5)
+
+
+@pytest.fixture(autouse=True)
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 at its lowest cost: the tests check the flow, not the hash's strength."""
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr(users, "_hasher", lambda: PasswordHasher(1, 8, 1))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating takes a second)."""
+    path = tmp_path_factory.mktemp("template") / "api.db"
+    open_database(str(path)).dispose()
+    return path
+
+
+def own_schema(url: str) -> str:
+    """The API tests' own PostgreSQL schema, so a concurrent run that resets ``public`` (the
+    workspace tests do) cannot pull the tables from under them."""
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{SCHEMA}"
+
+
+def empty_postgres(url: str) -> None:
+    """Empty every table (keeping the schema, so no migration per test)."""
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
+        tables = list(conn.scalars(text(
+            f"SELECT tablename FROM pg_tables WHERE schemaname = '{SCHEMA}' "
+            "AND tablename != 'alembic_version'")))
+        if tables:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+def drop_schema(url: str) -> None:
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path,
+             monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
+    monkeypatch.setenv("PRODSEC_EVIDENCE_DIR", str(tmp_path / "evidence"))
+    if request.param == "sqlite":
+        shutil.copy(sqlite_template, tmp_path / "api.db")
+        db = open_database(str(tmp_path / "api.db"))
+    else:
+        assert POSTGRES
+        url = own_schema(POSTGRES)
+        try:
+            empty_postgres(url)
+            db = open_database(url)
+        except Exception:  # a schema left behind by an older run: start afresh
+            drop_schema(url)
+            db = open_database(url)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def client(database: Database, kb: KnowledgeBase) -> Iterator[TestClient]:
+    with TestClient(create_app(database, kb, TEST_SETTINGS)) as test_client:
+        yield test_client
+
+
+def add_member(db: Database, org: str, role: str, password: str | None = None) -> dict[str, str]:
+    """A user with a role and a bearer token; returns the auth header and who it is."""
+    email = f"{role}@{org.lower()}.example"
+    with db.transaction() as session:
+        user, _ = create_user(session, org, email, role, password)
+        secret, _ = create_token(session, actor_for(session, user), email, "tests")
+    return {"Authorization": f"Bearer {secret}", "email": email, "user_id": user.id}
+
+
+@dataclass
+class World:
+    """Two organisations × three roles, and Acme's objects of every kind, by kind."""
+
+    client: TestClient
+    members: dict[tuple[str, str], dict[str, str]]
+    ids: dict[str, str] = field(default_factory=dict)
+
+    def headers(self, org: str, role: str) -> dict[str, str]:
+        return {"Authorization": self.members[(org, role)]["Authorization"]}
+
+    def call(self, method: str, url: str, org: str = "Acme", role: str = "editor",
+             **kwargs: Any) -> Any:
+        headers = {**self.headers(org, role), **kwargs.pop("headers", {})}
+        return self.client.request(method, url, headers=headers, **kwargs)
+
+
+def seed(world: World) -> None:
+    """Acme's product, release, assessment, status, evidence, control, extra user and token."""
+    ok = _ok(world)
+    product = ok("POST", "/api/v1/products", json={"profile": ROUTER})
+    world.ids["product_id"] = product["id"]
+    world.ids["release_id"] = ok("POST", f"/api/v1/products/{product['id']}/releases",
+                                 json={"version_label": "1.0"})["id"]
+    assessments = ok("POST", f"/api/v1/products/{product['id']}/assessments",
+                     json={"as_of": AS_OF})
+    world.ids["assessment_id"] = assessments[0]["id"]
+    statuses = ok("GET", "/api/v1/statuses", params={"product_id": product["id"], "limit": 1})
+    world.ids["status_id"] = statuses["items"][0]["id"]
+    world.ids["evidence_id"] = ok("POST", "/api/v1/evidence/files", params={"title": "report"},
+                                  content=b"pentest report")["id"]
+    world.ids["control_id"] = ok("POST", "/api/v1/controls", json={
+        "name": "Unique passwords", "requirements": ["uk-psti:schedule-1:1"]})["id"]
+    world.ids["user_id"] = world.members[("Acme", "viewer")]["user_id"]
+    world.ids["token_id"] = ok("POST", "/api/v1/tokens", role="admin",
+                               json={"email": "editor@acme.example", "name": "ci"})["id"]
+    world.ids["requirement_id"] = "uk-psti:schedule-1:1"
+    world.ids["regulation_id"] = "eu-cra"
+
+
+def _ok(world: World) -> Any:
+    def ok(method: str, url: str, role: str = "editor", **kwargs: Any) -> Any:
+        response = world.call(method, url, role=role, **kwargs)
+        assert response.status_code < 300, response.text
+        return response.json()
+    return ok
+
+
+@pytest.fixture
+def world(database: Database, client: TestClient) -> World:
+    members = {(org, role): add_member(database, org, role)
+               for org in ("Acme", "Globex") for role in ROLES}
+    made = World(client, members)
+    seed(made)
+    return made

@@ -1,0 +1,50 @@
+"""A product's life through the API: create, assess, set a status with If-Match, see the gaps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.api.conftest import AS_OF, CAMERA, World
+
+
+def test_create_assess_patch_status_and_gaps_change(world: World) -> None:
+    product = world.call("POST", "/api/v1/products", json={"profile": CAMERA})
+    assert product.status_code == 201 and product.headers["etag"] == '"1"'
+    pid = product.json()["id"]
+    assessed = world.call("POST", f"/api/v1/products/{pid}/assessments", json={"as_of": AS_OF})
+    assert assessed.status_code == 201
+    before = gap(world, pid, "uk-psti")
+    statuses = world.call("GET", "/api/v1/statuses", params={
+        "product_id": pid, "status": "not-started", "limit": 500}).json()
+    row = next(s for s in statuses["items"] if s["requirement"].startswith("uk-psti:"))
+    etag = world.call("GET", f"/api/v1/statuses/{row['id']}").headers["etag"]
+    patched = world.call("PATCH", f"/api/v1/statuses/{row['id']}", json={"status": "met"},
+                         headers={"If-Match": etag})
+    assert patched.status_code == 200 and patched.json()["updated_by"] == "editor@acme.example"
+    after = gap(world, pid, "uk-psti")
+    assert after["done"] == before["done"] + 1
+    assert after["percent_met"] > before["percent_met"]
+    events = world.call("GET", "/api/v1/audit/events", params={"entity_id": row["id"]}).json()
+    assert events["items"][0]["action"] == "status.update"
+    assert world.call("GET", "/api/v1/audit/verify").json()["ok"] is True
+    portfolio = world.call("GET", "/api/v1/gaps", params={"as_of": AS_OF}).json()
+    assert {p["product"] for p in portfolio["products"]} >= {CAMERA["name"]}
+
+
+def gap(world: World, pid: str, regulation: str) -> dict[str, Any]:
+    data = world.call("GET", f"/api/v1/products/{pid}/gaps", params={"as_of": AS_OF}).json()
+    return next(i for i in data["instruments"] if i["regulation"] == regulation)
+
+
+def test_lists_paginate_and_filter(world: World) -> None:
+    for i in range(3):
+        world.call("POST", "/api/v1/controls", json={"name": f"Page control {i}",
+                                                     "requirements": []})
+    page = world.call("GET", "/api/v1/controls", params={"name": "page", "limit": 2,
+                                                          "offset": 1}).json()
+    assert (page["total"], page["limit"], page["offset"]) == (3, 2, 1)
+    assert [c["name"] for c in page["items"]] == ["Page control 1", "Page control 2"]
+    statuses = world.call("GET", "/api/v1/statuses", params={"category": "handling"}).json()
+    assert statuses["total"] > 0 and {s["category"] for s in statuses["items"]} == {"handling"}
+    named = world.call("GET", "/api/v1/products", params={"name": "fictinet"}).json()
+    assert named["total"] == 1
