@@ -140,3 +140,18 @@ def test_error_pages(client: TestClient) -> None:
     assert client.get("/regulations/eu-rca").status_code == 404
     missing = client.get("/no/such/page")
     assert missing.status_code == 404 and "There is no such page" in missing.text
+
+
+def test_documents_from_the_product_page(client: TestClient) -> None:
+    csrf = sign_in(client, "editor@acme.example")
+    product = _create(client, csrf)
+    page = client.get(product).text
+    assert "Technical documentation (CRA Annex VII)" in page
+    missing = client.post(f"{product}/documents", data={"csrf_token": csrf, "kind": "technical-file",
+                                                         "format": "html", "draft": "0"})
+    assert missing.status_code == 422 and "enter with" in missing.text
+    draft = client.post(f"{product}/documents", data={"csrf_token": csrf, "kind": "technical-file",
+                                                       "format": "md", "draft": "1"})
+    assert draft.status_code == 200 and "MISSING" in draft.text
+    assert "attachment" in draft.headers["content-disposition"]
+    assert "technical-file" in client.get(product).text  # the generation record is listed

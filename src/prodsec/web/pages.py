@@ -314,6 +314,7 @@ def _status(exc: Exception) -> int:
 
 
 def _product_data(request: Request, actor: Actor, pid: str) -> dict[str, Any]:
+    from prodsec.documents.render import KINDS, list_records
     from prodsec.workspace import gaps, products
 
     state = _state(request)
@@ -325,8 +326,43 @@ def _product_data(request: Request, actor: Actor, pid: str) -> dict[str, Any]:
         assessments = products.current_assessments(session, actor, product.id)
         view = products.product_view(product)
         summary = gaps.product_gaps(session, actor, state.kb, product.id, _today())
+        records = list_records(session, actor, product.id, state.kb)[:20]
+    kinds = [{"name": k.name, "title": k.title, "formats": k.formats}
+             for k in KINDS.values() if k.needs_product]
     return {"product": view, "assessments": [products.assessment_view(a) for a in assessments],
-            "verdicts": {a.regulation_id: a.verdict for a in assessments}, "gaps": summary}
+            "verdicts": {a.regulation_id: a.verdict for a in assessments}, "gaps": summary,
+            "document_kinds": kinds, "documents": records}
+
+
+@router.post("/products/{pid}/documents", response_class=HTMLResponse)
+async def generate_document(request: Request, pid: str) -> Response:
+    """Generate a document; when information is missing, say what and where to enter it."""
+    from prodsec.documents.facts import MissingInformation
+    from prodsec.documents.render import MEDIA
+    from prodsec.documents.render import render as render_document
+    from prodsec.errors import InputError
+
+    actor, csrf = _who(request)
+    form = await request.form()
+    _check_csrf(csrf, form)
+    state = _state(request)
+    name, fmt = str(form.get("kind") or ""), str(form.get("format") or "html")
+    draft = form.get("draft") == "1"
+    try:
+        with state.database.transaction() as session:
+            data, _record = render_document(name, session, actor, pid, fmt, draft=draft,
+                                             kb=state.kb)
+    except NotFound as exc:
+        raise PageError(404, str(exc)) from None
+    except MissingInformation as exc:
+        return _render(request, "missing.html.j2", {"kind": name, "format": fmt, "pid": pid,
+                                                    "missing": exc.missing}, 422, actor, csrf)
+    except (InputError, PermissionDenied) as exc:
+        raise PageError(403 if isinstance(exc, PermissionDenied) else 422, str(exc)) from None
+    disposition = "inline" if fmt == "html" else "attachment"
+    filename = f"{name}{'-draft' if draft else ''}.{fmt}"
+    return Response(data, media_type=MEDIA[fmt],
+                    headers={"Content-Disposition": f'{disposition}; filename="{filename}"'})
 
 
 @router.get("/products/{pid}", response_class=HTMLResponse)
