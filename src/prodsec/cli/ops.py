@@ -1,9 +1,90 @@
-"""CLI command group: ops."""
+"""CLI command group: ops — backup and restore of the workspace, export and import of an
+organisation. The formats are described in ``prodsec.workspace.transfer``."""
 
 from __future__ import annotations
 
+import getpass
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from prodsec.cli.workspace import DbOpt, db_app
+
+FileArg = Annotated[Path, typer.Argument(metavar="FILE")]
+
+
+def _report(verb: str, result: Any) -> None:
+    rows = sum(result.tables.values())
+    where = f" ({result.organisation})" if result.organisation else ""
+    print(f"{verb} {result.path}{where}: {rows} rows in {len(result.tables)} tables, "
+          f"{result.blobs} evidence files, {result.seconds:.2f} s")
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+
+
+def db_backup(file: FileArg, db: DbOpt = None) -> None:
+    """Write a consistent snapshot of the whole workspace (every table and evidence file)."""
+    from prodsec.db.engine import open_database
+    from prodsec.workspace import transfer
+
+    database = open_database(db)
+    try:
+        result = transfer.backup(database, file)
+    finally:
+        database.dispose()
+    _report("backed up to", result)
+
+
+def db_restore(file: FileArg, db: DbOpt = None) -> None:
+    """Restore a backup into an empty database (SQLite or PostgreSQL), all or nothing."""
+    from prodsec.db.engine import open_database
+    from prodsec.workspace import transfer
+
+    database = open_database(db, upgrade=False)
+    try:
+        result = transfer.restore(database, file)
+    finally:
+        database.dispose()
+    _report("restored from", result)
+
+
+def export(org: Annotated[str, typer.Argument(metavar="ORG", help="Organisation name or id.")],
+           file: Annotated[Path, typer.Argument(metavar="FILE", help="FILE.json (evidence files "
+                                                "inlined) or FILE.zip.")],
+           db: DbOpt = None) -> None:
+    """Export one organisation's data, evidence and audit trail (no passwords or tokens)."""
+    from prodsec.db.engine import open_database
+    from prodsec.workspace import transfer
+
+    database = open_database(db)
+    try:
+        result = transfer.export_org(database, org, file)
+    finally:
+        database.dispose()
+    _report("exported to", result)
+
+
+def import_(file: FileArg,
+            org: Annotated[str | None, typer.Option("--org", help="Import under this name "
+                                                    "instead of the exported one.")] = None,
+            db: DbOpt = None) -> None:
+    """Import an organisation export into this workspace, in one transaction."""
+    from prodsec.db.engine import open_database
+    from prodsec.workspace import transfer
+
+    database = open_database(db)
+    try:
+        result = transfer.import_org(database, file, org, f"cli:{getpass.getuser()}")
+    finally:
+        database.dispose()
+    _report("imported from", result)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this group's commands to the main application."""
+    """Add this group's commands to the main application (and to ``prodsec db``)."""
+    db_app.command("backup")(db_backup)
+    db_app.command("restore")(db_restore)
+    app.command("export")(export)
+    app.command("import")(import_)

@@ -186,7 +186,7 @@ class RequirementStatus(Base):
     justification: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                     onupdate=utcnow)
-    updated_by: Mapped[str | None] = mapped_column(String(32))
+    updated_by: Mapped[str | None] = mapped_column(String(320))
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy idiom)
 

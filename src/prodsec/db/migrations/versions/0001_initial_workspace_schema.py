@@ -203,7 +203,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('justification', sa.Text(), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_by', sa.String(length=32), nullable=True),
+    sa.Column('updated_by', sa.String(length=320), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['assessment_id'], ['assessments.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], ondelete='CASCADE'),
