@@ -29,6 +29,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("patch", "/api/v1/users/{user_id}"): {"json": {"role": "admin"}},
     ("post", "/api/v1/tokens"): {"json": {"email": "{email}", "name": "stolen"}},
     ("post", "/api/v1/check"): {"json": {"profile": ROUTER}},
+    ("post", "/api/v1/products/{product_id}/documents"): {"json": {"kind": "eu-declaration",
+                                                                   "draft": True}},
+    ("post", "/api/v1/documents"): {"json": {"kind": "oscal-catalog", "subject": "uk-psti"}},
 }
 # Operations that change nothing an organisation owns: they may answer a viewer.
 READ_ONLY_POSTS = {"/api/v1/auth/login", "/api/v1/auth/logout", "/api/v1/check"}

@@ -19,6 +19,7 @@ from prodsec.api.routes import (
     auth,
     check,
     controls,
+    documents,
     evidence,
     gaps,
     health,
@@ -36,7 +37,7 @@ from prodsec.workspace.sessions import LoginLimiter
 API_PREFIX = "/api/v1"
 DOCS_URL = "/api/docs"
 RESOURCES = (auth, products, releases, assessments, statuses, evidence, controls, gaps, audit,
-             users, knowledge, check)
+             users, knowledge, check, documents)
 ERRORS = {code: {"model": Problem, "content": {"application/problem+json": {}}}
           for code in (401, 403, 404, 422)}
 

@@ -1,0 +1,84 @@
+"""Documents: generate a declaration, technical file, policy... and list generation records.
+
+Generating stores a generation record (and an audit event), so it is a write: editors and
+admins only. When information is missing the answer is a 422 problem listing exactly what is
+missing and where to enter it — a document never invents content.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from prodsec.api.deps import UnitDep, Writer
+from prodsec.workspace.products import get_product
+
+router = APIRouter(tags=["documents"])
+
+
+class DocumentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(description="e.g. eu-declaration, technical-file, security-txt, vdp")
+    format: str | None = Field(default=None, description="md, html, pdf, txt or json; default per kind")
+    draft: bool = Field(default=False, description="Mark missing information instead of refusing.")
+    release: str | None = Field(default=None, description="Release version label.")
+    subject: str | None = Field(default=None, description="oscal-catalog: the instrument id.")
+
+
+class DocumentRecord(BaseModel):
+    id: str
+    kind: str
+    format: str
+    draft: bool
+    product_id: str | None
+    release: str | None
+    subject: str | None
+    sha256: str
+    size: int
+    kb_version: str
+    created_by: str
+    created_at: str
+    stale: bool | None = None
+    inputs: dict[str, Any] = Field(default_factory=dict)
+
+
+GENERATED: dict[int | str, dict[str, Any]] = {200: {"description": "The document, in the requested format.",
+                   "content": {"text/html": {}, "application/pdf": {}, "text/markdown": {},
+                               "text/plain": {}, "application/json": {}}}}
+
+
+def _generate(work: Any, product_id: str | None, body: DocumentRequest) -> Response:
+    from prodsec.documents.render import MEDIA, default_format, render
+
+    fmt = body.format or default_format(body.kind)
+    data, record = render(body.kind, work.session, work.actor, product_id, fmt,
+                          release=body.release, draft=body.draft, kb=work.kb, subject=body.subject)
+    name = f"{body.kind}{'-draft' if body.draft else ''}.{fmt}"
+    return Response(data, media_type=MEDIA[fmt], headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "X-Document-SHA256": record.sha256})
+
+
+@router.post("/products/{product_id}/documents", responses=GENERATED, response_class=Response)
+def generate_product_document(work: Writer, product_id: str, body: DocumentRequest) -> Response:
+    """Generate a product's document (and store its generation record)."""
+    product = get_product(work.session, work.actor, product_id)
+    return _generate(work, product.id, body)
+
+
+@router.post("/documents", responses=GENERATED, response_class=Response)
+def generate_organisation_document(work: Writer, body: DocumentRequest) -> Response:
+    """Generate an organisation-level document: security.txt, the disclosure policy, a catalog."""
+    return _generate(work, None, body)
+
+
+@router.get("/products/{product_id}/documents", response_model=list[DocumentRecord])
+def list_product_documents(work: UnitDep, product_id: str) -> list[DocumentRecord]:
+    """Generation records of a product, newest first, each flagged stale if its inputs changed."""
+    from prodsec.documents.render import list_records
+
+    product = get_product(work.session, work.actor, product_id)
+    return [DocumentRecord.model_validate(r) for r in list_records(
+        work.session, work.actor, product.id, work.kb)]
