@@ -21,6 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from prodsec.errors import InputError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+#: The server runs sync handlers on AnyIO's worker threads (40 by default), each holding one
+#: connection for its request: the pool must hold as many, or requests queue for a connection
+#: and fail after the pool timeout instead of waiting for a thread.
+POOL = {"pool_size": 10, "max_overflow": 30, "pool_timeout": 60}
 
 
 def data_dir() -> Path:
@@ -95,11 +99,11 @@ def open_database(db: str | None = None, upgrade: bool = True) -> Database:
         if not path.parent.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
         evidence = Path(os.environ.get("PRODSEC_EVIDENCE_DIR") or f"{path}.evidence")
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, **POOL)
         event.listen(engine, "connect", _sqlite_pragmas)
     elif url.startswith("postgresql"):
         evidence = Path(os.environ.get("PRODSEC_EVIDENCE_DIR") or data_dir() / "evidence")
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True, **POOL)
     else:
         raise InputError(f"database URL {url!r}: expected a sqlite:/// path or a postgresql:// URL")
     database = Database(url, engine, sessionmaker(engine, expire_on_commit=False), evidence)
