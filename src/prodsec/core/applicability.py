@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from prodsec.core.knowledge import CATEGORIES, Doc, KnowledgeBase
@@ -66,16 +65,18 @@ class Verdict:
     standards: tuple[dict[str, Any], ...] = ()
     requirements: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
+    binding_ids: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # The requirement ids this verdict binds the product to: the comply-once cache key.
+        if self.binds and not self.binding_ids:
+            ids = frozenset(r for group in self.requirements.values() for r in group)
+            object.__setattr__(self, "binding_ids", ids)
+
     @property
     def binds(self) -> bool:
         return self.status in ("required", "upcoming", "voluntary")
 
-    @cached_property
-    def binding_ids(self) -> frozenset[str]:
-        """The requirement ids this verdict binds the product to (none if it does not bind)."""
-        if not self.binds:
-            return frozenset()
-        return frozenset(r for ids in self.requirements.values() for r in ids)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -149,8 +150,8 @@ class Engine:
 
     def check(self, profile: Profile, as_of: dt.date) -> Check:
         day = as_of.isoformat()
-        results = tuple(self._memo_verdict(c, profile, day) for c in self.compiled)
-        key = tuple(v.binding_ids for v in results)
+        results = tuple([self._memo_verdict(c, profile, day) for c in self.compiled])
+        key = tuple([v.binding_ids for v in results])
         groups = self._groups.get(key)
         if groups is None:
             groups = self._groups[key] = self._comply_once(results)

@@ -275,6 +275,8 @@ def leaves(node: Node | None) -> list[Node]:
 
 
 LIST_FACTS = frozenset({"markets", "functions", "radio", "sector_law"})
+#: List facts a profile always has (empty when not given): safe to cut by intersection.
+ALWAYS_SET = frozenset({"markets", "functions", "sector_law"})
 Projection = Callable[[Facts], Any]
 
 
@@ -292,35 +294,31 @@ def projection(nodes: Sequence[Node | None]) -> Projection:
             mentioned.setdefault("functions", set()).update(
                 f for e in leaf.entries for f in e.functions)
         elif isinstance(leaf, FactNode):
-            if leaf.path in LIST_FACTS and leaf.op in ("contains_any", "contains_all"):
+            if leaf.path in ALWAYS_SET and leaf.op in ("contains_any", "contains_all"):
                 values = leaf.expected if isinstance(leaf.expected, list) else [leaf.expected]
                 mentioned.setdefault(leaf.path, set()).update(values)
             else:
                 whole.add(leaf.path)
-    getters: list[tuple[Callable[[Any], Any], frozenset[Any] | None, bool]] = [
-        (_getter(path), frozenset(values), False) for path, values in sorted(mentioned.items())]
-    getters += [(_getter(path), None, path in LIST_FACTS) for path in sorted(whole)]
+    cut_paths = sorted(mentioned)
+    cut_values = [frozenset(mentioned[p]) for p in cut_paths]
+    # vehicle.* facts: key on the (frozen, hashable) vehicle itself, which may be None
+    kept_paths = sorted({"vehicle" if p.startswith("vehicle.") else p for p in whole})
+    get_cut = _tuple_getter(cut_paths)
+    get_kept = _tuple_getter(kept_paths)
 
     def project(facts: Facts) -> Any:
-        out: list[Any] = []
-        for get, values, as_set in getters:
-            actual = get(facts)
-            if actual is None:
-                out.append(None)
-            elif values is not None:
-                out.append(values.intersection(actual))
-            else:
-                out.append(frozenset(actual) if as_set else actual)
-        return tuple(out)
+        return tuple(map(frozenset.intersection, cut_values, get_cut(facts))), get_kept(facts)
 
     return project
 
 
-def _getter(path: str) -> Callable[[Any], Any]:
-    """Fast access to a profile fact (profiles expose facts as attributes)."""
+def _tuple_getter(paths: list[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """One C-level call for all attributes (profiles expose facts as attributes)."""
     from operator import attrgetter
 
-    if path.startswith("vehicle."):
-        inner = attrgetter(path[8:])
-        return lambda facts: None if facts.vehicle is None else inner(facts.vehicle)
-    return attrgetter(path)
+    if not paths:
+        return lambda facts: ()
+    if len(paths) == 1:
+        single = attrgetter(paths[0])
+        return lambda facts: (single(facts),)
+    return attrgetter(*paths)
