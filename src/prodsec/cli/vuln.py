@@ -1,6 +1,8 @@
-"""CLI command groups ``sbom`` and ``csaf``: validate SBOMs and CSAF documents, scan SBOMs
-against OSV advisories offline. Exit codes: 0 valid / no failure, 2 invalid input or some files
-failed (each reported on stderr)."""
+"""CLI command groups ``sbom``, ``csaf``, ``advisories``, ``vex``, ``case`` and ``findings``:
+validate SBOMs and CSAF documents and scan SBOMs offline (no workspace), and the workspace side
+of vulnerability handling — SBOMs per release, the advisory database, findings, triage as VEX,
+CSAF authoring, CRA Article 14 cases. Exit codes: 0 valid / no failure, 2 invalid input or some
+files failed (each reported on stderr)."""
 
 from __future__ import annotations
 
@@ -37,8 +39,11 @@ FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table or json
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the main application."""
+    from prodsec.cli import vuln_workspace
+
     app.add_typer(sbom_app, name="sbom")
     app.add_typer(csaf_app, name="csaf")
+    vuln_workspace.register(app, sbom_app, csaf_app)
 
 
 def _read_sbom(path: Path) -> tuple[Any, bytes]:

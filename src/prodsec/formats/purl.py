@@ -24,10 +24,33 @@ def normalise_name(ecosystem: str, name: str) -> str:
     return name
 
 
+FAST_TYPES = frozenset({"golang", "pypi", "npm", "cargo", "gem", "nuget", "hex", "pub"})
+_PLAIN = re.compile(r"pkg:([a-z]+)/([A-Za-z0-9._~/+-]+)@([A-Za-z0-9._+~-]+)")
+
+
 @lru_cache(maxsize=65536)
 def package_key(purl: str) -> tuple[str, str, str] | None:
     """(OSV ecosystem, normalised name, version) for a purl; None when it cannot be matched
     (not a purl, no version, or an ecosystem OSV does not cover)."""
+    fast = _plain_key(purl)
+    return fast if fast is not None else _library_key(purl)
+
+
+def _plain_key(purl: str) -> tuple[str, str, str] | None:
+    """The common case without the library: no qualifiers, subpath or percent-escapes, and a
+    type whose names the purl spec does not rewrite beyond what ``normalise_name`` does.
+    Parsing with packageurl was half the scan time of a 10 000-component SBOM."""
+    match = _PLAIN.fullmatch(purl)
+    if match is None or match.group(1) not in FAST_TYPES or "//" in match.group(2):
+        return None
+    kind, path, version = match.groups()
+    ecosystem = PURL_TO_OSV[kind]
+    if kind == "pypi":
+        path = path.lower().replace("_", "-")
+    return ecosystem, normalise_name(ecosystem, path.strip("/")), version
+
+
+def _library_key(purl: str) -> tuple[str, str, str] | None:
     from packageurl import PackageURL
 
     try:

@@ -3,6 +3,7 @@ range pre-parsed into intervals so that a lookup parses only the component's own
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ class AdvisoryIndex:
 
     def __init__(self, advisories: Iterable[Advisory]) -> None:
         self._entries: dict[tuple[str, str], list[Entry]] = defaultdict(list)
+        self._tables: dict[tuple[str, str], _Table | None] = {}
         self.size = 0
         for advisory in advisories:
             self.size += 1
@@ -74,7 +76,71 @@ class AdvisoryIndex:
             return []
         parsed = versions.parse(ecosystem, version)
         plain = versions.plain(ecosystem, version)
-        return [e for e in entries if e.matches(parsed, plain)]
+        key = (ecosystem, name)
+        table = self._tables[key] if key in self._tables else self._build_table(key, entries)
+        if table is None or parsed is None:
+            return [e for e in entries if e.matches(parsed, plain)]
+        rank = table.rank(parsed)
+        return [e for e, spans in zip(entries, table.spans, strict=True)
+                if plain in e.versions or any(_in_span(rank, s) for s in spans)]
+
+    def _build_table(self, key: tuple[str, str], entries: list[Entry]) -> _Table | None:
+        """Built on first lookup of a package (most packages are never looked up)."""
+        try:
+            table: _Table | None = _Table(entries)
+        except Exception:  # a bound the library cannot order against another: compare directly
+            table = None
+        self._tables[key] = table
+        return table
+
+
+Span = tuple[int, float, bool]
+
+
+def _in_span(rank: int, span: Span) -> bool:
+    lower, upper, inclusive = span
+    return rank >= lower and (rank <= upper if inclusive else rank < upper)
+
+
+class _Table:
+    """One package's distinct range bounds, sorted once with the library's ordering.
+
+    A component version is then placed among them by bisection (log n library comparisons
+    instead of two per interval) as a rank — 2i when it equals bound i, 2i+1 between bounds i
+    and i+1 — and every interval test is an integer comparison. Profiling the 10 000-component
+    benchmark showed semver comparisons as the largest cost after purl parsing.
+    """
+
+    __slots__ = ("bounds", "ecosystem", "spans")
+
+    def __init__(self, entries: list[Entry]) -> None:
+        self.ecosystem = entries[0].affected.ecosystem
+        ordered: list[Any] = []
+        for value in sorted({self._key(b) for e in entries for i in e.intervals
+                             for b in (i.lower, i.upper) if b is not None}):
+            if not ordered or ordered[-1] != value:
+                ordered.append(value)
+        self.bounds = ordered
+        self.spans: list[tuple[Span, ...]] = [
+            tuple(self._span(i) for i in e.intervals) for e in entries]
+
+    def _span(self, interval: Interval) -> Span:
+        lower = (-1 if interval.lower is None
+                 else 2 * bisect_left(self.bounds, self._key(interval.lower)))
+        upper = (float("inf") if interval.upper is None
+                 else 2 * bisect_left(self.bounds, self._key(interval.upper)))
+        return lower, upper, interval.inclusive
+
+    def _key(self, version: Any) -> Any:
+        return versions.order_key(self.ecosystem, version)
+
+    def rank(self, version: Any) -> int:
+        """2i when ``version`` equals bound i, else 2i-1 where i is its insertion point."""
+        version = self._key(version)
+        position = bisect_left(self.bounds, version)
+        if position < len(self.bounds) and self.bounds[position] == version:
+            return 2 * position
+        return 2 * position - 1
 
 
 def _entry(advisory: Advisory, affected: Affected) -> Entry:

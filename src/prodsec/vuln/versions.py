@@ -45,3 +45,19 @@ def _parser(ecosystem: str) -> Any:
 
     cls = getattr(univers.versions, UNIVERS.get(ecosystem, "SemverVersion"))
     return cls
+
+
+def order_key(ecosystem: str, version: Any) -> Any:
+    """A natively comparable key with the same order as the parsed version.
+
+    semver's ``Version`` compares in Python through several calls per comparison; its SemVer 2.0
+    precedence as a tuple compares in C: (major, minor, patch, pre-release), where a release
+    sorts after its pre-releases and numeric identifiers before alphanumeric ones. Other
+    ecosystems keep their library objects.
+    """
+    if ecosystem not in ("Go", "npm"):
+        return version
+    pre = version.prerelease
+    tail: tuple[Any, ...] = (1,) if pre is None else (0, *(
+        (0, int(p), "") if p.isdigit() else (1, 0, p) for p in str(pre).split(".")))
+    return (version.major, version.minor, version.patch, tail)

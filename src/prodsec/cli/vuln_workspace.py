@@ -1,0 +1,417 @@
+"""The workspace commands of vulnerability handling (registered by ``prodsec.cli.vuln``).
+
+``sbom import|diff|quality``, ``advisories import``, ``findings``, ``vex set|export|import``,
+``csaf author``, ``case open|list|show|draft|measure|submit|close``. Like every workspace command
+they take ``--db``/``--org`` and run in one transaction: an import that fails leaves nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from prodsec.cli.vuln import FileArg, Format, FormatOpt, Invalid
+from prodsec.cli.workspace import DbOpt, OrgOpt, workspace
+
+advisories_app = typer.Typer(help="The offline advisory database (OSV) and known-exploited flags.",
+                             no_args_is_help=True)
+vex_app = typer.Typer(help="Triage as VEX: set states, export and import VEX documents.",
+                      no_args_is_help=True)
+case_app = typer.Typer(help="CRA Article 14 cases: reporting clocks, drafts, submissions.",
+                       no_args_is_help=True)
+
+OutOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")]
+
+
+def register(app: typer.Typer, sbom_app: typer.Typer, csaf_app: typer.Typer) -> None:
+    """Attach the workspace commands to the ``sbom`` and ``csaf`` groups and the application."""
+    sbom_app.command("import")(sbom_import)
+    sbom_app.command("diff")(sbom_diff)
+    sbom_app.command("quality")(sbom_quality)
+    csaf_app.command("author")(csaf_author_cmd)
+    app.add_typer(advisories_app, name="advisories")
+    app.add_typer(vex_app, name="vex")
+    app.add_typer(case_app, name="case")
+    app.command("findings")(findings)
+
+
+def _json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    Console().print(table)
+
+
+def _write(doc: Any, output: Path | None) -> None:
+    text = json.dumps(doc, indent=2, ensure_ascii=False)
+    if output is None:
+        print(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        print(f"written {output}", file=sys.stderr)
+
+
+def _kb() -> Any:
+    from prodsec.services.knowledge import knowledge_base
+
+    return knowledge_base()
+
+
+# ---- SBOMs ---------------------------------------------------------------------------------
+
+
+def sbom_import(product: str, release: str, file: FileArg, org: OrgOpt = "default",
+                db: DbOpt = None, fmt: FormatOpt = Format.table) -> None:
+    """Import a release's SBOM (replaces an earlier one) and recompute its findings."""
+    from prodsec.formats._io import read_bytes
+    from prodsec.workspace.vulnerabilities import import_sbom
+
+    data = read_bytes(file)
+    with workspace(db, org) as (_, session, actor):
+        result = import_sbom(session, actor, product, release, data, str(file))
+    if fmt is Format.json:
+        _json(result)
+        return
+    found = result["findings"]
+    print(f"{file}: {result['format']} {result['spec_version']}, {result['components']} components, "
+          f"{result['dependencies']} dependency edges → {product} {release}")
+    print(f"findings: {found['added']} new, {found['kept']} kept, {found['removed']} removed; "
+          f"NTIA minimum elements {result['quality']['ntia_score']}%")
+
+
+def sbom_diff(product: str, release_a: str, release_b: str, org: OrgOpt = "default",
+              db: DbOpt = None, fmt: FormatOpt = Format.table) -> None:
+    """Components added, removed and upgraded between two releases' SBOMs."""
+    from prodsec.workspace.vulnerabilities import sbom_diff as run
+
+    with workspace(db, org) as (_, session, actor):
+        data = run(session, actor, product, release_a, release_b)
+    if fmt is Format.json:
+        _json(data)
+        return
+    rows = ([["added", c["component"], "", c["version"]] for c in data["added"]]
+            + [["removed", c["component"], c["version"], ""] for c in data["removed"]]
+            + [["changed", c["component"], c["from"], c["to"]] for c in data["changed"]])
+    _table(f"{product}: {release_a} → {release_b}", ["change", "component", release_a, release_b], rows)
+
+
+def sbom_quality(file: FileArg, fmt: FormatOpt = Format.table) -> None:
+    """SBOM quality against the minimum elements (NTIA, BSI TR-03183-2): evidence for CRA
+    Annex I Part II (1)."""
+    from prodsec.formats._io import read_bytes
+    from prodsec.workspace.vulnerabilities import sbom_quality as run
+
+    report = run(read_bytes(file), str(file))
+    if fmt is Format.json:
+        _json(report)
+        return
+    rows = [[e["element"], ", ".join(e["standards"]), f"{e['present']}/{e['total']}",
+             f"{e['percent']}%"] for e in report["elements"]]
+    rows += [[d["element"], ", ".join(d["standards"]), "yes" if d["ok"] else "NO", ""]
+             for d in report["document"]]
+    _table(f"{file}: {report['components']} components, NTIA score {report['ntia_score']}%",
+           ["element", "required by", "present", "%"], rows)
+
+
+# ---- advisories and findings ---------------------------------------------------------------
+
+
+@advisories_app.command("import")
+def advisories_import(
+    source: Annotated[Path, typer.Argument(metavar="DIR|ZIP", help="OSV directory, zip or file.")],
+    kev: Annotated[Path | None, typer.Option("--kev", help="CISA KEV catalogue (JSON).")] = None,
+    org: OrgOpt = "default", db: DbOpt = None, fmt: FormatOpt = Format.table,
+) -> None:
+    """Import OSV advisories incrementally (bad files are reported and skipped: exit 2)."""
+    from rich.progress import Progress
+
+    from prodsec.cli.vuln import _stderr
+    from prodsec.formats import osv
+    from prodsec.formats._io import read_bytes
+    from prodsec.workspace.vulnerabilities import import_advisories, import_kev
+
+    if not source.exists():
+        raise Invalid(f"{source}: no such file or directory; expected OSV files, a directory or a zip")
+    with workspace(db, org) as (_, session, actor), \
+            Progress(transient=True, console=_stderr()) as bar:
+        task = bar.add_task("importing advisories", total=osv.count_files(source))
+        report = import_advisories(session, actor, source, lambda n: bar.advance(task, n))
+        new_kev = import_kev(session, actor, read_bytes(kev), str(kev)) if kev else None
+    data = report.to_dict() | ({"kev_new": new_kev} if kev else {})
+    if fmt is Format.json:
+        _json(data)
+    else:
+        print(f"{source}: {report.files} files: {report.added} added, {report.updated} updated, "
+              f"{report.unchanged} unchanged, {report.removed} removed (withdrawn), "
+              f"{len(report.failures)} failed; findings {report.findings}")
+        if kev:
+            print(f"{kev}: {new_kev} new known-exploited CVEs")
+    for source_file, message in report.failures:
+        print(f"error: skipped {source_file}: {message}", file=sys.stderr)
+    if report.failures:
+        raise Invalid(f"{source}: {len(report.failures)} advisory files failed (listed above); "
+                      "the others were imported")
+
+
+def findings(product: str, release: Annotated[str | None, typer.Argument()] = None,
+             org: OrgOpt = "default", db: DbOpt = None, fmt: FormatOpt = Format.table) -> None:
+    """A product's findings (one release or all) with known-exploited flag and VEX state."""
+    from prodsec.workspace.vulnerabilities import list_findings
+
+    with workspace(db, org) as (_, session, actor):
+        rows = list_findings(session, actor, product, release)
+    if fmt is Format.json:
+        _json({"findings": rows})
+        return
+    _table(f"{len(rows)} findings", ["release", "component", "vulnerability", "aliases", "fixed",
+                                     "KEV", "state"],
+           [[f["release"], f["component"], f["vulnerability"], ", ".join(f["aliases"]),
+             ", ".join(f["fixed"]), "yes" if f["known_exploited"] else "", f["state"]]
+            for f in rows])
+
+
+# ---- VEX -----------------------------------------------------------------------------------
+
+
+@vex_app.command("set")
+def vex_set(
+    product: str,
+    vulnerability: Annotated[str, typer.Argument(help="OSV id or alias (CVE, GHSA, ...).")],
+    state: Annotated[str, typer.Argument(help="in_triage, exploitable, not_affected, "
+                                         "false_positive, resolved, resolved_with_pedigree")],
+    justification: Annotated[str | None, typer.Option(help="CycloneDX justification "
+                                                      "(for not_affected).")] = None,
+    response: Annotated[list[str] | None, typer.Option(help="CycloneDX response (repeat).")] = None,
+    detail: Annotated[str, typer.Option(help="Why (impact or action statement).")] = "",
+    release: Annotated[str | None, typer.Option(help="Only this release (default: all).")] = None,
+    component: Annotated[str | None, typer.Option(help="Only this component purl.")] = None,
+    org: OrgOpt = "default", db: DbOpt = None,
+) -> None:
+    """Record a triage decision (CycloneDX VEX vocabulary) for a vulnerability in a product."""
+    from prodsec.workspace.vex import set_statement
+
+    with workspace(db, org) as (_, session, actor):
+        row = set_statement(session, actor, product, vulnerability, state,
+                            justification=justification, responses=response, detail=detail,
+                            release_label=release, component=component)
+        print(f"{vulnerability} in {product}{' ' + release if release else ''}: {row.state}")
+
+
+@vex_app.command("export")
+def vex_export(
+    product: str, release: str,
+    export_format: Annotated[str, typer.Option("--format", "-f",
+                                               help="cyclonedx, openvex or csaf")] = "cyclonedx",
+    author: Annotated[str, typer.Option(help="Author / publisher name.")] = "",
+    output: OutOpt = None, org: OrgOpt = "default", db: DbOpt = None,
+) -> None:
+    """Export a release's triage as CycloneDX VEX, OpenVEX or CSAF VEX (validated first)."""
+    from prodsec.workspace import vex
+
+    with workspace(db, org) as (_, session, actor):
+        doc = vex.export(session, actor, product, release, export_format, author)
+    problems = _check_export(doc, export_format)
+    if problems:
+        raise Invalid(f"exported {export_format} fails validation: {'; '.join(problems[:5])}")
+    _write(doc, output)
+
+
+def _check_export(doc: dict[str, Any], kind: str) -> list[str]:
+    """Exports are validated with the same validators as any input document."""
+    if kind == "cyclonedx":
+        from prodsec.formats import cyclonedx
+
+        report = cyclonedx.validate(json.dumps(doc).encode(), "export")
+        return [f"{i.location}: {i.message}" for i in report.issues]
+    if kind == "openvex":
+        from prodsec.workspace.vex import check_openvex
+
+        return check_openvex(doc)
+    from prodsec.workspace.csaf_author import check
+
+    return check(doc)
+
+
+@vex_app.command("import")
+def vex_import(
+    product: str, file: FileArg,
+    release: Annotated[str | None, typer.Option(help="Only this release (default: all).")] = None,
+    org: OrgOpt = "default", db: DbOpt = None,
+) -> None:
+    """Import a supplier's VEX (CycloneDX, OpenVEX or CSAF) as statements on the product."""
+    from prodsec.formats._io import read_bytes
+    from prodsec.workspace.vex import import_vex
+
+    data = read_bytes(file)
+    with workspace(db, org) as (_, session, actor):
+        count = import_vex(session, actor, product, data, str(file), release)
+    print(f"{file}: {count} statements imported into {product}")
+
+
+# ---- CSAF ----------------------------------------------------------------------------------
+
+
+def csaf_author_cmd(
+    product: str, release: str,
+    category: Annotated[str, typer.Option(help="csaf_security_advisory or csaf_vex")] = "csaf_security_advisory",
+    tracking_id: Annotated[str | None, typer.Option(help="Document tracking id.")] = None,
+    title: Annotated[str | None, typer.Option()] = None,
+    publisher: Annotated[str, typer.Option(help="Publisher name (default: organisation).")] = "",
+    output: OutOpt = None, org: OrgOpt = "default", db: DbOpt = None,
+) -> None:
+    """Author a CSAF 2.0 advisory from a release's findings and triage; validate, store, export."""
+    from prodsec.workspace.csaf_author import author
+
+    with workspace(db, org) as (_, session, actor):
+        row = author(session, actor, product, release, category, tracking_id=tracking_id,
+                     title=title, publisher=publisher)
+        doc: dict[str, Any] = row.document
+        tracking = row.tracking_id
+    print(f"CSAF {category} {tracking}: valid ({len(doc['vulnerabilities'])} vulnerabilities)",
+          file=sys.stderr)
+    _write(doc, output)
+
+
+
+
+# ---- Article 14 cases ----------------------------------------------------------------------
+
+
+@case_app.command("open")
+def case_open(
+    product: str,
+    title: Annotated[str, typer.Option(help="Short description.")],
+    exploited: Annotated[str | None, typer.Option(
+        "--exploited", help="Vulnerability id: an actively exploited vulnerability.")] = None,
+    incident: Annotated[bool, typer.Option("--incident", help="A severe incident.")] = False,
+    aware_at: Annotated[str | None, typer.Option(help="When the manufacturer became aware "
+                                                 "(ISO 8601; naive = UTC; default now).")] = None,
+    member_state: Annotated[str | None, typer.Option(
+        help="Member state of the main establishment (default: organisation profile).")] = None,
+    description: str = "", org: OrgOpt = "default", db: DbOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Open an Article 14 case: the 24 h / 72 h / final-report clocks start at awareness."""
+    from prodsec.workspace import article14
+    from prodsec.workspace.vex import parse_time
+
+    if bool(exploited) == incident:
+        raise Invalid("give either --exploited VULN-ID or --incident")
+    with workspace(db, org) as (_, session, actor):
+        case = article14.open_case(
+            session, actor, product, "incident" if incident else "vulnerability", title,
+            parse_time(aware_at), vulnerability=exploited, member_state_code=member_state,
+            description=description)
+        view = article14.case_view(session, _kb(), case)
+    _show_case(view, fmt)
+
+
+def _show_case(view: dict[str, Any], fmt: Format) -> None:
+    if fmt is Format.json:
+        _json(view)
+        return
+    print(f"case {view['id']} ({view['kind']}): {view['title']} — {view['product']}")
+    print(f"aware at {view['aware_at']}; report to {view['csirt']}")
+    _table("clocks (UTC)", ["stage", "requirement", "due", "status", "submitted"],
+           [[s["stage"], s["requirement"], s["due"] or f"after {s['from_event']}",
+             s["status"] + (f" ({s['remaining_hours']} h)" if "remaining_hours" in s else ""),
+             s["submitted_at"]] for s in view["stages"]])
+
+
+@case_app.command("list")
+def case_list(open_only: Annotated[bool, typer.Option("--open")] = False,
+              org: OrgOpt = "default", db: DbOpt = None, fmt: FormatOpt = Format.table) -> None:
+    """Every case with its next deadline; overdue first."""
+    from prodsec.workspace import article14
+
+    with workspace(db, org) as (_, session, actor):
+        views = article14.list_cases(session, actor, _kb(), open_only)
+    if fmt is Format.json:
+        _json({"cases": views})
+        return
+    _table(f"{len(views)} Article 14 cases", ["id", "kind", "product", "title", "next", "due", "status"],
+           [[v["id"][:8], v["kind"], v["product"], v["title"],
+             (v["next_due"] or {}).get("stage", "closed" if v["closed_at"] else "—"),
+             (v["next_due"] or {}).get("due"), (v["next_due"] or {}).get("status")] for v in views])
+
+
+@case_app.command("show")
+def case_show(case_id: str, org: OrgOpt = "default", db: DbOpt = None,
+              fmt: FormatOpt = Format.table) -> None:
+    """One case with its clocks."""
+    from prodsec.workspace import article14
+
+    with workspace(db, org) as (_, session, actor):
+        view = article14.case_view(session, _kb(), article14.get_case(session, actor, case_id))
+    _show_case(view, fmt)
+
+
+@case_app.command("draft")
+def case_draft(case_id: str, stage: str, org: OrgOpt = "default", db: DbOpt = None) -> None:
+    """The report draft a stage requires (early-warning, notification, final-report)."""
+    from prodsec.workspace import article14
+
+    with workspace(db, org) as (_, session, actor):
+        _json(article14.draft(session, actor, _kb(), case_id, stage))
+
+
+@case_app.command("measure")
+def case_measure(case_id: str, at: Annotated[str | None, typer.Option(help="ISO 8601 (UTC).")] = None,
+                 org: OrgOpt = "default", db: DbOpt = None) -> None:
+    """A corrective or mitigating measure is available: starts the final-report clock."""
+    from prodsec.workspace import article14
+    from prodsec.workspace.vex import parse_time
+
+    with workspace(db, org) as (_, session, actor):
+        article14.measure_available(session, actor, case_id, parse_time(at))
+    print("corrective measure recorded; the final-report clock runs")
+
+
+@case_app.command("submit")
+def case_submit(
+    case_id: str, stage: str,
+    at: Annotated[str | None, typer.Option(help="When it was submitted (default now).")] = None,
+    reference: Annotated[str, typer.Option(help="Reference from the reporting platform.")] = "",
+    content: Annotated[Path | None, typer.Option(help="JSON file with what was sent "
+                                                 "(default: the draft).")] = None,
+    org: OrgOpt = "default", db: DbOpt = None,
+) -> None:
+    """Record a report as submitted, with its timestamp."""
+    from prodsec.formats._io import expect_object, load_json, read_bytes
+    from prodsec.workspace import article14
+    from prodsec.workspace.vex import parse_time
+
+    sent = (expect_object(load_json(read_bytes(content), str(content)), str(content), "a report")
+            if content else None)
+    with workspace(db, org) as (_, session, actor):
+        row = article14.submit(session, actor, _kb(), case_id, stage,
+                               parse_time(at) if at else None, reference, sent)
+        print(f"{stage} submitted at {row.submitted_at.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+
+
+@case_app.command("close")
+def case_close(
+    case_id: str,
+    advisory: Annotated[str | None, typer.Option(help="CSAF document id or tracking id.")] = None,
+    vex_ref: Annotated[str, typer.Option("--vex", help="Where the VEX is published.")] = "",
+    org: OrgOpt = "default", db: DbOpt = None,
+) -> None:
+    """Close a case (after its final report), linking the advisory and VEX that close it."""
+    from prodsec.workspace import article14
+
+    with workspace(db, org) as (_, session, actor):
+        article14.close(session, actor, case_id, advisory, vex_ref)
+    print(f"case {case_id} closed")

@@ -1,0 +1,315 @@
+"""CRA Article 14 reporting cases: the clocks, their status, the report drafts.
+
+A case is an actively exploited vulnerability (Art. 14(1)-(2)) or a severe incident (Art.
+14(3)-(4)), with the moment the manufacturer became aware. The deadlines are not written here:
+they come from the knowledge base's requirement deadlines (``eu-cra:art-14:2:*`` and ``:4:*``:
+hours, days or months and the event that starts each clock), so a correction to the knowledge
+base corrects every case. All times are UTC. The report goes to the CSIRT designated as
+coordinator of the member state of the manufacturer's main establishment (Art. 14(7)).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from prodsec.core.knowledge import KnowledgeBase
+from prodsec.db.models import Article14Case, Article14Submission, OrgProfile, Product, utcnow
+from prodsec.workspace import audit
+from prodsec.workspace.context import Actor, Conflict, NotFound, ValidationFailed
+from prodsec.workspace.products import _flush, get_product
+
+KINDS = ("vulnerability", "incident")
+STAGES = ("early-warning", "notification", "final-report")
+REQUIREMENTS = {
+    "vulnerability": dict(zip(STAGES, ("eu-cra:art-14:2:a", "eu-cra:art-14:2:b",
+                                       "eu-cra:art-14:2:c"), strict=True)),
+    "incident": dict(zip(STAGES, ("eu-cra:art-14:4:a", "eu-cra:art-14:4:b",
+                                  "eu-cra:art-14:4:c"), strict=True)),
+}
+EU_MEMBER_STATES = frozenset(
+    ["AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "IE", "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"])
+# What each report must contain (Art. 14(2) and (4)), as the fields of the draft.
+CONTENT = {
+    ("vulnerability", "early-warning"): ("member_states",),
+    ("vulnerability", "notification"): ("product", "nature_of_exploit", "nature_of_vulnerability",
+                                        "corrective_measures_taken", "user_measures",
+                                        "sensitivity"),
+    ("vulnerability", "final-report"): ("description", "severity", "impact", "malicious_actor",
+                                        "security_update"),
+    ("incident", "early-warning"): ("unlawful_or_malicious_suspected", "member_states"),
+    ("incident", "notification"): ("nature_of_incident", "initial_assessment",
+                                   "corrective_measures_taken", "user_measures", "sensitivity"),
+    ("incident", "final-report"): ("description", "severity", "impact", "threat_or_root_cause",
+                                   "mitigation_applied_and_ongoing"),
+}
+
+
+# ---- clocks ---------------------------------------------------------------------------------
+
+
+def deadline_rule(kb: KnowledgeBase, kind: str, stage: str) -> dict[str, Any]:
+    """The knowledge base's deadline for one stage: period and starting event."""
+    requirement = kb.requirement(REQUIREMENTS[kind][stage])
+    deadlines = requirement.get("deadlines") or []
+    if not deadlines:
+        raise RuntimeError(f"{requirement['id']} has no deadline in the knowledge base")
+    return {"requirement": requirement["id"], **deadlines[0]}
+
+
+def _add(start: dt.datetime, rule: dict[str, Any]) -> dt.datetime:
+    """Start plus the period; months and years are calendar ones, clamped to the month's last
+    day (31 January + 1 month = 28/29 February), as Regulation 1182/71 counts them."""
+    import calendar
+
+    months = (rule.get("months") or 0) + 12 * (rule.get("years") or 0)
+    year, month = divmod(start.month - 1 + months, 12)
+    year += start.year
+    day = min(start.day, calendar.monthrange(year, month + 1)[1])
+    moved = start.replace(year=year, month=month + 1, day=day)
+    return moved + dt.timedelta(hours=rule.get("hours") or 0, days=rule.get("days") or 0)
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite hands back naive datetimes; every time in a case is UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def clocks(kb: KnowledgeBase, case: Article14Case, submissions: dict[str, Article14Submission],
+           now: dt.datetime) -> list[dict[str, Any]]:
+    """Each stage: due time (None while its starting event has not happened) and status —
+    submitted (with time, and whether in time), overdue, due, or pending."""
+    starts = {"awareness": _utc(case.aware_at),
+              "corrective-or-mitigating-measure-available": _utc(case.measure_available_at),
+              "incident-notification-submitted": _utc(submissions["notification"].submitted_at)
+              if "notification" in submissions else None}
+    result = []
+    for stage in STAGES:
+        rule = deadline_rule(kb, case.kind, stage)
+        start = starts.get(rule["from_event"])
+        due = _add(start, rule) if start else None
+        sent = submissions.get(stage)
+        entry = {"stage": stage, "requirement": rule["requirement"], "from_event": rule["from_event"],
+                 "due": _iso(due), "submitted_at": _iso(_utc(sent.submitted_at)) if sent else None}
+        if sent is not None:
+            at = _utc(sent.submitted_at)
+            entry["status"] = "submitted"
+            entry["in_time"] = due is None or (at is not None and at <= due)
+        elif due is None:
+            entry["status"] = "pending"
+        else:
+            entry["status"] = "overdue" if now > due else "due"
+            entry["remaining_hours"] = round((due - now).total_seconds() / 3600, 1)
+        result.append(entry)
+    return result
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+# ---- cases ----------------------------------------------------------------------------------
+
+
+def member_state(session: Session, actor: Actor, explicit: str | None) -> str:
+    """The member state of the main establishment: given, else the organisation profile's."""
+    value = (explicit or "").strip().upper()
+    if not value:
+        profile = session.scalar(select(OrgProfile).where(OrgProfile.org_id == actor.org_id))
+        value = (profile.csirt_member_state if profile else "").upper()
+    if value and value not in EU_MEMBER_STATES:
+        raise ValidationFailed("member_state", f"{value!r}: expected an EU member state code "
+                               "(the manufacturer's main establishment), e.g. DE")
+    return value
+
+
+def open_case(session: Session, actor: Actor, product_ref: str, kind: str, title: str,
+              aware_at: dt.datetime, *, vulnerability: str | None = None,
+              member_state_code: str | None = None, description: str = "") -> Article14Case:
+    """Record an actively exploited vulnerability or a severe incident; the clocks start at
+    ``aware_at`` (which may be in the past: awareness is when it happened, not when typed)."""
+    actor.require("editor")
+    if kind not in KINDS:
+        raise ValidationFailed("kind", f"{kind!r}: expected vulnerability or incident")
+    if kind == "vulnerability" and not vulnerability:
+        raise ValidationFailed("vulnerability", "an actively exploited vulnerability needs its id")
+    if not title.strip():
+        raise ValidationFailed("title", "must not be empty")
+    aware = _utc(aware_at)
+    assert aware is not None
+    if aware > utcnow() + dt.timedelta(minutes=5):
+        raise ValidationFailed("aware_at", "is in the future")
+    product = get_product(session, actor, product_ref)
+    case = Article14Case(org_id=actor.org_id, product_id=product.id, kind=kind, title=title.strip(),
+                         vulnerability=vulnerability, aware_at=aware,
+                         member_state=member_state(session, actor, member_state_code),
+                         description=description)
+    session.add(case)
+    session.flush()
+    audit.record(session, actor, "case.open", "article14-case", case.id, None, _facts(case))
+    return case
+
+
+def _facts(case: Article14Case) -> dict[str, Any]:
+    return {"kind": case.kind, "title": case.title, "product_id": case.product_id,
+            "vulnerability": case.vulnerability, "aware_at": _iso(_utc(case.aware_at)),
+            "measure_available_at": _iso(_utc(case.measure_available_at)),
+            "member_state": case.member_state, "csaf_document_id": case.csaf_document_id,
+            "vex_reference": case.vex_reference, "closed_at": _iso(_utc(case.closed_at))}
+
+
+def get_case(session: Session, actor: Actor, case_id: str) -> Article14Case:
+    """A case by id (or a unique id prefix of 8+ characters), organisation-scoped."""
+    query = select(Article14Case).where(Article14Case.org_id == actor.org_id)
+    rows = list(session.scalars(query.where(Article14Case.id == case_id)))
+    if not rows and len(case_id) >= 8:
+        rows = list(session.scalars(query.where(Article14Case.id.startswith(case_id))))
+    if len(rows) != 1:
+        raise NotFound(f"no case {case_id!r}")
+    return rows[0]
+
+
+def submissions_of(session: Session, case: Article14Case) -> dict[str, Article14Submission]:
+    """The case's submitted reports by stage."""
+    return {s.stage: s for s in session.scalars(select(Article14Submission).where(
+        Article14Submission.org_id == case.org_id, Article14Submission.case_id == case.id))}
+
+
+def measure_available(session: Session, actor: Actor, case_id: str, at: dt.datetime) -> Article14Case:
+    """A corrective or mitigating measure is available: starts the vulnerability final-report
+    clock (14 days in the knowledge base)."""
+    actor.require("editor")
+    case = get_case(session, actor, case_id)
+    before = _facts(case)
+    case.measure_available_at = _utc(at)
+    _flush(session, case)
+    audit.record(session, actor, "case.measure", "article14-case", case.id, before, _facts(case))
+    return case
+
+
+def submit(session: Session, actor: Actor, kb: KnowledgeBase, case_id: str, stage: str,
+           at: dt.datetime | None = None, reference: str = "",
+           content: dict[str, Any] | None = None) -> Article14Submission:
+    """Record a report as submitted (at ``at``, default now) with what was sent."""
+    actor.require("editor")
+    if stage not in STAGES:
+        raise ValidationFailed("stage", f"{stage!r}: expected one of {', '.join(STAGES)}")
+    case = get_case(session, actor, case_id)
+    if stage in submissions_of(session, case):
+        raise Conflict(f"the {stage} of this case was submitted already", precondition=False)
+    when = _utc(at) or utcnow()
+    if when < (_utc(case.aware_at) or when):
+        raise ValidationFailed("at", "a report cannot precede awareness")
+    sent = content if content is not None else draft(session, actor, kb, case.id, stage)["content"]
+    row = Article14Submission(org_id=actor.org_id, case_id=case.id, stage=stage, submitted_at=when,
+                              content=sent, reference=reference, submitted_by=actor.email)
+    session.add(row)
+    session.flush()
+    audit.record(session, actor, "case.submit", "article14-case", case.id, None,
+                 {"stage": stage, "submitted_at": _iso(when), "reference": reference})
+    return row
+
+
+def close(session: Session, actor: Actor, case_id: str, csaf_ref: str | None,
+          vex_reference: str = "") -> Article14Case:
+    """Close a case once its final report is in, linking the advisory and VEX that close it."""
+    from prodsec.workspace.csaf_author import get_document
+
+    actor.require("editor")
+    case = get_case(session, actor, case_id)
+    if "final-report" not in submissions_of(session, case):
+        raise Conflict("submit the final report before closing the case", precondition=False)
+    before = _facts(case)
+    if csaf_ref:
+        case.csaf_document_id = get_document(session, actor, csaf_ref).id
+    case.vex_reference, case.closed_at = vex_reference, utcnow()
+    _flush(session, case)
+    audit.record(session, actor, "case.close", "article14-case", case.id, before, _facts(case))
+    return case
+
+
+# ---- views and drafts -----------------------------------------------------------------------
+
+
+def case_view(session: Session, kb: KnowledgeBase, case: Article14Case,
+              now: dt.datetime | None = None) -> dict[str, Any]:
+    """A case with its clocks (UTC) and the next deadline."""
+    sent = submissions_of(session, case)
+    stages = clocks(kb, case, sent, _utc(now) or utcnow())
+    product = session.get(Product, case.product_id)
+    open_due = [s for s in stages if s["status"] in ("due", "overdue")]
+    return {"id": case.id, **_facts(case), "product": product.name if product else None,
+            "csirt": _csirt(case.member_state), "stages": stages,
+            "next_due": open_due[0] if open_due else None,
+            "overdue": any(s["status"] == "overdue" for s in stages),
+            "submissions": [{"stage": s.stage, "submitted_at": _iso(_utc(s.submitted_at)),
+                             "reference": s.reference, "submitted_by": s.submitted_by}
+                            for s in sent.values()]}
+
+
+def _csirt(code: str) -> str:
+    if not code:
+        return ("unknown: set the member state of the manufacturer's main establishment "
+                "(organisation profile csirt_member_state, or --member-state)")
+    return f"the CSIRT designated as coordinator by {code}, via ENISA's single reporting platform"
+
+
+def list_cases(session: Session, actor: Actor, kb: KnowledgeBase, open_only: bool = False,
+               now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Every case of the organisation, overdue first, then by awareness."""
+    query = select(Article14Case).where(Article14Case.org_id == actor.org_id)
+    if open_only:
+        query = query.where(Article14Case.closed_at.is_(None))
+    views = [case_view(session, kb, c, now) for c in session.scalars(query.order_by(Article14Case.aware_at))]
+    return sorted(views, key=lambda v: not v["overdue"])
+
+
+def draft(session: Session, actor: Actor, kb: KnowledgeBase, case_id: str, stage: str) -> dict[str, Any]:
+    """The report a stage requires, pre-filled from the workspace; ``to_complete`` names the
+    fields the team must still write."""
+    if stage not in STAGES:
+        raise ValidationFailed("stage", f"{stage!r}: expected one of {', '.join(STAGES)}")
+    case = get_case(session, actor, case_id)
+    product = session.get(Product, case.product_id)
+    requirement = kb.requirement(REQUIREMENTS[case.kind][stage])
+    known = _known(session, actor, case, product)
+    content = {name: known.get(name, "") for name in CONTENT[(case.kind, stage)]}
+    content = {"case": case.id, "kind": case.kind, "title": case.title,
+               "vulnerability": case.vulnerability, "aware_at": _iso(_utc(case.aware_at)),
+               "manufacturer_member_state": case.member_state, **content}
+    return {"stage": stage, "requirement": requirement["id"], "obligation": requirement["text"],
+            "recipient": _csirt(case.member_state), "content": content,
+            "to_complete": [k for k in CONTENT[(case.kind, stage)] if not content.get(k)]}
+
+
+def _known(session: Session, actor: Actor, case: Article14Case,
+           product: Product | None) -> dict[str, Any]:
+    """Draft fields the workspace can answer: markets, product, severity and fixes."""
+    profile: dict[str, Any] = product.profile if product else {}
+    markets = list(profile.get("markets") or [])
+    states = sorted(EU_MEMBER_STATES) if "EU" in markets else sorted(set(markets) & EU_MEMBER_STATES)
+    known: dict[str, Any] = {"member_states": states,
+                             "product": product.name if product else "",
+                             "description": case.description}
+    if case.kind == "vulnerability" and product is not None:
+        known |= _from_findings(session, actor, product, case.vulnerability or "")
+    return known
+
+
+def _from_findings(session: Session, actor: Actor, product: Product, vid: str) -> dict[str, Any]:
+    from prodsec.workspace.vulnerabilities import list_findings
+
+    hits = [f for f in list_findings(session, actor, product.id)
+            if vid == f["vulnerability"] or vid in f["aliases"]]
+    if not hits:
+        return {}
+    fixed = sorted({v for f in hits for v in f["fixed"]})
+    return {"nature_of_vulnerability": hits[0]["summary"] or "",
+            "severity": hits[0]["severity"] or "",
+            "affected_components": sorted({f"{f['component']} ({f['release']})" for f in hits}),
+            "security_update": f"fixed in {', '.join(fixed)}" if fixed else ""}

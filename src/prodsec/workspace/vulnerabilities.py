@@ -1,0 +1,476 @@
+"""Vulnerability handling in the workspace: SBOMs per release, the offline advisory database,
+known-exploited flags, and findings kept current when either side changes.
+
+Findings are *derived*: an SBOM import recomputes its release, an advisory import recomputes the
+releases that contain a package whose advisories changed. Recomputing keeps findings that still
+hold (their ``first_seen`` stays), adds new ones and removes those that no longer match; triage
+decisions live apart (``vex``), so no decision is lost. Bulk rows go in with Core inserts (an
+ORM object per advisory range would make a full database import take minutes), but always in the
+caller's transaction: an import that fails leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from prodsec.core.advisory import Advisory, Affected, Event, Range
+from prodsec.core.sbom import Sbom
+from prodsec.db.models import (
+    AdvisoryAlias,
+    AdvisoryRecord,
+    AffectedPackage,
+    DependencyEdge,
+    FindingRecord,
+    KevEntry,
+    Product,
+    Release,
+    SbomComponent,
+    SbomRecord,
+    new_id,
+    utcnow,
+)
+from prodsec.errors import InputError
+from prodsec.workspace import audit
+from prodsec.workspace.context import Actor, NotFound, ValidationFailed
+from prodsec.workspace.products import get_product
+
+CHUNK = 500
+
+
+# ---- releases and SBOMs -------------------------------------------------------------------
+
+
+def get_release(session: Session, actor: Actor, product_ref: str, label: str) -> Release:
+    """A release by its version label, within the actor's organisation."""
+    product = get_product(session, actor, product_ref)
+    release = session.scalar(select(Release).where(
+        Release.org_id == actor.org_id, Release.product_id == product.id,
+        Release.version_label == label))
+    if release is None:
+        raise NotFound(f"no release {label!r} of {product.name}")
+    return release
+
+
+def read_sbom(data: bytes, source: str, check: bool = True) -> Sbom:
+    """Parse a CycloneDX or SPDX SBOM; refuse it (listing the first errors) unless schema-valid."""
+    from prodsec.formats import cyclonedx, spdx
+
+    module: Any = spdx if spdx.looks_like_spdx(data) else cyclonedx
+    if check:
+        report = module.validate(data, source)
+        if not report.valid:
+            listed = "; ".join(f"{i.location}: {i.message}" for i in report.issues[:5])
+            raise ValidationFailed("sbom", f"{source}: invalid {report.format} "
+                                   f"{report.spec_version} ({len(report.issues)} errors): {listed}")
+    parsed: Sbom = module.parse(data, source)
+    return parsed
+
+
+def sbom_quality(data: bytes, source: str) -> dict[str, Any]:
+    """The minimum-elements report of one SBOM file (no workspace needed)."""
+    from prodsec.vuln.quality import document_facts, quality
+
+    return quality(read_sbom(data, source, check=False), document_facts(data))
+
+
+def import_sbom(session: Session, actor: Actor, product_ref: str, release_label: str,
+                data: bytes, filename: str) -> dict[str, Any]:
+    """Store a release's SBOM (replacing any earlier one) and recompute its findings."""
+    from prodsec.vuln.quality import document_facts, quality
+
+    actor.require("editor")
+    release = get_release(session, actor, product_ref, release_label)
+    sbom = read_sbom(data, filename)
+    report = quality(sbom, document_facts(data))
+    previous = session.scalar(select(SbomRecord).where(SbomRecord.org_id == actor.org_id,
+                                                       SbomRecord.release_id == release.id))
+    before = _sbom_summary(previous) if previous else None
+    if previous is not None:
+        session.execute(delete(SbomRecord).where(SbomRecord.id == previous.id))
+    record = SbomRecord(org_id=actor.org_id, release_id=release.id, format=sbom.format,
+                        spec_version=sbom.spec_version, name=sbom.name or "",
+                        filename=Path(filename).name[:300],
+                        sha256=hashlib.sha256(data).hexdigest(), quality=report)
+    session.add(record)
+    session.flush()
+    _insert_components(session, actor, record, release, sbom)
+    counts = recompute_findings(session, actor, [release.id])
+    after = _sbom_summary(record) | {"components": len(sbom.components),
+                                     "dependencies": len(sbom.dependencies)}
+    audit.record(session, actor, "sbom.import", "release", release.id, before, after)
+    return after | {"release_id": release.id, "findings": counts, "quality": report}
+
+
+def _sbom_summary(record: SbomRecord) -> dict[str, Any]:
+    return {"sbom_id": record.id, "format": record.format, "spec_version": record.spec_version,
+            "filename": record.filename, "sha256": record.sha256}
+
+
+def _insert_components(session: Session, actor: Actor, record: SbomRecord, release: Release,
+                       sbom: Sbom) -> None:
+    from prodsec.formats.purl import package_key
+
+    rows = []
+    for component in sbom.components:
+        key = package_key(component.purl) if component.purl else None
+        rows.append({
+            "id": new_id(), "org_id": actor.org_id, "sbom_id": record.id,
+            "ref": component.ref[:1000], "name": component.name[:1000],
+            "version": component.version, "purl": component.purl, "cpe": component.cpe,
+            "supplier": (component.supplier or None) and component.supplier[:500],
+            "kind": component.kind, "licenses": list(component.licenses),
+            "hashes": [{"alg": h.algorithm, "content": h.value} for h in component.hashes],
+            "ecosystem": key[0] if key else None, "package": key[1][:500] if key else None,
+            "csaf_product_id": csaf_product_id(release.id, component.ref),
+        })
+    _bulk(session, SbomComponent, rows)
+    edges = [{"id": new_id(), "org_id": actor.org_id, "sbom_id": record.id,
+              "source_ref": d.source[:1000], "target_ref": d.target[:1000]}
+             for d in sbom.dependencies]
+    _bulk(session, DependencyEdge, edges)
+
+
+def csaf_product_id(release_id: str, ref: str) -> str:
+    """A component's CSAF product id: stable for the same bom-ref in the same release."""
+    return "CSAFPID-" + hashlib.sha256(f"{release_id}\0{ref}".encode()).hexdigest()[:16]
+
+
+def _bulk(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), CHUNK):
+        session.execute(insert(model), rows[start:start + CHUNK])
+
+
+def release_components(session: Session, actor: Actor, release_id: str) -> list[SbomComponent]:
+    """The components of a release's SBOM (empty without one)."""
+    return list(session.scalars(
+        select(SbomComponent).join(SbomRecord, SbomRecord.id == SbomComponent.sbom_id)
+        .where(SbomComponent.org_id == actor.org_id, SbomRecord.release_id == release_id)
+        .order_by(SbomComponent.name, SbomComponent.version)))
+
+
+def component_view(c: SbomComponent) -> dict[str, Any]:
+    """A component with its three identities: bom-ref, purl/CPE, CSAF product id."""
+    return {"ref": c.ref, "name": c.name, "version": c.version, "purl": c.purl, "cpe": c.cpe,
+            "supplier": c.supplier, "licenses": c.licenses, "hashes": c.hashes,
+            "csaf_product_id": c.csaf_product_id}
+
+
+def sbom_diff(session: Session, actor: Actor, product_ref: str, label_a: str,
+              label_b: str) -> dict[str, Any]:
+    """What changed in the components from release A to release B."""
+    from prodsec.vuln.quality import diff
+
+    sides = []
+    for label in (label_a, label_b):
+        release = get_release(session, actor, product_ref, label)
+        if session.scalar(select(SbomRecord.id).where(SbomRecord.release_id == release.id)) is None:
+            raise NotFound(f"release {label!r} has no SBOM; import one with prodsec sbom import")
+        sides.append([component_view(c) for c in release_components(session, actor, release.id)])
+    return {"from": label_a, "to": label_b, **diff(sides[0], sides[1])}
+
+
+# ---- the advisory database -----------------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    """What an advisory import did; ``failures`` are files reported and skipped."""
+
+    files: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    withdrawn: int = 0
+    removed: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    findings: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``prodsec advisories import --format json``."""
+        data = asdict(self)
+        data["failures"] = [{"file": s, "error": m} for s, m in self.failures]
+        return data
+
+
+def _parsed(path: Path, progress: Callable[[int], None] | None) -> Iterator[Advisory | tuple[str, str]]:
+    """Each advisory under ``path``, or (file, error) for one that cannot be read."""
+    from prodsec.formats import osv
+
+    for source, data in osv._sources(path):
+        if progress is not None:
+            progress(1)
+        try:
+            yield osv.parse(data, source)
+        except InputError as exc:
+            yield (source, str(exc))
+
+
+def content_hash(advisory: Advisory) -> str:
+    """Hash of everything matching uses, so a re-import skips what did not change."""
+    return hashlib.sha256(json.dumps(asdict(advisory), sort_keys=True).encode()).hexdigest()
+
+
+def import_advisories(session: Session, actor: Actor, path: Path,
+                      progress: Callable[[int], None] | None = None) -> ImportReport:
+    """Import OSV files (directory, zip, file) incrementally; recompute affected findings."""
+    actor.require("editor")
+    report = ImportReport()
+    existing = {row.osv_id: (row.id, row.content_hash) for row in session.execute(
+        select(AdvisoryRecord.osv_id, AdvisoryRecord.id, AdvisoryRecord.content_hash)
+        .where(AdvisoryRecord.org_id == actor.org_id))}
+    fresh: dict[str, Advisory] = {}
+    withdrawn: set[str] = set()
+    for item in _parsed(path, progress):
+        report.files += 1
+        if isinstance(item, tuple):
+            report.failures.append(item)
+        elif item.withdrawn:
+            withdrawn.add(item.id)
+        else:
+            fresh[item.id] = item
+    report.withdrawn = len(withdrawn)
+    touched = _store_advisories(session, actor, fresh, existing, report)
+    touched |= _remove(session, actor, [existing[i][0] for i in withdrawn if i in existing], report)
+    report.findings = recompute_for_packages(session, actor, touched)
+    audit.record(session, actor, "advisories.import", "advisory-database", actor.org_id, None,
+                 {"source": str(path), **{k: v for k, v in report.to_dict().items()
+                                          if k != "failures"},
+                  "failed_files": [s for s, _ in report.failures]})
+    return report
+
+
+def _store_advisories(session: Session, actor: Actor, fresh: dict[str, Advisory],
+                      existing: dict[str, tuple[str, str]], report: ImportReport) -> set[tuple[str, str]]:
+    """Insert new and changed advisories; return the (ecosystem, package) keys they touch."""
+    touched: set[tuple[str, str]] = set()
+    rows: list[dict[str, Any]] = []
+    aliases: list[dict[str, Any]] = []
+    affected: list[dict[str, Any]] = []
+    for advisory in fresh.values():
+        digest = content_hash(advisory)
+        known = existing.get(advisory.id)
+        if known is not None and known[1] == digest:
+            report.unchanged += 1
+            continue
+        pk = known[0] if known is not None else new_id()
+        values = {"summary": advisory.summary,
+                  "severity": (advisory.severity or None) and advisory.severity[:200],
+                  "modified": advisory.modified, "aliases": list(advisory.aliases),
+                  "content_hash": digest, "imported_at": utcnow()}
+        if known is not None:
+            report.updated += 1
+            touched |= _clear_ranges(session, pk)
+            session.execute(update(AdvisoryRecord).where(AdvisoryRecord.id == pk).values(**values))
+        else:
+            report.added += 1
+            rows.append({"id": pk, "org_id": actor.org_id, "osv_id": advisory.id[:128], **values})
+        aliases += [{"id": new_id(), "org_id": actor.org_id, "advisory_id": pk, "alias": a[:128]}
+                    for a in dict.fromkeys((advisory.id, *advisory.aliases))]
+        for item in advisory.affected:
+            touched.add((item.ecosystem, item.name))
+            affected.append(_affected_row(actor, pk, item))
+    for model, batch in ((AdvisoryRecord, rows), (AdvisoryAlias, aliases),
+                         (AffectedPackage, affected)):
+        _bulk(session, model, batch)
+    return touched
+
+
+def _affected_row(actor: Actor, pk: str, item: Affected) -> dict[str, Any]:
+    return {"id": new_id(), "org_id": actor.org_id, "advisory_id": pk,
+            "ecosystem": item.ecosystem, "package": item.name[:500],
+            "ranges": [{"type": r.type, "events": [[e.kind, e.version] for e in r.events]}
+                       for r in item.ranges],
+            "versions": list(item.versions)}
+
+
+def _clear_ranges(session: Session, pk: str) -> set[tuple[str, str]]:
+    """Drop a changed advisory's aliases and ranges (its row and findings stay: findings are
+    recomputed, keeping ``first_seen``); return the keys it covered."""
+    keys = {(e, p) for e, p in session.execute(
+        select(AffectedPackage.ecosystem, AffectedPackage.package)
+        .where(AffectedPackage.advisory_id == pk))}
+    session.execute(delete(AffectedPackage).where(AffectedPackage.advisory_id == pk))
+    session.execute(delete(AdvisoryAlias).where(AdvisoryAlias.advisory_id == pk))
+    return keys
+
+
+def _remove(session: Session, actor: Actor, pks: list[str],
+            report: ImportReport) -> set[tuple[str, str]]:
+    """Delete advisories (cascading to their ranges, aliases and findings); return their keys."""
+    touched: set[tuple[str, str]] = set()
+    for start in range(0, len(pks), CHUNK):
+        chunk = pks[start:start + CHUNK]
+        touched |= {(e, p) for e, p in session.execute(
+            select(AffectedPackage.ecosystem, AffectedPackage.package)
+            .where(AffectedPackage.advisory_id.in_(chunk)))}
+        for model in (FindingRecord, AffectedPackage, AdvisoryAlias):
+            session.execute(delete(model).where(model.advisory_id.in_(chunk)))
+        session.execute(delete(AdvisoryRecord).where(AdvisoryRecord.org_id == actor.org_id,
+                                                     AdvisoryRecord.id.in_(chunk)))
+    report.removed = len(pks)
+    return touched
+
+
+def import_kev(session: Session, actor: Actor, data: bytes, source: str) -> int:
+    """Known-exploited CVEs from a CISA KEV catalogue (JSON); returns how many are new."""
+    from prodsec.formats._io import expect_object, load_json
+
+    actor.require("editor")
+    doc = expect_object(load_json(data, source), source, "a CISA KEV catalogue")
+    entries = doc.get("vulnerabilities")
+    if not isinstance(entries, list):
+        raise ValidationFailed("kev", f"{source}: /vulnerabilities: expected a list of entries")
+    known = set(session.scalars(select(KevEntry.cve).where(KevEntry.org_id == actor.org_id)))
+    rows = []
+    for i, entry in enumerate(entries):
+        cve = entry.get("cveID") if isinstance(entry, dict) else None
+        if not isinstance(cve, str) or not cve.startswith("CVE-"):
+            raise ValidationFailed("kev", f"{source}: /vulnerabilities/{i}/cveID: expected CVE-YYYY-N")
+        if cve not in known:
+            known.add(cve)
+            rows.append({"id": new_id(), "org_id": actor.org_id, "cve": cve,
+                         "date_added": str(entry.get("dateAdded") or "") or None,
+                         "source": Path(source).name[:300]})
+    _bulk(session, KevEntry, rows)
+    audit.record(session, actor, "kev.import", "advisory-database", actor.org_id, None,
+                 {"source": source, "entries": len(entries), "new": len(rows)})
+    return len(rows)
+
+
+def kev_cves(session: Session, actor: Actor) -> set[str]:
+    """Every CVE the organisation's known-exploited catalogues list."""
+    return set(session.scalars(select(KevEntry.cve).where(KevEntry.org_id == actor.org_id)))
+
+
+# ---- findings ------------------------------------------------------------------------------
+
+
+def recompute_for_packages(session: Session, actor: Actor,
+                           keys: set[tuple[str, str]]) -> dict[str, int]:
+    """Recompute the releases that contain any of these (ecosystem, package) keys."""
+    releases: set[str] = set()
+    packages = sorted({p for _, p in keys})
+    for start in range(0, len(packages), CHUNK):
+        releases |= set(session.scalars(
+            select(SbomRecord.release_id).join(SbomComponent, SbomComponent.sbom_id == SbomRecord.id)
+            .where(SbomComponent.org_id == actor.org_id,
+                   SbomComponent.package.in_(packages[start:start + CHUNK])).distinct()))
+    return recompute_findings(session, actor, sorted(releases))
+
+
+def recompute_findings(session: Session, actor: Actor, release_ids: Iterable[str]) -> dict[str, int]:
+    """Bring the findings of these releases in line with their SBOMs and the advisories."""
+    totals = {"added": 0, "removed": 0, "kept": 0}
+    for release_id in release_ids:
+        for key, value in _recompute_release(session, actor, release_id).items():
+            totals[key] += value
+    return totals
+
+
+def _recompute_release(session: Session, actor: Actor, release_id: str) -> dict[str, int]:
+    from prodsec.vuln.index import AdvisoryIndex
+
+    components = [c for c in release_components(session, actor, release_id) if c.package]
+    keys = {(c.ecosystem or "", c.package or "") for c in components}
+    index = AdvisoryIndex(_advisories_for(session, actor, keys))
+    wanted: dict[tuple[str, str], dict[str, Any]] = {}
+    for component in components:
+        from prodsec.formats.purl import package_key
+
+        key = package_key(component.purl or "")
+        if key is None:
+            continue
+        for entry in index.lookup(*key):
+            wanted[(component.id, entry.advisory.id)] = {"affected": entry.described,
+                                                         "fixed": list(entry.fixed)}
+    have = {(f.component_id, f.advisory_id): f.id for f in session.scalars(
+        select(FindingRecord).where(FindingRecord.org_id == actor.org_id,
+                                    FindingRecord.release_id == release_id))}
+    gone = [fid for key, fid in have.items() if key not in wanted]
+    for start in range(0, len(gone), CHUNK):
+        session.execute(delete(FindingRecord).where(FindingRecord.id.in_(gone[start:start + CHUNK])))
+    now = utcnow()
+    _bulk(session, FindingRecord, [
+        {"id": new_id(), "org_id": actor.org_id, "release_id": release_id, "component_id": c,
+         "advisory_id": a, "first_seen": now, **extra}
+        for (c, a), extra in wanted.items() if (c, a) not in have])
+    for (c, a), extra in wanted.items():
+        if (c, a) in have:
+            session.execute(update(FindingRecord).where(FindingRecord.id == have[(c, a)])
+                            .values(**extra))
+    return {"added": len(wanted.keys() - have.keys()), "removed": len(gone),
+            "kept": len(wanted.keys() & have.keys())}
+
+
+def _advisories_for(session: Session, actor: Actor, keys: set[tuple[str, str]]) -> list[Advisory]:
+    """Advisories (keyed by the *database* id, so findings can point at rows) for these keys."""
+    by_advisory: dict[str, list[Affected]] = defaultdict(list)
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), CHUNK):
+        chunk = ordered[start:start + CHUNK]
+        condition = or_(*(and_(AffectedPackage.ecosystem == e, AffectedPackage.package == p)
+                          for e, p in chunk))
+        for row in session.scalars(select(AffectedPackage).where(
+                AffectedPackage.org_id == actor.org_id, condition)):
+            ranges = tuple(Range(str(r["type"]), tuple(Event(k, v) for k, v in r["events"]))  # type: ignore[attr-defined]
+                           for r in row.ranges)
+            by_advisory[row.advisory_id].append(
+                Affected(row.ecosystem, row.package, ranges, tuple(row.versions)))
+    return [Advisory(pk, affected=tuple(items)) for pk, items in by_advisory.items()]
+
+
+def list_findings(session: Session, actor: Actor, product_ref: str,
+                  release_label: str | None = None) -> list[dict[str, Any]]:
+    """A product's findings (one release, or every release), with KEV flag and VEX state."""
+    from prodsec.workspace import vex
+
+    product = get_product(session, actor, product_ref)
+    query = (select(FindingRecord, SbomComponent, AdvisoryRecord, Release)
+             .join(SbomComponent, SbomComponent.id == FindingRecord.component_id)
+             .join(AdvisoryRecord, AdvisoryRecord.id == FindingRecord.advisory_id)
+             .join(Release, Release.id == FindingRecord.release_id)
+             .where(FindingRecord.org_id == actor.org_id, Release.product_id == product.id))
+    if release_label is not None:
+        query = query.where(Release.id == get_release(session, actor, product.id, release_label).id)
+    kev = kev_cves(session, actor)
+    statements = vex.statements_for(session, actor, product.id)
+    rows = []
+    for finding, component, advisory, release in session.execute(
+            query.order_by(Release.version_label, SbomComponent.name, AdvisoryRecord.osv_id)):
+        names = {advisory.osv_id, *advisory.aliases}
+        decision = vex.effective(statements, release.id, names, component.purl or "")
+        rows.append(finding_view(finding, component, advisory, release, bool(names & kev),
+                                 decision))
+    return rows
+
+
+def finding_view(finding: FindingRecord, component: SbomComponent, advisory: AdvisoryRecord,
+                 release: Release, known_exploited: bool, decision: Any) -> dict[str, Any]:
+    """The stable JSON shape of one workspace finding."""
+    return {
+        "id": finding.id, "release": release.version_label, "release_id": release.id,
+        "component": component.purl or component.name, "component_ref": component.ref,
+        "csaf_product_id": component.csaf_product_id, "component_version": component.version,
+        "vulnerability": advisory.osv_id, "aliases": list(advisory.aliases),
+        "summary": advisory.summary, "severity": advisory.severity,
+        "affected": finding.affected, "fixed": list(finding.fixed),
+        "known_exploited": known_exploited, "first_seen": finding.first_seen.isoformat(),
+        "state": decision.state if decision else "in_triage",
+        "justification": decision.justification if decision else None,
+        "responses": list(decision.responses) if decision else [],
+        "detail": decision.detail if decision else "",
+    }
+
+
+def product_of(session: Session, actor: Actor, product_id: str) -> Product:
+    """The product row, organisation-scoped."""
+    return get_product(session, actor, product_id)

@@ -1,0 +1,68 @@
+"""The vulnerability commands end to end on an embedded database, with real data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from prodsec.cli.app import app
+from prodsec.errors import ProdsecError
+from prodsec.formats import csaf, cyclonedx
+from prodsec.workspace.vex import check_openvex
+from tests.workspace.vuln_data import SBOM_A, SBOM_B, SHARED, make_osv_dir
+
+if not SHARED.is_dir():
+    pytest.skip("shared/data is not present", allow_module_level=True)
+
+ROOT = Path(__file__).resolve().parents[2]
+NAME = "Fictinet AX3000 Home Router"
+
+
+def test_cli_flow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRODSEC_EVIDENCE_DIR", str(tmp_path / "ev"))
+    db = ["--db", str(tmp_path / "w.db")]
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0) -> str:
+        result = runner.invoke(app, [*args, *db])
+        exit_code = (result.exception.exit_code if isinstance(result.exception, ProdsecError)
+                     else result.exit_code)  # as prodsec.cli.app.run maps them
+        assert exit_code == code, (args, result.output, result.exception)
+        return result.stdout
+
+    run("product", "add", str(ROOT / "examples/products/router.yaml"))
+    for label in ("1.6.3", "1.8.0"):
+        run("product", "release", NAME, label)
+    run("sbom", "import", NAME, "1.6.3", str(SBOM_A))
+    run("sbom", "import", NAME, "1.8.0", str(SBOM_B))
+    osv_dir = make_osv_dir(tmp_path / "osv")
+    (osv_dir / "broken.json").write_text("[1, 2")
+    run("advisories", "import", str(osv_dir), code=2)  # one bad file: reported, rest imported
+    found = json.loads(run("findings", NAME, "1.8.0", "--format", "json"))["findings"]
+    assert found and all(f["release"] == "1.8.0" for f in found)
+    vid = found[0]["vulnerability"]
+    run("vex", "set", NAME, vid, "exploitable", "--response", "update")
+    diff = json.loads(run("sbom", "diff", NAME, "1.6.3", "1.8.0", "--format", "json"))
+    assert any(c["component"].endswith("go-resty/resty/v2") for c in diff["changed"])
+    outputs = {}
+    for fmt in ("cyclonedx", "openvex", "csaf"):
+        target = tmp_path / f"vex.{fmt}.json"
+        run("vex", "export", NAME, "1.8.0", "--format", fmt, "--output", str(target))
+        outputs[fmt] = target.read_bytes()
+    assert cyclonedx.validate(outputs["cyclonedx"], "x").valid
+    assert check_openvex(json.loads(outputs["openvex"])) == []
+    assert csaf.validate(outputs["csaf"], "x").valid
+    advisory = tmp_path / "advisory.json"
+    run("csaf", "author", NAME, "1.8.0", "--tracking-id", "ACME-1", "--output", str(advisory))
+    assert runner.invoke(app, ["csaf", "validate", str(advisory)]).exit_code == 0
+    case = json.loads(run("case", "open", NAME, "--title", "exploited", "--exploited", vid,
+                          "--aware-at", "2026-09-12T08:00Z", "--member-state", "DE",
+                          "--format", "json"))
+    run("case", "submit", case["id"], "early-warning", "--at", "2026-09-12T20:00Z")
+    cases = json.loads(run("case", "list", "--format", "json"))["cases"]
+    assert cases[0]["stages"][0]["status"] == "submitted"
+    run("case", "close", case["id"], "--advisory", "ACME-1", code=2)  # no final report yet
+    assert "intact" in run("audit", "verify")
