@@ -48,3 +48,31 @@ def test_lists_paginate_and_filter(world: World) -> None:
     assert statuses["total"] > 0 and {s["category"] for s in statuses["items"]} == {"handling"}
     named = world.call("GET", "/api/v1/products", params={"name": "fictinet"}).json()
     assert named["total"] == 1
+
+
+def test_article14_clocks_through_the_api(world: World) -> None:
+    """An exploited vulnerability known for 30 h: early warning overdue, notification due."""
+    import datetime as dt
+
+    client, headers = world.client, world.headers("Acme", "editor")
+    aware = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=30)).replace(microsecond=0)
+    opened = client.post(f"/api/v1/products/{world.ids['product_id']}/cases", headers=headers, json={
+        "kind": "vulnerability", "title": "RCE in web UI", "vulnerability": "CVE-2026-12345",
+        "aware_at": aware.isoformat(), "member_state": "DE"})
+    assert opened.status_code == 201, opened.text
+    stages = {s["stage"]: s for s in opened.json()["stages"]}
+    assert stages["early-warning"]["status"] == "overdue"
+    assert stages["notification"]["status"] == "due"
+    assert 41 <= stages["notification"]["remaining_hours"] <= 42
+    assert stages["final-report"]["status"] == "pending"  # starts when a measure is available
+    case_id = opened.json()["id"]
+    sent = client.post(f"/api/v1/cases/{case_id}/submissions", headers=headers,
+                       json={"stage": "early-warning", "reference": "SRP-1"})
+    early = {s["stage"]: s for s in sent.json()["stages"]}["early-warning"]
+    assert early["status"] == "submitted" and early["in_time"] is False
+    draft = client.get(f"/api/v1/cases/{case_id}/drafts/notification", headers=headers)
+    assert draft.status_code == 200 and "to_complete" in draft.json()
+    listed = client.get("/api/v1/cases", headers=world.headers("Acme", "viewer")).json()
+    assert any(c["id"] == case_id for c in listed)
+    hidden = client.get(f"/api/v1/cases/{case_id}", headers=world.headers("Globex", "admin"))
+    assert hidden.status_code == 404

@@ -32,6 +32,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/products/{product_id}/documents"): {"json": {"kind": "eu-declaration",
                                                                    "draft": True}},
     ("post", "/api/v1/documents"): {"json": {"kind": "oscal-catalog", "subject": "uk-psti"}},
+    ("post", "/api/v1/products/{product_id}/vex"): {"json": {"vulnerability": "CVE-2024-0001",
+                                                             "state": "in_triage"}},
+    ("post", "/api/v1/products/{product_id}/cases"): {"json": {
+        "kind": "incident", "title": "outage", "aware_at": "2026-11-27T08:00:00Z"}},
+    ("post", "/api/v1/cases/{case_id}/measure"): {"json": {"at": "2026-11-27T09:00:00Z"}},
+    ("post", "/api/v1/cases/{case_id}/submissions"): {"json": {"stage": "early-warning"}},
 }
 # Operations that change nothing an organisation owns: they may answer a viewer.
 READ_ONLY_POSTS = {"/api/v1/auth/login", "/api/v1/auth/logout", "/api/v1/check"}

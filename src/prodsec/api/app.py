@@ -28,6 +28,7 @@ from prodsec.api.routes import (
     releases,
     statuses,
     users,
+    vulnerabilities,
 )
 from prodsec.api.schemas import Problem
 from prodsec.core.knowledge import KnowledgeBase
@@ -37,7 +38,7 @@ from prodsec.workspace.sessions import LoginLimiter
 API_PREFIX = "/api/v1"
 DOCS_URL = "/api/docs"
 RESOURCES = (auth, products, releases, assessments, statuses, evidence, controls, gaps, audit,
-             users, knowledge, check, documents)
+             users, knowledge, check, documents, vulnerabilities)
 ERRORS = {code: {"model": Problem, "content": {"application/problem+json": {}}}
           for code in (401, 403, 404, 422)}
 
