@@ -155,3 +155,22 @@ def test_documents_from_the_product_page(client: TestClient) -> None:
     assert draft.status_code == 200 and "MISSING" in draft.text
     assert "attachment" in draft.headers["content-disposition"]
     assert "technical-file" in client.get(product).text  # the generation record is listed
+
+
+def test_reporting_clocks_page(app: Any, web_db: Any) -> None:
+    import datetime as dt
+
+    from prodsec.workspace import article14
+    from prodsec.workspace.users import authenticate_password
+
+    client = TestClient(app)
+    csrf = sign_in(client, "editor@acme.example")
+    product = _create(client, csrf).rsplit("/", 1)[-1]
+    with web_db.transaction() as session:
+        actor = authenticate_password(session, "editor@acme.example", PASSWORD)
+        assert actor is not None
+        article14.open_case(session, actor, product, "vulnerability", "RCE in admin page",
+                            dt.datetime.now(dt.UTC) - dt.timedelta(hours=30),
+                            vulnerability="CVE-2026-1", member_state_code="DE")
+    page = client.get("/cases").text
+    assert "RCE in admin page" in page and "overdue" in page and "h left" in page

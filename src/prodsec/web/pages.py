@@ -590,6 +590,21 @@ async def link_control(request: Request, pid: str, sid: str) -> Response:
     return _redirect(f"/products/{pid}/board#s-{sid}")
 
 
+# ---- vulnerability reporting clocks ------------------------------------------------------------
+
+
+@router.get("/cases", response_class=HTMLResponse)
+def cases_page(request: Request) -> HTMLResponse:
+    """CRA Article 14 cases: every report stage with its UTC deadline, overdue first."""
+    from prodsec.workspace import article14
+
+    actor, csrf = _who(request)
+    state = _state(request)
+    with state.database.transaction() as session:
+        cases = article14.list_cases(session, actor, state.kb)
+    return _render(request, "cases.html.j2", {"cases": cases}, actor=actor, csrf=csrf)
+
+
 # ---- portfolio and administration ------------------------------------------------------------
 
 
