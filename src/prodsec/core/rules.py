@@ -161,8 +161,12 @@ class ListNode(Node):
         return any(e.functions & functions for e in self.entries)
 
 
-class AllNode(Node):
+class _Junction(Node):
+    """``all`` and ``any``: one child with the decisive value decides (false for all, true for
+    any); otherwise an unknown child makes the whole unknown; otherwise the other value."""
+
     __slots__ = ("children",)
+    decisive: bool
 
     def __init__(self, children: Sequence[Node], text: str | None, citation: str | None) -> None:
         super().__init__(text, citation)
@@ -170,51 +174,33 @@ class AllNode(Node):
 
     def evaluate(self, facts: Facts) -> Outcome:
         outcomes = [c.evaluate(facts) for c in self.children]
-        false = [o for o in outcomes if o.value is False]
-        if false:
-            return self._own(False, NO_MISSING, _reasons(false))
+        decided = [o for o in outcomes if o.value is self.decisive]
+        if decided:
+            return self._own(self.decisive, NO_MISSING, _reasons(decided))
         unknown = [o for o in outcomes if o.value is None]
         if unknown:
             return self._own(None, _missing(unknown), _reasons(unknown))
-        return self._own(True, NO_MISSING, _reasons(outcomes))
+        return self._own(not self.decisive, NO_MISSING, _reasons(outcomes))
 
     def value(self, facts: Facts) -> Truth:
-        result: Truth = True
+        result: Truth = not self.decisive
         for child in self.children:
             v = child.value(facts)
-            if v is False:
-                return False
+            if v is self.decisive:
+                return v
             if v is None:
                 result = None
         return result
 
 
-class AnyNode(Node):
-    __slots__ = ("children",)
+class AllNode(_Junction):
+    __slots__ = ()
+    decisive = False
 
-    def __init__(self, children: Sequence[Node], text: str | None, citation: str | None) -> None:
-        super().__init__(text, citation)
-        self.children = tuple(children)
 
-    def evaluate(self, facts: Facts) -> Outcome:
-        outcomes = [c.evaluate(facts) for c in self.children]
-        true = [o for o in outcomes if o.value is True]
-        if true:
-            return self._own(True, NO_MISSING, _reasons(true))
-        unknown = [o for o in outcomes if o.value is None]
-        if unknown:
-            return self._own(None, _missing(unknown), _reasons(unknown))
-        return self._own(False, NO_MISSING, _reasons(outcomes))
-
-    def value(self, facts: Facts) -> Truth:
-        result: Truth = False
-        for child in self.children:
-            v = child.value(facts)
-            if v is True:
-                return True
-            if v is None:
-                result = None
-        return result
+class AnyNode(_Junction):
+    __slots__ = ()
+    decisive = True
 
 
 class NotNode(Node):
