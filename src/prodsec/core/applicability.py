@@ -15,9 +15,9 @@ Status on date D:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from prodsec.core.knowledge import CATEGORIES, Doc, KnowledgeBase
 from prodsec.core.profile import Profile
@@ -29,8 +29,7 @@ ASSESSMENT = {"none": None, "self": "self", "self-if-harmonised": "self-if-harmo
               "third-party": "third-party", "certification": "third-party"}
 
 
-@dataclass(frozen=True)
-class ObligationVerdict:
+class ObligationVerdict(NamedTuple):
     id: str
     title: str
     text: str
@@ -50,8 +49,10 @@ class ObligationVerdict:
         }
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
+    """One instrument's verdict. (NamedTuples, not dataclasses, on this path: creating a
+    dataclass costs about a millisecond at import, and ``prodsec check`` counts them.)"""
+
     regulation: str
     title: str
     status: str
@@ -63,15 +64,9 @@ class Verdict:
     missing: tuple[str, ...] = ()
     obligations: tuple[ObligationVerdict, ...] = ()
     standards: tuple[dict[str, Any], ...] = ()
-    requirements: dict[str, tuple[str, ...]] = field(default_factory=dict)
-
-    binding_ids: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        # The requirement ids this verdict binds the product to: the comply-once cache key.
-        if self.binds and not self.binding_ids:
-            ids = frozenset(r for group in self.requirements.values() for r in group)
-            object.__setattr__(self, "binding_ids", ids)
+    requirements: Mapping[str, tuple[str, ...]] = MappingProxyType({})
+    #: The requirement ids this verdict binds the product to (the comply-once cache key).
+    binding_ids: frozenset[str] = frozenset()
 
     @property
     def binds(self) -> bool:
@@ -90,8 +85,7 @@ class Verdict:
         }
 
 
-@dataclass(frozen=True)
-class Check:
+class Check(NamedTuple):
     """All verdicts for one profile on one date, plus the "comply once" groups."""
 
     product: str
@@ -240,12 +234,15 @@ class Engine:
         else:
             status = "not-applicable"
         starts = sorted(o.applies_from for o in obligations)
+        requirements = self._requirements(c, profile, obligations)
+        binds = status in ("required", "upcoming", "voluntary")
         return Verdict(
             **base, status=status, category=category if c.classes else None,
             assessment=ASSESSMENT.get(route or "none"), assessment_detail=route,
             applies_from=starts[0] if starts else None, reasons=tuple(reasons),
-            obligations=tuple(obligations), standards=c.standards,
-            requirements=self._requirements(c, profile, obligations))
+            obligations=tuple(obligations), standards=c.standards, requirements=requirements,
+            binding_ids=frozenset(r for g in requirements.values() for r in g) if binds
+            else frozenset())
 
     def _obligations(self, c: _Compiled, profile: Profile, day: str) -> list[ObligationVerdict]:
         out = []

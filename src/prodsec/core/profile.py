@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from prodsec.errors import InputError, suggest
 
@@ -39,8 +38,7 @@ KNOWN_FIELDS = (*TEXT_FIELDS, *BOOL_FIELDS, *LIST_FIELDS, "vehicle", "format")
 REQUIRED = ("name", "markets")
 
 
-@dataclass(frozen=True)
-class FieldProblem:
+class FieldProblem(NamedTuple):
     """One invalid field of a profile."""
 
     field: str
@@ -60,16 +58,14 @@ class ProfileError(InputError):
         super().__init__(f"{source}: invalid product profile:\n{detail}")
 
 
-@dataclass(frozen=True)
-class Vehicle:
+class Vehicle(NamedTuple):
     category: str | None = None
     ecus: bool | None = None
     software_updates: bool | None = None
     automated_driving_level: int | None = None
 
 
-@dataclass(frozen=True)
-class Profile:
+class Profile(NamedTuple):
     """A validated, normalised product profile.
 
     ``markets`` holds the normalised codes plus the groups they imply (``DE`` ⇒ ``EU``);
@@ -93,9 +89,9 @@ class Profile:
     commercial: bool | None = True
     open_source: bool | None = False
     remote_service_only: bool | None = False
-    functions: frozenset[str] = field(default_factory=frozenset)
+    functions: frozenset[str] = frozenset()
     declared_functions: tuple[str, ...] = ()
-    sector_law: frozenset[str] = field(default_factory=frozenset)
+    sector_law: frozenset[str] = frozenset()
     vehicle: Vehicle | None = None
 
     def fact(self, path: str) -> Any:
@@ -127,8 +123,7 @@ class Profile:
         return out
 
 
-@dataclass(frozen=True)
-class Vocabulary:
+class Vocabulary(NamedTuple):
     """The closed vocabularies a profile is checked against (from ``vocabulary.yaml``)."""
 
     functions: Mapping[str, tuple[str, ...]]  # function → what it implies

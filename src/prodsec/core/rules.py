@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 Truth = bool | None
 
@@ -24,8 +23,7 @@ class Facts(Protocol):
     def fact(self, path: str) -> Any: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Reason:
+class Reason(NamedTuple):
     """Why a node came out as it did: its text, its citation, and whether it held."""
 
     text: str
@@ -36,8 +34,7 @@ class Reason:
         return {"text": self.text, "citation": self.citation, "holds": self.holds}
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     value: Truth
     reasons: tuple[Reason, ...]
     missing: frozenset[str]
@@ -130,8 +127,7 @@ class FactNode(Node):
         return _compare(self.op, actual, self.expected)
 
 
-@dataclass(frozen=True, slots=True)
-class ListEntry:
+class ListEntry(NamedTuple):
     text: str
     citation: str | None
     functions: frozenset[str]

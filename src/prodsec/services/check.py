@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from prodsec.core.applicability import Check, Engine
 from prodsec.core.knowledge import KnowledgeBase
@@ -17,8 +16,7 @@ PROFILE_SUFFIXES = (".yaml", ".yml", ".json")
 MAX_PROFILE_BYTES = 1_000_000
 
 
-@dataclass(frozen=True)
-class Failure:
+class Failure(NamedTuple):
     """A profile that could not be checked, and why."""
 
     source: str
