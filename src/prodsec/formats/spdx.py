@@ -93,7 +93,9 @@ def _from_tag_value(text: str, source: str) -> tuple[Any, str]:
     version = _check_version(line.partition(":")[2].strip(), source, "SPDXVersion")
     from spdx_tools.spdx.parser.tagvalue.parser import Parser
 
-    return Parser().parse(text), version  # type: ignore[no-untyped-call]
+    # No debug file or table cache written into site-packages (PLY leaks their handles).
+    parser = Parser(debug=False, write_tables=False)  # type: ignore[no-untyped-call]
+    return parser.parse(text), version
 
 
 def _context(context: Any) -> str:
