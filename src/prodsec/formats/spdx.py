@@ -95,7 +95,7 @@ def _from_tag_value(text: str, source: str) -> tuple[Any, str]:
 
     # No debug file or table cache written into site-packages (PLY leaks their handles).
     parser = Parser(debug=False, write_tables=False)  # type: ignore[no-untyped-call]
-    return parser.parse(text), version
+    return parser.parse(text), version  # type: ignore[no-untyped-call]
 
 
 def _context(context: Any) -> str:
