@@ -58,7 +58,7 @@ def main() -> None:
     print(f"import: cold parse {cold:.2f} s, warm from cache {warm:.2f} s; index build {build:.2f} s")
     print(f"SBOM: {N} components, {len(data) / 1e6:.1f} MB; json.load {loads * 1000:.0f} ms")
     print(f"scan: {scan_time * 1000:.0f} ms = {scan_time / loads:.1f}x json.load "
-          f"(second scan, warm version caches: {rescan / loads:.1f}x); "
+          f"(second scan, memoised lookups: {rescan / loads:.1f}x); "
           f"parse into components {parse_time / loads:.1f}x; {len(findings)} findings")
     print(f"peak memory (max RSS): {peak:.0f} MB")
 

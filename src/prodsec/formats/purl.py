@@ -17,10 +17,13 @@ PURL_TO_OSV = {
 MAVEN_SEPARATOR = ":"
 
 
+_PEP503 = re.compile(r"[-_.]+")
+
+
 def normalise_name(ecosystem: str, name: str) -> str:
     """The name as the OSV index keys it: PEP 503 for PyPI, as written elsewhere."""
     if ecosystem == "PyPI":
-        return re.sub(r"[-_.]+", "-", name).lower()
+        return _PEP503.sub("-", name).lower()
     return name
 
 
@@ -28,12 +31,17 @@ FAST_TYPES = frozenset({"golang", "pypi", "npm", "cargo", "gem", "nuget", "hex",
 _PLAIN = re.compile(r"pkg:([a-z]+)/([A-Za-z0-9._~/+-]+)@([A-Za-z0-9._+~-]+)")
 
 
-@lru_cache(maxsize=65536)
-def package_key(purl: str) -> tuple[str, str, str] | None:
+def parse_key(purl: str) -> tuple[str, str, str] | None:
     """(OSV ecosystem, normalised name, version) for a purl; None when it cannot be matched
-    (not a purl, no version, or an ecosystem OSV does not cover)."""
+    (not a purl, no version, or an ecosystem OSV does not cover). Not memoised."""
     fast = _plain_key(purl)
     return fast if fast is not None else _library_key(purl)
+
+
+@lru_cache(maxsize=65536)
+def package_key(purl: str) -> tuple[str, str, str] | None:
+    """``parse_key``, memoised by the purl's text."""
+    return parse_key(purl)
 
 
 def _plain_key(purl: str) -> tuple[str, str, str] | None:
@@ -44,10 +52,12 @@ def _plain_key(purl: str) -> tuple[str, str, str] | None:
     if match is None or match.group(1) not in FAST_TYPES or "//" in match.group(2):
         return None
     kind, path, version = match.groups()
-    ecosystem = PURL_TO_OSV[kind]
-    if kind == "pypi":
-        path = path.lower().replace("_", "-")
-    return ecosystem, normalise_name(ecosystem, path.strip("/")), version
+    path = path.strip("/")
+    if kind == "pypi":  # PEP 503; the pattern admits ASCII only, so case and separators commute
+        path = path.lower()
+        if "_" in path or "." in path or "--" in path:
+            path = _PEP503.sub("-", path)
+    return PURL_TO_OSV[kind], path, version
 
 
 def _library_key(purl: str) -> tuple[str, str, str] | None:

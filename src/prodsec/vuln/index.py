@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from prodsec.core.advisory import Advisory, Affected, Range
+from prodsec.formats.purl import parse_key
 from prodsec.vuln import versions
 
 ORDERED_RANGES = ("ECOSYSTEM", "SEMVER")
@@ -42,6 +43,8 @@ class Entry:
     versions: frozenset[str]
     described: str = ""
     fixed: tuple[str, ...] = ()
+    #: The fields every finding of this entry shares, in ``Finding`` field order.
+    finding: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def matches(self, parsed: Any, plain: str) -> bool:
         """Affected when listed in ``versions`` or inside an ECOSYSTEM/SEMVER range."""
@@ -51,16 +54,27 @@ class Entry:
 
 
 class AdvisoryIndex:
-    """Advisories keyed by (OSV ecosystem, normalised name)."""
+    """Advisories keyed by (OSV ecosystem, normalised name).
+
+    Each package's range table is built with the index, so a lookup is one version parse
+    (memoised per ecosystem and text), one bisection and a list index; whole answers are also
+    memoised per (ecosystem, name, version), bounded by ``MEMO``.
+    """
+
+    MEMO = 1 << 18
 
     def __init__(self, advisories: Iterable[Advisory]) -> None:
         self._entries: dict[tuple[str, str], list[Entry]] = defaultdict(list)
-        self._tables: dict[tuple[str, str], _Table | None] = {}
         self.size = 0
         for advisory in advisories:
             self.size += 1
             for affected in advisory.affected:
                 self._entries[(affected.ecosystem, affected.name)].append(_entry(advisory, affected))
+        self._entries = dict(self._entries)
+        self._tables: dict[tuple[str, str], _Table | None] = {
+            key: _build_table(entries) for key, entries in self._entries.items()}
+        self._memo: dict[tuple[str, str, str], tuple[Entry, ...]] = {}
+        self._by_purl: dict[str, tuple[Entry, ...]] = {}
 
     def __contains__(self, key: tuple[str, str]) -> bool:
         return key in self._entries
@@ -71,27 +85,70 @@ class AdvisoryIndex:
 
     def lookup(self, ecosystem: str, name: str, version: str) -> list[Entry]:
         """The entries whose affected versions include ``version``."""
-        entries = self._entries.get((ecosystem, name))
-        if not entries:
-            return []
-        parsed = versions.parse(ecosystem, version)
-        plain = versions.plain(ecosystem, version)
-        key = (ecosystem, name)
-        table = self._tables[key] if key in self._tables else self._build_table(key, entries)
-        if table is None or parsed is None:
-            return [e for e in entries if e.matches(parsed, plain)]
-        rank = table.rank(parsed)
-        return [e for e, spans in zip(entries, table.spans, strict=True)
-                if plain in e.versions or any(_in_span(rank, s) for s in spans)]
+        return list(self.matching(ecosystem, name, version))
 
-    def _build_table(self, key: tuple[str, str], entries: list[Entry]) -> _Table | None:
-        """Built on first lookup of a package (most packages are never looked up)."""
-        try:
-            table: _Table | None = _Table(entries)
-        except Exception:  # a bound the library cannot order against another: compare directly
-            table = None
-        self._tables[key] = table
-        return table
+    def memoised_purls(self) -> Mapping[str, tuple[Entry, ...]]:
+        """The ``for_purl`` answers computed so far (read-only view for a scan's fast path)."""
+        return self._by_purl
+
+    def for_purl(self, purl: str) -> tuple[Entry, ...]:
+        """The entries matching a purl's package and version (none when it cannot be matched),
+        memoised by the purl's text."""
+        found = self._by_purl.get(purl)
+        if found is None:
+            key = parse_key(purl)
+            found = () if key is None else self._lookup(*key)
+            if len(self._by_purl) >= self.MEMO:
+                self._by_purl.clear()
+            self._by_purl[purl] = found
+        return found
+
+    def matching(self, ecosystem: str, name: str, version: str) -> tuple[Entry, ...]:
+        """``lookup`` as a shared tuple, memoised (do not mutate the entries)."""
+        key = (ecosystem, name, version)
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        found = self._lookup(ecosystem, name, version)
+        if len(self._memo) >= self.MEMO:
+            self._memo.clear()
+        self._memo[key] = found
+        return found
+
+    def _lookup(self, ecosystem: str, name: str, version: str) -> tuple[Entry, ...]:
+        table = self._tables.get((ecosystem, name), _MISSING)
+        if table is _MISSING:
+            return ()  # the common case: no advisory names the package, nothing to parse
+        return self._match(ecosystem, version, self._entries[(ecosystem, name)], table)
+
+    @staticmethod
+    def _match(ecosystem: str, version: str, entries: list[Entry],
+               table: _Table | None) -> tuple[Entry, ...]:
+        plain = versions.plain(ecosystem, version)
+        if table is None:
+            parsed = versions.parse(ecosystem, version)
+            return tuple(e for e in entries if e.matches(parsed, plain))
+        key = versions.sort_key(ecosystem, version)
+        if key is None:  # not a version in this ecosystem: only an enumerated listing matches
+            return tuple(e for e in entries if plain in e.versions)
+        bounds = table.bounds  # rank_of_key, inlined: this is the hot path of a first scan
+        position = bisect_left(bounds, key)
+        rank = (2 * position if position < len(bounds) and bounds[position] == key
+                else 2 * position - 1)
+        if plain not in table.listed:
+            return table.by_rank[rank + 1]
+        return tuple(e for e, spans in zip(entries, table.spans, strict=True)
+                     if plain in e.versions or any(_in_span(rank, s) for s in spans))
+
+
+_MISSING: Any = object()
+
+
+def _build_table(entries: list[Entry]) -> _Table | None:
+    try:
+        return _Table(entries)
+    except Exception:  # a bound the library cannot order against another: compare directly
+        return None
 
 
 Span = tuple[int, float, bool]
@@ -107,11 +164,12 @@ class _Table:
 
     A component version is then placed among them by bisection (log n library comparisons
     instead of two per interval) as a rank — 2i when it equals bound i, 2i+1 between bounds i
-    and i+1 — and every interval test is an integer comparison. Profiling the 10 000-component
-    benchmark showed semver comparisons as the largest cost after purl parsing.
+    and i+1, -1 before the first — and since every interval is a span of ranks, the entries
+    whose ranges contain each rank are listed once (``by_rank[rank + 1]``). ``listed`` holds every
+    version the entries enumerate (``affected.versions``): only those need a per-entry check.
     """
 
-    __slots__ = ("bounds", "ecosystem", "spans")
+    __slots__ = ("bounds", "by_rank", "ecosystem", "listed", "spans")
 
     def __init__(self, entries: list[Entry]) -> None:
         self.ecosystem = entries[0].affected.ecosystem
@@ -121,8 +179,35 @@ class _Table:
             if not ordered or ordered[-1] != value:
                 ordered.append(value)
         self.bounds = ordered
-        self.spans: list[tuple[Span, ...]] = [
-            tuple(self._span(i) for i in e.intervals) for e in entries]
+        self.spans = [tuple(self._span(i) for i in e.intervals) for e in entries]
+        self.by_rank = self._sweep(entries, 2 * len(ordered))
+        self.listed: frozenset[str] = frozenset().union(*(e.versions for e in entries))
+
+    def _sweep(self, entries: list[Entry], ranks: int) -> list[tuple[Entry, ...]]:
+        """For each rank -1 … ranks-1, the entries with a span containing it (in entry order):
+        one pass over the ranks, opening and closing each span where it starts and ends."""
+        opens: list[list[int]] = [[] for _ in range(ranks + 1)]
+        closes: list[list[int]] = [[] for _ in range(ranks + 2)]
+        for position, spans in enumerate(self.spans):
+            for lower, upper, inclusive in spans:
+                end = ranks if upper == float("inf") else int(upper) + (1 if inclusive else 0)
+                if end > lower:
+                    opens[lower + 1].append(position)
+                    closes[min(end, ranks) + 1].append(position)
+        active: dict[int, int] = {}
+        current: tuple[Entry, ...] = ()
+        found: list[tuple[Entry, ...]] = []
+        for slot in range(ranks + 1):
+            if opens[slot] or closes[slot]:
+                for position in closes[slot]:
+                    active[position] -= 1
+                    if not active[position]:
+                        del active[position]
+                for position in opens[slot]:
+                    active[position] = active.get(position, 0) + 1
+                current = tuple(entries[i] for i in sorted(active))
+            found.append(current)
+        return found
 
     def _span(self, interval: Interval) -> Span:
         lower = (-1 if interval.lower is None
@@ -136,9 +221,13 @@ class _Table:
 
     def rank(self, version: Any) -> int:
         """2i when ``version`` equals bound i, else 2i-1 where i is its insertion point."""
-        version = self._key(version)
-        position = bisect_left(self.bounds, version)
-        if position < len(self.bounds) and self.bounds[position] == version:
+        return self.rank_of_key(self._key(version))
+
+    def rank_of_key(self, key: Any) -> int:
+        """``rank`` of a version already turned into its ``versions.order_key``."""
+        bounds = self.bounds
+        position = bisect_left(bounds, key)
+        if position < len(bounds) and bounds[position] == key:
             return 2 * position
         return 2 * position - 1
 
@@ -146,11 +235,14 @@ class _Table:
 def _entry(advisory: Advisory, affected: Affected) -> Entry:
     intervals = tuple(i for r in affected.ranges if r.type in ORDERED_RANGES
                       for i in intervals_of(affected.ecosystem, r))
-    plain = frozenset(versions.plain(affected.ecosystem, v) for v in affected.versions)
+    plain = (frozenset(versions.plain("Go", v) for v in affected.versions)
+             if affected.ecosystem == "Go" else frozenset(affected.versions))
     ordered = [r for r in affected.ranges if r.type != "GIT"]
     described = "; ".join(r.describe() for r in ordered)
     fixed = tuple(dict.fromkeys(e.version for r in ordered for e in r.events if e.kind == "fixed"))
-    return Entry(advisory, affected, intervals, plain, described, fixed)
+    finding = {"vulnerability": advisory.id, "aliases": advisory.aliases, "affected": described,
+               "fixed": fixed, "severity": advisory.severity, "summary": advisory.summary}
+    return Entry(advisory, affected, intervals, plain, described, fixed, finding)
 
 
 def intervals_of(ecosystem: str, rng: Range) -> list[Interval]:
@@ -162,7 +254,12 @@ def intervals_of(ecosystem: str, rng: Range) -> list[Interval]:
         if parsed is None and event.version != "0":
             continue  # not a version in this ecosystem: cannot be ordered, so cannot bound
         events.append((parsed, event.kind))
-    events.sort(key=_event_order)
+    if ecosystem in versions.NATIVE_ORDER:  # the same order, compared in C
+        events.sort(key=lambda item: (item[0] is not None, 0 if item[0] is None
+                                      else versions.order_key(ecosystem, item[0]),
+                                      item[1] != "introduced"))
+    else:
+        events.sort(key=_event_order)
     found: list[Interval] = []
     lower: Any = None
     open_ = False

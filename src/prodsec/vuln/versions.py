@@ -47,6 +47,9 @@ def _parser(ecosystem: str) -> Any:
     return cls
 
 
+NATIVE_ORDER = frozenset({"Go", "npm"})
+
+
 def order_key(ecosystem: str, version: Any) -> Any:
     """A natively comparable key with the same order as the parsed version.
 
@@ -55,9 +58,16 @@ def order_key(ecosystem: str, version: Any) -> Any:
     sorts after its pre-releases and numeric identifiers before alphanumeric ones. Other
     ecosystems keep their library objects.
     """
-    if ecosystem not in ("Go", "npm"):
+    if ecosystem not in NATIVE_ORDER:
         return version
     pre = version.prerelease
     tail: tuple[Any, ...] = (1,) if pre is None else (0, *(
         (0, int(p), "") if p.isdigit() else (1, 0, p) for p in str(pre).split(".")))
     return (version.major, version.minor, version.patch, tail)
+
+
+@lru_cache(maxsize=262144)
+def sort_key(ecosystem: str, text: str) -> Any | None:
+    """``order_key`` of the parsed version, memoised per text; None when not a version."""
+    parsed = parse(ecosystem, text)
+    return None if parsed is None else order_key(ecosystem, parsed)

@@ -281,7 +281,10 @@ def check_openvex(doc: Any) -> list[str]:
             problems.append(f"/{key}: required")
     if not str(doc.get("@context", "")).startswith("https://openvex.dev/ns"):
         problems.append("/@context: expected https://openvex.dev/ns/v…")
-    for i, st in enumerate(doc.get("statements") or []):
+    statements = doc.get("statements") or []
+    if not isinstance(statements, list):
+        return [*problems, "/statements: expected an array"]
+    for i, st in enumerate(statements):
         problems += [f"/statements/{i}{p}" for p in _check_statement(st)]
     return problems
 
@@ -299,7 +302,7 @@ def _check_statement(st: Any) -> list[str]:
     if status not in ("not_affected", "affected", "fixed", "under_investigation"):
         problems.append(f"/status: {status!r} is not an OpenVEX status")
     just = st.get("justification")
-    if just is not None and just not in FROM_OPENVEX_JUSTIFICATION:
+    if just is not None and (not isinstance(just, str) or just not in FROM_OPENVEX_JUSTIFICATION):
         problems.append(f"/justification: {just!r} is not an OpenVEX justification")
     if status == "not_affected" and not (just or st.get("impact_statement")):
         problems.append("/justification: not_affected needs a justification or impact_statement")
@@ -315,20 +318,7 @@ def import_vex(session: Session, actor: Actor, product_ref: str, data: bytes, so
                release_label: str | None = None) -> int:
     """Statements from a supplier's CycloneDX VEX, OpenVEX or CSAF VEX, applied to the product
     (one release or all) per component purl; returns how many were stored."""
-    from prodsec.formats._io import expect_object, load_json
-
-    doc = expect_object(load_json(data, source), source, "a VEX document")
-    if str(doc.get("@context", "")).startswith("https://openvex.dev/ns"):
-        problems = check_openvex(doc)
-        if problems:
-            raise ValidationFailed("vex", f"{source}: invalid OpenVEX: {'; '.join(problems[:5])}")
-        parsed = list(_from_openvex(doc))
-    elif doc.get("bomFormat") == "CycloneDX":
-        parsed = list(_from_cyclonedx(doc))
-    elif isinstance(doc.get("document"), dict) and "csaf_version" in doc["document"]:
-        parsed = list(_from_csaf(doc))
-    else:
-        raise ValidationFailed("vex", f"{source}: expected CycloneDX VEX, OpenVEX or CSAF VEX")
+    parsed = parse_vex(data, source)
     for vid, purl, state, justification, responses, detail in parsed:
         set_statement(session, actor, product_ref, vid, state, justification=justification,
                       responses=responses, detail=detail, release_label=release_label,
@@ -339,74 +329,161 @@ def import_vex(session: Session, actor: Actor, product_ref: str, data: bytes, so
 Parsed = tuple[str, str | None, str, str | None, list[str], str]
 
 
-def _from_openvex(doc: dict[str, Any]) -> list[Parsed]:
+def parse_vex(data: bytes, source: str) -> list[Parsed]:
+    """The statements of a CycloneDX VEX, OpenVEX or CSAF VEX document, without a database:
+    (vulnerability, purl, state, justification, responses, detail). Anything malformed is an
+    ``InputError`` naming the file and the JSON location."""
+    from prodsec.formats._io import expect_object, load_json
+
+    doc = expect_object(load_json(data, source), source, "a VEX document")
+    if str(doc.get("@context", "")).startswith("https://openvex.dev/ns"):
+        problems = check_openvex(doc)
+        if problems:
+            raise ValidationFailed("vex", f"{source}: invalid OpenVEX: {'; '.join(problems[:5])}")
+        return _from_openvex(doc, source)
+    if doc.get("bomFormat") == "CycloneDX":
+        return _from_cyclonedx(doc, source)
+    if isinstance(doc.get("document"), dict) and "csaf_version" in doc["document"]:
+        return _from_csaf(doc, source)
+    raise ValidationFailed("vex", f"{source}: expected CycloneDX VEX, OpenVEX or CSAF VEX")
+
+
+def _bad(source: str, where: str, expected: str, value: Any) -> ValidationFailed:
+    return ValidationFailed("vex", f"{source}: {where}: expected {expected}, "
+                                   f"found {type(value).__name__}")
+
+
+def _object(value: Any, source: str, where: str) -> dict[str, Any]:
+    """An object, or {} for a missing (null) one."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _bad(source, where, "an object", value)
+    return value
+
+
+def _array(value: Any, source: str, where: str) -> list[Any]:
+    """An array, or [] for a missing (null) one."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _bad(source, where, "an array", value)
+    return value
+
+
+def _string(value: Any, source: str, where: str) -> str | None:
+    """A string, or None for a missing (null or empty) one."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _bad(source, where, "a string", value)
+    return value
+
+
+def _from_openvex(doc: dict[str, Any], source: str) -> list[Parsed]:
     out: list[Parsed] = []
-    for st in doc["statements"]:
+    for i, st in enumerate(_array(doc["statements"], source, "/statements")):
+        where = f"/statements/{i}"
         state = {"not_affected": "not_affected", "affected": "exploitable", "fixed": "resolved",
                  "under_investigation": "in_triage"}[st["status"]]
         just = FROM_OPENVEX_JUSTIFICATION.get(st.get("justification") or "")
         detail = str(st.get("impact_statement") or st.get("action_statement") or "")
-        for product in st["products"]:
-            purl = (product.get("identifiers") or {}).get("purl") or product.get("@id")
-            out.append((st["vulnerability"]["name"], purl, state, just, [], detail))
+        name = _string(st["vulnerability"]["name"], source, f"{where}/vulnerability/name")
+        for j, product in enumerate(_array(st["products"], source, f"{where}/products")):
+            product = _object(product, source, f"{where}/products/{j}")
+            ids = _object(product.get("identifiers"), source, f"{where}/products/{j}/identifiers")
+            purl = (_string(ids.get("purl"), source, f"{where}/products/{j}/identifiers/purl")
+                    or _string(product.get("@id"), source, f"{where}/products/{j}/@id"))
+            out.append((name or "", purl, state, just, [], detail))
     return out
 
 
-def _from_cyclonedx(doc: dict[str, Any]) -> list[Parsed]:
-    refs = {c.get("bom-ref"): c.get("purl") for c in doc.get("components") or []
-            if isinstance(c, dict)}
+def _from_cyclonedx(doc: dict[str, Any], source: str) -> list[Parsed]:
+    refs: dict[str, str | None] = {}
+    for i, c in enumerate(_array(doc.get("components"), source, "/components")):
+        if isinstance(c, dict) and isinstance(c.get("bom-ref"), str):
+            refs[c["bom-ref"]] = _string(c.get("purl"), source, f"/components/{i}/purl")
     out: list[Parsed] = []
-    for v in doc.get("vulnerabilities") or []:
-        analysis = v.get("analysis") or {}
-        if not v.get("id") or not analysis.get("state"):
+    for i, v in enumerate(_array(doc.get("vulnerabilities"), source, "/vulnerabilities")):
+        where = f"/vulnerabilities/{i}"
+        v = _object(v, source, where)
+        analysis = _object(v.get("analysis"), source, f"{where}/analysis")
+        vid = _string(v.get("id"), source, f"{where}/id")
+        state = _string(analysis.get("state"), source, f"{where}/analysis/state")
+        if not vid or not state:
             continue
-        for target in v.get("affects") or [{}]:
-            ref = target.get("ref")
-            purl = refs.get(ref) or (ref if isinstance(ref, str) and ref.startswith("pkg:") else None)
-            out.append((v["id"], purl, analysis["state"], analysis.get("justification"),
-                        list(analysis.get("response") or []), str(analysis.get("detail") or "")))
+        just = _string(analysis.get("justification"), source, f"{where}/analysis/justification")
+        responses = [_string(r, source, f"{where}/analysis/response/{k}") or ""
+                     for k, r in enumerate(_array(analysis.get("response"), source,
+                                                  f"{where}/analysis/response"))]
+        detail = str(analysis.get("detail") or "")
+        for j, target in enumerate(_array(v.get("affects"), source, f"{where}/affects") or [{}]):
+            ref = _string(_object(target, source, f"{where}/affects/{j}").get("ref"), source,
+                          f"{where}/affects/{j}/ref")
+            purl = (refs.get(ref) if ref is not None else None) or (
+                ref if ref is not None and ref.startswith("pkg:") else None)
+            out.append((vid, purl, state, just, responses, detail))
     return out
 
 
-def _from_csaf(doc: dict[str, Any]) -> list[Parsed]:
-    purls = _csaf_purls(doc.get("product_tree") or {})
+def _from_csaf(doc: dict[str, Any], source: str) -> list[Parsed]:
+    purls = _csaf_purls(_object(doc.get("product_tree"), source, "/product_tree"), source)
     out: list[Parsed] = []
-    for v in doc.get("vulnerabilities") or []:
-        vid = v.get("cve") or next((i.get("text") for i in v.get("ids") or []), None)
+    for i, v in enumerate(_array(doc.get("vulnerabilities"), source, "/vulnerabilities")):
+        where = f"/vulnerabilities/{i}"
+        v = _object(v, source, where)
+        ids = [_object(x, source, f"{where}/ids/{k}")
+               for k, x in enumerate(_array(v.get("ids"), source, f"{where}/ids"))]
+        vid = _string(v.get("cve"), source, f"{where}/cve") or next(
+            (_string(x.get("text"), source, f"{where}/ids/{k}/text") for k, x in enumerate(ids)), None)
         if not vid:
             continue
-        labels = {pid: f.get("label") for f in v.get("flags") or [] for pid in f.get("product_ids") or []}
-        for status, pids in (v.get("product_status") or {}).items():
+        labels: dict[str, Any] = {}
+        for k, flag in enumerate(_array(v.get("flags"), source, f"{where}/flags")):
+            flag = _object(flag, source, f"{where}/flags/{k}")
+            for m, pid in enumerate(_array(flag.get("product_ids"), source, f"{where}/flags/{k}/product_ids")):
+                labels[_string(pid, source, f"{where}/flags/{k}/product_ids/{m}") or ""] = flag.get("label")
+        statuses = _object(v.get("product_status"), source, f"{where}/product_status")
+        for status, pids in statuses.items():
             state = SYNONYMS.get(status)
             if state is None:
                 continue
-            for pid in pids:
-                just = FROM_OPENVEX_JUSTIFICATION.get(labels.get(pid) or "")
+            for m, pid in enumerate(_array(pids, source, f"{where}/product_status/{status}")):
+                pid = _string(pid, source, f"{where}/product_status/{status}/{m}") or ""
+                label = labels.get(pid)
+                just = FROM_OPENVEX_JUSTIFICATION.get(label) if isinstance(label, str) else None
                 detail = "" if just or state != "not_affected" else "supplier: known not affected"
                 out.append((vid, purls.get(pid), state, just, [], detail))
     return out
 
 
-def _csaf_purls(tree: dict[str, Any]) -> dict[str, str | None]:
+def _csaf_purls(tree: dict[str, Any], source: str) -> dict[str, str | None]:
     """product_id → purl, from full_product_names, branches and relationships."""
     found: dict[str, str | None] = {}
 
-    def visit(node: Any) -> None:
+    def visit(node: Any, where: str) -> None:
         if isinstance(node, dict):
             if "product_id" in node:
-                helper = node.get("product_identification_helper") or {}
-                found[node["product_id"]] = helper.get("purl")
-            for value in node.values():
-                visit(value)
+                pid = _string(node["product_id"], source, f"{where}/product_id")
+                helper = _object(node.get("product_identification_helper"), source,
+                                 f"{where}/product_identification_helper")
+                found[pid or ""] = _string(helper.get("purl"), source,
+                                           f"{where}/product_identification_helper/purl")
+            for key, value in node.items():
+                visit(value, f"{where}/{key}")
         elif isinstance(node, list):
-            for value in node:
-                visit(value)
+            for k, value in enumerate(node):
+                visit(value, f"{where}/{k}")
 
-    visit(tree)
-    for rel in tree.get("relationships") or []:
-        full = rel.get("full_product_name") or {}
-        if full.get("product_id"):
-            found[full["product_id"]] = found.get(rel.get("product_reference"))
+    visit(tree, "/product_tree")
+    for k, rel in enumerate(_array(tree.get("relationships"), source, "/product_tree/relationships")):
+        where = f"/product_tree/relationships/{k}"
+        rel = _object(rel, source, where)
+        full = _object(rel.get("full_product_name"), source, f"{where}/full_product_name")
+        pid = _string(full.get("product_id"), source, f"{where}/full_product_name/product_id")
+        if pid:
+            reference = rel.get("product_reference")
+            found[pid] = found.get(reference) if isinstance(reference, str) else None
     return found
 
 

@@ -1,0 +1,98 @@
+"""Pinned results of the fast scan path: the counts the 10 000-component benchmark SBOM and real
+SBOMs give, and the rank tables agreeing with direct library comparison for every package."""
+
+from __future__ import annotations
+
+import json
+import random
+
+from prodsec.core.sbom import Component, Finding, Sbom
+from prodsec.formats import cyclonedx
+from prodsec.vuln import AdvisoryIndex, scan, versions
+from prodsec.vuln.scan import scan_component
+from tests.vuln.conftest import SHARED
+
+PROTON = SHARED / "sbom" / "cyclonedx" / "SBOM" / "proton-bridge"
+
+
+def _bench_sbom(index: AdvisoryIndex, n: int = 10_000) -> Sbom:
+    """The SBOM bench/scan.py builds (same seed and recipe)."""
+    rng = random.Random(7)
+    packages = [p for p in index.packages() if p[0] in ("Go", "PyPI")]
+    components = []
+    for i in range(n):
+        ecosystem, name = rng.choice(packages)
+        version = f"{rng.randint(0, 5)}.{rng.randint(0, 30)}.{rng.randint(0, 20)}"
+        purl = f"pkg:golang/{name}@v{version}" if ecosystem == "Go" else f"pkg:pypi/{name}@{version}"
+        components.append({"type": "library", "bom-ref": f"c{i}", "name": name, "version": version,
+                           "purl": purl})
+    doc = {"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1, "components": components}
+    return cyclonedx.parse(json.dumps(doc).encode(), "bench.json")
+
+
+def test_bench_sbom_findings_are_pinned(index) -> None:
+    sbom = _bench_sbom(index)
+    findings = scan(sbom, index)
+    assert len(findings) == 20392
+    assert len({f.component_ref for f in findings}) == 4648
+    assert len({f.vulnerability for f in findings}) == 4474
+    assert scan(sbom, index) == findings  # memoised answers give the same findings
+
+
+def test_real_sbom_findings_are_pinned(index) -> None:
+    for name in ("proton-bridge-v1.6.3.bom.json", "proton-bridge-v1.8.0.bom.json"):
+        sbom = cyclonedx.parse((PROTON / name).read_bytes(), name)
+        findings = scan(sbom, index)
+        assert (len(findings), len({f.component for f in findings})) == (58, 14), name
+
+
+def test_fast_findings_equal_constructed_ones(index) -> None:
+    sbom = _bench_sbom(index, 300)
+    fast = scan(sbom, index)
+    slow = [f for c in sbom.components for f in scan_component(c, index)]
+    assert fast == slow and [repr(f) for f in fast] == [repr(f) for f in slow]
+    assert all(type(f) is Finding and list(vars(f)) == list(vars(slow[0])) for f in fast)
+    first = fast[0]
+    entry = index.lookup(*_key(first.component))[0]
+    assert first == Finding(first.component, entry.advisory.id, entry.advisory.aliases,
+                            entry.described, entry.fixed, entry.advisory.severity,
+                            entry.advisory.summary, first.component_ref)
+
+
+def _key(purl: str) -> tuple[str, str, str]:
+    from prodsec.formats.purl import package_key
+
+    key = package_key(purl)
+    assert key is not None
+    return key
+
+
+def test_rank_tables_agree_with_library_comparison(index) -> None:
+    """For every package, at every bound and between bounds, the table's answer is the entries
+    whose intervals contain the version by the library's own comparison (or that list it)."""
+    rng = random.Random(3)
+    checked = 0
+    for ecosystem, name in index.packages():
+        entries = index._entries[(ecosystem, name)]
+        probes = {ev.version for e in entries for r in e.affected.ranges for ev in r.events
+                  if ev.version != "0"}
+        probes |= {v for e in entries for v in list(e.versions)[:3]}
+        probes |= {f"{rng.randint(0, 5)}.{rng.randint(0, 30)}.{rng.randint(0, 20)}" for _ in range(3)}
+        for probe in probes:
+            text = f"v{probe}" if ecosystem == "Go" else probe
+            parsed = versions.parse(ecosystem, text)
+            plain = versions.plain(ecosystem, text)
+            expected = [e for e in entries if e.matches(parsed, plain)]
+            assert index.lookup(ecosystem, name, text) == expected, (ecosystem, name, text)
+            checked += 1
+    assert checked > 10_000
+
+
+def test_unknown_and_unmatchable_components_give_nothing(index) -> None:
+    components = (Component("a", "x", "1.0", "pkg:pypi/surely-not-a-package-xyz@1.0"),
+                  Component("b", "y", None, "pkg:pypi/django"),
+                  Component("c", "z", "1", "not a purl"),
+                  Component("d", "w", "1", None))
+    assert scan(Sbom("CycloneDX", "1.6", components), index) == []
+    assert index.lookup("PyPI", "django", "not-a-version") == [
+        e for e in index._entries[("PyPI", "django")] if "not-a-version" in e.versions]
