@@ -174,3 +174,37 @@ def test_reporting_clocks_page(app: Any, web_db: Any) -> None:
                             vulnerability="CVE-2026-1", member_state_code="DE")
     page = client.get("/cases").text
     assert "RCE in admin page" in page and "overdue" in page and "h left" in page
+
+
+def test_vulnerabilities_page_and_triage(app: Any, web_db: Any, tmp_path: Any) -> None:
+    """Real proton-bridge SBOM and Go advisories: findings listed; a VEX decision is saved."""
+    from tests.workspace import vuln_data
+
+    if not vuln_data.SBOM_A.exists():
+        pytest.skip("shared/data is not present")
+    from prodsec.workspace import products, vulnerabilities
+    from prodsec.workspace.users import authenticate_password
+
+    client = TestClient(app)
+    csrf = sign_in(client, "editor@acme.example")
+    product = _create(client, csrf)
+    pid = product.rsplit("/", 1)[-1]
+    with web_db.transaction() as session:
+        actor = authenticate_password(session, "editor@acme.example", PASSWORD)
+        assert actor is not None
+        products.add_release(session, actor, pid, "1.6.3", None, None)
+        vulnerabilities.import_sbom(session, actor, pid, "1.6.3", vuln_data.SBOM_A.read_bytes(),
+                                    vuln_data.SBOM_A.name)
+        vulnerabilities.import_advisories(session, actor, vuln_data.make_osv_dir(tmp_path / "osv"))
+    page = client.get(f"{product}/vulnerabilities").text
+    first = re.search(r'name="vulnerability" value="([^"]+)"', page)
+    assert first, "no findings listed"
+    saved = client.post(f"{product}/vex", data={"csrf_token": csrf, "vulnerability": first.group(1),
+                                                "state": "not_affected",
+                                                "justification": "code_not_reachable"},
+                        follow_redirects=False)
+    assert saved.status_code == 303
+    assert "code_not_reachable" in client.get(f"{product}/vulnerabilities").text
+    bad = client.post(f"{product}/vex", data={"csrf_token": csrf, "vulnerability": first.group(1),
+                                              "state": "maybe"})
+    assert bad.status_code == 422

@@ -590,6 +590,55 @@ async def link_control(request: Request, pid: str, sid: str) -> Response:
     return _redirect(f"/products/{pid}/board#s-{sid}")
 
 
+# ---- vulnerabilities: findings and triage -------------------------------------------------------
+
+
+def _findings_data(request: Request, actor: Actor, pid: str) -> dict[str, Any]:
+    from prodsec.workspace import products, vex
+    from prodsec.workspace.vulnerabilities import list_findings
+
+    with _state(request).database.transaction() as session:
+        try:
+            product = products.get_product(session, actor, pid)
+        except NotFound as exc:
+            raise PageError(404, str(exc)) from None
+        findings = list_findings(session, actor, product.id)
+        view = products.product_view(product)
+    return {"product": view, "findings": findings,
+            "states": vex.STATES, "justifications": vex.JUSTIFICATIONS, "error": None}
+
+
+@router.get("/products/{pid}/vulnerabilities", response_class=HTMLResponse)
+def vulnerabilities_page(request: Request, pid: str) -> HTMLResponse:
+    """Findings of every release (known-exploited first) with their VEX triage state."""
+    actor, csrf = _who(request)
+    data = _findings_data(request, actor, pid)
+    data["findings"].sort(key=lambda f: (not f["known_exploited"], f["state"] != "in_triage",
+                                         f["vulnerability"]))
+    return _render(request, "vulnerabilities.html.j2", data, actor=actor, csrf=csrf)
+
+
+@router.post("/products/{pid}/vex", response_class=HTMLResponse)
+async def set_vex(request: Request, pid: str) -> Response:
+    from prodsec.workspace import vex
+
+    actor, csrf = _who(request)
+    form = await request.form()
+    _check_csrf(csrf, form)
+    try:
+        with _state(request).database.transaction() as session:
+            vex.set_statement(session, actor, pid, str(form.get("vulnerability") or ""),
+                              str(form.get("state") or ""),
+                              justification=str(form.get("justification") or "") or None,
+                              detail=str(form.get("detail") or ""))
+    except NotFound as exc:
+        raise PageError(404, str(exc)) from None
+    except (ValidationFailed, Conflict, PermissionDenied) as exc:
+        data = _findings_data(request, actor, pid) | {"error": str(exc)}
+        return _render(request, "vulnerabilities.html.j2", data, _status(exc), actor, csrf)
+    return _redirect(f"/products/{pid}/vulnerabilities")
+
+
 # ---- vulnerability reporting clocks ------------------------------------------------------------
 
 
