@@ -76,3 +76,28 @@ def test_article14_clocks_through_the_api(world: World) -> None:
     assert any(c["id"] == case_id for c in listed)
     hidden = client.get(f"/api/v1/cases/{case_id}", headers=world.headers("Globex", "admin"))
     assert hidden.status_code == 404
+
+
+def test_sbom_import_through_the_api(world: World) -> None:
+    """A release's SBOM as the request body: stored, quality-checked, findings recomputed."""
+    import json
+
+    client, headers = world.client, world.headers("Acme", "editor")
+    pid = world.ids["product_id"]
+    bom = {"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
+           "metadata": {"timestamp": "2026-11-27T00:00:00Z",
+                        "component": {"type": "firmware", "name": "camera-fw", "version": "9.9"}},
+           "components": [{"type": "library", "name": "requests", "version": "2.19.0",
+                           "purl": "pkg:pypi/requests@2.19.0", "bom-ref": "requests"}]}
+    release = client.post(f"/api/v1/products/{pid}/releases", headers=headers,
+                          json={"version_label": "sbom-1"})
+    assert release.status_code == 201, release.text
+    done = client.post(f"/api/v1/products/{pid}/releases/sbom-1/sbom?filename=bom.json",
+                       headers=headers | {"content-type": "application/json"},
+                       content=json.dumps(bom).encode())
+    assert done.status_code == 200, done.text
+    assert done.json()["components"] == 1 and "quality" in done.json()
+    bad = client.post(f"/api/v1/products/{pid}/releases/sbom-1/sbom?filename=bom.json",
+                      headers=headers, content=b"{not json")
+    assert bad.status_code == 422
+    assert client.get(f"/api/v1/products/{pid}/findings", headers=headers).status_code == 200

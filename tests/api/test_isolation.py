@@ -38,6 +38,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "kind": "incident", "title": "outage", "aware_at": "2026-11-27T08:00:00Z"}},
     ("post", "/api/v1/cases/{case_id}/measure"): {"json": {"at": "2026-11-27T09:00:00Z"}},
     ("post", "/api/v1/cases/{case_id}/submissions"): {"json": {"stage": "early-warning"}},
+    ("post", "/api/v1/products/{product_id}/releases/{release}/sbom"): {"content": b"{}"},
 }
 # Operations that change nothing an organisation owns: they may answer a viewer.
 READ_ONLY_POSTS = {"/api/v1/auth/login", "/api/v1/auth/logout", "/api/v1/check"}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from prodsec.api.deps import UnitDep, Writer
@@ -51,6 +51,32 @@ class VexDecision(Strict):
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+SBOM_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"type": "object"}},
+    "application/xml": {"schema": {"type": "string"}},
+    "text/plain": {"schema": {"type": "string"}}}}}
+
+
+@router.post("/products/{product_id}/releases/{release}/sbom", openapi_extra=SBOM_BODY)
+async def import_sbom(work: Writer, request: Request, product_id: str, release: str,
+                      filename: str = Query(default="sbom.json", max_length=300)) -> dict[str, Any]:
+    """Import a release's SBOM (CycloneDX JSON/XML, SPDX JSON/tag-value) as the request body;
+    returns its quality report and recomputed findings. ``filename``'s ending picks the parser."""
+    from fastapi.concurrency import run_in_threadpool
+
+    from prodsec.formats._io import MAX_BYTES
+    from prodsec.workspace.compliance import EvidenceTooLarge
+    from prodsec.workspace.vulnerabilities import import_sbom as store
+
+    data = b""
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > MAX_BYTES:
+            raise EvidenceTooLarge("sbom", f"larger than the limit of {MAX_BYTES} bytes")
+    return await run_in_threadpool(store, work.session, work.actor, product_id, release, data,
+                                   filename)
 
 
 @router.get("/products/{product_id}/findings")
