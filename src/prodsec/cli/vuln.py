@@ -89,6 +89,11 @@ def sbom_scan(
     for failure in loaded.failures:
         print(f"error: skipped {failure.message}", file=sys.stderr)
     index = AdvisoryIndex(loaded.advisories)
+    import gc
+
+    # The advisory database lives as long as the process: move it out of the cyclic GC's
+    # generations so later collections do not walk thousands of advisories again.
+    gc.freeze()
     findings = _scan_with_progress(sbom, index, scan)
     _print_findings(findings, fmt)
     if loaded.failures:
