@@ -25,6 +25,7 @@ from prodsec.db.models import (
 from prodsec.workspace import audit
 from prodsec.workspace.context import Actor, NotFound, ValidationFailed
 from prodsec.workspace.products import _flush, check_version, get_product, status_view
+from prodsec.workspace.scope import owned
 
 STATUSES = ("not-started", "in-progress", "met", "not-met", "not-applicable")
 MAX_EVIDENCE_BYTES = 50 * 1024 * 1024
@@ -49,11 +50,7 @@ def find_status(session: Session, actor: Actor, product_ref: str,
 
 
 def get_status(session: Session, actor: Actor, status_id: str) -> RequirementStatus:
-    status = session.scalar(select(RequirementStatus).where(
-        RequirementStatus.org_id == actor.org_id, RequirementStatus.id == status_id))
-    if status is None:
-        raise NotFound(f"no requirement status {status_id!r}")
-    return status
+    return owned(session, actor, RequirementStatus, status_id, "requirement status")
 
 
 def set_status(session: Session, actor: Actor, status: RequirementStatus, new: str,
@@ -157,11 +154,7 @@ def add_evidence(session: Session, actor: Actor, evidence_dir: Path, title: str,
 
 
 def get_evidence(session: Session, actor: Actor, evidence_id: str) -> Evidence:
-    evidence = session.scalar(select(Evidence).where(Evidence.org_id == actor.org_id,
-                                                     Evidence.id == evidence_id))
-    if evidence is None:
-        raise NotFound(f"no evidence {evidence_id!r}")
-    return evidence
+    return owned(session, actor, Evidence, evidence_id, "evidence")
 
 
 def link_evidence(session: Session, actor: Actor, evidence: Evidence, *,

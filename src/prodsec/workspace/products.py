@@ -18,6 +18,7 @@ from prodsec.core.profile import ProfileError, parse_profile
 from prodsec.db.models import Assessment, Product, Release, RequirementStatus
 from prodsec.workspace import audit
 from prodsec.workspace.context import Actor, Conflict, NotFound, ValidationFailed
+from prodsec.workspace.scope import owned
 
 
 def profile_hash(profile: dict[str, Any]) -> str:
@@ -150,11 +151,7 @@ def add_release(session: Session, actor: Actor, product_ref: str, version_label:
 
 
 def get_release(session: Session, actor: Actor, release_id: str) -> Release:
-    release = session.scalar(select(Release).where(Release.org_id == actor.org_id,
-                                                   Release.id == release_id))
-    if release is None:
-        raise NotFound(f"no release {release_id!r}")
-    return release
+    return owned(session, actor, Release, release_id, "release")
 
 
 def update_release(session: Session, actor: Actor, release: Release, changes: dict[str, Any],
@@ -269,11 +266,7 @@ def current_assessments(session: Session, actor: Actor, product_id: str) -> list
 
 
 def get_assessment(session: Session, actor: Actor, assessment_id: str) -> Assessment:
-    a = session.scalar(select(Assessment).where(Assessment.org_id == actor.org_id,
-                                                Assessment.id == assessment_id))
-    if a is None:
-        raise NotFound(f"no assessment {assessment_id!r}")
-    return a
+    return owned(session, actor, Assessment, assessment_id, "assessment")
 
 
 def mark_stale(session: Session, product: Product, kb: KnowledgeBase) -> int:
