@@ -7,6 +7,7 @@ edge (``prodsec.formats``), so matching, diffing and storage never see a wire fo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,13 @@ class ValidationReport:
         return not self.issues
 
 
-@dataclass(frozen=True)
-class Finding:
-    """A component that falls in an advisory's affected range."""
+class Finding(NamedTuple):
+    """A component that falls in an advisory's affected range.
+
+    A named tuple rather than a frozen dataclass: a scan builds one per (component, advisory)
+    pair — 20 000 for a 10 000-component SBOM — and a tuple is built in one C call where a
+    frozen dataclass sets each field through ``object.__setattr__``.
+    """
 
     component: str
     vulnerability: str

@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prodsec.core.advisory import Advisory, Affected, Range
-from prodsec.formats.purl import parse_key
+from prodsec.formats.purl import PURL_TO_OSV, parse_key
 from prodsec.vuln import versions
 
 ORDERED_RANGES = ("ECOSYSTEM", "SEMVER")
+#: vulnerability, aliases, affected, fixed, severity, summary
+Shared = tuple[str, tuple[str, ...], str, tuple[str, ...], "str | None", "str | None"]
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,10 @@ class Entry:
     versions: frozenset[str]
     described: str = ""
     fixed: tuple[str, ...] = ()
-    #: The fields every finding of this entry shares, in ``Finding`` field order.
-    finding: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
+    #: The fields every finding of this entry shares, in ``Finding`` field order
+    #: (vulnerability, aliases, affected, fixed, severity, summary).
+    shared: Shared = field(default=("", (), "", (), None, None), compare=False, hash=False,
+                           repr=False)
 
     def matches(self, parsed: Any, plain: str) -> bool:
         """Affected when listed in ``versions`` or inside an ECOSYSTEM/SEMVER range."""
@@ -56,32 +60,40 @@ class Entry:
 class AdvisoryIndex:
     """Advisories keyed by (OSV ecosystem, normalised name).
 
-    Each package's range table is built with the index, so a lookup is one version parse
-    (memoised per ecosystem and text), one bisection and a list index; whole answers are also
-    memoised per (ecosystem, name, version), bounded by ``MEMO``.
+    Each package's range table is built with the index, so a lookup is one version key (read
+    off the digits for plain versions, memoised per ecosystem and text), one bisection and a
+    list index. Purls are resolved without parsing when they start with a package's canonical
+    purl (``pkg:pypi/django``), which the index lists when it is built; whole answers are also
+    memoised per purl, bounded by ``MEMO``.
     """
 
     MEMO = 1 << 18
 
     def __init__(self, advisories: Iterable[Advisory]) -> None:
-        self._entries: dict[tuple[str, str], list[Entry]] = defaultdict(list)
+        grouped: dict[tuple[str, str], list[Entry]] = defaultdict(list)
         self.size = 0
         for advisory in advisories:
             self.size += 1
             for affected in advisory.affected:
-                self._entries[(affected.ecosystem, affected.name)].append(_entry(advisory, affected))
-        self._entries = dict(self._entries)
-        self._tables: dict[tuple[str, str], _Table | None] = {
-            key: _build_table(entries) for key, entries in self._entries.items()}
+                grouped[(affected.ecosystem, affected.name)].append(_entry(advisory, affected))
+        self._keys: dict[str, dict[str, tuple[Any, str]]] = {}
+        self._packages = {key: _Package(key[0], entries, self._keys.setdefault(key[0], {}))
+                          for key, entries in grouped.items()}
+        self._heads: dict[str, _Package | None] = _canonical_heads(self._packages)
         self._memo: dict[tuple[str, str, str], tuple[Entry, ...]] = {}
         self._by_purl: dict[str, tuple[Entry, ...]] = {}
 
     def __contains__(self, key: tuple[str, str]) -> bool:
-        return key in self._entries
+        return key in self._packages
 
     def packages(self) -> list[tuple[str, str]]:
         """Every (ecosystem, name) that has at least one advisory."""
-        return list(self._entries)
+        return list(self._packages)
+
+    def entries(self, ecosystem: str, name: str) -> list[Entry]:
+        """Every entry naming the package, matching or not (for checks and reports)."""
+        package = self._packages.get((ecosystem, name))
+        return [] if package is None else list(package.entries)
 
     def lookup(self, ecosystem: str, name: str, version: str) -> list[Entry]:
         """The entries whose affected versions include ``version``."""
@@ -95,13 +107,37 @@ class AdvisoryIndex:
         """The entries matching a purl's package and version (none when it cannot be matched),
         memoised by the purl's text."""
         found = self._by_purl.get(purl)
-        if found is None:
-            key = parse_key(purl)
-            found = () if key is None else self._lookup(*key)
-            if len(self._by_purl) >= self.MEMO:
-                self._by_purl.clear()
-            self._by_purl[purl] = found
+        return self.remember(purl) if found is None else found
+
+    def remember(self, purl: str) -> tuple[Entry, ...]:
+        """``for_purl`` for a purl not memoised yet (a scan has just looked): resolve, store."""
+        found = self.resolve(purl)
+        if len(self._by_purl) >= self.MEMO:
+            self._by_purl.clear()
+        self._by_purl[purl] = found
         return found
+
+    def resolve(self, purl: str) -> tuple[Entry, ...]:
+        """A purl's entries: by its head (everything before the version) when the version has no
+        escapes, else through the purl parser; a head the parser had to read is remembered."""
+        core = purl
+        if "?" in purl or "#" in purl:  # qualifiers and subpath do not change the package
+            core = purl.partition("#")[0].partition("?")[0]
+        head, at, version = core.rpartition("@")
+        plain = bool(at) and "%" not in version
+        if plain:
+            package = self._heads.get(head, _MISSING)
+            if package is not _MISSING:
+                return () if package is None else package.match(version)
+        key = parse_key(purl)
+        if key is None:
+            return ()
+        package = self._packages.get(key[:2])
+        if plain and key[2] == version:  # the head alone decides the package: remember it
+            if len(self._heads) >= self.MEMO:
+                self._heads = _canonical_heads(self._packages)
+            self._heads[head] = package
+        return () if package is None else package.match(key[2])
 
     def matching(self, ecosystem: str, name: str, version: str) -> tuple[Entry, ...]:
         """``lookup`` as a shared tuple, memoised (do not mutate the entries)."""
@@ -109,36 +145,66 @@ class AdvisoryIndex:
         found = self._memo.get(key)
         if found is not None:
             return found
-        found = self._lookup(ecosystem, name, version)
+        package = self._packages.get((ecosystem, name))
+        found = () if package is None else package.match(version)
         if len(self._memo) >= self.MEMO:
             self._memo.clear()
         self._memo[key] = found
         return found
 
-    def _lookup(self, ecosystem: str, name: str, version: str) -> tuple[Entry, ...]:
-        table = self._tables.get((ecosystem, name), _MISSING)
-        if table is _MISSING:
-            return ()  # the common case: no advisory names the package, nothing to parse
-        return self._match(ecosystem, version, self._entries[(ecosystem, name)], table)
 
-    @staticmethod
-    def _match(ecosystem: str, version: str, entries: list[Entry],
-               table: _Table | None) -> tuple[Entry, ...]:
-        plain = versions.plain(ecosystem, version)
-        if table is None:
-            parsed = versions.parse(ecosystem, version)
-            return tuple(e for e in entries if e.matches(parsed, plain))
-        key = versions.sort_key(ecosystem, version)
+class _Package:
+    """One package's entries and range table, and its ecosystem's memo of version keys."""
+
+    __slots__ = ("ecosystem", "entries", "keys", "table")
+
+    def __init__(self, ecosystem: str, entries: list[Entry], keys: dict[str, tuple[Any, str]]) -> None:
+        self.ecosystem = ecosystem
+        self.entries = entries
+        self.table = _build_table(entries)
+        self.keys = keys
+
+    def match(self, version: str) -> tuple[Entry, ...]:
+        """The entries whose affected versions include ``version`` (as the SBOM writes it)."""
+        key, plain = self.keys.get(version) or self._key(version)
+        table = self.table
+        if table is None:  # bounds the library cannot order against each other: compare directly
+            parsed = versions.parse(self.ecosystem, version)
+            return tuple(e for e in self.entries if e.matches(parsed, plain))
         if key is None:  # not a version in this ecosystem: only an enumerated listing matches
-            return tuple(e for e in entries if plain in e.versions)
-        bounds = table.bounds  # rank_of_key, inlined: this is the hot path of a first scan
+            return tuple(e for e in self.entries if plain in e.versions)
+        bounds = table.bounds
         position = bisect_left(bounds, key)
         rank = (2 * position if position < len(bounds) and bounds[position] == key
                 else 2 * position - 1)
         if plain not in table.listed:
             return table.by_rank[rank + 1]
-        return tuple(e for e, spans in zip(entries, table.spans, strict=True)
+        return tuple(e for e, spans in zip(self.entries, table.spans, strict=True)
                      if plain in e.versions or any(_in_span(rank, s) for s in spans))
+
+    def _key(self, version: str) -> tuple[Any, str]:
+        known = (versions.text_key(self.ecosystem, version), versions.plain(self.ecosystem, version))
+        if len(self.keys) >= AdvisoryIndex.MEMO:
+            self.keys.clear()
+        self.keys[version] = known
+        return known
+
+
+_OSV_TO_PURL = {osv: purl for purl, osv in PURL_TO_OSV.items()}
+
+
+def _canonical_heads(packages: dict[tuple[str, str], _Package]) -> dict[str, _Package | None]:
+    """Each package's purl without its version (``pkg:golang/golang.org/x/net``), kept only
+    when the purl parser reads it back as exactly that package."""
+    heads: dict[str, _Package | None] = {}
+    for (ecosystem, name), package in packages.items():
+        kind = _OSV_TO_PURL.get(ecosystem)
+        if kind is None:
+            continue
+        head = f"pkg:{kind}/{name.replace(':', '/') if ecosystem == 'Maven' else name}"
+        if parse_key(f"{head}@0") == (ecosystem, name, "0"):
+            heads[head] = package
+    return heads
 
 
 _MISSING: Any = object()
@@ -240,9 +306,8 @@ def _entry(advisory: Advisory, affected: Affected) -> Entry:
     ordered = [r for r in affected.ranges if r.type != "GIT"]
     described = "; ".join(r.describe() for r in ordered)
     fixed = tuple(dict.fromkeys(e.version for r in ordered for e in r.events if e.kind == "fixed"))
-    finding = {"vulnerability": advisory.id, "aliases": advisory.aliases, "affected": described,
-               "fixed": fixed, "severity": advisory.severity, "summary": advisory.summary}
-    return Entry(advisory, affected, intervals, plain, described, fixed, finding)
+    shared = (advisory.id, advisory.aliases, described, fixed, advisory.severity, advisory.summary)
+    return Entry(advisory, affected, intervals, plain, described, fixed, shared)
 
 
 def intervals_of(ecosystem: str, rng: Range) -> list[Interval]:

@@ -6,21 +6,16 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import fields
-from typing import Any
 
 from prodsec.core.sbom import Component, Finding, Sbom
 from prodsec.vuln.index import AdvisoryIndex, Entry
 
-# A finding is the entry's shared fields plus the component's purl and ref. Building the frozen
-# dataclass through ``__init__`` (one ``object.__setattr__`` per field) was the largest cost of a
-# warm scan, so its ``__dict__`` is filled directly — in field order, giving an equal value —
-# whenever ``Finding`` is still the plain frozen dataclass this was written for.
+# A finding is the component's purl, the entry's shared fields and the component's ref: built
+# as one tuple in Finding's field order (checked here once, at import).
 _FIELDS = ("component", "vulnerability", "aliases", "affected", "fixed", "severity", "summary",
            "component_ref")
-_DIRECT = (tuple(f.name for f in fields(Finding)) == _FIELDS
-           and not hasattr(Finding, "__post_init__") and not hasattr(Finding, "__slots__"))
-_new = object.__new__
+assert Finding._fields == _FIELDS, "Entry.shared no longer lines up with Finding"
+_new = tuple.__new__
 
 
 def scan(sbom: Sbom, index: AdvisoryIndex, progress: Callable[[int], None] | None = None) -> list[Finding]:
@@ -52,26 +47,18 @@ def _collector_paused() -> Iterator[None]:
 def _scan(sbom: Sbom, index: AdvisoryIndex, findings: list[Finding],
           progress: Callable[[int], None] | None) -> None:
     add = findings.append
-    for_purl = index.for_purl
+    remember = index.remember
     known = index.memoised_purls()
     for component in sbom.components:
         purl = component.purl
         if purl:
             entries = known.get(purl)
             if entries is None:
-                entries = for_purl(purl)
+                entries = remember(purl)
             if entries:
                 ref = component.ref
-                if _DIRECT:
-                    for entry in entries:
-                        finding = _new(Finding)
-                        values = finding.__dict__
-                        values["component"] = purl
-                        values.update(entry.finding)
-                        values["component_ref"] = ref
-                        add(finding)
-                else:
-                    findings.extend(_finding(purl, ref, entry) for entry in entries)
+                for entry in entries:
+                    add(_new(Finding, (purl, *entry.shared, ref)))
         if progress is not None:
             progress(1)
 
@@ -84,5 +71,4 @@ def scan_component(component: Component, index: AdvisoryIndex) -> list[Finding]:
 
 
 def _finding(purl: str, ref: str | None, entry: Entry) -> Finding:
-    values: dict[str, Any] = entry.finding
-    return Finding(component=purl, component_ref=ref, **values)
+    return Finding(purl, *entry.shared, ref)
