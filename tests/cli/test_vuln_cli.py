@@ -49,3 +49,34 @@ def test_sbom_scan_json(tmp_path) -> None:
     findings = json.loads(result.stdout)["findings"]
     assert findings[0]["component"] == "pkg:golang/github.com/gin-gonic/gin@v1.4.0"
     assert findings[0]["vulnerability"] == "GO-2020-0001" and findings[0]["fixed"] == ["1.6.0"]
+
+
+def test_sbom_scan_json_adds_the_cvss_base_score(tmp_path) -> None:
+    """The documented keys stay; ``cvss`` is added, computed from the real advisory's vector."""
+    advisories = tmp_path / "osv"
+    advisories.mkdir()
+    real = SHARED / "osv/pypi/vulns/werkzeug/PYSEC-2023-221.yaml"
+    (advisories / real.name).write_bytes(real.read_bytes())
+    sbom = tmp_path / "bom.json"
+    sbom.write_text(json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
+                                "components": [{"type": "library", "name": "werkzeug",
+                                                "version": "2.3.7", "bom-ref": "w",
+                                                "purl": "pkg:pypi/werkzeug@2.3.7"}]}))
+    result = run("sbom", "scan", str(sbom), "--advisories", str(advisories), "--format", "json",
+                 "--no-cache")
+    assert result.returncode == 0, result.stderr
+    [finding] = json.loads(result.stdout)["findings"]
+    assert {"component", "vulnerability", "aliases", "fixed"} <= finding.keys()
+    assert finding["vulnerability"] == "PYSEC-2023-221" and "2.3.8" in finding["fixed"]
+    assert finding["cvss"] == {"version": "3.1", "base_score": 7.5, "base_severity": "HIGH",
+                               "vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"}
+
+
+def test_findings_table_severity_cell() -> None:
+    from prodsec.cli.vuln_workspace import _severity_cell
+
+    cvss = {"version": "3.1", "vector": "CVSS:3.1/...", "base_score": 10.0, "base_severity": "CRITICAL"}
+    assert _severity_cell({"cvss": cvss, "severity": "CVSS:3.1/..."}) == "10.0 CRITICAL"
+    assert _severity_cell({"cvss": None, "severity": "moderate"}) == "MODERATE"
+    assert _severity_cell({"cvss": None, "severity": "CVSS:3.1/AV:N/AC:Q"}) == ""
+    assert _severity_cell({"cvss": None, "severity": None}) == ""

@@ -126,7 +126,7 @@ def _stderr() -> Any:
 
 def _print_findings(findings: list[Any], fmt: Format) -> None:
     if fmt is Format.json:
-        print(json.dumps({"findings": [f.to_dict() for f in findings]}, indent=2))
+        print(json.dumps({"findings": [_finding_json(f) for f in findings]}, indent=2))
         return
     from rich.console import Console
     from rich.table import Table
@@ -137,6 +137,15 @@ def _print_findings(findings: list[Any], fmt: Format) -> None:
     for f in findings:
         table.add_row(f.component, f.vulnerability, ", ".join(f.aliases), f.affected, ", ".join(f.fixed))
     Console().print(table)
+
+
+def _finding_json(finding: Any) -> dict[str, Any]:
+    """``Finding.to_dict`` plus ``cvss`` (the computed base score, or None): added here rather
+    than in the core ``Finding``, which stays free of the scoring package."""
+    from prodsec.vuln.cvss_score import score
+
+    cvss = score(finding.severity)
+    return {**finding.to_dict(), "cvss": cvss.to_dict() if cvss else None}
 
 
 @csaf_app.command("validate")

@@ -176,11 +176,22 @@ def findings(product: str, release: Annotated[str | None, typer.Argument()] = No
     if fmt is Format.json:
         _json({"findings": rows})
         return
-    _table(f"{len(rows)} findings", ["release", "component", "vulnerability", "aliases", "fixed",
-                                     "KEV", "state"],
+    _table(f"{len(rows)} findings", ["release", "component", "vulnerability", "aliases",
+                                     "severity", "fixed", "KEV", "state"],
            [[f["release"], f["component"], f["vulnerability"], ", ".join(f["aliases"]),
-             ", ".join(f["fixed"]), "yes" if f["known_exploited"] else "", f["state"]]
+             _severity_cell(f), ", ".join(f["fixed"]), "yes" if f["known_exploited"] else "",
+             f["state"]]
             for f in rows])
+
+
+def _severity_cell(finding: dict[str, Any]) -> str:
+    """"9.8 CRITICAL" from the computed CVSS base score, else the advisory's own word, if any."""
+    from prodsec.vuln.cvss_score import severity_word
+
+    cvss = finding["cvss"]
+    if cvss:
+        return f"{cvss['base_score']:.1f} {cvss['base_severity']}"
+    return severity_word(finding["severity"]) or ""
 
 
 # ---- VEX -----------------------------------------------------------------------------------

@@ -182,11 +182,15 @@ def _vulnerability(vid: str, items: list[dict[str, Any]], release_pid: str) -> d
     entry: dict[str, Any] = {
         "ids": [{"system_name": "OSV", "text": vid}],
         "notes": [{"category": "description", "title": "Description",
-                   "text": first["summary"] or f"{vid} affects {first['component']}"}],
+                   "text": first["summary"] or f"{vid} affects {first['component']}"},
+                  *_cvss_v4_notes(items)],
         "product_status": {k: sorted(v) for k, v in status.items()},
     }
     if cve:
         entry["cve"] = cve
+    scores = _scores(items, release_pid, status)
+    if scores:
+        entry["scores"] = scores
     if flags:
         entry["flags"] = [{"label": k, "product_ids": sorted(v)} for k, v in sorted(flags.items())]
     if threats:
@@ -194,6 +198,43 @@ def _vulnerability(vid: str, items: list[dict[str, Any]], release_pid: str) -> d
     if remediations:
         entry["remediations"] = remediations
     return entry
+
+
+SCORED_STATUSES = ("fixed", "known_affected", "under_investigation")
+
+
+def _scores(items: list[dict[str, Any]], release_pid: str,
+            status: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """CSAF ``scores``: each CVSS v2/v3 base score with the products it applies to — those the
+    vulnerability affects, affected before a fix, or may affect (a score says nothing about a
+    product that is not affected). The objects follow FIRST's CVSS JSON schemas, and score and
+    vector come from the same computation, so tests 6.1.8 and 6.1.9 hold by construction."""
+    from prodsec.vuln.cvss_score import CvssScore, first_json
+
+    scored = {pid for key in SCORED_STATUSES for pid in status.get(key, ())}
+    groups: dict[CvssScore, set[str]] = {}
+    for f in items:
+        pid = _in_release(f["csaf_product_id"], release_pid)
+        if f["cvss"] and pid in scored:
+            groups.setdefault(CvssScore(**f["cvss"]), set()).add(pid)
+    scores = []
+    for result, pids in groups.items():
+        cvss = first_json(result)
+        if cvss is not None:
+            field = "cvss_v2" if result.version == "2.0" else "cvss_v3"
+            scores.append({"products": sorted(pids), field: cvss})
+    return scores
+
+
+def _cvss_v4_notes(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A CVSS v4.0 vector as a note: CSAF 2.0 ``scores`` only take v2 and v3, yet dropping the
+    only score an advisory gives would hide its severity from the reader."""
+    vectors = {f["cvss"]["vector"]: f["cvss"] for f in items
+               if f["cvss"] and f["cvss"]["version"] == "4.0"}
+    return [{"category": "other", "title": "CVSS v4.0",
+             "text": f"Base score {c['base_score']:.1f} ({c['base_severity']}), vector "
+                     f"{c['vector']}. CSAF 2.0 scores cannot carry CVSS v4.0."}
+            for c in vectors.values()]
 
 
 def _remediation(f: dict[str, Any], pid: str) -> dict[str, Any]:

@@ -455,13 +455,18 @@ def list_findings(session: Session, actor: Actor, product_ref: str,
 
 def finding_view(finding: FindingRecord, component: SbomComponent, advisory: AdvisoryRecord,
                  release: Release, known_exploited: bool, decision: Any) -> dict[str, Any]:
-    """The stable JSON shape of one workspace finding."""
+    """The stable JSON shape of one workspace finding; ``cvss`` is the base score computed from
+    the advisory's vector (None when it gives a plain severity word or no vector we can score)."""
+    from prodsec.vuln.cvss_score import score
+
+    cvss = score(advisory.severity)
     return {
         "id": finding.id, "release": release.version_label, "release_id": release.id,
         "component": component.purl or component.name, "component_ref": component.ref,
         "csaf_product_id": component.csaf_product_id, "component_version": component.version,
         "vulnerability": advisory.osv_id, "aliases": list(advisory.aliases),
         "summary": advisory.summary, "severity": advisory.severity,
+        "cvss": cvss.to_dict() if cvss else None,
         "affected": finding.affected, "fixed": list(finding.fixed),
         "known_exploited": known_exploited, "first_seen": finding.first_seen.isoformat(),
         "state": decision.state if decision else "in_triage",
