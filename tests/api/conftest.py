@@ -157,6 +157,43 @@ def seed(world: World) -> None:
     world.ids["regulation_id"] = "eu-cra"
 
 
+# One advisory and a one-component SBOM: enough for a finding, a VEX decision and a CSAF advisory.
+ADVISORY = {"schema_version": "1.6.0", "id": "PYSEC-2018-28", "modified": "2024-01-01T00:00:00Z",
+            "aliases": ["CVE-2018-18074"], "summary": "Authorization header sent after redirect",
+            "affected": [{"package": {"name": "requests", "ecosystem": "PyPI"}, "ranges": [
+                {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.20.0"}]}]}]}
+BOM = {"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
+       "metadata": {"timestamp": "2026-11-27T00:00:00Z",
+                    "component": {"type": "firmware", "name": "router-fw", "version": "1.0"}},
+       "components": [{"type": "library", "name": "requests", "version": "2.19.0",
+                       "purl": "pkg:pypi/requests@2.19.0", "bom-ref": "requests"}]}
+
+
+def seed_vulnerabilities(world: World, database: Database, tmp_path: Path) -> None:
+    """Release 1.0's SBOM, a finding, its triage and an authored CSAF advisory (``doc_id``);
+    advisories have no API (an administrator imports them), so that one step is a library call."""
+    import json
+
+    from prodsec.db.models import User
+    from prodsec.workspace.vulnerabilities import import_advisories
+
+    ok = _ok(world)
+    osv = tmp_path / "osv"
+    osv.mkdir()
+    (osv / "PYSEC-2018-28.json").write_text(json.dumps(ADVISORY))
+    with database.transaction() as session:
+        user = session.get(User, world.members[("Acme", "editor")]["user_id"])
+        assert user is not None
+        import_advisories(session, actor_for(session, user), osv)
+    pid = world.ids["product_id"]
+    ok("POST", f"/api/v1/products/{pid}/releases/1.0/sbom", content=json.dumps(BOM).encode())
+    ok("POST", f"/api/v1/products/{pid}/vex", json={
+        "vulnerability": "PYSEC-2018-28", "state": "exploitable", "responses": ["update"]})
+    world.ids["release"] = "1.0"
+    world.ids["doc_id"] = ok("POST", f"/api/v1/products/{pid}/releases/1.0/csaf",
+                             json={"tracking_id": "ACME-SEED-1"})["id"]
+
+
 def _ok(world: World) -> Any:
     def ok(method: str, url: str, role: str = "editor", **kwargs: Any) -> Any:
         response = world.call(method, url, role=role, **kwargs)
@@ -166,9 +203,10 @@ def _ok(world: World) -> Any:
 
 
 @pytest.fixture
-def world(database: Database, client: TestClient) -> World:
+def world(database: Database, client: TestClient, tmp_path: Path) -> World:
     members = {(org, role): add_member(database, org, role)
                for org in ("Acme", "Globex") for role in ROLES}
     made = World(client, members)
     seed(made)
+    seed_vulnerabilities(made, database, tmp_path)
     return made

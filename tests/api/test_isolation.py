@@ -39,6 +39,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/cases/{case_id}/measure"): {"json": {"at": "2026-11-27T09:00:00Z"}},
     ("post", "/api/v1/cases/{case_id}/submissions"): {"json": {"stage": "early-warning"}},
     ("post", "/api/v1/products/{product_id}/releases/{release}/sbom"): {"content": b"{}"},
+    ("post", "/api/v1/products/{product_id}/vex/import"): {"json": {
+        "bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1, "vulnerabilities": [
+            {"id": "PYSEC-2018-28", "analysis": {"state": "resolved"},
+             "affects": [{"ref": "pkg:pypi/requests@2.19.0"}]}]}},
+    ("post", "/api/v1/products/{product_id}/releases/{release}/csaf"): {"json": {
+        "tracking_id": "STOLEN-1"}},
 }
 # Operations that change nothing an organisation owns: they may answer a viewer.
 READ_ONLY_POSTS = {"/api/v1/auth/login", "/api/v1/auth/logout", "/api/v1/check"}

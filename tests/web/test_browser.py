@@ -1,8 +1,9 @@
 """End to end in a real browser: Debian's Chromium driven by Playwright (never a downloaded
 browser). Log in, create a product through the wizard, see its CRA class and route, mark a
-requirement met with evidence, watch progress change, and fail to reach the product from
-another organisation. Screenshots of every page at desktop and phone width are written to
-test-artifacts/screenshots/ (not committed) so a person can look at them."""
+requirement met with evidence, watch progress change, upload a release's SBOM and see its
+findings, and fail to reach the product from another organisation. Screenshots of every page
+at desktop and phone width are written to test-artifacts/screenshots/ (not committed) so a
+person can look at them."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.web.conftest import PASSWORD, build_app
+from tests.workspace import vuln_data
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -84,7 +86,21 @@ def next_step(page: Any) -> None:
     page.locator(".step.current .next").click()
 
 
-def test_end_to_end(server: str, browser: Any, tmp_path: Path) -> None:
+def _import_advisories(web_db: Any, tmp_path: Path) -> bool:
+    """The Go advisories for the proton-bridge SBOM (an administrator's CLI step), if present."""
+    from prodsec.workspace.users import authenticate_password
+    from prodsec.workspace.vulnerabilities import import_advisories
+
+    if not vuln_data.SBOM_B.exists():
+        return False
+    with web_db.transaction() as session:
+        actor = authenticate_password(session, "editor@acme.example", PASSWORD)
+        assert actor is not None
+        import_advisories(session, actor, vuln_data.make_osv_dir(tmp_path / "go"))
+    return True
+
+
+def test_end_to_end(server: str, browser: Any, web_db: Any, tmp_path: Path) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(f"{server}/login")
     shoot(page, "01-login")
@@ -153,6 +169,20 @@ def test_end_to_end(server: str, browser: Any, tmp_path: Path) -> None:
     shoot(page, "07-landscape")
     page.goto(f"{server}/regulations/eu-cra")
     shoot(page, "08-regulation")
+
+    # vulnerabilities: a release, its real SBOM uploaded, findings from the real advisories
+    if _import_advisories(web_db, tmp_path):
+        page.goto(product_url)
+        page.get_by_label("Version", exact=True).fill("1.8.0")
+        page.get_by_role("button", name="Add release").click()
+        page.wait_for_load_state()
+        page.goto(f"{product_url}/vulnerabilities")
+        page.get_by_label("SBOM file (CycloneDX or SPDX)").set_input_files(str(vuln_data.SBOM_B))
+        page.get_by_role("button", name="Import SBOM").click()
+        page.locator("tr[id^=f-]").first.wait_for()
+        main = page.locator("main").inner_text()
+        assert "Quality report" in main and "Author CSAF advisory" in main
+        shoot(page, "11-vulnerabilities")
 
     # another organisation cannot reach the product
     other = browser.new_page()

@@ -590,11 +590,13 @@ async def link_control(request: Request, pid: str, sid: str) -> Response:
     return _redirect(f"/products/{pid}/board#s-{sid}")
 
 
-# ---- vulnerabilities: findings and triage -------------------------------------------------------
+# ---- vulnerabilities: SBOMs, findings, triage, VEX and CSAF ----------------------------------
 
 
 def _findings_data(request: Request, actor: Actor, pid: str) -> dict[str, Any]:
-    from prodsec.workspace import products, vex
+    """The page's data: per release its SBOM (with the stored quality report) and finding
+    counts, every finding, the authored CSAF documents; no error and no import summary yet."""
+    from prodsec.workspace import csaf_documents, products, vex
     from prodsec.workspace.vulnerabilities import list_findings
 
     with _state(request).database.transaction() as session:
@@ -604,18 +606,50 @@ def _findings_data(request: Request, actor: Actor, pid: str) -> dict[str, Any]:
             raise PageError(404, str(exc)) from None
         findings = list_findings(session, actor, product.id)
         view = products.product_view(product)
-    return {"product": view, "findings": findings,
-            "states": vex.STATES, "justifications": vex.JUSTIFICATIONS, "error": None}
+        sboms = _release_sboms(session, actor, [r["id"] for r in view["releases"]])
+        documents = [csaf_documents.document_view(row)
+                     for row in csaf_documents.list_documents(session, actor, product.id)]
+    releases = [r | {"sbom": sboms.get(r["id"]), "counts": _counts(findings, r["id"])}
+                for r in view["releases"]]
+    return {"product": view, "findings": findings, "releases": releases, "documents": documents,
+            "states": vex.STATES, "justifications": vex.JUSTIFICATIONS, "error": None,
+            "form_error": None, "vex_summary": None}
+
+
+def _release_sboms(session: Any, actor: Actor, release_ids: list[str]) -> dict[str, Any]:
+    """release id → its SBOM's summary and quality report (organisation-scoped)."""
+    from sqlalchemy import select
+
+    from prodsec.db.models import SbomRecord
+
+    rows = session.scalars(select(SbomRecord).where(SbomRecord.org_id == actor.org_id,
+                                                    SbomRecord.release_id.in_(release_ids)))
+    return {r.release_id: {"filename": r.filename, "format": r.format,
+                           "spec_version": r.spec_version, "sha256": r.sha256,
+                           "imported_at": r.imported_at.strftime("%Y-%m-%d %H:%M UTC"),
+                           "quality": r.quality} for r in rows}
+
+
+def _counts(findings: list[dict[str, Any]], release_id: str) -> dict[str, int]:
+    mine = [f for f in findings if f["release_id"] == release_id]
+    return {"findings": len(mine), "known_exploited": sum(f["known_exploited"] for f in mine),
+            "in_triage": sum(f["state"] == "in_triage" for f in mine)}
+
+
+def _vulnerabilities(request: Request, actor: Actor, csrf: str, pid: str, status: int = 200,
+                     **extra: Any) -> HTMLResponse:
+    data = _findings_data(request, actor, pid) | extra
+    data["findings"].sort(key=lambda f: (not f["known_exploited"], f["state"] != "in_triage",
+                                         f["vulnerability"]))
+    return _render(request, "vulnerabilities.html.j2", data, status, actor, csrf)
 
 
 @router.get("/products/{pid}/vulnerabilities", response_class=HTMLResponse)
 def vulnerabilities_page(request: Request, pid: str) -> HTMLResponse:
-    """Findings of every release (known-exploited first) with their VEX triage state."""
+    """Releases with their SBOM, VEX downloads and CSAF advisories; findings of every release
+    (known-exploited first) with their VEX triage state."""
     actor, csrf = _who(request)
-    data = _findings_data(request, actor, pid)
-    data["findings"].sort(key=lambda f: (not f["known_exploited"], f["state"] != "in_triage",
-                                         f["vulnerability"]))
-    return _render(request, "vulnerabilities.html.j2", data, actor=actor, csrf=csrf)
+    return _vulnerabilities(request, actor, csrf, pid)
 
 
 @router.post("/products/{pid}/vex", response_class=HTMLResponse)
@@ -634,9 +668,113 @@ async def set_vex(request: Request, pid: str) -> Response:
     except NotFound as exc:
         raise PageError(404, str(exc)) from None
     except (ValidationFailed, Conflict, PermissionDenied) as exc:
-        data = _findings_data(request, actor, pid) | {"error": str(exc)}
-        return _render(request, "vulnerabilities.html.j2", data, _status(exc), actor, csrf)
+        return _vulnerabilities(request, actor, csrf, pid, _status(exc), error=str(exc))
     return _redirect(f"/products/{pid}/vulnerabilities")
+
+
+async def _upload(form: Any, what: str) -> tuple[bytes, str]:
+    """The uploaded file's bytes and name, refused when missing or over the file limit."""
+    from prodsec.formats._io import MAX_BYTES
+
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str) or not upload.filename:
+        raise ValidationFailed("file", f"choose {what} file")
+    data = await upload.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise ValidationFailed("file", f"{upload.filename} is larger than the limit of "
+                                       f"{MAX_BYTES} bytes")
+    return data, str(upload.filename)
+
+
+def _form_failure(exc: Exception) -> int:
+    """The status of a refused form: 403 role, 409 conflict, 422 anything wrong in the input."""
+    return 403 if isinstance(exc, PermissionDenied) else 409 if isinstance(exc, Conflict) else 422
+
+
+@router.post("/products/{pid}/sbom", response_class=HTMLResponse)
+async def import_sbom(request: Request, pid: str) -> Response:
+    """A release's SBOM file: stored with its quality report, findings recomputed."""
+    from fastapi.concurrency import run_in_threadpool
+
+    from prodsec.errors import InputError
+    from prodsec.workspace.vulnerabilities import import_sbom as store
+
+    actor, csrf = _who(request)
+    form = await request.form()
+    try:
+        _check_csrf(csrf, form)
+        release = str(form.get("release") or "")
+
+        def run(data: bytes, name: str) -> str:
+            with _state(request).database.transaction() as session:
+                return str(store(session, actor, pid, release, data, name)["release_id"])
+
+        try:
+            release_id = await run_in_threadpool(run, *await _upload(form, "an SBOM"))
+        except NotFound as exc:
+            raise PageError(404, str(exc)) from None
+        except (InputError, PermissionDenied) as exc:
+            return _vulnerabilities(request, actor, csrf, pid, _form_failure(exc), form_error={
+                "form": "sbom", "release": release, "text": str(exc)})
+    finally:
+        await form.close()
+    return _redirect(f"/products/{pid}/vulnerabilities#release-{release_id}")
+
+
+@router.post("/products/{pid}/vex/import", response_class=HTMLResponse)
+async def import_vex(request: Request, pid: str) -> Response:
+    """A supplier's VEX file (CycloneDX, OpenVEX or CSAF): the page shows what was imported
+    and what was skipped, and why (importing the same file again changes nothing)."""
+    from fastapi.concurrency import run_in_threadpool
+
+    from prodsec.errors import InputError
+    from prodsec.workspace.vex import import_summary
+
+    actor, csrf = _who(request)
+    form = await request.form()
+    try:
+        _check_csrf(csrf, form)
+        release = str(form.get("release") or "") or None
+
+        def run(data: bytes, name: str) -> dict[str, Any]:
+            with _state(request).database.transaction() as session:
+                return import_summary(session, actor, pid, data, name, release)
+
+        try:
+            summary = await run_in_threadpool(run, *await _upload(form, "a VEX"))
+        except NotFound as exc:
+            raise PageError(404, str(exc)) from None
+        except (InputError, PermissionDenied) as exc:
+            return _vulnerabilities(request, actor, csrf, pid, _form_failure(exc), form_error={
+                "form": "vex", "release": release or "", "text": str(exc)})
+    finally:
+        await form.close()
+    return _vulnerabilities(request, actor, csrf, pid, vex_summary=summary)
+
+
+@router.post("/products/{pid}/csaf", response_class=HTMLResponse)
+async def author_csaf(request: Request, pid: str) -> Response:
+    """Author a CSAF advisory for a release: validated, stored, then listed for download."""
+    from prodsec.errors import InputError
+    from prodsec.workspace.csaf_author import author
+
+    actor, csrf = _who(request)
+    form = await request.form()
+    await form.close()  # only text fields are expected; release any file sent anyway
+    _check_csrf(csrf, form)
+    release = str(form.get("release") or "")
+    title = str(form.get("title") or "").strip()
+    try:
+        with _state(request).database.transaction() as session:
+            row = author(session, actor, pid, release, "csaf_security_advisory",
+                         title=title or None)
+            doc_id = row.id
+    except NotFound as exc:
+        raise PageError(404, str(exc)) from None
+    except (InputError, PermissionDenied) as exc:
+        return _vulnerabilities(request, actor, csrf, pid, _form_failure(exc), form_error={
+            "form": "csaf", "release": release, "text": str(exc), "title": title})
+    return _redirect(f"/products/{pid}/vulnerabilities#csaf-{doc_id}")
 
 
 # ---- vulnerability reporting clocks ------------------------------------------------------------

@@ -326,6 +326,62 @@ def import_vex(session: Session, actor: Actor, product_ref: str, data: bytes, so
     return len(parsed)
 
 
+def import_summary(session: Session, actor: Actor, product_ref: str, data: bytes, source: str,
+                   release_label: str | None = None) -> dict[str, Any]:
+    """Like ``import_vex``, but a statement the vocabulary refuses (an unknown state or
+    justification, not_affected without a reason, an over-long id) is skipped with its reason
+    instead of refusing the document; a malformed document still stores nothing. Also names the
+    purls no release of the product contains (stored anyway: they apply to a later SBOM)."""
+    from prodsec.workspace.vulnerabilities import get_release
+
+    actor.require("editor")
+    product = get_product(session, actor, product_ref)
+    if release_label:
+        get_release(session, actor, product.id, release_label)
+    parsed = parse_vex(data, source)
+    known = product_purls(session, actor, product.id)
+    skipped: list[dict[str, Any]] = []
+    unknown: set[str] = set()
+    for vid, purl, state, justification, responses, detail in parsed:
+        reason = _refusal(vid, purl, state, justification, responses, detail)
+        if reason:
+            skipped.append({"vulnerability": vid, "component": purl, "reason": reason})
+            continue
+        set_statement(session, actor, product.id, vid, state, justification=justification,
+                      responses=responses, detail=detail, release_label=release_label,
+                      component=purl, source=f"import:{source}"[:300])
+        if purl and purl not in known:
+            unknown.add(purl)
+    return {"source": source, "product_id": product.id, "release": release_label,
+            "statements": len(parsed), "imported": len(parsed) - len(skipped),
+            "skipped": skipped, "components_not_in_product": sorted(unknown)}
+
+
+def _refusal(vid: str, purl: str | None, state: str, justification: str | None,
+             responses: list[str], detail: str) -> str | None:
+    """Why ``set_statement`` would refuse this statement, or None."""
+    if not vid or len(vid) > 128:
+        return "the vulnerability id is empty or longer than 128 characters"
+    if purl is not None and len(purl) > 2000:
+        return "the component purl is longer than 2000 characters"
+    try:
+        _validate(normalise_state(state), justification, responses, detail)
+    except ValidationFailed as exc:
+        return str(exc)
+    return None
+
+
+def product_purls(session: Session, actor: Actor, product_id: str) -> set[str]:
+    """The purls of every component in the SBOMs of the product's releases."""
+    from prodsec.db.models import SbomComponent, SbomRecord
+
+    return set(session.scalars(
+        select(SbomComponent.purl).join(SbomRecord, SbomRecord.id == SbomComponent.sbom_id)
+        .join(Release, Release.id == SbomRecord.release_id)
+        .where(SbomComponent.org_id == actor.org_id, Release.product_id == product_id,
+               SbomComponent.purl.is_not(None)).distinct()))
+
+
 Parsed = tuple[str, str | None, str, str | None, list[str], str]
 
 

@@ -1,13 +1,14 @@
-"""Vulnerability handling: findings, VEX triage decisions and CRA Article 14 cases with their
-reporting clocks (UTC). Thin wrappers over ``prodsec.workspace.{vulnerabilities,vex,article14}``
-so the CLI, the API and the web UI show the same clocks."""
+"""Vulnerability handling: SBOMs, findings, VEX triage decisions, VEX export and import, CSAF
+advisories, and CRA Article 14 cases with their reporting clocks (UTC). Thin wrappers over
+``prodsec.workspace.{vulnerabilities,vex,csaf_author,csaf_documents,article14}`` so the CLI, the
+API and the web UI show the same data."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from prodsec.api.deps import UnitDep, Writer
@@ -57,6 +58,22 @@ SBOM_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": {"type": "object"}},
     "application/xml": {"schema": {"type": "string"}},
     "text/plain": {"schema": {"type": "string"}}}}}
+VEX_BODY: dict[str, Any] = {"requestBody": {"required": True, "description": (
+    "A CycloneDX VEX, OpenVEX or CSAF VEX document (JSON)."), "content": {
+        "application/json": {"schema": {"type": "object"}}}}}
+
+
+async def _body(request: Request, what: str) -> bytes:
+    """The request body, streamed and refused (413) as soon as it passes the file limit."""
+    from prodsec.formats._io import MAX_BYTES
+    from prodsec.workspace.compliance import EvidenceTooLarge
+
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > MAX_BYTES:
+            raise EvidenceTooLarge(what, f"larger than the limit of {MAX_BYTES} bytes")
+    return bytes(data)
 
 
 @router.post("/products/{product_id}/releases/{release}/sbom", openapi_extra=SBOM_BODY)
@@ -66,15 +83,9 @@ async def import_sbom(work: Writer, request: Request, product_id: str, release: 
     returns its quality report and recomputed findings. ``filename``'s ending picks the parser."""
     from fastapi.concurrency import run_in_threadpool
 
-    from prodsec.formats._io import MAX_BYTES
-    from prodsec.workspace.compliance import EvidenceTooLarge
     from prodsec.workspace.vulnerabilities import import_sbom as store
 
-    data = b""
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > MAX_BYTES:
-            raise EvidenceTooLarge("sbom", f"larger than the limit of {MAX_BYTES} bytes")
+    data = await _body(request, "sbom")
     return await run_in_threadpool(store, work.session, work.actor, product_id, release, data,
                                    filename)
 
@@ -97,6 +108,149 @@ def set_vex(work: Writer, product_id: str, body: VexDecision) -> dict[str, Any]:
                             detail=body.detail, release_label=body.release,
                             component=body.component)
     return vex.statement_view(row)
+
+
+VexFormat = Literal["cyclonedx", "openvex", "csaf"]
+VEX_MEDIA = {"cyclonedx": "application/vnd.cyclonedx+json", "openvex": "application/json",
+             "csaf": "application/json"}
+VEX_SUFFIX = {"cyclonedx": "vex.cdx.json", "openvex": "openvex.json", "csaf": "csaf-vex.json"}
+VEX_EXPORTED: dict[int | str, dict[str, Any]] = {200: {
+    "description": "The VEX document, validated; Content-Disposition names a file.",
+    "content": {"application/vnd.cyclonedx+json": {}, "application/json": {}}}}
+
+
+def _download(doc: dict[str, Any], media_type: str, name: str) -> Response:
+    import json
+
+    return Response(json.dumps(doc, indent=2, ensure_ascii=False).encode(), media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _slug(text: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "x"
+
+
+def _export_problems(doc: dict[str, Any], fmt: str) -> list[str]:
+    """An export is checked with the validator of its format, as any input document is."""
+    import json
+
+    if fmt == "cyclonedx":
+        from prodsec.formats import cyclonedx
+
+        report = cyclonedx.validate(json.dumps(doc).encode(), "export")
+        return [f"{i.location}: {i.message}" for i in report.issues]
+    if fmt == "openvex":
+        from prodsec.workspace.vex import check_openvex
+
+        return check_openvex(doc)
+    from prodsec.workspace.csaf_author import check
+
+    return check(doc)
+
+
+@router.get("/products/{product_id}/releases/{release}/vex", response_class=Response,
+            responses=VEX_EXPORTED)
+def export_vex(work: UnitDep, product_id: str, release: str,
+               format: VexFormat = "cyclonedx",
+               author: str = Query(default="", max_length=200,
+                                   description="Author / publisher (default: you / the "
+                                               "organisation).")) -> Response:
+    """A release's triage as CycloneDX VEX 1.6, OpenVEX 0.2.0 or CSAF 2.0 VEX, validated with
+    the same validators as imported documents before it is handed out."""
+    from prodsec.workspace import vex
+    from prodsec.workspace.context import ValidationFailed
+    from prodsec.workspace.products import get_product
+
+    product = get_product(work.session, work.actor, product_id)
+    doc = vex.export(work.session, work.actor, product.id, release, format, author)
+    problems = _export_problems(doc, format)
+    if problems:
+        raise ValidationFailed("vex", f"the {format} export fails validation: "
+                               + "; ".join(problems[:5]))
+    return _download(doc, VEX_MEDIA[format],
+                     f"{_slug(product.name)}-{_slug(release)}.{VEX_SUFFIX[format]}")
+
+
+@router.post("/products/{product_id}/vex/import", openapi_extra=VEX_BODY)
+async def import_vex(work: Writer, request: Request, product_id: str,
+                     release: str | None = Query(default=None, max_length=100, description=(
+                         "Apply to this release only (default: every release).")),
+                     filename: str = Query(default="vex.json", max_length=300, description=(
+                         "Recorded as the statements' source."))) -> dict[str, Any]:
+    """Import a supplier's CycloneDX VEX, OpenVEX or CSAF VEX (the request body) as triage
+    statements on the product's components. A malformed document is refused whole (422 naming
+    the JSON location); a statement outside the VEX vocabulary is skipped with its reason."""
+    from fastapi.concurrency import run_in_threadpool
+
+    from prodsec.workspace.vex import import_summary
+
+    data = await _body(request, "vex")
+    return await run_in_threadpool(import_summary, work.session, work.actor, product_id, data,
+                                   filename, release or None)
+
+
+class CsafRequest(Strict):
+    category: Literal["csaf_security_advisory", "csaf_vex"] = "csaf_security_advisory"
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    tracking_id: str | None = Field(default=None, min_length=1, max_length=200, description=(
+        "Default: product-release-date; unique in the organisation."))
+    publisher: str = Field(default="", max_length=300, description=(
+        "Publisher name (default: the organisation's legal name)."))
+    summary: str = Field(default="", max_length=20000, description=(
+        "The summary note (default: the vulnerabilities found)."))
+
+
+class CsafAuthored(BaseModel):
+    id: str
+    product_id: str
+    tracking_id: str
+    category: str
+    title: str
+    sha256: str
+    vulnerabilities: int
+    created_at: str
+    document: dict[str, Any] | None = None
+
+
+@router.post("/products/{product_id}/releases/{release}/csaf", status_code=201,
+             response_model=CsafAuthored)
+def author_csaf(work: Writer, product_id: str, release: str, body: CsafRequest,
+                response: Response) -> CsafAuthored:
+    """Author a CSAF 2.0 advisory (or CSAF VEX) from the release's findings and triage: built,
+    validated (schema and the mandatory tests 6.1) and stored. 422 lists the validator's
+    failures; 409 when the tracking id is taken."""
+    from prodsec.workspace import csaf_documents
+    from prodsec.workspace.csaf_author import author
+
+    row = author(work.session, work.actor, product_id, release, body.category,
+                 tracking_id=body.tracking_id, title=body.title, publisher=body.publisher,
+                 summary=body.summary)
+    response.headers["Location"] = f"/api/v1/products/{row.product_id}/csaf/{row.id}"
+    return CsafAuthored(**csaf_documents.document_view(row), document=row.document)
+
+
+@router.get("/products/{product_id}/csaf", response_model=list[CsafAuthored])
+def list_csaf(work: UnitDep, product_id: str) -> list[CsafAuthored]:
+    """The product's authored CSAF documents, newest first (without the documents)."""
+    from prodsec.workspace import csaf_documents
+
+    return [CsafAuthored(**csaf_documents.document_view(row))
+            for row in csaf_documents.list_documents(work.session, work.actor, product_id)]
+
+
+@router.get("/products/{product_id}/csaf/{doc_id}", response_class=Response, responses={
+    200: {"description": "The CSAF document exactly as stored.",
+          "content": {"application/json": {}}}})
+def get_csaf(work: UnitDep, product_id: str, doc_id: str) -> Response:
+    """One authored CSAF document, as a download named by its tracking id (CSAF 5.1)."""
+    from prodsec.workspace import csaf_documents
+
+    row = csaf_documents.get_document(work.session, work.actor, product_id, doc_id)
+    response = _download(row.document, "application/json", csaf_documents.filename(row))
+    response.headers["X-Document-SHA256"] = row.sha256
+    return response
 
 
 @router.get("/cases")

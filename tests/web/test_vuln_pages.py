@@ -1,0 +1,186 @@
+"""The vulnerabilities page with real data (the proton-bridge SBOM, the Go advisories): SBOM
+upload with its quality report, VEX downloads, supplier VEX import, CSAF authoring; CSRF, form
+errors next to the form, roles and organisation isolation."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from prodsec.formats import csaf
+from tests.web.conftest import PASSWORD, sign_in
+from tests.workspace import vuln_data
+
+if not vuln_data.SBOM_B.exists():
+    pytest.skip("shared/data is not present", allow_module_level=True)
+
+RELEASE = "1.8.0"
+ROUTER = {"name": "Router V", "markets": ["DE"], "functions": ["router"],
+          "data_connection": "yes", "internet": "yes", "consumer": "yes", "personal_data": "no",
+          "radio_answered": "1", "radio": ["wifi"]}
+
+
+@pytest.fixture
+def editor(app: Any, web_db: Any, tmp_path: Path) -> tuple[TestClient, str, str]:
+    """A signed-in editor, a product with release 1.8.0 (no SBOM yet), the Go advisories."""
+    from prodsec.workspace import vulnerabilities
+    from prodsec.workspace.users import authenticate_password
+
+    client = TestClient(app)
+    csrf = sign_in(client, "editor@acme.example")
+    made = client.post("/products/new", data={"csrf_token": csrf, **ROUTER},
+                       follow_redirects=False)
+    product = str(made.headers["location"])
+    added = client.post(f"{product}/releases", data={"csrf_token": csrf,
+                                                     "version_label": RELEASE},
+                        follow_redirects=False)
+    assert added.status_code == 303, added.text
+    with web_db.transaction() as session:
+        actor = authenticate_password(session, "editor@acme.example", PASSWORD)
+        assert actor is not None
+        vulnerabilities.import_advisories(session, actor, vuln_data.make_osv_dir(tmp_path / "go"))
+    return client, csrf, product
+
+
+def _upload(client: TestClient, product: str, csrf: str, data: bytes,
+            name: str = vuln_data.SBOM_B.name, release: str = RELEASE) -> Any:
+    return client.post(f"{product}/sbom", data={"csrf_token": csrf, "release": release},
+                       files={"file": (name, data, "application/json")}, follow_redirects=False)
+
+
+def test_sbom_upload_shows_quality_findings_and_downloads(editor: tuple[TestClient, str, str]) -> None:
+    client, csrf, product = editor
+    page = client.get(f"{product}/vulnerabilities").text
+    assert "No SBOM imported yet" in page and "Import SBOM" in page
+    assert "use the CLI" not in page and "prodsec sbom import" not in page
+    done = _upload(client, product, csrf, vuln_data.SBOM_B.read_bytes())
+    assert done.status_code == 303 and "#release-" in done.headers["location"]
+    page = client.get(f"{product}/vulnerabilities").text
+    assert vuln_data.SBOM_B.name in page and "Quality report" in page
+    assert re.search(r"<strong>[\d.]+%</strong>", page) and "minimum" in page
+    assert "Replace SBOM" in page and "Author CSAF advisory" in page
+    rows = re.findall(r'<tr id="f-[0-9a-f]+">', page)
+    assert rows, "the real SBOM matches real advisories"
+    assert f"{len(rows)} findings" in page
+    links = re.findall(r'href="(/api/v1/products/[0-9a-f]+/releases/1\.8\.0/vex\?format=(\w+))"',
+                       page)
+    assert {fmt for _, fmt in links} == {"cyclonedx", "openvex", "csaf"}
+    for href, fmt in links:  # the session cookie is enough to download (a GET)
+        got = client.get(href)
+        assert got.status_code == 200, (fmt, got.text[:300])
+        assert got.headers["content-disposition"].startswith("attachment; filename=")
+
+
+def test_sbom_upload_errors_are_shown_next_to_the_form(editor: tuple[TestClient, str, str]) -> None:
+    client, csrf, product = editor
+    forged = _upload(client, product, "forged", vuln_data.SBOM_B.read_bytes())
+    assert forged.status_code == 403 and "expired" in forged.text
+    bad = _upload(client, product, csrf, b'{"bomFormat": "CycloneDX", ', "broken.json")
+    assert bad.status_code == 422
+    assert re.search(r'id="err-sbom-[0-9a-f]+">[^<]*broken\.json', bad.text)
+    assert 'aria-invalid="true"' in bad.text
+    none = client.post(f"{product}/sbom", data={"csrf_token": csrf, "release": RELEASE},
+                       files={"file": ("", b"", "application/octet-stream")})
+    assert none.status_code == 422 and "choose an SBOM file" in none.text
+    assert _upload(client, product, csrf, b"{}", release="9.9").status_code == 404
+    assert "No SBOM imported yet" in client.get(f"{product}/vulnerabilities").text
+
+
+def test_supplier_vex_import_and_csaf_authoring(editor: tuple[TestClient, str, str]) -> None:
+    client, csrf, product = editor
+    _upload(client, product, csrf, vuln_data.SBOM_B.read_bytes())
+    page = client.get(f"{product}/vulnerabilities").text
+    first = re.search(r'<tr id="f-[0-9a-f]+">\s*<td><strong>([^<]+)</strong>.*?<code>([^<]+)</code>',
+                      page, re.S)
+    assert first
+    vid, purl = first.group(1), first.group(2)
+    triage = client.post(f"{product}/csaf", data={"csrf_token": csrf, "release": RELEASE,
+                                                  "title": "Go modules"})
+    assert triage.status_code == 422 and "still in triage" in triage.text
+    assert 'value="Go modules"' in triage.text  # the title typed is kept
+
+    openvex = {"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://supplier.example/1",
+               "author": "Supplier", "timestamp": "2026-11-27T00:00:00Z", "version": 1,
+               "statements": [
+                   {"vulnerability": {"name": vid}, "products": [{"@id": purl}],
+                    "status": "affected", "action_statement": "update the module"},
+                   {"vulnerability": {"name": "CVE-2099-1"}, "products": [{"@id": "pkg:x/y"}],
+                    "status": "not_affected", "impact_statement": "not shipped"}]}
+    imported = client.post(f"{product}/vex/import", data={"csrf_token": csrf},
+                           files={"file": ("supplier.openvex.json", json.dumps(openvex).encode(),
+                                           "application/json")})
+    assert imported.status_code == 200, imported.text
+    assert "2 of 2 statements imported" in imported.text and "pkg:x/y" in imported.text
+    bad = client.post(f"{product}/vex/import", data={"csrf_token": csrf, "release": RELEASE},
+                      files={"file": ("bad.json", b"[1, 2]", "application/json")})
+    assert bad.status_code == 422 and 'id="err-vex"' in bad.text and "bad.json" in bad.text
+    assert re.search(r"<option selected>1\.8\.0</option>", bad.text)  # choice kept
+
+    authored = client.post(f"{product}/csaf", data={"csrf_token": csrf, "release": RELEASE,
+                                                    "title": "Go modules"}, follow_redirects=False)
+    assert authored.status_code == 303, authored.text
+    page = client.get(f"{product}/vulnerabilities").text
+    link = re.search(r'href="(/api/v1/products/[0-9a-f]+/csaf/[0-9a-f]+)" download', page)
+    assert link and "Go modules" in page
+    document = client.get(link.group(1))
+    assert document.status_code == 200 and csaf.validate(document.content, "web").valid
+    assert document.json()["document"]["title"] == "Go modules"
+    again = client.post(f"{product}/csaf", data={"csrf_token": csrf, "release": RELEASE,
+                                                 "title": "Go modules"})
+    assert again.status_code == 409 and "exists already" in again.text
+
+
+def test_viewer_downloads_but_cannot_write(app: Any, editor: tuple[TestClient, str, str]) -> None:
+    client, csrf, product = editor
+    _upload(client, product, csrf, vuln_data.SBOM_B.read_bytes())
+    viewer = TestClient(app)
+    viewer_csrf = sign_in(viewer, "viewer@acme.example")
+    page = viewer.get(f"{product}/vulnerabilities").text
+    assert "vex?format=cyclonedx" in page and "Quality report" in page
+    for write in ("/sbom", "/vex/import", "/csaf", "Author CSAF advisory", 'name="state"'):
+        assert write not in page.replace(f"{product}/vulnerabilities", ""), write
+    refused = _upload(viewer, product, viewer_csrf, vuln_data.SBOM_B.read_bytes())
+    assert refused.status_code == 403
+    assert viewer.post(f"{product}/csaf", data={"csrf_token": viewer_csrf,
+                                                "release": RELEASE}).status_code == 403
+
+
+def test_other_organisation_gets_404(app: Any, editor: tuple[TestClient, str, str]) -> None:
+    _client, _csrf, product = editor
+    globex = TestClient(app)
+    csrf = sign_in(globex, "admin@globex.example")
+    assert globex.get(f"{product}/vulnerabilities").status_code == 404
+    assert _upload(globex, product, csrf, vuln_data.SBOM_B.read_bytes()).status_code == 404
+    for path, form in (("/csaf", {"release": RELEASE}), ("/vex/import", {})):
+        got = globex.post(f"{product}{path}", data={"csrf_token": csrf, **form},
+                          files={"file": ("v.json", b"{}", "application/json")})
+        assert got.status_code == 404, path
+
+
+def test_cvss_column(editor: tuple[TestClient, str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A computed CVSS base score when the finding has one, else the advisory's own text."""
+    from prodsec.workspace import vulnerabilities
+
+    client, csrf, product = editor
+    _upload(client, product, csrf, vuln_data.SBOM_B.read_bytes())
+    real = vulnerabilities.list_findings
+
+    def scored(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        rows = real(*args, **kwargs)
+        for i, row in enumerate(rows):
+            row.pop("cvss", None)  # the page must not need the key
+            row["severity"] = "MODERATE" if i else None
+        rows[0]["cvss"] = {"version": "3.1", "base_score": 9.8, "base_severity": "CRITICAL",
+                           "vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}
+        return rows
+
+    monkeypatch.setattr(vulnerabilities, "list_findings", scored)
+    page = client.get(f"{product}/vulnerabilities").text
+    assert '<th scope="col">CVSS</th>' in page
+    assert '<span class="badge sev-critical">9.8 CRITICAL</span>' in page
+    assert '<small class="vector">MODERATE</small>' in page
