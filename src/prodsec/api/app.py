@@ -49,7 +49,7 @@ def create_app(database: Database, kb: KnowledgeBase, settings: Settings | None 
                   docs_url=DOCS_URL, redoc_url=None,
                   description="Product-security regulation navigator and compliance workspace.")
     app.state.prodsec = AppState(database, kb, settings, LoginLimiter(
-        settings.login_failures, settings.login_window_seconds))
+        database, settings.login_failures, settings.login_window_seconds))
     api = APIRouter(prefix=API_PREFIX, responses=ERRORS)  # type: ignore[arg-type]
     for module in RESOURCES:
         api.include_router(module.router)

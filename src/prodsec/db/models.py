@@ -101,6 +101,20 @@ class WebSession(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
+class LoginFailure(Base):
+    """One failed login for one rate-limit key (an e-mail, a client address), kept for the
+    limiter's window and pruned after it. ``key`` is the SHA-256 of the key text, so the table
+    is no list of e-mail addresses and client addresses. Shared by every server process on the
+    database; transient, so backups leave it out."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key_failed_at", "key", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 class Product(Base):
     __tablename__ = "products"
     __table_args__ = (UniqueConstraint("org_id", "name"),)

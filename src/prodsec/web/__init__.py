@@ -20,8 +20,9 @@ def mount(app: Any, database: Any, kb: Any, limiter: Any = None, secure_cookies:
     from prodsec.web import pages
     from prodsec.workspace.sessions import LoginLimiter
 
+    # Failures live in the database: the API's limiter and this default share one budget.
     app.state.web = pages.WebState(database=database, kb=kb,
-                                   limiter=limiter or LoginLimiter(),
+                                   limiter=limiter or LoginLimiter(database),
                                    secure_cookies=secure_cookies)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(pages.router)

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import secrets
-import threading
-import time
-from collections import defaultdict, deque
 from collections.abc import Callable
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from prodsec.db.models import User, WebSession, utcnow
+from prodsec.db.engine import Database
+from prodsec.db.models import LoginFailure, User, WebSession, utcnow
 from prodsec.workspace.context import Actor
 from prodsec.workspace.users import actor_for
 
@@ -66,49 +65,65 @@ def csrf_matches(expected: str, given: str | None) -> bool:
     return given is not None and secrets.compare_digest(expected, given)
 
 
-class LoginLimiter:
-    """Failed logins per key (an e-mail, a client address) in a sliding window.
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
-    In memory, per server process: it slows password guessing against one account or from one
-    address without a table to clean up; a multi-process deployment gets one budget per process.
+
+class LoginLimiter:
+    """Failed logins per key (an e-mail, a client address) in a sliding window, in the database.
+
+    Every server process and replica over one database shares one budget, and a restart keeps
+    it. Each failure is one inserted row (never a counter read and rewritten), so concurrent
+    failures all count; it is committed in the limiter's own transaction, apart from the login
+    request's, which rolls back when the password is wrong. Keys are stored as their SHA-256.
+    Rows older than the window are pruned whenever a failure is recorded, so the table holds
+    at most one window's failures.
     """
 
-    def __init__(self, max_failures: int = 5, window: float = 15 * 60,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.max_failures, self.window, self.clock = max_failures, window, clock
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
+    def __init__(self, database: Database, max_failures: int = 5, window: float = 15 * 60,
+                 clock: Callable[[], dt.datetime] = _now) -> None:
+        self.database, self.max_failures, self.clock = database, max_failures, clock
+        self.window = dt.timedelta(seconds=window)
 
     def retry_after(self, *keys: str) -> int:
-        """Seconds until every key may try again (0: go ahead)."""
-        now = self.clock()
-        wait = 0.0
-        with self._lock:
-            for key in keys:
-                hits = self._prune(key, now)
-                if len(hits) >= self.max_failures:
-                    wait = max(wait, hits[0] + self.window - now)
-        return int(wait) + 1 if wait > 0 else 0
+        """Seconds until every key may try again (0: go ahead).
+
+        A key is locked out while it has ``max_failures`` failures in the window; it is free
+        again when the ``max_failures``-th most recent of them leaves the window. One query
+        finds that failure for every key (the newest such time wins)."""
+        now = self._now()
+        ranked = select(
+            LoginFailure.failed_at,
+            func.row_number().over(partition_by=LoginFailure.key,
+                                   order_by=LoginFailure.failed_at.desc()).label("rank"),
+        ).where(LoginFailure.key.in_([_digest(key) for key in keys]),
+                LoginFailure.failed_at > now - self.window).subquery()
+        with self.database.transaction() as session:
+            oldest_needed = session.scalar(select(func.max(ranked.c.failed_at))
+                                           .where(ranked.c.rank == self.max_failures))
+        if oldest_needed is None:
+            return 0
+        wait = (_aware(oldest_needed) + self.window - now).total_seconds()
+        return math.ceil(wait) if wait > 0 else 0
 
     def failed(self, *keys: str) -> None:
-        now = self.clock()
-        with self._lock:
-            for key in keys:
-                self._failures[key].append(now)
+        """Record a failure for each key (committed at once), then prune expired failures.
+
+        The insert commits before the prune runs: a prune that fails (a lock timeout) can
+        cost a 500, never the recorded failure."""
+        now = self._now()
+        with self.database.transaction() as session:
+            session.add_all(LoginFailure(key=_digest(key), failed_at=now) for key in keys)
+        with self.database.transaction() as session:
+            session.execute(delete(LoginFailure).where(LoginFailure.failed_at <= now - self.window))
 
     def succeeded(self, key: str) -> None:
         """A correct password clears that account's failures (not the address's)."""
-        with self._lock:
-            self._failures.pop(key, None)
+        with self.database.transaction() as session:
+            session.execute(delete(LoginFailure).where(LoginFailure.key == _digest(key)))
 
-    def _prune(self, key: str, now: float) -> deque[float]:
-        hits = self._failures[key]
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        if not hits:
-            del self._failures[key]
-            return deque()
-        return hits
+    def _now(self) -> dt.datetime:
+        return _aware(self.clock()).astimezone(dt.UTC)
 
 
 def has_users(session: Session) -> bool:

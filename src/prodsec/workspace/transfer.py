@@ -2,8 +2,9 @@
 
 Both walk the tables that are actually in the database (reflected, in foreign-key order — the
 order of ``Base.metadata.sorted_tables``), so tables added by later migrations are carried
-without code changes here. Values are written as JSON with dates and times in ISO 8601 (UTC),
-which is what makes an archive restorable into either backend.
+without code changes here; only transient state (``TRANSIENT``: recent failed logins) is left
+out. Values are written as JSON with dates and times in ISO 8601 (UTC), which is what makes an
+archive restorable into either backend.
 
 Backup archive (``prodsec db backup``), a zip, format ``prodsec-backup`` version 1::
 
@@ -64,7 +65,11 @@ from prodsec.workspace.context import ROLES, Actor
 BACKUP_FORMAT, BACKUP_VERSION = "prodsec-backup", 1
 EXPORT_FORMAT, EXPORT_VERSION = "prodsec-organisation-export", 1
 EXPORT_MEMBER = "organisation.json"
-NOT_DATA = frozenset({"alembic_version"})
+# Transient state, not workspace data: the login limiter's recent failures. Left out of
+# backups, restores, content digests and the empty-target check (a new server's failed logins
+# must not block a restore into it).
+TRANSIENT = frozenset({"login_failures"})
+NOT_DATA = frozenset({"alembic_version"}) | TRANSIENT
 # Tables never exported: secrets stay in their workspace; the organisation and its members
 # travel in their own sections of the document.
 NOT_EXPORTED = frozenset({"api_tokens", "web_sessions", "memberships", "organisations", "users"})
