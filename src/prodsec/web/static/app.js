@@ -45,3 +45,14 @@
     preview();
   }
 })();
+
+// After a save the board returns to the changed requirement (#s-…): unfold its forms there.
+(function () {
+  function unfold() {
+    if (!/^#s-[\w-]+$/.test(location.hash)) return;
+    var item = document.getElementById(location.hash.slice(1));
+    if (item) item.querySelectorAll("details.edit").forEach(function (d) { d.open = true; });
+  }
+  unfold();
+  window.addEventListener("hashchange", unfold);
+})();
