@@ -136,3 +136,14 @@ def test_drafts_and_closing(database: Database, editor: Actor, kb: KnowledgeBase
         closed = article14.close(s, editor, case.id, None, "https://example.com/vex.json")
         assert closed.closed_at is not None and closed.vex_reference.endswith("vex.json")
         assert article14.list_cases(s, editor, kb, open_only=True) == []
+
+
+def test_draft_severity_prefers_the_computed_cvss_score() -> None:
+    from prodsec.workspace.article14 import _severity
+
+    scored = {"severity": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+              "cvss": {"version": "3.1", "vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+                       "base_score": 9.8, "base_severity": "CRITICAL"}}
+    assert _severity(scored).startswith("9.8 CRITICAL (CVSS 3.1, CVSS:3.1/AV:N")
+    assert _severity({"severity": "MODERATE", "cvss": None}) == "MODERATE"
+    assert _severity({"severity": None, "cvss": None}) == ""

@@ -55,6 +55,17 @@ def test_cli_flow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert cyclonedx.validate(outputs["cyclonedx"], "x").valid
     assert check_openvex(json.loads(outputs["openvex"])) == []
     assert csaf.validate(outputs["csaf"], "x").valid
+    supplier = json.loads(outputs["openvex"])
+    supplier["statements"].append({"vulnerability": {"name": "CVE-2099-" + "1" * 200},
+                                   "products": [{"@id": found[0]["component"]}],
+                                   "status": "fixed"})  # an id longer than we store: refused
+    (tmp_path / "supplier.json").write_text(json.dumps(supplier))
+    imported = run("vex", "import", NAME, str(tmp_path / "supplier.json"), code=2)
+    good = len(supplier["statements"]) - 1
+    assert f"{good} of {good + 1} statements imported" in imported
+    states = {f["vulnerability"]: f["state"]
+              for f in json.loads(run("findings", NAME, "1.8.0", "--format", "json"))["findings"]}
+    assert states[vid] == "exploitable" and not any(v.startswith("CVE-2099") for v in states)
     advisory = tmp_path / "advisory.json"
     run("csaf", "author", NAME, "1.8.0", "--tracking-id", "ACME-1", "--output", str(advisory))
     assert runner.invoke(app, ["csaf", "validate", str(advisory)]).exit_code == 0

@@ -262,14 +262,24 @@ def vex_import(
     release: Annotated[str | None, typer.Option(help="Only this release (default: all).")] = None,
     org: OrgOpt = "default", db: DbOpt = None,
 ) -> None:
-    """Import a supplier's VEX (CycloneDX, OpenVEX or CSAF) as statements on the product."""
+    """Import a supplier's VEX (CycloneDX, OpenVEX or CSAF) as statements on the product.
+
+    A statement the VEX vocabulary refuses is reported and skipped (exit 2), the rest are
+    imported — as the API and web UI do; a malformed document imports nothing."""
     from prodsec.formats._io import read_bytes
-    from prodsec.workspace.vex import import_vex
+    from prodsec.workspace.vex import import_summary
 
     data = read_bytes(file)
     with workspace(db, org) as (_, session, actor):
-        count = import_vex(session, actor, product, data, str(file), release)
-    print(f"{file}: {count} statements imported into {product}")
+        summary = import_summary(session, actor, product, data, str(file), release)
+    for item in summary["skipped"]:
+        print(f"error: {file}: skipped {item['vulnerability']} on {item['component'] or 'the product'}: "
+              f"{item['reason']}", file=sys.stderr)
+    for purl in summary["components_not_in_product"]:
+        print(f"note: {purl} is in no SBOM of {product} yet (kept for a later release)", file=sys.stderr)
+    print(f"{file}: {summary['imported']} of {summary['statements']} statements imported into {product}")
+    if summary["skipped"]:
+        raise typer.Exit(2)
 
 
 # ---- CSAF ----------------------------------------------------------------------------------

@@ -301,6 +301,15 @@ def _known(session: Session, actor: Actor, case: Article14Case,
     return known
 
 
+def _severity(finding: dict[str, Any]) -> str:
+    """"9.8 CRITICAL (CVSS 3.1, vector)" when the advisory's vector scores, else its own word."""
+    cvss = finding.get("cvss")
+    if cvss:
+        return (f"{cvss['base_score']:.1f} {cvss['base_severity']} "
+                f"(CVSS {cvss['version']}, {cvss['vector']})")
+    return str(finding["severity"] or "")
+
+
 def _from_findings(session: Session, actor: Actor, product: Product, vid: str) -> dict[str, Any]:
     from prodsec.workspace.vulnerabilities import list_findings
 
@@ -310,6 +319,6 @@ def _from_findings(session: Session, actor: Actor, product: Product, vid: str) -
         return {}
     fixed = sorted({v for f in hits for v in f["fixed"]})
     return {"nature_of_vulnerability": hits[0]["summary"] or "",
-            "severity": hits[0]["severity"] or "",
+            "severity": _severity(hits[0]),
             "affected_components": sorted({f"{f['component']} ({f['release']})" for f in hits}),
             "security_update": f"fixed in {', '.join(fixed)}" if fixed else ""}
