@@ -234,26 +234,10 @@ def vex_export(
 
     with workspace(db, org) as (_, session, actor):
         doc = vex.export(session, actor, product, release, export_format, author)
-    problems = _check_export(doc, export_format)
+    problems = vex.export_problems(doc, export_format)
     if problems:
         raise Invalid(f"exported {export_format} fails validation: {'; '.join(problems[:5])}")
     _write(doc, output)
-
-
-def _check_export(doc: dict[str, Any], kind: str) -> list[str]:
-    """Exports are validated with the same validators as any input document."""
-    if kind == "cyclonedx":
-        from prodsec.formats import cyclonedx
-
-        report = cyclonedx.validate(json.dumps(doc).encode(), "export")
-        return [f"{i.location}: {i.message}" for i in report.issues]
-    if kind == "openvex":
-        from prodsec.workspace.vex import check_openvex
-
-        return check_openvex(doc)
-    from prodsec.workspace.csaf_author import check
-
-    return check(doc)
 
 
 @vex_app.command("import")

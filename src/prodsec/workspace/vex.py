@@ -10,6 +10,7 @@ minimum requirements, which OpenVEX and CSAF share.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from sqlalchemy import select
@@ -558,3 +559,18 @@ def parse_time(value: str | None) -> dt.datetime:
     except ValueError:
         raise ValidationFailed("time", f"{value!r}: expected ISO 8601, e.g. 2026-09-12T08:30Z") from None
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+
+
+def export_problems(doc: dict[str, Any], fmt: str) -> list[str]:
+    """An export is checked with the validator of its format, as any input document is; the
+    CLI and the API refuse to hand out a document that fails."""
+    if fmt == "cyclonedx":
+        from prodsec.formats import cyclonedx
+
+        report = cyclonedx.validate(json.dumps(doc).encode(), "export")
+        return [f"{i.location}: {i.message}" for i in report.issues]
+    if fmt == "openvex":
+        return check_openvex(doc)
+    from prodsec.workspace.csaf_author import check
+
+    return check(doc)

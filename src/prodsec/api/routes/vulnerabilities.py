@@ -132,24 +132,6 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "x"
 
 
-def _export_problems(doc: dict[str, Any], fmt: str) -> list[str]:
-    """An export is checked with the validator of its format, as any input document is."""
-    import json
-
-    if fmt == "cyclonedx":
-        from prodsec.formats import cyclonedx
-
-        report = cyclonedx.validate(json.dumps(doc).encode(), "export")
-        return [f"{i.location}: {i.message}" for i in report.issues]
-    if fmt == "openvex":
-        from prodsec.workspace.vex import check_openvex
-
-        return check_openvex(doc)
-    from prodsec.workspace.csaf_author import check
-
-    return check(doc)
-
-
 @router.get("/products/{product_id}/releases/{release}/vex", response_class=Response,
             responses=VEX_EXPORTED)
 def export_vex(work: UnitDep, product_id: str, release: str,
@@ -165,7 +147,7 @@ def export_vex(work: UnitDep, product_id: str, release: str,
 
     product = get_product(work.session, work.actor, product_id)
     doc = vex.export(work.session, work.actor, product.id, release, format, author)
-    problems = _export_problems(doc, format)
+    problems = vex.export_problems(doc, format)
     if problems:
         raise ValidationFailed("vex", f"the {format} export fails validation: "
                                + "; ".join(problems[:5]))
