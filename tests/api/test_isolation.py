@@ -45,6 +45,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
              "affects": [{"ref": "pkg:pypi/requests@2.19.0"}]}]}},
     ("post", "/api/v1/products/{product_id}/releases/{release}/csaf"): {"json": {
         "tracking_id": "STOLEN-1"}},
+    ("get", "/api/v1/compare"): {"params": {"product": ["{product_id}", "{product_id}"]}},
 }
 # Operations that change nothing an organisation owns: they may answer a viewer.
 READ_ONLY_POSTS = {"/api/v1/auth/login", "/api/v1/auth/logout", "/api/v1/check"}
@@ -71,6 +72,8 @@ def fill(value: Any, ids: dict[str, str]) -> Any:
         return value
     if isinstance(value, dict):
         return {k: fill(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill(v, ids) for v in value]
     return value
 
 

@@ -18,6 +18,7 @@ from prodsec.api.routes import (
     audit,
     auth,
     check,
+    compare,
     controls,
     documents,
     evidence,
@@ -38,7 +39,7 @@ from prodsec.workspace.sessions import LoginLimiter
 API_PREFIX = "/api/v1"
 DOCS_URL = "/api/docs"
 RESOURCES = (auth, products, releases, assessments, statuses, evidence, controls, gaps, audit,
-             users, knowledge, check, documents, vulnerabilities)
+             users, knowledge, check, documents, vulnerabilities, compare)
 ERRORS = {code: {"model": Problem, "content": {"application/problem+json": {}}}
           for code in (401, 403, 404, 422)}
 

@@ -468,3 +468,37 @@ class CheckIn(Model):
 
 
 Problem.model_rebuild()
+
+
+# ---- comparison ------------------------------------------------------------------------------
+
+
+class ComparisonCell(BaseModel):
+    value: str | int | float | bool | None = Field(description='The fact; "not recorded" or "—" '
+                                                    "when the workspace holds none.")
+    source: str = Field(description="Where the value comes from.")
+    note: str | None = None
+
+
+class ComparisonRow(BaseModel):
+    key: str
+    label: str
+    cells: list[ComparisonCell] = Field(description="One cell per product, in product order.")
+
+
+class ComparisonAspect(BaseModel):
+    aspect: str
+    title: str
+    rows: list[ComparisonRow]
+
+
+class ComparedProduct(BaseModel):
+    id: str
+    name: str
+
+
+class Comparison(BaseModel):
+    as_of: dt.date
+    kb_version: str
+    products: list[ComparedProduct]
+    aspects: list[ComparisonAspect]

@@ -220,3 +220,17 @@ def portfolio_gaps_view(data: dict[str, Any]) -> list[Section]:
                     ["control", "requirements", "product × requirement", "regimes"], controls),
             Section("Products missing a date (required now, requirements open)",
                     ["product", "instrument", "applies from", "open"], missed)]
+
+
+def comparison_view(data: dict[str, Any]) -> list[Section]:
+    """One table per aspect: rows are facts, columns are products; sources in the notes."""
+    from prodsec.workspace.comparison import display
+
+    names = [p["name"] for p in data["products"]]
+    sections = []
+    for aspect in data["aspects"]:
+        rows = [[row["label"], *(display(c) for c in row["cells"])] for row in aspect["rows"]]
+        sources = sorted({c["source"] for row in aspect["rows"] for c in row["cells"]})
+        sections.append(Section(f"{aspect['title']} — as of {data['as_of']}", ["", *names], rows,
+                                [f"Sources: {'; '.join(sources)}."]))
+    return sections

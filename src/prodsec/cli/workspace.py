@@ -227,6 +227,19 @@ def gaps(product: Annotated[str | None, typer.Argument()] = None, as_of: AsOfOpt
     emit(data, fmt, views.product_gaps_view if product else views.portfolio_gaps_view)
 
 
+def compare(products: Annotated[list[str], typer.Argument(
+                metavar="PRODUCT PRODUCT...", help="Two or more products (id or name).")],
+            as_of: AsOfOpt = None, org: OrgOpt = "default", db: DbOpt = None,
+            fmt: FormatOpt = Format.table) -> None:
+    """Compare products side by side: what each promises and proves."""
+    from prodsec.workspace.comparison import compare as run_compare
+
+    day = _date(as_of)
+    with workspace(db, org) as (_, session, actor):
+        data = run_compare(session, actor, _kb(), products, day)
+    emit(data, fmt, views.comparison_view)
+
+
 # ---- controls ------------------------------------------------------------------------------
 
 
@@ -273,3 +286,4 @@ def register(app: typer.Typer) -> None:
     app.command("assess")(assess)
     app.command("status")(status)
     app.command("gaps")(gaps)
+    app.command("compare")(compare)

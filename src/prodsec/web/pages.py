@@ -827,6 +827,26 @@ def _instruments(kb: Any) -> list[str]:
     return [r["id"] for r in kb.product_regulations]
 
 
+@router.get("/compare", response_class=HTMLResponse)
+def compare_page(request: Request) -> HTMLResponse:
+    """Products side by side (``?product=ID&product=ID``): what each promises and proves."""
+    from prodsec.workspace import comparison
+
+    actor, csrf = _who(request)
+    state = _state(request)
+    refs = request.query_params.getlist("product")
+    with state.database.transaction() as session:
+        try:
+            data = comparison.compare(session, actor, state.kb, refs, _today())
+        except NotFound as exc:
+            raise PageError(404, str(exc)) from None
+        except ValidationFailed as exc:
+            return _render(request, "compare.html.j2", {"data": None, "error": exc.detail},
+                           422, actor, csrf)
+    return _render(request, "compare.html.j2", {"data": data, "error": None,
+                                                "query": request.url.query}, actor=actor, csrf=csrf)
+
+
 @router.get("/admin", response_class=HTMLResponse)
 def admin(request: Request, created_token: str | None = None) -> HTMLResponse:
     actor, csrf = _who(request)

@@ -479,3 +479,9 @@ def finding_view(finding: FindingRecord, component: SbomComponent, advisory: Adv
 def product_of(session: Session, actor: Actor, product_id: str) -> Product:
     """The product row, organisation-scoped."""
     return get_product(session, actor, product_id)
+
+
+def release_sbom(session: Session, actor: Actor, release_id: str) -> SbomRecord | None:
+    """A release's stored SBOM record (with its quality report), or None."""
+    return session.scalar(select(SbomRecord).where(SbomRecord.org_id == actor.org_id,
+                                                   SbomRecord.release_id == release_id))
