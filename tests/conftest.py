@@ -19,6 +19,13 @@ SHARED = ROOT.parent / "shared"
 AS_OF = dt.date(2026, 11, 27)
 
 
+@pytest.fixture(autouse=True)
+def server_secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fixed server key, so no test writes a key file into the user's data directory."""
+    monkeypatch.setenv("PRODSEC_SECRET_KEY", "test-secret-key-" + "0" * 48)
+    monkeypatch.delenv("PRODSEC_SECRET_KEY_FILE", raising=False)
+
+
 @pytest.fixture(scope="session")
 def kb() -> KnowledgeBase:
     return KnowledgeBase(load_data(use_cache=False))

@@ -309,8 +309,12 @@ def test_import_under_another_name_remaps_ids(source: Database, tmp_path: Path) 
     with pytest.raises(transfer.OrganisationExists, match="--org"):
         transfer.import_org(source, export, None, "cli:tester")
     result = transfer.import_org(source, export, "Acme Copy", "cli:tester")
-    assert result.notes == ["ids remapped (they exist here)"]
-    assert org_content(source, "Acme Copy") == org_content(source, "Acme")
+    assert result.notes[-1] == "ids remapped (they exist here)"
+    # the members' accounts exist here: never attached to the copy, each named in a note
+    assert len(result.notes) == 3 and "admin@acme.example not added" in result.notes[0]
+    copy, original = org_content(source, "Acme Copy"), org_content(source, "Acme")
+    assert copy.pop("members") == [] and original.pop("members")
+    assert copy == original
     chains_ok(source)
     copy_id = next(o["id"] for o in dump(source)["organisations"] if o["name"] == "Acme Copy")
     with source.transaction() as s:
@@ -322,15 +326,21 @@ def test_import_under_another_name_remaps_ids(source: Database, tmp_path: Path) 
 
 def test_import_refuses_a_broken_history(source: Database, tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Edited after export: the signature refuses it; even with the signature stripped and
+    --trust-unsigned, a history whose plain links are broken is refused."""
     export = tmp_path / "acme.json"
     transfer.export_org(source, "Acme", export)
     doc = json.loads(export.read_text())
-    doc["tables"]["audit_events"][1]["actor"] = "mallory"
+    doc["tables"]["audit_events"][1]["seq"] = 7
     export.write_text(json.dumps(doc))
     target = open_backend("sqlite", tmp_path, "other", monkeypatch)
-    with pytest.raises(transfer.ExportFormatError,
-                       match=r"\$\.tables\.audit_events\[1\]: event 2: content does not match"):
+    with pytest.raises(transfer.SignatureError, match="edited or damaged after it was signed"):
         transfer.import_org(target, export, None, "cli:tester")
+    del doc["signature"]
+    export.write_text(json.dumps(doc))
+    with pytest.raises(transfer.ExportFormatError,
+                       match=r"\$\.tables\.audit_events\[2\]: event 2 is missing"):
+        transfer.import_org(target, export, None, "cli:tester", trust_unsigned=True)
 
 
 def run_cli(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -423,10 +433,10 @@ def test_kill_during_import_leaves_the_database_unchanged(source: Database,
     digest = transfer.content_digest(source)
     store, marker = tmp_path / "import-evidence", tmp_path / "paused"
     db_arg = source.url.removeprefix("sqlite:///") if source.is_sqlite else str(POSTGRES)
-    env = {**os.environ, transfer.PAUSE_ENV: str(marker), "PRODSEC_EVIDENCE_DIR": str(store)}
-    with subprocess.Popen([sys.executable, "-m", "prodsec", "import", str(export), "--org",
-                           "Acme Copy", "--db", db_arg], env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE) as proc:
+    env = {**os.environ, "PRODSEC_EVIDENCE_DIR": str(store)}
+    with subprocess.Popen([sys.executable, "-c", PAUSED_IMPORT, str(marker), "import",
+                           str(export), "--org", "Acme Copy", "--db", db_arg], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
         try:
             wait_for(marker, proc)
             staged = [p.name for p in store.glob(".staging-*/*") if not p.name.startswith(".")]
@@ -448,6 +458,22 @@ def test_kill_during_import_leaves_the_database_unchanged(source: Database,
     assert {Path(name).name for name in blobs(target)} <= referenced  # no orphan
     transfer.import_org(target, export, "Acme Copy", "cli:tester")  # and it works afterwards
     assert blobs(target)
+
+
+# The CLI in a child process, with the transfer's test seam set to stop mid-transaction.
+PAUSED_IMPORT = """
+import sys, time
+from pathlib import Path
+from prodsec.workspace import transfer
+from prodsec.cli.app import run
+
+def pause(stage):
+    Path(sys.argv[1]).write_text(stage)
+    time.sleep(60)
+
+transfer.checkpoint = pause
+run(sys.argv[2:])
+"""
 
 
 def wait_for(marker: Path, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:

@@ -69,14 +69,30 @@ def export(org: Annotated[str, typer.Argument(metavar="ORG", help="Organisation 
 def import_(file: FileArg,
             org: Annotated[str | None, typer.Option("--org", help="Import under this name "
                                                     "instead of the exported one.")] = None,
+            export_key_file: Annotated[Path | None, typer.Option(
+                "--export-key-file", help="The exporting server's secret key file, to check "
+                "the signature of an export made with another key (default: this server's "
+                "key).")] = None,
+            trust_unsigned: Annotated[bool, typer.Option(
+                "--trust-unsigned", help="Import an export that is unsigned or signed with a "
+                "key you do not have; recorded in the audit trail, and its history is kept "
+                "only inside the org.import event. An edited export is refused regardless.")
+            ] = False,
             db: DbOpt = None) -> None:
-    """Import an organisation export into this workspace, in one transaction."""
-    from prodsec.db.engine import open_database
-    from prodsec.workspace import transfer
+    """Import an organisation export into this workspace, in one transaction.
 
+    The export's signature is checked first: an export made on another server needs that
+    server's key (--export-key-file) or an explicit --trust-unsigned.
+    """
+    from prodsec.db.engine import open_database
+    from prodsec.workspace import keys, transfer
+
+    export_key = keys.load_key_file(export_key_file, "--export-key-file") \
+        if export_key_file else None
     database = open_database(db)
     try:
-        result = transfer.import_org(database, file, org, f"cli:{getpass.getuser()}")
+        result = transfer.import_org(database, file, org, f"cli:{getpass.getuser()}",
+                                     export_key=export_key, trust_unsigned=trust_unsigned)
     finally:
         database.dispose()
     _report("imported from", result)

@@ -262,13 +262,15 @@ def control_add(
 
 @audit_app.command("verify")
 def audit_verify(org: OrgOpt = "default", db: DbOpt = None) -> None:
-    """Recompute the audit hash chain; exit 1 if any event was edited or removed."""
+    """Recompute the audit hash chain (HMAC under the server's secret key); exit 1 if any
+    event was edited or removed, or if the key is not the one that wrote the chain."""
     from prodsec.workspace import audit
 
     with workspace(db, org) as (_, session, actor):
         report = audit.verify(session, actor.org_id)
     if report.ok:
-        print(f"audit trail intact: {report.events} events")
+        older = f" ({report.unkeyed} from before keying, plain SHA-256)" if report.unkeyed else ""
+        print(f"audit trail intact: {report.events} events{older}")
         return
     for problem in report.problems:
         print(f"error: {problem}", file=sys.stderr)

@@ -106,6 +106,9 @@ def open_database(db: str | None = None, upgrade: bool = True) -> Database:
         engine = create_engine(url, pool_pre_ping=True, **POOL)
     else:
         raise InputError(f"database URL {url!r}: expected a sqlite:/// path or a postgresql:// URL")
+    from prodsec.db import guards
+
+    guards.install()
     database = Database(url, engine, sessionmaker(engine, expire_on_commit=False), evidence)
     if upgrade:
         upgrade_schema(database)

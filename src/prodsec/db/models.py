@@ -261,9 +261,9 @@ class EvidenceLink(Base):
 class AuditEvent(Base):
     """One change: who, when, what, before → after; hash-chained per organisation.
 
-    ``hash`` = SHA-256 of the previous event's hash and this event's canonical JSON, so any
-    edit or deletion in history breaks the chain (``prodsec audit verify``). Database
-    triggers refuse UPDATE and DELETE on this table.
+    ``hash`` = HMAC-SHA256 (server key ``key_id``) of the previous event's hash and this event's
+    canonical JSON, so any edit or deletion in history breaks the chain (``prodsec audit
+    verify``). Database triggers refuse UPDATE and DELETE on this table.
     """
 
     __tablename__ = "audit_events"
@@ -281,6 +281,8 @@ class AuditEvent(Base):
     after: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # id of the server key the HMAC was made with; NULL: unkeyed SHA-256 (before 0005)
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
 
 # ---- documents (issue 6) --------------------------------------------------------------------

@@ -1,13 +1,20 @@
-"""The append-only, hash-chained audit trail.
+"""The append-only, hash-chained audit trail, keyed with the server's secret.
 
 Each organisation has its own chain: event n stores the hash of event n-1, and its own hash
 covers that and its content (canonical JSON). Editing or deleting any event breaks every hash
 after it, which ``verify`` reports. The database refuses UPDATE/DELETE on the table as well.
+
+The hash is an HMAC-SHA256 under the server's secret key (``prodsec.workspace.keys``), so
+someone who can write to the database or forge an export cannot recompute a chain that
+verifies. Each event records the id of the key (``key_id``); events written before keying
+(``key_id`` NULL, plain SHA-256) still verify, but only as a prefix of a chain: an unkeyed event
+after a keyed one is reported as a downgrade.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from prodsec.db.models import AuditEvent, Organisation, utcnow
 from prodsec.workspace.context import Actor
+from prodsec.workspace.keys import SecretKey, require_key, server_key
 
 GENESIS = "0" * 64
 
@@ -27,9 +35,17 @@ def canonical(value: Any) -> str | None:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
-    payload = canonical({"prev": prev_hash, **fields})
-    return hashlib.sha256(str(payload).encode("utf-8")).hexdigest()
+def event_hash(prev_hash: str, fields: dict[str, Any], key: SecretKey | None = None) -> str:
+    """HMAC-SHA256 under ``key``; plain SHA-256 (the unkeyed scheme of old events) without."""
+    payload = str(canonical({"prev": prev_hash, **fields})).encode("utf-8")
+    return key.mac(payload) if key is not None else hashlib.sha256(payload).hexdigest()
+
+
+def hashed_fields(event: Any) -> dict[str, Any]:
+    """The hashed content of an event (an ORM object or a row mapping)."""
+    if isinstance(event, dict):
+        return {k: event.get(k) for k in HASHED}
+    return {k: getattr(event, k) for k in HASHED}
 
 
 HASHED = ("org_id", "seq", "at", "actor", "action", "entity", "entity_id", "before", "after")
@@ -48,7 +64,9 @@ def record(session: Session, actor: Actor, action: str, entity: str, entity_id: 
     fields = {"org_id": actor.org_id, "seq": seq, "at": utcnow().isoformat(), "actor": actor.email,
               "action": action, "entity": entity, "entity_id": entity_id,
               "before": canonical(before), "after": canonical(after)}
-    event = AuditEvent(**fields, prev_hash=prev, hash=event_hash(prev, fields))
+    key = require_key()
+    event = AuditEvent(**fields, prev_hash=prev, hash=event_hash(prev, fields, key),
+                       key_id=key.key_id)
     session.add(event)
     session.flush()
     return event
@@ -60,29 +78,74 @@ class ChainReport:
     events: int
     ok: bool
     problems: tuple[str, ...]
+    unkeyed: int = 0  # events from before keying (plain SHA-256)
+    wrong_key: bool = False  # keyed with a key other than the one verifying
 
     def to_dict(self) -> dict[str, Any]:
         return {"org_id": self.org_id, "events": self.events, "ok": self.ok,
-                "problems": list(self.problems)}
+                "problems": list(self.problems), "unkeyed": self.unkeyed,
+                "wrong_key": self.wrong_key}
 
 
-def verify(session: Session, org_id: str) -> ChainReport:
-    """Recompute the chain; name the first event where it breaks and every gap."""
-    problems: list[str] = []
-    prev, expected_seq, count = GENESIS, 1, 0
+class ChainCheck:
+    """Walks one chain in order; shared by ``verify`` and the import of an export's history."""
+
+    def __init__(self, key: SecretKey | None) -> None:
+        self.key = key
+        self.prev, self.expected_seq, self.count, self.unkeyed = GENESIS, 1, 0, 0
+        self.keyed_seen, self.foreign_keys = False, set[str]()
+        self.problems: list[str] = []
+
+    def add(self, seq: int, prev_hash: str, hash_: str, key_id: str | None,
+            fields: dict[str, Any]) -> None:
+        self.count += 1
+        if seq != self.expected_seq:
+            self.problems.append(f"event {self.expected_seq} is missing (next is {seq})")
+        if prev_hash != self.prev:
+            self.problems.append(f"event {seq}: previous-hash link broken")
+        if key_id is None:
+            self.unkeyed += 1
+            if self.keyed_seen:
+                self.problems.append(f"event {seq}: unkeyed after keyed events (downgraded)")
+            elif event_hash(prev_hash, fields) != hash_:
+                self.problems.append(f"event {seq}: content does not match its hash (edited)")
+        else:
+            self.keyed_seen = True
+            if self.key is None or key_id != self.key.key_id:
+                self.foreign_keys.add(key_id)
+            elif not hmac.compare_digest(event_hash(prev_hash, fields, self.key), hash_):
+                self.problems.append(f"event {seq}: content does not match its hash (edited)")
+        self.prev, self.expected_seq = hash_, seq + 1
+
+    def key_problem(self) -> str | None:
+        """Why keyed events could not be checked, naming the key ids (never the key)."""
+        if not self.foreign_keys:
+            return None
+        ids = ", ".join(sorted(self.foreign_keys))
+        if self.key is None:
+            return (f"events are keyed with key id {ids} but no secret key is configured: set "
+                    "PRODSEC_SECRET_KEY or PRODSEC_SECRET_KEY_FILE to the key that wrote them")
+        return (f"wrong secret key: events are keyed with key id {ids}, the key in use "
+                f"({self.key.source}) has id {self.key.key_id}; set PRODSEC_SECRET_KEY or "
+                "PRODSEC_SECRET_KEY_FILE to the key that wrote them")
+
+
+def verify(session: Session, org_id: str, key: SecretKey | None = None) -> ChainReport:
+    """Recompute the chain; name the first event where it breaks and every gap.
+
+    With no ``key`` given, the server's key is used (none yet: keyed events cannot verify).
+    """
+    check = ChainCheck(key if key is not None else server_key())
     rows = session.scalars(select(AuditEvent).where(AuditEvent.org_id == org_id)
                            .order_by(AuditEvent.seq))
     for event in rows:
-        count += 1
-        if event.seq != expected_seq:
-            problems.append(f"event {expected_seq} is missing (next is {event.seq})")
-        if event.prev_hash != prev:
-            problems.append(f"event {event.seq}: previous-hash link broken")
-        fields = {k: getattr(event, k) for k in HASHED}
-        if event_hash(event.prev_hash, fields) != event.hash:
-            problems.append(f"event {event.seq}: content does not match its hash (edited)")
-        prev, expected_seq = event.hash, event.seq + 1
-    return ChainReport(org_id, count, not problems, tuple(problems))
+        check.add(event.seq, event.prev_hash, event.hash, event.key_id, hashed_fields(event))
+    problems = check.problems
+    key_problem = check.key_problem()
+    if key_problem:
+        problems = [key_problem, *problems]
+    return ChainReport(org_id, check.count, not problems, tuple(problems), check.unkeyed,
+                       key_problem is not None)
 
 
 def history(session: Session, actor: Actor, entity_id: str | None = None, limit: int = 100,

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeGuard
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -83,7 +84,20 @@ def evidence_view(e: Evidence) -> dict[str, Any]:
             "created_at": e.created_at.isoformat()}
 
 
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def is_sha256(value: object) -> TypeGuard[str]:
+    """64 lowercase hex digits: the only shape of an evidence file's name in the store."""
+    return isinstance(value, str) and SHA256_HEX.fullmatch(value) is not None
+
+
 def blob_path(evidence_dir: Path, sha256: str) -> Path:
+    """The file of a blob in the store; anything but a SHA-256 is refused, so no value read
+    from a database row, an export or a backup can name a path outside the store."""
+    if not is_sha256(sha256):
+        raise ValidationFailed("sha256", f"{str(sha256)[:80]!r} is not a SHA-256 "
+                                         "(64 lowercase hex digits)")
     return evidence_dir / sha256[:2] / sha256
 
 

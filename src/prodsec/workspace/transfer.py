@@ -25,6 +25,28 @@ hashes: an imported member new to the target workspace has no password until an 
 (or issues a token). Integer counter ids (``audit_events.id``) are workspace-wide and are
 reassigned on import.
 
+The export document carries ``signature: {algorithm: "hmac-sha256", key_id, value}``, an HMAC
+under the exporting server's secret key (``prodsec.workspace.keys``) over the canonical JSON of
+the document without the signature and without the blobs' inline content (each blob is bound by
+its SHA-256 instead). An import checks it with this server's key, or with the exporting
+server's key when given one (``--export-key-file``): a document edited after export is always
+refused; one that is unsigned or signed with an unknown key is refused unless the operator
+passes ``--trust-unsigned``, which the ``org.import`` event records, and whose history is then
+kept only inside that event. A verified history is re-keyed into the new chain with this
+server's key (the ``org.import`` event keeps the source chain's head hash and key id).
+
+An import only creates: every foreign key must point at a row the export itself carries (then
+mapped to the id the import gave it), otherwise the import is refused naming the JSON path; a
+member whose e-mail already has an account here is not attached to the imported organisation
+(an admin adds them), so an export cannot pull an existing account into another organisation.
+
+Archives are read through ``SafeZip``: member count, per-member and total uncompressed size and
+the compression ratio are bounded (``ArchiveLimits``), checked from the zip directory and again
+while streaming; duplicated, absolute, ``..`` and unexpected member names are refused. Every
+value that names a file in the evidence store must be a SHA-256 (64 lowercase hex digits), and
+a blob is written to a temporary file inside the store and renamed only once its content
+matches its hash, so no import or restore can write outside the store or leave a file behind.
+
 Blobs are staged in ``<evidence>/.staging-*`` and moved into the store only after the database
 commit, under a lock the kernel releases if the process dies; ``recover_staging`` (run at the
 start of every transfer) publishes staged blobs a committed row references and deletes the
@@ -40,12 +62,15 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
 import uuid
 import warnings
 import zipfile
+import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,10 +82,12 @@ from sqlalchemy.exc import DBAPIError, SAWarning
 from sqlalchemy.orm import Session
 
 from prodsec.db.engine import Database, alembic_config, upgrade_schema
+from prodsec.db.guards import text_problem
 from prodsec.errors import InputError, NotFoundError
-from prodsec.workspace import audit
-from prodsec.workspace.compliance import blob_path
+from prodsec.workspace import audit, keys
+from prodsec.workspace.compliance import blob_path, is_sha256
 from prodsec.workspace.context import ROLES, Actor
+from prodsec.workspace.keys import SecretKey
 
 BACKUP_FORMAT, BACKUP_VERSION = "prodsec-backup", 1
 EXPORT_FORMAT, EXPORT_VERSION = "prodsec-organisation-export", 1
@@ -76,7 +103,17 @@ NOT_EXPORTED = frozenset({"api_tokens", "web_sessions", "memberships", "organisa
 BATCH = 1000
 MAX_PROBLEMS = 20
 REQUIRED_BLOBS = frozenset({("evidence", "sha256")})
-PAUSE_ENV = "PRODSEC_TRANSFER_PAUSE_FILE"  # test hook: see _pause_for_tests
+BACKUP_MEMBERS = re.compile(r"manifest\.json|tables/[a-z0-9_]{1,63}\.jsonl|evidence/[0-9a-f]{64}")
+EXPORT_MEMBERS = re.compile(re.escape(EXPORT_MEMBER) + r"|evidence/[0-9a-f]{64}")
+
+
+def _no_checkpoint(stage: str) -> None:
+    """Production: nothing."""
+
+
+#: Test seam, called at a fixed point inside an import's write transaction; a test replaces it
+#: (in a child process) to wait there and SIGKILL the process at a known point.
+checkpoint: Callable[[str], None] = _no_checkpoint
 
 
 class TransferError(InputError):
@@ -93,6 +130,14 @@ class TargetNotEmpty(TransferError):
 
 class OrganisationExists(TransferError):
     """The target already has an organisation of that name."""
+
+
+class ArchiveTooLarge(ArchiveError):
+    """An archive that would expand beyond ``ArchiveLimits`` (a decompression bomb, say)."""
+
+
+class SignatureError(TransferError):
+    """An export whose signature is missing, made with another key, or does not match."""
 
 
 class ExportFormatError(TransferError):
@@ -181,10 +226,11 @@ def blob_columns(table: sa.Table, required_only: bool = False) -> list[str]:
 
 def blob_refs(table: sa.Table, row: dict[str, Any],
               required_only: bool = False) -> Iterator[str]:
-    """SHA-256s of files in the evidence store that a row names."""
+    """SHA-256s of files in the evidence store that a row names (anything else names no file:
+    imports and restores refuse it, and it never becomes a path)."""
     for name in blob_columns(table, required_only):
         value = row.get(name)
-        if isinstance(value, str) and len(value) == 64:
+        if is_sha256(value):
             yield value
 
 
@@ -271,6 +317,123 @@ def sha256_of(source: IO[bytes]) -> str:
     return digest.hexdigest()
 
 
+# ---- bounded archives -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """How far an archive (backup, export) may expand. A zip's directory states each member's
+    sizes; they are checked before anything is read and enforced again while streaming."""
+
+    max_members: int = 200_000
+    max_member_bytes: int = 1 << 30  # one table file or evidence file (evidence: 50 MiB)
+    max_total_bytes: int = 8 << 30  # the whole archive, uncompressed
+    max_ratio: int = 250  # uncompressed : compressed, per member and overall
+    ratio_floor: int = 1 << 20  # below this size a member may compress better (tiny JSON)
+
+    @classmethod
+    def from_env(cls) -> ArchiveLimits:
+        """``PRODSEC_ARCHIVE_MAX_BYTES`` raises (or lowers) the total for large workspaces."""
+        total = os.environ.get("PRODSEC_ARCHIVE_MAX_BYTES")
+        return cls(max_total_bytes=int(total)) if total and total.isdigit() else cls()
+
+
+ZIP_READ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError,
+                   NotImplementedError, RuntimeError, ValueError)
+
+
+class SafeZip:
+    """A zip whose directory was checked against ``ArchiveLimits`` and a pattern of allowed
+    member names (no duplicates, nothing absolute, no ``..``), read only through bounded
+    streams."""
+
+    def __init__(self, zf: zipfile.ZipFile, source: Path, limits: ArchiveLimits,
+                 allowed: re.Pattern[str]) -> None:
+        self.zf, self.source, self.limits = zf, source, limits
+        self.infos = {info.filename: info for info in zf.infolist()}
+        self._check_directory(zf.infolist(), allowed)
+
+    def _check_directory(self, infos: list[zipfile.ZipInfo], allowed: re.Pattern[str]) -> None:
+        limits, source = self.limits, self.source
+        if len(infos) > limits.max_members:
+            raise ArchiveTooLarge(f"{source}: {len(infos)} members, more than the limit of "
+                                  f"{limits.max_members}")
+        duplicated = sorted(n for n, k in Counter(i.filename for i in infos).items() if k > 1)
+        if duplicated:
+            raise ArchiveError(f"{source}: member {duplicated[0]} appears more than once "
+                               "(which copy is meant is ambiguous); nothing was read")
+        total = packed = 0
+        for info in infos:
+            name = info.filename
+            if name.startswith(("/", "\\")) or "\\" in name or ".." in name.split("/") \
+                    or "\0" in name:
+                raise ArchiveError(f"{source}: member {name!r} has an absolute or '..' path")
+            if not allowed.fullmatch(name):
+                raise ArchiveError(f"{source}: unexpected member {name!r}")
+            if info.file_size > limits.max_member_bytes:
+                raise ArchiveTooLarge(f"{source}: {name} expands to {info.file_size} bytes, more "
+                                      f"than the limit of {limits.max_member_bytes}")
+            if info.file_size > limits.ratio_floor and \
+                    info.file_size > limits.max_ratio * max(info.compress_size, 1):
+                raise ArchiveTooLarge(f"{source}: {name} has a compression ratio above "
+                                      f"{limits.max_ratio}:1 ({info.compress_size} bytes expand "
+                                      f"to {info.file_size}); refused as a decompression bomb")
+            total += info.file_size
+            packed += info.compress_size
+        if total > limits.max_total_bytes:
+            raise ArchiveTooLarge(f"{source}: expands to {total} bytes, more than the limit of "
+                                  f"{limits.max_total_bytes} (PRODSEC_ARCHIVE_MAX_BYTES)")
+        if total > limits.ratio_floor and total > limits.max_ratio * max(packed, 1):
+            raise ArchiveTooLarge(f"{source}: a compression ratio above {limits.max_ratio}:1 "
+                                  "overall; refused as a decompression bomb")
+
+    def names(self) -> set[str]:
+        return set(self.infos)
+
+    def open(self, name: str) -> IO[bytes]:
+        """A stream of one member that fails once it yields more than the directory said."""
+        info = self.infos.get(name)
+        if info is None:
+            raise KeyError(name)
+        try:
+            inner = self.zf.open(info)
+        except ZIP_READ_ERRORS as exc:
+            raise ArchiveError(f"{self.source}: {name} cannot be read ({exc})") from None
+        return io.BufferedReader(_BoundedMember(inner, f"{self.source}: {name}",
+                                                min(info.file_size,
+                                                    self.limits.max_member_bytes)))
+
+    def read(self, name: str) -> bytes:
+        with self.open(name) as data:
+            return data.read()
+
+
+class _BoundedMember(io.RawIOBase):
+    """Counts what a member really expands to; damaged or oversized data is an ArchiveError."""
+
+    def __init__(self, inner: IO[bytes], where: str, limit: int) -> None:
+        self.inner, self.where, self.limit, self.seen = inner, where, limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            data = self.inner.read(len(buffer))
+        except ZIP_READ_ERRORS as exc:
+            raise ArchiveError(f"{self.where} is damaged ({exc})") from None
+        self.seen += len(data)
+        if self.seen > self.limit:
+            raise ArchiveTooLarge(f"{self.where} expands beyond its declared size or the limit "
+                                  f"of {self.limit} bytes; refused")
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.inner.close()
+        super().close()
+
+
 # ---- staged blobs ---------------------------------------------------------------------------
 
 
@@ -290,13 +453,26 @@ class StagedBlobs:
         self.staged: list[str] = []
 
     def add(self, sha256: str, source: IO[bytes], where: str) -> None:
-        """Copy a blob in, verifying its hash; skip it if the store already has it."""
+        """Copy a blob in, verifying its hash; skip it if the store already has it.
+
+        The bytes go to a temporary file in the staging directory (inside the store) and get
+        their name only once their hash matches; on any failure nothing is left.
+        """
+        if not is_sha256(sha256):
+            raise ArchiveError(f"{where}: {sha256[:80]!r} is not a SHA-256 (64 lowercase hex "
+                               "digits)")
         if blob_path(self.evidence_dir, sha256).exists() or sha256 in self.staged:
             return
-        with (self.dir / sha256).open("wb") as out:
-            actual, _size = copy_hashed(source, out)
-        if actual != sha256:
-            raise ArchiveError(f"{where}: content does not match its SHA-256 (damaged or edited)")
+        fd, name = tempfile.mkstemp(dir=self.dir, prefix=".part-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                actual, _size = copy_hashed(source, out)
+            if actual != sha256:
+                raise ArchiveError(f"{where}: content does not match its SHA-256 (damaged or "
+                                   "edited)")
+            os.replace(name, self.dir / sha256)
+        finally:
+            Path(name).unlink(missing_ok=True)
         self.staged.append(sha256)
 
     def publish(self) -> None:
@@ -332,7 +508,7 @@ def _lock(directory: Path) -> int | None:
 def publish_dir(evidence_dir: Path, staging: Path, keep: set[str] | None) -> None:
     """Move staged blobs (all, or those in ``keep``) into the store, then drop the directory."""
     for path in staging.iterdir():
-        if path.name.startswith(".") or (keep is not None and path.name not in keep):
+        if not is_sha256(path.name) or (keep is not None and path.name not in keep):
             continue
         target = blob_path(evidence_dir, path.name)
         if not target.exists():
@@ -373,15 +549,6 @@ def recover_staging(database: Database) -> int:
             if fd is not None:
                 os.close(fd)
     return cleaned
-
-
-def _pause_for_tests(stage: str) -> None:
-    """Test hook: with PRODSEC_TRANSFER_PAUSE_FILE set, write that file mid-transaction and
-    sleep, so a test can SIGKILL the process at a known point and check nothing was written."""
-    marker = os.environ.get(PAUSE_ENV)
-    if marker:
-        Path(marker).write_text(stage)
-        time.sleep(60)
 
 
 # ---- backup ---------------------------------------------------------------------------------
@@ -482,11 +649,12 @@ def _write_blobs(zf: zipfile.ZipFile, evidence_dir: Path,
 # ---- restore --------------------------------------------------------------------------------
 
 
-def restore(database: Database, source: Path) -> TransferResult:
+def restore(database: Database, source: Path,
+            limits: ArchiveLimits | None = None) -> TransferResult:
     """Restore a backup into an empty database of either backend, all or nothing."""
     started = time.perf_counter()
     result = TransferResult(source)
-    with _open_zip(source) as zf:
+    with _open_zip(source, limits or ArchiveLimits.from_env()) as zf:
         manifest = read_manifest(zf, source)
         verify_archive(zf, manifest, source)
         _refuse_non_empty(database, source)
@@ -498,7 +666,7 @@ def restore(database: Database, source: Path) -> TransferResult:
                 for blob in manifest["blobs"]:
                     with zf.open(blob["file"]) as data:
                         staging.add(blob["sha256"], data, f"{source}: {blob['file']}")
-                result.tables = _insert_archive(conn, zf, manifest, source)
+                result.tables = _insert_archive(conn, zf, manifest, source, result.notes)
                 _reset_counters(conn)
         except BaseException:
             staging.discard()
@@ -510,18 +678,18 @@ def restore(database: Database, source: Path) -> TransferResult:
 
 
 @contextlib.contextmanager
-def _open_zip(source: Path) -> Iterator[zipfile.ZipFile]:
+def _open_zip(source: Path, limits: ArchiveLimits) -> Iterator[SafeZip]:
     try:
         zf = zipfile.ZipFile(source)
     except FileNotFoundError:
         raise TransferError(f"{source}: no such file") from None
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise ArchiveError(f"{source}: not a prodsec backup archive ({exc})") from None
     with zf:
-        yield zf
+        yield SafeZip(zf, source, limits, BACKUP_MEMBERS)
 
 
-def read_manifest(zf: zipfile.ZipFile, source: Path) -> dict[str, Any]:
+def read_manifest(zf: SafeZip, source: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(zf.read("manifest.json"))
     except KeyError:
@@ -537,10 +705,29 @@ def read_manifest(zf: zipfile.ZipFile, source: Path) -> dict[str, Any]:
     for key in ("schema_revision", "tables", "blobs"):
         if key not in manifest:
             raise ArchiveError(f"{source}: manifest.json: $.{key}: missing")
+    _check_manifest_entries(manifest, source)
     return manifest
 
 
-def verify_archive(zf: zipfile.ZipFile, manifest: dict[str, Any], source: Path) -> None:
+def _check_manifest_entries(manifest: dict[str, Any], source: Path) -> None:
+    """Each table names its own member and columns; each blob's name is its SHA-256."""
+    if not isinstance(manifest["tables"], list) or not isinstance(manifest["blobs"], list):
+        raise ArchiveError(f"{source}: manifest.json: $.tables and $.blobs must be lists")
+    for i, entry in enumerate(manifest["tables"]):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or entry.get("file") != f"tables/{name}.jsonl" \
+                or not isinstance(entry.get("columns"), list) \
+                or not all(isinstance(c, str) for c in entry["columns"]):
+            raise ArchiveError(f"{source}: manifest.json: $.tables[{i}]: expected name, "
+                               "file tables/<name>.jsonl and a list of columns")
+    for i, blob in enumerate(manifest["blobs"]):
+        sha = blob.get("sha256") if isinstance(blob, dict) else None
+        if not is_sha256(sha) or blob.get("file") != f"evidence/{sha}":
+            raise ArchiveError(f"{source}: manifest.json: $.blobs[{i}]: expected a sha256 of "
+                               "64 lowercase hex digits and file evidence/<sha256>")
+
+
+def verify_archive(zf: SafeZip, manifest: dict[str, Any], source: Path) -> None:
     """Check every member against the manifest before the database is touched."""
     members = [(e["file"], e["sha256"]) for e in manifest["tables"]]
     members += [(b["file"], b["sha256"]) for b in manifest["blobs"]]
@@ -595,8 +782,8 @@ def migrate_to(database: Database, revision: str, source: Path) -> None:
         command.upgrade(config, revision)
 
 
-def _insert_archive(conn: Connection, zf: zipfile.ZipFile, manifest: dict[str, Any],
-                    source: Path) -> dict[str, int]:
+def _insert_archive(conn: Connection, zf: SafeZip, manifest: dict[str, Any],
+                    source: Path, notes: list[str]) -> dict[str, int]:
     by_name = {e["name"]: e for e in manifest["tables"]}
     tables = {t.name: t for t in reflect(conn)}
     unknown = sorted(set(by_name) - set(tables))
@@ -608,29 +795,57 @@ def _insert_archive(conn: Connection, zf: zipfile.ZipFile, manifest: dict[str, A
         if name in by_name:
             entry = by_name[name]
             with zf.open(entry["file"]) as data:
-                counts[name] = _insert_lines(conn, table, entry["columns"], data, source)
+                counts[name] = _insert_lines(conn, table, entry["columns"], data,
+                                             f"{source}: {entry['file']}", notes)
     return counts
 
 
 def _insert_lines(conn: Connection, table: sa.Table, columns: list[str], data: IO[bytes],
-                  source: Path) -> int:
+                  where: str, notes: list[str]) -> int:
     missing = [c for c in columns if c not in table.c]
     if missing:
-        raise ArchiveError(f"{source}: {table.name}.{missing[0]} does not exist in the target")
+        raise ArchiveError(f"{where}: {table.name}.{missing[0]} does not exist in the target")
     timed = [table.c[c] for c in columns
              if isinstance(table.c[c].type, (sa.Date, sa.DateTime))]
+    texts = [c for c in columns if isinstance(table.c[c].type, sa.String)]
+    blob_names = [c for c in blob_columns(table) if c in columns]
+    to_postgresql = conn.dialect.name == "postgresql"
     count, batch = 0, []
-    for raw in data:
-        row = json.loads(raw)
-        for column in timed:
-            row[column.name] = from_json(column, row.get(column.name))
+    for number, raw in enumerate(data, start=1):
+        try:
+            row = json.loads(raw)
+            for column in timed:
+                row[column.name] = from_json(column, row.get(column.name))
+        except (ValueError, TypeError) as exc:
+            raise ArchiveError(f"{where} line {number}: not a valid row ({exc})") from None
+        for name in blob_names:
+            if row.get(name) is not None and not is_sha256(row[name]):
+                raise ArchiveError(f"{where} line {number}: {name}: not a SHA-256 (64 "
+                                   "lowercase hex digits)")
+        for name in texts:
+            if isinstance(row.get(name), str) and text_problem(row[name]):
+                row[name] = _storable(row[name], to_postgresql, f"{where} line {number}: "
+                                      f"{name}", notes)
         batch.append({c: row.get(c) for c in columns})
         if len(batch) >= BATCH:
-            count += _insert_batch(conn, table, batch, source)
+            count += _insert_batch(conn, table, batch, where)
             batch = []
     if batch:
-        count += _insert_batch(conn, table, batch, source)
+        count += _insert_batch(conn, table, batch, where)
     return count
+
+
+def _storable(value: str, to_postgresql: bool, where: str, notes: list[str]) -> str:
+    """Text a backup holds but the target cannot store. A NUL (SQLite keeps it, PostgreSQL
+    cannot) becomes U+FFFD on PostgreSQL, noted, so every backup restores into both backends;
+    a lone surrogate cannot come from a database at all: the archive is refused."""
+    if re.search("[\ud800-\udfff]", value):
+        raise ArchiveError(f"{where}: contains a lone surrogate (not valid Unicode text)")
+    if not to_postgresql:
+        return value
+    if len(notes) < MAX_PROBLEMS:
+        notes.append(f"{where}: NUL characters replaced by U+FFFD (PostgreSQL cannot store NUL)")
+    return value.replace("\0", "\ufffd")
 
 
 def _insert_batch(conn: Connection, table: sa.Table, rows: list[dict[str, Any]],
@@ -640,6 +855,9 @@ def _insert_batch(conn: Connection, table: sa.Table, rows: list[dict[str, Any]],
     except DBAPIError as exc:
         raise TransferError(f"{where}: writing {table.name} failed, nothing was written: "
                             f"{str(exc.orig).strip().splitlines()[0]}") from None
+    except (UnicodeError, ValueError) as exc:  # text the driver cannot encode
+        raise TransferError(f"{where}: writing {table.name} failed, nothing was written: "
+                            f"{exc}") from None
     return len(rows)
 
 
@@ -667,8 +885,11 @@ def export_tables(tables: Iterable[sa.Table]) -> list[sa.Table]:
     return [t for t in tables if "org_id" in t.c and t.name not in NOT_EXPORTED]
 
 
-def export_org(database: Database, org_ref: str, target: Path) -> TransferResult:
-    """Write one organisation's data as JSON (blobs inlined) or as a zip (blobs as members)."""
+def export_org(database: Database, org_ref: str, target: Path,
+               key: SecretKey | None = None) -> TransferResult:
+    """Write one organisation's data as JSON (blobs inlined) or as a zip (blobs as members),
+    signed with ``key`` (the server's key by default)."""
+    key = key or keys.require_key()
     started = time.perf_counter()
     recover_staging(database)
     with snapshot(database) as conn:
@@ -680,8 +901,9 @@ def export_org(database: Database, org_ref: str, target: Path) -> TransferResult
     as_zip = target.suffix.lower() == ".zip"
     with atomic_file(target) as tmp:
         if as_zip:
-            _write_export_zip(tmp, document, database.evidence_dir)
+            _write_export_zip(tmp, document, database.evidence_dir, key)
         else:
+            sign_document(document, key)
             for blob in document["blobs"]:
                 path = blob_path(database.evidence_dir, blob["sha256"])
                 blob["content_base64"] = base64.b64encode(path.read_bytes()).decode("ascii")
@@ -730,14 +952,33 @@ def _members(conn: Connection, tables: dict[str, sa.Table], org_id: str) -> list
     return [dict(row) for row in conn.execute(query).mappings()]
 
 
-def _write_export_zip(tmp: Path, document: dict[str, Any], evidence_dir: Path) -> None:
+def _write_export_zip(tmp: Path, document: dict[str, Any], evidence_dir: Path,
+                      key: SecretKey) -> None:
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         for blob in document["blobs"]:
             path = blob_path(evidence_dir, blob["sha256"])
             with path.open("rb") as source, zf.open(f"evidence/{blob['sha256']}", "w",
                                                     force_zip64=True) as out:
                 _sha, blob["size"] = copy_hashed(source, out)
+        sign_document(document, key)
         zf.writestr(EXPORT_MEMBER, json.dumps(document, indent=1, ensure_ascii=False))
+
+
+def signed_content(document: dict[str, Any]) -> bytes:
+    """What the signature covers: the canonical JSON of the document without the signature and
+    without inline blob content (each blob is bound by its SHA-256, checked on import)."""
+    body = {k: v for k, v in document.items() if k != "signature"}
+    if isinstance(body.get("blobs"), list):
+        body["blobs"] = [{k: v for k, v in blob.items() if k != "content_base64"}
+                         if isinstance(blob, dict) else blob for blob in body["blobs"]]
+    return json.dumps(body, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=True).encode("ascii")
+
+
+def sign_document(document: dict[str, Any], key: SecretKey) -> None:
+    document.pop("signature", None)
+    document["signature"] = {"algorithm": keys.ALGORITHM, "key_id": key.key_id,
+                             "value": key.mac(signed_content(document))}
 
 
 # ---- import ---------------------------------------------------------------------------------
@@ -749,72 +990,133 @@ class ExportFile:
 
     path: Path
     document: Any
-    zf: zipfile.ZipFile | None
+    zf: SafeZip | None
 
     def blob(self, index: int) -> IO[bytes]:
         entry = self.document["blobs"][index]
         if self.zf is not None:
             return self.zf.open(f"evidence/{entry['sha256']}")
-        return io.BytesIO(base64.b64decode(entry["content_base64"]))
+        try:
+            return io.BytesIO(base64.b64decode(entry["content_base64"], validate=True))
+        except ValueError:
+            raise ExportFormatError(self.path, [(f"$.blobs[{index}].content_base64",
+                                                 "not base64")]) from None
 
 
 @contextlib.contextmanager
-def read_export(path: Path) -> Iterator[ExportFile]:
+def read_export(path: Path, limits: ArchiveLimits | None = None) -> Iterator[ExportFile]:
     """Open a JSON or zip export; anything unreadable is an ExportFormatError naming the file."""
+    limits = limits or ArchiveLimits.from_env()
     try:
         with path.open("rb") as handle:
             head = handle.read(4)
+        size = path.stat().st_size
     except OSError as exc:
         raise TransferError(f"{path}: cannot read: {exc.strerror}") from None
     zf = None
     try:
         if head == b"PK\x03\x04":
-            zf = zipfile.ZipFile(path)
+            zf = SafeZip(zipfile.ZipFile(path), path, limits, EXPORT_MEMBERS)
             raw = zf.read(EXPORT_MEMBER)
         else:
+            if size > limits.max_member_bytes:
+                raise ArchiveTooLarge(f"{path}: {size} bytes, more than the limit of "
+                                      f"{limits.max_member_bytes} for one document")
             raw = path.read_bytes()
         document = json.loads(raw)
     except KeyError:
         raise ExportFormatError(path, [("$", f"the zip has no {EXPORT_MEMBER}")]) from None
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, ValueError) as exc:
+        if isinstance(exc, json.JSONDecodeError):
+            raise ExportFormatError(path, [("$", f"not JSON: {exc.msg} at line {exc.lineno} "
+                                                 f"column {exc.colno}")]) from None
+        if isinstance(exc, UnicodeDecodeError):
+            raise ExportFormatError(path, [("$", "not JSON (not UTF-8 text)")]) from None
         raise ExportFormatError(path, [("$", f"not a readable zip ({exc})")]) from None
-    except UnicodeDecodeError:
-        raise ExportFormatError(path, [("$", "not JSON (not UTF-8 text)")]) from None
-    except json.JSONDecodeError as exc:
-        raise ExportFormatError(path, [("$", f"not JSON: {exc.msg} at line {exc.lineno} "
-                                             f"column {exc.colno}")]) from None
+    except BaseException:
+        if zf is not None:
+            zf.zf.close()
+        raise
     try:
         yield ExportFile(path, document, zf)
     finally:
         if zf is not None:
-            zf.close()
+            zf.zf.close()
 
 
-def import_org(database: Database, source: Path, org_name: str | None,
-               actor_email: str) -> TransferResult:
+@dataclass(frozen=True)
+class Provenance:
+    """What the import could establish about where the document came from."""
+
+    verified: bool  # the signature matched under the key used
+    key_id: str | None  # the key id the document claims to be signed with
+    trust_unsigned: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"verified": self.verified, "key_id": self.key_id,
+                "trust_unsigned": self.trust_unsigned}
+
+
+def import_org(database: Database, source: Path, org_name: str | None, actor_email: str, *,
+               export_key: SecretKey | None = None, trust_unsigned: bool = False,
+               limits: ArchiveLimits | None = None) -> TransferResult:
     """Create an organisation from an export, in one transaction, keeping ids when it can.
 
-    If none of the export's ids exist in the target, rows keep their ids and the audit history
-    is inserted as it was (its hashes cover the org id, so it still verifies) and an
-    ``org.import`` event is chained after it. Otherwise every id is replaced by a fresh one,
-    and the history — which can no longer verify under a new org id — is kept verbatim inside
-    the new chain's first event, ``org.import`` (``after.history``, with ``after.id_map``).
+    The signature is checked first with ``export_key`` (the exporting server's key) or this
+    server's key. If none of the export's ids exist in the target, rows keep their ids and a
+    verified history is re-keyed into the new chain, followed by an ``org.import`` event.
+    Otherwise every id is replaced by a fresh one, and the history is kept verbatim inside the
+    new chain's first event, ``org.import`` (``after.history``, with ``after.id_map``); so is an
+    unverified history (``trust_unsigned``).
     """
     started = time.perf_counter()
     recover_staging(database)
-    with read_export(source) as export:
+    local_key = keys.require_key()
+    with read_export(source, limits) as export:
         with database.engine.connect() as conn:
             tables = {t.name: t for t in reflect(conn)}
         problems = validate_export(export, tables)
         if problems:
             raise ExportFormatError(source, problems)
-        result = _import_validated(database, export, tables, org_name, actor_email)
+        provenance = check_signature(export, export_key or local_key, trust_unsigned)
+        problems = _check_chain(export.document["tables"].get("audit_events", []),
+                                export_key or local_key, provenance)
+        if problems:
+            raise ExportFormatError(source, problems)
+        result = _import_validated(database, export, tables, org_name, actor_email,
+                                   provenance, local_key)
     result.seconds = time.perf_counter() - started
     return result
 
 
+def check_signature(export: ExportFile, key: SecretKey, trust_unsigned: bool) -> Provenance:
+    """A document edited after it was signed is always refused; one that is unsigned or signed
+    with a key we do not have only with ``trust_unsigned``."""
+    path, signature = export.path, export.document.get("signature")
+    hint = ("give the exporting server's key (--export-key-file) or, if you know where the file "
+            "comes from, pass --trust-unsigned (recorded in the audit trail); nothing was "
+            "imported")
+    if not (isinstance(signature, dict) and signature.get("algorithm") == keys.ALGORITHM
+            and isinstance(signature.get("key_id"), str)
+            and isinstance(signature.get("value"), str)):
+        if trust_unsigned:
+            return Provenance(False, None, True)
+        raise SignatureError(f"{path}: $.signature: the export is not signed with "
+                             f"{keys.ALGORITHM}; {hint}")
+    if signature["key_id"] != key.key_id:
+        if trust_unsigned:
+            return Provenance(False, signature["key_id"], True)
+        raise SignatureError(f"{path}: $.signature: signed with key id {signature['key_id']}, "
+                             f"but the key in use ({key.source}) has id {key.key_id}; {hint}")
+    if not key.verify(signed_content(export.document), signature["value"]):
+        raise SignatureError(f"{path}: $.signature: does not match the content: the export was "
+                             "edited or damaged after it was signed; nothing was imported")
+    return Provenance(True, key.key_id, trust_unsigned)
+
+
 def _import_validated(database: Database, export: ExportFile, tables: dict[str, sa.Table],
-                      org_name: str | None, actor_email: str) -> TransferResult:
+                      org_name: str | None, actor_email: str, provenance: Provenance,
+                      local_key: SecretKey) -> TransferResult:
     doc = export.document
     name = (org_name or doc["organisation"]["name"]).strip()
     result = TransferResult(export.path, organisation=name)
@@ -826,14 +1128,19 @@ def _import_validated(database: Database, export: ExportFile, tables: dict[str, 
             for index, blob in enumerate(doc["blobs"]):
                 with export.blob(index) as data:
                     staging.add(blob["sha256"], data, f"{export.path}: $.blobs[{index}]")
-            ids = IdMap(conn, doc, tables)
+            ids = IdMap(conn, doc, tables, export.path)
+            history_in_chain = ids.verbatim and provenance.verified
             org_id = ids.org(doc["organisation"]["id"])
             _insert_org(conn, tables, doc, org_id, name)
-            _insert_members(conn, tables, doc, ids, org_id)
-            result.tables = _insert_org_tables(conn, tables, doc, ids, export.path)
+            result.notes += _insert_members(conn, tables, doc, ids, org_id)
+            result.tables = _insert_org_tables(conn, tables, doc, ids, export.path,
+                                               local_key if history_in_chain else None)
             _record_import(session, doc, ids, Actor("import", actor_email, org_id, "admin"),
-                           export.path)
+                           export.path, provenance, history_in_chain)
             result.notes.append("ids kept" if ids.verbatim else "ids remapped (they exist here)")
+            if not provenance.verified:
+                result.notes.append("signature not verified (--trust-unsigned): the history is "
+                                    "kept inside the org.import event")
     except BaseException:
         staging.discard()
         raise
@@ -851,15 +1158,25 @@ def _refuse_existing_org(conn: Connection, tables: dict[str, sa.Table], name: st
 
 
 class IdMap:
-    """Old id → id in the target: the same ids when none collide, otherwise all fresh."""
+    """Old id → id in the target, only for rows the import itself creates: the same ids when
+    none collide, otherwise all fresh. Any other id is refused, so no imported row can point
+    at a row of another organisation."""
 
-    def __init__(self, conn: Connection, doc: dict[str, Any], tables: dict[str, sa.Table]):
-        self.tables = tables
+    def __init__(self, conn: Connection, doc: dict[str, Any], tables: dict[str, sa.Table],
+                 source: Path) -> None:
+        self.tables, self.source = tables, source
+        self.created: dict[str, set[str]] = {"organisations": {doc["organisation"]["id"]}}
+        for name, rows in doc["tables"].items():
+            if counter_pk(tables[name]) is None and "id" in tables[name].c:
+                self.created[name] = {row["id"] for row in rows}
         self.verbatim = not _any_id_taken(conn, doc, tables)
         self.maps: dict[str, dict[str, str]] = {}
         self._plans: dict[str, list[tuple[sa.Column[Any], str | None]]] = {}
 
-    def get(self, table: str, old: str) -> str:
+    def get(self, table: str, old: str, where: str = "") -> str:
+        if old not in self.created.get(table, ()):
+            raise TransferError(f"{self.source}: {where or table}: refers to {table} {old!r}, "
+                                "which the export does not contain; nothing was imported")
         if self.verbatim:
             return old
         return self.maps.setdefault(table, {}).setdefault(old, uuid.uuid4().hex)
@@ -897,51 +1214,78 @@ def _insert_org(conn: Connection, tables: dict[str, sa.Table], doc: dict[str, An
 
 
 def _insert_members(conn: Connection, tables: dict[str, sa.Table], doc: dict[str, Any],
-                    ids: IdMap, org_id: str) -> None:
-    """Members by e-mail: an existing account is reused, a new one gets no password."""
+                    ids: IdMap, org_id: str) -> list[str]:
+    """Members by e-mail, each as a new account without a password. An e-mail that already
+    has an account here is not attached (an export must not pull an existing account, maybe of
+    another organisation, into the one it creates): returned as a note for an admin."""
     users, memberships = tables["users"], tables["memberships"]
+    notes = []
     for member in doc["members"]:
-        email = member["email"].lower()
-        user_id = conn.execute(sa.select(users.c.id).where(users.c.email == email)).scalar()
-        if user_id is None:
-            user_id = uuid.uuid4().hex
-            conn.execute(sa.insert(users), [{
-                "id": user_id, "email": email, "name": member.get("name", ""),
-                "password_hash": None, "active": member.get("active", True),
-                "created_at": dt.datetime.now(dt.UTC).replace(microsecond=0)}])
+        email = member["email"].strip().lower()
+        if conn.execute(sa.select(users.c.id).where(users.c.email == email)).first():
+            notes.append(f"member {email} not added: an account with that e-mail exists here "
+                         "and an import never attaches an existing account; an admin can add "
+                         "it to the organisation")
+            continue
+        user_id = uuid.uuid4().hex
+        conn.execute(sa.insert(users), [{
+            "id": user_id, "email": email, "name": member.get("name", ""),
+            "password_hash": None, "active": member.get("active", True),
+            "created_at": dt.datetime.now(dt.UTC).replace(microsecond=0)}])
         ids.maps.setdefault("users", {})[member["id"]] = user_id
         conn.execute(sa.insert(memberships), [{"id": uuid.uuid4().hex, "user_id": user_id,
                                                "org_id": org_id, "role": member["role"]}])
+    return notes
 
 
 def _insert_org_tables(conn: Connection, tables: dict[str, sa.Table], doc: dict[str, Any],
-                       ids: IdMap, source: Path) -> dict[str, int]:
+                       ids: IdMap, source: Path, rekey: SecretKey | None) -> dict[str, int]:
+    """Rows of every exported table, ids mapped. The history goes into the chain only when
+    ``rekey`` is given (ids kept and signature verified), re-hashed under this server's key."""
     counts: dict[str, int] = {}
     ordered = [t for t in tables.values() if t.name in doc["tables"]]
     for position, table in enumerate(ordered):
         if position == len(ordered) // 2:
-            _pause_for_tests(f"inserting {table.name}")
+            checkpoint(f"inserting {table.name}")
         rows = doc["tables"][table.name]
-        if table.name == "audit_events" and not ids.verbatim:
+        if table.name == "audit_events" and rekey is None:
             counts[table.name] = 0  # kept inside the org.import event instead
             continue
-        remapped = [_remap_row(table, row, ids) for row in rows]
+        remapped = [_remap_row(table, row, ids, f"$.tables.{table.name}[{i}]")
+                    for i, row in enumerate(rows)]
+        if table.name == "audit_events" and rekey is not None:
+            remapped = _rekeyed(remapped, rekey)
         for start in range(0, len(remapped), BATCH):
             _insert_batch(conn, table, remapped[start:start + BATCH], source)
         counts[table.name] = len(rows)
     return counts
 
 
-def _remap_row(table: sa.Table, row: dict[str, Any], ids: IdMap) -> dict[str, Any]:
+def _rekeyed(events: list[dict[str, Any]], key: SecretKey) -> list[dict[str, Any]]:
+    """A verified history, chained again under this server's key (same content and order)."""
+    prev, out = audit.GENESIS, []
+    for event in sorted(events, key=lambda e: e["seq"]):
+        fields = audit.hashed_fields(event)
+        digest = audit.event_hash(prev, fields, key)
+        out.append({**event, "prev_hash": prev, "hash": digest, "key_id": key.key_id})
+        prev = digest
+    return out
+
+
+def _remap_row(table: sa.Table, row: dict[str, Any], ids: IdMap, where: str) -> dict[str, Any]:
     out = {}
     for column, target in ids.plan(table):
         if column.name not in row:
             continue
         value = row[column.name]
         if value is not None and target == "users":
-            value = ids.maps.get("users", {}).get(value, value)
+            mapped = ids.maps.get("users", {}).get(value)
+            if mapped is None:
+                raise TransferError(f"{ids.source}: {where}.{column.name}: refers to a user "
+                                    "the import did not create; nothing was imported")
+            value = mapped
         elif value is not None and target is not None:
-            value = ids.get(target, value)
+            value = ids.get(target, value, f"{where}.{column.name}")
         out[column.name] = from_json(column, value)
     return out
 
@@ -957,14 +1301,18 @@ def _points_to(table: sa.Table, column: sa.Column[Any]) -> str | None:
 
 
 def _record_import(session: Session, doc: dict[str, Any], ids: IdMap, actor: Actor,
-                   source: Path) -> None:
+                   source: Path, provenance: Provenance, history_in_chain: bool) -> None:
+    events = sorted(doc["tables"].get("audit_events", []), key=lambda e: e["seq"])
     after: dict[str, Any] = {
         "source_file": source.name, "source_org_id": doc["organisation"]["id"],
         "source_org_name": doc["organisation"]["name"], "exported_at": doc.get("exported_at"),
         "ids": "kept" if ids.verbatim else "remapped",
+        "signature": provenance.to_dict(),
+        "source_chain_head": events[-1]["hash"] if events else None,
         "rows": {name: len(rows) for name, rows in doc["tables"].items()}}
+    if not history_in_chain:
+        after["history"] = events
     if not ids.verbatim:
-        after["history"] = doc["tables"].get("audit_events", [])
         after["id_map"] = ids.maps
     audit.record(session, actor, "org.import", "organisation", actor.org_id, None, after)
 
@@ -993,13 +1341,12 @@ def validate_export(export: ExportFile, tables: dict[str, sa.Table]) -> list[tup
     problems += _check_members(doc["members"])
     problems += _check_tables(doc, tables)
     problems += _check_blobs(export, doc, tables)
-    if not problems:
-        problems += _check_chain(doc["tables"].get("audit_events", []))
     return problems
 
 
 def _check_members(members: list[Any]) -> list[tuple[str, str]]:
     problems = []
+    seen_ids, seen_emails = set(), set()
     for i, member in enumerate(members):
         path = f"$.members[{i}]"
         if not isinstance(member, dict):
@@ -1009,10 +1356,22 @@ def _check_members(members: list[Any]) -> list[tuple[str, str]]:
             if not isinstance(member.get(key), str):
                 problems.append((f"{path}.{key}", "missing" if key not in member
                                  else "expected a string"))
-        if isinstance(member.get("email"), str) and "@" not in member["email"]:
-            problems.append((f"{path}.email", "expected an e-mail address"))
+            elif text_problem(member[key]):
+                problems.append((f"{path}.{key}", str(text_problem(member[key]))))
+        if isinstance(member.get("email"), str):
+            email = member["email"].strip().lower()
+            if "@" not in email or len(email) > 320:
+                problems.append((f"{path}.email", "expected an e-mail address"))
+            elif email in seen_emails:
+                problems.append((f"{path}.email", "appears twice in $.members"))
+            seen_emails.add(email)
+        if member.get("id") in seen_ids:
+            problems.append((f"{path}.id", "appears twice in $.members"))
+        seen_ids.add(member.get("id") if isinstance(member.get("id"), str) else None)
         if member.get("role") not in ROLES:
             problems.append((f"{path}.role", f"expected one of {', '.join(ROLES)}"))
+        if not isinstance(member.get("name", ""), str) or text_problem(member.get("name") or ""):
+            problems.append((f"{path}.name", "expected text"))
     return problems
 
 
@@ -1020,8 +1379,12 @@ def _check_tables(doc: dict[str, Any], tables: dict[str, sa.Table]) -> list[tupl
     problems: list[tuple[str, str]] = []
     allowed = {t.name for t in export_tables(tables.values())}
     org_id = doc["organisation"].get("id")
-    known_ids = {name: {r.get("id") for r in rows if isinstance(r, dict)}
-                 for name, rows in doc["tables"].items() if isinstance(rows, list)}
+    # Every table a row may point at, with the ids this export creates in it (possibly none):
+    # a reference to anything else is refused, whatever the table.
+    known_ids: dict[str, set[Any]] = {name: set() for name in allowed}
+    for name, rows in doc["tables"].items():
+        if name in allowed and isinstance(rows, list):
+            known_ids[name] = {r.get("id") for r in rows if isinstance(r, dict)}
     known_ids["organisations"] = {org_id}
     known_ids["users"] = {m.get("id") for m in doc["members"] if isinstance(m, dict)}
     for name, rows in doc["tables"].items():
@@ -1031,8 +1394,14 @@ def _check_tables(doc: dict[str, Any], tables: dict[str, sa.Table]) -> list[tupl
         elif not isinstance(rows, list):
             problems.append((path, "expected a list"))
         else:
+            seen: set[Any] = set()
             for i, row in enumerate(rows):
                 problems += _check_row(f"{path}[{i}]", tables[name], row, known_ids)
+                row_id = row.get("id") if isinstance(row, dict) else None
+                if row_id is not None and counter_pk(tables[name]) is None:
+                    if row_id in seen:
+                        problems.append((f"{path}[{i}].id", "appears twice"))
+                    seen.add(row_id)
     return problems
 
 
@@ -1043,6 +1412,7 @@ def _check_row(path: str, table: sa.Table, row: Any,
     problems = [(f"{path}.{key}", f"unknown field (not a column of {table.name})")
                 for key in row if key not in table.c]
     counter = counter_pk(table)
+    blob_names = set(blob_columns(table))
     for column in table.columns:
         if column.name == counter:
             continue
@@ -1051,6 +1421,9 @@ def _check_row(path: str, table: sa.Table, row: Any,
                 problems.append((f"{path}.{column.name}", "missing"))
             continue
         message = _check_value(column, row[column.name])
+        if message is None and column.name in blob_names and row[column.name] is not None \
+                and not is_sha256(row[column.name]):
+            message = "expected a SHA-256 (64 lowercase hex digits)"
         if message is None and known_ids is not None:
             message = _check_reference(column, row[column.name], known_ids)
         if message:
@@ -1069,6 +1442,8 @@ def _check_value(column: sa.Column[Any], value: Any) -> str | None:
     length = getattr(kind, "length", None)
     if isinstance(value, str) and length and len(value) > length:
         return f"longer than {length} characters"
+    if isinstance(value, str) and isinstance(kind, sa.String):
+        return text_problem(value)
     return None
 
 
@@ -1103,7 +1478,11 @@ def _check_reference(column: sa.Column[Any], value: Any,
         return "does not match $.organisation.id"
     for fk in column.foreign_keys:
         target = fk.column.table.name
-        if value is not None and target in known_ids and value not in known_ids[target]:
+        if value is None:
+            continue
+        if target not in known_ids:
+            return f"refers to {target}, which an export cannot reference"
+        if value not in known_ids[target]:
             return f"refers to a {target} row that is not in the export"
     return None
 
@@ -1112,12 +1491,12 @@ def _check_blobs(export: ExportFile, doc: dict[str, Any],
                  tables: dict[str, sa.Table]) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     listed = set()
-    names = set(export.zf.namelist()) if export.zf is not None else set()
+    names = export.zf.names() if export.zf is not None else set()
     for i, blob in enumerate(doc["blobs"]):
         path = f"$.blobs[{i}]"
         sha = blob.get("sha256") if isinstance(blob, dict) else None
-        if not isinstance(sha, str) or len(sha) != 64:
-            problems.append((f"{path}.sha256", "expected a SHA-256 (64 hex digits)"))
+        if not is_sha256(sha):
+            problems.append((f"{path}.sha256", "expected a SHA-256 (64 lowercase hex digits)"))
             continue
         listed.add(sha)
         if export.zf is not None and f"evidence/{sha}" not in names:
@@ -1135,17 +1514,19 @@ def _check_blobs(export: ExportFile, doc: dict[str, Any],
     return problems
 
 
-def _check_chain(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """The history must verify as exported, or importing it would plant a broken chain."""
-    prev, problems = audit.GENESIS, []
-    order = sorted(range(len(events)), key=lambda i: events[i]["seq"])
-    for expected, i in enumerate(order, start=1):
-        event = events[i]
-        path = f"$.tables.audit_events[{i}]"
-        if event["seq"] != expected or event["prev_hash"] != prev:
-            problems.append((path, f"event {event['seq']}: the chain is broken here"))
-        fields = {k: event.get(k) for k in audit.HASHED}
-        if audit.event_hash(event["prev_hash"], fields) != event["hash"]:
-            problems.append((path, f"event {event['seq']}: content does not match its hash"))
-        prev = event["hash"]
+def _check_chain(events: list[dict[str, Any]], key: SecretKey,
+                 provenance: Provenance) -> list[tuple[str, str]]:
+    """The history must verify as exported, or importing it would plant a broken chain.
+
+    Keyed events are checked with ``key`` (the exporting server's); an unverified document's
+    keyed events cannot be (its history is then kept only inside the org.import event).
+    """
+    check, problems = audit.ChainCheck(key if provenance.verified else None), []
+    for i in sorted(range(len(events)), key=lambda i: events[i]["seq"]):
+        event, before = events[i], len(check.problems)
+        check.add(event["seq"], event["prev_hash"], event["hash"], event.get("key_id"),
+                  audit.hashed_fields(event))
+        problems += [(f"$.tables.audit_events[{i}]", p) for p in check.problems[before:]]
+    if provenance.verified and check.key_problem():
+        problems.append(("$.tables.audit_events", str(check.key_problem())))
     return problems
