@@ -23,7 +23,7 @@ import yaml
 from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.engine import Database, open_database
 from prodsec.db.models import Base
-from prodsec.workspace import audit, compliance, products, transfer, users
+from prodsec.workspace import audit, compliance, keys, products, transfer, users
 from prodsec.workspace.context import Actor
 from tests.workspace.conftest import POSTGRES, make_actor, reset_postgres
 
@@ -114,6 +114,7 @@ def rewrite_zip(source: Path, target: Path, change: dict[str, bytes],
         manifest = json.loads(members["manifest.json"])
         for entry in manifest["tables"]:
             entry["sha256"] = transfer.sha256_of(io.BytesIO(members[entry["file"]]))
+        transfer.sign_document(manifest, keys.require_key())  # as if by the server itself
         members["manifest.json"] = json.dumps(manifest).encode()
     with zipfile.ZipFile(target, "w") as zout:
         for name, data in members.items():

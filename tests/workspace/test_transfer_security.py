@@ -137,7 +137,7 @@ def test_restore_refuses_a_row_naming_a_file_outside_the_store(
     manifest = json.loads(members["manifest.json"])
     for entry in manifest["tables"]:
         entry["sha256"] = hashlib.sha256(members[entry["file"]]).hexdigest()
-    members["manifest.json"] = json.dumps(manifest).encode()
+    members["manifest.json"] = json.dumps(resign(manifest)).encode()
     write_zip(bad, list(members.items()))
     target = open_backend("sqlite", tmp_path, "target", monkeypatch, upgrade=False)
     with pytest.raises(transfer.ArchiveError, match=r"evidence\.jsonl line \d+: sha256: not a SHA"):
@@ -161,6 +161,32 @@ def test_a_blob_whose_content_does_not_match_leaves_nothing(source: Database,
         assert [p.name for p in staging.dir.iterdir()] == [".lock"]
     finally:
         staging.discard()
+
+
+def test_restore_refuses_a_forged_backup_and_one_made_with_another_key(
+        source: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows edited and the manifest's hashes recomputed: only the signature can tell."""
+    good, forged = tmp_path / "b.zip", tmp_path / "forged.zip"
+    transfer.backup(source, good)
+    with zipfile.ZipFile(good) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    members["tables/products.jsonl"] = members["tables/products.jsonl"].replace(b"Router", b"Rooter")
+    manifest = json.loads(members["manifest.json"])
+    for entry in manifest["tables"]:
+        entry["sha256"] = hashlib.sha256(members[entry["file"]]).hexdigest()
+    members["manifest.json"] = json.dumps(manifest).encode()
+    write_zip(forged, list(members.items()))
+    target = open_backend("sqlite", tmp_path, "target", monkeypatch, upgrade=False)
+    with pytest.raises(transfer.TransferError, match="edited or damaged after it was signed"):
+        transfer.restore(target, forged)
+    with pytest.raises(transfer.TransferError, match="edited or damaged after it was signed"):
+        transfer.restore(target, forged, trust_unsigned=True)
+    monkeypatch.setenv("PRODSEC_SECRET_KEY", OTHER_KEY)
+    with pytest.raises(transfer.SignatureError, match="PRODSEC_SECRET_KEY"):
+        transfer.restore(target, good)
+    assert all(rows == [] for rows in dump(target).values())
+    result = transfer.restore(target, good, trust_unsigned=True)
+    assert "signature not verified (--trust-unsigned)" in result.notes
 
 
 # ---- 2. foreign keys and accounts ---------------------------------------------------------------

@@ -308,6 +308,8 @@ class ChainReport(BaseModel):
     events: int
     ok: bool
     problems: list[str]
+    unkeyed: int = 0  # events from before the chain was keyed (plain SHA-256)
+    wrong_key: bool = False  # keyed with another secret key than the server's
 
 
 # ---- users and tokens ---------------------------------------------------------------------

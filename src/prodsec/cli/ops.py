@@ -37,14 +37,22 @@ def db_backup(file: FileArg, db: DbOpt = None) -> None:
     _report("backed up to", result)
 
 
-def db_restore(file: FileArg, db: DbOpt = None) -> None:
-    """Restore a backup into an empty database (SQLite or PostgreSQL), all or nothing."""
+def db_restore(file: FileArg, db: DbOpt = None,
+               trust_unsigned: Annotated[bool, typer.Option(
+                   "--trust-unsigned", help="Restore a backup that is unsigned or signed with "
+                   "another server's key (an edited one is refused regardless).")] = False
+               ) -> None:
+    """Restore a backup into an empty database (SQLite or PostgreSQL), all or nothing.
+
+    The backup must be signed with this server's secret key (PRODSEC_SECRET_KEY or its key
+    file), the key its audit trail verifies under.
+    """
     from prodsec.db.engine import open_database
     from prodsec.workspace import transfer
 
     database = open_database(db, upgrade=False)
     try:
-        result = transfer.restore(database, file)
+        result = transfer.restore(database, file, trust_unsigned=trust_unsigned)
     finally:
         database.dispose()
     _report("restored from", result)

@@ -599,6 +599,7 @@ def backup(database: Database, target: Path,
                     "schema_revision": revision, "created_at": to_json(dt.datetime.now(dt.UTC)),
                     "source_dialect": database.engine.dialect.name, "tables": entries,
                     "blobs": blobs, "missing_blobs": missing}
+        sign_document(manifest, keys.require_key())  # the manifest binds every member's hash
         zf.writestr("manifest.json", json.dumps(manifest, indent=1))
     result.blobs, result.seconds = len(blobs), time.perf_counter() - started
     result.notes = [f"evidence file {sha} is referenced but missing from the store"
@@ -649,13 +650,25 @@ def _write_blobs(zf: zipfile.ZipFile, evidence_dir: Path,
 # ---- restore --------------------------------------------------------------------------------
 
 
-def restore(database: Database, source: Path,
-            limits: ArchiveLimits | None = None) -> TransferResult:
-    """Restore a backup into an empty database of either backend, all or nothing."""
+def restore(database: Database, source: Path, limits: ArchiveLimits | None = None, *,
+            trust_unsigned: bool = False) -> TransferResult:
+    """Restore a backup into an empty database of either backend, all or nothing.
+
+    The manifest (which binds every member by its SHA-256) must be signed with this server's
+    key, the key the restored audit chain needs anyway; ``trust_unsigned`` accepts an unsigned
+    backup or one signed with another key (noted), never an edited one.
+    """
     started = time.perf_counter()
     result = TransferResult(source)
     with _open_zip(source, limits or ArchiveLimits.from_env()) as zf:
         manifest = read_manifest(zf, source)
+        provenance = verify_signature(
+            source, "manifest.json: ", manifest, keys.require_key(), trust_unsigned,
+            "set PRODSEC_SECRET_KEY or PRODSEC_SECRET_KEY_FILE to the key of the server that "
+            "made it (its audit trail verifies only under that key) or, if you know where the "
+            "file comes from, pass --trust-unsigned; nothing was restored")
+        if not provenance.verified:
+            result.notes.append("signature not verified (--trust-unsigned)")
         verify_archive(zf, manifest, source)
         _refuse_non_empty(database, source)
         migrate_to(database, manifest["schema_revision"], source)
@@ -1090,27 +1103,31 @@ def import_org(database: Database, source: Path, org_name: str | None, actor_ema
 
 
 def check_signature(export: ExportFile, key: SecretKey, trust_unsigned: bool) -> Provenance:
+    return verify_signature(
+        export.path, "", export.document, key, trust_unsigned,
+        "give the exporting server's key (--export-key-file) or, if you know where the file "
+        "comes from, pass --trust-unsigned (recorded in the audit trail); nothing was imported")
+
+
+def verify_signature(path: Path, member: str, document: dict[str, Any], key: SecretKey,
+                     trust_unsigned: bool, hint: str) -> Provenance:
     """A document edited after it was signed is always refused; one that is unsigned or signed
     with a key we do not have only with ``trust_unsigned``."""
-    path, signature = export.path, export.document.get("signature")
-    hint = ("give the exporting server's key (--export-key-file) or, if you know where the file "
-            "comes from, pass --trust-unsigned (recorded in the audit trail); nothing was "
-            "imported")
+    signature, where = document.get("signature"), f"{path}: {member}"
     if not (isinstance(signature, dict) and signature.get("algorithm") == keys.ALGORITHM
             and isinstance(signature.get("key_id"), str)
             and isinstance(signature.get("value"), str)):
         if trust_unsigned:
             return Provenance(False, None, True)
-        raise SignatureError(f"{path}: $.signature: the export is not signed with "
-                             f"{keys.ALGORITHM}; {hint}")
+        raise SignatureError(f"{where}$.signature: not signed with {keys.ALGORITHM}; {hint}")
     if signature["key_id"] != key.key_id:
         if trust_unsigned:
             return Provenance(False, signature["key_id"], True)
-        raise SignatureError(f"{path}: $.signature: signed with key id {signature['key_id']}, "
+        raise SignatureError(f"{where}$.signature: signed with key id {signature['key_id']}, "
                              f"but the key in use ({key.source}) has id {key.key_id}; {hint}")
-    if not key.verify(signed_content(export.document), signature["value"]):
-        raise SignatureError(f"{path}: $.signature: does not match the content: the export was "
-                             "edited or damaged after it was signed; nothing was imported")
+    if not key.verify(signed_content(document), signature["value"]):
+        raise SignatureError(f"{where}$.signature: does not match the content: the file was "
+                             "edited or damaged after it was signed; nothing was written")
     return Provenance(True, key.key_id, trust_unsigned)
 
 
