@@ -465,14 +465,14 @@ def test_kill_during_import_leaves_the_database_unchanged(source: Database,
 PAUSED_IMPORT = """
 import sys, time
 from pathlib import Path
-from prodsec.workspace import transfer
+from prodsec.workspace.transfer import importing
 from prodsec.cli.app import run
 
 def pause(stage):
     Path(sys.argv[1]).write_text(stage)
     time.sleep(60)
 
-transfer.checkpoint = pause
+importing.checkpoint = pause
 run(sys.argv[2:])
 """
 
