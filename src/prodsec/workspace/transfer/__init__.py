@@ -10,7 +10,8 @@ Backup archive (``prodsec db backup``), a zip, format ``prodsec-backup`` version
 
     manifest.json          format, format_version, schema_revision, created_at, source_dialect,
                            tables: [{name, file, rows, columns, sha256}],
-                           blobs: [{sha256, size, file}], missing_blobs: [sha256...]
+                           blobs: [{sha256, size, file}], missing_blobs: [sha256...],
+                           signature: {algorithm, key_id, value} (see below)
     tables/<table>.jsonl   one JSON object per row, every column, ordered by primary key
     evidence/<sha256>      each evidence file a row references (content-addressed)
 
@@ -33,7 +34,10 @@ server's key when given one (``--export-key-file``): a document edited after exp
 refused; one that is unsigned or signed with an unknown key is refused unless the operator
 passes ``--trust-unsigned``, which the ``org.import`` event records, and whose history is then
 kept only inside that event. A verified history is re-keyed into the new chain with this
-server's key (the ``org.import`` event keeps the source chain's head hash and key id).
+server's key (the ``org.import`` event keeps the source chain's head hash and key id). A
+backup's manifest is signed the same way (it binds every member by its SHA-256); a restore
+needs the key that made it, the key its audit chain verifies under anyway, or
+``--trust-unsigned``; an edited backup is always refused.
 
 An import only creates: every foreign key must point at a row the export itself carries (then
 mapped to the id the import gave it), otherwise the import is refused naming the JSON path; a
@@ -51,6 +55,10 @@ Blobs are staged in ``<evidence>/.staging-*`` and moved into the store only afte
 commit, under a lock the kernel releases if the process dies; ``recover_staging`` (run at the
 start of every transfer) publishes staged blobs a committed row references and deletes the
 rest. So a killed restore or import leaves neither rows nor orphaned evidence files.
+
+Modules: ``common`` (formats, errors, values and tables, files), ``archive`` (bounded zips),
+``staging``, ``signing``, ``backup``, ``restore``, ``export``, ``validation`` (reading and checking
+an export document) and ``importing``.
 """
 
 
