@@ -5,9 +5,9 @@
 Seeds two organisations (an editor token, ``--products`` products and a control each), starts
 uvicorn on 127.0.0.1 in a subprocess (one process, access log off, like bench/api.py) and lets
 ``--clients`` concurrent clients loop for ``--seconds`` over a mix of reads and writes in both
-organisations: product lists and details (60 %), new controls (15 %), control edits with
-If-Match (10 %; a 412 from a lost race is a correct answer), evidence uploads (10 %) and audit
-chain checks (5 %). Prints requests/s, p50 and p99 for reads and writes, every status seen and
+organisations: 65 % reads (product lists and details, audit chain checks) and 35 % writes
+(``--writes``: new controls, control edits with If-Match — a 412 from a lost race is a correct
+answer — and evidence uploads). Prints requests/s, p50 and p99 for reads and writes, every status seen and
 the count of 5xx answers (the target is 0), and the throughput as a ratio to a bare FastAPI
 endpoint under the same clients. Runs SQLite, then PostgreSQL when PRODSEC_BENCH_POSTGRES_URL or
 PRODSEC_TEST_POSTGRES_URL is set (in its own schema, ``prodsec_load``, dropped afterwards).
@@ -35,7 +35,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "prodsec_load"
-READ_SHARE, CREATE_SHARE, EDIT_SHARE, UPLOAD_SHARE = 0.60, 0.15, 0.10, 0.10  # rest: audit
+WRITES = 0.35
 
 
 @dataclass
@@ -78,8 +78,10 @@ class LoadResult:
 
 
 async def mixed_load(base: str, tenants: list[Tenant], clients: int, seconds: float,
-                     seed: int = 1) -> LoadResult:
-    """``clients`` concurrent clients looping over the mix until ``seconds`` have passed."""
+                     seed: int = 1, writes: float = WRITES) -> LoadResult:
+    """``clients`` concurrent clients looping over the mix until ``seconds`` have passed;
+    ``writes`` of the requests write (new controls 45 %, control edits with If-Match 30 %,
+    evidence uploads 25 %), the others read (product lists 52 %, details 40 %, chain checks)."""
     import httpx
 
     result = LoadResult(seconds)
@@ -89,18 +91,18 @@ async def mixed_load(base: str, tenants: list[Tenant], clients: int, seconds: fl
 
         async def one(rng: random.Random, tenant: Tenant, n: int) -> tuple[str, Any]:
             auth = {"Authorization": f"Bearer {tenant.token}"}
-            roll = rng.random()
-            if roll < READ_SHARE:
-                path = (f"/api/v1/products/{rng.choice(tenant.product_ids)}" if roll < 0.25
+            if rng.random() >= writes:
+                roll = rng.random()
+                path = (f"/api/v1/products/{rng.choice(tenant.product_ids)}" if roll < 0.4
+                        else "/api/v1/audit/verify" if roll > 0.92
                         else f"/api/v1/products?limit=20&offset={rng.randrange(10)}")
                 return "read", await client.get(path, headers=auth)
-            roll -= READ_SHARE
-            if roll < CREATE_SHARE:
+            roll = rng.random()
+            if roll < 0.45:
                 made = await client.post("/api/v1/controls", headers=auth, json={
                     "name": f"load {seed}-{n}", "requirements": ["uk-psti:schedule-1:1"]})
                 return "write", made
-            roll -= CREATE_SHARE
-            if roll < EDIT_SHARE:
+            if roll < 0.75:
                 url = f"/api/v1/controls/{tenant.control_id}"
                 got = await client.get(url, headers=auth)
                 if got.status_code != 200:
@@ -108,13 +110,11 @@ async def mixed_load(base: str, tenants: list[Tenant], clients: int, seconds: fl
                 edited = await client.patch(url, json={"owner": f"owner {n}"}, headers={
                     **auth, "If-Match": got.headers["etag"]})
                 return "write", edited
-            roll -= EDIT_SHARE
-            if roll < UPLOAD_SHARE:
-                sent = await client.post("/api/v1/evidence/files", headers=auth,
-                                         params={"title": f"upload {n}"},
-                                         content=f"evidence {n} {rng.random()}".encode())
-                return "write", sent
-            return "read", await client.get("/api/v1/audit/verify", headers=auth)
+            sent = await client.post("/api/v1/evidence/files", headers=auth,
+                                     params={"title": f"upload {n}"},
+                                     content=f"evidence {n} {rng.random()}".encode())
+            return "write", sent
+
 
         async def worker(index: int) -> None:
             rng = random.Random(seed * 1000 + index)
@@ -248,7 +248,8 @@ def run(kind: str, url: str, args: argparse.Namespace, bare_rps: float) -> dict[
     process, base = start("app", url)
     try:
         asyncio.run(mixed_load(base, tenants, min(args.clients, 8), 2, seed=0))  # warm up
-        result = asyncio.run(mixed_load(base, tenants, args.clients, args.seconds))
+        result = asyncio.run(mixed_load(base, tenants, args.clients, args.seconds,
+                                        writes=args.writes))
     finally:
         process.terminate()
         process.wait(30)
@@ -285,6 +286,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--products", type=int, default=200, help="per organisation")
+    parser.add_argument("--writes", type=float, default=WRITES, help="share of writes")
     parser.add_argument("--backend", choices=["all", "sqlite", "postgresql"], default="all")
     parser.add_argument("--serve", choices=["app", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
@@ -293,8 +295,8 @@ def main() -> None:
     if args.serve:
         serve(args.serve, args.db, args.port)
         return
-    print(f"{args.clients} concurrent clients for {args.seconds:.0f} s, mixed reads/writes in two "
-          "organisations, uvicorn (1 process) on 127.0.0.1")
+    print(f"{args.clients} concurrent clients for {args.seconds:.0f} s, {100 * args.writes:.0f} % "
+          "writes, two organisations, uvicorn (1 process) on 127.0.0.1")
     process, base = start("bare", "")
     try:
         bare_rps = asyncio.run(bare_load(base, args.clients, min(args.seconds, 10)))
