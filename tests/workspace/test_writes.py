@@ -171,3 +171,19 @@ def test_an_upload_over_the_limit_or_failing_leaves_nothing_staged(tmp_path: Pat
     with pytest.raises(compliance.EvidenceTooLarge), staging.staged(store, 10) as item:
         item.write(b"x" * 11)
     assert list(staging.staging_dir(store).iterdir()) == []
+
+
+def test_the_server_sweeps_at_start_up_old_temporary_files_included(tmp_path: Path) -> None:
+    from prodsec.api import create_app
+    from prodsec.db.engine import open_database
+
+    database = open_database(str(tmp_path / "db.sqlite"))
+    store = database.evidence_dir
+    staging.staging_dir(store).mkdir(parents=True)
+    leftovers = [staging.staging_dir(store) / "upload-x.1", store / ".upload-abc"]
+    for path in leftovers:
+        path.write_bytes(b"half an upload")
+        _age(path, staging.STALE_AFTER + 60)
+    create_app(database, knowledge_base())
+    database.dispose()
+    assert not any(path.exists() for path in leftovers)

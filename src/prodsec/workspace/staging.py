@@ -135,10 +135,11 @@ def _abandoned(path: Path) -> bool:
 def sweep(store: Path, older_than: float = STALE_AFTER) -> int:
     """Remove staged files older than ``older_than`` seconds that nobody holds; return how many."""
     folder = staging_dir(store)
-    if not folder.is_dir():
-        return 0
+    leftovers = list(folder.iterdir()) if folder.is_dir() else []
+    if store.is_dir():  # where uploads were received before the staging folder existed
+        leftovers += store.glob(".upload-*")
     cutoff, removed = time.time() - older_than, 0
-    for path in folder.iterdir():
+    for path in leftovers:
         try:
             if path.is_file() and path.stat().st_mtime < cutoff and _abandoned(path):
                 path.unlink()
