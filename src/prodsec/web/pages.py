@@ -706,8 +706,8 @@ async def import_sbom(request: Request, pid: str) -> Response:
 
     from prodsec.errors import InputError
     from prodsec.workspace import writes
+    from prodsec.workspace.vulnerabilities import get_release, parse_sbom
     from prodsec.workspace.vulnerabilities import import_sbom as store
-    from prodsec.workspace.vulnerabilities import parse_sbom
 
     actor, csrf = _who(request)
     form = await request.form()
@@ -716,8 +716,10 @@ async def import_sbom(request: Request, pid: str) -> Response:
         release = str(form.get("release") or "")
 
         async def run(data: bytes, name: str) -> str:
+            database = _state(request).database
+            await writes.read(database, lambda s: get_release(s, actor, pid, release))  # 404
             parsed = await run_in_threadpool(parse_sbom, data, name)  # before the transaction
-            return str((await writes.write(_state(request).database, actor.org_id, lambda s: store(
+            return str((await writes.write(database, actor.org_id, lambda s: store(
                 s, actor, pid, release, data, name, parsed)))["release_id"])
 
         try:
@@ -740,7 +742,9 @@ async def import_vex(request: Request, pid: str) -> Response:
 
     from prodsec.errors import InputError
     from prodsec.workspace import writes
+    from prodsec.workspace.products import get_product
     from prodsec.workspace.vex import import_summary, parse_vex
+    from prodsec.workspace.vulnerabilities import get_release
 
     actor, csrf = _who(request)
     form = await request.form()
@@ -748,9 +752,16 @@ async def import_vex(request: Request, pid: str) -> Response:
         _check_csrf(csrf, form)
         release = str(form.get("release") or "") or None
 
+        def exists(session: Any) -> None:  # 404 before the file is parsed
+            get_product(session, actor, pid)
+            if release:
+                get_release(session, actor, pid, release)
+
         async def run(data: bytes, name: str) -> dict[str, Any]:
+            database = _state(request).database
+            await writes.read(database, exists)
             parsed = await run_in_threadpool(parse_vex, data, name)  # before the transaction
-            return await writes.write(_state(request).database, actor.org_id, lambda s: (
+            return await writes.write(database, actor.org_id, lambda s: (
                 import_summary(s, actor, pid, data, name, release, parsed)))
 
         try:
