@@ -3,7 +3,10 @@
 Every route but ``/health`` and ``/auth/login`` takes a ``Unit`` (or ``Writer``/``Admin``): one
 database transaction, committed when the route returns and rolled back completely if it raises,
 plus the authenticated ``Actor``. Authentication runs before the request body is even parsed,
-so an anonymous caller learns nothing, not even which fields a route expects.
+so an anonymous caller learns nothing, not even which fields a route expects. Uploads and
+imports take an ``EditorActor`` instead (authenticated in a short read transaction) and open
+their write transaction with ``prodsec.workspace.writes`` only once the body has arrived and
+been parsed, so no lock is held while a client sends.
 """
 
 from __future__ import annotations

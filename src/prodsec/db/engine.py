@@ -29,9 +29,10 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: the pool to logins and the web pages' short transactions.
 POOL = {"pool_size": 10, "max_overflow": 30, "pool_timeout": 60}
 ADMITTED = 32
-#: How long SQLite waits for another *process* (a CLI run) to release the writer lock; writers
-#: of this process queue in-process (``Database.writing``) and never spin on it.
-BUSY_TIMEOUT_MS = 30_000
+#: How long SQLite waits for the writer lock held by another process (a CLI run) or by a
+#: transaction outside the queue (a web page's); the API's writers queue in-process
+#: (``Database.writing``) and do not spin on it.
+BUSY_TIMEOUT_MS = 10_000
 
 
 def data_dir() -> Path:
