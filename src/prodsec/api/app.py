@@ -34,6 +34,7 @@ from prodsec.api.routes import (
 from prodsec.api.schemas import Problem
 from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.engine import Database
+from prodsec.workspace import staging
 from prodsec.workspace.sessions import LoginLimiter
 
 API_PREFIX = "/api/v1"
@@ -46,6 +47,7 @@ ERRORS = {code: {"model": Problem, "content": {"application/problem+json": {}}}
 
 def create_app(database: Database, kb: KnowledgeBase, settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    staging.sweep(database.evidence_dir)  # uploads a killed server left half-received
     app = FastAPI(title="prodsec", version=__version__, openapi_url="/api/openapi.json",
                   docs_url=DOCS_URL, redoc_url=None,
                   description="Product-security regulation navigator and compliance workspace.")

@@ -3,26 +3,31 @@
 Every route but ``/health`` and ``/auth/login`` takes a ``Unit`` (or ``Writer``/``Admin``): one
 database transaction, committed when the route returns and rolled back completely if it raises,
 plus the authenticated ``Actor``. Authentication runs before the request body is even parsed,
-so an anonymous caller learns nothing, not even which fields a route expects.
+so an anonymous caller learns nothing, not even which fields a route expects. Uploads and
+imports take an ``EditorActor`` instead (authenticated in a short read transaction) and open
+their write transaction with ``prodsec.workspace.writes`` only once the body has arrived and
+been parsed, so no lock is held while a client sends.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
+import anyio
+from anyio import to_thread
 from fastapi import Depends, Header, Query, Request, Response
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from prodsec.api.problems import ApiError, unauthenticated
 from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.engine import Database
-from prodsec.workspace import sessions, users
+from prodsec.workspace import sessions, users, writes
 from prodsec.workspace.context import Actor
 
 SESSION_COOKIE = "prodsec_session"
@@ -94,13 +99,49 @@ def authenticate(request: Request, session: Session) -> Actor:
     return actor
 
 
-def unit(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Iterator[Unit]:
-    """A transaction for the request; on SQLite a write takes the writer lock up front, so two
-    concurrent edits queue instead of one failing on a stale snapshot (it then gets 412)."""
-    with state.database.transaction() as session:
-        if state.database.is_sqlite and request.method not in SAFE_METHODS:
-            session.execute(text("BEGIN IMMEDIATE"))
-        yield Unit(session, authenticate(request, session), state)
+async def unit(request: Request, state: Annotated[AppState, Depends(app_state)]
+               ) -> AsyncIterator[Unit]:
+    """A transaction for the request. A write waits (on the event loop, holding no thread) for
+    its turn, then begins as a writer holding its organisation's chain lock
+    (``prodsec.workspace.writes``): two concurrent edits queue instead of one failing on a stale
+    snapshot (it then gets 412) or deadlocking."""
+    database = state.database
+    async with database.admitted():
+        session = database.sessions()
+        try:
+            actor = await to_thread.run_sync(authenticate, request, session)
+            write = request.method not in SAFE_METHODS
+            async with database.writing(actor.org_id) if write else nullcontext():
+                if write:
+                    await to_thread.run_sync(writes.begin_write, database, session, actor.org_id)
+                try:
+                    yield Unit(session, actor, state)
+                except BaseException:  # rolled back before a writer gives up its turn
+                    with anyio.CancelScope(shield=True):
+                        await to_thread.run_sync(session.rollback)
+                    raise
+                with anyio.CancelScope(shield=True):
+                    await to_thread.run_sync(session.commit)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await to_thread.run_sync(session.close)
+
+
+async def authorised(request: Request, state: AppState, role: str) -> Actor:
+    """Authenticate (and check ``role``) in a short read transaction of its own, for a route
+    that must read its body before its write transaction begins (uploads, imports)."""
+    actor = await writes.read(state.database, lambda session: authenticate(request, session))
+    actor.require(role)
+    return actor
+
+
+async def editor(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Actor:
+    return await authorised(request, state, "editor")
+
+
+#: An editor, authenticated before the body is read, with no transaction held.
+EditorActor = Annotated[Actor, Depends(editor)]
+StateDep = Annotated[AppState, Depends(app_state)]
 
 
 UnitDep = Annotated[Unit, Depends(unit, scope="function")]

@@ -9,22 +9,30 @@ upgrades it first, so a fresh machine needs no separate step.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from prodsec.db.turnstile import Turnstile
 from prodsec.errors import InputError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-#: The server runs sync handlers on AnyIO's worker threads (40 by default), each holding one
-#: connection for its request: the pool must hold as many, or requests queue for a connection
-#: and fail after the pool timeout instead of waiting for a thread.
+#: The server runs sync handlers on AnyIO's worker threads (40 by default). A request's unit of
+#: work holds its connection from authentication to commit, across several hops between the
+#: event loop and those threads, so the pool must never run dry while a thread waits for it:
+#: ``ADMITTED`` units at a time (queued on the event loop, holding no thread) leave the rest of
+#: the pool to logins and the web pages' short transactions.
 POOL = {"pool_size": 10, "max_overflow": 30, "pool_timeout": 60}
+ADMITTED = 32
+#: How long SQLite waits for the writer lock held by another process (a CLI run) or by a
+#: transaction outside the queue (a web page's); the API's writers queue in-process
+#: (``Database.writing``) and do not spin on it.
+BUSY_TIMEOUT_MS = 10_000
 
 
 def data_dir() -> Path:
@@ -61,10 +69,48 @@ class Database:
     engine: Engine
     sessions: sessionmaker[Session]
     evidence_dir: Path
+    #: Units of work in flight (see ``POOL``).
+    admission: Turnstile = field(default_factory=lambda: Turnstile(ADMITTED))
+    _gates: dict[str | None, Turnstile] = field(default_factory=dict)
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+    def writer_gate(self, org_id: str | None) -> Turnstile:
+        """The queue a writer joins before its write transaction begins.
+
+        SQLite has one writer lock for the whole file, so every writer of this process shares
+        one queue; PostgreSQL locks rows, and only writers of one organisation contend (for the
+        head of its audit chain), so each organisation has its own. Waiting here costs no worker
+        thread: a writer blocked inside the database would hold one, and once every thread waits
+        for a lock whose holder needs a thread to commit, the server stalls until timeouts fire
+        (the 503s SQLite answered above ~40 concurrent clients).
+        """
+        key = None if self.is_sqlite else org_id
+        gate = self._gates.get(key)
+        if gate is None:
+            gate = self._gates.setdefault(key, Turnstile(1))
+        return gate
+
+    @asynccontextmanager
+    async def admitted(self) -> AsyncIterator[None]:
+        async with self.admission.held():
+            yield
+
+    @asynccontextmanager
+    async def writing(self, org_id: str | None) -> AsyncIterator[None]:
+        """Hold this process's turn to write (for ``org_id``'s organisation)."""
+        async with self.writer_gate(org_id).held():
+            yield
+
+    def begin_write(self, session: Session) -> None:
+        """Start the session's transaction as a writer: SQLite takes its writer lock now, so a
+        write never fails half-way on a snapshot another writer made stale."""
+        if self.is_sqlite:
+            from sqlalchemy import text
+
+            session.execute(text("BEGIN IMMEDIATE"))
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -87,7 +133,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
@@ -99,7 +145,7 @@ def open_database(db: str | None = None, upgrade: bool = True) -> Database:
         if not path.parent.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
         evidence = Path(os.environ.get("PRODSEC_EVIDENCE_DIR") or f"{path}.evidence")
-        engine = create_engine(url, connect_args={"timeout": 30}, **POOL)
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, **POOL)
         event.listen(engine, "connect", _sqlite_pragmas)
     elif url.startswith("postgresql"):
         evidence = Path(os.environ.get("PRODSEC_EVIDENCE_DIR") or data_dir() / "evidence")

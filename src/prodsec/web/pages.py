@@ -538,23 +538,31 @@ async def upload_evidence(request: Request, pid: str, sid: str) -> Response:
 
 async def _attach(request: Request, actor: Actor, csrf: str, pid: str, sid: str, form: Any,
                   upload: Any, url: str | None) -> Response:
-    from prodsec.workspace import compliance
+    from anyio import to_thread
+
+    from prodsec.workspace import compliance, staging, writes
 
     state = _state(request)
+    store = state.database.evidence_dir
+    has_file = upload is not None and not isinstance(upload, str) and upload.filename
+    title = str(form.get("title") or "").strip() or (upload.filename if has_file else url) or ""
     try:
         expires = _date(form.get("expires_on"), "expires_on")
-        with state.database.transaction() as session:
-            row = compliance.get_status(session, actor, sid)
-            has_file = upload is not None and not isinstance(upload, str) and upload.filename
-            title = str(form.get("title") or "").strip() or (
-                upload.filename if has_file else url) or ""
-            item = compliance.add_evidence(
-                session, actor, state.database.evidence_dir, title,
-                stream=upload.file if has_file else None,
-                filename=upload.filename if has_file else None,
-                media_type=upload.content_type if has_file else None,
-                url=None if has_file else url, expires_on=expires)
-            compliance.link_evidence(session, actor, item, status=row)
+        # The file is staged before the write transaction begins: it only inserts rows.
+        with staging.staged(store, compliance.MAX_EVIDENCE_BYTES) as file:
+            if has_file:
+                await to_thread.run_sync(staging.copy_into, file, upload.file)
+
+            def insert(session: Any) -> None:
+                row = compliance.get_status(session, actor, sid)
+                item = compliance.add_evidence(
+                    session, actor, store, title, staged=file if has_file else None,
+                    filename=upload.filename if has_file else None,
+                    media_type=upload.content_type if has_file else None,
+                    url=None if has_file else url, expires_on=expires)
+                compliance.link_evidence(session, actor, item, status=row)
+
+            await writes.write(state.database, actor.org_id, insert)
     except NotFound as exc:
         raise PageError(404, str(exc)) from None
     except (ValidationFailed, PermissionDenied) as exc:
@@ -697,6 +705,8 @@ async def import_sbom(request: Request, pid: str) -> Response:
     from fastapi.concurrency import run_in_threadpool
 
     from prodsec.errors import InputError
+    from prodsec.workspace import writes
+    from prodsec.workspace.vulnerabilities import get_release, parse_sbom
     from prodsec.workspace.vulnerabilities import import_sbom as store
 
     actor, csrf = _who(request)
@@ -705,12 +715,15 @@ async def import_sbom(request: Request, pid: str) -> Response:
         _check_csrf(csrf, form)
         release = str(form.get("release") or "")
 
-        def run(data: bytes, name: str) -> str:
-            with _state(request).database.transaction() as session:
-                return str(store(session, actor, pid, release, data, name)["release_id"])
+        async def run(data: bytes, name: str) -> str:
+            database = _state(request).database
+            await writes.read(database, lambda s: get_release(s, actor, pid, release))  # 404
+            parsed = await run_in_threadpool(parse_sbom, data, name)  # before the transaction
+            return str((await writes.write(database, actor.org_id, lambda s: store(
+                s, actor, pid, release, data, name, parsed)))["release_id"])
 
         try:
-            release_id = await run_in_threadpool(run, *await _upload(form, "an SBOM"))
+            release_id = await run(*await _upload(form, "an SBOM"))
         except NotFound as exc:
             raise PageError(404, str(exc)) from None
         except (InputError, PermissionDenied) as exc:
@@ -728,7 +741,10 @@ async def import_vex(request: Request, pid: str) -> Response:
     from fastapi.concurrency import run_in_threadpool
 
     from prodsec.errors import InputError
-    from prodsec.workspace.vex import import_summary
+    from prodsec.workspace import writes
+    from prodsec.workspace.products import get_product
+    from prodsec.workspace.vex import import_summary, parse_vex
+    from prodsec.workspace.vulnerabilities import get_release
 
     actor, csrf = _who(request)
     form = await request.form()
@@ -736,12 +752,20 @@ async def import_vex(request: Request, pid: str) -> Response:
         _check_csrf(csrf, form)
         release = str(form.get("release") or "") or None
 
-        def run(data: bytes, name: str) -> dict[str, Any]:
-            with _state(request).database.transaction() as session:
-                return import_summary(session, actor, pid, data, name, release)
+        def exists(session: Any) -> None:  # 404 before the file is parsed
+            get_product(session, actor, pid)
+            if release:
+                get_release(session, actor, pid, release)
+
+        async def run(data: bytes, name: str) -> dict[str, Any]:
+            database = _state(request).database
+            await writes.read(database, exists)
+            parsed = await run_in_threadpool(parse_vex, data, name)  # before the transaction
+            return await writes.write(database, actor.org_id, lambda s: (
+                import_summary(s, actor, pid, data, name, release, parsed)))
 
         try:
-            summary = await run_in_threadpool(run, *await _upload(form, "a VEX"))
+            summary = await run(*await _upload(form, "a VEX"))
         except NotFound as exc:
             raise PageError(404, str(exc)) from None
         except (InputError, PermissionDenied) as exc:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import re
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, BinaryIO, TypeGuard
@@ -23,7 +21,7 @@ from prodsec.db.models import (
     Product,
     RequirementStatus,
 )
-from prodsec.workspace import audit
+from prodsec.workspace import audit, staging
 from prodsec.workspace.context import Actor, NotFound, ValidationFailed
 from prodsec.workspace.products import _flush, check_version, get_product, status_view
 from prodsec.workspace.scope import owned
@@ -105,52 +103,45 @@ def store_blob(evidence_dir: Path, stream: BinaryIO, limit: int = MAX_EVIDENCE_B
                ) -> tuple[str, int, bool]:
     """Stream into the content-addressed store; return (sha256, size, newly created).
 
-    The bytes go to a temporary file first and are renamed into place, so a reader never sees
+    The bytes go to a staging file first and are renamed into place, so a reader never sees
     half a file; an existing blob with the same hash is left untouched (files never change).
     """
-    evidence_dir.mkdir(parents=True, exist_ok=True)
-    digest, size = hashlib.sha256(), 0
-    fd, tmp = tempfile.mkstemp(dir=evidence_dir, prefix=".upload-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            while chunk := stream.read(1 << 16):
-                size += len(chunk)
-                if size > limit:
-                    raise EvidenceTooLarge("file", f"larger than the limit of {limit} bytes")
-                digest.update(chunk)
-                out.write(chunk)
-        sha = digest.hexdigest()
-        target = blob_path(evidence_dir, sha)
-        if target.exists():
-            os.unlink(tmp)
-            return sha, size, False
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, target)
+    with staging.staged(evidence_dir, limit) as item:
+        staging.copy_into(item, stream)
+        return store_staged(evidence_dir, item)
+
+
+def store_staged(evidence_dir: Path, item: staging.Staged) -> tuple[str, int, bool]:
+    """Move a received staging file into the store under its hash; (sha256, size, created)."""
+    sha = item.sha256
+    target = blob_path(evidence_dir, sha)
+    created = item.claim(target)
+    if created:
         os.chmod(target, 0o444)
-        return sha, size, True
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    return sha, item.size, created
 
 
 def add_evidence(session: Session, actor: Actor, evidence_dir: Path, title: str, *,
-                 stream: BinaryIO | None = None, filename: str | None = None,
+                 stream: BinaryIO | None = None, staged: staging.Staged | None = None,
+                 filename: str | None = None,
                  media_type: str | None = None, url: str | None = None, owner: str = "",
                  version_label: str = "1", expires_on: dt.date | None = None,
                  limit: int = MAX_EVIDENCE_BYTES) -> Evidence:
-    """A file (streamed, size-limited) or a URL. On any failure, a file this call stored is
-    removed again, so no orphaned evidence file is left behind."""
+    """A file (streamed, size-limited; or already ``staged`` before the transaction began) or a
+    URL. On any failure, a file this call stored is removed again, so no orphaned evidence file
+    is left behind."""
     actor.require("editor")
     if not title.strip():
         raise ValidationFailed("title", "must not be empty")
-    if (stream is None) == (url is None):
+    if (stream is None and staged is None) == (url is None):
         raise ValidationFailed("file", "give either a file or a url")
     if url is not None and not url.startswith(("https://", "http://")):
         raise ValidationFailed("url", "expected an http(s) URL")
     sha = size = None
     created = False
-    if stream is not None:
+    if staged is not None:
+        sha, size, created = store_staged(evidence_dir, staged)
+    elif stream is not None:
         sha, size, created = store_blob(evidence_dir, stream, limit)
     try:
         evidence = Evidence(org_id=actor.org_id, title=title, sha256=sha, size=size,

@@ -328,18 +328,22 @@ def import_vex(session: Session, actor: Actor, product_ref: str, data: bytes, so
 
 
 def import_summary(session: Session, actor: Actor, product_ref: str, data: bytes, source: str,
-                   release_label: str | None = None) -> dict[str, Any]:
+                   release_label: str | None = None,
+                   parsed: list[Any] | None = None) -> dict[str, Any]:
     """Like ``import_vex``, but a statement the vocabulary refuses (an unknown state or
     justification, not_affected without a reason, an over-long id) is skipped with its reason
     instead of refusing the document; a malformed document still stores nothing. Also names the
-    purls no release of the product contains (stored anyway: they apply to a later SBOM)."""
+    purls no release of the product contains (stored anyway: they apply to a later SBOM).
+    ``parsed`` is ``parse_vex(data, source)`` when the caller ran it already (the server parses
+    before its write transaction begins)."""
     from prodsec.workspace.vulnerabilities import get_release
 
     actor.require("editor")
     product = get_product(session, actor, product_ref)
     if release_label:
         get_release(session, actor, product.id, release_label)
-    parsed = parse_vex(data, source)
+    if parsed is None:
+        parsed = parse_vex(data, source)
     known = product_purls(session, actor, product.id)
     skipped: list[dict[str, Any]] = []
     unknown: set[str] = set()

@@ -82,15 +82,23 @@ def sbom_quality(data: bytes, source: str) -> dict[str, Any]:
     return quality(read_sbom(data, source, check=False), document_facts(data))
 
 
-def import_sbom(session: Session, actor: Actor, product_ref: str, release_label: str,
-                data: bytes, filename: str) -> dict[str, Any]:
-    """Store a release's SBOM (replacing any earlier one) and recompute its findings."""
+def parse_sbom(data: bytes, filename: str) -> tuple[Sbom, dict[str, Any]]:
+    """The SBOM and its quality report: the slow part of an import, which needs no database
+    (the server runs it before the write transaction begins)."""
     from prodsec.vuln.quality import document_facts, quality
 
+    sbom = read_sbom(data, filename)
+    return sbom, quality(sbom, document_facts(data))
+
+
+def import_sbom(session: Session, actor: Actor, product_ref: str, release_label: str,
+                data: bytes, filename: str,
+                parsed: tuple[Sbom, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Store a release's SBOM (replacing any earlier one) and recompute its findings;
+    ``parsed`` is ``parse_sbom(data, filename)`` when the caller ran it already."""
     actor.require("editor")
     release = get_release(session, actor, product_ref, release_label)
-    sbom = read_sbom(data, filename)
-    report = quality(sbom, document_facts(data))
+    sbom, report = parsed or parse_sbom(data, filename)
     previous = session.scalar(select(SbomRecord).where(SbomRecord.org_id == actor.org_id,
                                                        SbomRecord.release_id == release.id))
     before = _sbom_summary(previous) if previous else None

@@ -1,54 +1,30 @@
 """Evidence: files (streamed in under a size limit, stored by SHA-256) and URLs.
 
 An upload is the raw request body (``Content-Type`` is the file's media type), read chunk by
-chunk straight into the content-addressed store: nothing is buffered in memory, and the first
-byte over the limit ends the request with 413 and leaves no file behind.
+chunk into the store's staging folder and moved into the content-addressed store once its row
+is inserted: nothing is buffered in memory, no database lock is held while it arrives, and the
+first byte over the limit ends the request with 413 and leaves no file behind.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
-from typing import Annotated, BinaryIO, cast
+from typing import Annotated
 
-import anyio.from_thread
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
+from sqlalchemy.orm import Session
 
 from prodsec.api import schemas
-from prodsec.api.deps import PagingDep, UnitDep, Writer
+from prodsec.api.deps import EditorActor, PagingDep, StateDep, UnitDep, Writer
 from prodsec.db.models import Evidence
-from prodsec.workspace import compliance
+from prodsec.workspace import compliance, staging, writes
 from prodsec.workspace.compliance import EvidenceTooLarge
 from prodsec.workspace.context import NotFound
 
 router = APIRouter(prefix="/evidence", tags=["evidence"])
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {
     "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
-
-
-class BodyReader:
-    """A blocking ``read()`` over the request's async body stream, for a worker thread."""
-
-    def __init__(self, stream: AsyncIterator[bytes]) -> None:
-        self._stream, self._buffer, self._done = stream, b"", False
-
-    def read(self, size: int = -1) -> bytes:
-        while not self._done and (size < 0 or len(self._buffer) < size):
-            chunk = anyio.from_thread.run(self._next)
-            if chunk is None:
-                self._done = True
-            else:
-                self._buffer += chunk
-        cut = len(self._buffer) if size < 0 else size
-        out, self._buffer = self._buffer[:cut], self._buffer[cut:]
-        return out
-
-    async def _next(self) -> bytes | None:
-        try:
-            return await self._stream.__anext__()
-        except StopAsyncIteration:
-            return None
 
 
 def _out(evidence: Evidence) -> schemas.Evidence:
@@ -75,25 +51,33 @@ def add_url_evidence(work: Writer, body: schemas.EvidenceUrlIn) -> schemas.Evide
 
 @router.post("/files", status_code=201, response_model=schemas.Evidence,
              openapi_extra=UPLOAD_BODY)
-def upload_evidence(
-    work: Writer, request: Request,
+async def upload_evidence(
+    actor: EditorActor, state: StateDep, request: Request,
     title: Annotated[str, Query(min_length=1, max_length=300)],
     filename: Annotated[str | None, Query(max_length=300)] = None,
     owner: Annotated[str, Query(max_length=200)] = "",
     version_label: Annotated[str, Query(min_length=1, max_length=100)] = "1",
     expires_on: Annotated[dt.date | None, Query()] = None,
 ) -> schemas.Evidence:
-    """Upload a file as the request body (streamed; 413 over the limit)."""
-    limit = work.state.settings.max_upload_bytes
+    """Upload a file as the request body (streamed; 413 over the limit). The body is received
+    into the store's staging folder before the write transaction begins, which then only inserts
+    the row and moves the file into place: a slow upload holds no database lock."""
+    limit = state.settings.max_upload_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise EvidenceTooLarge("file", f"larger than the limit of {limit} bytes")
     media_type = request.headers.get("content-type", "application/octet-stream")[:200]
-    evidence = compliance.add_evidence(
-        work.session, work.actor, work.evidence_dir, title, stream=cast(BinaryIO, BodyReader(request.stream())),
-        filename=filename, media_type=media_type, owner=owner, version_label=version_label,
-        expires_on=expires_on, limit=limit)
-    return _out(evidence)
+    store = state.database.evidence_dir
+    with staging.staged(store, limit) as item:
+        await staging.receive(item, request.stream())
+
+        def insert(session: Session) -> schemas.Evidence:
+            return _out(compliance.add_evidence(
+                session, actor, store, title, staged=item, filename=filename,
+                media_type=media_type, owner=owner, version_label=version_label,
+                expires_on=expires_on))
+
+        return await writes.write(state.database, actor.org_id, insert)
 
 
 @router.get("/{evidence_id}", response_model=schemas.Evidence)
