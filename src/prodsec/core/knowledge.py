@@ -34,6 +34,11 @@ class KnowledgeBase:
         self.regulations: dict[str, Doc] = dict(data["regulations"])
         self.standards: dict[str, Doc] = dict(data["standards"])
         self.mapping_sets: dict[str, Doc] = dict(data["mappings"])
+        log = data.get("changes") or {}
+        #: Changes of the law that can change verdicts, oldest first (``changes.yaml``).
+        self.changes: list[Doc] = sorted(log.get("changes", []), key=lambda c: (c["date"], c["id"]))
+        #: The date up to which the law has been reviewed; stated in every report.
+        self.law_as_of: str | None = log.get("law_as_of")
 
     # ---- lookups ---------------------------------------------------------------------------
 
