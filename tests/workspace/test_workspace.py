@@ -171,3 +171,23 @@ def test_reassess_keeps_history_and_carries_status(database: Database, editor: A
         assert compliance.find_status(s, editor, pid, "uk-psti:schedule-1:1").status == "met"
         events = s.scalar(select(func.count()).select_from(AuditEvent))
         assert events and events >= 4
+
+
+def test_missed_dates_only_count_requirements_that_apply(database: Database, editor: Actor,
+                                                         kb: KnowledgeBase) -> None:
+    """CRA on 2026-11-27: only Art. 14 applies (from 2026-09-11); Annex I and Art. 13 apply from
+    2027-12-11, so they are upcoming with that date, never a missed date (issue #13)."""
+    pid = _add_and_assess(database, editor, kb)
+    with database.transaction() as s:
+        report = gaps.portfolio_gaps(s, editor, kb, AS_OF)
+        detail = gaps.product_gaps(s, editor, kb, pid, AS_OF)
+    cra = next(i for i in detail["instruments"] if i["regulation"] == "eu-cra")
+    due = {m["requirement"]: (m["applies_from"], m["due"]) for m in cra["missing"]}
+    assert due["eu-cra:art-14:2:a"] == ("2026-09-11", "overdue")
+    assert due["eu-cra:annex-i:part-i:2:d"] == ("2027-12-11", "upcoming")
+    assert cra["overdue"] == sum(1 for r in due if r.startswith("eu-cra:art-14"))
+    missed = next(m for m in report["missed_dates"] if m["regulation"] == "eu-cra")
+    assert missed["applies_from"] == "2026-09-11" and missed["open"] == cra["overdue"]
+    upcoming = next(m for m in report["upcoming_dates"] if m["regulation"] == "eu-cra")
+    assert upcoming["applies_from"] == "2027-12-11" and upcoming["open"] == cra["upcoming"]
+    assert report["law_as_of"] == kb.law_as_of

@@ -285,7 +285,12 @@ class PortfolioGaps(BaseModel):
     as_of: dt.date
     products: list[ProductSummary]
     controls: list[ControlValue]
-    missed_dates: list[MissedDate]
+    missed_dates: list[MissedDate] = Field(
+        description="Required instruments with requirements that apply by as_of and are open.")
+    upcoming_dates: list[MissedDate] = Field(
+        default_factory=list,
+        description="Open requirements that do not apply yet, with the next date they do.")
+    law_as_of: dt.date | None = Field(default=None, description="The knowledge base's law-as-of date.")
 
 
 # ---- audit --------------------------------------------------------------------------------
@@ -458,6 +463,7 @@ class Verdict(BaseModel):
 class CheckResult(BaseModel):
     product: str
     as_of: dt.date
+    law_as_of: dt.date | None = None
     results: list[Verdict]
     comply_once: list[dict[str, Any]]
 

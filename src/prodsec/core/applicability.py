@@ -92,9 +92,11 @@ class Check(NamedTuple):
     as_of: str
     results: tuple[Verdict, ...]
     comply_once: tuple[dict[str, Any], ...]
+    #: The knowledge base's "law as of" date: the law has been reviewed up to it.
+    law_as_of: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"product": self.product, "as_of": self.as_of,
+        return {"product": self.product, "as_of": self.as_of, "law_as_of": self.law_as_of,
                 "results": [r.to_dict() for r in self.results],
                 "comply_once": list(self.comply_once)}
 
@@ -167,7 +169,7 @@ class Engine:
         if groups is None:
             groups = self._groups[key] = self._comply_once(results)
             _bound(self._groups)
-        return Check(profile.name, day, results, groups)
+        return Check(profile.name, day, results, groups, self.kb.law_as_of)
 
     def _memo_verdict(self, c: _Compiled, profile: Profile, day: str) -> Verdict:
         """A verdict depends only on the facts its rules see and the date: memoise on those."""

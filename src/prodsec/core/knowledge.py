@@ -74,6 +74,23 @@ class KnowledgeBase:
                     out[req["id"]] = req
         return out
 
+    @cached_property
+    def requirement_dates(self) -> dict[str, str]:
+        """Requirement id → the earliest date an obligation of its own instrument makes it apply
+        (CRA: Art. 14 from 2026-09-11, the rest from 2027-12-11). Requirements no obligation
+        names have no date."""
+        out: dict[str, str] = {}
+        for reg in self.regulations.values():
+            app = reg.get("applicability") or {}
+            for ob in app.get("obligations", ()):
+                ids = list(ob["requirements"])
+                for prefix in ob["requirement_prefixes"]:
+                    ids += [r for r in self.requirements if r == prefix or r.startswith(prefix + ":")]
+                for rid in ids:
+                    if rid not in out or ob["applies_from"] < out[rid]:
+                        out[rid] = ob["applies_from"]
+        return out
+
     def requirement(self, req_id: str) -> Doc:
         try:
             return self.requirements[req_id]
