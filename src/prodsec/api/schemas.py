@@ -219,6 +219,17 @@ class MissingRequirement(BaseModel):
     category: str
     status: str
     title: str
+    applies_from: dt.date | None = Field(
+        default=None, description="The date the requirement's own obligation applies from.")
+    due: Literal["overdue", "upcoming"] | None = Field(
+        default=None, description="overdue: applies and is open; upcoming: does not apply yet.")
+
+
+class KnowledgeChange(BaseModel):
+    id: str
+    date: dt.date
+    act: str
+    summary: str
 
 
 class InstrumentGaps(BaseModel):
@@ -233,6 +244,12 @@ class InstrumentGaps(BaseModel):
     by_status: dict[str, int]
     by_category: dict[str, dict[str, int]]
     missing: list[MissingRequirement]
+    overdue: int = 0
+    upcoming: int = 0
+    changes: list[KnowledgeChange] = Field(
+        default_factory=list, description="Knowledge changes since a stale assessment that touch it.")
+    status_was: str | None = None
+    status_now: str | None = None
 
 
 class ExpiringEvidence(BaseModel):
@@ -247,6 +264,7 @@ class ProductGaps(BaseModel):
     product: str
     product_id: str
     as_of: dt.date
+    law_as_of: dt.date | None = None
     instruments: list[InstrumentGaps]
     expiring_evidence: list[ExpiringEvidence]
 

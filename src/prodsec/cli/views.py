@@ -205,6 +205,12 @@ def product_gaps_view(data: dict[str, Any]) -> list[Section]:
     sections = [Section(f"Gaps of {data['product']} — as of {data['as_of']}",
                         ["instrument", "status", "category", "met", "done", "stale"], rows)]
     for inst in data["instruments"]:
+        if inst.get("changes"):
+            sections.append(Section(
+                f"{inst['regulation']}: stale — verdict was {inst['status_was']}, is now "
+                f"{inst.get('status_now') or 'unknown'}; knowledge changes since the assessment",
+                ["date", "act", "what changed"],
+                [[c["date"], c["act"], c["summary"]] for c in inst["changes"]]))
         if inst["missing"]:
             sections.append(Section(
                 f"{inst['regulation']}: {len(inst['missing'])} open ({inst.get('overdue', 0)} overdue,"

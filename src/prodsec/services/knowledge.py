@@ -137,10 +137,11 @@ def changes(kb: KnowledgeBase, since: str | None = None) -> dict[str, Any]:
 
 
 def changes_touching(kb: KnowledgeBase, regulations: set[str], functions: set[str],
-                     since: str) -> list[Doc]:
-    """Changes encoded after ``since`` that touch a product with these verdicts and functions:
-    a change touches it when it names one of its instruments and, if it names functions, one of
-    the product's functions."""
+                     since: str, inclusive: bool = False) -> list[Doc]:
+    """Changes encoded after ``since`` (or on it, when ``inclusive``) that touch a product with
+    these instruments and functions: a change touches it when it names one of its instruments
+    and, if it names functions, one of the product's functions."""
     return [c for c in kb.changes
-            if c["encoded"] > since and set(c["instruments"]) & regulations
+            if (c["encoded"] >= since if inclusive else c["encoded"] > since)
+            and set(c["instruments"]) & regulations
             and (not c["functions"] or set(c["functions"]) & functions)]

@@ -83,15 +83,48 @@ def product_gaps(session: Session, actor: Actor, kb: KnowledgeBase, product_ref:
     product = get_product(session, actor, product_ref)
     instruments = []
     status_ids: list[str] = []
+    now: dict[str, str] | None = None
     for a in current_assessments(session, actor, product.id):
         if a.status not in BINDING:
             continue
         statuses = _statuses(session, a)
         status_ids += [s.id for s in statuses]
-        instruments.append(instrument_gaps(kb, a, statuses, as_of))
+        gaps = instrument_gaps(kb, a, statuses, as_of)
+        if gaps["stale"]:
+            if now is None:
+                now = _verdicts_now(kb, product.profile, product.name, as_of)
+            gaps |= _what_changed(kb, a, product.profile, now)
+        instruments.append(gaps)
     return {"product": product.name, "product_id": product.id, "as_of": as_of.isoformat(),
             "law_as_of": kb.law_as_of, "instruments": instruments,
             "expiring_evidence": expiring(session, actor, status_ids, as_of, expiring_days)}
+
+
+def _verdicts_now(kb: KnowledgeBase, profile: dict[str, Any], name: str,
+                  as_of: dt.date) -> dict[str, str]:
+    """Each instrument's status today, for a stale assessment's "was / is"."""
+    from prodsec.core.applicability import Engine
+    from prodsec.core.profile import parse_profile
+    from prodsec.errors import InputError
+
+    try:
+        check = Engine(kb).check(parse_profile(profile, kb.vocabulary, name), as_of)
+    except InputError:  # e.g. a profile naming a retired function: the change says why
+        return {}
+    return {v.regulation: v.status for v in check.results}
+
+
+def _what_changed(kb: KnowledgeBase, assessment: Assessment, profile: dict[str, Any],
+                  now: dict[str, str]) -> dict[str, Any]:
+    """The knowledge changes since a stale assessment that touch it, and its verdict then/now."""
+    from prodsec.services.knowledge import changes_touching
+
+    since = assessment.created_at.date().isoformat()
+    functions = set(profile.get("functions") or ())
+    touching = changes_touching(kb, {assessment.regulation_id}, functions, since, inclusive=True)
+    return {"changes": [{"id": c["id"], "date": c["date"], "act": c["act"],
+                         "summary": c["summary"]} for c in touching],
+            "status_was": assessment.status, "status_now": now.get(assessment.regulation_id)}
 
 
 def expiring(session: Session, actor: Actor, status_ids: list[str], as_of: dt.date,
