@@ -294,7 +294,7 @@ def _markets(
     raw: Mapping[str, Any], vocabulary: Vocabulary, problems: list[FieldProblem]
 ) -> tuple[tuple[str, ...], frozenset[str]]:
     items = _list(raw, "markets", problems) or []
-    if raw.get("markets") is not None and not items and isinstance(raw.get("markets"), list):
+    if isinstance(raw.get("markets"), list) and not raw["markets"]:
         problems.append(FieldProblem("markets", "expected at least one market"))
     known = vocabulary.countries | vocabulary.market_groups.keys()
     normalised: list[str] = []
