@@ -251,3 +251,13 @@ def test_territory_memo_does_not_mix_markets(make_profile: Any, engine: Engine) 
     """Two markets outside the rules' own market values must not share a memoised verdict."""
     assert verdict(engine, make_profile(markets=["NO"], **RADIO_PRODUCT), "eu-cra").status == "undetermined"
     assert verdict(engine, make_profile(markets=["JP"], **RADIO_PRODUCT), "eu-cra").status == "not-applicable"
+
+
+def test_unsettled_market_does_not_pull_in_an_out_of_scope_product(make_profile: Any,
+                                                                   engine: Engine) -> None:
+    """Korea is a 1958 Agreement party we do not model, but a smart lock is no vehicle: R155
+    stays not-applicable; and a product without a data connection is out of the CRA in Norway."""
+    lock = make_profile(markets=["KR"], **RADIO_PRODUCT)
+    assert verdict(engine, lock, "unece-r155").status == "not-applicable"
+    offline = make_profile(markets=["NO"], data_connection=False, internet=False)
+    assert verdict(engine, offline, "eu-cra").status == "not-applicable"

@@ -185,14 +185,16 @@ class Engine:
     def _verdict(self, c: _Compiled, profile: Profile, day: str) -> Verdict:
         reg = c.reg
         base: dict[str, Any] = {"regulation": reg["id"], "title": reg["title"]}
-        if c.territory is not None:
+        scope = _run(c.scope, profile)
+        if scope.value is False and c.territory is not None:
             unsettled = c.territory.unsettled(profile.markets)
-            if unsettled:
+            # undetermined only when the market is what keeps the product out: in scope (or
+            # unknown) were it sold where the instrument surely applies
+            if unsettled and _run(c.scope, profile._replace(
+                    markets=profile.markets | c.territory.applies)).value is not False:
                 return Verdict(**base, status="undetermined", category=None, assessment=None,
                                assessment_detail=None, applies_from=None,
-                               reasons=tuple(unsettled),
-                               missing=("markets",))
-        scope = _run(c.scope, profile)
+                               reasons=tuple(unsettled), missing=("markets",))
         if scope.value is False:
             return Verdict(**base, status="not-applicable", category=None, assessment=None,
                            assessment_detail=None, applies_from=None,
