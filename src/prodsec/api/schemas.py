@@ -232,6 +232,24 @@ class KnowledgeChange(BaseModel):
     summary: str
 
 
+class KnowledgeChangeEntry(BaseModel):
+    id: str
+    date: dt.date
+    act: str
+    summary: str
+    instruments: list[str]
+    facts: list[str]
+    functions: list[str]
+    encoded: dt.date
+    citation: str | None
+
+
+class KnowledgeChanges(BaseModel):
+    law_as_of: dt.date | None
+    since: dt.date | None
+    changes: list[KnowledgeChangeEntry]
+
+
 class InstrumentGaps(BaseModel):
     regulation: str
     status: str
