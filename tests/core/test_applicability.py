@@ -42,7 +42,10 @@ TABLE: list[tuple[dict[str, Any], str, str, str | None, str | None]] = [
     # RED delegated act 2022/30 (Art. 1-2)
     ({"radio": ["wifi"]}, "eu-red-da", "required", None, "self-if-harmonised"),
     ({"radio": []}, "eu-red-da", "not-applicable", None, None),
-    ({"radio": ["wifi"], "markets": ["GB"]}, "eu-red-da", "not-applicable", None, None),
+    ({"radio": ["wifi"], "markets": ["GB-GBN"]}, "eu-red-da", "not-applicable", None, None),
+    # a UK market reaches Northern Ireland, where the RED applies (Windsor Framework, Annex 2)
+    ({"radio": ["wifi"], "markets": ["GB"]}, "eu-red-da", "required", None, "self-if-harmonised"),
+    ({"radio": ["wifi"], "markets": ["XI"]}, "eu-red-da", "required", None, "self-if-harmonised"),
     ({"radio": ["bluetooth"], "internet": False, "functions": ["children_wearable"],
       "personal_data": True}, "eu-red-da", "required", None, "self-if-harmonised"),
     ({"radio": ["bluetooth"], "internet": False, "personal_data": False}, "eu-red-da",
@@ -69,7 +72,8 @@ TABLE: list[tuple[dict[str, Any], str, str, str | None, str | None]] = [
     ({"markets": ["SG"]}, "sg-cls", "voluntary", None, "self"),
     ({"markets": ["SG"], "functions": ["router"]}, "sg-cls", "required", None, "self"),
     ({"markets": ["FI"]}, "fi-cybersecurity-label", "not-applicable", None, None),
-    ({"markets": ["US"], "radio": ["wifi"]}, "us-cyber-trust-mark", "voluntary", None, "third-party"),
+    # paused since 2025 (Lead Administrator withdrew 2025-12-19): not obtainable on AS_OF
+    ({"markets": ["US"], "radio": ["wifi"]}, "us-cyber-trust-mark", "not-applicable", None, None),
     ({"markets": ["US"], "radio": []}, "us-cyber-trust-mark", "not-applicable", None, None),
     ({"markets": ["US"], "software_only": True, "consumer": False}, "us-cisa-sbd-pledge",
      "voluntary", None, None),
@@ -180,7 +184,8 @@ def test_any_valid_profile_gets_a_verdict_per_instrument(kb: Any, engine: Engine
 def test_removing_eu_markets_never_makes_an_eu_instrument_apply(kb: Any, engine: Engine,
                                                                 data: st.DataObject) -> None:
     raw = data.draw(profiles(kb.vocabulary))
-    eu = kb.vocabulary.market_groups["EU"] | {"EU"}
+    # EU law also reaches Northern Ireland (a UK market) and, where incorporated, the EEA
+    eu = kb.vocabulary.market_groups["EU"] | {"EU", "GB", "UK", "GB-NIR", "XI", "NO", "IS", "LI"}
     rest = [m for m in raw["markets"] if m not in eu] or ["US"]
     after = _statuses(engine.check(parse_profile(raw | {"markets": rest}, kb.vocabulary), AS_OF))
     for reg in EU_ONLY:
@@ -195,7 +200,9 @@ def test_required_stays_required_until_repeal(kb: Any, engine: Engine, data: st.
     dates = sorted(dt.date(2024, 1, 1) + dt.timedelta(days=d) for d in days)
     history = [_statuses(engine.check(profile, d)) for d in dates]
     for reg in history[0]:
+        app = kb.regulations[reg]["applicability"]
         ends = [d["date"] for d in kb.regulations[reg]["dates"] if d["kind"] in ("repeal", "closure")]
+        ends += [e["applies_from"] for e in app["exclusions"] if e.get("applies_from")]
         for i in range(len(dates) - 1):
             d1, d2 = dates[i], dates[i + 1]
             ended = any(d1.isoformat() < e <= d2.isoformat() for e in ends)

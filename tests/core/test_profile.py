@@ -23,7 +23,7 @@ def _problems(kb: KnowledgeBase, raw: Any) -> list[str]:
 
 def test_member_state_implies_eu_and_uk_is_gb(kb: KnowledgeBase) -> None:
     p = parse_profile({"name": "x", "markets": ["de", "UK"]}, kb.vocabulary)
-    assert p.markets == {"DE", "EU", "GB"}
+    assert p.markets == {"DE", "EU", "GB", "GB-GBN", "GB-NIR"}
     assert p.declared_markets == ("DE", "GB")
 
 

@@ -158,7 +158,8 @@ def test_cyber_trust_mark_exclusions_and_route(kb: KnowledgeBase) -> None:
     assert _exclusion(kb, "us-cyber-trust-mark", "nhtsa-motor-vehicle")["citation"]["ref"].startswith("47 CFR 8.203(b)")
     # FCC 24-26 para. 16 n. 65: the IoT device definition excludes PCs, smartphones and routers.
     general = _exclusion(kb, "us-cyber-trust-mark", "general-purpose-and-network-equipment")
-    assert {"computer", "smartphone", "router"} <= set(general["when"]["value"])
+    assert {"desktop_computer", "laptop_computer", "tablet_computer", "smartphone",
+            "router"} <= set(general["when"]["value"])
     # FCC 24-26 paras 90-92, 47 CFR 8.208-8.209: lab test report plus CLA grant (third party).
     assert reg["applicability"]["assessment"] == "third-party"
     for excl in reg["applicability"]["exclusions"]:

@@ -171,3 +171,44 @@ def test_reassess_keeps_history_and_carries_status(database: Database, editor: A
         assert compliance.find_status(s, editor, pid, "uk-psti:schedule-1:1").status == "met"
         events = s.scalar(select(func.count()).select_from(AuditEvent))
         assert events and events >= 4
+
+
+def test_missed_dates_only_count_requirements_that_apply(database: Database, editor: Actor,
+                                                         kb: KnowledgeBase) -> None:
+    """CRA on 2026-11-27: only Art. 14 applies (from 2026-09-11); Annex I and Art. 13 apply from
+    2027-12-11, so they are upcoming with that date, never a missed date (issue #13)."""
+    pid = _add_and_assess(database, editor, kb)
+    with database.transaction() as s:
+        report = gaps.portfolio_gaps(s, editor, kb, AS_OF)
+        detail = gaps.product_gaps(s, editor, kb, pid, AS_OF)
+    cra = next(i for i in detail["instruments"] if i["regulation"] == "eu-cra")
+    due = {m["requirement"]: (m["applies_from"], m["due"]) for m in cra["missing"]}
+    assert due["eu-cra:art-14:2:a"] == ("2026-09-11", "overdue")
+    assert due["eu-cra:annex-i:part-i:2:d"] == ("2027-12-11", "upcoming")
+    assert cra["overdue"] == sum(1 for r in due if r.startswith("eu-cra:art-14"))
+    missed = next(m for m in report["missed_dates"] if m["regulation"] == "eu-cra")
+    assert missed["applies_from"] == "2026-09-11" and missed["open"] == cra["overdue"]
+    upcoming = next(m for m in report["upcoming_dates"] if m["regulation"] == "eu-cra")
+    assert upcoming["applies_from"] == "2027-12-11" and upcoming["open"] == cra["upcoming"]
+    assert report["law_as_of"] == kb.law_as_of
+
+
+def test_stale_assessment_names_the_knowledge_change(database: Database, editor: Actor,
+                                                     kb: KnowledgeBase) -> None:
+    """A knowledge change encoded after an assessment marks it stale and is named, with the
+    verdict then and now (issue #13, mission row 22)."""
+    pid = _add_and_assess(database, editor, kb)
+    change = {"id": "test-change", "date": "2026-12-01", "act": "Test Act 2099/1",
+              "summary": "A test change.", "instruments": ["eu-cra"], "facts": [],
+              "functions": [], "encoded": "2999-01-01", "citation": {"ref": "Art. 1"}}
+    log = kb.data["changes"] | {"changes": [*kb.data["changes"]["changes"], change]}
+    later = KnowledgeBase(dict(kb.data) | {"changes": log, "version": "later"})
+    with database.transaction() as s:
+        detail = gaps.product_gaps(s, editor, later, pid, AS_OF)
+    cra = next(i for i in detail["instruments"] if i["regulation"] == "eu-cra")
+    assert cra["stale"]
+    assert "test-change" in [c["id"] for c in cra["changes"]]
+    assert all("eu-cra" in c["act"] or c["id"] for c in cra["changes"])
+    assert cra["status_was"] == cra["status_now"] == "required"
+    psti = next(i for i in detail["instruments"] if i["regulation"] == "uk-psti")
+    assert "test-change" not in [c["id"] for c in psti["changes"]]

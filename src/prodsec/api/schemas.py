@@ -219,6 +219,35 @@ class MissingRequirement(BaseModel):
     category: str
     status: str
     title: str
+    applies_from: dt.date | None = Field(
+        default=None, description="The date the requirement's own obligation applies from.")
+    due: Literal["overdue", "upcoming"] | None = Field(
+        default=None, description="overdue: applies and is open; upcoming: does not apply yet.")
+
+
+class KnowledgeChange(BaseModel):
+    id: str
+    date: dt.date
+    act: str
+    summary: str
+
+
+class KnowledgeChangeEntry(BaseModel):
+    id: str
+    date: dt.date
+    act: str
+    summary: str
+    instruments: list[str]
+    facts: list[str]
+    functions: list[str]
+    encoded: dt.date
+    citation: str | None
+
+
+class KnowledgeChanges(BaseModel):
+    law_as_of: dt.date | None
+    since: dt.date | None
+    changes: list[KnowledgeChangeEntry]
 
 
 class InstrumentGaps(BaseModel):
@@ -233,6 +262,12 @@ class InstrumentGaps(BaseModel):
     by_status: dict[str, int]
     by_category: dict[str, dict[str, int]]
     missing: list[MissingRequirement]
+    overdue: int = 0
+    upcoming: int = 0
+    changes: list[KnowledgeChange] = Field(
+        default_factory=list, description="Knowledge changes since a stale assessment that touch it.")
+    status_was: str | None = None
+    status_now: str | None = None
 
 
 class ExpiringEvidence(BaseModel):
@@ -247,6 +282,7 @@ class ProductGaps(BaseModel):
     product: str
     product_id: str
     as_of: dt.date
+    law_as_of: dt.date | None = None
     instruments: list[InstrumentGaps]
     expiring_evidence: list[ExpiringEvidence]
 
@@ -285,7 +321,12 @@ class PortfolioGaps(BaseModel):
     as_of: dt.date
     products: list[ProductSummary]
     controls: list[ControlValue]
-    missed_dates: list[MissedDate]
+    missed_dates: list[MissedDate] = Field(
+        description="Required instruments with requirements that apply by as_of and are open.")
+    upcoming_dates: list[MissedDate] = Field(
+        default_factory=list,
+        description="Open requirements that do not apply yet, with the next date they do.")
+    law_as_of: dt.date | None = Field(default=None, description="The knowledge base's law-as-of date.")
 
 
 # ---- audit --------------------------------------------------------------------------------
@@ -460,6 +501,7 @@ class Verdict(BaseModel):
 class CheckResult(BaseModel):
     product: str
     as_of: dt.date
+    law_as_of: dt.date | None = None
     results: list[Verdict]
     comply_once: list[dict[str, Any]]
 

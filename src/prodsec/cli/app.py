@@ -152,9 +152,9 @@ def schema(
 
 def _register_command_groups() -> None:
     """Command groups live in their own modules; each adds its commands to ``app``."""
-    from prodsec.cli import documents, ops, server, vuln, workspace
+    from prodsec.cli import documents, knowledge, ops, server, vuln, workspace
 
-    for group in (workspace, ops, server, documents, vuln):
+    for group in (workspace, ops, server, documents, vuln, knowledge):
         group.register(app)
 
 

@@ -95,7 +95,8 @@ def check_view(check: dict[str, Any]) -> list[Section]:
     for r in check["results"]:
         rows.append([r["regulation"], r["status"], r["category"] or "", r["assessment"] or "",
                      r["applies_from"] or "", _first_reason(r)])
-    sections = [Section(f"{check['product']} — as of {check['as_of']}",
+    law = f" (law as of {check['law_as_of']})" if check.get("law_as_of") else ""
+    sections = [Section(f"{check['product']} — as of {check['as_of']}{law}",
                         ["instrument", "status", "category", "assessment", "applies from",
                          "why"], rows)]
     for r in check["results"]:
@@ -188,6 +189,15 @@ def _styled(cell: str) -> str:
     return f"[{style}]{cell}[/]" if style else cell
 
 
+def changes_view(data: dict[str, Any]) -> list[Section]:
+    rows = [[c["date"], c["act"], c["summary"], _join(c["instruments"]),
+             _join([*c["facts"], *c["functions"]]), c["encoded"]] for c in data["changes"]]
+    since = f" since {data['since']}" if data.get("since") else ""
+    return [Section(f"Knowledge changes{since} — law as of {data['law_as_of']}",
+                    ["date", "act", "what changed", "instruments", "facts / functions", "encoded"],
+                    rows, [f"{c['id']}: {c['citation']}" for c in data["changes"]])]
+
+
 def product_gaps_view(data: dict[str, Any]) -> list[Section]:
     rows = [[i["regulation"], i["status"], i["category"] or "", f"{i['percent_met']}%",
              f"{i['done']}/{i['total']}", "yes" if i["stale"] else ""]
@@ -195,11 +205,19 @@ def product_gaps_view(data: dict[str, Any]) -> list[Section]:
     sections = [Section(f"Gaps of {data['product']} — as of {data['as_of']}",
                         ["instrument", "status", "category", "met", "done", "stale"], rows)]
     for inst in data["instruments"]:
+        if inst.get("changes"):
+            sections.append(Section(
+                f"{inst['regulation']}: stale — verdict was {inst['status_was']}, is now "
+                f"{inst.get('status_now') or 'unknown'}; knowledge changes since the assessment",
+                ["date", "act", "what changed"],
+                [[c["date"], c["act"], c["summary"]] for c in inst["changes"]]))
         if inst["missing"]:
             sections.append(Section(
-                f"{inst['regulation']}: {len(inst['missing'])} open", ["requirement", "category",
-                                                                      "status", "title"],
-                [[m["requirement"], m["category"], m["status"], m["title"]] for m in inst["missing"]]))
+                f"{inst['regulation']}: {len(inst['missing'])} open ({inst.get('overdue', 0)} overdue,"
+                f" {inst.get('upcoming', 0)} upcoming)",
+                ["requirement", "category", "status", "applies from", "due", "title"],
+                [[m["requirement"], m["category"], m["status"], m.get("applies_from") or "",
+                  m.get("due", ""), m["title"]] for m in inst["missing"]]))
     if data["expiring_evidence"]:
         sections.append(Section("Evidence expiring", ["evidence", "expires", "expired"],
                                 [[e["title"], e["expires_on"], "yes" if e["expired"] else ""]
@@ -214,12 +232,17 @@ def portfolio_gaps_view(data: dict[str, Any]) -> list[Section]:
                 for c in data["controls"]]
     missed = [[m["product"], m["regulation"], m["applies_from"] or "", str(m["open"])]
               for m in data["missed_dates"]]
-    return [Section(f"Portfolio gaps — as of {data['as_of']}", ["product", "met per instrument",
-                                                               "expiring evidence"], rows),
+    upcoming = [[m["product"], m["regulation"], m["applies_from"] or "", str(m["open"])]
+                for m in data.get("upcoming_dates", [])]
+    law = f"; law as of {data['law_as_of']}" if data.get("law_as_of") else ""
+    return [Section(f"Portfolio gaps — as of {data['as_of']}{law}",
+                    ["product", "met per instrument", "expiring evidence"], rows),
             Section("Controls that close the most open requirements (comply once)",
                     ["control", "requirements", "product × requirement", "regimes"], controls),
-            Section("Products missing a date (required now, requirements open)",
-                    ["product", "instrument", "applies from", "open"], missed)]
+            Section("Products that missed a date (requirements applicable now, still open)",
+                    ["product", "instrument", "applies since", "open"], missed),
+            Section("Upcoming dates (open requirements that do not apply yet)",
+                    ["product", "instrument", "applies from", "open"], upcoming)]
 
 
 def comparison_view(data: dict[str, Any]) -> list[Section]:

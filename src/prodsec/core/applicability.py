@@ -92,9 +92,11 @@ class Check(NamedTuple):
     as_of: str
     results: tuple[Verdict, ...]
     comply_once: tuple[dict[str, Any], ...]
+    #: The knowledge base's "law as of" date: the law has been reviewed up to it.
+    law_as_of: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"product": self.product, "as_of": self.as_of,
+        return {"product": self.product, "as_of": self.as_of, "law_as_of": self.law_as_of,
                 "results": [r.to_dict() for r in self.results],
                 "comply_once": list(self.comply_once)}
 
@@ -113,8 +115,12 @@ class _Compiled:
                             for o in app["obligations"]]
         self.requirement_rules = {r["id"]: kb.compile(r.get("when"), reg)
                                   for r in reg["requirements"]}
+        app_territory = app.get("territory")
+        self.territory = _Territory(kb, reg, app_territory) if app_territory else None
+        self.status_history = sorted(app.get("status_history") or [], key=lambda p: p["since"])
         self.ends = sorted((d["date"], d) for d in reg["dates"] if d["kind"] in ("repeal", "closure"))
         self.project = projection([
+            *_territory_nodes(app_territory),
             self.scope, self.mandatory, *(n for _, n in self.exclusions),
             *(n for _, n in self.classes), *(n for _, n, _ in self.obligations),
             *self.requirement_rules.values()])
@@ -124,6 +130,19 @@ class _Compiled:
              "title": kb.standards[s["standard"]]["short_name"],
              "restriction": s.get("restriction"), "citation": kb.cite(s["citation"], reg)}
             for s in reg["standards"])
+
+
+def _territory_nodes(data: Doc | None) -> list[Node]:
+    """Stand-in rule leaves so the memo key sees every market the territory check reads."""
+    from prodsec.core.rules import FactNode
+
+    if not data:
+        return []
+    if data["open"]:
+        return [FactNode("markets", "is", None, None, None)]  # every market matters
+    codes = {*data["applies"], *data["outside"],
+             *(m for e in data["undetermined"] for m in e["markets"])}
+    return [FactNode("markets", "contains_any", sorted(codes), None, None)]
 
 
 def _expand(kb: KnowledgeBase, obligation: Doc) -> tuple[str, ...]:
@@ -150,7 +169,7 @@ class Engine:
         if groups is None:
             groups = self._groups[key] = self._comply_once(results)
             _bound(self._groups)
-        return Check(profile.name, day, results, groups)
+        return Check(profile.name, day, results, groups, self.kb.law_as_of)
 
     def _memo_verdict(self, c: _Compiled, profile: Profile, day: str) -> Verdict:
         """A verdict depends only on the facts its rules see and the date: memoise on those."""
@@ -167,6 +186,15 @@ class Engine:
         reg = c.reg
         base: dict[str, Any] = {"regulation": reg["id"], "title": reg["title"]}
         scope = _run(c.scope, profile)
+        if scope.value is False and c.territory is not None:
+            unsettled = c.territory.unsettled(profile.markets)
+            # undetermined only when the market is what keeps the product out: in scope (or
+            # unknown) were it sold where the instrument surely applies
+            if unsettled and _run(c.scope, profile._replace(
+                    markets=profile.markets | c.territory.applies)).value is not False:
+                return Verdict(**base, status="undetermined", category=None, assessment=None,
+                               assessment_detail=None, applies_from=None,
+                               reasons=tuple(unsettled), missing=("markets",))
         if scope.value is False:
             return Verdict(**base, status="not-applicable", category=None, assessment=None,
                            assessment_detail=None, applies_from=None,
@@ -174,6 +202,9 @@ class Engine:
         reasons = list(scope.reasons)
         missing = set(scope.missing)
         for exclusion, node in c.exclusions:
+            since = exclusion.get("applies_from")
+            if since is not None and since > day:
+                continue  # an exclusion made by a later act counts from its own date
             out = _run(node, profile)
             if out.value is True:
                 cite = self.kb.cite(exclusion["citation"], reg)
@@ -195,6 +226,11 @@ class Engine:
                             self.kb.cite(closed["citation"], reg), True)
             return Verdict(**base, status="not-applicable", category=None, assessment=None,
                            assessment_detail=None, applies_from=None, reasons=(notice,))
+        paused = _programme_state(c, day)
+        if paused is not None:
+            return Verdict(**base, status="not-applicable", category=None, assessment=None,
+                           assessment_detail=None, applies_from=None,
+                           reasons=self._paused_reasons(c, paused))
         ended = [d for date, d in c.ends if date <= day]
         if ended:
             last = ended[-1]
@@ -203,6 +239,15 @@ class Engine:
             return Verdict(**base, status="not-applicable", category=None, assessment=None,
                            assessment_detail=None, applies_from=None, reasons=(ended_reason,))
         return self._applicable(c, profile, day, base, reasons)
+
+    def _paused_reasons(self, c: _Compiled, period: Doc) -> tuple[Reason, ...]:
+        word = {"paused": "Paused", "closed": "Closed"}[period["status"]]
+        cite = self.kb.cite(period["citation"], c.reg)
+        reasons = [Reason(f"{word} to new products since {period['since']}: {period['text']}",
+                          cite, True)]
+        if period.get("meanwhile"):
+            reasons.append(Reason(f"Meanwhile: {period['meanwhile']}", cite, True))
+        return tuple(reasons)
 
     def _applicable(self, c: _Compiled, profile: Profile, day: str, base: dict[str, Any],
                     reasons: list[Reason]) -> Verdict:
@@ -318,6 +363,51 @@ class Engine:
 
 
 MEMO_LIMIT = 200_000
+
+
+def _programme_state(c: _Compiled, day: str) -> Doc | None:
+    """The latest dated state of a voluntary programme on ``day`` when it is not open."""
+    current = None
+    for period in c.status_history:
+        if period["since"] <= day:
+            current = period
+    return current if current is not None and current["status"] != "open" else None
+
+
+class _Territory:
+    """Where an instrument applies, and which markets leave its application unsettled.
+
+    A product none of whose markets is in the territory is not silently "not applicable" when
+    one of its markets is one the knowledge base has not settled (EEA incorporation not
+    confirmed, Northern Ireland, a 1958 Agreement party not modelled): the verdict is
+    undetermined and names the market.
+    """
+
+    def __init__(self, kb: KnowledgeBase, reg: Doc, data: Doc) -> None:
+        self.applies = frozenset(data["applies"])
+        self.entries = [(frozenset(e["markets"]), e["text"], kb.cite(e["citation"], reg))
+                        for e in data["undetermined"]]
+        self.open = data["open"]
+        self.outside = frozenset(data["outside"])
+        self.groups = frozenset(kb.vocabulary.market_groups)
+        self.cite = kb.cite(data["citation"], reg)
+        self.text = data["text"]
+
+    def unsettled(self, markets: frozenset[str]) -> list[Reason]:
+        if markets & self.applies:
+            return []
+        reasons = []
+        for codes, text, cite in self.entries:
+            hit = sorted(markets & codes)
+            if hit:
+                reasons.append(Reason(f"Not settled for {', '.join(hit)}: {text}", cite, None))
+        if self.open:
+            listed = frozenset().union(*(codes for codes, _, _ in self.entries))
+            rest = sorted(markets - self.outside - self.groups - listed)
+            if rest:
+                reasons.append(Reason(
+                    f"Not modelled for {', '.join(rest)}: {self.text}", self.cite, None))
+        return reasons
 
 
 def _bound(memo: dict[Any, Any]) -> None:

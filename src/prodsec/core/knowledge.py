@@ -34,6 +34,11 @@ class KnowledgeBase:
         self.regulations: dict[str, Doc] = dict(data["regulations"])
         self.standards: dict[str, Doc] = dict(data["standards"])
         self.mapping_sets: dict[str, Doc] = dict(data["mappings"])
+        log = data.get("changes") or {}
+        #: Changes of the law that can change verdicts, oldest first (``changes.yaml``).
+        self.changes: list[Doc] = sorted(log.get("changes", []), key=lambda c: (c["date"], c["id"]))
+        #: The date up to which the law has been reviewed; stated in every report.
+        self.law_as_of: str | None = log.get("law_as_of")
 
     # ---- lookups ---------------------------------------------------------------------------
 
@@ -67,6 +72,23 @@ class KnowledgeBase:
             for doc in docs.values():
                 for req in doc["requirements"]:
                     out[req["id"]] = req
+        return out
+
+    @cached_property
+    def requirement_dates(self) -> dict[str, str]:
+        """Requirement id → the earliest date an obligation of its own instrument makes it apply
+        (CRA: Art. 14 from 2026-09-11, the rest from 2027-12-11). Requirements no obligation
+        names have no date."""
+        out: dict[str, str] = {}
+        for reg in self.regulations.values():
+            app = reg.get("applicability") or {}
+            for ob in app.get("obligations", ()):
+                ids = list(ob["requirements"])
+                for prefix in ob["requirement_prefixes"]:
+                    ids += [r for r in self.requirements if r == prefix or r.startswith(prefix + ":")]
+                for rid in ids:
+                    if rid not in out or ob["applies_from"] < out[rid]:
+                        out[rid] = ob["applies_from"]
         return out
 
     def requirement(self, req_id: str) -> Doc:

@@ -30,6 +30,9 @@ BOOL_FIELDS: dict[str, bool | None] = {
     "commercial": True,
     "open_source": False,
     "remote_service_only": False,
+    # CRA Art. 2(6): a spare part made available to replace an identical component, made to
+    # the same specifications. Default false: most products are not such spare parts.
+    "identical_spare_part": False,
 }
 TEXT_FIELDS = ("name", "manufacturer", "description")
 LIST_FIELDS = ("markets", "radio", "functions", "sector_law")
@@ -89,6 +92,7 @@ class Profile(NamedTuple):
     commercial: bool | None = True
     open_source: bool | None = False
     remote_service_only: bool | None = False
+    identical_spare_part: bool | None = False
     functions: frozenset[str] = frozenset()
     declared_functions: tuple[str, ...] = ()
     sector_law: frozenset[str] = frozenset()
@@ -133,6 +137,10 @@ class Vocabulary(NamedTuple):
     countries: frozenset[str]
     market_groups: Mapping[str, frozenset[str]]
     market_aliases: Mapping[str, str]
+    #: Function ids no longer accepted → the message naming their successors.
+    retired_functions: Mapping[str, str] = {}
+    #: Other spellings of vehicle categories (EU ``L3e``) → the category (``L3``).
+    vehicle_category_aliases: Mapping[str, str] = {}
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Vocabulary:
@@ -141,9 +149,11 @@ class Vocabulary(NamedTuple):
             radio=frozenset(data["radio"]),
             sector_law=frozenset(f["id"] for f in data["sector_law"]),
             vehicle_categories=frozenset(data["vehicle_categories"]),
-            countries=frozenset(data["countries"]),
+            countries=frozenset(data["countries"]) | frozenset(data.get("subdivisions") or ()),
             market_groups={k: frozenset(v) for k, v in data["market_groups"].items()},
             market_aliases=dict(data["market_aliases"]),
+            retired_functions=dict(data.get("retired_functions") or {}),
+            vehicle_category_aliases=dict(data.get("vehicle_category_aliases") or {}),
         )
 
     def closure(self, functions: Sequence[str]) -> frozenset[str]:
@@ -177,7 +187,8 @@ def parse_profile(raw: Any, vocabulary: Vocabulary, source: str = "profile") -> 
         values[key] = _bool(raw, key, default, problems)
     markets = _markets(raw, vocabulary, problems)
     radio = _closed_list(raw, "radio", vocabulary.radio, problems, default=None)
-    functions = _closed_list(raw, "functions", vocabulary.functions.keys(), problems, default=())
+    functions = _closed_list(raw, "functions", vocabulary.functions.keys(), problems, default=(),
+                             retired=vocabulary.retired_functions)
     sector_law = _closed_list(raw, "sector_law", vocabulary.sector_law, problems, default=())
     vehicle = _vehicle(raw.get("vehicle"), vocabulary, problems)
     if problems:
@@ -241,7 +252,8 @@ def _list(raw: Mapping[str, Any], key: str, problems: list[FieldProblem]) -> lis
         return None
     bad = [i for i, v in enumerate(value) if not isinstance(v, str)]
     for i in bad:
-        problems.append(FieldProblem(f"{key}[{i}]", f"expected a text, got {value[i]!r}"))
+        problems.append(FieldProblem(f"{key}[{i}]", f"expected a text, got {value[i]!r}"
+                                     + _yaml_boolean_hint(key, value[i])))
     return None if bad else list(value)
 
 
@@ -251,17 +263,28 @@ def _closed_list(
     allowed: Any,
     problems: list[FieldProblem],
     default: tuple[str, ...] | None,
+    retired: Mapping[str, str] | None = None,
 ) -> tuple[str, ...] | None:
     items = _list(raw, key, problems)
     if items is None:
         return default
     allowed = set(allowed)
     for i, item in enumerate(items):
-        if item not in allowed:
+        if retired and item in retired:
+            problems.append(FieldProblem(f"{key}[{i}]", f"{item!r} is {retired[item]}"))
+        elif item not in allowed:
             hint = suggest(item, sorted(allowed))
             extra = f"; did you mean {', '.join(hint)}?" if hint else ""
             problems.append(FieldProblem(f"{key}[{i}]", f"unknown value {item!r}{extra}"))
     return tuple(dict.fromkeys(items))
+
+
+def _yaml_boolean_hint(key: str, value: Any) -> str:
+    """YAML 1.1 reads an unquoted NO (Norway) as false: say so, and how to fix it."""
+    if key == "markets" and isinstance(value, bool):
+        return ("; YAML reads an unquoted NO (Norway) as false"
+                + (" (and Y, YES, ON as true)" if value else "") + ": quote the code, e.g. 'NO'")
+    return ""
 
 
 _CODE = re.compile(r"^[A-Za-z]{2}$")
@@ -271,7 +294,7 @@ def _markets(
     raw: Mapping[str, Any], vocabulary: Vocabulary, problems: list[FieldProblem]
 ) -> tuple[tuple[str, ...], frozenset[str]]:
     items = _list(raw, "markets", problems) or []
-    if raw.get("markets") is not None and not items and isinstance(raw.get("markets"), list):
+    if isinstance(raw.get("markets"), list) and not raw["markets"]:
         problems.append(FieldProblem("markets", "expected at least one market"))
     known = vocabulary.countries | vocabulary.market_groups.keys()
     normalised: list[str] = []
@@ -283,7 +306,8 @@ def _markets(
             extra = f"; did you mean {', '.join(hint)}?" if hint else ""
             problems.append(FieldProblem(
                 f"markets[{i}]",
-                f"unknown market {item!r}: expected an ISO 3166-1 alpha-2 code or EU{extra}"))
+                f"unknown market {item!r}: expected an ISO 3166-1 alpha-2 code, EU, or GB-NIR/XI "
+                f"(Northern Ireland) or GB-GBN (Great Britain){extra}"))
         normalised.append(code)
     implied = set(normalised)
     for group, members in vocabulary.market_groups.items():
@@ -292,6 +316,27 @@ def _markets(
         elif implied & members:
             implied.add(group)
     return tuple(dict.fromkeys(normalised)), frozenset(implied)
+
+
+def _vehicle_category(
+    category: Any, vocabulary: Vocabulary, problems: list[FieldProblem]
+) -> str | None:
+    """The UNECE category; EU spellings (``L3e``, any case) are read as their UNECE category."""
+    if category is None:
+        return None
+    if isinstance(category, str):
+        aliases = {k.lower(): v for k, v in vocabulary.vehicle_category_aliases.items()}
+        known = {c.lower(): c for c in vocabulary.vehicle_categories}
+        found = known.get(category.lower()) or aliases.get(category.lower())
+        if found is not None:
+            return found
+    accepted = sorted(vocabulary.vehicle_categories | set(vocabulary.vehicle_category_aliases))
+    hint = suggest(str(category), accepted)
+    extra = f"; did you mean {', '.join(hint)}?" if hint else ""
+    problems.append(FieldProblem(
+        "vehicle.category",
+        f"unknown vehicle category {category!r}{extra} (accepted: {', '.join(accepted)})"))
+    return None
 
 
 def _vehicle(value: Any, vocabulary: Vocabulary, problems: list[FieldProblem]) -> Vehicle | None:
@@ -305,12 +350,7 @@ def _vehicle(value: Any, vocabulary: Vocabulary, problems: list[FieldProblem]) -
             hint = suggest(str(key), VEHICLE_FIELDS)
             extra = f"; did you mean {', '.join(hint)}?" if hint else ""
             problems.append(FieldProblem(f"vehicle.{key}", f"unknown field{extra}"))
-    category = value.get("category")
-    if category is not None and category not in vocabulary.vehicle_categories:
-        hint = suggest(str(category), sorted(vocabulary.vehicle_categories))
-        extra = f"; did you mean {', '.join(hint)}?" if hint else ""
-        problems.append(FieldProblem(
-            "vehicle.category", f"unknown vehicle category {category!r}{extra}"))
+    category = _vehicle_category(value.get("category"), vocabulary, problems)
     flags: dict[str, bool | None] = {}
     for key in ("ecus", "software_updates"):
         flags[key] = _bool(value, key, None, [])

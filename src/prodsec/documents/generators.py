@@ -33,7 +33,8 @@ class Kind:
 
 def _base(inputs: Inputs, regulation: str | None = None) -> dict[str, Any]:
     kb = inputs.kb
-    out: dict[str, Any] = {"issued": inputs.today.isoformat(), "kb_version": kb.version}
+    out: dict[str, Any] = {"issued": inputs.today.isoformat(), "kb_version": kb.version,
+                           "law_as_of": kb.law_as_of}
     if regulation:
         reg = kb.regulation(regulation)
         out["reg"] = {"id": reg["id"], "formal": formal(reg), "short": reg["short_name"],

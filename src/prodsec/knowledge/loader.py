@@ -55,7 +55,7 @@ class KnowledgeBaseError(ProdsecError):
 
 def knowledge_files(data_dir: Path = DATA_DIR) -> list[Path]:
     """Every knowledge file, in a stable order: the vocabulary first, then each section."""
-    files = [data_dir / "vocabulary.yaml"]
+    files = [data_dir / "vocabulary.yaml", data_dir / "changes.yaml"]
     for section in SECTIONS:
         files.extend(sorted((data_dir / section).glob("*.yaml")))
     return files

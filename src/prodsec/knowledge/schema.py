@@ -114,6 +114,7 @@ class DateKind(StrEnum):
     entry_into_force = "entry-into-force"
     application = "application"
     transition_end = "transition-end"
+    amendment = "amendment"
     repeal = "repeal"
     closure = "closure"
     review = "review"
@@ -328,6 +329,42 @@ class Exclusion(Strict):
     id: str = Field(pattern=r"^[a-z0-9\-]+$")
     text: str
     when: Rule
+    applies_from: dt.date | None = Field(
+        default=None, description="An exclusion made by a later act counts from its date.")
+    citation: Citation
+
+
+class TerritoryEntry(Strict):
+    """Markets where whether the instrument applies is not settled (or not modelled)."""
+
+    markets: list[str] = Field(min_length=1)
+    text: str
+    citation: Citation
+
+
+class Territory(Strict):
+    """Where the instrument applies; a market outside it that is not declared outside is
+    ``undetermined`` (never a silent not-applicable) when ``open`` is true."""
+
+    applies: list[str] = Field(min_length=1, description="Markets or groups where it applies.")
+    text: str
+    citation: Citation
+    undetermined: list[TerritoryEntry] = Field(default_factory=list)
+    open: bool = Field(
+        default=False,
+        description="True: the list is not exhaustive (e.g. 1958 Agreement parties); any other "
+                    "market not in 'outside' is undetermined.")
+    outside: list[str] = Field(default_factory=list, description="Markets known to be outside.")
+    outside_text: str | None = None
+
+
+class StatusPeriod(Strict):
+    """A voluntary programme's state from a date: open to new products, paused or closed."""
+
+    since: dt.date
+    status: Literal["open", "paused", "closed"]
+    text: str
+    meanwhile: str | None = Field(default=None, description="What a user can do meanwhile.")
     citation: Citation
 
 
@@ -369,6 +406,9 @@ class Applicability(Strict):
     closed: Fact_ | None = Field(
         default=None,
         description="A scheme closed to new products even where no closure date is known.")
+    territory: Territory | None = None
+    status_history: list[StatusPeriod] = Field(
+        default_factory=list, description="Dated open/paused/closed states of a voluntary scheme.")
     classes: list[ProductClass] = Field(default_factory=list)
     assessment: Route | None = Field(default=None, description="Route when there are no classes.")
     obligations: list[Obligation] = Field(min_length=1)
@@ -465,6 +505,35 @@ class Vocabulary(Strict):
     radio: list[str]
     sector_law: list[Function]
     vehicle_categories: list[str]
+    vehicle_category_aliases: dict[str, str] = Field(
+        default_factory=dict, description="Other spellings (EU L3e) → a vehicle category (L3).")
+    retired_functions: dict[str, str] = Field(
+        default_factory=dict,
+        description="Function ids no longer accepted → the message that names their successors.")
     market_groups: dict[str, list[str]]
     market_aliases: dict[str, str]
     countries: dict[str, str] = Field(description="ISO 3166-1 alpha-2 code → English name.")
+    subdivisions: dict[str, str] = Field(
+        default_factory=dict,
+        description="ISO 3166-2 codes accepted as markets (GB-NIR Northern Ireland) → name.")
+
+
+class Change(Strict):
+    """One change of the law (or of our reading of it) that can change a verdict."""
+
+    id: str = Field(pattern=r"^[a-z0-9\-]+$")
+    date: dt.date = Field(description="When the change takes effect in law (or was encoded).")
+    act: str = Field(description="The act that changed the law, e.g. 'Delegated Regulation (EU) 2025/1535'.")
+    summary: str = Field(description="What changed, in a sentence or two.")
+    instruments: list[DocId] = Field(min_length=1, description="Knowledge documents touched.")
+    facts: list[str] = Field(default_factory=list, description="Profile facts whose verdicts it touches.")
+    functions: list[str] = Field(default_factory=list, description="Functions it touches (empty: all).")
+    encoded: dt.date = Field(description="When prodsec's knowledge base took it in.")
+    citation: Citation
+
+
+class ChangeLog(Strict):
+    """The knowledge base's history: what changed in the law and which verdicts it touches."""
+
+    law_as_of: dt.date = Field(description="The date up to which the law has been reviewed.")
+    changes: list[Change] = Field(min_length=1)

@@ -21,7 +21,7 @@ PROFILE_FACTS = {
     "consumer", "personal_data", "money_transfer", "commercial", "open_source",
     "remote_service_only", "functions", "sector_law", "vehicle.category", "vehicle.ecus",
     "vehicle.software_updates", "vehicle.automated_driving_level", "vehicle",
-    "role", "enterprise_software",
+    "role", "enterprise_software", "identical_spare_part",
 }
 
 MODEL_OF_SECTION: dict[str, type[BaseModel]] = {
@@ -91,6 +91,7 @@ def validate_model(model: type[BaseModel], raw: Any, rel: str) -> tuple[Any, lis
 def validate_files(files: list[Path], data_dir: Path) -> dict[str, Any]:
     errors: list[KnowledgeError] = []
     vocabulary: schema.Vocabulary | None = None
+    changes: schema.ChangeLog | None = None
     docs: dict[str, dict[str, tuple[str, Any]]] = {s: {} for s in MODEL_OF_SECTION}
     for path in files:
         rel = str(path.relative_to(data_dir))
@@ -103,6 +104,10 @@ def validate_files(files: list[Path], data_dir: Path) -> dict[str, Any]:
             vocabulary, errs = validate_model(schema.Vocabulary, raw, rel)
             errors += errs
             continue
+        if rel == "changes.yaml":
+            changes, errs = validate_model(schema.ChangeLog, raw, rel)
+            errors += errs
+            continue
         doc, errs = validate_model(MODEL_OF_SECTION[section], raw, rel)
         errors += errs
         if doc is None:
@@ -112,13 +117,19 @@ def validate_files(files: list[Path], data_dir: Path) -> dict[str, Any]:
         docs[section][doc.id] = (rel, doc)
     if vocabulary is None and not any(e.file == "vocabulary.yaml" for e in errors):
         errors.append(KnowledgeError("vocabulary.yaml", "", "missing"))
+    if changes is None and not any(e.file == "changes.yaml" for e in errors):
+        errors.append(KnowledgeError("changes.yaml", "", "missing"))
     if not errors and vocabulary is not None:
         errors += check_references(vocabulary, docs)
+        if changes is not None:
+            errors += _check_changes(changes, docs, vocabulary)
     if errors:
         raise KnowledgeBaseError(errors)
     assert vocabulary is not None
+    assert changes is not None
     return {
         "vocabulary": vocabulary.model_dump(mode="json", by_alias=True),
+        "changes": changes.model_dump(mode="json", by_alias=True),
         **{
             section: {
                 doc_id: doc.model_dump(mode="json", by_alias=True)
@@ -127,6 +138,32 @@ def validate_files(files: list[Path], data_dir: Path) -> dict[str, Any]:
             for section, found in docs.items()
         },
     }
+
+
+def _check_changes(
+    log: schema.ChangeLog, docs: dict[str, dict[str, tuple[str, Any]]],
+    vocabulary: schema.Vocabulary,
+) -> list[KnowledgeError]:
+    """Each change names known documents, profile facts and functions; ids are unique."""
+    errors: list[KnowledgeError] = []
+    known_docs = {d for found in docs.values() for d in found}
+    functions = {f.id for f in vocabulary.functions} | set(vocabulary.retired_functions)
+    seen: set[str] = set()
+    for i, change in enumerate(log.changes):
+        where = f"changes[{i}]"
+        if change.id in seen:
+            errors.append(KnowledgeError("changes.yaml", f"{where}.id", f"duplicate id {change.id!r}"))
+        seen.add(change.id)
+        errors += [KnowledgeError("changes.yaml", f"{where}.instruments", f"unknown document {d!r}")
+                   for d in change.instruments if d not in known_docs]
+        errors += [KnowledgeError("changes.yaml", f"{where}.facts", f"unknown profile fact {f!r}")
+                   for f in change.facts if f not in PROFILE_FACTS]
+        errors += [KnowledgeError("changes.yaml", f"{where}.functions", f"unknown function {f!r}")
+                   for f in change.functions if f not in functions]
+        if change.encoded > log.law_as_of:
+            errors.append(KnowledgeError("changes.yaml", f"{where}.encoded",
+                                         "encoded after the law_as_of date"))
+    return errors
 
 
 def check_references(
@@ -176,6 +213,19 @@ def _check_prefix(errors: list[KnowledgeError], rel: str, path: str, id_: str, d
         errors.append(KnowledgeError(rel, path, f"id {id_!r} must start with '{doc_id}:'"))
 
 
+def _check_territory(
+    rel: str, territory: schema.Territory | None, vocabulary: schema.Vocabulary
+) -> list[KnowledgeError]:
+    """Every market a territory names is a known code (an unquoted NO is caught by the schema)."""
+    if territory is None:
+        return []
+    known = set(vocabulary.countries) | set(vocabulary.market_groups) | set(vocabulary.subdivisions)
+    named = [("applies", territory.applies), ("outside", territory.outside)]
+    named += [(f"undetermined[{i}].markets", e.markets) for i, e in enumerate(territory.undetermined)]
+    return [KnowledgeError(rel, f"applicability.territory.{where}", f"unknown market {code!r}")
+            for where, codes in named for code in codes if code not in known]
+
+
 def _check_regulation(
     rel: str, doc: schema.Regulation, ids: dict[str, str], lists: dict[str, set[str]],
     std_ids: set[str], vocabulary: schema.Vocabulary,
@@ -195,6 +245,7 @@ def _check_regulation(
     if app is None:
         return errors
     errors += _check_rule(rel, "applicability.scope", app.scope, lists, vocabulary)
+    errors += _check_territory(rel, app.territory, vocabulary)
     for i, exc in enumerate(app.exclusions):
         errors += _check_rule(rel, f"applicability.exclusions[{i}].when", exc.when, lists, vocabulary)
     if app.mandatory_when is not None:
@@ -250,7 +301,8 @@ def _check_rule(
             "sector_law": {f.id for f in vocabulary.sector_law},
             "radio": set(vocabulary.radio),
             "vehicle.category": set(vocabulary.vehicle_categories),
-            "markets": set(vocabulary.countries) | set(vocabulary.market_groups),
+            "markets": set(vocabulary.countries) | set(vocabulary.market_groups)
+            | set(vocabulary.subdivisions),
         }.get(rule.fact)
         values = rule.value if isinstance(rule.value, list) else [rule.value]
         if vocab is not None and rule.op in ("is", "in", "contains_any", "contains_all"):

@@ -116,3 +116,32 @@ def standards(kb: KnowledgeBase) -> list[dict[str, Any]]:
         | {"provisions": len(std["requirements"]), "referenced_by": users[std["id"]]}
         for std in kb.standards.values()
     ]
+
+
+def changes(kb: KnowledgeBase, since: str | None = None) -> dict[str, Any]:
+    """The knowledge change log: changes of the law that can change verdicts, oldest first.
+
+    ``since`` (YYYY-MM-DD) keeps the changes that took effect or were encoded on or after it,
+    so a user who last looked on a date sees everything that can have moved since.
+    """
+    if since is not None:
+        import datetime as dt
+
+        try:
+            dt.date.fromisoformat(since)
+        except ValueError:
+            raise InputError(f"--since: expected a date YYYY-MM-DD, got {since!r}") from None
+    rows = [dict(c) | {"citation": kb.cite(c["citation"])} for c in kb.changes
+            if since is None or c["date"] >= since or c["encoded"] >= since]
+    return {"law_as_of": kb.law_as_of, "since": since, "changes": rows}
+
+
+def changes_touching(kb: KnowledgeBase, regulations: set[str], functions: set[str],
+                     since: str, inclusive: bool = False) -> list[Doc]:
+    """Changes encoded after ``since`` (or on it, when ``inclusive``) that touch a product with
+    these instruments and functions: a change touches it when it names one of its instruments
+    and, if it names functions, one of the product's functions."""
+    return [c for c in kb.changes
+            if (c["encoded"] >= since if inclusive else c["encoded"] > since)
+            and set(c["instruments"]) & regulations
+            and (not c["functions"] or set(c["functions"]) & functions)]

@@ -41,7 +41,8 @@ def render_html(kb: KnowledgeBase, checks: list[Check]) -> str:
         svg = landscape.render(kb, "rigor", "svg", binding).decode("utf-8")
         svg = svg[svg.index("<svg"):]
         products.append({"check": check.to_dict(), "svg": svg, "timeline": timeline(kb, check)})
-    return env.get_template("report.html.j2").render(products=products, kb_version=kb.version)
+    return env.get_template("report.html.j2").render(products=products, kb_version=kb.version,
+                                                     law_as_of=kb.law_as_of)
 
 
 def write_html(kb: KnowledgeBase, checks: list[Check], output: Path) -> None:

@@ -71,8 +71,10 @@ def _check_csrf(csrf: str, form: Any) -> None:
 
 def _render(request: Request, name: str, context: dict[str, Any], status: int = 200,
             actor: Actor | None = None, csrf: str = "") -> HTMLResponse:
+    web = getattr(request.app.state, "web", None)
     base = {"request": request, "actor": actor, "csrf": csrf, "categories": CATEGORIES,
-            "path": request.url.path}
+            "path": request.url.path,
+            "law_as_of": getattr(getattr(web, "kb", None), "law_as_of", None)}
     return templates.TemplateResponse(request, name, base | context, status_code=status)
 
 

@@ -29,15 +29,40 @@ def _statuses(session: Session, assessment: Assessment) -> list[RequirementStatu
         RequirementStatus.assessment_id == assessment.id).order_by(RequirementStatus.requirement_id)))
 
 
+def due(kb: KnowledgeBase, requirement_id: str, as_of: dt.date,
+        fallback: dt.date | None = None) -> tuple[str | None, str]:
+    """A requirement's own date of application and whether, on ``as_of``, an open requirement
+    is ``overdue`` (it applies and is not met) or ``upcoming`` (it does not apply yet).
+
+    Each requirement carries the date of the obligation that names it (CRA Art. 14 from
+    2026-09-11, Annex I from 2027-12-11), not the instrument's first date: an Annex I
+    requirement open in 2026 is upcoming, never missed.
+    """
+    own = kb.requirement_dates.get(requirement_id)
+    start = own or (fallback.isoformat() if fallback else None)
+    if start is None or start <= as_of.isoformat():
+        return start, "overdue"
+    return start, "upcoming"
+
+
 def instrument_gaps(kb: KnowledgeBase, assessment: Assessment,
-                    statuses: list[RequirementStatus]) -> dict[str, Any]:
+                    statuses: list[RequirementStatus],
+                    as_of: dt.date | None = None) -> dict[str, Any]:
     by_status = Counter(s.status for s in statuses)
     by_category = {c: Counter(s.status for s in statuses if s.category == c) for c in CATEGORIES}
     done = sum(by_status[s] for s in DONE)
     total = len(statuses)
-    missing = [{"requirement": s.requirement_id, "category": s.category, "status": s.status,
-                "title": kb.requirements.get(s.requirement_id, {}).get("title", "")}
-               for s in statuses if s.status not in DONE]
+    day = as_of or dt.date.today()
+    missing = []
+    for s in statuses:
+        if s.status in DONE:
+            continue
+        applies_from, when = due(kb, s.requirement_id, day, assessment.applies_from)
+        missing.append({"requirement": s.requirement_id, "category": s.category,
+                        "status": s.status, "applies_from": applies_from, "due": when,
+                        "title": kb.requirements.get(s.requirement_id, {}).get("title", "")})
+    overdue = [m for m in missing if m["due"] == "overdue"]
+    upcoming = [m for m in missing if m["due"] == "upcoming"]
     return {
         "regulation": assessment.regulation_id, "status": assessment.status,
         "category": assessment.category, "applies_from": (
@@ -47,6 +72,9 @@ def instrument_gaps(kb: KnowledgeBase, assessment: Assessment,
         "percent_met": round(100 * done / total, 1) if total else 100.0,
         "by_status": dict(by_status), "by_category": {c: dict(v) for c, v in by_category.items()},
         "missing": missing,
+        "overdue": len(overdue), "upcoming": len(upcoming),
+        "overdue_since": min((m["applies_from"] for m in overdue if m["applies_from"]), default=None),
+        "next_date": min((m["applies_from"] for m in upcoming if m["applies_from"]), default=None),
     }
 
 
@@ -55,15 +83,48 @@ def product_gaps(session: Session, actor: Actor, kb: KnowledgeBase, product_ref:
     product = get_product(session, actor, product_ref)
     instruments = []
     status_ids: list[str] = []
+    now: dict[str, str] | None = None
     for a in current_assessments(session, actor, product.id):
         if a.status not in BINDING:
             continue
         statuses = _statuses(session, a)
         status_ids += [s.id for s in statuses]
-        instruments.append(instrument_gaps(kb, a, statuses))
+        gaps = instrument_gaps(kb, a, statuses, as_of)
+        if gaps["stale"]:
+            if now is None:
+                now = _verdicts_now(kb, product.profile, product.name, as_of)
+            gaps |= _what_changed(kb, a, product.profile, now)
+        instruments.append(gaps)
     return {"product": product.name, "product_id": product.id, "as_of": as_of.isoformat(),
-            "instruments": instruments,
+            "law_as_of": kb.law_as_of, "instruments": instruments,
             "expiring_evidence": expiring(session, actor, status_ids, as_of, expiring_days)}
+
+
+def _verdicts_now(kb: KnowledgeBase, profile: dict[str, Any], name: str,
+                  as_of: dt.date) -> dict[str, str]:
+    """Each instrument's status today, for a stale assessment's "was / is"."""
+    from prodsec.core.applicability import Engine
+    from prodsec.core.profile import parse_profile
+    from prodsec.errors import InputError
+
+    try:
+        check = Engine(kb).check(parse_profile(profile, kb.vocabulary, name), as_of)
+    except InputError:  # e.g. a profile naming a retired function: the change says why
+        return {}
+    return {v.regulation: v.status for v in check.results}
+
+
+def _what_changed(kb: KnowledgeBase, assessment: Assessment, profile: dict[str, Any],
+                  now: dict[str, str]) -> dict[str, Any]:
+    """The knowledge changes since a stale assessment that touch it, and its verdict then/now."""
+    from prodsec.services.knowledge import changes_touching
+
+    since = assessment.created_at.date().isoformat()
+    functions = set(profile.get("functions") or ())
+    touching = changes_touching(kb, {assessment.regulation_id}, functions, since, inclusive=True)
+    return {"changes": [{"id": c["id"], "date": c["date"], "act": c["act"],
+                         "summary": c["summary"]} for c in touching],
+            "status_was": assessment.status, "status_now": now.get(assessment.regulation_id)}
 
 
 def expiring(session: Session, actor: Actor, status_ids: list[str], as_of: dt.date,
@@ -89,6 +150,7 @@ def portfolio_gaps(session: Session, actor: Actor, kb: KnowledgeBase, as_of: dt.
     products = []
     open_reqs: dict[str, set[str]] = defaultdict(set)  # requirement → products with it open
     missed = []
+    upcoming = []
     for product in products_of(session, actor):
         summary = product_gaps(session, actor, kb, product.id, as_of, expiring_days)
         products.append({"product": product.name, "instruments": [
@@ -97,11 +159,17 @@ def portfolio_gaps(session: Session, actor: Actor, kb: KnowledgeBase, as_of: dt.
         for inst in summary["instruments"]:
             for m in inst["missing"]:
                 open_reqs[m["requirement"]].add(product.name)
-            if inst["status"] == "required" and inst["done"] < inst["total"]:
+            # a date is missed only by requirements that apply by as_of; the others are upcoming
+            if inst["status"] == "required" and inst["overdue"]:
                 missed.append({"product": product.name, "regulation": inst["regulation"],
-                               "applies_from": inst["applies_from"], "open": inst["total"] - inst["done"]})
+                               "applies_from": inst["overdue_since"], "open": inst["overdue"]})
+            if inst["status"] in ("required", "upcoming") and inst["upcoming"]:
+                upcoming.append({"product": product.name, "regulation": inst["regulation"],
+                                 "applies_from": inst["next_date"], "open": inst["upcoming"]})
+    upcoming.sort(key=lambda u: (u["applies_from"] or "", u["product"], u["regulation"]))
     return {"as_of": as_of.isoformat(), "products": products,
-            "controls": _control_value(session, actor, kb, open_reqs), "missed_dates": missed}
+            "controls": _control_value(session, actor, kb, open_reqs), "missed_dates": missed,
+            "upcoming_dates": upcoming, "law_as_of": kb.law_as_of}
 
 
 def _control_value(session: Session, actor: Actor, kb: KnowledgeBase,

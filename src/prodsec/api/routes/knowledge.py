@@ -6,6 +6,7 @@ json``; any signed-in user may read them (they hold no organisation data).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -50,3 +51,12 @@ def mappings(work: UnitDep, requirement_id: str,
 @router.get("/standards", response_model=list[schemas.Standard])
 def standards(work: UnitDep) -> list[schemas.Standard]:
     return [schemas.Standard.model_validate(s) for s in knowledge.standards(work.kb)]
+
+
+@router.get("/knowledge/changes", response_model=schemas.KnowledgeChanges)
+def changes(work: UnitDep, since: Annotated[dt.date | None, Query()] = None
+            ) -> schemas.KnowledgeChanges:
+    """The knowledge change log (``prodsec knowledge changes``): what changed in the law, from
+    when, and which instruments and profile facts it touches; with the law-as-of date."""
+    data = knowledge.changes(work.kb, since.isoformat() if since else None)
+    return schemas.KnowledgeChanges.model_validate(data)
