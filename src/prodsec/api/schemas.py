@@ -14,9 +14,11 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from prodsec.core import limits
+
 T = TypeVar("T")
-Text = Annotated[str, StringConstraints(max_length=10_000)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(max_length=limits.TEXT)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=limits.NAME)]
 StatusName = Literal["not-started", "in-progress", "met", "not-met", "not-applicable"]
 Role = Literal["admin", "editor", "viewer"]
 
@@ -58,7 +60,7 @@ class Health(BaseModel):
 
 
 class LoginIn(Model):
-    email: Annotated[str, StringConstraints(min_length=3, max_length=320)]
+    email: Annotated[str, StringConstraints(min_length=3, max_length=limits.EMAIL)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
@@ -104,14 +106,14 @@ class ProductIn(Model):
 
 
 class ReleaseIn(Model):
-    version_label: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    version_label: Annotated[str, StringConstraints(min_length=1, max_length=limits.VERSION)]
     placed_on_market: dt.date | None = None
     support_end: dt.date | None = None
     support_rationale: Text = ""
 
 
 class ReleasePatch(Model):
-    version_label: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    version_label: Annotated[str, StringConstraints(min_length=1, max_length=limits.VERSION)] | None = None
     placed_on_market: dt.date | None = None
     support_end: dt.date | None = None
     support_rationale: Text | None = None
@@ -180,10 +182,10 @@ class Evidence(BaseModel):
 
 
 class EvidenceUrlIn(Model):
-    title: Annotated[str, StringConstraints(min_length=1, max_length=300)]
-    url: Annotated[str, StringConstraints(min_length=8, max_length=2000)]
-    owner: Annotated[str, StringConstraints(max_length=200)] = ""
-    version_label: Annotated[str, StringConstraints(min_length=1, max_length=100)] = "1"
+    title: Annotated[str, StringConstraints(min_length=1, max_length=limits.TITLE)]
+    url: Annotated[str, StringConstraints(min_length=8, max_length=limits.URL)]
+    owner: Annotated[str, StringConstraints(max_length=limits.NAME)] = ""
+    version_label: Annotated[str, StringConstraints(min_length=1, max_length=limits.VERSION)] = "1"
     expires_on: dt.date | None = None
 
 
@@ -198,17 +200,17 @@ class Control(BaseModel):
 
 class ControlIn(Model):
     name: Name
-    requirements: list[Annotated[str, StringConstraints(max_length=128)]] = Field(max_length=500)
+    requirements: list[Annotated[str, StringConstraints(max_length=limits.REQUIREMENT_ID)]] = Field(max_length=500)
     description: Text = ""
-    owner: Annotated[str, StringConstraints(max_length=200)] = ""
+    owner: Annotated[str, StringConstraints(max_length=limits.NAME)] = ""
 
 
 class ControlPatch(Model):
     name: Name | None = None
-    requirements: list[Annotated[str, StringConstraints(max_length=128)]] | None = Field(
+    requirements: list[Annotated[str, StringConstraints(max_length=limits.REQUIREMENT_ID)]] | None = Field(
         None, max_length=500)
     description: Text | None = None
-    owner: Annotated[str, StringConstraints(max_length=200)] | None = None
+    owner: Annotated[str, StringConstraints(max_length=limits.NAME)] | None = None
 
 
 # ---- gaps ---------------------------------------------------------------------------------
@@ -366,9 +368,9 @@ class Member(BaseModel):
 
 
 class MemberIn(Model):
-    email: Annotated[str, StringConstraints(min_length=3, max_length=320)]
+    email: Annotated[str, StringConstraints(min_length=3, max_length=limits.EMAIL)]
     role: Role = "editor"
-    name: Annotated[str, StringConstraints(max_length=200)] = ""
+    name: Annotated[str, StringConstraints(max_length=limits.NAME)] = ""
     password: Annotated[str, StringConstraints(min_length=12, max_length=1024)] | None = None
 
 
@@ -387,7 +389,7 @@ class Token(BaseModel):
 
 
 class TokenIn(Model):
-    email: Annotated[str, StringConstraints(min_length=3, max_length=320)]
+    email: Annotated[str, StringConstraints(min_length=3, max_length=limits.EMAIL)]
     name: Name = "api"
     days: int = Field(365, ge=1, le=3650)
 

@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from prodsec.core import limits
 from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.models import Article14Case, Article14Submission, OrgProfile, Product, utcnow
 from prodsec.workspace import audit
-from prodsec.workspace.context import Actor, Conflict, NotFound, ValidationFailed
+from prodsec.workspace.context import Actor, Conflict, NotFound, ValidationFailed, bounded
 from prodsec.workspace.products import _flush, get_product
 
 KINDS = ("vulnerability", "incident")
@@ -138,8 +139,9 @@ def open_case(session: Session, actor: Actor, product_ref: str, kind: str, title
         raise ValidationFailed("kind", f"{kind!r}: expected vulnerability or incident")
     if kind == "vulnerability" and not vulnerability:
         raise ValidationFailed("vulnerability", "an actively exploited vulnerability needs its id")
-    if not title.strip():
-        raise ValidationFailed("title", "must not be empty")
+    bounded("title", title.strip(), limits.REPORT_TITLE, required=True)
+    bounded("description", description, limits.TEXT)
+    bounded("vulnerability", vulnerability or "", limits.VULNERABILITY_ID)
     aware = _utc(aware_at)
     assert aware is not None
     if aware > utcnow() + dt.timedelta(minutes=5):

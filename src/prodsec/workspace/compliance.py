@@ -12,6 +12,7 @@ from typing import Any, BinaryIO, TypeGuard
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from prodsec.core import limits
 from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.models import (
     Assessment,
@@ -22,7 +23,7 @@ from prodsec.db.models import (
     RequirementStatus,
 )
 from prodsec.workspace import audit, staging
-from prodsec.workspace.context import Actor, NotFound, ValidationFailed
+from prodsec.workspace.context import Actor, Conflict, NotFound, ValidationFailed, bounded
 from prodsec.workspace.products import _flush, check_version, get_product, status_view
 from prodsec.workspace.scope import owned
 
@@ -59,6 +60,7 @@ def set_status(session: Session, actor: Actor, status: RequirementStatus, new: s
     if new not in STATUSES:
         raise ValidationFailed("status", f"expected one of {', '.join(STATUSES)}, got {new!r}")
     text = (justification if justification is not None else status.justification).strip()
+    bounded("justification", text, limits.TEXT)
     if new == "not-applicable" and not text:
         raise ValidationFailed("justification",
                                "a justification is required to mark a requirement not applicable")
@@ -131,8 +133,12 @@ def add_evidence(session: Session, actor: Actor, evidence_dir: Path, title: str,
     URL. On any failure, a file this call stored is removed again, so no orphaned evidence file
     is left behind."""
     actor.require("editor")
-    if not title.strip():
-        raise ValidationFailed("title", "must not be empty")
+    bounded("title", title, limits.TITLE, required=True)
+    bounded("filename", filename or "", limits.TITLE)
+    bounded("media_type", media_type or "", limits.NAME)
+    bounded("url", url or "", limits.URL)
+    bounded("owner", owner, limits.NAME)
+    bounded("version_label", version_label, limits.VERSION, required=True)
     if (stream is None and staged is None) == (url is None):
         raise ValidationFailed("file", "give either a file or a url")
     if url is not None and not url.startswith(("https://", "http://")):
@@ -202,8 +208,10 @@ def _known_requirements(kb: KnowledgeBase, ids: Iterable[str]) -> list[str]:
 def add_control(session: Session, actor: Actor, kb: KnowledgeBase, name: str,
                 requirements: list[str], description: str = "", owner: str = "") -> Control:
     actor.require("editor")
-    if not name.strip():
-        raise ValidationFailed("name", "must not be empty")
+    _check_control_text(name, description, owner)
+    if session.scalar(select(Control.id).where(Control.org_id == actor.org_id,
+                                               Control.name == name.strip())):
+        raise Conflict(f"a control named {name.strip()!r} already exists", precondition=False)
     control = Control(org_id=actor.org_id, name=name.strip(), description=description,
                       owner=owner, requirements=_known_requirements(kb, requirements))
     session.add(control)
@@ -211,6 +219,12 @@ def add_control(session: Session, actor: Actor, kb: KnowledgeBase, name: str,
     audit.record(session, actor, "control.create", "control", control.id, None,
                  control_view(control))
     return control
+
+
+def _check_control_text(name: str, description: str, owner: str) -> None:
+    bounded("name", name, limits.NAME, required=True)
+    bounded("description", description, limits.TEXT)
+    bounded("owner", owner, limits.NAME)
 
 
 def get_control(session: Session, actor: Actor, control_ref: str) -> Control:
@@ -228,6 +242,9 @@ def update_control(session: Session, actor: Actor, kb: KnowledgeBase, control: C
     before = control_view(control)
     if "requirements" in changes:
         control.requirements = _known_requirements(kb, changes["requirements"])
+    _check_control_text(changes.get("name", control.name),
+                        changes.get("description", control.description),
+                        changes.get("owner", control.owner))
     for key in ("name", "description", "owner"):
         if key in changes:
             setattr(control, key, changes[key])

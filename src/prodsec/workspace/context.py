@@ -49,3 +49,13 @@ class Actor:
         allowed = {"viewer": ROLES, "editor": ("admin", "editor"), "admin": ("admin",)}[role]
         if self.role not in allowed:
             raise PermissionDenied(f"{self.email} is {self.role} here; this needs {role}")
+
+
+def bounded(field: str, value: str, limit: int, *, required: bool = False) -> str:
+    """``value`` when it fits ``limit`` (see ``prodsec.core.limits``), else ValidationFailed."""
+    from prodsec.core.limits import problem
+
+    wrong = problem(value, limit, required=required)
+    if wrong:
+        raise ValidationFailed(field, wrong)
+    return value

@@ -12,12 +12,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from prodsec.core import limits
 from prodsec.core.applicability import Engine
 from prodsec.core.knowledge import KnowledgeBase
 from prodsec.core.profile import ProfileError, parse_profile
 from prodsec.db.models import Assessment, Product, Release, RequirementStatus
 from prodsec.workspace import audit
-from prodsec.workspace.context import Actor, Conflict, NotFound, ValidationFailed
+from prodsec.workspace.context import Actor, Conflict, NotFound, ValidationFailed, bounded
 from prodsec.workspace.scope import owned
 
 
@@ -27,10 +28,19 @@ def profile_hash(profile: dict[str, Any]) -> str:
 
 def _validated(kb: KnowledgeBase, raw: Any, source: str = "profile") -> dict[str, Any]:
     try:
-        return parse_profile(raw, kb.vocabulary, source).to_dict()
+        profile = parse_profile(raw, kb.vocabulary, source).to_dict()
     except ProfileError as exc:
         first = exc.problems[0]
         raise ValidationFailed(f"profile.{first.field}", "; ".join(map(str, exc.problems))) from exc
+    for field, limit in PROFILE_TEXT_LIMITS.items():
+        if isinstance(profile.get(field), str):
+            bounded(f"profile.{field}", profile[field], limit)
+    return profile
+
+
+#: The profile's free-text fields; the name is also the product's name column.
+PROFILE_TEXT_LIMITS = {"name": limits.NAME, "manufacturer": limits.NAME,
+                       "description": limits.TEXT}
 
 
 def product_view(product: Product) -> dict[str, Any]:
@@ -83,7 +93,7 @@ def add_product(session: Session, actor: Actor, kb: KnowledgeBase, raw_profile: 
     try:
         session.flush()
     except IntegrityError:
-        raise Conflict(f"a product named {profile['name']!r} exists already",
+        raise Conflict(f"a product named {profile['name']!r} already exists",
                        precondition=False) from None
     audit.record(session, actor, "product.create", "product", product.id, None, profile)
     return product
@@ -136,10 +146,13 @@ def add_release(session: Session, actor: Actor, product_ref: str, version_label:
                 support_rationale: str = "") -> Release:
     actor.require("editor")
     product = get_product(session, actor, product_ref)
-    if not version_label.strip():
-        raise ValidationFailed("version_label", "must not be empty")
+    _check_release_text(version_label, support_rationale)
     if placed_on_market and support_end and support_end < placed_on_market:
         raise ValidationFailed("support_end", "must not be before placed_on_market")
+    if session.scalar(select(Release.id).where(Release.product_id == product.id,
+                                               Release.version_label == version_label)):
+        raise Conflict(f"release {version_label} of {product.name!r} already exists",
+                       precondition=False)
     release = Release(org_id=actor.org_id, product_id=product.id, version_label=version_label,
                       placed_on_market=placed_on_market, support_end=support_end,
                       support_rationale=support_rationale)
@@ -148,6 +161,11 @@ def add_release(session: Session, actor: Actor, product_ref: str, version_label:
     audit.record(session, actor, "release.create", "release", release.id, None,
                  release_view(release))
     return release
+
+
+def _check_release_text(version_label: str, support_rationale: str) -> None:
+    bounded("version_label", version_label, limits.VERSION, required=True)
+    bounded("support_rationale", support_rationale, limits.TEXT)
 
 
 def get_release(session: Session, actor: Actor, release_id: str) -> Release:
@@ -160,11 +178,15 @@ def update_release(session: Session, actor: Actor, release: Release, changes: di
     actor.require("editor")
     check_version(release, if_match)
     before = release_view(release)
+    label = changes.get("version_label", release.version_label)
+    if label != release.version_label and session.scalar(select(Release.id).where(
+            Release.product_id == release.product_id, Release.version_label == label)):
+        raise Conflict(f"release {label} of {release.product.name!r} already exists",
+                       precondition=False)
     for key in ("version_label", "placed_on_market", "support_end", "support_rationale"):
         if key in changes:
             setattr(release, key, changes[key])
-    if not release.version_label.strip():
-        raise ValidationFailed("version_label", "must not be empty")
+    _check_release_text(release.version_label, release.support_rationale)
     if release.placed_on_market and release.support_end and \
             release.support_end < release.placed_on_market:
         raise ValidationFailed("support_end", "must not be before placed_on_market")

@@ -11,9 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from prodsec.core import limits
 from prodsec.db.models import ApiToken, Membership, Organisation, User, utcnow
 from prodsec.workspace import audit
-from prodsec.workspace.context import ROLES, Actor, Conflict, NotFound, ValidationFailed
+from prodsec.workspace.context import ROLES, Actor, Conflict, NotFound, ValidationFailed, bounded
 
 TOKEN_PREFIX = "psk_"
 SYSTEM = "system"
@@ -46,8 +47,7 @@ def verify_password(user: User, password: str) -> bool:
 def get_or_create_org(session: Session, name: str) -> Organisation:
     org = session.scalar(select(Organisation).where(Organisation.name == name))
     if org is None:
-        if not name.strip():
-            raise ValidationFailed("organisation", "must not be empty")
+        bounded("organisation", name.strip(), limits.NAME, required=True)
         org = Organisation(name=name.strip())
         session.add(org)
         session.flush()
@@ -64,8 +64,10 @@ def create_user(session: Session, org_name: str, email: str, role: str, password
     """Create a user (or add an existing one to the organisation) with a role."""
     if role not in ROLES:
         raise ValidationFailed("role", f"expected one of {', '.join(ROLES)}, got {role!r}")
-    if "@" not in email or len(email) > 320:
-        raise ValidationFailed("email", f"expected an e-mail address, got {email!r}")
+    if "@" not in email:
+        raise ValidationFailed("email", f"expected an e-mail address, got {email[:80]!r}")
+    bounded("email", email, limits.EMAIL)
+    bounded("name", name, limits.NAME)
     org = get_or_create_org(session, org_name)
     actor = actor or system_actor(org)
     if actor.org_id != org.id:
@@ -117,6 +119,7 @@ def create_token(session: Session, actor: Actor, user_email: str, name: str,
         raise NotFound(f"no user {user_email!r} in this organisation")
     if user.id != actor.user_id:
         actor.require("admin")
+    bounded("name", name, limits.NAME)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, org_id=actor.org_id, name=name,
                      token_hash=hashlib.sha256(secret.encode()).hexdigest(), prefix=secret[:10],

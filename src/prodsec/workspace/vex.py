@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from prodsec.core import limits
 from prodsec.db.models import Release, VexStatement, new_id, utcnow
 from prodsec.workspace import audit
-from prodsec.workspace.context import Actor, ValidationFailed
+from prodsec.workspace.context import Actor, ValidationFailed, bounded
 from prodsec.workspace.products import _flush, check_version, get_product
 
 STATES = ("in_triage", "exploitable", "not_affected", "false_positive", "resolved",
@@ -75,6 +76,7 @@ def _validate(state: str, justification: str | None, responses: list[str], detai
     if state == "not_affected" and not (justification or detail.strip()):
         raise ValidationFailed("justification", "not_affected needs a justification or a detail "
                                "(why the product is not affected)")
+    bounded("detail", detail, limits.TEXT)
     for response in responses:
         if response not in RESPONSES:
             raise ValidationFailed("response", f"{response!r}: expected one of {', '.join(RESPONSES)}")
@@ -91,6 +93,7 @@ def set_statement(session: Session, actor: Actor, product_ref: str, vulnerabilit
     actor.require("editor")
     product = get_product(session, actor, product_ref)
     state = normalise_state(state)
+    bounded("vulnerability", vulnerability, limits.VULNERABILITY_ID, required=True)
     responses = list(responses or [])
     _validate(state, justification, responses, detail)
     release_key = get_release(session, actor, product.id, release_label).id if release_label else ""

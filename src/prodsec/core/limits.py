@@ -1,0 +1,38 @@
+"""How long each kind of text field may be: one limit per field, defined once.
+
+Every face (CLI, API, web forms, organisation import) accepts a text only if it fits here, and
+the workspace columns are at least this wide, so whatever the workspace accepts it can also
+export and import again. (SQLite does not enforce ``VARCHAR(n)``; before these limits a
+200 000-character product name went in through the CLI and then made the organisation's own
+export unimportable.) A test checks each limit against the column it lands in.
+"""
+
+from __future__ import annotations
+
+#: Names: products, organisations, controls, tokens, people, owners.
+NAME = 200
+#: E-mail addresses (RFC 5321: 64 + 1 + 255).
+EMAIL = 320
+#: Version labels of releases and evidence.
+VERSION = 100
+#: Titles and file names of evidence.
+TITLE = 300
+#: Titles of Article 14 cases and CSAF advisories.
+REPORT_TITLE = 500
+#: Vulnerability ids (CVE-…, GHSA-…, OSV ids).
+VULNERABILITY_ID = 128
+#: Requirement ids (``eu-cra:vulnerability-handling``).
+REQUIREMENT_ID = 128
+#: URLs.
+URL = 2000
+#: Free text: justifications, descriptions, rationales, details.
+TEXT = 10_000
+
+
+def problem(value: str, limit: int, *, required: bool = False) -> str | None:
+    """What is wrong with ``value`` under ``limit`` (None when it fits)."""
+    if required and not value.strip():
+        return "must not be empty"
+    if len(value) > limit:
+        return f"is {len(value)} characters long; the limit is {limit}"
+    return None
