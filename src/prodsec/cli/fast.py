@@ -56,7 +56,7 @@ def try_fast(args: list[str]) -> int | None:
     """Run the call if it is a fast-path form; return its exit code, or None to fall back."""
     parsed = parse(args)
     if parsed is None:
-        return None
+        return try_write(args)
     command, positionals, options = parsed
     from prodsec.errors import ProdsecError
 
@@ -67,6 +67,109 @@ def try_fast(args: list[str]) -> int | None:
         return exc.exit_code
     except ValueError:
         return None  # e.g. a non-numeric --depth: let the full CLI explain it
+
+
+# ---- workspace changes ---------------------------------------------------------------------
+#
+# The commands that change one thing run through ``prodsec.cli.changes`` directly: they import
+# SQLAlchemy and the models they need, but not Typer, Rich and pydantic.
+
+#: command words → (allowed positional counts, options taking one value, repeatable options)
+WRITES: dict[tuple[str, ...], tuple[frozenset[int], frozenset[str], frozenset[str]]] = {
+    ("status",): (frozenset({0, 2}), frozenset({"--set", "--justification", "--expires",
+                                                "--file", "--org", "--db"}),
+                  frozenset({"--evidence"})),
+    ("product", "add"): (frozenset({1}), frozenset({"--org", "--db"}), frozenset()),
+    ("product", "release"): (frozenset({2}), frozenset({"--placed-on-market", "--support-end",
+                                                        "--rationale", "--org", "--db"}),
+                             frozenset()),
+}
+
+
+def parse_write(args: list[str]) -> tuple[tuple[str, ...], list[str], dict[str, list[str]]] | None:
+    """(command, positionals, options) for a workspace change the fast path runs, else None."""
+    command = next((c for c in WRITES if tuple(args[:len(c)]) == c), None)
+    if command is None:
+        return None
+    counts, single, repeated = WRITES[command]
+    positionals: list[str] = []
+    options: dict[str, list[str]] = {}
+    rest, i = args[len(command):], 0
+    while i < len(rest):
+        arg = rest[i]
+        if arg.startswith("-"):
+            name, eq, value = arg.partition("=")
+            if name not in single | repeated or (name in single and name in options):
+                return None  # --help, unknown or repeated options: Typer explains them
+            if not eq:
+                if i + 1 >= len(rest):
+                    return None
+                value, i = rest[i + 1], i + 1
+            options.setdefault(name, []).append(value)
+        else:
+            positionals.append(arg)
+        i += 1
+    if len(positionals) not in counts:
+        return None
+    return command, positionals, options
+
+
+def try_write(args: list[str]) -> int | None:
+    """Run a workspace change without Typer; its exit code, or None to fall back."""
+    parsed = parse_write(args)
+    if parsed is None:
+        return None
+    command, pos, opts = parsed
+    import gc
+
+    from prodsec.errors import ProdsecError
+
+    # Importing SQLAlchemy and mapping the models creates ~10^5 long-lived objects; the cyclic
+    # GC would walk them again and again (~12 % of the command's CPU) to free nothing. The
+    # command is short and bounded (a bulk file has at most 10 000 rows), so it runs without.
+    gc.disable()
+    try:
+        WRITE_HANDLERS[command](pos, {k: v[-1] for k, v in opts.items()}, opts)
+    except ProdsecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    finally:
+        gc.enable()
+    return 0
+
+
+def _status(pos: list[str], opt: dict[str, str], many: dict[str, list[str]]) -> None:
+    from pathlib import Path
+
+    from prodsec.cli.changes import set_status
+
+    set_status(pos[0] if pos else None, pos[1] if pos else None, opt.get("--set"),
+               opt.get("--justification"), [Path(p) for p in many.get("--evidence", [])],
+               opt.get("--expires"), Path(opt["--file"]) if "--file" in opt else None,
+               opt.get("--org", "default"), opt.get("--db"))
+
+
+def _product_add(pos: list[str], opt: dict[str, str], many: dict[str, list[str]]) -> None:
+    from pathlib import Path
+
+    from prodsec.cli.changes import add_product
+
+    add_product(Path(pos[0]), opt.get("--org", "default"), opt.get("--db"))
+
+
+def _product_release(pos: list[str], opt: dict[str, str], many: dict[str, list[str]]) -> None:
+    from prodsec.cli.changes import add_release
+
+    add_release(pos[0], pos[1], opt.get("--placed-on-market"), opt.get("--support-end"),
+                opt.get("--rationale", ""), opt.get("--org", "default"), opt.get("--db"))
+
+
+WRITE_HANDLERS: dict[tuple[str, ...], Callable[[list[str], dict[str, str], dict[str, list[str]]],
+                                               None]] = {
+    ("status",): _status,
+    ("product", "add"): _product_add,
+    ("product", "release"): _product_release,
+}
 
 
 def dump(data: Any) -> str:

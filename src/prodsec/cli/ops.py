@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from prodsec.cli.changes import open_db
 from prodsec.cli.workspace import DbOpt, db_app
 
 FileArg = Annotated[Path, typer.Argument(metavar="FILE")]
@@ -26,10 +27,9 @@ def _report(verb: str, result: Any) -> None:
 
 def db_backup(file: FileArg, db: DbOpt = None) -> None:
     """Write a consistent snapshot of the whole workspace (every table and evidence file)."""
-    from prodsec.db.engine import open_database
     from prodsec.workspace import transfer
 
-    database = open_database(db)
+    database = open_db(db)
     try:
         result = transfer.backup(database, file)
     finally:
@@ -47,10 +47,9 @@ def db_restore(file: FileArg, db: DbOpt = None,
     The backup must be signed with this server's secret key (PRODSEC_SECRET_KEY or its key
     file), the key its audit trail verifies under.
     """
-    from prodsec.db.engine import open_database
     from prodsec.workspace import transfer
 
-    database = open_database(db, upgrade=False)
+    database = open_db(db, upgrade=False)
     try:
         result = transfer.restore(database, file, trust_unsigned=trust_unsigned)
     finally:
@@ -63,10 +62,9 @@ def export(org: Annotated[str, typer.Argument(metavar="ORG", help="Organisation 
                                                 "inlined) or FILE.zip.")],
            db: DbOpt = None) -> None:
     """Export one organisation's data, evidence and audit trail (no passwords or tokens)."""
-    from prodsec.db.engine import open_database
     from prodsec.workspace import transfer
 
-    database = open_database(db)
+    database = open_db(db)
     try:
         result = transfer.export_org(database, org, file)
     finally:
@@ -92,12 +90,11 @@ def import_(file: FileArg,
     The export's signature is checked first: an export made on another server needs that
     server's key (--export-key-file) or an explicit --trust-unsigned.
     """
-    from prodsec.db.engine import open_database
     from prodsec.workspace import keys, transfer
 
     export_key = keys.load_key_file(export_key_file, "--export-key-file") \
         if export_key_file else None
-    database = open_database(db)
+    database = open_db(db)
     try:
         result = transfer.import_org(database, file, org, f"cli:{getpass.getuser()}",
                                      export_key=export_key, trust_unsigned=trust_unsigned)

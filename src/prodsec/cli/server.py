@@ -45,10 +45,10 @@ def serve(
     import uvicorn
 
     from prodsec.api import Settings, create_app
-    from prodsec.db.engine import open_database
+    from prodsec.cli.changes import open_db
     from prodsec.services.knowledge import knowledge_base
 
-    database = open_database(db)
+    database = open_db(db)
     generated = ensure_admin(database)
     if generated:
         print(f"created {ADMIN_EMAIL} in organisation {ADMIN_ORG!r}; one-time password "

@@ -83,6 +83,8 @@ def sbom_scan(
     from prodsec.vuln import AdvisoryIndex, scan
     from prodsec.vuln import cache as osv_cache
 
+    if not advisories.exists():
+        raise Invalid(f"--advisories {advisories}: no such file or directory")
     module, data = _read_sbom(file)
     sbom = module.parse(data, str(file))
     loaded = osv_cache.load(advisories) if cache else _load_with_progress(advisories)

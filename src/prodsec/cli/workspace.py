@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from prodsec.cli import views
+from prodsec.cli.changes import open_db
+from prodsec.cli.changes import workspace as workspace  # used by the other command groups
 from prodsec.cli.output import Format, FormatOpt, emit
 
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLite file or database URL "
@@ -32,35 +32,16 @@ control_app = typer.Typer(help="Controls: measures that satisfy requirements acr
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
 
 
-@contextmanager
-def workspace(db: str | None, org: str) -> Iterator[tuple[Any, Any, Any]]:
-    """(database, session, actor) in one transaction, rolled back on any error."""
-    import getpass
-
-    from prodsec.db.engine import open_database
-    from prodsec.workspace.context import Actor
-    from prodsec.workspace.users import get_or_create_org
-
-    database = open_database(db)
-    try:
-        with database.transaction() as session:
-            organisation = get_or_create_org(session, org)
-            actor = Actor("local", f"cli:{getpass.getuser()}", organisation.id, "admin")
-            yield database, session, actor
-    finally:
-        database.dispose()
-
-
 def _kb() -> Any:
     from prodsec.services.knowledge import knowledge_base
 
     return knowledge_base()
 
 
-def _date(value: str | None) -> dt.date:
+def _date(value: str | None, option: str = "--as-of") -> dt.date:
     from prodsec.services.check import parse_date
 
-    return parse_date(value)
+    return parse_date(value, option=option)
 
 
 # ---- db -----------------------------------------------------------------------------------
@@ -69,9 +50,9 @@ def _date(value: str | None) -> dt.date:
 @db_app.command("upgrade")
 def db_upgrade(db: DbOpt = None) -> None:
     """Create or migrate the workspace schema to the newest revision."""
-    from prodsec.db.engine import open_database, upgrade_schema
+    from prodsec.db.engine import upgrade_schema
 
-    database = open_database(db, upgrade=False)
+    database = open_db(db, upgrade=False)
     try:
         revision = upgrade_schema(database)
     finally:
@@ -126,13 +107,9 @@ def token_create(
 @product_app.command("add")
 def product_add(profile: Path, org: OrgOpt = "default", db: DbOpt = None) -> None:
     """Add a product from its v1 profile (YAML or JSON)."""
-    from prodsec.services.check import read_document
-    from prodsec.workspace.products import add_product
+    from prodsec.cli.changes import add_product
 
-    raw = read_document(profile)
-    with workspace(db, org) as (_, session, actor):
-        product = add_product(session, actor, _kb(), raw, source=str(profile))
-        print(f"added {product.name} ({product.id})")
+    add_product(profile, org, db)
 
 
 @product_app.command("list")
@@ -159,13 +136,9 @@ def product_release(
     org: OrgOpt = "default", db: DbOpt = None,
 ) -> None:
     """Record a release: version, date placed on the market, end of its support period."""
-    from prodsec.workspace.products import add_release
+    from prodsec.cli.changes import add_release
 
-    with workspace(db, org) as (_, session, actor):
-        add_release(session, actor, product, version_label,
-                    _date(placed_on_market) if placed_on_market else None,
-                    _date(support_end) if support_end else None, rationale)
-    print(f"release {version_label} of {product} recorded")
+    add_release(product, version_label, placed_on_market, support_end, rationale, org, db)
 
 
 def assess(product: str, as_of: AsOfOpt = None, org: OrgOpt = "default", db: DbOpt = None,
@@ -184,32 +157,25 @@ def assess(product: str, as_of: AsOfOpt = None, org: OrgOpt = "default", db: DbO
 
 
 def status(
-    product: str,
-    requirement: str,
-    set_to: Annotated[str, typer.Option("--set", help="not-started, in-progress, met, not-met, not-applicable")],
+    product: Annotated[str | None, typer.Argument(help="Product id or name.")] = None,
+    requirement: Annotated[str | None, typer.Argument(help="Requirement id.")] = None,
+    set_to: Annotated[str | None, typer.Option(
+        "--set", help="not-started, in-progress, met, not-met, not-applicable")] = None,
     justification: Annotated[str | None, typer.Option(help="Required for not-applicable.")] = None,
     evidence: Annotated[list[Path] | None, typer.Option(help="Evidence file(s) to attach.")] = None,
-    expires: Annotated[str | None, typer.Option(help="Evidence expiry date YYYY-MM-DD.")] = None,
+    expires: Annotated[str | None, typer.Option(help="Expiry date YYYY-MM-DD of the --evidence "
+                                                "files.")] = None,
+    file: Annotated[Path | None, typer.Option(
+        "--file", help="Many changes from a CSV (columns product, requirement, status, "
+        "justification) or YAML list, in one transaction: all or nothing.")] = None,
     org: OrgOpt = "default", db: DbOpt = None,
 ) -> None:
-    """Set a requirement's status for a product, optionally attaching evidence files."""
-    from prodsec.errors import InputError
-    from prodsec.workspace import compliance
+    """Set a requirement's status for a product (optionally attaching evidence files), or many
+    statuses at once from --file."""
+    from prodsec.cli.changes import set_status
 
-    with workspace(db, org) as (database, session, actor):
-        row = compliance.find_status(session, actor, product, requirement)
-        compliance.set_status(session, actor, row, set_to, justification, None)
-        for path in evidence or []:
-            try:
-                handle = path.open("rb")
-            except OSError as exc:
-                raise InputError(f"--evidence {path}: cannot read: {exc.strerror}") from None
-            with handle:
-                item = compliance.add_evidence(
-                    session, actor, database.evidence_dir, path.name, stream=handle,
-                    filename=path.name, expires_on=_date(expires) if expires else None)
-            compliance.link_evidence(session, actor, item, status=row)
-    print(f"{requirement} of {product}: {set_to}")
+    set_status(product, requirement, set_to, justification, list(evidence or []), expires, file,
+               org, db)
 
 
 def gaps(product: Annotated[str | None, typer.Argument()] = None, as_of: AsOfOpt = None,

@@ -137,13 +137,34 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: The first 16 bytes of every SQLite 3 database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_sqlite_file(path: Path) -> None:
+    """Refuse, with a sentence, a path that cannot be an SQLite database (a directory, another
+    kind of file, an unwritable folder) before SQLAlchemy fails on it with a traceback."""
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; expected an SQLite database file")
+    try:
+        if path.exists():
+            with path.open("rb") as handle:
+                head = handle.read(len(SQLITE_HEADER))
+            if head and head != SQLITE_HEADER:
+                raise InputError(f"{path}: not an SQLite database (expected a file made by "
+                                 "prodsec, or a new file name)")
+        elif not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open: {exc.strerror}") from None
+
+
 def open_database(db: str | None = None, upgrade: bool = True) -> Database:
     """Open (and by default migrate) the workspace database."""
     url = _normalise(resolve_url(db))
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
-        if not path.parent.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+        check_sqlite_file(path)
         evidence = Path(os.environ.get("PRODSEC_EVIDENCE_DIR") or f"{path}.evidence")
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, **POOL)
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -192,12 +213,20 @@ def head_revision() -> str:
 
 
 def current_revision(database: Database) -> str | None:
+    """The stored revision by one query; a missing table (a new database) gives None.
+
+    Asking the inspector first cost every CLI command a reflection round trip."""
     from sqlalchemy import inspect, text
+    from sqlalchemy.exc import DBAPIError
 
     with database.engine.connect() as connection:
-        if not inspect(connection).has_table("alembic_version"):
-            return None
-        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        try:
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except DBAPIError:
+            connection.rollback()
+            if not inspect(connection).has_table("alembic_version"):
+                return None
+            raise
 
 
 def upgrade_schema(database: Database) -> str:

@@ -28,8 +28,9 @@ class Failure(NamedTuple):
                 "problems": [str(p) for p in problems] if problems else []}
 
 
-def parse_date(value: str | None, today: dt.date | None = None) -> dt.date:
-    """An ISO 8601 calendar date (YYYY-MM-DD), or today when not given."""
+def parse_date(value: str | None, today: dt.date | None = None, option: str = "--as-of") -> dt.date:
+    """An ISO 8601 calendar date (YYYY-MM-DD), or today when not given; errors name ``option``
+    (the flag the user typed)."""
     if value is None:
         return today or dt.date.today()
     try:
@@ -37,7 +38,7 @@ def parse_date(value: str | None, today: dt.date | None = None) -> dt.date:
             raise ValueError
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise InputError(f"--as-of: expected an ISO 8601 date YYYY-MM-DD, got {value!r}") from None
+        raise InputError(f"{option}: expected an ISO 8601 date YYYY-MM-DD, got {value!r}") from None
 
 
 def expand(paths: list[str]) -> list[Path]:

@@ -93,7 +93,7 @@ def add_product(session: Session, actor: Actor, kb: KnowledgeBase, raw_profile: 
     try:
         session.flush()
     except IntegrityError:
-        raise Conflict(f"a product named {profile['name']!r} already exists",
+        raise Conflict(f"a product named {profile['name']!r} exists already",
                        precondition=False) from None
     audit.record(session, actor, "product.create", "product", product.id, None, profile)
     return product
