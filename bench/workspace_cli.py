@@ -1,7 +1,11 @@
 """Workspace CLI benchmark: commands that change one thing, as a ratio to `python -c pass` in
 the same run, and a 100-row bulk status file.
 
-    .venv/bin/python bench/workspace_cli.py [--runs 10]
+    .venv/bin/python bench/workspace_cli.py [--runs 10] [--prodsec "COMMAND"]
+
+``--prodsec`` runs another build for comparison, e.g. an older checkout:
+``--prodsec "env PYTHONPATH=/tmp/old/src .venv/bin/python -m prodsec"`` (it must know
+``status --file``; without it the bulk line is skipped).
 
 Target (issue #12): a workspace command that changes one thing finishes well under a second;
 `prodsec status --file` sets 100 statuses in one transaction. Besides the median wall time the
@@ -14,6 +18,7 @@ import argparse
 import csv
 import os
 import resource
+import shlex
 import sqlite3
 import statistics
 import subprocess
@@ -25,7 +30,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-PRODSEC = str(Path(sys.executable).with_name("prodsec"))
+PRODSEC = [str(Path(sys.executable).with_name("prodsec"))]
 PROFILE = ROOT / "examples" / "products" / "router.yaml"
 
 
@@ -48,16 +53,16 @@ def measure(commands: list[list[str]]) -> tuple[float, float]:
 def setup(work: Path, runs: int) -> tuple[str, list[Path]]:
     """A workspace with the router and three copies assessed; profiles still to add."""
     db = str(work / "bench.db")
-    subprocess.run([PRODSEC, "product", "add", str(PROFILE), "--db", db], check=True,
+    subprocess.run([*PRODSEC, "product", "add", str(PROFILE), "--db", db], check=True,
                    stdout=subprocess.DEVNULL)
     profile = yaml.safe_load(PROFILE.read_text())
     for copy in range(3):
         path = work / f"copy-{copy}.yaml"
         path.write_text(yaml.safe_dump({**profile, "name": f"{profile['name']} copy {copy}"}))
-        subprocess.run([PRODSEC, "product", "add", str(path), "--db", db], check=True,
+        subprocess.run([*PRODSEC, "product", "add", str(path), "--db", db], check=True,
                        stdout=subprocess.DEVNULL)
     for name in [profile["name"]] + [f"{profile['name']} copy {c}" for c in range(3)]:
-        subprocess.run([PRODSEC, "assess", name, "--as-of", "2026-11-27", "--db", db],
+        subprocess.run([*PRODSEC, "assess", name, "--as-of", "2026-11-27", "--db", db],
                        check=True, stdout=subprocess.DEVNULL)
     profiles = []
     for i in range(runs):
@@ -83,7 +88,11 @@ def bulk_file(work: Path, requirements: list[str], products: list[str]) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
-    runs = parser.parse_args().runs
+    parser.add_argument("--prodsec", help="The command to measure (default: this build).")
+    args = parser.parse_args()
+    runs = args.runs
+    if args.prodsec:
+        PRODSEC[:] = shlex.split(args.prodsec)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         os.environ["PRODSEC_EVIDENCE_DIR"] = str(work / "evidence")
@@ -100,10 +109,10 @@ def main() -> None:
         base = measure([[sys.executable, "-c", "pass"]] * runs)
         cases = {
             "prodsec status PRODUCT REQ --set S": [
-                [PRODSEC, "status", name, requirement, "--set", states[i % 2], "--db", db]
+                [*PRODSEC, "status", name, requirement, "--set", states[i % 2], "--db", db]
                 for i in range(runs)],
             "prodsec product add PROFILE": [
-                [PRODSEC, "product", "add", str(p), "--db", db] for p in profiles],
+                [*PRODSEC, "product", "add", str(p), "--db", db] for p in profiles],
         }
         print(f"python -c pass: {base[0] * 1000:.1f} ms wall, {base[1] * 1000:.1f} ms CPU "
               f"(median of {runs})")
@@ -112,7 +121,11 @@ def main() -> None:
             print(f"{label}: {wall * 1000:.1f} ms = {wall / base[0]:.1f}x python -c pass "
                   f"({used * 1000:.1f} ms CPU)")
         changes = bulk_file(work, bound, products)
-        wall, used = measure([[PRODSEC, "status", "--file", str(changes), "--db", db]])
+        try:
+            wall, used = measure([[*PRODSEC, "status", "--file", str(changes), "--db", db]])
+        except subprocess.CalledProcessError:
+            print("prodsec status --file: not supported by this build")
+            return
         single = measure(cases["prodsec status PRODUCT REQ --set S"][:3])[0]
         print(f"prodsec status --file (100 rows): {wall * 1000:.1f} ms = "
               f"{wall / base[0]:.1f}x python -c pass ({used * 1000:.1f} ms CPU); "

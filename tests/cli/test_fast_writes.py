@@ -1,0 +1,78 @@
+"""Workspace changes on the fast path: which calls it takes, that it leaves Typer, Rich and
+pydantic unimported, and that it answers exactly as the Typer command does."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from prodsec.cli.fast import parse_write
+
+ROOT = Path(__file__).resolve().parents[2]
+ROUTER = "Fictinet AX3000 Home Router"
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["status", "P", "R", "--set", "met"], (("status",), ["P", "R"], {"--set": ["met"]})),
+    (["status", "P", "R", "--set=met", "--evidence", "a", "--evidence", "b"],
+     (("status",), ["P", "R"], {"--set": ["met"], "--evidence": ["a", "b"]})),
+    (["status", "--file", "c.csv", "--db", "x.db"],
+     (("status",), [], {"--file": ["c.csv"], "--db": ["x.db"]})),
+    (["product", "add", "p.yaml"], (("product", "add"), ["p.yaml"], {})),
+    (["product", "release", "P", "1.0", "--placed-on-market", "2026-01-01"],
+     (("product", "release"), ["P", "1.0"], {"--placed-on-market": ["2026-01-01"]})),
+])
+def test_recognised_forms(args: list[str], expected: object) -> None:
+    assert parse_write(args) == expected
+
+
+@pytest.mark.parametrize("args", [
+    ["status", "--help"], ["status", "P", "R", "--set", "met", "--set", "done"],
+    ["status", "P"], ["status", "P", "R", "--set"], ["status", "P", "R", "--colour", "x"],
+    ["product", "add"], ["product", "add", "a", "b"], ["product", "list"], ["product", "add", "-h"],
+    ["gaps"],
+])
+def test_anything_else_goes_to_typer(args: list[str]) -> None:
+    assert parse_write(args) is None
+
+
+def _run(code: str, tmp: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120, env={"PATH": "/usr/bin:/bin",
+                                                      "PRODSEC_DATA_DIR": str(tmp)})
+
+
+def test_a_status_change_imports_neither_typer_nor_pydantic(tmp_path: Path) -> None:
+    db = str(tmp_path / "ws.db")
+    for args in (["product", "add", "examples/products/router.yaml"],
+                 ["assess", ROUTER, "--as-of", "2026-11-27"]):
+        subprocess.run([sys.executable, "-m", "prodsec", *args, "--db", db], check=True,
+                       capture_output=True, cwd=ROOT, timeout=120)
+    result = _run(
+        "import sys\nfrom prodsec.cli import main\ntry:\n"
+        f"    main(['status', {ROUTER!r}, 'uk-psti:schedule-1:1', '--set', 'met', '--db', {db!r}])\n"
+        "except SystemExit as exc:\n    print('exit', exc.code)\n"
+        "print(sorted(m for m in ('typer', 'rich', 'pydantic', 'alembic') if m in sys.modules))",
+        tmp_path)
+    assert result.stdout.splitlines() == [f"uk-psti:schedule-1:1 of {ROUTER}: met", "exit 0", "[]"], \
+        result.stderr
+
+
+def test_fast_and_typer_paths_answer_alike(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same bad call through both paths: same message, same exit code."""
+    from prodsec.cli import fast
+    from prodsec.cli.app import run
+
+    db = str(tmp_path / "ws.db")
+    args = ["product", "release", "Nothing", "1.0", "--support-end", "soon", "--db", db]
+    assert fast.try_fast(args) == 2
+    fast_err = capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        run(args)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == fast_err == \
+        "error: --support-end: expected an ISO 8601 date YYYY-MM-DD, got 'soon'\n"
