@@ -44,7 +44,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
            "long-name": tmp / "long.yaml", "bad-yaml": tmp / "bad.yaml",
            "unknown-field": tmp / "unknown.yaml", "bad-rows": tmp / "changes.csv",
            "bad-header": tmp / "header.csv", "changes-txt": tmp / "changes.txt",
-           "not-a-list": tmp / "changes.yaml"}
+           "not-a-list": tmp / "changes.yaml", "fresh-db": tmp / "fresh" / "new.db",
+           "out": tmp / "out"}
     out["dir"].mkdir()
     out["not-sqlite"].write_text("these are my notes, not a database\n")
     out["sbom"].write_text(json.dumps(SBOM))
@@ -120,6 +121,11 @@ CASES: list[tuple[list[str], str]] = [
     (["gaps", "--as-of", "yesterday"], "--as-of: expected an ISO 8601 date"),
     (["product", "list", "--db", "mysql://localhost/prodsec"],
      "expected a sqlite:/// path or a postgresql:// URL"),
+    (["import", "/nope.json"], "/nope.json: cannot read"),
+    (["db", "restore", "/nope.zip", "--db", "{fresh-db}"], "/nope.zip: no such file"),
+    (["export", "No Such Org", "{out}.json"], "unknown organisation 'No Such Org'"),
+    (["sbom", "scan", "/nope.json", "--advisories", "{dir}"], "/nope.json: cannot read"),
+    (["token", "create", "nobody@example.com"], "no user 'nobody@example.com'"),
     # bulk status files: all or nothing, every bad row named
     (["status", "--file", "{bad-rows}"], "{bad-rows}: 3 bad row(s), nothing changed"),
     (["status", "--file", "{bad-rows}"], "row 3, column requirement: requirement 'nope:req'"),
