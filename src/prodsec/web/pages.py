@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from prodsec.core import limits
 from prodsec.core.knowledge import CATEGORIES
 from prodsec.web.questions import profile_from_form, questions
 from prodsec.workspace.context import Actor, Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -21,6 +22,8 @@ from prodsec.workspace.context import Actor, Conflict, NotFound, PermissionDenie
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "web"
 COOKIE = "prodsec_session"
 templates = Jinja2Templates(directory=str(TEMPLATES))
+#: Forms take their maxlength from the same limits the services enforce.
+templates.env.globals["limits"] = limits
 router = APIRouter(include_in_schema=False)
 
 
