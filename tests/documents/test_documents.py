@@ -281,6 +281,32 @@ def test_html_escapes_what_users_typed(workspace: tuple[Database, Actor],
     assert "<script>" not in html and 'href="javascript:' not in html
 
 
+MARKDOWN_ATTACK = ("![pixel](http://169.254.169.254/latest/meta-data/) [pay here](https://evil.example)"
+                   " <https://evil.example/auto> | injected cell | **bold** `code` # heading")
+
+
+def test_data_cannot_inject_markdown_structure(workspace: tuple[Database, Actor],
+                                               kb: KnowledgeBase) -> None:
+    """A product's text cannot become an image the PDF renderer fetches, a link, an autolink,
+    a table cell or emphasis: it renders as the characters typed."""
+    from html.parser import HTMLParser
+
+    db, actor = workspace
+    with db.transaction() as session:
+        set_product_docs(session, actor, kb, CAMERA, {"secure_use": MARKDOWN_ATTACK})
+        set_org_profile(session, actor, {"legal_name": MARKDOWN_ATTACK})
+    html = generate(db, actor, kb, "user-information", "html").decode()
+    tags: list[str] = []
+    text: list[str] = []
+    parser = type("Tags", (HTMLParser,), {"handle_starttag": lambda _s, t, _a: tags.append(t),
+                                          "handle_data": lambda _s, d: text.append(d)})()
+    parser.feed(html)
+    assert not {"img", "a"} & set(tags), tags
+    assert "".join(text).count(MARKDOWN_ATTACK) == 2  # both fields, character for character
+    markdown = generate(db, actor, kb, "technical-file", "md").decode()
+    assert "!\\[pixel\\](http" in markdown and "[pay here](" not in markdown
+
+
 def test_cli_refuses_with_exit_2_then_generates_and_lists(tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -1,8 +1,10 @@
 """Turn a document kind into bytes (Markdown, HTML, PDF, text or JSON) and keep a record.
 
 Every prose document is written once, as a Markdown template; HTML is that Markdown rendered
-by markdown-it (raw HTML disabled, so nothing typed into the workspace can inject markup) inside
-a print stylesheet, and PDF is that HTML laid out by WeasyPrint (imported only when a PDF is
+by markdown-it inside a print stylesheet. Nothing typed into the workspace can inject markup:
+every text the template is given is Markdown-escaped first (so a product name cannot become a
+link, an image the PDF renderer would fetch, a heading or a table cell), raw HTML is disabled
+in markdown-it, and the HTML page template escapes whatever it prints; and PDF is that HTML laid out by WeasyPrint (imported only when a PDF is
 asked for: it is the optional ``pdf`` extra).
 """
 
@@ -16,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -81,12 +84,27 @@ def _inline(value: Any) -> str:
 
 
 def _cell(value: Any) -> str:
-    """A table cell: one line, with pipes escaped."""
-    return _inline(value).replace("|", "\\|")
+    """A table cell: one line (its pipes were escaped with the rest of the data)."""
+    return _inline(value)
+
+
+def md_escape(value: Any) -> Any:
+    """Data made literal for Markdown: every text inside ``value`` (dicts and lists walked,
+    keys kept) with its Markdown punctuation backslash-escaped, which CommonMark renders as
+    the character itself. Gaps and other non-text values are left as they are."""
+    if isinstance(value, str):
+        return _MD_SPECIAL.sub(r"\\\1", value)
+    if isinstance(value, dict):
+        return {k: md_escape(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(md_escape(v) for v in value)
+    return value
 
 
 @lru_cache(maxsize=1)
 def _env() -> Environment:
+    """Markdown and plain-text templates: no HTML escaping (they are not HTML); Markdown
+    gets its data escaped by ``md_escape`` instead."""
     env = Environment(loader=PackageLoader("prodsec", "templates/documents"),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True, autoescape=False)
@@ -95,8 +113,16 @@ def _env() -> Environment:
     return env
 
 
+@lru_cache(maxsize=1)
+def _page_env() -> Environment:
+    """The HTML page around a rendered document: escapes everything it prints."""
+    return Environment(loader=PackageLoader("prodsec", "templates/documents"),
+                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                       keep_trailing_newline=True, autoescape=True)
+
+
 def _markdown(template: str, context: dict[str, Any]) -> str:
-    return _blocks_apart(_text(template, context))
+    return _blocks_apart(_text(template, md_escape(context)))
 
 
 def _text(template: str, context: dict[str, Any]) -> str:
@@ -131,8 +157,9 @@ def _gap_markup(html: str) -> str:
 
 
 def to_html(markdown: str, title: str, draft: bool) -> str:
-    body = _gap_markup(_md_parser().render(markdown))
-    page = _env().get_template("base.html.j2")
+    # markdown-it's output with raw HTML disabled (every text escaped): markup of ours
+    body = Markup(_gap_markup(_md_parser().render(markdown)))  # noqa: S704
+    page = _page_env().get_template("base.html.j2")
     return page.render(title=title, body=body, draft=draft)
 
 
