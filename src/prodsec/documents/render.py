@@ -158,7 +158,7 @@ def _gap_markup(html: str) -> str:
 
 def to_html(markdown: str, title: str, draft: bool) -> str:
     # markdown-it's output with raw HTML disabled (every text escaped): markup of ours
-    body = Markup(_gap_markup(_md_parser().render(markdown)))  # noqa: S704
+    body = Markup(_gap_markup(_md_parser().render(markdown)))
     page = _page_env().get_template("base.html.j2")
     return page.render(title=title, body=body, draft=draft)
 

@@ -13,6 +13,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup
 
 from prodsec.core import limits
 from prodsec.core.knowledge import CATEGORIES
@@ -21,7 +23,11 @@ from prodsec.workspace.context import Actor, Conflict, NotFound, PermissionDenie
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "web"
 COOKIE = "prodsec_session"
-templates = Jinja2Templates(directory=str(TEMPLATES))
+# Every page escapes what it prints: autoescape for every template, whatever its name ends
+# with (``select_autoescape`` knows html/htm/xml only, and ours end with ``.html.j2``). Markup
+# the server made itself is wrapped in ``Markup`` in Python, never ``|safe`` in a template.
+templates = Jinja2Templates(env=Environment(loader=FileSystemLoader(str(TEMPLATES)),
+                                            autoescape=True))
 #: Forms take their maxlength from the same limits the services enforce.
 templates.env.globals["limits"] = limits
 router = APIRouter(include_in_schema=False)
@@ -163,9 +169,11 @@ def landscape_page(request: Request) -> HTMLResponse:
         "pictures": pictures, "regulations": knowledge.regulations(kb)}, actor=actor, csrf=csrf)
 
 
-def _svg(data: bytes) -> str:
+def _svg(data: bytes) -> Markup:
+    """The inline picture: matplotlib's SVG of the knowledge base (it escapes its text, and
+    nothing in it comes from a user), so it is markup of ours."""
     text = data.decode("utf-8")
-    return text[text.index("<svg"):]
+    return Markup(text[text.index("<svg"):])
 
 
 @router.get("/regulations/{reg_id}", response_class=HTMLResponse)
