@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.web.conftest import PASSWORD, csrf_of, sign_in
+from tests.web.conftest import PASSWORD, csrf_of, post_login, sign_in
 
 ROUTER = {"name": "Router X", "markets": ["DE", "GB"], "functions": ["router"],
           "data_connection": "yes", "internet": "yes", "consumer": "yes", "personal_data": "no",
@@ -34,10 +35,10 @@ def test_pages_need_sign_in(client: TestClient) -> None:
 
 
 def test_wrong_password_and_open_redirect(client: TestClient) -> None:
-    bad = client.post("/login", data={"email": "editor@acme.example", "password": "nope nope nope"})
+    bad = post_login(client, {"email": "editor@acme.example", "password": "nope nope nope"})
     assert bad.status_code == 401 and "wrong" in bad.text
-    ok = client.post("/login", data={"email": "editor@acme.example", "password": PASSWORD,
-                                     "next": "//evil.example/"}, follow_redirects=False)
+    ok = post_login(client, {"email": "editor@acme.example", "password": PASSWORD,
+                              "next": "//evil.example/"}, follow_redirects=False)
     assert ok.headers["location"] == "/"
     cookie = ok.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
@@ -45,8 +46,8 @@ def test_wrong_password_and_open_redirect(client: TestClient) -> None:
 
 def test_login_rate_limited(client: TestClient) -> None:
     for _ in range(5):
-        client.post("/login", data={"email": "viewer@acme.example", "password": "wrong guess!!"})
-    blocked = client.post("/login", data={"email": "viewer@acme.example", "password": PASSWORD})
+        post_login(client, {"email": "viewer@acme.example", "password": "wrong guess!!"})
+    blocked = post_login(client, {"email": "viewer@acme.example", "password": PASSWORD})
     assert blocked.status_code == 429
 
 
@@ -92,7 +93,7 @@ def test_board_status_evidence_and_stale_edit(client: TestClient) -> None:
     assert met.status_code == 303
     stale = client.post(f"{product}/statuses/{sid}", data={"csrf_token": csrf, "version": version,
                                                            "status": "not-met"})
-    assert stale.status_code == 412 and "Someone else changed" in stale.text and "'met'" in stale.text
+    assert stale.status_code == 412 and "Someone else changed" in stale.text and "'met'" in unescape(stale.text)
     na = client.post(f"{product}/statuses/{sid}", data={"csrf_token": csrf, "version": str(int(version) + 1),
                                                         "status": "not-applicable", "justification": ""})
     assert na.status_code == 422 and "justification" in na.text

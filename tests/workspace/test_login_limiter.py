@@ -199,6 +199,7 @@ def test_api_and_web_share_the_budget(database: Database, kb: KnowledgeBase,
 
     from prodsec import web
     from prodsec.api import create_app
+    from tests.web.conftest import post_login
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -213,11 +214,11 @@ def test_api_and_web_share_the_budget(database: Database, kb: KnowledgeBase,
         assert client.post("/api/v1/auth/login", json={
             "email": "alice@acme.example", "password": "wrong guess!!"}).status_code == 401
     for _ in range(2):
-        assert client.post("/login", data={
+        assert post_login(client, {
             "email": "alice@acme.example", "password": "wrong guess!!"}).status_code == 401
     assert client.post("/api/v1/auth/login", json={
         "email": "alice@acme.example", "password": "wrong guess!!"}).status_code == 429
-    assert client.post("/login", data={
+    assert post_login(client, {
         "email": "alice@acme.example", "password": "wrong guess!!"}).status_code == 429
     with database.transaction() as session:
         assert session.scalar(select(func.count()).select_from(LoginFailure)) == 10

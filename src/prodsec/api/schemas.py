@@ -62,6 +62,8 @@ class Health(BaseModel):
 class LoginIn(Model):
     email: Annotated[str, StringConstraints(min_length=3, max_length=limits.EMAIL)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    organisation: Annotated[str | None, StringConstraints(max_length=200)] = Field(
+        default=None, description="For an account in several organisations: which one.")
 
 
 class Me(BaseModel):

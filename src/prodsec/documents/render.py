@@ -214,6 +214,7 @@ def render(kind_name: str, session: Session, actor: Actor, product_ref: str | No
     """
     from prodsec.services.knowledge import knowledge_base
 
+    actor.require("editor")  # it stores a generation record: a write, whichever face asks
     kb = kb or knowledge_base()
     k = kind(kind_name)
     today = today or dt.date.today()

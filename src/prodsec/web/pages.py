@@ -1,16 +1,26 @@
 """The pages. Each handler reads through the workspace services in one transaction and renders
 a template; writes come from HTML forms carrying the session's CSRF token, and redirect after
-success (so a reload never repeats a write)."""
+success (so a reload never repeats a write).
+
+Handlers are plain ``def`` (FastAPI runs them in its threadpool): database work, argon2 and
+parsing never run on the event loop. A form handler takes its form through one dependency
+(``ViewerForm``, ``EditorForm``, ``AdminForm``) that signs in, checks the role the API asks
+for the same action (``Actor.require``, before the body is read), checks the CSRF token and
+closes uploaded files afterwards.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
@@ -23,6 +33,7 @@ from prodsec.workspace.context import Actor, Conflict, NotFound, PermissionDenie
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "web"
 COOKIE = "prodsec_session"
+LOGIN_COOKIE = "prodsec_login"  # the sign-in form's pre-session CSRF token (double submit)
 # Every page escapes what it prints: autoescape for every template, whatever its name ends
 # with (``select_autoescape`` knows html/htm/xml only, and ours end with ``.html.j2``). Markup
 # the server made itself is wrapped in ``Markup`` in Python, never ``|safe`` in a template.
@@ -74,8 +85,49 @@ def _who(request: Request) -> tuple[Actor, str]:
 def _check_csrf(csrf: str, form: Any) -> None:
     from prodsec.workspace.sessions import csrf_matches
 
-    if not csrf_matches(csrf, form.get("csrf_token")):
+    token = form.get("csrf_token")
+    if not csrf_matches(csrf, token if isinstance(token, str) else None):
         raise PageError(403, "This form has expired or did not come from this site; reload the page and try again.")
+
+
+def _permit(actor: Actor, role: str) -> None:
+    """The role check every face shares (``Actor.require``), answered as a 403 page."""
+    try:
+        actor.require(role)
+    except PermissionDenied as exc:
+        raise PageError(403, str(exc)) from None
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A signed-in user's form: who sent it, the session's CSRF token, the fields and files."""
+
+    actor: Actor
+    csrf: str
+    form: Any
+
+
+def _form_as(role: str) -> Callable[[Request], AsyncIterator[Submitted]]:
+    """The dependency of a form handler: sign-in (401 → login), then the role (403, before the
+    body is read, like the API's), then the body and its CSRF token (403); uploaded files are
+    closed when the handler is done."""
+
+    async def submitted(request: Request) -> AsyncIterator[Submitted]:
+        actor, csrf = await run_in_threadpool(_who, request)
+        _permit(actor, role)
+        form = await request.form()
+        try:
+            _check_csrf(csrf, form)
+            yield Submitted(actor, csrf, form)
+        finally:
+            await form.close()
+
+    return submitted
+
+
+ViewerForm = Annotated[Submitted, Depends(_form_as("viewer"))]
+EditorForm = Annotated[Submitted, Depends(_form_as("editor"))]
+AdminForm = Annotated[Submitted, Depends(_form_as("admin"))]
 
 
 def _render(request: Request, name: str, context: dict[str, Any], status: int = 200,
@@ -96,7 +148,7 @@ def _redirect(url: str) -> RedirectResponse:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str = "/") -> HTMLResponse:
-    return _render(request, "login.html.j2", {"next": _safe_next(next), "email": "", "error": None})
+    return _login_form(request, _safe_next(next))
 
 
 def _safe_next(target: str) -> str:
@@ -104,43 +156,64 @@ def _safe_next(target: str) -> str:
     return target if target.startswith("/") and not target.startswith("//") else "/"
 
 
-@router.post("/login", response_class=HTMLResponse)
-async def login(request: Request) -> Response:
-    from prodsec.workspace.sessions import create_session
-    from prodsec.workspace.users import authenticate_password
+def _login_form(request: Request, target: str, email: str = "", error: str | None = None,
+                status: int = 200, organisations: list[str] | None = None) -> HTMLResponse:
+    """The sign-in page with a fresh pre-session CSRF token, in the form and in a cookie only
+    this site can set: a cross-site form cannot sign a victim in to the attacker's account."""
+    token = secrets.token_urlsafe(32)
+    response = _render(request, "login.html.j2", {
+        "next": target, "email": email, "error": error, "login_csrf": token,
+        "organisations": organisations or []}, status)
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/login",
+                        secure=_state(request).secure_cookies or request.url.scheme == "https",
+                        max_age=3600)
+    return response
 
-    form = await request.form()
-    email = str(form.get("email") or "").strip().lower()
-    password = str(form.get("password") or "")
-    target = _safe_next(str(form.get("next") or "/"))
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, email: Annotated[str, Form(max_length=320)] = "",
+          password: Annotated[str, Form(max_length=1024)] = "",
+          next: Annotated[str, Form(max_length=2048)] = "/",
+          csrf_token: Annotated[str, Form(max_length=100)] = "",
+          organisation: Annotated[str, Form(max_length=200)] = "") -> Response:
+    from prodsec.workspace.sessions import create_session, csrf_matches
+    from prodsec.workspace.users import OrganisationChoice, authenticate_password
+
+    email, target = email.strip().lower(), _safe_next(next)
+    expected = request.cookies.get(LOGIN_COOKIE, "")
+    if not expected or not csrf_matches(expected, csrf_token):
+        return _login_form(request, target, email, "This sign-in form has expired or did not "
+                           "come from this site; please sign in again.", 403)
     state = _state(request)
     client = request.client.host if request.client else "unknown"
     wait = state.limiter.retry_after(f"email:{email}", f"ip:{client}")
     if wait:
-        return _render(request, "login.html.j2", {
-            "next": target, "email": email,
-            "error": f"Too many failed sign-ins. Try again in {wait // 60 + 1} minutes."}, 429)
+        return _login_form(request, target, email, "Too many failed sign-ins. Try again in "
+                           f"{wait // 60 + 1} minutes.", 429)
     with state.database.transaction() as session:
-        actor = authenticate_password(session, email, password)
+        try:
+            actor = authenticate_password(session, email, password, organisation or None)
+        except OrganisationChoice as exc:
+            return _login_form(request, target, email, "This account belongs to several "
+                               "organisations: choose one and enter the password again.",
+                               organisations=exc.organisations)
         if actor is None:
             state.limiter.failed(f"email:{email}", f"ip:{client}")
-            return _render(request, "login.html.j2", {
-                "next": target, "email": email, "error": "E-mail or password is wrong."}, 401)
+            return _login_form(request, target, email, "E-mail or password is wrong.", 401)
         state.limiter.succeeded(f"email:{email}")
         secret, _csrf = create_session(session, actor)
     response = _redirect(target)
     response.set_cookie(COOKIE, secret, httponly=True, samesite="lax", path="/",
                         secure=state.secure_cookies or request.url.scheme == "https",
                         max_age=12 * 3600)
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
+def logout(request: Request, sent: ViewerForm) -> Response:
     from prodsec.workspace.sessions import end_session
 
-    _actor, csrf = _who(request)
-    _check_csrf(csrf, await request.form())
     with _state(request).database.transaction() as session:
         end_session(session, request.cookies.get(COOKIE, ""))
     response = _redirect("/login")
@@ -242,22 +315,21 @@ def _preview(kb: Any, raw: dict[str, Any]) -> tuple[Any, dict[str, str]]:
 
 
 @router.post("/products/preview", response_class=HTMLResponse)
-async def wizard_preview(request: Request) -> HTMLResponse:
-    actor, csrf = _who(request)
-    form = await request.form()
-    _check_csrf(csrf, form)
+def wizard_preview(request: Request, sent: ViewerForm) -> HTMLResponse:
+    """What the answers so far would mean: computes, stores nothing (any role, like the API's
+    ``/check``)."""
+    form = sent.form
     preview, _errors = _preview(_state(request).kb, profile_from_form(form, form.getlist))
-    return _render(request, "_preview.html.j2", {"preview": preview}, actor=actor, csrf=csrf)
+    return _render(request, "_preview.html.j2", {"preview": preview}, actor=sent.actor,
+                   csrf=sent.csrf)
 
 
 @router.post("/products/new", response_class=HTMLResponse)
-async def wizard_save(request: Request) -> Response:
+def wizard_save(request: Request, sent: EditorForm) -> Response:
     from prodsec.core.profile import ProfileError, parse_profile
     from prodsec.workspace import products
 
-    actor, csrf = _who(request)
-    form = await request.form()
-    _check_csrf(csrf, form)
+    actor, csrf, form = sent.actor, sent.csrf, sent.form
     state = _state(request)
     raw = profile_from_form(form, form.getlist)
     values = _form_values(form)
@@ -282,29 +354,20 @@ async def wizard_save(request: Request) -> Response:
 
 
 @router.post("/products/import", response_class=HTMLResponse)
-async def import_profile(request: Request) -> Response:
-    actor, csrf = _who(request)
-    form = await request.form()
-    _check_csrf(csrf, form)
-    upload = form.get("profile")
-    try:
-        return await _import(request, actor, csrf, upload)
-    finally:
-        await form.close()
-
-
-async def _import(request: Request, actor: Actor, csrf: str, upload: Any) -> Response:
+def import_profile(request: Request, sent: EditorForm) -> Response:
+    """A profile file (YAML or JSON): parsed here, in the threadpool, never on the event loop."""
     import json
 
     import yaml
 
     from prodsec.workspace import products
 
+    actor, csrf, upload = sent.actor, sent.csrf, sent.form.get("profile")
     state = _state(request)
     try:
         if upload is None or isinstance(upload, str):
             raise ValidationFailed("profile", "choose a profile file (.yaml or .json)")
-        data = await upload.read(1_000_001)
+        data = upload.file.read(1_000_001)
         if len(data) > 1_000_000:
             raise ValidationFailed("profile", "the file is larger than 1 MB")
         name = upload.filename or "profile"
@@ -348,16 +411,15 @@ def _product_data(request: Request, actor: Actor, pid: str) -> dict[str, Any]:
 
 
 @router.post("/products/{pid}/documents", response_class=HTMLResponse)
-async def generate_document(request: Request, pid: str) -> Response:
-    """Generate a document; when information is missing, say what and where to enter it."""
+def generate_document(request: Request, pid: str, sent: EditorForm) -> Response:
+    """Generate a document (a write: it stores a generation record, so editors and admins
+    only, as in the API); when information is missing, say what and where to enter it."""
     from prodsec.documents.facts import MissingInformation
     from prodsec.documents.render import MEDIA
     from prodsec.documents.render import render as render_document
     from prodsec.errors import InputError
 
-    actor, csrf = _who(request)
-    form = await request.form()
-    _check_csrf(csrf, form)
+    actor, csrf, form = sent.actor, sent.csrf, sent.form
     state = _state(request)
     name, fmt = str(form.get("kind") or ""), str(form.get("format") or "html")
     draft = form.get("draft") == "1"
@@ -407,12 +469,10 @@ def _timeline(kb: Any, verdicts: dict[str, Any], binding: set[str]) -> list[dict
 
 
 @router.post("/products/{pid}/releases", response_class=HTMLResponse)
-async def add_release(request: Request, pid: str) -> Response:
+def add_release(request: Request, pid: str, sent: EditorForm) -> Response:
     from prodsec.workspace import products
 
-    actor, csrf = _who(request)
-    form = await request.form()
-    _check_csrf(csrf, form)
+    actor, csrf, form = sent.actor, sent.csrf, sent.form
     try:
         placed = _date(form.get("placed_on_market"), "placed_on_market")
         end = _date(form.get("support_end"), "support_end")
@@ -501,12 +561,10 @@ def board(request: Request, pid: str, status: str = "", category: str = "", q: s
 
 
 @router.post("/products/{pid}/statuses/{sid}", response_class=HTMLResponse)
-async def change_status(request: Request, pid: str, sid: str) -> Response:
+def change_status(request: Request, pid: str, sid: str, sent: EditorForm) -> Response:
     from prodsec.workspace import compliance
 
-    actor, csrf = _who(request)
-    form = await request.form()
-    _check_csrf(csrf, form)
+    actor, csrf, form = sent.actor, sent.csrf, sent.form
     state = _state(request)
     try:
         version = int(str(form.get("version") or "0"))
@@ -537,24 +595,16 @@ def _board_error(request: Request, actor: Actor, csrf: str, pid: str, message: s
 
 
 @router.post("/products/{pid}/statuses/{sid}/evidence", response_class=HTMLResponse)
-async def upload_evidence(request: Request, pid: str, sid: str) -> Response:
-    actor, csrf = _who(request)
-    form = await request.form()
-    _check_csrf(csrf, form)
-    upload = form.get("file")
-    url = str(form.get("url") or "").strip() or None
-    try:
-        return await _attach(request, actor, csrf, pid, sid, form, upload, url)
-    finally:
-        await form.close()  # uploaded files are spooled to temporary files: release them
-
-
-async def _attach(request: Request, actor: Actor, csrf: str, pid: str, sid: str, form: Any,
-                  upload: Any, url: str | None) -> Response:
+async def upload_evidence(request: Request, pid: str, sid: str, sent: EditorForm) -> Response:
+    """Attach a file or a link; async only to stage the upload and queue for the write
+    (``writes``), which run the database work on worker threads."""
     from anyio import to_thread
 
     from prodsec.workspace import compliance, staging, writes
 
+    actor, csrf, form = sent.actor, sent.csrf, sent.form
+    upload = form.get("file")
+    url = str(form.get("url") or "").strip() or None
     state = _state(request)
     store = state.database.evidence_dir
     has_file = upload is not None and not isinstance(upload, str) and upload.filename
@@ -579,17 +629,16 @@ async def _attach(request: Request, actor: Actor, csrf: str, pid: str, sid: str,
     except NotFound as exc:
         raise PageError(404, str(exc)) from None
     except (ValidationFailed, PermissionDenied) as exc:
-        return _board_error(request, actor, csrf, pid, str(exc), sid, _status(exc), form)
+        return await to_thread.run_sync(_board_error, request, actor, csrf, pid, str(exc), sid,
+                                        _status(exc), form)
     return _redirect(f"/products/{pid}/board#s-{sid}")
 
 
 @router.post("/products/{pid}/statuses/{sid}/control", response_class=HTMLResponse)
-async def link_control(request: Request, pid: str, sid: str) -> Response:
+def link_control(request: Request, pid: str, sid: str, sent: EditorForm) -> Response:
     from prodsec.workspace import compliance
 
-    actor, csrf = _who(request)
-    form = await request.form()
-    _check_csrf(csrf, form)
+    actor, csrf, form = sent.actor, sent.csrf, sent.form
     state = _state(request)
     try:
         with state.database.transaction() as session:
@@ -674,12 +723,10 @@ def vulnerabilities_page(request: Request, pid: str) -> HTMLResponse:
 
 
 @router.post("/products/{pid}/vex", response_class=HTMLResponse)
-async def set_vex(request: Request, pid: str) -> Response:
+def set_vex(request: Request, pid: str, sent: EditorForm) -> Response:
     from prodsec.workspace import vex
 
-    actor, csrf = _who(request)
-    form = await request.form()
-    _check_csrf(csrf, form)
+    actor, csrf, form = sent.actor, sent.csrf, sent.form
     try:
         with _state(request).database.transaction() as session:
             vex.set_statement(session, actor, pid, str(form.get("vulnerability") or ""),
@@ -713,92 +760,76 @@ def _form_failure(exc: Exception) -> int:
 
 
 @router.post("/products/{pid}/sbom", response_class=HTMLResponse)
-async def import_sbom(request: Request, pid: str) -> Response:
-    """A release's SBOM file: stored with its quality report, findings recomputed."""
-    from fastapi.concurrency import run_in_threadpool
-
+async def import_sbom(request: Request, pid: str, sent: EditorForm) -> Response:
+    """A release's SBOM file: stored with its quality report, findings recomputed. Async only
+    to parse off the writer queue and then queue (``writes``): database work and parsing run
+    on worker threads."""
     from prodsec.errors import InputError
     from prodsec.workspace import writes
     from prodsec.workspace.vulnerabilities import get_release, parse_sbom
     from prodsec.workspace.vulnerabilities import import_sbom as store
 
-    actor, csrf = _who(request)
-    form = await request.form()
+    actor, csrf, form = sent.actor, sent.csrf, sent.form
+    release = str(form.get("release") or "")
+    database = _state(request).database
     try:
-        _check_csrf(csrf, form)
-        release = str(form.get("release") or "")
-
-        async def run(data: bytes, name: str) -> str:
-            database = _state(request).database
-            await writes.read(database, lambda s: get_release(s, actor, pid, release))  # 404
-            parsed = await run_in_threadpool(parse_sbom, data, name)  # before the transaction
-            return str((await writes.write(database, actor.org_id, lambda s: store(
-                s, actor, pid, release, data, name, parsed)))["release_id"])
-
-        try:
-            release_id = await run(*await _upload(form, "an SBOM"))
-        except NotFound as exc:
-            raise PageError(404, str(exc)) from None
-        except (InputError, PermissionDenied) as exc:
-            return _vulnerabilities(request, actor, csrf, pid, _form_failure(exc), form_error={
-                "form": "sbom", "release": release, "text": str(exc)})
-    finally:
-        await form.close()
+        data, name = await _upload(form, "an SBOM")
+        await writes.read(database, lambda s: get_release(s, actor, pid, release))  # 404
+        parsed = await run_in_threadpool(parse_sbom, data, name)  # before the transaction
+        release_id = str((await writes.write(database, actor.org_id, lambda s: store(
+            s, actor, pid, release, data, name, parsed)))["release_id"])
+    except NotFound as exc:
+        raise PageError(404, str(exc)) from None
+    except (InputError, PermissionDenied) as exc:
+        return await run_in_threadpool(_vulnerabilities, request, actor, csrf, pid, _status(exc),
+                                       form_error={"form": "sbom", "release": release,
+                                                   "text": str(exc)})
     return _redirect(f"/products/{pid}/vulnerabilities#release-{release_id}")
 
 
 @router.post("/products/{pid}/vex/import", response_class=HTMLResponse)
-async def import_vex(request: Request, pid: str) -> Response:
+async def import_vex(request: Request, pid: str, sent: EditorForm) -> Response:
     """A supplier's VEX file (CycloneDX, OpenVEX or CSAF): the page shows what was imported
-    and what was skipped, and why (importing the same file again changes nothing)."""
-    from fastapi.concurrency import run_in_threadpool
-
+    and what was skipped, and why (importing the same file again changes nothing). Async only
+    to parse off the writer queue and then queue, as ``import_sbom``."""
     from prodsec.errors import InputError
     from prodsec.workspace import writes
     from prodsec.workspace.products import get_product
     from prodsec.workspace.vex import import_summary, parse_vex
     from prodsec.workspace.vulnerabilities import get_release
 
-    actor, csrf = _who(request)
-    form = await request.form()
+    actor, csrf, form = sent.actor, sent.csrf, sent.form
+    release = str(form.get("release") or "") or None
+    database = _state(request).database
+
+    def exists(session: Any) -> None:  # 404 before the file is parsed
+        get_product(session, actor, pid)
+        if release:
+            get_release(session, actor, pid, release)
+
     try:
-        _check_csrf(csrf, form)
-        release = str(form.get("release") or "") or None
-
-        def exists(session: Any) -> None:  # 404 before the file is parsed
-            get_product(session, actor, pid)
-            if release:
-                get_release(session, actor, pid, release)
-
-        async def run(data: bytes, name: str) -> dict[str, Any]:
-            database = _state(request).database
-            await writes.read(database, exists)
-            parsed = await run_in_threadpool(parse_vex, data, name)  # before the transaction
-            return await writes.write(database, actor.org_id, lambda s: (
-                import_summary(s, actor, pid, data, name, release, parsed)))
-
-        try:
-            summary = await run(*await _upload(form, "a VEX"))
-        except NotFound as exc:
-            raise PageError(404, str(exc)) from None
-        except (InputError, PermissionDenied) as exc:
-            return _vulnerabilities(request, actor, csrf, pid, _form_failure(exc), form_error={
-                "form": "vex", "release": release or "", "text": str(exc)})
-    finally:
-        await form.close()
-    return _vulnerabilities(request, actor, csrf, pid, vex_summary=summary)
+        data, name = await _upload(form, "a VEX")
+        await writes.read(database, exists)
+        parsed = await run_in_threadpool(parse_vex, data, name)  # before the transaction
+        summary = await writes.write(database, actor.org_id, lambda s: (
+            import_summary(s, actor, pid, data, name, release, parsed)))
+    except NotFound as exc:
+        raise PageError(404, str(exc)) from None
+    except (InputError, PermissionDenied) as exc:
+        return await run_in_threadpool(_vulnerabilities, request, actor, csrf, pid, _status(exc),
+                                       form_error={"form": "vex", "release": release or "",
+                                                   "text": str(exc)})
+    return await run_in_threadpool(_vulnerabilities, request, actor, csrf, pid,
+                                   vex_summary=summary)
 
 
 @router.post("/products/{pid}/csaf", response_class=HTMLResponse)
-async def author_csaf(request: Request, pid: str) -> Response:
+def author_csaf(request: Request, pid: str, sent: EditorForm) -> Response:
     """Author a CSAF advisory for a release: validated, stored, then listed for download."""
     from prodsec.errors import InputError
     from prodsec.workspace.csaf_author import author
 
-    actor, csrf = _who(request)
-    form = await request.form()
-    await form.close()  # only text fields are expected; release any file sent anyway
-    _check_csrf(csrf, form)
+    actor, csrf, form = sent.actor, sent.csrf, sent.form
     release = str(form.get("release") or "")
     title = str(form.get("title") or "").strip()
     try:
@@ -885,47 +916,35 @@ def compare_page(request: Request) -> HTMLResponse:
 
 
 @router.get("/admin", response_class=HTMLResponse)
-def admin(request: Request, created_token: str | None = None) -> HTMLResponse:
+def admin(request: Request) -> HTMLResponse:
     actor, csrf = _who(request)
-    if actor.role != "admin":
-        raise PageError(403, "Only administrators of this organisation can manage users and tokens.")
+    _permit(actor, "admin")
     return _render(request, "admin.html.j2", _admin_data(request, actor) | {
         "error": None, "form": {}, "secret": None}, actor=actor, csrf=csrf)
 
 
 def _admin_data(request: Request, actor: Actor) -> dict[str, Any]:
-    from sqlalchemy import select
-
-    from prodsec.db.models import ApiToken, Membership, User
+    """The organisation's members and tokens, through the same service calls as the API."""
+    from prodsec.workspace import users
 
     with _state(request).database.transaction() as session:
-        members = session.execute(select(User, Membership).join(
-            Membership, Membership.user_id == User.id).where(Membership.org_id == actor.org_id)
-            .order_by(User.email)).all()
-        tokens = session.execute(select(ApiToken, User.email).join(User, User.id == ApiToken.user_id)
-                                 .where(ApiToken.org_id == actor.org_id)
-                                 .order_by(ApiToken.created_at.desc())).all()
-        return {"members": [{"email": u.email, "name": u.name, "role": m.role, "active": u.active}
-                            for u, m in members],
-                "tokens": [{"name": t.name, "prefix": t.prefix, "user": email,
-                            "created_at": t.created_at, "expires_at": t.expires_at,
-                            "revoked": t.revoked} for t, email in tokens]}
+        members, _n = users.list_members(session, actor, limit=500)
+        tokens, _n = users.list_tokens(session, actor, limit=500)
+        return {"members": [users.member_view(u, m) for u, m in members],
+                "tokens": [users.token_view(t, email) for t, email in reversed(tokens)]}
 
 
 @router.post("/admin/users", response_class=HTMLResponse)
-async def admin_add_user(request: Request) -> Response:
-    from prodsec.db.models import Organisation
-    from prodsec.workspace.users import create_user
+def admin_add_user(request: Request, sent: AdminForm) -> Response:
+    """A new account in this organisation: ``users.add_member``, the rule the API applies
+    (an e-mail address registered anywhere is refused)."""
+    from prodsec.workspace.users import add_member
 
-    actor, csrf = _who(request)
-    form = await request.form()
-    _check_csrf(csrf, form)
+    actor, csrf, form = sent.actor, sent.csrf, sent.form
     try:
         with _state(request).database.transaction() as session:
-            org = session.get(Organisation, actor.org_id)
-            assert org is not None
-            create_user(session, org.name, str(form.get("email") or ""), str(form.get("role") or ""),
-                        str(form.get("password") or ""), str(form.get("name") or ""), actor=actor)
+            add_member(session, actor, str(form.get("email") or ""), str(form.get("role") or ""),
+                       str(form.get("password") or ""), str(form.get("name") or ""))
     except (ValidationFailed, Conflict, PermissionDenied, NotFound) as exc:
         return _render(request, "admin.html.j2", _admin_data(request, actor) | {
             "error": {"field": getattr(exc, "field", "email"), "text": str(exc)},
@@ -934,12 +953,10 @@ async def admin_add_user(request: Request) -> Response:
 
 
 @router.post("/admin/tokens", response_class=HTMLResponse)
-async def admin_add_token(request: Request) -> Response:
+def admin_add_token(request: Request, sent: AdminForm) -> Response:
     from prodsec.workspace.users import create_token
 
-    actor, csrf = _who(request)
-    form = await request.form()
-    _check_csrf(csrf, form)
+    actor, csrf, form = sent.actor, sent.csrf, sent.form
     try:
         with _state(request).database.transaction() as session:
             secret, _t = create_token(session, actor, str(form.get("user") or ""),

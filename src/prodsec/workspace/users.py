@@ -61,7 +61,11 @@ def system_actor(org: Organisation) -> Actor:
 
 def create_user(session: Session, org_name: str, email: str, role: str, password: str | None,
                 name: str = "", actor: Actor | None = None) -> tuple[User, Membership]:
-    """Create a user (or add an existing one to the organisation) with a role."""
+    """Create a user with a role in an organisation.
+
+    Only the local set-up (the CLI's system actor, who holds the whole database anyway) may add
+    an account that exists already to another organisation; an administrator acting through a
+    face adds new accounts only (``add_member``)."""
     if role not in ROLES:
         raise ValidationFailed("role", f"expected one of {', '.join(ROLES)}, got {role!r}")
     if "@" not in email:
@@ -74,6 +78,8 @@ def create_user(session: Session, org_name: str, email: str, role: str, password
         raise NotFound(f"no organisation {org_name!r}")
     actor.require("admin")
     user = session.scalar(select(User).where(User.email == email.lower()))
+    if user is not None and actor.user_id != SYSTEM:
+        refuse_existing_account(email)
     if user is None:
         user = User(email=email.lower(), name=name,
                     password_hash=hash_password(password) if password else None)
@@ -90,24 +96,76 @@ def create_user(session: Session, org_name: str, email: str, role: str, password
     return user, membership
 
 
+def refuse_existing_account(email: str) -> None:
+    """The one answer to "add an account that exists": adding it would hand this organisation's
+    admin a say over someone else's account (tokens in its name, its sign-in landing here)."""
+    raise Conflict(f"a user with e-mail {email!r} exists already", precondition=False)
+
+
+def add_member(session: Session, actor: Actor, email: str, role: str, password: str | None,
+               name: str = "") -> tuple[User, Membership]:
+    """A new account with a role in the actor's organisation (admins only): what the API and
+    the web admin page both call. An e-mail address registered anywhere is refused."""
+    actor.require("admin")
+    return create_user(session, organisation_name(session, actor), email, role, password, name,
+                       actor=actor)
+
+
+def memberships(session: Session, user: User) -> list[tuple[Membership, str]]:
+    """The user's memberships with their organisations' names, by name."""
+    rows = session.execute(select(Membership, Organisation.name)
+                           .join(Organisation, Organisation.id == Membership.org_id)
+                           .where(Membership.user_id == user.id).order_by(Organisation.name))
+    return [(m, name) for m, name in rows]
+
+
 def actor_for(session: Session, user: User, org_id: str | None = None) -> Actor:
+    """The user acting in ``org_id`` (a token's or session's organisation); without one, in
+    the user's only organisation. Never a guess: an account in several organisations must
+    say which (see ``authenticate_password``)."""
     query = select(Membership).where(Membership.user_id == user.id)
     if org_id:
         query = query.where(Membership.org_id == org_id)
-    membership = session.scalars(query.order_by(Membership.org_id)).first()
-    if membership is None:
+    found = list(session.scalars(query.limit(2)))
+    if not found:
         raise NotFound("no membership")
+    if len(found) > 1:
+        raise ValidationFailed("organisation", "this account belongs to several organisations; "
+                                               "choose one")
+    membership = found[0]
     return Actor(user.id, user.email, membership.org_id, membership.role)
 
 
-def authenticate_password(session: Session, email: str, password: str) -> Actor | None:
+def authenticate_password(session: Session, email: str, password: str,
+                          organisation: str | None = None) -> Actor | None:
+    """The actor for a correct password, or None.
+
+    An account in several organisations signs in to the one it names; without a name (or with
+    one it does not belong to) the answer is ``ValidationFailed`` on ``organisation`` listing
+    its organisations — told only to whoever knows the password."""
     user = session.scalar(select(User).where(User.email == email.lower()))
     if user is None:
         _hasher().hash("timing-equaliser")
         return None
     if not verify_password(user, password):
         return None
-    return actor_for(session, user)
+    mine = memberships(session, user)
+    if not mine:
+        raise NotFound("no membership")
+    chosen = [m for m, name in mine if name == organisation] if organisation else []
+    if len(mine) > 1 and not chosen:
+        raise OrganisationChoice([name for _m, name in mine])
+    membership = chosen[0] if chosen else mine[0][0]
+    return Actor(user.id, user.email, membership.org_id, membership.role)
+
+
+class OrganisationChoice(ValidationFailed):
+    """The password is right and the account is in several organisations: name one."""
+
+    def __init__(self, organisations: list[str]) -> None:
+        super().__init__("organisation", "this account belongs to several organisations; "
+                                         f"choose one of: {', '.join(organisations)}")
+        self.organisations = organisations
 
 
 def create_token(session: Session, actor: Actor, user_email: str, name: str,

@@ -40,7 +40,8 @@ def login(body: schemas.LoginIn, request: Request, response: Response,
     if wait:
         raise ApiError(429, "too many failed logins; try again later", {"Retry-After": str(wait)})
     with state.database.transaction() as session:
-        actor = users.authenticate_password(session, body.email, body.password)
+        actor = users.authenticate_password(session, body.email, body.password,
+                                             body.organisation)
         if actor is None:
             state.limiter.failed(*keys)
             raise ApiError(401, "wrong e-mail or password")

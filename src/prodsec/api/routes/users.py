@@ -8,7 +8,6 @@ from prodsec.api import schemas
 from prodsec.api.deps import Admin, PagingDep
 from prodsec.db.models import Membership, User
 from prodsec.workspace import users
-from prodsec.workspace.context import Conflict
 
 router = APIRouter(tags=["users"])
 
@@ -31,12 +30,8 @@ def add_user(work: Admin, body: schemas.MemberIn) -> schemas.Member:
     Only new e-mail addresses: adding an account that exists (perhaps in another organisation)
     would hand this organisation's admin a say over someone else's account, and its name.
     """
-    if users.email_registered(work.session, body.email):
-        raise Conflict(f"a user with e-mail {body.email!r} exists already", precondition=False)
-    org = users.organisation_name(work.session, work.actor)
-    user, membership = users.create_user(work.session, org, body.email, body.role, body.password,
-                                         body.name, actor=work.actor)
-    return _member((user, membership))
+    return _member(users.add_member(work.session, work.actor, body.email, body.role,
+                                    body.password, body.name))
 
 
 @router.get("/users/{user_id}", response_model=schemas.Member)
