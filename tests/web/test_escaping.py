@@ -1,0 +1,193 @@
+"""Every page escapes what it prints: markup in every text a user or a supplier's file can set
+(product, release, justification, control, evidence, SBOM, advisory, VEX, CSAF, case, user and
+token names, query strings, error messages) appears as text, never as a tag or an attribute."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from prodsec.db.engine import Database
+from tests.web.conftest import PASSWORD, post_login, sign_in
+
+PROBE = "xss-probe"
+# closes a tag, a quoted attribute, a textarea and a title; opens a tag; and a template
+# expression that must stay text (no template is ever built from data)
+PAYLOAD = f"</textarea></title>\"'><{PROBE} data-probe=\"1\">{{{{7*7}}}}"
+SHOWN = "{{7*7}}"
+IN_PATH = PAYLOAD.split(">", 2)[2]  # no slash: it must reach the route as one path segment
+ROUTER = {"name": f"Router {PAYLOAD}", "manufacturer": PAYLOAD, "markets": ["DE"],
+          "functions": ["router"], "data_connection": "yes", "internet": "yes",
+          "consumer": "yes", "personal_data": "no", "radio_answered": "1", "radio": ["wifi"]}
+ADVISORY = {"schema_version": "1.6.0", "id": "PYSEC-2018-28", "modified": "2024-01-01T00:00:00Z",
+            "aliases": ["CVE-2018-18074"], "summary": f"Summary {PAYLOAD}",
+            "details": f"Details {PAYLOAD}",
+            "affected": [{"package": {"name": "requests", "ecosystem": "PyPI"}, "ranges": [
+                {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.20.0"}]}]}]}
+BOM = {"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
+       "metadata": {"timestamp": "2026-11-27T00:00:00Z",
+                    "component": {"type": "firmware", "name": f"fw {PAYLOAD}", "version": "1.0"}},
+       "components": [{"type": "library", "name": "requests", "version": "2.19.0",
+                       "purl": "pkg:pypi/requests@2.19.0", "bom-ref": "requests"},
+                      {"type": "library", "name": f"lib {PAYLOAD}", "version": PAYLOAD,
+                       "bom-ref": "odd"}]}
+SUPPLIER_VEX = {"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1, "vulnerabilities": [
+    {"id": "PYSEC-2018-28", "analysis": {"state": "not_affected",
+                                         "justification": "code_not_reachable",
+                                         "detail": f"Supplier says {PAYLOAD}"},
+     "affects": [{"ref": "pkg:pypi/requests@2.19.0"}]},
+    {"id": f"X-{PAYLOAD}"[:60], "analysis": {"state": PAYLOAD}}]}
+
+
+class Tags(HTMLParser):
+    """Start tags with their attributes, and the text, of a page as a browser parses it."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def assert_escaped(response: Any, where: str, shown: bool = True) -> None:
+    """No injected tag or attribute; when ``shown``, the payload is on the page as text."""
+    parser = Tags()
+    parser.feed(response.text)
+    assert not [t for t, _a in parser.tags if t == PROBE], f"{where}: injected <{PROBE}>"
+    assert not [a for _t, a in parser.tags if "data-probe" in a], f"{where}: injected attribute"
+    if shown:
+        assert SHOWN in "".join(parser.text) or any(SHOWN in (v or "") for _t, a in parser.tags
+                                                    for v in a.values()), \
+            f"{where}: the payload is not on the page ({response.status_code})"
+
+
+@pytest.fixture
+def hostile(app: Any, web_db: Database, tmp_path: Path) -> tuple[TestClient, str, str]:
+    """An editor's workspace where every text field holds the payload."""
+    from prodsec.workspace import article14, vulnerabilities
+    from prodsec.workspace.users import authenticate_password
+
+    client = TestClient(app)
+    csrf = sign_in(client, "editor@acme.example")
+    made = client.post("/products/new", data={"csrf_token": csrf, **ROUTER}, follow_redirects=False)
+    assert made.status_code == 303, made.text
+    product = str(made.headers["location"])
+    pid = product.rsplit("/", 1)[1]
+    for label in ("1.0", f"2.0 {PAYLOAD}"):
+        added = client.post(f"{product}/releases", data={
+            "csrf_token": csrf, "version_label": label, "support_rationale": PAYLOAD},
+            follow_redirects=False)
+        assert added.status_code == 303, added.text
+    osv = tmp_path / "osv"
+    osv.mkdir()
+    (osv / "PYSEC-2018-28.json").write_text(json.dumps(ADVISORY))
+    with web_db.transaction() as session:
+        actor = authenticate_password(session, "editor@acme.example", PASSWORD)
+        assert actor is not None
+        vulnerabilities.import_advisories(session, actor, osv)
+        article14.open_case(session, actor, pid, "incident", f"Case {PAYLOAD}",
+                            dt.datetime(2026, 11, 27, 8, tzinfo=dt.UTC), description=PAYLOAD)
+    ok = {"follow_redirects": False}
+    sbom = client.post(f"{product}/sbom", data={"csrf_token": csrf, "release": "1.0"},
+                       files={"file": (f"{PAYLOAD}.json", json.dumps(BOM).encode(),
+                                       "application/json")}, **ok)
+    assert sbom.status_code == 303, sbom.text
+    vex = client.post(f"{product}/vex", data={
+        "csrf_token": csrf, "vulnerability": "PYSEC-2018-28", "state": "exploitable",
+        "detail": PAYLOAD}, **ok)
+    assert vex.status_code == 303, vex.text
+    csaf = client.post(f"{product}/csaf", data={"csrf_token": csrf, "release": "1.0",
+                                                "title": f"Advisory {PAYLOAD}"}, **ok)
+    assert csaf.status_code == 303, csaf.text
+    board = client.get(f"{product}/board").text
+    _status_edits(client, csrf, product, board)
+    return client, csrf, product
+
+
+def _status_edits(client: TestClient, csrf: str, product: str, board: str) -> None:
+    """A justification, a new control and two pieces of evidence on the first requirement."""
+    import re
+
+    sid = re.search(r'id="s-([0-9a-f]+)"', board).group(1)  # type: ignore[union-attr]
+    version = re.search(r'name="version" value="(\d+)"', board).group(1)  # type: ignore[union-attr]
+    base = f"{product}/statuses/{sid}"
+    for url, data, files in (
+            (base, {"version": version, "status": "not-applicable", "justification": PAYLOAD}, None),
+            (f"{base}/control", {"new_control": f"Control {PAYLOAD}"}, None),
+            (f"{base}/evidence", {"title": f"Evidence {PAYLOAD}",
+                                  "url": f"https://example.com/?q={PAYLOAD}"}, None),
+            (f"{base}/evidence", {"title": ""}, {"file": (f"{PAYLOAD}.txt", b"report", "text/plain")})):
+        done = client.post(url, data={"csrf_token": csrf, **data}, files=files,
+                           follow_redirects=False)
+        assert done.status_code == 303, (url, done.text[:500])
+
+
+def test_every_page_escapes_what_users_and_suppliers_typed(hostile: tuple[TestClient, str, str],
+                                                           app: Any) -> None:
+    client, csrf, product = hostile
+    pid = product.rsplit("/", 1)[1]
+    other = client.post("/products/new", data={"csrf_token": csrf, **ROUTER, "name": "Plain"},
+                        follow_redirects=False).headers["location"].rsplit("/", 1)[1]
+    pages = [product, f"{product}/board", f"{product}/vulnerabilities", "/cases", "/portfolio",
+             f"/compare?product={pid}&product={other}",
+             f"{product}/board?q={PAYLOAD}&status={PAYLOAD}&category={PAYLOAD}",
+             f"/compare?product={pid}&product={PAYLOAD}", f"/products/{IN_PATH}",
+             f"/regulations/{IN_PATH}", f"/products/{IN_PATH}/board"]
+    for url in pages:
+        assert_escaped(client.get(url, params=None), url)
+    for url in ("/landscape", "/products/new", "/regulations/eu-cra"):
+        assert_escaped(client.get(url), url, shown=False)
+    imported = client.post(f"{product}/vex/import", data={"csrf_token": csrf, "release": "1.0"},
+                           files={"file": (f"{PAYLOAD}.json", json.dumps(SUPPLIER_VEX).encode(),
+                                           "application/json")})
+    assert imported.status_code == 200, imported.text[:500]
+    assert_escaped(imported, "VEX import summary")
+    assert_escaped(client.get(f"{product}/vulnerabilities"), "supplier VEX detail")
+    refused = client.post("/products/new", data={"csrf_token": csrf, **ROUTER,
+                                                 "markets_other": PAYLOAD})
+    assert_escaped(refused, "wizard errors keep the values")
+    preview = client.post("/products/preview", data={"csrf_token": csrf, **ROUTER})
+    assert_escaped(preview, "wizard preview", shown=False)
+    release = client.post(f"{product}/releases", data={"csrf_token": csrf, "version_label": "1.0",
+                                                       "support_rationale": PAYLOAD,
+                                                       "placed_on_market": PAYLOAD})
+    assert_escaped(release, "release form error")
+    generated = client.post(f"{product}/documents", data={"csrf_token": csrf,
+                                                          "kind": "technical-file",
+                                                          "format": "html", "draft": "1"})
+    assert generated.status_code == 200, generated.text[:300]
+    assert_escaped(generated, "generated HTML document")
+
+
+def test_sign_in_and_admin_pages_escape(app: Any) -> None:
+    client = TestClient(app)
+    assert_escaped(client.get("/login", params={"next": f"/{PAYLOAD}"}), "/login?next=")
+    refused = post_login(client, {"email": f"a{PAYLOAD}@x.example", "password": "wrong",
+                                  "next": f"/{PAYLOAD}"})
+    assert refused.status_code == 401
+    assert_escaped(refused, "login error keeps the e-mail")
+    csrf = sign_in(client, "admin@acme.example")
+    added = client.post("/admin/users", data={"csrf_token": csrf, "email": f"n{PAYLOAD}@acme.example",
+                                              "name": PAYLOAD, "role": "viewer",
+                                              "password": "a long enough password"},
+                        follow_redirects=False)
+    assert added.status_code == 303, added.text
+    token = client.post("/admin/tokens", data={"csrf_token": csrf, "user": "admin@acme.example",
+                                               "name": PAYLOAD})
+    assert_escaped(token, "token created")
+    refused_user = client.post("/admin/users", data={"csrf_token": csrf, "email": PAYLOAD,
+                                                     "name": PAYLOAD, "role": PAYLOAD})
+    assert refused_user.status_code == 422
+    assert_escaped(refused_user, "admin form error")
+    assert_escaped(client.get("/admin"), "/admin")
