@@ -386,7 +386,10 @@ def import_profile(request: Request, sent: EditorForm) -> Response:
 
 
 def _status(exc: Exception) -> int:
-    return {ValidationFailed: 422, Conflict: 409, PermissionDenied: 403}.get(type(exc), 400)
+    """The status of a refused form: 403 role, 404 no such object here, 409 conflict, 422
+    anything else wrong in the input (the API's answers for the same errors)."""
+    return (403 if isinstance(exc, PermissionDenied) else 404 if isinstance(exc, NotFound)
+            else 409 if isinstance(exc, Conflict) else 422)
 
 
 def _product_data(request: Request, actor: Actor, pid: str) -> dict[str, Any]:
@@ -754,11 +757,6 @@ async def _upload(form: Any, what: str) -> tuple[bytes, str]:
     return data, str(upload.filename)
 
 
-def _form_failure(exc: Exception) -> int:
-    """The status of a refused form: 403 role, 409 conflict, 422 anything wrong in the input."""
-    return 403 if isinstance(exc, PermissionDenied) else 409 if isinstance(exc, Conflict) else 422
-
-
 @router.post("/products/{pid}/sbom", response_class=HTMLResponse)
 async def import_sbom(request: Request, pid: str, sent: EditorForm) -> Response:
     """A release's SBOM file: stored with its quality report, findings recomputed. Async only
@@ -840,7 +838,7 @@ def author_csaf(request: Request, pid: str, sent: EditorForm) -> Response:
     except NotFound as exc:
         raise PageError(404, str(exc)) from None
     except (InputError, PermissionDenied) as exc:
-        return _vulnerabilities(request, actor, csrf, pid, _form_failure(exc), form_error={
+        return _vulnerabilities(request, actor, csrf, pid, _status(exc), form_error={
             "form": "csaf", "release": release, "text": str(exc), "title": title})
     return _redirect(f"/products/{pid}/vulnerabilities#csaf-{doc_id}")
 

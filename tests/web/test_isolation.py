@@ -1,0 +1,247 @@
+"""Every web page and form, by users of two organisations in three roles (the API's isolation
+walk, for the browser face): another organisation's id answers exactly like an id that does
+not exist (404), a viewer submits no write (403, as in the API), only admins administer, and
+no account of another organisation can be taken over through the admin form."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+
+from prodsec.core.knowledge import KnowledgeBase
+from prodsec.db.engine import Database
+from tests.api.conftest import (  # noqa: F401 - fixtures: two organisations × three roles
+    BOM,
+    ROLES,
+    TEST_SETTINGS,
+    TestClient,
+    World,
+    cheap_argon2,
+    client,
+    database,
+    sqlite_template,
+    world,
+)
+from tests.api.test_isolation import acme_state
+
+WIZARD = {"name": "Stolen", "markets": ["DE"], "functions": ["router"], "data_connection": "yes",
+          "internet": "yes", "consumer": "yes", "personal_data": "no", "radio_answered": "1",
+          "radio": ["wifi"]}
+VEX = {"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1, "vulnerabilities": [
+    {"id": "PYSEC-2018-28", "analysis": {"state": "resolved"},
+     "affects": [{"ref": "pkg:pypi/requests@2.19.0"}]}]}
+# A sample submission of every form; placeholders name ids of ``World.ids``.
+FORMS: dict[str, dict[str, Any]] = {
+    "/logout": {},
+    "/products/preview": {"data": WIZARD},
+    "/products/new": {"data": WIZARD},
+    "/products/import": {"files": {"profile": ("p.yaml", b"name: Stolen\nmarkets: [EU]\n",
+                                               "application/yaml")}},
+    "/products/{pid}/documents": {"data": {"kind": "eu-declaration", "format": "md",
+                                           "draft": "1"}},
+    "/products/{pid}/releases": {"data": {"version_label": "9.9"}},
+    "/products/{pid}/statuses/{sid}": {"data": {"version": "1", "status": "met"}},
+    "/products/{pid}/statuses/{sid}/evidence": {"data": {"title": "x",
+                                                         "url": "https://example.com/x"}},
+    "/products/{pid}/statuses/{sid}/control": {"data": {"new_control": "Stolen"}},
+    "/products/{pid}/vex": {"data": {"vulnerability": "PYSEC-2018-28", "state": "in_triage"}},
+    "/products/{pid}/sbom": {"data": {"release": "1.0"},
+                             "files": {"file": ("bom.json", json.dumps(BOM).encode(),
+                                                "application/json")}},
+    "/products/{pid}/vex/import": {"files": {"file": ("vex.json", json.dumps(VEX).encode(),
+                                                      "application/json")}},
+    "/products/{pid}/csaf": {"data": {"release": "1.0", "title": "Stolen"}},
+    "/admin/users": {"data": {"email": "new@globex.example", "role": "viewer",
+                              "password": "a long enough password"}},
+    "/admin/tokens": {"data": {"user": "{email}", "name": "stolen"}},
+}
+PAGES: dict[str, dict[str, Any]] = {"/compare": {"params": {"product": ["{pid}", "{pid}"]}}}
+READ_ONLY_FORMS = {"/logout", "/products/preview"}
+ADMIN_ONLY = ("/admin",)
+PARAMS = {"pid": "product_id", "sid": "status_id", "reg_id": "regulation_id"}
+PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+
+
+class Browser:
+    """Web sessions of the six members over one app (the API's, with the pages mounted)."""
+
+    def __init__(self, world: World, database: Database, kb: KnowledgeBase) -> None:
+        from prodsec import web
+        from prodsec.api import create_app
+        from prodsec.db.models import User
+        from prodsec.workspace.sessions import create_session
+        from prodsec.workspace.users import actor_for
+
+        app = create_app(database, kb, TEST_SETTINGS)
+        web.mount(app, database, kb)
+        self.client = TestClient(app)
+        self.sessions: dict[tuple[str, str], tuple[str, str]] = {}
+        with database.transaction() as session:
+            for key, member in world.members.items():
+                user = session.get(User, member["user_id"])
+                assert user is not None
+                self.sessions[key] = create_session(session, actor_for(session, user))
+
+    def call(self, org: str, role: str, method: str, path: str, sample: dict[str, Any]) -> Any:
+        secret, csrf = self.sessions[(org, role)]
+        kwargs = dict(sample)
+        if method == "POST":
+            kwargs["data"] = {"csrf_token": csrf, **kwargs.get("data", {})}
+        return self.client.request(method, path, headers={"Cookie": f"prodsec_session={secret}"},
+                                   follow_redirects=False, **kwargs)
+
+
+def web_routes() -> list[tuple[str, str, dict[str, Any]]]:
+    """Every page (GET) and form (POST) of the web router, with its sample."""
+    from prodsec.web.pages import router
+
+    found = []
+    for route in router.routes:
+        assert isinstance(route, APIRoute)
+        for method in sorted(route.methods):
+            if route.path == "/login":
+                continue  # signing in is walked in test_pages and below
+            if method == "POST":
+                assert route.path in FORMS, f"add a sample submission for POST {route.path}"
+            found.append((method, route.path, (FORMS if method == "POST" else PAGES)
+                          .get(route.path, {})))
+    assert len(found) > 25
+    return sorted(found, key=lambda r: r[1] == "/logout")  # signing out ends the session: last
+
+
+def fill(value: Any, ids: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        for key, name in PARAMS.items():
+            value = value.replace("{" + key + "}", ids[name])
+        return value.replace("{email}", ids["email"])
+    if isinstance(value, dict):
+        return {k: fill(v, ids) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(fill(v, ids) for v in value)
+    return value
+
+
+def masked(text: str, ids: dict[str, str]) -> str:
+    for key, id_ in ids.items():
+        text = text.replace(id_, key)
+    return text
+
+
+def acme_ids(world: World) -> dict[str, str]:
+    return {**world.ids, "email": world.members[("Acme", "editor")]["email"]}
+
+
+def random_ids(world: World) -> dict[str, str]:
+    return {**{k: uuid.uuid4().hex for k in world.ids}, "regulation_id": "eu-cra",
+            "requirement_id": world.ids["requirement_id"], "email": "nobody@nowhere.example"}
+
+
+@pytest.fixture
+def browser(world: World, database: Database, kb: KnowledgeBase) -> Browser:
+    return Browser(world, database, kb)
+
+
+def test_no_cross_organisation_page_or_form(world: World, browser: Browser) -> None:
+    before = acme_state(world)
+    foreign, unknown = acme_ids(world), random_ids(world)
+    secret_ids = [v for k, v in world.ids.items() if k.endswith("_id") and len(v) == 32]
+    for role in ROLES:
+        for method, path, sample in web_routes():
+            got = browser.call("Globex", role, method, fill(path, foreign), fill(sample, foreign))
+            where = f"Globex {role}: {method} {path} -> {got.status_code} {got.text[:300]}"
+            assert got.status_code < 500, where
+            if PLACEHOLDER.search(path) or PLACEHOLDER.search(repr(sample)):
+                baseline = browser.call("Globex", role, method, fill(path, unknown),
+                                        fill(sample, unknown))
+                assert got.status_code == baseline.status_code, where
+                assert masked(got.text, foreign) == masked(baseline.text, unknown), where
+                if "{reg_id}" not in path:
+                    assert got.status_code in (403, 404), where
+            else:
+                assert not any(i in got.text for i in secret_ids), f"leak: {where}"
+                assert "Fictinet" not in got.text and "acme.example" not in got.text, where
+    assert acme_state(world) == before
+
+
+def test_viewer_submits_no_write_and_editor_does_not_administer(world: World,
+                                                               browser: Browser) -> None:
+    before = acme_state(world)
+    own = acme_ids(world)
+    for method, path, sample in web_routes():
+        if method == "POST" and path not in READ_ONLY_FORMS:
+            got = browser.call("Acme", "viewer", method, fill(path, own), fill(sample, own))
+            assert got.status_code == 403, f"viewer POST {path}: {got.status_code} {got.text[:300]}"
+        if path.startswith(ADMIN_ONLY):
+            got = browser.call("Acme", "editor", method, fill(path, own), fill(sample, own))
+            assert got.status_code == 403, f"editor {method} {path}: {got.status_code}"
+    assert acme_state(world) == before
+
+
+def test_viewer_cannot_generate_documents(world: World, browser: Browser) -> None:
+    """The API refuses a viewer (a generation record is a write); so does the web form."""
+    from prodsec.documents.render import render
+    from prodsec.workspace.context import Actor, PermissionDenied
+
+    path = f"/products/{world.ids['product_id']}/documents"
+    got = browser.call("Acme", "viewer", "POST", path, FORMS["/products/{pid}/documents"])
+    assert got.status_code == 403 and "needs editor" in got.text
+    viewer = world.members[("Acme", "viewer")]
+    org = world.call("GET", "/api/v1/auth/me", role="viewer").json()["org_id"]
+    with pytest.raises(PermissionDenied):
+        render("vdp", None, Actor(viewer["user_id"], viewer["email"], org, "viewer"),  # type: ignore[arg-type]
+               None, "md")
+
+
+def test_admin_form_cannot_capture_another_organisations_account(world: World,
+                                                                 browser: Browser) -> None:
+    """Acme's admin adds Globex's admin: refused (409) by the web form as by the API, and no
+    token can then be issued for that account inside Acme."""
+    victim = world.members[("Globex", "admin")]["email"]
+    added = browser.call("Acme", "admin", "POST", "/admin/users", {"data": {
+        "email": victim, "role": "admin", "password": "a long enough password"}})
+    assert added.status_code == 409, added.text[:300]
+    token = browser.call("Acme", "admin", "POST", "/admin/tokens",
+                         {"data": {"user": victim, "name": "stolen"}})
+    assert token.status_code == 404 and "code class=\"secret\"" not in token.text
+    api = world.call("POST", "/api/v1/users", role="admin",
+                     json={"email": victim, "role": "admin"})
+    assert api.status_code == 409
+    members = world.call("GET", "/api/v1/users", role="admin").json()["items"]
+    assert victim not in {m["email"] for m in members}
+
+
+def test_an_account_in_two_organisations_signs_in_to_the_one_it_names(
+        world: World, browser: Browser, database: Database) -> None:
+    """The local set-up may put one account in two organisations; signing in then never picks
+    one for the user (it used to take the lowest-numbered): the web asks, the API refuses
+    without ``organisation``."""
+    from prodsec.workspace.users import create_user
+
+    email, password = "both@example.com", "a long enough password"
+    with database.transaction() as session:
+        create_user(session, "Globex", email, "viewer", password)
+        create_user(session, "Acme", email, "admin", None)
+    web = browser.client
+    token = re.search(r'name="csrf_token" value="([^"]+)"', web.get("/login").text)
+    assert token
+    asked = web.post("/login", data={"email": email, "password": password,
+                                     "csrf_token": token.group(1)}, follow_redirects=False)
+    assert asked.status_code == 200 and "several organisations" in asked.text
+    assert '<option>Acme</option>' in asked.text and '<option>Globex</option>' in asked.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', asked.text)
+    assert token
+    signed_in = web.post("/login", data={"email": email, "password": password,
+                                         "organisation": "Globex", "csrf_token": token.group(1)},
+                         follow_redirects=False)
+    assert signed_in.status_code == 303
+    assert "viewer" in web.get("/portfolio").text  # the Globex membership, not Acme's admin
+    refused = web.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert refused.status_code == 422 and "organisation" in refused.text
+    chosen = web.post("/api/v1/auth/login", json={"email": email, "password": password,
+                                                  "organisation": "Acme"})
+    assert chosen.status_code == 200 and chosen.json()["role"] == "admin"
