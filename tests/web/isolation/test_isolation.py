@@ -15,18 +15,7 @@ from fastapi.routing import APIRoute
 
 from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.engine import Database
-from tests.api.conftest import (  # noqa: F401 - fixtures: two organisations × three roles
-    BOM,
-    ROLES,
-    TEST_SETTINGS,
-    TestClient,
-    World,
-    cheap_argon2,
-    client,
-    database,
-    sqlite_template,
-    world,
-)
+from tests.api.conftest import BOM, ROLES, TEST_SETTINGS, TestClient, World
 from tests.api.test_isolation import acme_state
 
 WIZARD = {"name": "Stolen", "markets": ["DE"], "functions": ["router"], "data_connection": "yes",
