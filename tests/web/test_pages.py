@@ -209,3 +209,31 @@ def test_vulnerabilities_page_and_triage(app: Any, web_db: Any, tmp_path: Any) -
     bad = client.post(f"{product}/vex", data={"csrf_token": csrf, "vulnerability": first.group(1),
                                               "state": "maybe"})
     assert bad.status_code == 422
+
+
+def test_login_needs_its_pre_session_csrf_token(client: TestClient) -> None:
+    """A cross-site form cannot sign the victim in to the attacker's account (login CSRF): the
+    sign-in form's token must match the cookie this site set with the form."""
+    credentials = {"email": "editor@acme.example", "password": PASSWORD}
+    bare = client.post("/login", data=credentials, follow_redirects=False)
+    assert bare.status_code == 403 and "prodsec_session" not in bare.headers.get("set-cookie", "")
+    token = csrf_of(client.get("/login").text)
+    client.cookies.clear()  # the token of another browser's form, without its cookie
+    foreign = client.post("/login", data={**credentials, "csrf_token": token},
+                          follow_redirects=False)
+    assert foreign.status_code == 403 and "expired" in foreign.text
+    assert post_login(client, credentials, follow_redirects=False).status_code == 303
+
+
+def test_no_page_handler_runs_on_the_event_loop() -> None:
+    """Database work, argon2 and file parsing block every other request when an ``async def``
+    handler does them; every page and form handler is a plain ``def`` (run in the threadpool)."""
+    import inspect
+
+    from fastapi.routing import APIRoute
+
+    from prodsec.web.pages import router
+
+    for route in router.routes:
+        assert isinstance(route, APIRoute)
+        assert not inspect.iscoroutinefunction(route.endpoint), f"async def for {route.path}"
