@@ -153,7 +153,7 @@ def authenticate_password(session: Session, email: str, password: str,
     if not mine:
         raise NotFound("no membership")
     chosen = [m for m, name in mine if name == organisation] if organisation else []
-    if len(mine) > 1 and not chosen:
+    if not chosen and (organisation or len(mine) > 1):
         raise OrganisationChoice([name for _m, name in mine])
     membership = chosen[0] if chosen else mine[0][0]
     return Actor(user.id, user.email, membership.org_id, membership.role)

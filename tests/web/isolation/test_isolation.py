@@ -234,3 +234,6 @@ def test_an_account_in_two_organisations_signs_in_to_the_one_it_names(
     chosen = web.post("/api/v1/auth/login", json={"email": email, "password": password,
                                                   "organisation": "Acme"})
     assert chosen.status_code == 200 and chosen.json()["role"] == "admin"
+    elsewhere = web.post("/api/v1/auth/login", json={"email": email, "password": password,
+                                                     "organisation": "Initech"})
+    assert elsewhere.status_code == 422  # never a silent fallback to another organisation
