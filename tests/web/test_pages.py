@@ -237,3 +237,19 @@ def test_no_page_handler_runs_on_the_event_loop() -> None:
     for route in router.routes:
         assert isinstance(route, APIRoute)
         assert not inspect.iscoroutinefunction(route.endpoint), f"async def for {route.path}"
+
+
+def test_the_web_goes_through_the_workspace_services() -> None:
+    """No query of its own (one bypassed the add-member rule): the web face imports neither
+    SQLAlchemy nor the database models, in-function imports included."""
+    import ast
+    from pathlib import Path
+
+    import prodsec.web
+
+    for path in Path(prodsec.web.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not [n for n in names if n.split(".")[0] == "sqlalchemy"
+                        or n.startswith("prodsec.db")], f"{path.name}:{node.lineno}: {names}"

@@ -506,9 +506,6 @@ def _date(value: Any, field: str) -> dt.date | None:
 
 def _board_data(request: Request, actor: Actor, pid: str, status: str = "", category: str = "",
                 q: str = "") -> dict[str, Any]:
-    from sqlalchemy import select
-
-    from prodsec.db.models import RequirementStatus
     from prodsec.workspace import compliance, gaps, products
 
     state = _state(request)
@@ -523,8 +520,7 @@ def _board_data(request: Request, actor: Actor, pid: str, status: str = "", cate
         for a in products.current_assessments(session, actor, product.id):
             if a.status not in gaps.BINDING:
                 continue
-            rows = list(session.scalars(select(RequirementStatus).where(
-                RequirementStatus.assessment_id == a.id).order_by(RequirementStatus.requirement_id)))
+            rows = compliance.statuses_of(session, actor, a.id)
             progress = gaps.instrument_gaps(kb, a, rows)
             shown = [_row(session, actor, kb, r, controls) for r in rows
                      if (not status or r.status == status) and (not category or r.category == category)
@@ -670,7 +666,7 @@ def _findings_data(request: Request, actor: Actor, pid: str) -> dict[str, Any]:
     """The page's data: per release its SBOM (with the stored quality report) and finding
     counts, every finding, the authored CSAF documents; no error and no import summary yet."""
     from prodsec.workspace import csaf_documents, products, vex
-    from prodsec.workspace.vulnerabilities import list_findings
+    from prodsec.workspace.vulnerabilities import list_findings, sbom_reports
 
     with _state(request).database.transaction() as session:
         try:
@@ -679,7 +675,7 @@ def _findings_data(request: Request, actor: Actor, pid: str) -> dict[str, Any]:
             raise PageError(404, str(exc)) from None
         findings = list_findings(session, actor, product.id)
         view = products.product_view(product)
-        sboms = _release_sboms(session, actor, [r["id"] for r in view["releases"]])
+        sboms = sbom_reports(session, actor, [r["id"] for r in view["releases"]])
         documents = [csaf_documents.document_view(row)
                      for row in csaf_documents.list_documents(session, actor, product.id)]
     releases = [r | {"sbom": sboms.get(r["id"]), "counts": _counts(findings, r["id"])}
@@ -687,20 +683,6 @@ def _findings_data(request: Request, actor: Actor, pid: str) -> dict[str, Any]:
     return {"product": view, "findings": findings, "releases": releases, "documents": documents,
             "states": vex.STATES, "justifications": vex.JUSTIFICATIONS, "error": None,
             "form_error": None, "vex_summary": None}
-
-
-def _release_sboms(session: Any, actor: Actor, release_ids: list[str]) -> dict[str, Any]:
-    """release id → its SBOM's summary and quality report (organisation-scoped)."""
-    from sqlalchemy import select
-
-    from prodsec.db.models import SbomRecord
-
-    rows = session.scalars(select(SbomRecord).where(SbomRecord.org_id == actor.org_id,
-                                                    SbomRecord.release_id.in_(release_ids)))
-    return {r.release_id: {"filename": r.filename, "format": r.format,
-                           "spec_version": r.spec_version, "sha256": r.sha256,
-                           "imported_at": r.imported_at.strftime("%Y-%m-%d %H:%M UTC"),
-                           "quality": r.quality} for r in rows}
 
 
 def _counts(findings: list[dict[str, Any]], release_id: str) -> dict[str, int]:

@@ -76,6 +76,13 @@ def set_status(session: Session, actor: Actor, status: RequirementStatus, new: s
 # ---- evidence -----------------------------------------------------------------------------
 
 
+def statuses_of(session: Session, actor: Actor, assessment_id: str) -> list[RequirementStatus]:
+    """The requirement statuses of one of the actor's assessments, by requirement id."""
+    return list(session.scalars(select(RequirementStatus).where(
+        RequirementStatus.org_id == actor.org_id, RequirementStatus.assessment_id == assessment_id)
+        .order_by(RequirementStatus.requirement_id)))
+
+
 def evidence_view(e: Evidence) -> dict[str, Any]:
     return {"id": e.id, "title": e.title, "kind": "file" if e.sha256 else "url",
             "sha256": e.sha256, "filename": e.filename, "media_type": e.media_type, "size": e.size,

@@ -118,6 +118,16 @@ def import_sbom(session: Session, actor: Actor, product_ref: str, release_label:
     return after | {"release_id": release.id, "findings": counts, "quality": report}
 
 
+def sbom_reports(session: Session, actor: Actor, release_ids: list[str]) -> dict[str, Any]:
+    """release id → its SBOM's file, format, hash, import time and stored quality report."""
+    rows = session.scalars(select(SbomRecord).where(SbomRecord.org_id == actor.org_id,
+                                                    SbomRecord.release_id.in_(release_ids)))
+    return {r.release_id: {"filename": r.filename, "format": r.format,
+                           "spec_version": r.spec_version, "sha256": r.sha256,
+                           "imported_at": r.imported_at.strftime("%Y-%m-%d %H:%M UTC"),
+                           "quality": r.quality} for r in rows}
+
+
 def _sbom_summary(record: SbomRecord) -> dict[str, Any]:
     return {"sbom_id": record.id, "format": record.format, "spec_version": record.spec_version,
             "filename": record.filename, "sha256": record.sha256}
