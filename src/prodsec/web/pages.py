@@ -171,19 +171,20 @@ def _login_form(request: Request, target: str, email: str = "", error: str | Non
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login(request: Request, email: Annotated[str, Form(max_length=320)] = "",
-          password: Annotated[str, Form(max_length=1024)] = "",
-          next: Annotated[str, Form(max_length=2048)] = "/",
-          csrf_token: Annotated[str, Form(max_length=100)] = "",
-          organisation: Annotated[str, Form(max_length=200)] = "") -> Response:
+def login(request: Request, email: Annotated[str, Form()] = "",
+          password: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/",
+          csrf_token: Annotated[str, Form()] = "",
+          organisation: Annotated[str, Form()] = "") -> Response:
     from prodsec.workspace.sessions import create_session, csrf_matches
     from prodsec.workspace.users import OrganisationChoice, authenticate_password
 
-    email, target = email.strip().lower(), _safe_next(next)
+    email, target = email.strip().lower(), _safe_next(next[:2048])
     expected = request.cookies.get(LOGIN_COOKIE, "")
     if not expected or not csrf_matches(expected, csrf_token):
         return _login_form(request, target, email, "This sign-in form has expired or did not "
                            "come from this site; please sign in again.", 403)
+    if len(email) > 320 or len(password) > 1024 or len(organisation) > 200:
+        return _login_form(request, target, email[:320], "E-mail or password is wrong.", 401)
     state = _state(request)
     client = request.client.host if request.client else "unknown"
     wait = state.limiter.retry_after(f"email:{email}", f"ip:{client}")
