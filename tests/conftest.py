@@ -15,7 +15,6 @@ from prodsec.knowledge.loader import load_data
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "products"
-SHARED = ROOT.parent / "shared"
 AS_OF = dt.date(2026, 11, 27)
 
 
@@ -24,6 +23,34 @@ def server_secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """A fixed server key, so no test writes a key file into the user's data directory."""
     monkeypatch.setenv("PRODSEC_SECRET_KEY", "test-secret-key-" + "0" * 48)
     monkeypatch.delenv("PRODSEC_SECRET_KEY_FILE", raising=False)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``extended`` need the larger data set; without it they are deselected (not
+    skipped: a fresh clone runs everything it can, and its skip count stays meaningful)."""
+    from tests.realdata import SHARED
+
+    if SHARED.is_dir():
+        return
+    extended = [item for item in items if item.get_closest_marker("extended")]
+    if extended:
+        config.hook.pytest_deselected(items=extended)
+        items[:] = [item for item in items if not item.get_closest_marker("extended")]
+        config.stash[_EXTENDED_LEFT_OUT] = len(extended)
+
+
+_EXTENDED_LEFT_OUT = pytest.StashKey[int]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    from tests.realdata import SHARED
+
+    left_out = config.stash.get(_EXTENDED_LEFT_OUT, 0)
+    if left_out:
+        terminalreporter.write_line(
+            f"{left_out} extended tests not run: the larger data set {SHARED} is not present "
+            "(they rerun checks over the full OSV databases and every example; see tests/data/README.md)",
+            yellow=True)
 
 
 @pytest.fixture(scope="session")

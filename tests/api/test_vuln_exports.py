@@ -11,17 +11,15 @@ from typing import Any
 
 import pytest
 from tests.api.conftest import World
+from tests.realdata import DATA
 from tests.workspace import vuln_data
 
 from prodsec.db.engine import Database
 from prodsec.formats import csaf
 from prodsec.workspace.vex import check_openvex
 
-if not vuln_data.SHARED.is_dir():
-    pytest.skip("shared/data is not present", allow_module_level=True)
-
 RELEASE = "1.8.0"
-CISA_VEX = vuln_data.SHARED / "sbom" / "cyclonedx" / "VEX" / "CISA-Use-Cases" / "Case-1"
+CISA_VEX = DATA / "sbom" / "cyclonedx" / "VEX" / "CISA-Use-Cases" / "Case-1"
 
 
 @pytest.fixture

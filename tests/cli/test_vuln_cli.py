@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
-import pytest
 
 from tests.cli.test_cli import run
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason="shared/data is not present")
+from tests.realdata import DATA
 
 
 def test_sbom_validate_valid_and_invalid() -> None:
-    assert run("sbom", "validate", str(SHARED / "sbom/cyclonedx/SBOM/laravel-7.12.0/bom.1.4.xml")).returncode == 0
-    bad = run("sbom", "validate", str(SHARED / "sbom-conformance/cyclonedx/1.5/invalid-hash-alg-1.5.json"),
+    assert run("sbom", "validate", str(DATA / "sbom/cyclonedx/SBOM/laravel-7.12.0/bom.1.4.xml")).returncode == 0
+    bad = run("sbom", "validate", str(DATA / "sbom-conformance/cyclonedx/1.5/invalid-hash-alg-1.5.json"),
               "--format", "json")
     assert bad.returncode == 2
     assert json.loads(bad.stdout)["errors"][0]["location"] == "/components/0/hashes/0/alg"
@@ -30,7 +25,7 @@ def test_bad_input_is_a_message_not_a_traceback(tmp_path) -> None:
 
 
 def test_csaf_validate_lists_failed_tests(tmp_path) -> None:
-    path = SHARED / "csaf-conformance/mandatory/oasis_csaf_tc-csaf_2_0-2021-6-1-02-01.json"
+    path = DATA / "csaf-conformance/mandatory/oasis_csaf_tc-csaf_2_0-2021-6-1-02-01.json"
     result = run("csaf", "validate", str(path), "--format", "json")
     assert result.returncode == 2
     failures = json.loads(result.stdout)["failures"]
@@ -40,9 +35,9 @@ def test_csaf_validate_lists_failed_tests(tmp_path) -> None:
 def test_sbom_scan_json(tmp_path) -> None:
     advisories = tmp_path / "osv"
     advisories.mkdir()
-    (advisories / "GO-2020-0001.json").write_bytes((SHARED / "osv/go/osv/GO-2020-0001.json").read_bytes())
+    (advisories / "GO-2020-0001.json").write_bytes((DATA / "osv/go/osv/GO-2020-0001.json").read_bytes())
     (advisories / "bad.json").write_text("[")
-    sbom = SHARED / "sbom/cyclonedx/SBOM/proton-bridge/proton-bridge-v1.6.3.bom.json"
+    sbom = DATA / "sbom/cyclonedx/SBOM/proton-bridge/proton-bridge-v1.6.3.bom.json"
     result = run("sbom", "scan", str(sbom), "--advisories", str(advisories), "--format", "json", "--no-cache")
     assert result.returncode == 2  # one advisory file failed, and says so
     assert "bad.json" in result.stderr and "Traceback" not in result.stderr
@@ -55,7 +50,7 @@ def test_sbom_scan_json_adds_the_cvss_base_score(tmp_path) -> None:
     """The documented keys stay; ``cvss`` is added, computed from the real advisory's vector."""
     advisories = tmp_path / "osv"
     advisories.mkdir()
-    real = SHARED / "osv/pypi/vulns/werkzeug/PYSEC-2023-221.yaml"
+    real = DATA / "osv/pypi/vulns/werkzeug/PYSEC-2023-221.yaml"
     (advisories / real.name).write_bytes(real.read_bytes())
     sbom = tmp_path / "bom.json"
     sbom.write_text(json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,

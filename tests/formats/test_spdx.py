@@ -5,17 +5,35 @@ from __future__ import annotations
 import pytest
 
 from prodsec.formats import UnsupportedVersion, spdx
-from tests.formats.conftest import SHARED
+from tests.realdata import DATA, SHARED, extended
 
-EXAMPLES = SHARED / "sbom" / "spdx"
-FILES = sorted(p for p in EXAMPLES.rglob("*") if p.is_file() and p.suffix in (".json", ".spdx", ".yaml")
-               and not p.name.endswith("schema.json"))
+EXAMPLES = DATA / "sbom" / "spdx"
+
+
+def _documents(folder):
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".json", ".spdx", ".yaml")
+                  and not p.name.endswith("schema.json"))
+
+
+FILES = _documents(EXAMPLES)
 # spdx-tools' validator flags these two upstream examples (files_analyzed false yet files listed).
 KNOWN_INVALID = {"ACME-v2.3.spdx.json", "appbomination.spdx.json"}
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(EXAMPLES)))
 def test_every_example_parses_or_is_refused_with_a_reason(path) -> None:
+    _assert_parses_or_is_refused(path)
+
+
+@extended
+def test_every_example_of_the_larger_set_parses_or_is_refused_with_a_reason() -> None:
+    paths = _documents(SHARED / "sbom" / "spdx")
+    assert len(paths) > len(FILES)
+    for path in paths:
+        _assert_parses_or_is_refused(path)
+
+
+def _assert_parses_or_is_refused(path) -> None:
     data = path.read_bytes()
     if b"@context" in data[:4096] or "spdx3" in str(path):
         with pytest.raises(UnsupportedVersion, match=r"SPDX 3\.0"):

@@ -12,16 +12,25 @@ from prodsec.core.sbom import Component, Sbom
 from prodsec.formats import cyclonedx, osv
 from prodsec.formats.purl import package_key
 from prodsec.vuln import scan
-from tests.vuln.conftest import SHARED
+from tests.realdata import DATA, extended
 
-PROTON = SHARED / "sbom" / "cyclonedx" / "SBOM" / "proton-bridge"
+PROTON = DATA / "sbom" / "cyclonedx" / "SBOM" / "proton-bridge"
 
 
 def test_databases_load_without_failures(go_db, pypi_db) -> None:
+    _assert_loaded(go_db, pypi_db, go=294, pypi=337)
+
+
+@extended
+def test_full_databases_load_without_failures(full_go_db, full_pypi_db) -> None:
+    _assert_loaded(full_go_db, full_pypi_db, go=4291, pypi=2661)
+
+
+def _assert_loaded(go_db, pypi_db, go: int, pypi: int) -> None:
     assert go_db.failures == () and pypi_db.failures == ()
     assert pypi_db.withdrawn == 10
-    assert len(go_db.advisories) + go_db.withdrawn == 4291
-    assert len(pypi_db.advisories) + pypi_db.withdrawn == 2661
+    assert len(go_db.advisories) + go_db.withdrawn == go
+    assert len(pypi_db.advisories) + pypi_db.withdrawn == pypi
     ids = {a.id for a in pypi_db.advisories}
     assert all(i.startswith("PYSEC-") for i in ids)
 
@@ -30,7 +39,7 @@ def _raw_go_affected(module: str, version: str) -> set[str]:
     """An independent reading of the Go JSON files: introduced/fixed pairs as listed, semver."""
     hits = set()
     v = semver.Version.parse(version.removeprefix("v"))
-    for path in (SHARED / "osv" / "go" / "osv").glob("GO-*.json"):
+    for path in (DATA / "osv" / "go" / "osv").glob("GO-*.json"):
         doc = json.loads(path.read_text())
         if doc.get("withdrawn"):
             continue
@@ -114,7 +123,7 @@ def _pep440(text: str) -> bool:
 
 
 def test_bad_advisory_file_is_reported_and_skipped(tmp_path) -> None:
-    good = SHARED / "osv" / "go" / "osv" / "GO-2020-0001.json"
+    good = DATA / "osv" / "go" / "osv" / "GO-2020-0001.json"
     (tmp_path / "GO-2020-0001.json").write_bytes(good.read_bytes())
     (tmp_path / "broken.json").write_text("{ not json")
     (tmp_path / "wrong.yaml").write_text("id: X\naffected: 3\n")
@@ -129,5 +138,5 @@ def test_zip_is_read(tmp_path) -> None:
 
     target = tmp_path / "db.zip"
     with zipfile.ZipFile(target, "w") as archive:
-        archive.write(SHARED / "osv" / "go" / "osv" / "GO-2020-0001.json", "GO-2020-0001.json")
+        archive.write(DATA / "osv" / "go" / "osv" / "GO-2020-0001.json", "GO-2020-0001.json")
     assert [a.id for a in osv.load(target).advisories] == ["GO-2020-0001"]

@@ -12,9 +12,13 @@ from prodsec.core.sbom import Component, Finding, Sbom
 from prodsec.formats import cyclonedx
 from prodsec.vuln import AdvisoryIndex, scan, versions
 from prodsec.vuln.scan import scan_component
-from tests.vuln.conftest import SHARED
+from tests.realdata import DATA, extended
 
-PROTON = SHARED / "sbom" / "cyclonedx" / "SBOM" / "proton-bridge"
+PROTON = DATA / "sbom" / "cyclonedx" / "SBOM" / "proton-bridge"
+# Over the shipped slice (tests/data/osv): the bench SBOM's findings, components with one and
+# advisories found; the rank-table probes (2 545).
+BENCH_SLICE = (8239, 5346, 475)
+RANK_PROBES_SLICE = 2_500
 
 
 def _bench_sbom(index: AdvisoryIndex, n: int = 10_000) -> Sbom:
@@ -33,15 +37,37 @@ def _bench_sbom(index: AdvisoryIndex, n: int = 10_000) -> Sbom:
 
 
 def test_bench_sbom_findings_are_pinned(index) -> None:
+    """Over the shipped slice (tests/data/osv)."""
+    _assert_bench_findings(index, findings=BENCH_SLICE[0], components=BENCH_SLICE[1],
+                           vulnerabilities=BENCH_SLICE[2])
+
+
+@extended
+def test_bench_sbom_findings_are_pinned_over_the_full_databases(full_index) -> None:
+    """The numbers bench/scan.py reports, over the full databases of ../shared/data."""
+    _assert_bench_findings(full_index, findings=20392, components=4648, vulnerabilities=4474)
+
+
+def _assert_bench_findings(index, findings: int, components: int, vulnerabilities: int) -> None:
     sbom = _bench_sbom(index)
-    findings = scan(sbom, index)
-    assert len(findings) == 20392
-    assert len({f.component_ref for f in findings}) == 4648
-    assert len({f.vulnerability for f in findings}) == 4474
-    assert scan(sbom, index) == findings  # memoised answers give the same findings
+    found = scan(sbom, index)
+    assert len(found) == findings
+    assert len({f.component_ref for f in found}) == components
+    assert len({f.vulnerability for f in found}) == vulnerabilities
+    assert scan(sbom, index) == found  # memoised answers give the same findings
 
 
 def test_real_sbom_findings_are_pinned(index) -> None:
+    """The slice keeps every Go advisory naming a module of these SBOMs: the full numbers."""
+    _assert_real_findings(index)
+
+
+@extended
+def test_real_sbom_findings_are_pinned_over_the_full_databases(full_index) -> None:
+    _assert_real_findings(full_index)
+
+
+def _assert_real_findings(index) -> None:
     for name in ("proton-bridge-v1.6.3.bom.json", "proton-bridge-v1.8.0.bom.json"):
         sbom = cyclonedx.parse((PROTON / name).read_bytes(), name)
         findings = scan(sbom, index)
@@ -72,6 +98,15 @@ def _key(purl: str) -> tuple[str, str, str]:
 def test_rank_tables_agree_with_library_comparison(index) -> None:
     """For every package, at every bound and between bounds, the table's answer is the entries
     whose intervals contain the version by the library's own comparison (or that list it)."""
+    assert _check_rank_tables(index) > RANK_PROBES_SLICE
+
+
+@extended
+def test_rank_tables_agree_with_library_comparison_over_the_full_databases(full_index) -> None:
+    assert _check_rank_tables(full_index) > 10_000
+
+
+def _check_rank_tables(index: AdvisoryIndex) -> int:
     rng = random.Random(3)
     checked = 0
     for ecosystem, name in index.packages():
@@ -87,7 +122,7 @@ def test_rank_tables_agree_with_library_comparison(index) -> None:
             expected = [e for e in entries if e.matches(parsed, plain)]
             assert index.lookup(ecosystem, name, text) == expected, (ecosystem, name, text)
             checked += 1
-    assert checked > 10_000
+    return checked
 
 
 def test_unknown_and_unmatchable_components_give_nothing(index) -> None:

@@ -179,12 +179,9 @@ def test_reporting_clocks_page(app: Any, web_db: Any) -> None:
 
 def test_vulnerabilities_page_and_triage(app: Any, web_db: Any, tmp_path: Any) -> None:
     """Real proton-bridge SBOM and Go advisories: findings listed; a VEX decision is saved."""
-    from tests.workspace import vuln_data
-
-    if not vuln_data.SBOM_A.exists():
-        pytest.skip("shared/data is not present")
     from prodsec.workspace import products, vulnerabilities
     from prodsec.workspace.users import authenticate_password
+    from tests.workspace import vuln_data
 
     client = TestClient(app)
     csrf = sign_in(client, "editor@acme.example")

@@ -16,9 +16,6 @@ from prodsec.formats import csaf
 from tests.web.conftest import PASSWORD, sign_in
 from tests.workspace import vuln_data
 
-if not vuln_data.SBOM_B.exists():
-    pytest.skip("shared/data is not present", allow_module_level=True)
-
 RELEASE = "1.8.0"
 ROUTER = {"name": "Router V", "markets": ["DE"], "functions": ["router"],
           "data_connection": "yes", "internet": "yes", "consumer": "yes", "personal_data": "no",

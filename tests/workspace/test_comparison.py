@@ -22,10 +22,7 @@ from prodsec.errors import ProdsecError
 from prodsec.workspace import comparison, compliance, products, vex
 from prodsec.workspace import vulnerabilities as vulns
 from prodsec.workspace.context import Actor, NotFound, ValidationFailed
-from tests.workspace.vuln_data import SBOM_B, SHARED, make_osv_dir
-
-if not SHARED.is_dir():
-    pytest.skip("shared/data is not present", allow_module_level=True)
+from tests.workspace.vuln_data import SBOM_B, make_osv_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUTER = yaml.safe_load((ROOT / "examples/products/router.yaml").read_text())

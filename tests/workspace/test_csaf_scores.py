@@ -18,10 +18,7 @@ from prodsec.vuln import AdvisoryIndex, scan
 from prodsec.workspace import csaf_author, products, vex
 from prodsec.workspace import vulnerabilities as vulns
 from prodsec.workspace.context import Actor
-from tests.workspace.vuln_data import SBOM_B, SHARED, make_osv_dir
-
-if not SHARED.is_dir():
-    pytest.skip("shared/data is not present", allow_module_level=True)
+from tests.workspace.vuln_data import SBOM_B, make_osv_dir
 
 ROUTER = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples/products/router.yaml")
                         .read_text())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,10 +17,10 @@ from hypothesis import strategies as st
 
 from prodsec.errors import InputError
 from prodsec.workspace.vex import check_openvex, parse_vex
+from tests.realdata import DATA
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-SEEDS = [SHARED / "sbom" / "cyclonedx" / "VEX" / "vex.json",
-         SHARED / "csaf" / "examples" / "csaf" / "csaf_vex" / "sec-vex-2022-0001.json"]
+SEEDS = [DATA / "sbom" / "cyclonedx" / "VEX" / "vex.json",
+         DATA / "csaf" / "examples" / "csaf" / "csaf_vex" / "sec-vex-2022-0001.json"]
 OPENVEX = {
     "@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/1",
     "author": "Supplier", "timestamp": "2026-01-01T00:00:00Z", "version": 1,

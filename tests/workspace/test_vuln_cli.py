@@ -12,10 +12,7 @@ from prodsec.cli.app import app
 from prodsec.errors import ProdsecError
 from prodsec.formats import csaf, cyclonedx
 from prodsec.workspace.vex import check_openvex
-from tests.workspace.vuln_data import SBOM_A, SBOM_B, SHARED, make_osv_dir
-
-if not SHARED.is_dir():
-    pytest.skip("shared/data is not present", allow_module_level=True)
+from tests.workspace.vuln_data import SBOM_A, SBOM_B, make_osv_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "Fictinet AX3000 Home Router"

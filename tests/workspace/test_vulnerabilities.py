@@ -19,10 +19,8 @@ from prodsec.vuln import AdvisoryIndex, scan
 from prodsec.workspace import audit, csaf_author, products, vex
 from prodsec.workspace import vulnerabilities as vulns
 from prodsec.workspace.context import Actor, NotFound, PermissionDenied, ValidationFailed
-from tests.workspace.vuln_data import SBOM_A, SBOM_B, SHARED, make_osv_dir
-
-if not SHARED.is_dir():
-    pytest.skip("shared/data is not present", allow_module_level=True)
+from tests.realdata import DATA
+from tests.workspace.vuln_data import SBOM_A, SBOM_B, make_osv_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUTER = yaml.safe_load((ROOT / "examples/products/router.yaml").read_text())
@@ -297,7 +295,7 @@ def test_sbom_diff_and_quality(database: Database, editor: Actor, kb: KnowledgeB
         diff = vulns.sbom_diff(s, editor, pid, "1.6.3", "1.8.0")
     resty = next(c for c in diff["changed"] if c["component"].endswith("go-resty/resty/v2"))
     assert (resty["from"], resty["to"]) == ("v2.3.0", "v2.6.0")
-    spdx = next((SHARED / "sbom" / "spdx").rglob("*.spdx.json"))
+    spdx = next((DATA / "sbom" / "spdx").rglob("*.spdx.json"))
     report = vulns.sbom_quality(spdx.read_bytes(), str(spdx))
     assert report["format"].startswith("SPDX") and report["components"] > 0
     assert {e["element"] for e in report["elements"]} >= {"supplier", "version", "licence"}

@@ -1,6 +1,6 @@
-"""Real data for the vulnerability tests: the proton-bridge SBOMs (Go) and the subset of the
-real Go OSV database that concerns their modules (plus unrelated ones), so that importing it
-into a database per test stays fast on both backends."""
+"""Real data for the vulnerability tests (shipped in tests/data): the proton-bridge SBOMs (Go)
+and the subset of the real Go OSV advisories that concerns their modules (plus unrelated ones),
+so that importing it into a database per test stays fast on both backends."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import shutil
 from functools import lru_cache
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-PROTON = SHARED / "sbom" / "cyclonedx" / "SBOM" / "proton-bridge"
+from tests.realdata import DATA
+
+PROTON = DATA / "sbom" / "cyclonedx" / "SBOM" / "proton-bridge"
 SBOM_A = PROTON / "proton-bridge-v1.6.3.bom.json"
 SBOM_B = PROTON / "proton-bridge-v1.8.0.bom.json"
-GO_OSV = SHARED / "osv" / "go" / "osv"
+GO_OSV = DATA / "osv" / "go" / "osv"
 
 
 def _modules() -> set[str]:
