@@ -94,6 +94,8 @@ def _run_test(test: str, doc: dict[str, Any]) -> list[TestFailure]:
     override = _OVERRIDES.get(test)
     try:
         errors = override(doc) if override else _csaf_rule(test, doc)
+    except ImportError:
+        raise  # the csaf package is missing: an extra to install, not a verdict on the document
     except Exception as exc:
         return [TestFailure(test, group, "/", f"test could not evaluate this document: {type(exc).__name__}")]
     return [TestFailure(test, group, path or "/", message) for path, message in errors]

@@ -213,6 +213,8 @@ _MISSING: Any = object()
 def _build_table(entries: list[Entry]) -> _Table | None:
     try:
         return _Table(entries)
+    except ImportError:
+        raise  # a missing versioning library (an extra to install), not a quirk of the data
     except Exception:  # a bound the library cannot order against another: compare directly
         return None
 

@@ -26,9 +26,13 @@ UNIVERS = {
 
 @lru_cache(maxsize=262144)
 def parse(ecosystem: str, text: str) -> Any | None:
-    """A comparable version object, or None when ``text`` is not a version in that ecosystem."""
+    """A comparable version object, or None when ``text`` is not a version in that ecosystem.
+
+    The parser is fetched outside the ``try``: a missing versioning library is an error to
+    report (which extra to install), not every version being unparseable (no findings)."""
+    parser = _parser(ecosystem)
     try:
-        return _parser(ecosystem)(text)
+        return parser(text)
     except Exception:
         return None
 
