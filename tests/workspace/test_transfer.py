@@ -380,11 +380,10 @@ def test_import_bad_input_exits_2_naming_file_and_path(
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)  # the CLI path is the same for both
 def test_cli_backup_restore_export_import(source: Database, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    if not source.is_sqlite:
-        pytest.skip("the CLI path is the same for both backends; covered on SQLite")
     db = source.url.removeprefix("sqlite:///")
     code, out, _ = run_cli("db", "backup", str(tmp_path / "b.zip"), "--db", db, capsys=capsys)
     assert code == 0 and "1 evidence files" in out
