@@ -71,6 +71,9 @@ def _ratio(label: str, data: bytes, index: AdvisoryIndex) -> None:
 
 
 def main() -> None:
+    if not DATA.is_dir():
+        raise SystemExit(f"bench/scan.py measures the full OSV databases of the larger data set, "
+                         f"{DATA}, which is not present (the tests' slice is in tests/data)")
     (go, pypi), cold = _timed(lambda: (osv.load(SHARED / "go"), osv.load(SHARED / "pypi")))
     with tempfile.TemporaryDirectory() as folder:
         for part in ("go", "pypi"):
