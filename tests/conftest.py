@@ -16,6 +16,7 @@ from prodsec.knowledge.loader import load_data
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "products"
 AS_OF = dt.date(2026, 11, 27)
+_EXTENDED_LEFT_OUT = pytest.StashKey[int]()  # how many extended tests were deselected
 
 
 @pytest.fixture(autouse=True)
@@ -37,9 +38,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=extended)
         items[:] = [item for item in items if not item.get_closest_marker("extended")]
         config.stash[_EXTENDED_LEFT_OUT] = len(extended)
-
-
-_EXTENDED_LEFT_OUT = pytest.StashKey[int]()
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
