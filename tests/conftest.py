@@ -46,7 +46,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     left_out = config.stash.get(_EXTENDED_LEFT_OUT, 0)
     if left_out:
         terminalreporter.write_line(
-            f"{left_out} extended tests not run: the larger data set {SHARED} is not present "
+            f"{left_out} extended test{'s' if left_out > 1 else ''} not run: the larger data set {SHARED} is not present "
             "(they rerun checks over the full OSV databases and every example; see tests/data/README.md)",
             yellow=True)
 
