@@ -360,11 +360,10 @@ def test_the_chain_is_keyed_and_a_wrong_key_is_named(source: Database,
     assert report.problems[0].startswith("wrong secret key: events are keyed with key id")
 
 
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)  # the CLI path is the same for both
 def test_cli_audit_verify_with_a_wrong_key_says_so(source: Database, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    if not source.is_sqlite:
-        pytest.skip("the CLI path is the same for both backends; covered on SQLite")
     db = source.url.removeprefix("sqlite:///")
     code, out, _ = run_cli("audit", "verify", "--org", "Acme", "--db", db, capsys=capsys)
     assert code == 0 and "intact" in out
@@ -467,11 +466,10 @@ def test_trust_unsigned_is_recorded_and_keeps_history_out_of_the_chain(
     assert len(event["after"]["history"]) >= 10
 
 
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)  # the CLI path is the same for both
 def test_cli_import_with_the_exporters_key_file(source: Database, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    if not source.is_sqlite:
-        pytest.skip("the CLI path is the same for both backends; covered on SQLite")
     export = tmp_path / "acme.zip"
     transfer.export_org(source, "Acme", export)
     key_file = tmp_path / "exporter.key"
