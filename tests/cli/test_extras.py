@@ -38,7 +38,8 @@ def _assert_names_the_extra(result: subprocess.CompletedProcess[str], extra: str
 
 
 @pytest.mark.parametrize(("modules", "args", "extra"), [
-    ("sqlalchemy", ("product", "add", str(EXAMPLES / "router.yaml")), "server"),
+    ("sqlalchemy", ("product", "add", str(EXAMPLES / "router.yaml")), "server"),  # fast path
+    ("sqlalchemy", ("status", ROUTER, "uk-psti:schedule-1:1", "--set", "met"), "server"),
     ("sqlalchemy", ("gaps",), "server"),
     ("sqlalchemy", ("db", "upgrade"), "server"),
     ("uvicorn", ("serve", "--port", "1"), "server"),
@@ -55,7 +56,7 @@ def test_missing_extra_is_named(tmp_path: Path, modules: str, args: tuple[str, .
                                 extra: str) -> None:
     db = tmp_path / "w.db"
     argv = [a.format(tmp=tmp_path) for a in args]
-    if argv[0] in ("product", "gaps", "db", "serve"):
+    if argv[0] in ("product", "status", "gaps", "db", "serve"):
         argv += ["--db", str(db)]
     _assert_names_the_extra(run_without(modules, *argv), extra)
     assert not db.exists() and list(tmp_path.iterdir()) == []

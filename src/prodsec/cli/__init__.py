@@ -13,11 +13,20 @@ import sys
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
-    from prodsec.cli.fast import try_fast
+    try:
+        from prodsec.cli.fast import try_fast
 
-    code = try_fast(args)
-    if code is not None:
-        sys.exit(code)
-    from prodsec.cli.app import run
+        code = try_fast(args)
+        if code is not None:
+            sys.exit(code)
+        from prodsec.cli.app import run
 
-    run(args)
+        run(args)
+    except ModuleNotFoundError as exc:  # an optional dependency, on either path: name the extra
+        from prodsec.cli.extras import missing_extra
+
+        missing = missing_extra(exc)
+        if missing is None:
+            raise
+        print(f"error: {missing}", file=sys.stderr)
+        sys.exit(missing.exit_code)

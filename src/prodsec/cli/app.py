@@ -171,14 +171,6 @@ def run(args: list[str]) -> None:
     except ProdsecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except ModuleNotFoundError as exc:  # an optional dependency: name the extra to install
-        from prodsec.cli.extras import missing_extra
-
-        missing = missing_extra(exc)
-        if missing is None:
-            raise
-        print(f"error: {missing}", file=sys.stderr)
-        sys.exit(missing.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:

@@ -4,8 +4,8 @@ The base install answers the knowledge questions; the workspace, the server, PDF
 vulnerability handling need extras (``pip install 'prodsec[server]'``). Their modules are
 imported inside the commands, so a missing one surfaces as ``ModuleNotFoundError`` where the
 command first needs it — before it writes anything, or inside its transaction, which rolls
-back. ``run`` in ``prodsec.cli.app`` turns that into this module's message and exit 2 for every
-command at once, instead of each command checking for itself.
+back. ``prodsec.cli.main`` turns that into this module's message and exit 2 for every command
+at once, on the fast path and the Typer one, instead of each command checking for itself.
 """
 
 from __future__ import annotations
