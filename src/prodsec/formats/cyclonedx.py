@@ -13,7 +13,8 @@ from functools import lru_cache
 from typing import Any
 
 from prodsec.core.sbom import Component, Dependency, Hash, Issue, Sbom, ValidationReport
-from prodsec.formats._io import FormatError, UnsupportedVersion, expect_object, load_json, pointer
+from prodsec.errors import SbomFormatError, UnsupportedSbomVersion
+from prodsec.formats._io import expect_object, load_json, pointer
 
 VERSIONS = ("1.2", "1.3", "1.4", "1.5", "1.6", "1.7")
 XML_NAMESPACE = "http://cyclonedx.org/schema/bom/"
@@ -49,12 +50,13 @@ def parse(data: bytes, source: str) -> Sbom:
 
 
 def _json_document(data: bytes, source: str) -> dict[str, Any]:
-    doc = expect_object(load_json(data, source), source, "a CycloneDX BOM")
+    doc = expect_object(load_json(data, source, error=SbomFormatError), source, "a CycloneDX BOM",
+                        error=SbomFormatError)
     if doc.get("bomFormat") != "CycloneDX":
-        raise FormatError(f"{source}: /bomFormat: expected \"CycloneDX\", found {doc.get('bomFormat')!r}")
+        raise SbomFormatError(f"{source}: /bomFormat: expected \"CycloneDX\", found {doc.get('bomFormat')!r}")
     version = doc.get("specVersion")
     if version not in VERSIONS:
-        raise UnsupportedVersion(
+        raise UnsupportedSbomVersion(
             f"{source}: /specVersion: {version!r} is not a supported CycloneDX version; "
             f"expected one of {', '.join(VERSIONS)}"
         )
@@ -71,19 +73,19 @@ def _xml_root(data: bytes, source: str) -> Any:
         return fromstring(data, forbid_dtd=True)
     except ParseError as exc:
         line, column = exc.position
-        raise FormatError(f"{source}: line {line} column {column}: invalid XML: {exc}") from exc
+        raise SbomFormatError(f"{source}: line {line} column {column}: invalid XML: {exc}") from exc
     except DefusedXmlException as exc:
-        raise FormatError(f"{source}: refused XML with a DTD or entities: {exc}") from exc
+        raise SbomFormatError(f"{source}: refused XML with a DTD or entities: {exc}") from exc
 
 
 def _xml_version(root: Any, source: str) -> str:
     tag = str(root.tag)
     namespace = tag[1:].split("}")[0] if tag.startswith("{") else ""
     if not namespace.startswith(XML_NAMESPACE) or tag.split("}")[-1] != "bom":
-        raise FormatError(f"{source}: root element {tag!r}: expected <bom> in namespace {XML_NAMESPACE}<version>")
+        raise SbomFormatError(f"{source}: root element {tag!r}: expected <bom> in namespace {XML_NAMESPACE}<version>")
     version = namespace[len(XML_NAMESPACE):]
     if version not in VERSIONS:
-        raise UnsupportedVersion(
+        raise UnsupportedSbomVersion(
             f"{source}: namespace {namespace}: {version!r} is not a supported CycloneDX version; "
             f"expected one of {', '.join(VERSIONS)}"
         )

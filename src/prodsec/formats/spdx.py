@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from prodsec.core.sbom import Component, Dependency, Hash, Issue, Sbom, ValidationReport
-from prodsec.formats._io import FormatError, UnsupportedVersion, decode_text, load_json, load_yaml
+from prodsec.errors import SbomFormatError, UnsupportedSbomVersion
+from prodsec.formats._io import decode_text, load_json, load_yaml
 
 VERSIONS = ("SPDX-2.2", "SPDX-2.3")
 FORWARD = {"DEPENDS_ON", "CONTAINS"}
@@ -52,25 +53,25 @@ def _document(data: bytes, source: str) -> tuple[Any, str]:
     """The spdx-tools Document; parse failures become one FormatError listing every message."""
     from spdx_tools.spdx.parser.error import SPDXParsingError
 
-    text = decode_text(data, source)
+    text = decode_text(data, source, SbomFormatError)
     stripped = text.lstrip()
     try:
         if stripped.startswith("{"):
-            return _from_dict(load_json(data, source), source)
+            return _from_dict(load_json(data, source, error=SbomFormatError), source)
         if "SPDXVersion:" in text[:4096]:
             return _from_tag_value(text, source)
-        return _from_dict(load_yaml(data, source), source)
+        return _from_dict(load_yaml(data, source, error=SbomFormatError), source)
     except SPDXParsingError as exc:
         found = exc.get_messages()  # type: ignore[no-untyped-call]
         messages = "; ".join(str(m) for m in found[:20])
-        raise FormatError(f"{source}: not a valid SPDX document: {messages}") from exc
+        raise SbomFormatError(f"{source}: not a valid SPDX document: {messages}") from exc
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
-        raise FormatError(f"{source}: not a valid SPDX document: {exc}") from exc
+        raise SbomFormatError(f"{source}: not a valid SPDX document: {exc}") from exc
 
 
 def _check_version(version: Any, source: str, where: str) -> str:
     if version not in VERSIONS:
-        raise UnsupportedVersion(
+        raise UnsupportedSbomVersion(
             f"{source}: {where}: {version!r} is not a supported SPDX version; expected one of "
             f"{', '.join(VERSIONS)} (SPDX 3.0 is not supported)"
         )
@@ -79,9 +80,9 @@ def _check_version(version: Any, source: str, where: str) -> str:
 
 def _from_dict(doc: Any, source: str) -> tuple[Any, str]:
     if not isinstance(doc, dict):
-        raise FormatError(f"{source}: /: expected an SPDX document object, found {type(doc).__name__}")
+        raise SbomFormatError(f"{source}: /: expected an SPDX document object, found {type(doc).__name__}")
     if "@context" in doc or "@graph" in doc:
-        raise UnsupportedVersion(f"{source}: /@context: SPDX 3.0 JSON-LD is not supported; expected SPDX 2.2 or 2.3")
+        raise UnsupportedSbomVersion(f"{source}: /@context: SPDX 3.0 JSON-LD is not supported; expected SPDX 2.2 or 2.3")
     version = _check_version(doc.get("spdxVersion"), source, "/spdxVersion")
     from spdx_tools.spdx.parser.jsonlikedict.json_like_dict_parser import JsonLikeDictParser
 
