@@ -39,16 +39,14 @@ def decode_text(data: bytes | str, source: str, error: type[FormatError] = Forma
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise error(f"{source}: byte {exc.start}: not UTF-8 text", source=source,
-                    problem="not UTF-8 text") from None
+        raise _fail(error, source, f"byte {exc.start}: not UTF-8 text") from None
 
 
 def check_size(data: bytes | str, source: str, max_bytes: int,
                error: type[FormatError] = FormatError) -> None:
     size = len(data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data)
     if size > max_bytes:
-        raise error(f"{source}: {size} bytes is over the {max_bytes}-byte limit for one file",
-                    source=source, problem="too large")
+        raise _fail(error, source, f"{size} bytes is over the {max_bytes}-byte limit for one file")
 
 
 def load_json(data: bytes | str, source: str, *, max_bytes: int = MAX_BYTES,
@@ -59,13 +57,13 @@ def load_json(data: bytes | str, source: str, *, max_bytes: int = MAX_BYTES,
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise error(f"{source}: line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}",
-                    source=source, line=exc.lineno, column=exc.colno, problem=exc.msg) from None
+        problem = f"invalid JSON: {exc.msg}"
+        raise error(f"{source}: line {exc.lineno} column {exc.colno}: {problem}", source=source,
+                    line=exc.lineno, column=exc.colno, problem=problem) from None
     except RecursionError:
-        raise error(f"{source}: nested deeper than {max_depth} levels", source=source,
-                    problem="nested too deeply") from None
+        raise _fail(error, source, f"nested deeper than {max_depth} levels") from None
     except ValueError as exc:  # e.g. an integer of more than 4 300 digits
-        raise error(f"{source}: invalid JSON: {exc}", source=source, problem=str(exc)) from None
+        raise _fail(error, source, f"invalid JSON: {_short(exc)}") from None
     check_values(value, source, max_depth, error)
     return value
 
@@ -95,8 +93,7 @@ def load_yaml(data: bytes | str, source: str, *, aliases: bool = False,
     except (yaml.YAMLError, ValueError, OverflowError, RecursionError) as exc:
         # ValueError: a decimal integer of more than 4 300 digits; UnicodeEncodeError (a
         # ValueError) when the text holds a lone surrogate the C reader cannot encode
-        raise error(f"{source}: invalid YAML: {_short(exc)}", source=source,
-                    problem=_short(exc)) from None
+        raise _fail(error, source, f"invalid YAML: {_short(exc)}") from None
     check_values(value, source, max_depth, error)
     return value
 
@@ -157,8 +154,7 @@ def check_values(value: Any, source: str, max_depth: int = MAX_DEPTH,
     while stack:
         item, depth, path = stack.pop()
         if depth > max_depth:
-            raise error(f"{source}: {pointer(path)}: nested deeper than {max_depth} levels",
-                        source=source, problem="nested too deeply")
+            raise _fail(error, source, f"{pointer(path)}: nested deeper than {max_depth} levels")
         if isinstance(item, dict):
             for key, child in item.items():
                 if isinstance(key, str):
@@ -172,9 +168,8 @@ def check_values(value: Any, source: str, max_depth: int = MAX_DEPTH,
             _check_text(item, source, path, error)
         elif isinstance(item, int) and not isinstance(item, bool) \
                 and item.bit_length() > MAX_INT_BITS:
-            raise error(f"{source}: {pointer(path)}: a number of {item.bit_length()} bits; "
-                        f"expected one of at most {MAX_INT_BITS}", source=source,
-                        problem="number too large")
+            raise _fail(error, source, f"{pointer(path)}: a number of {item.bit_length()} bits; "
+                        f"expected one of at most {MAX_INT_BITS}")
 
 
 def _check_text(text: str, source: str, path: tuple[Any, ...], error: type[FormatError]) -> None:
@@ -183,9 +178,9 @@ def _check_text(text: str, source: str, path: tuple[Any, ...], error: type[Forma
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise error(f"{source}: {pointer(path)}: a lone surrogate (U+{ord(text[exc.start]):04X}) "
-                    "is not a character; expected UTF-8 text", source=source,
-                    problem="lone surrogate") from None
+        raise _fail(error, source, f"{pointer(path)}: a lone surrogate "
+                    f"(U+{ord(text[exc.start]):04X}) is not a character; expected UTF-8 text"
+                    ) from None
 
 
 def pointer(parts: Iterable[Any]) -> str:
@@ -199,9 +194,13 @@ def _printable(part: Any) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")[:200]
 
 
+def _fail(error: type[FormatError], source: str, detail: str) -> FormatError:
+    return error(f"{source}: {detail}", source=source, problem=detail)
+
+
 def _at(error: type[FormatError], source: str, mark: Any, problem: str) -> FormatError:
     if mark is None:
-        return error(f"{source}: {problem}", source=source, problem=problem)
+        return _fail(error, source, problem)
     line, column = mark.line + 1, mark.column + 1
     return error(f"{source}: line {line} column {column}: {problem}", source=source, line=line,
                  column=column, problem=problem)
