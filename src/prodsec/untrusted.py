@@ -194,6 +194,18 @@ def _printable(part: Any) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")[:200]
 
 
+def zip_errors() -> tuple[type[BaseException], ...]:
+    """What reading a member of an untrusted zip may raise: a bad CRC or header, a damaged
+    deflate/bzip2/lzma stream, an encrypted member, an unknown compression method."""
+    import bz2  # noqa: F401 - zipfile raises OSError from it
+    import lzma
+    import zipfile
+    import zlib
+
+    return (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, RuntimeError,
+            NotImplementedError, ValueError, zlib.error, lzma.LZMAError)
+
+
 def _fail(error: type[FormatError], source: str, detail: str) -> FormatError:
     return error(f"{source}: {detail}", source=source, problem=detail)
 

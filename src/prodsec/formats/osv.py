@@ -8,14 +8,13 @@ Withdrawn advisories are skipped too (they are counted, not failures).
 from __future__ import annotations
 
 import contextlib
-import lzma
 import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prodsec import untrusted
 from prodsec.core.advisory import Advisory, Affected, Event, Range
 from prodsec.core.sbom import Failure
 from prodsec.errors import AdvisoryFormatError, InputError
@@ -118,8 +117,7 @@ def _zip_sources(path: Path) -> Iterator[tuple[str, bytes]]:
                 continue
             try:
                 yield source, archive.read(info)
-            except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError,
-                    ValueError, zlib.error, lzma.LZMAError) as exc:
+            except untrusted.zip_errors() as exc:
                 yield source, UNREADABLE + str(exc).encode("utf-8", "replace")[:200]
 
 
