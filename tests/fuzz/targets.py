@@ -203,25 +203,25 @@ def targets() -> list[Target]:
     knowledge = _files("knowledge/data/mappings/*.yaml", root=PACKAGE)
     return [
         Target("profile-yaml", _files("examples/products/*.yaml", root=ROOT), run_profile,
-               (ProfileError,), "yaml"),
+               (ProfileError,), "yaml", 2),
         Target("profile-json", functools.cache(_profiles_as_json),
                functools.partial(run_profile, json_text=True), (ProfileError,), "json"),
-        Target("knowledge-file", knowledge, run_knowledge, (KnowledgeBaseError,), "yaml", 3),
+        Target("knowledge-file", knowledge, run_knowledge, (KnowledgeBaseError,), "yaml", 20),
         Target("cyclonedx-json", _files("cyclonedx-json/*.json"), run_cyclonedx,
                (SbomFormatError,), "json"),
         Target("cyclonedx-json-validate", _files("cyclonedx-json/hbom*.json"),
-               functools.partial(run_cyclonedx, validate=True), (SbomFormatError,), "json", 20),
+               functools.partial(run_cyclonedx, validate=True), (SbomFormatError,), "json", 10),
         Target("cyclonedx-xml", _files("cyclonedx-xml/*.xml"),
-               functools.partial(run_cyclonedx, validate=True), (SbomFormatError,), "xml", 5),
-        Target("spdx-json", _files("spdx-json/*.json"), run_spdx, (SbomFormatError,), "json", 3),
+               functools.partial(run_cyclonedx, validate=True), (SbomFormatError,), "xml", 10),
+        Target("spdx-json", _files("spdx-json/*.json"), run_spdx, (SbomFormatError,), "json", 2),
         Target("spdx-tag-value", _files("spdx-tv/*.spdx"), run_spdx, (SbomFormatError,), "text",
                5),
         Target("osv-json", _files("osv-json/*.json"), functools.partial(run_osv, suffix=".json"),
                (AdvisoryFormatError,), "json"),
         Target("osv-yaml", _files("osv-yaml/*.yaml"), functools.partial(run_osv, suffix=".yaml"),
-               (AdvisoryFormatError,), "yaml"),
+               (AdvisoryFormatError,), "yaml", 2),
         Target("osv-zip", functools.cache(_zipped_advisories), run_osv_zip,
-               (AdvisoryFormatError,), "zip", 2),
+               (AdvisoryFormatError,), "zip", 5),
         Target("vex", _files("vex/*.json"), run_vex, (VexFormatError, ValidationFailed), "json"),
         Target("csaf", _files("csaf/*.json", "vex/csaf-*.json"), run_csaf, (CsafFormatError,),
                "json", 30),
@@ -316,13 +316,23 @@ def _paths(value: Any, prefix: tuple[Any, ...] = (), limit: int = 4000) -> list[
     return found
 
 
+def _yaml_classes() -> tuple[Any, Any]:
+    import yaml
+
+    return (getattr(yaml, "CSafeLoader", yaml.SafeLoader),
+            getattr(yaml, "CSafeDumper", yaml.SafeDumper))
+
+
+_LOADER, _DUMPER = _yaml_classes()
+
+
 def mutate_structure(rng: random.Random, seed: bytes, syntax: str,
                      value: Callable[[random.Random], Any] = hostile_value) -> bytes:
     """Parse a JSON/YAML seed, replace, delete or duplicate one value anywhere, serialise."""
     import yaml
 
     try:
-        doc = json.loads(seed) if syntax == "json" else yaml.safe_load(seed)
+        doc = json.loads(seed) if syntax == "json" else yaml.load(seed, Loader=_LOADER)
     except Exception:
         return seed
     path = rng.choice(_paths(doc))
@@ -341,8 +351,8 @@ def mutate_structure(rng: random.Random, seed: bytes, syntax: str,
             parent[path[-1]] = value(rng)
     try:
         if syntax == "yaml" and rng.random() < 0.5:
-            return yaml.safe_dump(doc, allow_unicode=rng.random() < 0.5).encode("utf-8",
-                                                                                "surrogatepass")
+            return yaml.dump(doc, Dumper=_DUMPER, allow_unicode=rng.random() < 0.5).encode(
+                "utf-8", "surrogatepass")
         return json.dumps(doc, ensure_ascii=rng.random() < 0.7, default=str).encode(
             "utf-8", "surrogatepass")
     except (ValueError, RecursionError, yaml.YAMLError):
