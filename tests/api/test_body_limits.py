@@ -15,6 +15,7 @@ import pytest
 from tests.api.conftest import PASSWORD, TestClient, add_member
 
 from prodsec.api import Settings, create_app
+from prodsec.api.middleware import FORM_OVERHEAD
 from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.engine import Database
 
@@ -115,7 +116,7 @@ def test_upload_routes_have_their_own_limit(database: Database, kb: KnowledgeBas
     with TestClient(small_app(database, kb)) as client:
         within = client.post(path, content=b"x" * (SMALL.max_body_bytes + 1), headers=headers)
         assert within.status_code != 413  # over the default, within the upload's limit
-        over = client.post(path, content=b"x" * (limit + 1), headers=headers)
+        over = client.post(path, content=b"x" * (limit + FORM_OVERHEAD + 1), headers=headers)
         assert over.status_code == 413
 
 

@@ -56,8 +56,8 @@ class SecurityHeaders:
 
 # ---- request bodies ------------------------------------------------------------------------
 
-#: Room for a multipart envelope (boundaries, part headers, the form's small text fields) around
-#: a file whose own limit is the setting's.
+#: Room around a file whose own limit is the setting's: a multipart envelope (boundaries, part
+#: headers, the form's small text fields); the route itself holds the file to its exact limit.
 FORM_OVERHEAD = 64 * 1024
 
 
@@ -76,8 +76,9 @@ class BodyRule:
     multipart: bool = False
 
     def limit(self, settings: Any) -> int:
-        limit = int(getattr(settings, self.setting))
-        return limit + FORM_OVERHEAD if self.multipart else limit
+        """The file's limit plus headroom: a multipart envelope, or (for a raw body) room for
+        the route's own exact check to answer, naming its field."""
+        return int(getattr(settings, self.setting)) + FORM_OVERHEAD
 
 
 def _rule(method: str, path: str, setting: str, multipart: bool = False) -> BodyRule:
