@@ -39,9 +39,9 @@ def where(exc: BaseException) -> str:
 
 
 def run(seconds: float, budget: int, seed: int, findings_dir: Path,
-        only: set[str] | None) -> dict[str, Any]:
+        only: set[str] | None, equal: bool = False) -> dict[str, Any]:
     chosen = [t for t in fuzz.targets() if only is None or t.name in only]
-    weights = {t.name: 1 / t.cost for t in chosen}
+    weights = {t.name: 1.0 if equal else 1 / t.cost for t in chosen}
     total_weight = sum(weights.values())
     share = {t.name: weights[t.name] / total_weight for t in chosen}
     rng = random.Random(seed)
@@ -84,6 +84,8 @@ def main() -> int:
     parser.add_argument("--inputs", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--target", action="append", help="only these targets (repeatable)")
+    parser.add_argument("--equal-time", action="store_true",
+                        help="the same time for every target (default: less for slow ones)")
     parser.add_argument("--findings", type=Path, default=ROOT / "out" / "fuzz-findings")
     parser.add_argument("--report", type=Path, default=ROOT / "out" / "fuzz.json")
     args = parser.parse_args()
@@ -91,7 +93,7 @@ def main() -> int:
     logging.disable(logging.CRITICAL)
     args.findings.mkdir(parents=True, exist_ok=True)
     report = run(args.minutes * 60, args.inputs, args.seed, args.findings,
-                 set(args.target) if args.target else None)
+                 set(args.target) if args.target else None, args.equal_time)
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(report, indent=1))
     print(json.dumps({k: v for k, v in report.items() if k != "findings"}, indent=1))
