@@ -149,22 +149,27 @@ def run_csaf(data: bytes) -> object:
 
 
 def run_export(data: bytes) -> object:
-    from prodsec.workspace import transfer
+    from prodsec.workspace.transfer import validation
 
     path = _scratch() / ("export.zip" if data[:4] == b"PK\x03\x04" else "export.json")
     path.write_bytes(data)
-    with transfer.read_export(path) as export:
-        return transfer.validate_export(export, _tables())
+    with validation.read_export(path) as export:
+        return validation.validate_export(export, _tables())
 
 
 def run_backup(data: bytes) -> object:
-    from prodsec.workspace import transfer
+    import importlib
+
+    from prodsec.workspace.transfer.archive import ArchiveLimits
+
+    # the package exports a function named restore: take the module itself
+    restore = importlib.import_module("prodsec.workspace.transfer.restore")
 
     path = _scratch() / "backup.zip"
     path.write_bytes(data)
-    with transfer._open_zip(path) as zf:
-        manifest = transfer.read_manifest(zf, path)
-        transfer.verify_archive(zf, manifest, path)
+    with restore._open_zip(path, ArchiveLimits()) as zf:
+        manifest = restore.read_manifest(zf, path)
+        restore.verify_archive(zf, manifest, path)
         return manifest
 
 
@@ -178,7 +183,7 @@ def _scratch() -> Path:
 @functools.cache
 def _tables() -> dict[str, Any]:
     from prodsec.db.engine import open_database
-    from prodsec.workspace.transfer import reflect
+    from prodsec.workspace.transfer.common import reflect
 
     database = open_database(str(_scratch() / "workspace.db"))
     with database.engine.connect() as conn:
@@ -198,7 +203,7 @@ def targets() -> list[Target]:
     )
     from prodsec.knowledge.loader import KnowledgeBaseError
     from prodsec.workspace.context import ValidationFailed
-    from prodsec.workspace.transfer import TransferError
+    from prodsec.workspace.transfer.common import TransferError
 
     knowledge = _files("knowledge/data/mappings/*.yaml", root=PACKAGE)
     return [
