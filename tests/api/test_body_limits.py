@@ -24,6 +24,21 @@ SMALL = Settings(max_body_bytes=2048, max_upload_bytes=8192, max_document_bytes=
 CHUNK = 1024
 
 
+def web_sign_in(client: TestClient, email: str) -> str:
+    """Sign in through the web form (its pre-session CSRF token first); the session's token."""
+    import re
+
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+    assert token
+    signed_in = client.post("/login", data={"email": email, "password": PASSWORD,
+                                            "csrf_token": token.group(1)},
+                            follow_redirects=False)
+    assert signed_in.status_code == 303, signed_in.text
+    page = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/products/new").text)
+    assert page
+    return page.group(1)
+
+
 def small_app(database: Database, kb: KnowledgeBase) -> Any:
     from prodsec import web
 
@@ -141,9 +156,7 @@ def test_web_upload_form_takes_one_file_and_few_fields(database: Database,
 
     email = add_member(database, "Acme", "editor", PASSWORD)["email"]
     with TestClient(small_app(database, kb)) as client:
-        signed_in = client.post("/login", data={"email": email, "password": PASSWORD},
-                                follow_redirects=False)
-        assert signed_in.status_code == 303
+        web_sign_in(client, email)
         two = client.post("/products/import", files=[
             ("profile", ("a.yaml", b"name: a\n")), ("profile", ("b.yaml", b"name: b\n"))])
         assert two.status_code == 400

@@ -7,6 +7,7 @@ import time
 
 import pytest
 from tests.api.conftest import PASSWORD, TestClient, add_member
+from tests.api.test_body_limits import web_sign_in
 from tests.test_untrusted import ALIAS_BOMB
 
 from prodsec.api import create_app
@@ -40,20 +41,15 @@ def test_hostile_json_values_are_422(client: TestClient, database: Database, pat
 def test_web_profile_import_refuses_the_alias_bomb(database: Database,
                                                    kb: KnowledgeBase) -> None:
     """The web import parsed the bomb on the event loop: /health hung ~35 s, then MemoryError."""
-    import re
-
     from prodsec import web
 
     app = create_app(database, kb)
     web.mount(app, database, kb)
     email = add_member(database, "Acme", "editor", PASSWORD)["email"]
     with TestClient(app) as client:
-        client.post("/login", data={"email": email, "password": PASSWORD})
-        page = client.get("/products/new").text
-        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
-        assert csrf
+        csrf = web_sign_in(client, email)
         started = time.perf_counter()
-        response = client.post("/products/import", data={"csrf_token": csrf.group(1)},
+        response = client.post("/products/import", data={"csrf_token": csrf},
                                files={"profile": ("bomb.yaml", ALIAS_BOMB)})
         assert time.perf_counter() - started < 5
     assert response.status_code == 422
