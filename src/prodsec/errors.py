@@ -4,9 +4,19 @@ problem response, never a traceback.
 
 ProdsecError
 ├── KnowledgeBaseError   (knowledge/loader.py)  the shipped knowledge files are invalid — exit 3
-├── InputError                                  a user's file or argument is invalid — exit 2
-│   └── ProfileError     (core/profile.py)      a product profile is invalid
-└── NotFoundError                               an unknown id — exit 2, with suggestions
+└── InputError                                  a user's file or argument is invalid — exit 2, 422
+    ├── ProfileError     (core/profile.py)      a product profile is invalid
+    ├── NotFoundError                           an unknown id, with suggestions
+    └── FormatError                             a file is not valid in its format (safe_yaml, formats)
+        ├── UnsupportedVersion                  it declares a spec version prodsec does not read
+        ├── SbomFormatError                     CycloneDX (JSON, XML) or SPDX (JSON, YAML, tag-value)
+        ├── AdvisoryFormatError                 an OSV advisory (JSON, YAML, a zip of them)
+        ├── CsafFormatError                     a CSAF 2.0 document
+        └── VexFormatError                      a CycloneDX VEX, OpenVEX or CSAF VEX document
+
+Each parser raises its own type and nothing else for bad input (``tests/fuzz`` holds them to
+it); a reader's ``UnsupportedVersion`` is also its format's error (e.g.
+``UnsupportedSbomVersion``), so ``except SbomFormatError`` catches both.
 """
 
 from __future__ import annotations
@@ -34,6 +44,46 @@ class NotFoundError(InputError):
         self.suggestions = suggest(wanted, known)
         hint = f"; did you mean {', '.join(self.suggestions)}?" if self.suggestions else ""
         super().__init__(f"unknown {what} {wanted!r}{hint}")
+
+
+class FormatError(InputError):
+    """A file is not valid in its format. The message names the file, the location (line and
+    column, or a JSON pointer) and what was expected; ``source``, ``line`` and ``column`` are
+    kept apart for callers that report them in their own words."""
+
+    def __init__(self, message: str, *, source: str | None = None, line: int | None = None,
+                 column: int | None = None, problem: str | None = None) -> None:
+        super().__init__(message)
+        self.source, self.line, self.column = source, line, column
+        self.problem = problem or message
+
+
+class UnsupportedVersion(FormatError):
+    """A file declares a spec version prodsec does not read."""
+
+
+class SbomFormatError(FormatError):
+    """A CycloneDX or SPDX document cannot be read."""
+
+
+class UnsupportedSbomVersion(SbomFormatError, UnsupportedVersion):
+    """An SBOM of a CycloneDX or SPDX version prodsec does not read."""
+
+
+class AdvisoryFormatError(FormatError):
+    """An OSV advisory (or a zip or directory of them) cannot be read."""
+
+
+class CsafFormatError(FormatError):
+    """A CSAF document cannot be read."""
+
+
+class UnsupportedCsafVersion(CsafFormatError, UnsupportedVersion):
+    """A CSAF document of a version other than 2.0."""
+
+
+class VexFormatError(FormatError):
+    """A VEX document (CycloneDX VEX, OpenVEX, CSAF VEX) cannot be read."""
 
 
 def suggest(wanted: str, known: Iterable[str], n: int = 3) -> list[str]:

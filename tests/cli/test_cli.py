@@ -112,7 +112,8 @@ def test_check_bad_profiles_reported_others_still_checked(tmp_path: Path) -> Non
     (tmp_path / "c-wrong.yaml").write_text("name: x\nmarkets: [XX]\nfunctions: [rooter]\n")
     result = run("check", str(tmp_path), "--format", "json", "--as-of", "2026-11-27")
     assert result.returncode == 2
-    assert "b-broken.yaml: invalid YAML at line 3, column 1" in result.stderr
+    assert "b-broken.yaml: invalid product profile" in result.stderr
+    assert "line 3 column 1: invalid YAML" in result.stderr
     assert "markets[0]: unknown market 'XX'" in result.stderr
     assert "did you mean router" in result.stderr
     data = json.loads(result.stdout)

@@ -118,3 +118,17 @@ def test_parser_agrees_with_json_schema(kb: KnowledgeBase, data: st.DataObject) 
     except ProfileError:
         parser_ok = False
     assert parser_ok == schema_ok, raw
+
+
+def test_unhashable_vehicle_category_is_a_profile_error(kb: KnowledgeBase) -> None:
+    """A list in ``vehicle.category`` (via /api/v1/check) raised TypeError: a 500."""
+    problems = _problems(kb, {"name": "x", "markets": ["EU"], "vehicle": {"category": ["M1"]}})
+    assert problems == ["vehicle.category: expected a text, got list"]
+
+
+def test_huge_numbers_are_quoted_not_crashed_on(kb: KnowledgeBase) -> None:
+    """``repr`` of an integer past 4 300 digits raises ValueError; the message must not."""
+    problems = _problems(kb, {"name": "x", "markets": ["EU"],
+                              "vehicle": {"automated_driving_level": 10 ** 5000}})
+    assert problems == ["vehicle.automated_driving_level: expected a whole number 0-5, got a "
+                        "number of 16610 bits"]

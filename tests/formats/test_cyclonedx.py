@@ -98,3 +98,17 @@ def test_deep_nesting_is_refused() -> None:
     deep = b'{"bomFormat": "CycloneDX", "specVersion": "1.5", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}"
     with pytest.raises(FormatError, match="nested"):
         cyclonedx.validate(deep, "deep.json")
+
+
+def test_deeply_nested_xml_components_are_refused() -> None:
+    """3 000 nested components made the component walk raise RecursionError (and lxml's
+    validator an XMLSyntaxError): both are now one SbomFormatError."""
+    from prodsec.errors import SbomFormatError
+
+    ns = "http://cyclonedx.org/schema/bom/1.5"
+    deep = (f'<bom xmlns="{ns}" version="1"><components>'
+            + '<component type="library"><name>a</name><components>' * 3000
+            + "</components></component>" * 3000 + "</components></bom>").encode()
+    for read in (cyclonedx.parse, cyclonedx.validate):
+        with pytest.raises(SbomFormatError, match="nested deeper than 200 levels"):
+            read(deep, "deep.xml")

@@ -57,3 +57,22 @@ def test_json_tag_value_and_yaml_of_the_spec_example_agree() -> None:
 def test_unknown_version_is_refused() -> None:
     with pytest.raises(UnsupportedVersion, match=r"SPDX-9\.9"):
         spdx.parse(b'{"spdxVersion": "SPDX-9.9"}', "x.spdx.json")
+
+
+def test_tag_value_parser_is_reused_with_fresh_state() -> None:
+    """The parser is built once per thread (PLY table generation and a licence index per
+    expression cost 0.75-2.9 s per document); a document, a failing one, then the first again
+    must read exactly as the first time, and quickly."""
+    import time
+
+    from prodsec.errors import SbomFormatError
+
+    first = (EXAMPLES / "software/example1/spdx2.2/example1.spdx").read_bytes()
+    other = (EXAMPLES / "software/example6/spdx2.2/example6-lib.spdx").read_bytes()
+    expected = spdx.parse(first, "a.spdx")
+    assert spdx.parse(other, "b.spdx") != expected
+    with pytest.raises(SbomFormatError):
+        spdx.parse(first.replace(b"PackageName:", b"PackageName"), "broken.spdx")
+    started = time.perf_counter()
+    assert spdx.parse(first, "a.spdx") == expected
+    assert time.perf_counter() - started < 0.5

@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 from prodsec import __version__
 from prodsec.api import problems
 from prodsec.api.deps import AppState, Settings
-from prodsec.api.middleware import SecurityHeaders
+from prodsec.api.middleware import BodyLimit, JsonBodyCheck, SecurityHeaders
 from prodsec.api.routes import (
     assessments,
     audit,
@@ -59,5 +59,7 @@ def create_app(database: Database, kb: KnowledgeBase, settings: Settings | None 
     app.include_router(api)
     app.include_router(health.router)
     problems.install(app)
-    app.add_middleware(SecurityHeaders, docs_path=DOCS_URL)
+    app.add_middleware(JsonBodyCheck)  # inside BodyLimit: buffers only bounded bodies
+    app.add_middleware(BodyLimit, settings=settings)  # before anything reads a body
+    app.add_middleware(SecurityHeaders, docs_path=DOCS_URL)  # outermost: also on a 413
     return app

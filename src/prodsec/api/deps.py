@@ -38,7 +38,11 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 class Settings:
     """What a deployment may tune; tests shrink the limits to stay fast."""
 
-    max_upload_bytes: int = 50 * 1024 * 1024
+    max_upload_bytes: int = 50 * 1024 * 1024  # one evidence file
+    #: every request body without a higher limit (JSON, forms, login), checked before it is read
+    max_body_bytes: int = 1024 * 1024
+    max_document_bytes: int = 64 * 1024 * 1024  # an SBOM, VEX or import (as formats.MAX_BYTES)
+    max_profile_bytes: int = 1024 * 1024  # a product profile file (the web's profile import)
     secure_cookies: bool = False  # also Secure whenever the request itself is https
     session_ttl: dt.timedelta = sessions.SESSION_TTL
     login_failures: int = 5

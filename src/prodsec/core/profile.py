@@ -176,7 +176,7 @@ def parse_profile(raw: Any, vocabulary: Vocabulary, source: str = "profile") -> 
     _unknown_fields(raw, problems)
     fmt = raw.get("format", FORMAT_VERSION)
     if fmt != FORMAT_VERSION:
-        problems.append(FieldProblem("format", f"expected {FORMAT_VERSION}, got {fmt!r}"))
+        problems.append(FieldProblem("format", f"expected {FORMAT_VERSION}, got {_shown(fmt)}"))
     values: dict[str, Any] = {}
     for key in REQUIRED:
         if raw.get(key) is None:
@@ -217,6 +217,16 @@ def _unknown_fields(raw: Mapping[str, Any], problems: list[FieldProblem]) -> Non
             problems.append(FieldProblem(str(key), f"unknown field{extra}"))
 
 
+def _shown(value: Any) -> str:
+    """A value as a message quotes it: ``repr``, cut at 80 characters (an integer of more than
+    4 300 digits has no ``repr`` at all: Python refuses to convert it)."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return f"a number of {value.bit_length()} bits" if isinstance(value, int) else "a value"
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
 def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
@@ -238,7 +248,7 @@ def _bool(
     if value is None:
         return default
     if not isinstance(value, bool):
-        problems.append(FieldProblem(key, f"expected true or false, got {value!r}"))
+        problems.append(FieldProblem(key, f"expected true or false, got {_shown(value)}"))
         return None
     return value
 
@@ -252,7 +262,7 @@ def _list(raw: Mapping[str, Any], key: str, problems: list[FieldProblem]) -> lis
         return None
     bad = [i for i, v in enumerate(value) if not isinstance(v, str)]
     for i in bad:
-        problems.append(FieldProblem(f"{key}[{i}]", f"expected a text, got {value[i]!r}"
+        problems.append(FieldProblem(f"{key}[{i}]", f"expected a text, got {_shown(value[i])}"
                                      + _yaml_boolean_hint(key, value[i])))
     return None if bad else list(value)
 
@@ -271,11 +281,11 @@ def _closed_list(
     allowed = set(allowed)
     for i, item in enumerate(items):
         if retired and item in retired:
-            problems.append(FieldProblem(f"{key}[{i}]", f"{item!r} is {retired[item]}"))
+            problems.append(FieldProblem(f"{key}[{i}]", f"{_shown(item)} is {retired[item]}"))
         elif item not in allowed:
             hint = suggest(item, sorted(allowed))
             extra = f"; did you mean {', '.join(hint)}?" if hint else ""
-            problems.append(FieldProblem(f"{key}[{i}]", f"unknown value {item!r}{extra}"))
+            problems.append(FieldProblem(f"{key}[{i}]", f"unknown value {_shown(item)}{extra}"))
     return tuple(dict.fromkeys(items))
 
 
@@ -306,7 +316,7 @@ def _markets(
             extra = f"; did you mean {', '.join(hint)}?" if hint else ""
             problems.append(FieldProblem(
                 f"markets[{i}]",
-                f"unknown market {item!r}: expected an ISO 3166-1 alpha-2 code, EU, or GB-NIR/XI "
+                f"unknown market {_shown(item)}: expected an ISO 3166-1 alpha-2 code, EU, or GB-NIR/XI "
                 f"(Northern Ireland) or GB-GBN (Great Britain){extra}"))
         normalised.append(code)
     implied = set(normalised)
@@ -324,6 +334,10 @@ def _vehicle_category(
     """The UNECE category; EU spellings (``L3e``, any case) are read as their UNECE category."""
     if category is None:
         return None
+    if not isinstance(category, str):  # a list is unhashable: no lookup, no suggestion
+        problems.append(FieldProblem(
+            "vehicle.category", f"expected a text, got {_type_name(category)}"))
+        return None
     if isinstance(category, str):
         aliases = {k.lower(): v for k, v in vocabulary.vehicle_category_aliases.items()}
         known = {c.lower(): c for c in vocabulary.vehicle_categories}
@@ -335,7 +349,7 @@ def _vehicle_category(
     extra = f"; did you mean {', '.join(hint)}?" if hint else ""
     problems.append(FieldProblem(
         "vehicle.category",
-        f"unknown vehicle category {category!r}{extra} (accepted: {', '.join(accepted)})"))
+        f"unknown vehicle category {_shown(category)}{extra} (accepted: {', '.join(accepted)})"))
     return None
 
 
@@ -355,12 +369,12 @@ def _vehicle(value: Any, vocabulary: Vocabulary, problems: list[FieldProblem]) -
     for key in ("ecus", "software_updates"):
         flags[key] = _bool(value, key, None, [])
         if value.get(key) is not None and not isinstance(value.get(key), bool):
-            problems.append(FieldProblem(f"vehicle.{key}", f"expected true or false, got {value[key]!r}"))
+            problems.append(FieldProblem(f"vehicle.{key}", f"expected true or false, got {_shown(value[key])}"))
     level = value.get("automated_driving_level")
     if level is not None and (isinstance(level, bool) or not isinstance(level, int)
                               or not 0 <= level <= 5):
         problems.append(FieldProblem(
-            "vehicle.automated_driving_level", f"expected a whole number 0-5, got {level!r}"))
+            "vehicle.automated_driving_level", f"expected a whole number 0-5, got {_shown(level)}"))
         level = None
     return Vehicle(category=category, ecus=flags["ecus"],
                    software_updates=flags["software_updates"], automated_driving_level=level)

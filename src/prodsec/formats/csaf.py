@@ -16,7 +16,8 @@ from importlib import resources
 from typing import Any
 
 from prodsec.core.csaf import CsafReport, TestFailure
-from prodsec.formats._io import FormatError, UnsupportedVersion, expect_object, load_json, pointer
+from prodsec.errors import CsafFormatError, UnsupportedCsafVersion
+from prodsec.formats._io import expect_object, load_json, pointer
 
 CVSS_URLS = {
     "https://www.first.org/cvss/cvss-v2.0.json": "cvss-v2.0.json",
@@ -52,13 +53,14 @@ def validate(data: bytes, source: str, tests: tuple[str, ...] = tuple(TESTS)) ->
 
 def document(data: bytes, source: str) -> dict[str, Any]:
     """The parsed document, refused unless it is a JSON object declaring CSAF 2.0."""
-    doc = expect_object(load_json(data, source), source, "a CSAF document")
+    doc = expect_object(load_json(data, source, error=CsafFormatError), source, "a CSAF document",
+                        error=CsafFormatError)
     meta = doc.get("document")
     version = meta.get("csaf_version") if isinstance(meta, dict) else None
     if version is None:
-        raise FormatError(f"{source}: /document/csaf_version: missing; expected \"2.0\" (is this a CSAF document?)")
+        raise CsafFormatError(f"{source}: /document/csaf_version: missing; expected \"2.0\" (is this a CSAF document?)")
     if version != "2.0":
-        raise UnsupportedVersion(f"{source}: /document/csaf_version: {version!r} is not supported; expected \"2.0\"")
+        raise UnsupportedCsafVersion(f"{source}: /document/csaf_version: {version!r} is not supported; expected \"2.0\"")
     return doc
 
 

@@ -13,11 +13,13 @@ from functools import lru_cache
 from typing import Any
 
 from prodsec.core.sbom import Component, Dependency, Hash, Issue, Sbom, ValidationReport
-from prodsec.formats._io import FormatError, UnsupportedVersion, expect_object, load_json, pointer
+from prodsec.errors import SbomFormatError, UnsupportedSbomVersion
+from prodsec.formats._io import expect_object, load_json, pointer
 
 VERSIONS = ("1.2", "1.3", "1.4", "1.5", "1.6", "1.7")
 XML_NAMESPACE = "http://cyclonedx.org/schema/bom/"
 MAX_ISSUES = 200
+MAX_XML_DEPTH = 200  # a nested component costs two levels (<components><component>)
 
 
 def is_xml(data: bytes) -> bool:
@@ -49,12 +51,13 @@ def parse(data: bytes, source: str) -> Sbom:
 
 
 def _json_document(data: bytes, source: str) -> dict[str, Any]:
-    doc = expect_object(load_json(data, source), source, "a CycloneDX BOM")
+    doc = expect_object(load_json(data, source, error=SbomFormatError), source, "a CycloneDX BOM",
+                        error=SbomFormatError)
     if doc.get("bomFormat") != "CycloneDX":
-        raise FormatError(f"{source}: /bomFormat: expected \"CycloneDX\", found {doc.get('bomFormat')!r}")
+        raise SbomFormatError(f"{source}: /bomFormat: expected \"CycloneDX\", found {doc.get('bomFormat')!r}")
     version = doc.get("specVersion")
     if version not in VERSIONS:
-        raise UnsupportedVersion(
+        raise UnsupportedSbomVersion(
             f"{source}: /specVersion: {version!r} is not a supported CycloneDX version; "
             f"expected one of {', '.join(VERSIONS)}"
         )
@@ -68,22 +71,40 @@ def _xml_root(data: bytes, source: str) -> Any:
     from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
 
     try:
-        return fromstring(data, forbid_dtd=True)
+        root = fromstring(data, forbid_dtd=True)
     except ParseError as exc:
         line, column = exc.position
-        raise FormatError(f"{source}: line {line} column {column}: invalid XML: {exc}") from exc
+        raise SbomFormatError(f"{source}: line {line} column {column}: invalid XML: {exc}") from exc
     except DefusedXmlException as exc:
-        raise FormatError(f"{source}: refused XML with a DTD or entities: {exc}") from exc
+        raise SbomFormatError(f"{source}: refused XML with a DTD or entities: {exc}") from exc
+    _check_xml_depth(root, source)
+    return root
+
+
+def _check_xml_depth(root: Any, source: str) -> None:
+    """Refuse elements nested deeper than ``MAX_XML_DEPTH`` (expat parses any depth, but the
+    component walk recurses and lxml's validator stops at 2 048 with an error of its own)."""
+    stack = [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        if depth > MAX_XML_DEPTH:
+            raise SbomFormatError(f"{source}: <{_local(element.tag)}>: elements nested deeper "
+                                  f"than {MAX_XML_DEPTH} levels")
+        stack.extend((child, depth + 1) for child in element)
+
+
+def _local(tag: Any) -> str:
+    return str(tag).rsplit("}", 1)[-1][:100]
 
 
 def _xml_version(root: Any, source: str) -> str:
     tag = str(root.tag)
     namespace = tag[1:].split("}")[0] if tag.startswith("{") else ""
     if not namespace.startswith(XML_NAMESPACE) or tag.split("}")[-1] != "bom":
-        raise FormatError(f"{source}: root element {tag!r}: expected <bom> in namespace {XML_NAMESPACE}<version>")
+        raise SbomFormatError(f"{source}: root element {tag!r}: expected <bom> in namespace {XML_NAMESPACE}<version>")
     version = namespace[len(XML_NAMESPACE):]
     if version not in VERSIONS:
-        raise UnsupportedVersion(
+        raise UnsupportedSbomVersion(
             f"{source}: namespace {namespace}: {version!r} is not a supported CycloneDX version; "
             f"expected one of {', '.join(VERSIONS)}"
         )
@@ -159,7 +180,7 @@ def _unique_items(validator: Any, unique: Any, instance: Any, schema: Any) -> An
 def _schema_issues(kind: str, version: str, text: str) -> tuple[Issue, ...]:
     validator = _validator(kind, version)
     if kind == "xml":
-        errors = [e.data for e in validator.validate_str(text, all_errors=True) or ()]
+        errors = [e.data for e in _xml_errors(validator, text)]
     else:
         errors = validator.iter_errors(json.loads(text))
     issues: list[Issue] = []
@@ -168,6 +189,25 @@ def _schema_issues(kind: str, version: str, text: str) -> tuple[Issue, ...]:
         if len(issues) >= MAX_ISSUES:
             break
     return tuple(issues)
+
+
+def _xml_errors(validator: Any, text: str) -> list[Any]:
+    """The schema's errors; a document lxml cannot read at all (an encoding declaration it
+    refuses in a decoded string, a limit of its own) is one issue, not a crash."""
+    from lxml import etree  # type: ignore[import-untyped]
+
+    try:
+        return list(validator.validate_str(text, all_errors=True) or ())
+    except (ValueError, etree.LxmlError) as exc:
+        return [_XmlProblem(0, f"not readable by the schema validator: {exc}")]
+
+
+class _XmlProblem:
+    """The shape of one of the library's XML validation errors (``line``, ``message``)."""
+
+    def __init__(self, line: int, message: str) -> None:
+        self.data = self
+        self.line, self.message = line, message
 
 
 def _issue(kind: str, error: Any) -> Issue:

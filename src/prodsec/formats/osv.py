@@ -7,20 +7,26 @@ Withdrawn advisories are skipped too (they are counted, not failures).
 
 from __future__ import annotations
 
+import contextlib
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prodsec import untrusted
 from prodsec.core.advisory import Advisory, Affected, Event, Range
 from prodsec.core.sbom import Failure
-from prodsec.errors import InputError
-from prodsec.formats._io import FormatError, expect_object, load_json, load_yaml, read_bytes
+from prodsec.errors import AdvisoryFormatError, InputError
+from prodsec.formats._io import expect_object, load_json, load_yaml, read_bytes
 from prodsec.formats.purl import normalise_name
 
 SUFFIXES = (".json", ".yaml", ".yml")
 MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_ZIP_MEMBERS = 500_000  # the whole PyPI OSV export holds ~16 000
+MAX_ZIP_BYTES = 4 * 1024 * 1024 * 1024  # declared, uncompressed, advisory members only
+TOO_LARGE = b"\x00too-large"
+UNREADABLE = b"\x00unreadable:"
 EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
 
 
@@ -37,7 +43,7 @@ class LoadResult:
 def load(path: Path, progress: Callable[[int], None] | None = None) -> LoadResult:
     """Every advisory under ``path`` (a file, a directory searched recursively, or a zip)."""
     if not path.exists():
-        raise FormatError(f"{path}: no such file or directory; expected OSV files, a directory or a zip")
+        raise AdvisoryFormatError(f"{path}: no such file or directory; expected OSV files, a directory or a zip")
     advisories: list[Advisory] = []
     failures: list[Failure] = []
     withdrawn = files = 0
@@ -62,7 +68,7 @@ def count_files(path: Path) -> int:
     if path.is_dir():
         return sum(1 for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
     if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
+        with _open_zip(path) as archive:
             return sum(1 for n in archive.namelist() if n.endswith(SUFFIXES))
     return 1
 
@@ -71,35 +77,66 @@ def _sources(path: Path) -> Iterator[tuple[str, bytes]]:
     if path.is_dir():
         for file in sorted(path.rglob("*")):
             if file.suffix in SUFFIXES and file.is_file():
-                yield str(file), read_bytes(file, MAX_FILE_BYTES)
+                yield str(file), read_bytes(file, MAX_FILE_BYTES, AdvisoryFormatError)
     elif zipfile.is_zipfile(path):
         yield from _zip_sources(path)
     else:
-        yield str(path), read_bytes(path, MAX_FILE_BYTES)
+        yield str(path), read_bytes(path, MAX_FILE_BYTES, AdvisoryFormatError)
+
+
+@contextlib.contextmanager
+def _open_zip(path: Path) -> Iterator[zipfile.ZipFile]:
+    """The archive, or an AdvisoryFormatError when its directory is unreadable or too big."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise AdvisoryFormatError(f"{path}: not a readable zip ({exc})") from None
+    with archive:
+        members = archive.infolist()
+        if len(members) > MAX_ZIP_MEMBERS:
+            raise AdvisoryFormatError(f"{path}: {len(members)} members; expected at most "
+                                      f"{MAX_ZIP_MEMBERS}")
+        declared = sum(m.file_size for m in members if m.filename.endswith(SUFFIXES))
+        if declared > MAX_ZIP_BYTES:
+            raise AdvisoryFormatError(f"{path}: {declared} bytes uncompressed; expected at most "
+                                      f"{MAX_ZIP_BYTES}")
+        yield archive
 
 
 def _zip_sources(path: Path) -> Iterator[tuple[str, bytes]]:
-    """Members of a zip, refusing any whose declared size is over the per-file limit."""
-    with zipfile.ZipFile(path) as archive:
+    """Members of a zip; one that cannot be read (over the per-file limit, corrupt, encrypted,
+    an unknown compression) is handed on as a marker that ``parse`` reports as that file's
+    failure."""
+    with _open_zip(path) as archive:
         for info in archive.infolist():
             if info.is_dir() or not info.filename.endswith(SUFFIXES):
                 continue
             source = f"{path}!{info.filename}"
             if info.file_size > MAX_FILE_BYTES:
-                yield source, b"\x00too-large"
+                yield source, TOO_LARGE
                 continue
-            yield source, archive.read(info)
+            try:
+                yield source, archive.read(info)
+            except untrusted.zip_errors() as exc:
+                yield source, UNREADABLE + str(exc).encode("utf-8", "replace")[:200]
 
 
 def parse(data: bytes, source: str) -> Advisory:
-    """One OSV advisory from JSON or YAML bytes."""
-    if data == b"\x00too-large":
-        raise FormatError(f"{source}: over the {MAX_FILE_BYTES}-byte limit for one advisory")
-    loader = load_yaml if source.endswith((".yaml", ".yml")) else load_json
-    doc = expect_object(loader(data, source), source, "an OSV advisory")
+    """One OSV advisory from JSON or YAML bytes; anchors and aliases are refused in YAML."""
+    if data == TOO_LARGE:
+        raise AdvisoryFormatError(f"{source}: over the {MAX_FILE_BYTES}-byte limit for one advisory")
+    if data.startswith(UNREADABLE):
+        reason = data[len(UNREADABLE):].decode("utf-8", "replace")
+        raise AdvisoryFormatError(f"{source}: cannot be read from the zip ({reason})")
+    if source.endswith((".yaml", ".yml")):
+        raw = load_yaml(data, source, error=AdvisoryFormatError, aliases=False,
+                        what="an OSV advisory")
+    else:
+        raw = load_json(data, source, error=AdvisoryFormatError)
+    doc = expect_object(raw, source, "an OSV advisory", error=AdvisoryFormatError)
     ident = doc.get("id")
     if not isinstance(ident, str) or not ident:
-        raise FormatError(f"{source}: /id: missing; expected the advisory id (e.g. GO-2022-0001)")
+        raise AdvisoryFormatError(f"{source}: /id: missing; expected the advisory id (e.g. GO-2022-0001)")
     return Advisory(
         id=ident,
         aliases=tuple(a for a in _list(doc, "aliases", source) if isinstance(a, str)),
@@ -116,13 +153,14 @@ def _list(doc: dict[str, Any], key: str, where: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise FormatError(f"{where}: /{key}: expected a list, found {type(value).__name__}")
+        raise AdvisoryFormatError(f"{where}: /{key}: expected a list, found {type(value).__name__}")
     return value
 
 
 def _severity(doc: dict[str, Any]) -> str | None:
     """The first CVSS vector given, else the GHSA-style ``database_specific.severity`` word."""
-    for entry in doc.get("severity") or ():
+    scores = doc.get("severity")
+    for entry in scores if isinstance(scores, list) else ():
         if isinstance(entry, dict) and isinstance(entry.get("score"), str):
             return str(entry["score"])
     specific = doc.get("database_specific")
@@ -133,11 +171,11 @@ def _severity(doc: dict[str, Any]) -> str | None:
 
 def _affected(item: Any, where: str) -> Affected:
     if not isinstance(item, dict) or not isinstance(item.get("package"), dict):
-        raise FormatError(f"{where}/package: expected an object with ecosystem and name")
+        raise AdvisoryFormatError(f"{where}/package: expected an object with ecosystem and name")
     package = item["package"]
     ecosystem, name = package.get("ecosystem"), package.get("name")
     if not isinstance(ecosystem, str) or not isinstance(name, str):
-        raise FormatError(f"{where}/package: expected string ecosystem and name")
+        raise AdvisoryFormatError(f"{where}/package: expected string ecosystem and name")
     ecosystem = ecosystem.split(":")[0]  # "Debian:11" → Debian: the release does not change semantics
     ranges = tuple(_range(r, f"{where}/ranges/{i}") for i, r in enumerate(_list(item, "ranges", where)))
     versions = tuple(str(v) for v in _list(item, "versions", where))
@@ -146,13 +184,13 @@ def _affected(item: Any, where: str) -> Affected:
 
 def _range(item: Any, where: str) -> Range:
     if not isinstance(item, dict) or not isinstance(item.get("events"), list):
-        raise FormatError(f"{where}: expected an object with type and events")
+        raise AdvisoryFormatError(f"{where}: expected an object with type and events")
     events: list[Event] = []
     for j, event in enumerate(item["events"]):
         if not isinstance(event, dict) or len(event) != 1:
-            raise FormatError(f"{where}/events/{j}: expected one of {', '.join(EVENT_KINDS)}")
+            raise AdvisoryFormatError(f"{where}/events/{j}: expected one of {', '.join(EVENT_KINDS)}")
         kind, version = next(iter(event.items()))
         if kind not in EVENT_KINDS:
-            raise FormatError(f"{where}/events/{j}: unknown event {kind!r}; expected one of {', '.join(EVENT_KINDS)}")
+            raise AdvisoryFormatError(f"{where}/events/{j}: unknown event {kind!r}; expected one of {', '.join(EVENT_KINDS)}")
         events.append(Event(kind, str(version)))
     return Range(str(item.get("type", "")), tuple(events))

@@ -10,12 +10,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from prodsec.knowledge import schema
 from prodsec.knowledge.loader import KnowledgeBaseError, KnowledgeError
 
+MAX_FILE_BYTES = 4 * 1024 * 1024  # the largest file (eu-cra.yaml) is 78 kB
 PROFILE_FACTS = {
     "name", "manufacturer", "markets", "software_only", "data_connection", "internet", "radio",
     "consumer", "personal_data", "money_transfer", "commercial", "open_source",
@@ -55,18 +55,21 @@ def _message(err: dict[str, Any]) -> str:
 
 
 def read_yaml(path: Path, rel: str) -> tuple[Any, list[KnowledgeError]]:
+    """A knowledge file through ``prodsec.untrusted`` (bounded). Aliases stay allowed, within
+    its budget: the shipped mappings use them to repeat a citation."""
+    from prodsec import untrusted
+    from prodsec.errors import FormatError
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         return None, [KnowledgeError(rel, "", f"cannot read: {exc}")]
     try:
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        return yaml.load(text, Loader=loader), []
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        return None, [KnowledgeError(rel, where, f"invalid YAML: {problem}")]
+        return untrusted.load_yaml(data, rel, aliases=True, max_bytes=MAX_FILE_BYTES,
+                                   what="a knowledge file"), []
+    except FormatError as exc:
+        where = f"line {exc.line}, column {exc.column}" if exc.line else ""
+        return None, [KnowledgeError(rel, where, exc.problem)]
 
 
 def _dedupe(errors: list[KnowledgeError]) -> list[KnowledgeError]:

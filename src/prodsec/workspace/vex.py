@@ -397,9 +397,11 @@ def parse_vex(data: bytes, source: str) -> list[Parsed]:
     """The statements of a CycloneDX VEX, OpenVEX or CSAF VEX document, without a database:
     (vulnerability, purl, state, justification, responses, detail). Anything malformed is an
     ``InputError`` naming the file and the JSON location."""
+    from prodsec.errors import VexFormatError
     from prodsec.formats._io import expect_object, load_json
 
-    doc = expect_object(load_json(data, source), source, "a VEX document")
+    doc = expect_object(load_json(data, source, error=VexFormatError), source, "a VEX document",
+                        error=VexFormatError)
     if str(doc.get("@context", "")).startswith("https://openvex.dev/ns"):
         problems = check_openvex(doc)
         if problems:

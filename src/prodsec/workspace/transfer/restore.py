@@ -18,7 +18,7 @@ from prodsec.db.engine import Database, alembic_config, upgrade_schema
 from prodsec.db.guards import text_problem
 from prodsec.workspace import keys
 from prodsec.workspace.compliance import is_sha256
-from prodsec.workspace.transfer.archive import ArchiveLimits, SafeZip
+from prodsec.workspace.transfer.archive import ZIP_READ_ERRORS, ArchiveLimits, SafeZip
 from prodsec.workspace.transfer.common import (
     BACKUP_FORMAT,
     BACKUP_MEMBERS,
@@ -86,7 +86,7 @@ def _open_zip(source: Path, limits: ArchiveLimits) -> Iterator[SafeZip]:
         zf = zipfile.ZipFile(source)
     except FileNotFoundError:
         raise TransferError(f"{source}: no such file") from None
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except ZIP_READ_ERRORS as exc:  # also NotImplementedError: "zip file version 17.3"
         raise ArchiveError(f"{source}: not a prodsec backup archive ({exc})") from None
     with zf:
         yield SafeZip(zf, source, limits, BACKUP_MEMBERS)

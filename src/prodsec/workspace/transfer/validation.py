@@ -15,12 +15,14 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 
+from prodsec import untrusted
 from prodsec.db.guards import text_problem
+from prodsec.errors import FormatError
 from prodsec.workspace import audit
 from prodsec.workspace.compliance import is_sha256
 from prodsec.workspace.context import ROLES
 from prodsec.workspace.keys import SecretKey
-from prodsec.workspace.transfer.archive import ArchiveLimits, SafeZip
+from prodsec.workspace.transfer.archive import ZIP_READ_ERRORS, ArchiveLimits, SafeZip
 from prodsec.workspace.transfer.common import (
     EXPORT_FORMAT,
     EXPORT_MEMBER,
@@ -76,10 +78,16 @@ def read_export(path: Path, limits: ArchiveLimits | None = None) -> Iterator[Exp
                 raise ArchiveTooLarge(f"{path}: {size} bytes, more than the limit of "
                                       f"{limits.max_member_bytes} for one document")
             raw = path.read_bytes()
-        document = json.loads(raw)
+        # bounded: deep nesting, lone surrogates, huge numbers refused here, not in SQL
+        document = untrusted.load_json(raw, str(path), max_bytes=len(raw))
     except KeyError:
         raise ExportFormatError(path, [("$", f"the zip has no {EXPORT_MEMBER}")]) from None
-    except (zipfile.BadZipFile, ValueError) as exc:
+    except FormatError as exc:
+        if zf is not None:
+            zf.zf.close()
+        where = f" at line {exc.line} column {exc.column}" if exc.line else ""
+        raise ExportFormatError(path, [("$", f"not JSON: {exc.problem}{where}")]) from None
+    except ZIP_READ_ERRORS as exc:  # with ValueError: JSON's errors, refined here
         if isinstance(exc, json.JSONDecodeError):
             raise ExportFormatError(path, [("$", f"not JSON: {exc.msg} at line {exc.lineno} "
                                                  f"column {exc.colno}")]) from None
@@ -158,15 +166,15 @@ def _check_members(members: list[Any]) -> list[tuple[str, str]]:
 def _check_tables(doc: dict[str, Any], tables: dict[str, sa.Table]) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     allowed = {t.name for t in export_tables(tables.values())}
-    org_id = doc["organisation"].get("id")
+    org_id = _id(doc["organisation"].get("id"))
     # Every table a row may point at, with the ids this export creates in it (possibly none):
     # a reference to anything else is refused, whatever the table.
     known_ids: dict[str, set[Any]] = {name: set() for name in allowed}
     for name, rows in doc["tables"].items():
         if name in allowed and isinstance(rows, list):
-            known_ids[name] = {r.get("id") for r in rows if isinstance(r, dict)}
+            known_ids[name] = {_id(r.get("id")) for r in rows if isinstance(r, dict)}
     known_ids["organisations"] = {org_id}
-    known_ids["users"] = {m.get("id") for m in doc["members"] if isinstance(m, dict)}
+    known_ids["users"] = {_id(m.get("id")) for m in doc["members"] if isinstance(m, dict)}
     for name, rows in doc["tables"].items():
         path = f"$.tables.{name}"
         if name not in allowed:
@@ -177,12 +185,18 @@ def _check_tables(doc: dict[str, Any], tables: dict[str, sa.Table]) -> list[tupl
             seen: set[Any] = set()
             for i, row in enumerate(rows):
                 problems += _check_row(f"{path}[{i}]", tables[name], row, known_ids)
-                row_id = row.get("id") if isinstance(row, dict) else None
+                row_id = _id(row.get("id")) if isinstance(row, dict) else None
                 if row_id is not None and counter_pk(tables[name]) is None:
                     if row_id in seen:
                         problems.append((f"{path}[{i}].id", "appears twice"))
                     seen.add(row_id)
     return problems
+
+
+def _id(value: Any) -> str | int | None:
+    """An id as a set member: a list or object in its place is no id (``_check_row`` reports
+    its type; here it must not crash the set with ``unhashable type``)."""
+    return value if isinstance(value, str | int) else None
 
 
 def _check_row(path: str, table: sa.Table, row: Any,
