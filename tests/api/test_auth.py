@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
 import httpx
-from tests.api.conftest import PASSWORD, TestClient, World
+import pytest
+from sqlalchemy import select
+from tests.api.conftest import PASSWORD, TEST_SETTINGS, TestClient, World
+
+from prodsec.api import create_app
+from prodsec.core.knowledge import KnowledgeBase
+from prodsec.db.engine import Database
+from prodsec.db.models import User
+from prodsec.workspace.users import create_user
 
 LOGIN = "/api/v1/auth/login"
+RESET = "/api/v1/auth/password-reset"  # the one-time secret is the credential
 
 
 def login(client: TestClient, email: str, password: str = PASSWORD) -> httpx.Response:
@@ -18,7 +33,7 @@ def test_every_route_but_health_needs_a_user(client: TestClient) -> None:
     spec = client.get("/api/openapi.json").json()
     for path, methods in spec["paths"].items():
         for method in methods:
-            if path in ("/health", LOGIN):
+            if path in ("/health", LOGIN, RESET):
                 continue
             got = client.request(method, path.replace("{", "x").replace("}", ""))
             assert got.status_code == 401, f"{method} {path}"
@@ -73,9 +88,18 @@ def test_only_the_hash_of_the_session_is_stored(world: World) -> None:
     assert ids and secret not in ids
 
 
+def frozen(client: TestClient) -> list[dt.datetime]:
+    """Stop the app's limiter clock (a slow machine must not outlast a 1 s back-off); the
+    test moves it by changing the list's one item."""
+    now = [dt.datetime.now(dt.UTC)]
+    client.app.state.prodsec.limiter.clock = lambda: now[0]  # type: ignore[attr-defined]
+    return now
+
+
 def test_login_is_rate_limited_per_email(world: World) -> None:
     from prodsec.workspace.users import create_user
 
+    frozen(world.client)
     db = world.client.app.state.prodsec.database  # type: ignore[attr-defined]
     with db.transaction() as session:
         create_user(session, "Acme", "target@acme.example", "viewer", PASSWORD)
@@ -88,6 +112,7 @@ def test_login_is_rate_limited_per_email(world: World) -> None:
 
 
 def test_login_is_rate_limited_per_client_address(client: TestClient) -> None:
+    frozen(client)
     for i in range(5):
         assert login(client, f"spray{i}@acme.example", "guess").status_code == 401
     assert login(client, "another@acme.example", "guess").status_code == 429
@@ -121,3 +146,175 @@ def test_admin_manages_users_and_tokens(world: World) -> None:
     assert world.client.get("/api/v1/auth/me", headers=auth).status_code == 401
     assert world.call("DELETE", f"/api/v1/users/{uid}", role="admin").status_code == 204
     assert world.call("GET", f"/api/v1/users/{uid}", role="admin").status_code == 404
+
+
+# ---- the login limiter behind a proxy, parallel guesses, back-off (issue 11) ----------------
+
+PROXY = ("10.0.0.5", 40000)
+
+
+@pytest.fixture
+def proxied(database: Database, kb: KnowledgeBase) -> Iterator[TestClient]:
+    """The app behind a trusted reverse proxy at 10.0.0.5: clients differ by X-Forwarded-For."""
+    settings = replace(TEST_SETTINGS, trusted_proxies=("10.0.0.0/8",))
+    with TestClient(create_app(database, kb, settings), client=PROXY) as test_client:
+        yield test_client
+
+
+def from_client(address: str) -> dict[str, str]:
+    return {"X-Forwarded-For": f"{address}, 10.0.0.9"}  # the client, then an inner proxy
+
+
+def test_parallel_guesses_get_at_most_the_budget_and_the_user_still_gets_in(
+        proxied: TestClient, database: Database) -> None:
+    """40 wrong passwords at once from one client: at most 5 reach the password check (the old
+    limiter let 25 through); the real user, from another address, signs in after a back-off
+    of one second (the old one locked the account for 15 minutes)."""
+    with database.transaction() as session:
+        create_user(session, "Acme", "alice@acme.example", "editor", PASSWORD)
+    now = frozen(proxied)
+    start = threading.Barrier(40)
+
+    def guess(_: int) -> int:
+        start.wait()
+        return int(proxied.post(LOGIN, headers=from_client("203.0.113.7"), json={
+            "email": "alice@acme.example", "password": "wrong guess!!"}).status_code)
+
+    with ThreadPoolExecutor(40) as pool:
+        answers = list(pool.map(guess, range(40)))
+    assert answers.count(401) <= 5 and answers.count(401) + answers.count(429) == 40
+    real_user = from_client("198.51.100.20")
+    refused = proxied.post(LOGIN, headers=real_user, json={"email": "alice@acme.example",
+                                                            "password": PASSWORD})
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+    now[0] += dt.timedelta(seconds=1)
+    assert proxied.post(LOGIN, headers=real_user, json={
+        "email": "alice@acme.example", "password": PASSWORD}).status_code == 200
+
+
+def test_behind_a_proxy_each_client_has_its_own_budget(proxied: TestClient) -> None:
+    frozen(proxied)
+    for i in range(5):
+        assert proxied.post(LOGIN, headers=from_client("203.0.113.7"), json={
+            "email": f"spray{i}@acme.example", "password": "guess"}).status_code == 401
+    assert proxied.post(LOGIN, headers=from_client("203.0.113.7"), json={
+        "email": "other@acme.example", "password": "guess"}).status_code == 429
+    assert proxied.post(LOGIN, headers=from_client("198.51.100.20"), json={
+        "email": "other@acme.example", "password": "guess"}).status_code == 401
+
+
+def test_a_forged_forwarded_for_from_an_untrusted_peer_is_ignored(client: TestClient) -> None:
+    """No trusted proxies (the default): the header cannot buy a sprayer a fresh budget."""
+    frozen(client)
+    for i in range(5):
+        assert client.post(LOGIN, headers={"X-Forwarded-For": f"198.51.100.{i}"}, json={
+            "email": f"spray{i}@acme.example", "password": "guess"}).status_code == 401
+    assert client.post(LOGIN, headers={"X-Forwarded-For": "192.0.2.1"}, json={
+        "email": "x@acme.example", "password": "guess"}).status_code == 429
+
+
+def test_login_failure_is_the_same_whatever_is_wrong(client: TestClient,
+                                                     database: Database) -> None:
+    """Unknown e-mail, wrong password, an account in no organisation: one answer (the old API
+    answered 404 for the last, confirming the password)."""
+    from sqlalchemy import delete
+
+    from prodsec.db.models import Membership
+
+    with database.transaction() as session:
+        create_user(session, "Acme", "member@acme.example", "viewer", PASSWORD)
+        create_user(session, "Acme", "gone@acme.example", "viewer", PASSWORD)
+    with database.transaction() as session:
+        gone = session.scalar(select(User.id).where(User.email == "gone@acme.example"))
+        session.execute(delete(Membership).where(Membership.user_id == gone))
+    answers = [client.post(LOGIN, json={"email": email, "password": password},
+                           headers={"X-Forwarded-For": "unused"})
+               for email, password in (("nobody@acme.example", PASSWORD),
+                                       ("member@acme.example", "wrong password!!"),
+                                       ("gone@acme.example", PASSWORD))]
+    assert {(a.status_code, a.text) for a in answers} == {
+        (401, answers[0].text)}, [a.text for a in answers]
+
+
+def test_unknown_users_cost_one_argon2_verification(monkeypatch: pytest.MonkeyPatch,
+                                                    database: Database) -> None:
+    """The timing equaliser is a verification at the same cost, not a cheaper step."""
+    from argon2 import PasswordHasher
+
+    from prodsec.workspace import users
+
+    calls: list[str] = []
+
+    class Counting(PasswordHasher):
+        def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+            calls.append("verify")
+            return bool(super().verify(hash, password))
+
+    monkeypatch.setattr(users, "_hasher", lambda: Counting(1, 8, 1))
+    with database.transaction() as session:
+        create_user(session, "Acme", "member@acme.example", "viewer", PASSWORD)
+        for email in ("nobody@acme.example", "member@acme.example"):
+            calls.clear()
+            assert users.authenticate_password(session, email, "wrong password!!") is None
+            assert calls == ["verify"], email
+
+
+def test_adding_an_address_in_use_gets_one_answer_wherever_it_is(world: World) -> None:
+    """An address registered in another organisation and one of this organisation's members
+    are refused alike: the answer says "in use", never where."""
+    answers = [world.call("POST", "/api/v1/users", role="admin",
+                          json={"email": email, "role": "viewer"})
+               for email in ("viewer@globex.example", "viewer@acme.example")]
+    assert [a.status_code for a in answers] == [409, 409]
+    details = [a.json()["detail"].replace(email, "X") for a, email in zip(
+        answers, ("viewer@globex.example", "viewer@acme.example"), strict=True)]
+    assert details[0] == details[1] and "organisation" not in details[0]
+
+
+# ---- passwords over the API ---------------------------------------------------------------
+
+NEW_PASSWORD = "violet kettle under the stairs"
+
+
+def test_change_password_over_the_api(world: World, database: Database) -> None:
+    client = world.client
+    with database.transaction() as session:
+        create_user(session, "Acme", "me@acme.example", "editor", PASSWORD)
+    other = TestClient(client.app)
+    assert login(other, "me@acme.example").status_code == 200
+    csrf = login(client, "me@acme.example").json()["csrf_token"]
+    headers = {"X-CSRF-Token": csrf}
+    weak = client.post("/api/v1/auth/password", headers=headers, json={
+        "current_password": PASSWORD, "new_password": "me@acme.example!"})
+    assert weak.status_code == 422 and weak.json()["errors"][0]["field"] == "password"
+    wrong = client.post("/api/v1/auth/password", headers=headers, json={
+        "current_password": "not the password", "new_password": NEW_PASSWORD})
+    assert wrong.status_code == 422
+    assert client.post("/api/v1/auth/password", json={  # a cookie write without CSRF
+        "current_password": PASSWORD, "new_password": NEW_PASSWORD}).status_code == 403
+    done = client.post("/api/v1/auth/password", headers=headers, json={
+        "current_password": PASSWORD, "new_password": NEW_PASSWORD})
+    assert done.status_code == 204, done.text
+    assert client.get("/api/v1/auth/me").status_code == 200  # this session stays
+    assert other.get("/api/v1/auth/me").status_code == 401  # the other one ended
+    assert login(other, "me@acme.example").status_code == 401
+    assert login(other, "me@acme.example", NEW_PASSWORD).status_code == 200
+
+
+def test_admin_reset_over_the_api(world: World) -> None:
+    uid = world.members[("Acme", "viewer")]["user_id"]
+    assert world.call("POST", f"/api/v1/users/{uid}/password-reset",
+                      role="editor").status_code == 403
+    assert world.call("POST", f"/api/v1/users/{uid}/password-reset", org="Globex",
+                      role="admin").status_code == 404
+    made = world.call("POST", f"/api/v1/users/{uid}/password-reset", role="admin")
+    assert made.status_code == 201, made.text
+    token = made.json()["token"]
+    bad = world.client.post(RESET, json={"token": "psr_forged", "new_password": NEW_PASSWORD})
+    assert bad.status_code == 422
+    assert world.client.post(RESET, json={"token": token, "new_password": NEW_PASSWORD}
+                             ).status_code == 204
+    assert login(world.client, "viewer@acme.example", NEW_PASSWORD).status_code == 200
+    audit = world.call("GET", "/api/v1/audit/events", role="admin",
+                       params={"entity_id": uid}).json()
+    assert {"user.password_reset", "user.password_set"} <= {e["action"] for e in audit["items"]}

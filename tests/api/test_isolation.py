@@ -13,6 +13,10 @@ from tests.api.conftest import CAMERA, ROLES, ROUTER, World
 # Sample requests for every operation with a body; placeholders name ids of ``World.ids``.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/auth/login"): {"json": {"email": "nobody@x.example", "password": "wrong"}},
+    ("post", "/api/v1/auth/password"): {"json": {"current_password": "wrong",
+                                                 "new_password": "a fine long new password"}},
+    ("post", "/api/v1/auth/password-reset"): {"json": {"token": "psr_forged",
+                                                       "new_password": "a fine long password"}},
     ("post", "/api/v1/products"): {"json": {"profile": CAMERA}},
     ("put", "/api/v1/products/{product_id}"): {"json": {"profile": ROUTER}},
     ("post", "/api/v1/products/{product_id}/releases"): {"json": {"version_label": "9.9"}},
@@ -47,8 +51,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "tracking_id": "STOLEN-1"}},
     ("get", "/api/v1/compare"): {"params": {"product": ["{product_id}", "{product_id}"]}},
 }
-# Operations that change nothing an organisation owns: they may answer a viewer.
-READ_ONLY_POSTS = {"/api/v1/auth/login", "/api/v1/auth/logout", "/api/v1/check"}
+# Operations that change nothing an organisation owns: they may answer a viewer (a user's own
+# password is the user's, whatever the role).
+READ_ONLY_POSTS = {"/api/v1/auth/login", "/api/v1/auth/logout", "/api/v1/check",
+                   "/api/v1/auth/password", "/api/v1/auth/password-reset"}
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 ADMIN_ONLY = ("/api/v1/users", "/api/v1/tokens")
 

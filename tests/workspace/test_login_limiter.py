@@ -1,6 +1,7 @@
-"""The database-backed login limiter, on SQLite and PostgreSQL: lock-out and Retry-After, the
-window (on an injected clock), success clearing only the account, one budget for every
-process on the database, failures that survive the login's rollback, and hashed keys."""
+"""The database-backed login limiter, on SQLite and PostgreSQL: atomic claims (parallel
+attempts never exceed the budget), exponential back-off instead of a lock-out, success
+resetting only the account, one budget for every process on the database, crashed claims
+forgotten, idle keys pruned, and hashed keys."""
 
 from __future__ import annotations
 
@@ -15,13 +16,12 @@ from sqlalchemy import func, select
 
 from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.engine import Database, open_database
-from prodsec.db.models import Base, LoginFailure, User
+from prodsec.db.models import Base, LoginThrottle
 from prodsec.workspace import users
-from prodsec.workspace.sessions import LoginLimiter
+from prodsec.workspace.throttle import LoginLimiter
 
-EMAIL, ADDRESS = "email:alice@acme.example", "ip:203.0.113.7"
+ACCOUNT, CLIENT = "account:alice@acme.example", "client:203.0.113.7"
 T0 = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC)
-WINDOW = 15 * 60
 
 
 class Clock:
@@ -56,135 +56,161 @@ def second_process(database: Database) -> Iterator[Database]:
     other.dispose()
 
 
-def rows(database: Database) -> list[tuple[str, dt.datetime]]:
-    with database.transaction() as session:
-        return [(f.key, f.failed_at) for f in session.scalars(select(LoginFailure))]
+def guess(limiter: LoginLimiter, *keys: str) -> int:
+    """One wrong guess: claim, then (if let through) fail. Returns the claim's answer."""
+    wait = limiter.claim(*keys)
+    if not wait:
+        limiter.failed(*keys)
+    return wait
 
 
-def test_five_failures_lock_the_key_out(limiter: LoginLimiter, clock: Clock) -> None:
-    for _ in range(4):
-        limiter.failed(EMAIL, ADDRESS)
-        clock.advance(10)
-    assert limiter.retry_after(EMAIL, ADDRESS) == 0
-    limiter.failed(EMAIL, ADDRESS)
-    wait = limiter.retry_after(EMAIL, ADDRESS)
-    assert 0 < wait <= WINDOW
-    assert wait == WINDOW - 40  # the first failure leaves the window 900 s after it
-    assert limiter.retry_after(EMAIL) == wait and limiter.retry_after(ADDRESS) == wait
-    assert limiter.retry_after("email:bob@acme.example", "ip:198.51.100.1") == 0
-
-
-def test_retry_after_is_at_most_the_window(limiter: LoginLimiter) -> None:
+def test_five_failures_then_a_back_off_that_doubles(limiter: LoginLimiter,
+                                                    clock: Clock) -> None:
     for _ in range(5):
-        limiter.failed(EMAIL)  # all at the same instant
-    assert limiter.retry_after(EMAIL) == WINDOW
+        assert guess(limiter, ACCOUNT, CLIENT) == 0
+    assert limiter.claim(ACCOUNT, CLIENT) == 1  # refused for 1 s, not locked for 15 minutes
+    assert limiter.retry_after(ACCOUNT) == 1 and limiter.retry_after(CLIENT) == 1
+    assert limiter.retry_after("account:bob@acme.example", "client:198.51.100.1") == 0
+    waits = []
+    for _ in range(6):
+        clock.advance(limiter.retry_after(ACCOUNT))
+        assert guess(limiter, ACCOUNT, CLIENT) == 0
+        waits.append(limiter.claim(ACCOUNT, CLIENT))
+    assert waits == [2, 4, 8, 16, 32, 64]
 
 
-def test_the_window_slides(limiter: LoginLimiter, clock: Clock) -> None:
-    for _ in range(6):  # six failures, 100 s apart
-        limiter.failed(EMAIL)
-        clock.advance(100)
-    # now T0+600; the lock-out ends when the fifth newest (T0+100) leaves the window
-    assert limiter.retry_after(EMAIL) == 100 + WINDOW - 600
-    clock.advance(100 + WINDOW - 600 - 1)
-    assert limiter.retry_after(EMAIL) == 1
+def test_the_back_off_is_capped(database: Database, clock: Clock) -> None:
+    limiter = LoginLimiter(database, free=1, longest=10, clock=clock)
+    waits = []
+    for _ in range(6):
+        clock.advance(limiter.retry_after(ACCOUNT))
+        assert guess(limiter, ACCOUNT) == 0
+        waits.append(limiter.retry_after(ACCOUNT))
+    assert waits == [1, 2, 4, 8, 10, 10]
+
+
+def test_a_refused_attempt_claims_nothing(limiter: LoginLimiter, clock: Clock) -> None:
+    """A claim refused on one key (the account) takes no slot on the other (the client)."""
+    for _ in range(5):
+        guess(limiter, ACCOUNT, f"client:198.51.100.{_}")
+    for _ in range(20):
+        assert limiter.claim(ACCOUNT, CLIENT) > 0
+    assert limiter.retry_after(CLIENT) == 0
+    for i in range(4):
+        assert guess(limiter, f"account:user{i}@acme.example", CLIENT) == 0
+
+
+def test_success_resets_the_account_not_the_client(limiter: LoginLimiter,
+                                                   clock: Clock) -> None:
+    for _ in range(5):
+        guess(limiter, ACCOUNT, CLIENT)
     clock.advance(1)
-    assert limiter.retry_after(EMAIL) == 0
-    limiter.failed(EMAIL)  # back to five in the window
-    assert limiter.retry_after(EMAIL) > 0
-    clock.advance(WINDOW)
-    assert limiter.retry_after(EMAIL) == 0
+    assert limiter.claim(ACCOUNT, CLIENT) == 0
+    limiter.succeeded(ACCOUNT, CLIENT)
+    assert limiter.retry_after(ACCOUNT) == 0
+    assert limiter.claim(ACCOUNT, "client:198.51.100.1") == 0  # five fresh tries
+    limiter.release(ACCOUNT, "client:198.51.100.1")
+    assert limiter.claim("account:bob@acme.example", CLIENT) == 0  # the client's budget is spent:
+    limiter.failed("account:bob@acme.example", CLIENT)  # its next failure backs off for 2 s
+    assert limiter.retry_after(CLIENT) == 2
 
 
-def test_expired_failures_are_pruned(database: Database, limiter: LoginLimiter,
-                                     clock: Clock) -> None:
-    limiter.failed(EMAIL, ADDRESS)
-    clock.advance(WINDOW)
-    limiter.failed("email:bob@acme.example")
-    assert [key for key, _ in rows(database)] == [
-        hashlib.sha256(b"email:bob@acme.example").hexdigest()]
+def test_successes_from_one_client_never_throttle_it(limiter: LoginLimiter) -> None:
+    """An office behind one address: a hundred good sign-ins take nothing from its budget."""
+    for i in range(100):
+        keys = (f"account:user{i % 7}@acme.example", CLIENT)
+        assert limiter.claim(*keys) == 0
+        limiter.succeeded(*keys)
+    assert limiter.retry_after(CLIENT) == 0
 
 
-def test_success_clears_the_account_not_the_address(limiter: LoginLimiter) -> None:
+def test_attempts_in_flight_count(limiter: LoginLimiter) -> None:
+    """Claims not yet failed hold their slots: five in flight, the sixth waits."""
     for _ in range(5):
-        limiter.failed(EMAIL, ADDRESS)
-    limiter.succeeded(EMAIL)
-    assert limiter.retry_after(EMAIL) == 0
-    assert limiter.retry_after(ADDRESS) > 0
-    assert limiter.retry_after(EMAIL, ADDRESS) > 0
+        assert limiter.claim(ACCOUNT) == 0
+    assert limiter.claim(ACCOUNT) == 1
+    limiter.release(ACCOUNT)
+    assert limiter.claim(ACCOUNT) == 0
+
+
+def test_a_crashed_claim_is_forgotten(limiter: LoginLimiter, clock: Clock) -> None:
+    """A request killed between claim and verdict cannot wedge the key for good."""
+    for _ in range(5):
+        assert limiter.claim(ACCOUNT) == 0  # never released: the process died
+    assert limiter.claim(ACCOUNT) > 0
+    clock.advance(limiter.claim_ttl + 1)
+    assert limiter.claim(ACCOUNT) == 0
+
+
+def test_parallel_guesses_get_at_most_the_budget(database: Database, second_process: Database,
+                                                 clock: Clock) -> None:
+    """40 guesses at once, from two processes' worth of connections: exactly five are let
+    through to the password check, the other 35 are refused (the old limiter let 25 pass)."""
+    limiters = [LoginLimiter(database, clock=clock), LoginLimiter(second_process, clock=clock)]
+    start, through, errors = threading.Barrier(40), [], []
+
+    def attempt(limiter: LoginLimiter) -> None:
+        try:
+            start.wait()
+            if limiter.claim(ACCOUNT, CLIENT) == 0:
+                through.append(1)
+                limiter.failed(ACCOUNT, CLIENT)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=attempt, args=(limiters[i % 2],)) for i in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(through) == 5
+    assert limiters[0].retry_after(ACCOUNT) == 1
 
 
 def test_processes_share_one_budget(limiter: LoginLimiter, second_process: Database,
                                     clock: Clock) -> None:
     other = LoginLimiter(second_process, clock=clock)
     for _ in range(3):
-        limiter.failed(EMAIL)
+        guess(limiter, ACCOUNT)
     for _ in range(2):
-        other.failed(EMAIL)
-    assert limiter.retry_after(EMAIL) > 0 and other.retry_after(EMAIL) > 0
-    other.succeeded(EMAIL)
-    assert limiter.retry_after(EMAIL) == 0
+        guess(other, ACCOUNT)
+    assert limiter.retry_after(ACCOUNT) > 0 and other.retry_after(ACCOUNT) > 0
+    clock.advance(1)
+    assert other.claim(ACCOUNT) == 0
+    other.succeeded(ACCOUNT)
+    assert limiter.retry_after(ACCOUNT) == 0
 
 
-def test_concurrent_failures_all_count(database: Database, second_process: Database,
-                                       clock: Clock) -> None:
-    """Failures recorded at once from two processes (many threads each) are all kept: each is
-    its own row, not a counter that one writer could overwrite."""
-    limiters = [LoginLimiter(database, clock=clock), LoginLimiter(second_process, clock=clock)]
-    start, errors = threading.Barrier(8), []
-
-    def fail(limiter: LoginLimiter) -> None:
-        try:
-            start.wait()
-            for _ in range(5):
-                limiter.failed(EMAIL, ADDRESS)
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=fail, args=(limiters[i % 2],)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    assert len(rows(database)) == 8 * 5 * 2
+def test_idle_keys_are_pruned(database: Database, limiter: LoginLimiter, clock: Clock) -> None:
+    guess(limiter, ACCOUNT, CLIENT)
+    clock.advance(limiter.forget + 1)
+    guess(limiter, "account:bob@acme.example")
+    assert keys(database) == [hashlib.sha256(b"account:bob@acme.example").hexdigest()]
 
 
-def test_a_failure_survives_the_login_rollback(database: Database,
-                                               limiter: LoginLimiter) -> None:
-    """The login handlers record the failure inside their own transaction, which a wrong
-    password rolls back (the API raises its 401): the failure must be committed regardless."""
-    with pytest.raises(RuntimeError), database.transaction() as session:
-        assert session.scalar(select(User).where(User.email == "alice@acme.example")) is None
-        for _ in range(5):
-            limiter.failed(EMAIL, ADDRESS)
-        raise RuntimeError("wrong e-mail or password")
-    assert len(rows(database)) == 10
-    assert limiter.retry_after(EMAIL) > 0
+def keys(database: Database) -> list[str]:
+    with database.transaction() as session:
+        return sorted(session.scalars(select(LoginThrottle.key)))
 
 
 def test_keys_are_stored_as_hashes(database: Database, limiter: LoginLimiter) -> None:
-    limiter.failed(EMAIL, ADDRESS)
-    stored = rows(database)
-    assert sorted(key for key, _ in stored) == sorted(
-        hashlib.sha256(k.encode()).hexdigest() for k in (EMAIL, ADDRESS))
-    text = repr(stored)
-    assert "alice" not in text and "203.0.113.7" not in text
+    guess(limiter, ACCOUNT, CLIENT)
+    assert keys(database) == sorted(hashlib.sha256(k.encode()).hexdigest()
+                                    for k in (ACCOUNT, CLIENT))
 
 
-def test_failed_at_is_utc(database: Database, clock: Clock) -> None:
-    """A clock in another time zone is stored and compared as UTC."""
-    limiter = LoginLimiter(database, clock=lambda: clock().astimezone(
+def test_a_clock_in_another_time_zone_is_the_same_instant(database: Database,
+                                                         clock: Clock) -> None:
+    shifted = LoginLimiter(database, clock=lambda: clock().astimezone(
         dt.timezone(dt.timedelta(hours=2))))
     for _ in range(5):
-        limiter.failed(EMAIL)
-    [(_, failed_at), *_] = rows(database)
-    assert failed_at.replace(tzinfo=failed_at.tzinfo or dt.UTC) == T0
-    assert LoginLimiter(database, clock=clock).retry_after(EMAIL) == WINDOW
+        guess(shifted, ACCOUNT)
+    assert LoginLimiter(database, clock=clock).retry_after(ACCOUNT) == 1
 
 
 def test_migrations_match_the_models(database: Database) -> None:
-    """The migrated schema (now with 0004, login_failures) is what the models declare."""
+    """The migrated schema (now with 0006, login_throttle) is what the models declare."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
@@ -194,7 +220,7 @@ def test_migrations_match_the_models(database: Database) -> None:
 
 def test_api_and_web_share_the_budget(database: Database, kb: KnowledgeBase,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """The REST API's limiter and the web UI's default one count the same failures."""
+    """The REST API's login and the web UI's count against the same keys."""
     from argon2 import PasswordHasher
 
     from prodsec import web
@@ -208,17 +234,16 @@ def test_api_and_web_share_the_budget(database: Database, kb: KnowledgeBase,
     monkeypatch.setattr(users, "_hasher", lambda: PasswordHasher(1, 8, 1))
     app = create_app(database, kb)
     web.mount(app, database, kb)
-    assert app.state.web.limiter is not app.state.prodsec.limiter
+    assert app.state.web.limiter is app.state.prodsec.limiter
+    app.state.prodsec.limiter.clock = Clock(dt.datetime.now(dt.UTC))  # no 1 s may pass
     client = TestClient(app)
+    wrong = {"email": "alice@acme.example", "password": "wrong guess!!"}
     for _ in range(3):
-        assert client.post("/api/v1/auth/login", json={
-            "email": "alice@acme.example", "password": "wrong guess!!"}).status_code == 401
+        assert client.post("/api/v1/auth/login", json=wrong).status_code == 401
     for _ in range(2):
-        assert post_login(client, {
-            "email": "alice@acme.example", "password": "wrong guess!!"}).status_code == 401
-    assert client.post("/api/v1/auth/login", json={
-        "email": "alice@acme.example", "password": "wrong guess!!"}).status_code == 429
-    assert post_login(client, {
-        "email": "alice@acme.example", "password": "wrong guess!!"}).status_code == 429
+        assert post_login(client, wrong).status_code == 401
+    refused = client.post("/api/v1/auth/login", json=wrong)
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+    assert post_login(client, wrong).status_code == 429
     with database.transaction() as session:
-        assert session.scalar(select(func.count()).select_from(LoginFailure)) == 10
+        assert session.scalar(select(func.sum(LoginThrottle.failures))) == 10

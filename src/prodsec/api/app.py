@@ -35,7 +35,7 @@ from prodsec.api.schemas import Problem
 from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.engine import Database
 from prodsec.workspace import staging
-from prodsec.workspace.sessions import LoginLimiter
+from prodsec.workspace.throttle import LoginLimiter
 
 API_PREFIX = "/api/v1"
 DOCS_URL = "/api/docs"
@@ -52,7 +52,8 @@ def create_app(database: Database, kb: KnowledgeBase, settings: Settings | None 
                   docs_url=DOCS_URL, redoc_url=None,
                   description="Product-security regulation navigator and compliance workspace.")
     app.state.prodsec = AppState(database, kb, settings, LoginLimiter(
-        database, settings.login_failures, settings.login_window_seconds))
+        database, settings.login_failures, settings.login_backoff_max_seconds,
+        first=settings.login_backoff_seconds))
     api = APIRouter(prefix=API_PREFIX, responses=ERRORS)  # type: ignore[arg-type]
     for module in RESOURCES:
         api.include_router(module.router)

@@ -45,8 +45,12 @@ class Settings:
     max_profile_bytes: int = 1024 * 1024  # a product profile file (the web's profile import)
     secure_cookies: bool = False  # also Secure whenever the request itself is https
     session_ttl: dt.timedelta = sessions.SESSION_TTL
-    login_failures: int = 5
-    login_window_seconds: float = 15 * 60
+    login_failures: int = 5  # attempts per account and per client before the back-off
+    login_backoff_seconds: float = 1.0  # the first refusal; it doubles per further failure
+    login_backoff_max_seconds: float = 15 * 60
+    # Peers whose X-Forwarded-For is believed (IP addresses or CIDR networks, e.g. the TLS
+    # proxy in front); PRODSEC_TRUSTED_PROXIES. Empty: the TCP peer is the client.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass

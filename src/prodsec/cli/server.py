@@ -40,20 +40,32 @@ def serve(
                                            "(default: PRODSEC_DATABASE_URL, else the user data dir).")] = None,
     secure_cookies: Annotated[bool, typer.Option(help="Mark session cookies Secure even behind "
                                                  "a TLS-terminating proxy.")] = False,
+    trusted_proxies: Annotated[str, typer.Option(
+        envvar="PRODSEC_TRUSTED_PROXIES",
+        help="Reverse proxies whose X-Forwarded-For names the client (addresses or CIDR "
+             "networks, comma-separated); the login limiter then keys on the real client. "
+             "Default: none (the TCP peer is the client).")] = "",
 ) -> None:
     """Serve the REST API (docs at /api/docs); the first run creates an admin."""
     import uvicorn
 
     from prodsec.api import Settings, create_app
+    from prodsec.api.clients import parse_trusted_proxies
     from prodsec.cli.changes import open_db
+    from prodsec.errors import InputError
     from prodsec.services.knowledge import knowledge_base
 
+    try:
+        proxies = parse_trusted_proxies(trusted_proxies)
+    except ValueError as exc:
+        raise InputError(f"--trusted-proxies / PRODSEC_TRUSTED_PROXIES: {exc}") from None
     database = open_db(db)
     generated = ensure_admin(database)
     if generated:
         print(f"created {ADMIN_EMAIL} in organisation {ADMIN_ORG!r}; one-time password "
               f"(shown only now): {generated}", flush=True)
-    app = create_app(database, knowledge_base(), Settings(secure_cookies=secure_cookies))
+    app = create_app(database, knowledge_base(), Settings(secure_cookies=secure_cookies,
+                                                           trusted_proxies=proxies))
     _mount_web(app, database, secure_cookies)
     try:
         uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)

@@ -78,11 +78,81 @@ def user_create(
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
-        password = typer.prompt("Password (12+ characters)", hide_input=True,
+        password = typer.prompt("Password (15+ characters)", hide_input=True,
                                 confirmation_prompt=True)
     with workspace(db, org) as (_, session, _actor):
         user, _m = create_user(session, org, email, role, password)
     print(f"created {user.email} ({role}) in {org}")
+
+
+def _secret(prompt: str, stdin: bool, confirm: bool = False) -> str:
+    """A secret from the terminal (hidden) or, with --password-stdin, the next stdin line."""
+    if stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
+
+
+PasswordStdin = Annotated[bool, typer.Option(
+    "--password-stdin", help="Read the secrets from standard input, one per line, in the "
+                             "order the prompts would ask for them.")]
+
+
+@user_app.command("password")
+def user_password(email: str, org: OrgOpt = "default", password_stdin: PasswordStdin = False,
+                  db: DbOpt = None) -> None:
+    """Change a user's password, knowing the current one (prompts for both); the user's
+    browser sessions end."""
+    from sqlalchemy import select
+
+    from prodsec.db.models import User
+    from prodsec.workspace.context import NotFound
+    from prodsec.workspace.users import actor_for, change_password
+
+    current = _secret("Current password", password_stdin)
+    new = _secret("New password (15+ characters)", password_stdin, confirm=True)
+    with workspace(db, org) as (_, session, cli):
+        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            raise NotFound(f"no user {email!r} in {org}")
+        ended = change_password(session, actor_for(session, user, cli.org_id), current, new)
+    print(f"password of {email} changed; {ended} browser session(s) ended")
+
+
+@user_app.command("reset")
+def user_reset(email: str, org: OrgOpt = "default", db: DbOpt = None) -> None:
+    """Reset a member's password (admin): the old one stops working and a one-time secret,
+    valid 24 hours, is printed once; the member sets a new password with it
+    (``prodsec user redeem``, the web page /password-reset, or POST /api/v1/auth/password-reset)."""
+    from sqlalchemy import select
+
+    from prodsec.db.models import User
+    from prodsec.workspace.context import NotFound
+    from prodsec.workspace.users import issue_password_reset
+
+    with workspace(db, org) as (_, session, actor):
+        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            raise NotFound(f"no user {email!r} in {org}")
+        secret, expires = issue_password_reset(session, actor, user.id)
+    print(f"password of {email} reset; one-time secret (valid until {expires:%Y-%m-%d %H:%M} "
+          f"UTC, shown only now):\n{secret}")
+
+
+@user_app.command("redeem")
+def user_redeem(password_stdin: PasswordStdin = False, db: DbOpt = None) -> None:
+    """Choose a new password with the one-time secret of a reset (prompts for both)."""
+    from prodsec.db.engine import open_database
+    from prodsec.workspace.users import redeem_password_reset
+
+    secret = _secret("Reset secret", password_stdin)
+    new = _secret("New password (15+ characters)", password_stdin, confirm=True)
+    database = open_database(db)
+    try:
+        with database.transaction() as session:
+            user = redeem_password_reset(session, secret, new)
+    finally:
+        database.dispose()
+    print(f"new password set for {user.email}")
 
 
 @token_app.command("create")

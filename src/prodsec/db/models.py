@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -101,18 +102,34 @@ class WebSession(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
-class LoginFailure(Base):
-    """One failed login for one rate-limit key (an e-mail, a client address), kept for the
-    limiter's window and pruned after it. ``key`` is the SHA-256 of the key text, so the table
-    is no list of e-mail addresses and client addresses. Shared by every server process on the
-    database; transient, so backups leave it out."""
+class LoginThrottle(Base):
+    """The login limiter's state for one key (an account, a client address): consecutive
+    failures, attempts in flight, and until when the key is refused. ``key`` is the SHA-256 of
+    the key text, so the table is no list of e-mail addresses and client addresses. Times are
+    Unix seconds (plain numbers: the conditional UPDATE that claims an attempt does its
+    arithmetic in SQL the same way on SQLite and PostgreSQL). Shared by every server process on
+    the database; transient, so backups leave it out."""
 
-    __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_key_failed_at", "key", "failed_at"),)
+    __tablename__ = "login_throttle"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    key: Mapped[str] = mapped_column(String(64))
-    failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    pending: Mapped[int] = mapped_column(Integer, default=0)
+    backoff: Mapped[float] = mapped_column(Float)
+    blocked_until: Mapped[float] = mapped_column(Float, default=0.0)
+    touched_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class PasswordReset(Base):
+    """An admin's password reset: the user sets a new password with the one-time secret (only
+    its SHA-256 is stored) before ``expires_at``. Transient: backups leave it out."""
+
+    __tablename__ = "password_resets"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Product(Base):

@@ -18,11 +18,14 @@ def mount(app: Any, database: Any, kb: Any, limiter: Any = None, secure_cookies:
     from fastapi.staticfiles import StaticFiles
 
     from prodsec.web import pages
-    from prodsec.workspace.sessions import LoginLimiter
+    from prodsec.workspace.throttle import LoginLimiter
 
-    # Failures live in the database: the API's limiter and this default share one budget.
+    # The limiter's state lives in the database, so every limiter on it shares one budget;
+    # the API's (with the deployment's settings) is the default.
+    api = getattr(app.state, "prodsec", None)
     app.state.web = pages.WebState(database=database, kb=kb,
-                                   limiter=limiter or LoginLimiter(database),
+                                   limiter=limiter or (api.limiter if api else None)
+                                   or LoginLimiter(database),
                                    secure_cookies=secure_cookies)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(pages.router)

@@ -176,8 +176,8 @@ def login(request: Request, email: Annotated[str, Form()] = "",
           password: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/",
           csrf_token: Annotated[str, Form()] = "",
           organisation: Annotated[str, Form()] = "") -> Response:
-    from prodsec.workspace.sessions import create_session, csrf_matches
-    from prodsec.workspace.users import OrganisationChoice, authenticate_password
+    from prodsec.workspace.sessions import LoginThrottled, create_session, csrf_matches, sign_in
+    from prodsec.workspace.users import OrganisationChoice
 
     email, target = email.strip().lower(), _safe_next(next[:2048])
     expected = request.cookies.get(LOGIN_COOKIE, "")
@@ -187,22 +187,19 @@ def login(request: Request, email: Annotated[str, Form()] = "",
     if len(email) > 320 or len(password) > 1024 or len(organisation) > 200:
         return _login_form(request, target, email[:320], "E-mail or password is wrong.", 401)
     state = _state(request)
-    client = request.client.host if request.client else "unknown"
-    wait = state.limiter.retry_after(f"email:{email}", f"ip:{client}")
-    if wait:
+    try:
+        actor = sign_in(state.database, state.limiter, email, password, _client(request),
+                        organisation or None)
+    except LoginThrottled as exc:
         return _login_form(request, target, email, "Too many failed sign-ins. Try again in "
-                           f"{wait // 60 + 1} minutes.", 429)
+                           f"{_wait_text(exc.retry_after)}.", 429)
+    except OrganisationChoice as exc:
+        return _login_form(request, target, email, "This account belongs to several "
+                           "organisations: choose one and enter the password again.",
+                           organisations=exc.organisations)
+    if actor is None:
+        return _login_form(request, target, email, "E-mail or password is wrong.", 401)
     with state.database.transaction() as session:
-        try:
-            actor = authenticate_password(session, email, password, organisation or None)
-        except OrganisationChoice as exc:
-            return _login_form(request, target, email, "This account belongs to several "
-                               "organisations: choose one and enter the password again.",
-                               organisations=exc.organisations)
-        if actor is None:
-            state.limiter.failed(f"email:{email}", f"ip:{client}")
-            return _login_form(request, target, email, "E-mail or password is wrong.", 401)
-        state.limiter.succeeded(f"email:{email}")
         secret, _csrf = create_session(session, actor)
     response = _redirect(target)
     response.set_cookie(COOKIE, secret, httponly=True, samesite="lax", path="/",
@@ -210,6 +207,18 @@ def login(request: Request, email: Annotated[str, Form()] = "",
                         max_age=12 * 3600)
     response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
+
+
+def _client(request: Request) -> str:
+    """The client's address for the limiter: proxy-aware with the API's trusted proxies."""
+    from prodsec.api.clients import request_client
+
+    api = getattr(request.app.state, "prodsec", None)
+    return request_client(request, api.settings.trusted_proxies if api else ())
+
+
+def _wait_text(seconds: int) -> str:
+    return f"{seconds} seconds" if seconds < 120 else f"{seconds // 60 + 1} minutes"
 
 
 @router.post("/logout")
@@ -947,6 +956,87 @@ def admin_add_token(request: Request, sent: AdminForm) -> Response:
             "secret": None}, _status(exc), actor, csrf)
     return _render(request, "admin.html.j2", _admin_data(request, actor) | {
         "error": None, "form": {}, "secret": secret}, actor=actor, csrf=csrf)
+
+
+# ---- passwords: change your own, an admin's reset, choosing one with the reset secret -------
+
+
+@router.get("/account/password", response_class=HTMLResponse)
+def password_page(request: Request) -> HTMLResponse:
+    actor, csrf = _who(request)
+    return _render(request, "password.html.j2", {"error": None, "done": False},
+                   actor=actor, csrf=csrf)
+
+
+@router.post("/account/password", response_class=HTMLResponse)
+def change_password(request: Request, sent: ViewerForm) -> Response:
+    """``users.change_password`` under the login limiter (a wrong current password is a
+    failed login); the other sessions of the user end, this one stays."""
+    from prodsec.workspace.throttle import account_key, client_key
+    from prodsec.workspace.users import change_password
+
+    actor, csrf, form = sent.actor, sent.csrf, sent.form
+    state = _state(request)
+    keys = (account_key(actor.email), client_key(_client(request)))
+    wait = state.limiter.claim(*keys)
+    if wait:
+        return _render(request, "password.html.j2", {
+            "error": {"field": "current_password",
+                      "text": f"Too many wrong passwords. Try again in {_wait_text(wait)}."},
+            "done": False}, 429, actor, csrf)
+    try:
+        with state.database.transaction() as session:
+            change_password(session, actor, str(form.get("current_password") or ""),
+                            str(form.get("new_password") or ""), request.cookies.get(COOKIE))
+    except ValidationFailed as exc:
+        (state.limiter.failed if exc.field == "current_password" else state.limiter.release)(*keys)
+        return _render(request, "password.html.j2", {
+            "error": {"field": exc.field, "text": exc.detail}, "done": False}, 422, actor, csrf)
+    except BaseException:
+        state.limiter.release(*keys)
+        raise
+    state.limiter.succeeded(*keys)
+    return _render(request, "password.html.j2", {"error": None, "done": True},
+                   actor=actor, csrf=csrf)
+
+
+@router.post("/admin/users/{uid}/password-reset", response_class=HTMLResponse)
+def admin_reset_password(request: Request, uid: str, sent: AdminForm) -> Response:
+    """An admin resets a member's password; the one-time secret is shown once, here."""
+    from prodsec.workspace.users import issue_password_reset
+
+    actor, csrf = sent.actor, sent.csrf
+    try:
+        with _state(request).database.transaction() as session:
+            secret, _expires = issue_password_reset(session, actor, uid)
+    except (ValidationFailed, PermissionDenied, NotFound) as exc:
+        return _render(request, "admin.html.j2", _admin_data(request, actor) | {
+            "error": {"field": "user", "text": str(exc)}, "form": {}, "secret": None},
+            _status(exc), actor, csrf)
+    return _render(request, "admin.html.j2", _admin_data(request, actor) | {
+        "error": None, "form": {}, "secret": None, "reset_secret": secret}, actor=actor,
+        csrf=csrf)
+
+
+@router.get("/password-reset", response_class=HTMLResponse)
+def reset_page(request: Request) -> HTMLResponse:
+    return _render(request, "password_reset.html.j2", {"error": None})
+
+
+@router.post("/password-reset", response_class=HTMLResponse)
+def redeem_reset(request: Request, token: Annotated[str, Form(max_length=200)] = "",
+                 new_password: Annotated[str, Form(max_length=1024)] = "") -> Response:
+    """Choose a new password with an admin's one-time secret, then sign in with it. (No
+    CSRF token: there is no session to ride, and the secret itself is the credential.)"""
+    from prodsec.workspace.users import redeem_password_reset
+
+    try:
+        with _state(request).database.transaction() as session:
+            redeem_password_reset(session, token, new_password)
+    except ValidationFailed as exc:
+        return _render(request, "password_reset.html.j2", {
+            "error": {"field": exc.field, "text": exc.detail}}, 422)
+    return _redirect("/login")
 
 
 # ---- error pages ------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Browser sessions and login rate limiting, for the web UI's cookie login.
+"""Browser sessions and signing in (under the login limiter of ``throttle``).
 
 A session's secret lives only in the ``prodsec_session`` cookie; the database keeps its SHA-256
 (the primary key of ``web_sessions``), so a stolen database dump cannot be replayed as a
@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import math
 import secrets
-from collections.abc import Callable
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from prodsec.db.engine import Database
-from prodsec.db.models import LoginFailure, User, WebSession, utcnow
+from prodsec.db.models import User, WebSession, utcnow
+from prodsec.errors import ProdsecError
 from prodsec.workspace.context import Actor
-from prodsec.workspace.users import actor_for
+from prodsec.workspace.throttle import LoginLimiter, account_key, client_key
+from prodsec.workspace.users import actor_for, authenticate_password
+
+__all__ = ["LoginLimiter", "LoginThrottled", "create_session", "csrf_matches", "end_session",
+           "has_users", "session_actor", "sign_in"]
 
 SESSION_TTL = dt.timedelta(hours=12)
 
@@ -65,65 +68,41 @@ def csrf_matches(expected: str, given: str | None) -> bool:
     return given is not None and secrets.compare_digest(expected, given)
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+class LoginThrottled(ProdsecError):
+    """Too many failed logins for this account or from this client (HTTP 429)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed sign-ins; try again in {retry_after} s")
+        self.retry_after = retry_after
 
 
-class LoginLimiter:
-    """Failed logins per key (an e-mail, a client address) in a sliding window, in the database.
+def sign_in(database: Database, limiter: LoginLimiter, email: str, password: str,
+            client: str, organisation: str | None = None) -> Actor | None:
+    """Check a password under the limiter, for every face that signs users in.
 
-    Every server process and replica over one database shares one budget, and a restart keeps
-    it. Each failure is one inserted row (never a counter read and rewritten), so concurrent
-    failures all count; it is committed in the limiter's own transaction, apart from the login
-    request's, which rolls back when the password is wrong. Keys are stored as their SHA-256.
-    Rows older than the window are pruned whenever a failure is recorded, so the table holds
-    at most one window's failures.
+    Claims the attempt on the account's and the client's keys first (``LoginThrottled`` if
+    either is backing off), then checks the password in its own transaction, so the limiter's
+    bookkeeping commits whatever the caller's transaction does. None for every kind of
+    failure (unknown e-mail, wrong password, inactive user, no membership), which all take one
+    argon2 verification: the answer and its timing reveal nothing about the account. A right
+    password for an account in several organisations without a (valid) ``organisation`` is
+    ``users.OrganisationChoice``: the attempt is given back, neither failed nor succeeded.
     """
-
-    def __init__(self, database: Database, max_failures: int = 5, window: float = 15 * 60,
-                 clock: Callable[[], dt.datetime] = _now) -> None:
-        self.database, self.max_failures, self.clock = database, max_failures, clock
-        self.window = dt.timedelta(seconds=window)
-
-    def retry_after(self, *keys: str) -> int:
-        """Seconds until every key may try again (0: go ahead).
-
-        A key is locked out while it has ``max_failures`` failures in the window; it is free
-        again when the ``max_failures``-th most recent of them leaves the window. One query
-        finds that failure for every key (the newest such time wins)."""
-        now = self._now()
-        ranked = select(
-            LoginFailure.failed_at,
-            func.row_number().over(partition_by=LoginFailure.key,
-                                   order_by=LoginFailure.failed_at.desc()).label("rank"),
-        ).where(LoginFailure.key.in_([_digest(key) for key in keys]),
-                LoginFailure.failed_at > now - self.window).subquery()
-        with self.database.transaction() as session:
-            oldest_needed = session.scalar(select(func.max(ranked.c.failed_at))
-                                           .where(ranked.c.rank == self.max_failures))
-        if oldest_needed is None:
-            return 0
-        wait = (_aware(oldest_needed) + self.window - now).total_seconds()
-        return math.ceil(wait) if wait > 0 else 0
-
-    def failed(self, *keys: str) -> None:
-        """Record a failure for each key (committed at once), then prune expired failures.
-
-        The insert commits before the prune runs: a prune that fails (a lock timeout) can
-        cost a 500, never the recorded failure."""
-        now = self._now()
-        with self.database.transaction() as session:
-            session.add_all(LoginFailure(key=_digest(key), failed_at=now) for key in keys)
-        with self.database.transaction() as session:
-            session.execute(delete(LoginFailure).where(LoginFailure.failed_at <= now - self.window))
-
-    def succeeded(self, key: str) -> None:
-        """A correct password clears that account's failures (not the address's)."""
-        with self.database.transaction() as session:
-            session.execute(delete(LoginFailure).where(LoginFailure.key == _digest(key)))
-
-    def _now(self) -> dt.datetime:
-        return _aware(self.clock()).astimezone(dt.UTC)
+    keys = (account_key(email), client_key(client))
+    wait = limiter.claim(*keys)
+    if wait:
+        raise LoginThrottled(wait)
+    try:
+        with database.transaction() as session:
+            actor = authenticate_password(session, email, password, organisation)
+    except BaseException:
+        limiter.release(*keys)
+        raise
+    if actor is None:
+        limiter.failed(*keys)
+    else:
+        limiter.succeeded(*keys)
+    return actor
 
 
 def has_users(session: Session) -> bool:

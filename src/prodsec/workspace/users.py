@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 from sqlalchemy import select
@@ -13,8 +16,16 @@ from sqlalchemy.orm import Session
 
 from prodsec.core import limits
 from prodsec.db.models import ApiToken, Membership, Organisation, User, utcnow
-from prodsec.workspace import audit
-from prodsec.workspace.context import ROLES, Actor, Conflict, NotFound, ValidationFailed, bounded
+from prodsec.workspace import audit, passwords
+from prodsec.workspace.context import (
+    ROLES,
+    Actor,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+    bounded,
+)
 
 TOKEN_PREFIX = "psk_"
 SYSTEM = "system"
@@ -26,22 +37,48 @@ def _hasher() -> Any:
     return PasswordHasher()
 
 
-def hash_password(password: str) -> str:
-    if len(password) < 12:
-        raise ValidationFailed("password", "must be at least 12 characters")
+@cache
+def _dummy_hash(time_cost: int, memory_cost: int, parallelism: int) -> str:
+    return str(_hasher().hash("timing equaliser, never anyone's password"))
+
+
+def _dummy_verify(password: str) -> None:
+    """One argon2 verification that cannot succeed, at the cost a real one has: an unknown
+    e-mail, or an account without a password, takes as long to refuse as a wrong password."""
+    from argon2.exceptions import VerificationError
+
+    hasher = _hasher()
+    with contextlib.suppress(VerificationError):
+        hasher.verify(_dummy_hash(hasher.time_cost, hasher.memory_cost, hasher.parallelism),
+                      passwords.normalise(password))
+
+
+def hash_password(password: str, context: Iterable[str] = ()) -> str:
+    """The argon2 hash of a *new* password that meets the policy (``passwords.problem``);
+    ``ValidationFailed`` on the ``password`` field otherwise. Hashes the NFKC form."""
+    password = passwords.normalise(password)
+    problem = passwords.problem(password, context)
+    if problem:
+        raise ValidationFailed("password", problem)
     return str(_hasher().hash(password))
 
 
 def verify_password(user: User, password: str) -> bool:
+    """Check a password against the user's hash, NFKC form first; the form as typed is tried
+    too only when it differs (a hash made before passwords were normalised)."""
     from argon2.exceptions import InvalidHashError, VerificationError
 
     if not user.password_hash or not user.active:
-        _hasher().hash("timing-equaliser")  # same cost whether or not the user exists
+        _dummy_verify(password)
         return False
-    try:
-        return bool(_hasher().verify(user.password_hash, password))
-    except (VerificationError, InvalidHashError):
-        return False
+    hasher = _hasher()
+    for candidate in dict.fromkeys((passwords.normalise(password), password)):
+        try:
+            if hasher.verify(user.password_hash, candidate):
+                return True
+        except (VerificationError, InvalidHashError):
+            continue
+    return False
 
 
 def get_or_create_org(session: Session, name: str) -> Organisation:
@@ -81,8 +118,9 @@ def create_user(session: Session, org_name: str, email: str, role: str, password
     if user is not None and actor.user_id != SYSTEM:
         refuse_existing_account(email)
     if user is None:
+        context = passwords.context_words(email, name, org.name)
         user = User(email=email.lower(), name=name,
-                    password_hash=hash_password(password) if password else None)
+                    password_hash=hash_password(password, context) if password else None)
         session.add(user)
         session.flush()
     membership = Membership(user_id=user.id, org_id=org.id, role=role)
@@ -105,7 +143,13 @@ def refuse_existing_account(email: str) -> None:
 def add_member(session: Session, actor: Actor, email: str, role: str, password: str | None,
                name: str = "") -> tuple[User, Membership]:
     """A new account with a role in the actor's organisation (admins only): what the API and
-    the web admin page both call. An e-mail address registered anywhere is refused."""
+    the web admin page both call. An e-mail address registered anywhere is refused.
+
+    The refusal is one and the same (``refuse_existing_account``, 409) whether the address is
+    a member here or holds an account in another organisation: it never says where. The
+    residue is deliberate and small: an admin learns that an address is taken on this server,
+    never where or by whom. (Accepting such requests silently would need an invitation the
+    account's owner accepts; prodsec has no e-mail channel for one.)"""
     actor.require("admin")
     return create_user(session, organisation_name(session, actor), email, role, password, name,
                        actor=actor)
@@ -138,20 +182,22 @@ def actor_for(session: Session, user: User, org_id: str | None = None) -> Actor:
 
 def authenticate_password(session: Session, email: str, password: str,
                           organisation: str | None = None) -> Actor | None:
-    """The actor for a correct password, or None.
+    """The actor for a correct password, else None — the same None, after the same one argon2
+    verification, for an unknown e-mail, a wrong password, an inactive account and an account
+    without any membership, so neither the answer nor its timing tells which.
 
     An account in several organisations signs in to the one it names; without a name (or with
     one it does not belong to) the answer is ``ValidationFailed`` on ``organisation`` listing
     its organisations — told only to whoever knows the password."""
-    user = session.scalar(select(User).where(User.email == email.lower()))
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
-        _hasher().hash("timing-equaliser")
+        _dummy_verify(password)
         return None
     if not verify_password(user, password):
         return None
     mine = memberships(session, user)
     if not mine:
-        raise NotFound("no membership")
+        return None
     chosen = [m for m, name in mine if name == organisation] if organisation else []
     if not chosen and (organisation or len(mine) > 1):
         raise OrganisationChoice([name for _m, name in mine])
@@ -304,3 +350,111 @@ def revoke_token(session: Session, actor: Actor, token_id: str) -> ApiToken:
 
 def email_registered(session: Session, email: str) -> bool:
     return session.scalar(select(User.id).where(User.email == email.lower())) is not None
+
+
+# ---- passwords: change, admin reset --------------------------------------------------------
+
+RESET_PREFIX = "psr_"
+RESET_TTL = dt.timedelta(hours=24)
+
+
+def end_sessions(session: Session, user_id: str, keep_secret: str | None = None) -> int:
+    """End every browser session of the user but the one whose cookie secret is
+    ``keep_secret``: a session opened with an old password must not outlive it."""
+    from sqlalchemy import delete
+
+    from prodsec.db.models import WebSession
+
+    query = delete(WebSession).where(WebSession.user_id == user_id)
+    if keep_secret:
+        query = query.where(WebSession.id != hashlib.sha256(keep_secret.encode()).hexdigest())
+    return int(getattr(session.execute(query), "rowcount", 0) or 0)
+
+
+def _set_password(session: Session, user: User, org_id: str, new_password: str) -> None:
+    org = session.get(Organisation, org_id)
+    context = passwords.context_words(user.email, user.name, org.name if org else "")
+    user.password_hash = hash_password(new_password, context)
+
+
+def change_password(session: Session, actor: Actor, current_password: str, new_password: str,
+                    keep_session: str | None = None) -> int:
+    """The signed-in user changes their own password, knowing the current one; every other
+    session of theirs ends (the one with cookie secret ``keep_session`` stays). Audited in the
+    actor's organisation. Returns how many sessions ended."""
+    user = session.get(User, actor.user_id)
+    if user is None:
+        raise NotFound("no such user")
+    if not verify_password(user, current_password):
+        raise ValidationFailed("current_password", "is not your current password")
+    _set_password(session, user, actor.org_id, new_password)
+    session.execute(delete_resets(user.id))
+    ended = end_sessions(session, user.id, keep_session)
+    session.flush()
+    audit.record(session, actor, "user.password_change", "user", user.id, None,
+                 {"sessions_ended": ended})
+    return ended
+
+
+def delete_resets(user_id: str) -> Any:
+    from sqlalchemy import delete
+
+    from prodsec.db.models import PasswordReset
+
+    return delete(PasswordReset).where(PasswordReset.user_id == user_id)
+
+
+def issue_password_reset(session: Session, actor: Actor, user_id: str,
+                         ttl: dt.timedelta = RESET_TTL) -> tuple[str, dt.datetime]:
+    """An admin resets a member's password: the old one stops working at once, their sessions
+    end, and a one-time secret (shown once, valid ``ttl``) lets the member choose a new one.
+
+    Only for accounts that belong to the admin's organisation alone: an account that is also
+    a member elsewhere is its owner's to manage, or this admin could take over its access to
+    the other organisation. An admin changes their own password with the current one.
+    """
+    from prodsec.db.models import PasswordReset
+
+    user, _membership = get_member(session, actor, user_id)
+    if user.id == actor.user_id:
+        raise ValidationFailed("user", "change your own password with your current one")
+    elsewhere = session.scalar(select(Membership.id).where(
+        Membership.user_id == user.id, Membership.org_id != actor.org_id).limit(1))
+    if elsewhere is not None:
+        raise PermissionDenied(f"{user.email} also belongs to other organisations; only its "
+                               "owner can change its password")
+    secret = RESET_PREFIX + secrets.token_urlsafe(32)
+    expires = utcnow() + ttl
+    session.execute(delete_resets(user.id))
+    session.add(PasswordReset(token_hash=hashlib.sha256(secret.encode()).hexdigest(),
+                              user_id=user.id, org_id=actor.org_id, expires_at=expires))
+    user.password_hash = None
+    ended = end_sessions(session, user.id)
+    session.flush()
+    audit.record(session, actor, "user.password_reset", "user", user.id, None,
+                 {"email": user.email, "expires_at": expires.isoformat(),
+                  "sessions_ended": ended})
+    return secret, expires
+
+
+def redeem_password_reset(session: Session, secret: str, new_password: str) -> User:
+    """Set a new password with an admin's reset secret (once, before it expires); audited in
+    the organisation whose admin issued it. Every session of the user ends."""
+    from prodsec.db.models import PasswordReset
+
+    reset = session.get(PasswordReset, hashlib.sha256(secret.strip().encode()).hexdigest())
+    expires = reset.expires_at if reset else None
+    if expires is not None and expires.tzinfo is None:
+        expires = expires.replace(tzinfo=dt.UTC)
+    user = session.get(User, reset.user_id) if reset else None
+    if reset is None or user is None or expires is None or expires < utcnow():
+        raise ValidationFailed("token", "is unknown, used or expired; ask your admin for another")
+    _set_password(session, user, reset.org_id, new_password)
+    session.execute(delete_resets(user.id))
+    ended = end_sessions(session, user.id)
+    role = session.scalar(select(Membership.role).where(
+        Membership.user_id == user.id, Membership.org_id == reset.org_id)) or "viewer"
+    session.flush()
+    audit.record(session, Actor(user.id, user.email, reset.org_id, role),
+                 "user.password_set", "user", user.id, None, {"sessions_ended": ended})
+    return user

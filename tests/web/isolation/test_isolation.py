@@ -48,11 +48,16 @@ FORMS: dict[str, dict[str, Any]] = {
     "/admin/users": {"data": {"email": "new@globex.example", "role": "viewer",
                               "password": "a long enough password"}},
     "/admin/tokens": {"data": {"user": "{email}", "name": "stolen"}},
+    "/admin/users/{uid}/password-reset": {},
+    "/account/password": {"data": {"current_password": "wrong",
+                                   "new_password": "a fine long new password"}},
+    "/password-reset": {"data": {"token": "psr_forged", "new_password": "a fine long password"}},
 }
 PAGES: dict[str, dict[str, Any]] = {"/compare": {"params": {"product": ["{pid}", "{pid}"]}}}
-READ_ONLY_FORMS = {"/logout", "/products/preview"}
+# Forms that change nothing an organisation owns (a user's own password is the user's).
+READ_ONLY_FORMS = {"/logout", "/products/preview", "/account/password", "/password-reset"}
 ADMIN_ONLY = ("/admin",)
-PARAMS = {"pid": "product_id", "sid": "status_id", "reg_id": "regulation_id"}
+PARAMS = {"pid": "product_id", "sid": "status_id", "reg_id": "regulation_id", "uid": "user_id"}
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
 

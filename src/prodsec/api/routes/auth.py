@@ -1,4 +1,4 @@
-"""Cookie sessions for the web UI: log in (rate-limited), who am I, log out."""
+"""Cookie sessions for the web UI: log in (rate-limited), who am I, log out; passwords."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from prodsec.api import schemas
-from prodsec.api.deps import SESSION_COOKIE, AppState, UnitDep, app_state
+from prodsec.api.clients import request_client
+from prodsec.api.deps import SESSION_COOKIE, AppState, UnitDep, app_state, authenticate
 from prodsec.api.problems import ApiError
 from prodsec.db.models import utcnow
 from prodsec.workspace import sessions, users
-from prodsec.workspace.context import Actor
+from prodsec.workspace.context import Actor, ValidationFailed
+from prodsec.workspace.throttle import account_key, client_key
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -21,8 +23,8 @@ def _me(actor: Actor) -> dict[str, str]:
             "role": actor.role}
 
 
-def _client(request: Request) -> str:
-    return f"ip:{request.client.host if request.client else 'unknown'}"
+def _client(request: Request, state: AppState) -> str:
+    return request_client(request, state.settings.trusted_proxies)
 
 
 @router.post("/login", response_model=schemas.LoginOut,
@@ -31,21 +33,21 @@ def login(body: schemas.LoginIn, request: Request, response: Response,
           state: Annotated[AppState, Depends(app_state)]) -> schemas.LoginOut:
     """Check the password (argon2); set the session cookie and return its CSRF token.
 
-    Five failures per e-mail or per client address within 15 minutes lock that key out
-    (429 with Retry-After), whichever comes first, so guessing is slow from one place and
-    spraying one account from many places is too.
+    Every failure answers the same 401, whether the e-mail is unknown, the password wrong or
+    the account in no organisation. Per account and per client, five failures start a
+    back-off (429 with Retry-After: 1 s, doubling per further failure, at most 15 minutes),
+    so guessing is slow from one place, spraying one account from many places is too, and a
+    stranger cannot lock the real user out for long.
     """
-    keys = (f"email:{body.email.lower()}", _client(request))
-    wait = state.limiter.retry_after(*keys)
-    if wait:
-        raise ApiError(429, "too many failed logins; try again later", {"Retry-After": str(wait)})
+    try:
+        actor = sessions.sign_in(state.database, state.limiter, body.email, body.password,
+                                 _client(request, state), body.organisation)
+    except sessions.LoginThrottled as exc:
+        raise ApiError(429, "too many failed logins; try again later",
+                       {"Retry-After": str(exc.retry_after)}) from None
+    if actor is None:
+        raise ApiError(401, "wrong e-mail or password")
     with state.database.transaction() as session:
-        actor = users.authenticate_password(session, body.email, body.password,
-                                             body.organisation)
-        if actor is None:
-            state.limiter.failed(*keys)
-            raise ApiError(401, "wrong e-mail or password")
-        state.limiter.succeeded(keys[0])
         secret, csrf = sessions.create_session(session, actor, state.settings.session_ttl)
     expires = utcnow() + state.settings.session_ttl
     response.set_cookie(SESSION_COOKIE, secret, max_age=int(state.settings.session_ttl
@@ -54,6 +56,51 @@ def login(body: schemas.LoginIn, request: Request, response: Response,
                         secure=state.settings.secure_cookies or request.url.scheme == "https")
     return schemas.LoginOut.model_validate(_me(actor) | {"csrf_token": csrf,
                                                          "expires_at": expires})
+
+
+def _signed_in(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Actor:
+    """Who is asking, in a transaction of its own (and before the body is parsed)."""
+    with state.database.transaction() as session:
+        return authenticate(request, session)
+
+
+@router.post("/password", status_code=204, response_class=Response,
+             responses={422: {"model": schemas.Problem}, 429: {"model": schemas.Problem}})
+def change_password(actor: Annotated[Actor, Depends(_signed_in)],
+                    body: schemas.PasswordChangeIn, request: Request,
+                    state: Annotated[AppState, Depends(app_state)]) -> Response:
+    """Change your own password, knowing the current one; your other sessions end.
+
+    A wrong current password counts as a failed login (the same back-off), so a stolen
+    session cannot be used to guess the password behind it. (No ``Unit`` here: the limiter
+    commits in its own transactions, which on SQLite must not wait for the request's.)"""
+    keys = (account_key(actor.email), client_key(_client(request, state)))
+    wait = state.limiter.claim(*keys)
+    if wait:
+        raise ApiError(429, "too many failed attempts; try again later", {"Retry-After": str(wait)})
+    try:
+        with state.database.transaction() as session:
+            users.change_password(session, actor, body.current_password, body.new_password,
+                                  request.cookies.get(SESSION_COOKIE))
+    except ValidationFailed as exc:
+        (state.limiter.failed if exc.field == "current_password" else state.limiter.release)(*keys)
+        raise
+    except BaseException:
+        state.limiter.release(*keys)
+        raise
+    state.limiter.succeeded(*keys)
+    return Response(status_code=204)
+
+
+@router.post("/password-reset", status_code=204, response_class=Response,
+             responses={422: {"model": schemas.Problem}})
+def redeem_password_reset(body: schemas.PasswordResetIn,
+                          state: Annotated[AppState, Depends(app_state)]) -> Response:
+    """Choose a new password with the one-time secret an admin issued (no sign-in needed:
+    the secret is the proof); it is used up, and every session of the account ends."""
+    with state.database.transaction() as session:
+        users.redeem_password_reset(session, body.token, body.new_password)
+    return Response(status_code=204)
 
 
 @router.get("/me", response_model=schemas.Me)

@@ -23,13 +23,13 @@ def list_users(work: Admin, page: PagingDep) -> schemas.Page[schemas.Member]:
                                         limit=page.limit, offset=page.offset)
 
 
-@router.post("/users", status_code=201, response_model=schemas.Member)
+@router.post("/users", status_code=201, response_model=schemas.Member,
+             responses={409: {"model": schemas.Problem}})
 def add_user(work: Admin, body: schemas.MemberIn) -> schemas.Member:
-    """Create a user with a role in this organisation.
+    """Create a user with a role in this organisation: new e-mail addresses only.
 
-    Only new e-mail addresses: adding an account that exists (perhaps in another organisation)
-    would hand this organisation's admin a say over someone else's account, and its name.
-    """
+    An address already in use — in this organisation or any other — gets one and the same 409,
+    which says nothing about where (see ``users.add_member``)."""
     return _member(users.add_member(work.session, work.actor, body.email, body.role,
                                     body.password, body.name))
 
@@ -42,6 +42,16 @@ def get_user(work: Admin, user_id: str) -> schemas.Member:
 @router.patch("/users/{user_id}", response_model=schemas.Member)
 def set_role(work: Admin, user_id: str, body: schemas.RoleIn) -> schemas.Member:
     return _member(users.set_role(work.session, work.actor, user_id, body.role))
+
+
+@router.post("/users/{user_id}/password-reset", status_code=201,
+             response_model=schemas.PasswordResetOut)
+def reset_password(work: Admin, user_id: str) -> schemas.PasswordResetOut:
+    """Reset a member's password: the old one stops working and their sessions end; the
+    one-time secret in this response (valid 24 h) lets them choose a new one at
+    ``POST /auth/password-reset``. Only for members of this organisation alone."""
+    secret, expires = users.issue_password_reset(work.session, work.actor, user_id)
+    return schemas.PasswordResetOut(token=secret, expires_at=expires)
 
 
 @router.delete("/users/{user_id}", status_code=204, response_class=Response)

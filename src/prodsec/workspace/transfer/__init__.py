@@ -2,9 +2,9 @@
 
 Both walk the tables that are actually in the database (reflected, in foreign-key order — the
 order of ``Base.metadata.sorted_tables``), so tables added by later migrations are carried
-without code changes here; only transient state (``TRANSIENT``: recent failed logins) is left
-out. Values are written as JSON with dates and times in ISO 8601 (UTC), which is what makes an
-archive restorable into either backend.
+without code changes here; only transient state (``TRANSIENT``: the login limiter, pending
+password resets) is left out. Values are written as JSON with dates and times in ISO 8601
+(UTC), which is what makes an archive restorable into either backend.
 
 Backup archive (``prodsec db backup``), a zip, format ``prodsec-backup`` version 1::
 

@@ -29,7 +29,7 @@ EXPORT_MEMBER = "organisation.json"
 # Transient state, not workspace data: the login limiter's recent failures. Left out of
 # backups, restores, content digests and the empty-target check (a new server's failed logins
 # must not block a restore into it).
-TRANSIENT = frozenset({"login_failures"})
+TRANSIENT = frozenset({"login_throttle", "password_resets"})
 NOT_DATA = frozenset({"alembic_version"}) | TRANSIENT
 # Tables never exported: secrets stay in their workspace; the organisation and its members
 # travel in their own sections of the document.
