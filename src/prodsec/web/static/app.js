@@ -27,7 +27,8 @@
     show(current);
     var timer = null;
     function preview() {
-      var data = new FormData(form);
+      // urlencoded, not multipart: the server takes multipart only on forms that upload a file
+      var data = new URLSearchParams(new FormData(form));
       fetch("/products/preview", { method: "POST", body: data, credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.text() : null; })
         .then(function (html) { if (html !== null) document.getElementById("preview").innerHTML = html; });
