@@ -18,7 +18,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,14 +26,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from servers import free_port, postgres_url, reset_schema
+
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "prodsec_bench"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # ---- the servers (run in the subprocess) -----------------------------------------------------
@@ -185,25 +180,6 @@ def report(label: str, result: dict[str, float], bare: dict[str, float] | None) 
           f"{int(result['errors'])} errors){ratio}", flush=True)
 
 
-def postgres_url() -> str | None:
-    url = os.environ.get("PRODSEC_BENCH_POSTGRES_URL") or os.environ.get(
-        "PRODSEC_TEST_POSTGRES_URL")
-    if not url:
-        return None
-    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{SCHEMA}"
-
-
-def reset_schema(url: str, create: bool) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        if create:
-            conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-    engine.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--products", type=int, default=10_000)
@@ -224,13 +200,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["PRODSEC_EVIDENCE_DIR"] = str(Path(tmp) / "evidence")
         backend("SQLite", f"sqlite:///{tmp}/bench.db", args, bare)
-    pg = postgres_url()
+    pg = postgres_url(SCHEMA)
     if pg:
-        reset_schema(pg, create=True)
+        reset_schema(pg, SCHEMA, create=True)
         try:
             backend("PostgreSQL", pg, args, bare)
         finally:
-            reset_schema(pg, create=False)
+            reset_schema(pg, SCHEMA, create=False)
     print(json.dumps({"note": "ratios are requests/s relative to the bare endpoint"}))
 
 

@@ -23,7 +23,6 @@ import collections
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from servers import free_port, postgres_url, reset_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "prodsec_load"
@@ -220,12 +221,6 @@ def serve(kind: str, url: str, port: int) -> None:
                 timeout_keep_alive=75)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start(kind: str, url: str) -> tuple[subprocess.Popen[bytes], str]:
     import httpx
 
@@ -262,25 +257,6 @@ def run(kind: str, url: str, args: argparse.Namespace, bare_rps: float) -> dict[
     return summary
 
 
-def postgres_url() -> str | None:
-    url = os.environ.get("PRODSEC_BENCH_POSTGRES_URL") or os.environ.get(
-        "PRODSEC_TEST_POSTGRES_URL")
-    if not url:
-        return None
-    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{SCHEMA}"
-
-
-def reset_schema(url: str, create: bool) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        if create:
-            conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-    engine.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=64)
@@ -310,15 +286,15 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             os.environ["PRODSEC_EVIDENCE_DIR"] = str(Path(tmp) / "evidence")
             results["sqlite"] = run("SQLite", f"sqlite:///{tmp}/load.db", args, bare_rps)
-    pg = postgres_url()
+    pg = postgres_url(SCHEMA)
     if pg and args.backend in ("all", "postgresql"):
-        reset_schema(pg, create=True)
+        reset_schema(pg, SCHEMA, create=True)
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 os.environ["PRODSEC_EVIDENCE_DIR"] = str(Path(tmp) / "evidence")
                 results["postgresql"] = run("PostgreSQL", pg, args, bare_rps)
         finally:
-            reset_schema(pg, create=False)
+            reset_schema(pg, SCHEMA, create=False)
     print(json.dumps(results))
     if any(r["5xx"] for r in results.values() if isinstance(r, dict)):
         sys.exit(1)
