@@ -83,6 +83,21 @@ def test_other_organisation_cannot_see_or_touch(database: Database, editor: Acto
             compliance.find_status(s, outsider, pid, "uk-psti:schedule-1:1")
 
 
+def test_unknown_name_suggests_close_names_of_the_own_organisation_only(
+        database: Database, editor: Actor, outsider: Actor, kb: KnowledgeBase) -> None:
+    _add_and_assess(database, editor, kb)
+    name = ROUTER["name"]
+    with database.transaction() as s:
+        with pytest.raises(NotFound, match=f"did you mean {name!r}"):
+            products.get_product(s, editor, name.upper())
+        with pytest.raises(NotFound) as outside:
+            products.get_product(s, outsider, name.upper())
+        assert "did you mean" not in str(outside.value)
+        with pytest.raises(NotFound) as unrelated:
+            products.get_product(s, editor, "zzzz")
+        assert "did you mean" not in str(unrelated.value)
+
+
 def test_viewer_cannot_write(database: Database, viewer: Actor, kb: KnowledgeBase) -> None:
     with database.transaction() as s, pytest.raises(PermissionDenied):
         products.add_product(s, viewer, kb, ROUTER)

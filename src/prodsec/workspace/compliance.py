@@ -25,7 +25,7 @@ from prodsec.db.models import (
 from prodsec.workspace import audit, staging
 from prodsec.workspace.context import Actor, Conflict, NotFound, ValidationFailed, bounded
 from prodsec.workspace.products import _flush, check_version, get_product, status_view
-from prodsec.workspace.scope import owned
+from prodsec.workspace.scope import by_id_or_name, owned
 
 STATUSES = ("not-started", "in-progress", "met", "not-met", "not-applicable")
 MAX_EVIDENCE_BYTES = 50 * 1024 * 1024
@@ -235,11 +235,7 @@ def _check_control_text(name: str, description: str, owner: str) -> None:
 
 
 def get_control(session: Session, actor: Actor, control_ref: str) -> Control:
-    control = session.scalar(select(Control).where(
-        Control.org_id == actor.org_id, (Control.id == control_ref) | (Control.name == control_ref)))
-    if control is None:
-        raise NotFound(f"no control {control_ref!r}")
-    return control
+    return by_id_or_name(session, actor, Control, control_ref, "control")
 
 
 def update_control(session: Session, actor: Actor, kb: KnowledgeBase, control: Control,

@@ -18,8 +18,8 @@ from prodsec.core.knowledge import KnowledgeBase
 from prodsec.core.profile import ProfileError, parse_profile
 from prodsec.db.models import Assessment, Product, Release, RequirementStatus
 from prodsec.workspace import audit
-from prodsec.workspace.context import Actor, Conflict, NotFound, ValidationFailed, bounded
-from prodsec.workspace.scope import owned
+from prodsec.workspace.context import Actor, Conflict, ValidationFailed, bounded
+from prodsec.workspace.scope import by_id_or_name, owned
 
 
 def profile_hash(profile: dict[str, Any]) -> str:
@@ -63,11 +63,7 @@ def release_view(release: Release) -> dict[str, Any]:
 
 def get_product(session: Session, actor: Actor, product_ref: str) -> Product:
     """By id or by name, only within the actor's organisation."""
-    product = session.scalar(select(Product).where(
-        Product.org_id == actor.org_id, (Product.id == product_ref) | (Product.name == product_ref)))
-    if product is None:
-        raise NotFound(f"no product {product_ref!r}")
-    return product
+    return by_id_or_name(session, actor, Product, product_ref, "product")
 
 
 def list_products(session: Session, actor: Actor, limit: int = 50, offset: int = 0,
