@@ -1,11 +1,16 @@
-"""The layering rule: the domain core imports no I/O, web, database or CLI module."""
+"""The layering rules of docs/architecture.md: the map holds for every import (in-function ones
+too), there is no import cycle, and the domain core imports no I/O, web, database or CLI module."""
 
 from __future__ import annotations
 
 import ast
+import shutil
 from pathlib import Path
 
+import pytest
+
 import prodsec
+from tests.layers import cycles, graph, layer_violations
 
 PACKAGE = Path(prodsec.__file__).resolve().parent
 CORE_ALLOWED_PREFIXES = ("prodsec.core", "prodsec.errors")
@@ -58,3 +63,43 @@ def test_fast_path_imports_no_heavy_module() -> None:
     # pydantic/yaml may load once, when the cache is cold; a warm run must load none.
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_every_import_follows_the_layer_map() -> None:
+    assert layer_violations(graph(PACKAGE)) == []
+
+
+# Being untangled while VEX and CSAF authoring change under #14; nothing may join it.
+KNOWN_CYCLES = [["prodsec.workspace.csaf_author", "prodsec.workspace.vex",
+                 "prodsec.workspace.vulnerabilities"]]
+
+
+def test_no_module_imports_itself_round_a_cycle() -> None:
+    assert cycles(graph(PACKAGE)) == KNOWN_CYCLES
+
+
+@pytest.mark.parametrize(("victim", "line", "expected"), [
+    ("core/rules.py", "from prodsec.workspace import products", "upward"),
+    ("knowledge/validate.py", "import prodsec.services.check", "upward"),
+    ("workspace/products.py", "from prodsec.documents.render import build", "upward"),
+    ("api/app.py", "from prodsec.web import pages", "one face into another"),
+])
+def test_an_injected_violation_is_caught(tmp_path: Path, victim: str, line: str,
+                                         expected: str) -> None:
+    """The checker is only worth something if it fails: plant a violation, inside a function
+    as the lazy imports are, in a copy of the package."""
+    copy = tmp_path / "prodsec"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("data", "__pycache__", "*.j2"))
+    with (copy / victim).open("a") as f:
+        f.write(f"\n\ndef _planted() -> None:\n    {line}\n")
+    found = set(layer_violations(graph(copy))) - set(layer_violations(graph(PACKAGE)))
+    assert len(found) == 1 and expected in found.pop(), found
+
+
+def test_an_injected_cycle_is_caught(tmp_path: Path) -> None:
+    copy = tmp_path / "prodsec"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("data", "__pycache__", "*.j2"))
+    assert "prodsec.workspace.scope" in graph(copy)["prodsec.workspace.products"]
+    with (copy / "workspace/scope.py").open("a") as f:
+        f.write("\n\ndef _planted() -> None:\n    from prodsec.workspace import products\n")
+    assert ["prodsec.workspace.products", "prodsec.workspace.scope"] in cycles(graph(copy))

@@ -3,7 +3,7 @@ says what was wrong and what was expected; the shells (CLI, API) turn it into an
 problem response, never a traceback.
 
 ProdsecError
-├── KnowledgeBaseError   (knowledge/loader.py)  the shipped knowledge files are invalid — exit 3
+├── KnowledgeBaseError                          the shipped knowledge files are invalid — exit 3
 └── InputError                                  a user's file or argument is invalid — exit 2, 422
     ├── ProfileError     (core/profile.py)      a product profile is invalid
     ├── NotFoundError                           an unknown id, with suggestions
@@ -28,6 +28,33 @@ class ProdsecError(Exception):
     """Base of every error a user can act on."""
 
     exit_code = 1
+
+
+class KnowledgeError:
+    """One problem in one knowledge file. (A plain class: ``dataclasses`` costs start-up.)"""
+
+    __slots__ = ("file", "message", "path")
+
+    def __init__(self, file: str, path: str, message: str) -> None:
+        self.file, self.path, self.message = file, path, message
+
+    def __repr__(self) -> str:
+        return f"KnowledgeError({self.file!r}, {self.path!r}, {self.message!r})"
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.path}" if self.path else self.file
+        return f"{where}: {self.message}"
+
+
+class KnowledgeBaseError(ProdsecError):
+    """The knowledge files are invalid; ``errors`` lists every problem found."""
+
+    exit_code = 3
+
+    def __init__(self, errors: list[KnowledgeError]) -> None:
+        self.errors = errors
+        lines = "\n".join(f"  {e}" for e in errors)
+        super().__init__(f"the knowledge base has {len(errors)} error(s):\n{lines}")
 
 
 class InputError(ProdsecError):

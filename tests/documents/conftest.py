@@ -11,9 +11,9 @@ from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.engine import Database
 from prodsec.workspace.context import Actor
 from tests.documents.workspace_setup import build_workspace
-from tests.workspace.conftest import database, make_actor
+from tests.workspace.conftest import database, editor, make_actor, outsider, viewer
 
-__all__ = ["database"]
+__all__ = ["database", "editor", "outsider", "viewer"]
 
 
 @pytest.fixture

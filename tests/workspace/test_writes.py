@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 from prodsec.db.engine import Database
 from prodsec.db.turnstile import Turnstile
 from prodsec.services.knowledge import knowledge_base
-from prodsec.workspace import audit, compliance, staging, writes
+from prodsec.workspace import audit, compliance, context, staging, writes
 from prodsec.workspace.context import Actor
 
 # ---- the chain lock ---------------------------------------------------------------------------
@@ -168,7 +168,7 @@ def test_a_killed_upload_leaves_a_file_the_next_sweep_removes(tmp_path: Path) ->
 
 def test_an_upload_over_the_limit_or_failing_leaves_nothing_staged(tmp_path: Path) -> None:
     store = tmp_path / "evidence"
-    with pytest.raises(compliance.EvidenceTooLarge), staging.staged(store, 10) as item:
+    with pytest.raises(context.EvidenceTooLarge), staging.staged(store, 10) as item:
         item.write(b"x" * 11)
     assert list(staging.staging_dir(store).iterdir()) == []
 

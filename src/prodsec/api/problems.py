@@ -31,8 +31,13 @@ from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException
 
 from prodsec.errors import InputError, NotFoundError, ProdsecError
-from prodsec.workspace.compliance import EvidenceTooLarge
-from prodsec.workspace.context import Conflict, NotFound, PermissionDenied, ValidationFailed
+from prodsec.workspace.context import (
+    Conflict,
+    EvidenceTooLarge,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 
 log = logging.getLogger("prodsec.api")
 MEDIA_TYPE = "application/problem+json"

@@ -247,7 +247,7 @@ def portfolio_gaps_view(data: dict[str, Any]) -> list[Section]:
 
 def comparison_view(data: dict[str, Any]) -> list[Section]:
     """One table per aspect: rows are facts, columns are products; sources in the notes."""
-    from prodsec.workspace.comparison import display
+    from prodsec.documents.comparison import display
 
     names = [p["name"] for p in data["products"]]
     sections = []

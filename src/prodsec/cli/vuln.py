@@ -38,12 +38,10 @@ FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table or json
 
 
 def register(app: typer.Typer) -> None:
-    """Add this group's commands to the main application."""
-    from prodsec.cli import vuln_workspace
-
+    """Add this group's commands to the main application (the workspace commands of these
+    groups are added by ``vuln_workspace``, which builds on this module)."""
     app.add_typer(sbom_app, name="sbom")
     app.add_typer(csaf_app, name="csaf")
-    vuln_workspace.register(app, sbom_app, csaf_app)
 
 
 def _read_sbom(path: Path) -> tuple[Any, bytes]:

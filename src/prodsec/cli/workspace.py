@@ -268,7 +268,7 @@ def compare(products: Annotated[list[str], typer.Argument(
             as_of: AsOfOpt = None, org: OrgOpt = "default", db: DbOpt = None,
             fmt: FormatOpt = Format.table) -> None:
     """Compare products side by side: what each promises and proves."""
-    from prodsec.workspace.comparison import compare as run_compare
+    from prodsec.documents.comparison import compare as run_compare
 
     day = _date(as_of)
     with workspace(db, org) as (_, session, actor):

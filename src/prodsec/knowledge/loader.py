@@ -19,38 +19,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from prodsec.errors import ProdsecError
+from prodsec.errors import KnowledgeBaseError, KnowledgeError
 
 DATA_DIR = Path(__file__).parent / "data"
 FORMAT_VERSION = "1"
 SECTIONS = ("regulations", "standards", "mappings")
-
-
-class KnowledgeError:
-    """One problem in one knowledge file. (A plain class: ``dataclasses`` costs start-up.)"""
-
-    __slots__ = ("file", "message", "path")
-
-    def __init__(self, file: str, path: str, message: str) -> None:
-        self.file, self.path, self.message = file, path, message
-
-    def __repr__(self) -> str:
-        return f"KnowledgeError({self.file!r}, {self.path!r}, {self.message!r})"
-
-    def __str__(self) -> str:
-        where = f"{self.file}: {self.path}" if self.path else self.file
-        return f"{where}: {self.message}"
-
-
-class KnowledgeBaseError(ProdsecError):
-    """The knowledge files are invalid; ``errors`` lists every problem found."""
-
-    exit_code = 3
-
-    def __init__(self, errors: list[KnowledgeError]) -> None:
-        self.errors = errors
-        lines = "\n".join(f"  {e}" for e in errors)
-        super().__init__(f"the knowledge base has {len(errors)} error(s):\n{lines}")
+__all__ = ["KnowledgeBaseError", "KnowledgeError", "build", "knowledge_files", "load_data"]
 
 
 def knowledge_files(data_dir: Path = DATA_DIR) -> list[Path]:

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from prodsec.errors import KnowledgeBaseError, KnowledgeError
 from prodsec.knowledge import schema
-from prodsec.knowledge.loader import KnowledgeBaseError, KnowledgeError
 
 MAX_FILE_BYTES = 4 * 1024 * 1024  # the largest file (eu-cra.yaml) is 78 kB
 PROFILE_FACTS = {

@@ -887,7 +887,7 @@ def _instruments(kb: Any) -> list[str]:
 @router.get("/compare", response_class=HTMLResponse)
 def compare_page(request: Request) -> HTMLResponse:
     """Products side by side (``?product=ID&product=ID``): what each promises and proves."""
-    from prodsec.workspace import comparison
+    from prodsec.documents import comparison
 
     actor, csrf = _who(request)
     state = _state(request)

@@ -23,16 +23,18 @@ from prodsec.db.models import (
     RequirementStatus,
 )
 from prodsec.workspace import audit, staging
-from prodsec.workspace.context import Actor, Conflict, NotFound, ValidationFailed, bounded
+from prodsec.workspace.context import (
+    Actor,
+    Conflict,
+    NotFound,
+    ValidationFailed,
+    bounded,
+)
 from prodsec.workspace.products import _flush, check_version, get_product, status_view
 from prodsec.workspace.scope import by_id_or_name, owned
 
 STATUSES = ("not-started", "in-progress", "met", "not-met", "not-applicable")
 MAX_EVIDENCE_BYTES = 50 * 1024 * 1024
-
-
-class EvidenceTooLarge(ValidationFailed):
-    """An upload over the size limit (HTTP 413)."""
 
 
 def find_status(session: Session, actor: Actor, product_ref: str,

@@ -37,6 +37,10 @@ class ValidationFailed(InputError):
         self.detail = message
 
 
+class EvidenceTooLarge(ValidationFailed):
+    """An upload over the size limit (HTTP 413)."""
+
+
 @dataclass(frozen=True)
 class Actor:
     user_id: str

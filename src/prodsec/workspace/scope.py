@@ -6,12 +6,12 @@ answers exactly like an id that does not exist: 404) cannot be forgotten in a ne
 
 from __future__ import annotations
 
-import difflib
 from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from prodsec.errors import suggest
 from prodsec.workspace.context import Actor, NotFound
 
 Row = TypeVar("Row")
@@ -41,8 +41,7 @@ def did_you_mean(session: Session, actor: Actor, table: Any, ref: str) -> str:
     """"; did you mean 'X' or 'Y'?" from the organisation's own names (at most 5 000 read)."""
     names = list(session.scalars(
         select(table.name).where(table.org_id == actor.org_id).limit(5000)))
-    folded = {name.casefold(): name for name in names}
-    close = [folded[m] for m in difflib.get_close_matches(ref.casefold(), list(folded), 3, 0.6)]
+    close = suggest(ref, names)
     if not close:
         return ""
     return "; did you mean " + " or ".join(repr(name) for name in close) + "?"

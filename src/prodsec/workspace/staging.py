@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from prodsec.workspace.context import EvidenceTooLarge
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: the age bound alone decides
@@ -52,8 +54,6 @@ class Staged:
     def write(self, chunk: bytes) -> None:
         self.size += len(chunk)
         if self.size > self.limit:
-            from prodsec.workspace.compliance import EvidenceTooLarge
-
             raise EvidenceTooLarge(self.what, f"larger than the limit of {self.limit} bytes")
         self._digest.update(chunk)
         assert self._file is not None

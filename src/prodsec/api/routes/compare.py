@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from prodsec.api import schemas
 from prodsec.api.deps import UnitDep
-from prodsec.workspace import comparison
+from prodsec.documents import comparison
 
 router = APIRouter(tags=["compare"])
 Products = Annotated[list[str], Query(

@@ -19,8 +19,7 @@ from prodsec.api import schemas
 from prodsec.api.deps import EditorActor, PagingDep, StateDep, UnitDep, Writer
 from prodsec.db.models import Evidence
 from prodsec.workspace import compliance, staging, writes
-from prodsec.workspace.compliance import EvidenceTooLarge
-from prodsec.workspace.context import NotFound
+from prodsec.workspace.context import EvidenceTooLarge, NotFound
 
 router = APIRouter(prefix="/evidence", tags=["evidence"])
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {

@@ -69,7 +69,7 @@ VEX_BODY: dict[str, Any] = {"requestBody": {"required": True, "description": (
 async def _body(request: Request, what: str) -> bytes:
     """The request body, streamed and refused (413) as soon as it passes the file limit."""
     from prodsec.formats._io import MAX_BYTES
-    from prodsec.workspace.compliance import EvidenceTooLarge
+    from prodsec.workspace.context import EvidenceTooLarge
 
     data = bytearray()
     async for chunk in request.stream():

@@ -18,8 +18,9 @@ from prodsec.core.applicability import Engine
 from prodsec.core.knowledge import KnowledgeBase
 from prodsec.core.profile import parse_profile
 from prodsec.db.engine import Database
+from prodsec.documents import comparison
 from prodsec.errors import ProdsecError
-from prodsec.workspace import comparison, compliance, products, vex
+from prodsec.workspace import compliance, products, vex
 from prodsec.workspace import vulnerabilities as vulns
 from prodsec.workspace.context import Actor, NotFound, ValidationFailed
 from tests.workspace.vuln_data import SBOM_B, make_osv_dir
