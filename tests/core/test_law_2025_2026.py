@@ -26,11 +26,9 @@ def cited(v: Verdict, needle: str) -> bool:
 
 # ---- CRA Art. 2(5): Delegated Regulation (EU) 2025/1535, L-category vehicles ---------------
 
-
 @pytest.mark.parametrize("category", ["L3e", "l3e", "L3", "L7e", "L1"])
-def test_motorcycle_is_out_of_the_cra_after_2025_1535(
-    make_profile: Any, engine: Engine, category: str
-) -> None:
+def test_motorcycle_is_out_of_the_cra_after_2025_1535(make_profile: Any, engine: Engine,
+                                                      category: str) -> None:
     bike = make_profile(vehicle={"category": category, "ecus": True, "software_updates": True})
     before = verdict(engine, bike, "eu-cra", dt.date(2025, 11, 17))
     after = verdict(engine, bike, "eu-cra")
@@ -40,17 +38,15 @@ def test_motorcycle_is_out_of_the_cra_after_2025_1535(
 
 
 def test_eu_vehicle_category_spelling_is_read_as_unece(kb: KnowledgeBase) -> None:
-    p = parse_profile(
-        {"name": "x", "markets": ["EU"], "vehicle": {"category": "L3e"}}, kb.vocabulary
-    )
+    p = parse_profile({"name": "x", "markets": ["EU"], "vehicle": {"category": "L3e"}},
+                      kb.vocabulary)
     assert p.vehicle is not None and p.vehicle.category == "L3"
 
 
 def test_unknown_vehicle_category_names_the_accepted_values(kb: KnowledgeBase) -> None:
     with pytest.raises(ProfileError) as err:
-        parse_profile(
-            {"name": "x", "markets": ["EU"], "vehicle": {"category": "L9e"}}, kb.vocabulary
-        )
+        parse_profile({"name": "x", "markets": ["EU"], "vehicle": {"category": "L9e"}},
+                      kb.vocabulary)
     assert "vehicle.category" in str(err.value) and "L3e" in str(err.value)
 
 
@@ -61,7 +57,6 @@ def test_car_stays_in_the_cra_rules(make_profile: Any, engine: Engine) -> None:
 
 # ---- CRA Art. 2(6): identical spare parts ---------------------------------------------------
 
-
 def test_identical_spare_part_is_out_of_the_cra(make_profile: Any, engine: Engine) -> None:
     assert verdict(engine, make_profile(), "eu-cra").status == "required"
     part = verdict(engine, make_profile(identical_spare_part=True), "eu-cra")
@@ -70,7 +65,6 @@ def test_identical_spare_part_is_out_of_the_cra(make_profile: Any, engine: Engin
 
 
 # ---- computers: PSTI Regs Sch. 3 para. 5(1) -------------------------------------------------
-
 
 def test_retired_computer_function_names_its_successors(kb: KnowledgeBase) -> None:
     with pytest.raises(ProfileError) as err:
@@ -81,21 +75,18 @@ def test_retired_computer_function_names_its_successors(kb: KnowledgeBase) -> No
         assert successor in text
 
 
-@pytest.mark.parametrize(
-    ("function", "radio", "status"),
-    [
-        ("laptop_computer", ["wifi", "cellular"], "not-applicable"),  # was `required` before #13
-        ("laptop_computer", ["wifi"], "not-applicable"),
-        ("desktop_computer", ["wifi", "cellular"], "not-applicable"),
-        ("tablet_computer", ["wifi"], "not-applicable"),
-        ("tablet_computer", ["wifi", "cellular"], "required"),
-        ("smartphone", ["wifi", "cellular"], "required"),
-    ],
-)
-def test_psti_computer_exception(
-    make_profile: Any, engine: Engine, function: str, radio: list[str], status: str
-) -> None:
-    v = verdict(engine, make_profile(markets=["GB"], functions=[function], radio=radio), "uk-psti")
+@pytest.mark.parametrize(("function", "radio", "status"), [
+    ("laptop_computer", ["wifi", "cellular"], "not-applicable"),  # was `required` before #13
+    ("laptop_computer", ["wifi"], "not-applicable"),
+    ("desktop_computer", ["wifi", "cellular"], "not-applicable"),
+    ("tablet_computer", ["wifi"], "not-applicable"),
+    ("tablet_computer", ["wifi", "cellular"], "required"),
+    ("smartphone", ["wifi", "cellular"], "required"),
+])
+def test_psti_computer_exception(make_profile: Any, engine: Engine, function: str,
+                                 radio: list[str], status: str) -> None:
+    v = verdict(engine, make_profile(markets=["GB"], functions=[function], radio=radio),
+                "uk-psti")
     assert v.status == status
     if status == "not-applicable":
         assert cited(v, "Sch. 3, para. 5(1)")
@@ -103,10 +94,7 @@ def test_psti_computer_exception(
 
 # ---- Singapore CLS: consumer IoT devices only -----------------------------------------------
 
-
-def test_software_password_manager_is_not_eligible_for_cls(
-    make_profile: Any, engine: Engine
-) -> None:
+def test_software_password_manager_is_not_eligible_for_cls(make_profile: Any, engine: Engine) -> None:
     app = make_profile(markets=["SG"], functions=["password_manager"], software_only=True)
     assert verdict(engine, app, "sg-cls").status == "not-applicable"
     device = make_profile(markets=["SG"], functions=["smart_lock"])
@@ -115,20 +103,15 @@ def test_software_password_manager_is_not_eligible_for_cls(
 
 # ---- Implementing Regulation (EU) 2025/2392: the categories' technical descriptions ---------
 
-
-@pytest.mark.parametrize(
-    ("function", "category"),
-    [
-        ("payment_terminal", "critical"),
-        ("hardware_security_module", "critical"),
-        ("tachograph", "critical"),
-        ("web_application_firewall", "important-class-2"),
-        ("smart_home_security_controller", "important-class-1"),
-    ],
-)
-def test_2025_2392_descriptions_decide_categories(
-    make_profile: Any, engine: Engine, function: str, category: str
-) -> None:
+@pytest.mark.parametrize(("function", "category"), [
+    ("payment_terminal", "critical"),
+    ("hardware_security_module", "critical"),
+    ("tachograph", "critical"),
+    ("web_application_firewall", "important-class-2"),
+    ("smart_home_security_controller", "important-class-1"),
+])
+def test_2025_2392_descriptions_decide_categories(make_profile: Any, engine: Engine,
+                                                  function: str, category: str) -> None:
     v = verdict(engine, make_profile(functions=[function]), "eu-cra")
     assert v.category == category
     assert cited(v, "2025/2392")
@@ -145,14 +128,12 @@ def test_every_category_cites_2025_2392(kb: KnowledgeBase) -> None:
 
 # ---- EHDS Art. 104: CRA Art. 32(5a) for EHR systems from 2027-03-26 -------------------------
 
-
 def test_ehr_systems_obligation_has_its_own_date(make_profile: Any, engine: Engine) -> None:
     ehr = make_profile(functions=["ehr_system"], software_only=True)
 
     def ehr_obligation(day: dt.date) -> Any:
-        return next(
-            o for o in verdict(engine, ehr, "eu-cra", day).obligations if o.id == "ehr-systems"
-        )
+        return next(o for o in verdict(engine, ehr, "eu-cra", day).obligations
+                    if o.id == "ehr-systems")
 
     assert not ehr_obligation(dt.date(2027, 3, 25)).in_force
     assert ehr_obligation(dt.date(2027, 3, 26)).in_force
@@ -162,7 +143,6 @@ def test_ehr_systems_obligation_has_its_own_date(make_profile: Any, engine: Engi
 
 
 # ---- 2026/881, the Art. 64(10) corrigendum, the change log -----------------------------------
-
 
 def test_csirt_delay_act_and_corrigendum_are_recorded(kb: KnowledgeBase) -> None:
     cra = kb.regulation("eu-cra")
@@ -175,24 +155,13 @@ def test_csirt_delay_act_and_corrigendum_are_recorded(kb: KnowledgeBase) -> None
 
 def test_change_log_lists_the_acts(kb: KnowledgeBase) -> None:
     acts = " ".join(c["act"] for c in kb.changes)
-    for act in (
-        "2025/1535",
-        "2025/2392",
-        "2026/881",
-        "2025/327",
-        "Art. 2(6)",
-        "Corrigendum",
-        "SI 2025/211",
-        "SI 2025/1267",
-        "DA 26-75",
-        "Sch. 3 para. 5(1)",
-    ):
+    for act in ("2025/1535", "2025/2392", "2026/881", "2025/327", "Art. 2(6)", "Corrigendum",
+                "SI 2025/211", "SI 2025/1267", "DA 26-75", "Sch. 3 para. 5(1)"):
         assert act in acts, act
     assert kb.law_as_of == "2026-12-03"
 
 
 # ---- UK PSTI citations and GB vehicle exceptions (SI 2025/211) -------------------------------
-
 
 def test_psti_citations(kb: KnowledgeBase) -> None:
     assert kb.lists["uk-psti:schedule-3"]["citation"]["ref"].startswith("Regs reg. 6")
@@ -201,9 +170,7 @@ def test_psti_citations(kb: KnowledgeBase) -> None:
     assert {"uk-psti:schedule-3:6", "uk-psti:schedule-3:7", "uk-psti:schedule-3:8"} <= items
     assert "own website" in kb.requirement("uk-psti:schedule-1:3")["text"]
     assert kb.requirement("uk-psti:schedule-1:3:6")["citation"]["ref"] == "Regs Sch. 1, para. 3(6)"
-    labels = next(
-        d for d in kb.regulation("uk-psti")["dates"] if d["id"] == "amendment-2025-labels"
-    )
+    labels = next(d for d in kb.regulation("uk-psti")["dates"] if d["id"] == "amendment-2025-labels")
     assert "reg. 4A" in labels["citation"]["ref"]
 
 
@@ -217,10 +184,8 @@ def test_gb_vehicle_exception_from_2025_02_25(make_profile: Any, engine: Engine)
 
 # ---- US Cyber Trust Mark: label status as a dated fact --------------------------------------
 
-
-def test_cyber_trust_mark_paused_with_date_source_and_advice(
-    make_profile: Any, engine: Engine
-) -> None:
+def test_cyber_trust_mark_paused_with_date_source_and_advice(make_profile: Any,
+                                                             engine: Engine) -> None:
     hub = make_profile(markets=["US"], radio=["wifi"])
     assert verdict(engine, hub, "us-cyber-trust-mark", dt.date(2025, 3, 1)).status == "voluntary"
     v = verdict(engine, hub, "us-cyber-trust-mark")
@@ -231,7 +196,6 @@ def test_cyber_trust_mark_paused_with_date_source_and_advice(
 
 
 # ---- markets: YAML booleans, Northern Ireland ------------------------------------------------
-
 
 def test_unquoted_no_is_refused_with_the_fix(kb: KnowledgeBase) -> None:
     with pytest.raises(ProfileError) as err:
@@ -254,85 +218,27 @@ CAR = {"vehicle": {"category": "M1", "ecus": True, "software_updates": True}, "c
 
 # (instrument, product facts, {market class → expected status})
 MARKET_TABLE: list[tuple[str, dict[str, Any], dict[str, str]]] = [
-    (
-        "eu-cra",
-        RADIO_PRODUCT,
-        {
-            "DE": "required",
-            "NO": "undetermined",
-            "GB-NIR": "undetermined",
-            "JP": "not-applicable",
-            "KR": "not-applicable",
-        },
-    ),
-    (
-        "eu-red-da",
-        RADIO_PRODUCT,
-        {
-            "DE": "required",
-            "NO": "undetermined",
-            "IS": "undetermined",
-            "LI": "undetermined",
-            "GB-NIR": "required",
-            "JP": "not-applicable",
-            "KR": "not-applicable",
-        },
-    ),
-    (
-        "uk-psti",
-        RADIO_PRODUCT,
-        {
-            "DE": "not-applicable",
-            "NO": "not-applicable",
-            "GB-NIR": "required",
-            "JP": "not-applicable",
-            "KR": "not-applicable",
-        },
-    ),
-    (
-        "unece-r155",
-        CAR,
-        {
-            "DE": "required",
-            "NO": "undetermined",
-            "GB-NIR": "required",
-            "JP": "required",
-            "KR": "undetermined",
-            "US": "not-applicable",
-        },
-    ),
-    (
-        "unece-r156",
-        CAR,
-        {
-            "DE": "required",
-            "NO": "undetermined",
-            "GB-NIR": "required",
-            "JP": "required",
-            "KR": "undetermined",
-            "US": "not-applicable",
-        },
-    ),
-    (
-        "sg-cls",
-        RADIO_PRODUCT,
-        {
-            "DE": "not-applicable",
-            "NO": "not-applicable",
-            "GB-NIR": "not-applicable",
-            "JP": "not-applicable",
-            "SG": "voluntary",
-        },
-    ),
+    ("eu-cra", RADIO_PRODUCT, {"DE": "required", "NO": "undetermined", "GB-NIR": "undetermined",
+                               "JP": "not-applicable", "KR": "not-applicable"}),
+    ("eu-red-da", RADIO_PRODUCT, {"DE": "required", "NO": "undetermined", "IS": "undetermined",
+                                  "LI": "undetermined", "GB-NIR": "required",
+                                  "JP": "not-applicable", "KR": "not-applicable"}),
+    ("uk-psti", RADIO_PRODUCT, {"DE": "not-applicable", "NO": "not-applicable",
+                                "GB-NIR": "required", "JP": "not-applicable",
+                                "KR": "not-applicable"}),
+    ("unece-r155", CAR, {"DE": "required", "NO": "undetermined", "GB-NIR": "required",
+                         "JP": "required", "KR": "undetermined", "US": "not-applicable"}),
+    ("unece-r156", CAR, {"DE": "required", "NO": "undetermined", "GB-NIR": "required",
+                         "JP": "required", "KR": "undetermined", "US": "not-applicable"}),
+    ("sg-cls", RADIO_PRODUCT, {"DE": "not-applicable", "NO": "not-applicable",
+                               "GB-NIR": "not-applicable", "JP": "not-applicable",
+                               "SG": "voluntary"}),
 ]
 
 
-@pytest.mark.parametrize(
-    ("reg", "facts", "expected"), MARKET_TABLE, ids=[r[0] for r in MARKET_TABLE]
-)
-def test_market_classes(
-    make_profile: Any, engine: Engine, reg: str, facts: dict[str, Any], expected: dict[str, str]
-) -> None:
+@pytest.mark.parametrize(("reg", "facts", "expected"), MARKET_TABLE, ids=[r[0] for r in MARKET_TABLE])
+def test_market_classes(make_profile: Any, engine: Engine, reg: str, facts: dict[str, Any],
+                        expected: dict[str, str]) -> None:
     for market, status in expected.items():
         v = verdict(engine, make_profile(markets=[market], **facts), reg)
         assert v.status == status, (reg, market, v.reasons)
@@ -343,19 +249,12 @@ def test_market_classes(
 
 def test_territory_memo_does_not_mix_markets(make_profile: Any, engine: Engine) -> None:
     """Two markets outside the rules' own market values must not share a memoised verdict."""
-    assert (
-        verdict(engine, make_profile(markets=["NO"], **RADIO_PRODUCT), "eu-cra").status
-        == "undetermined"
-    )
-    assert (
-        verdict(engine, make_profile(markets=["JP"], **RADIO_PRODUCT), "eu-cra").status
-        == "not-applicable"
-    )
+    assert verdict(engine, make_profile(markets=["NO"], **RADIO_PRODUCT), "eu-cra").status == "undetermined"
+    assert verdict(engine, make_profile(markets=["JP"], **RADIO_PRODUCT), "eu-cra").status == "not-applicable"
 
 
-def test_unsettled_market_does_not_pull_in_an_out_of_scope_product(
-    make_profile: Any, engine: Engine
-) -> None:
+def test_unsettled_market_does_not_pull_in_an_out_of_scope_product(make_profile: Any,
+                                                                   engine: Engine) -> None:
     """Korea is a 1958 Agreement party we do not model, but a smart lock is no vehicle: R155
     stays not-applicable; and a product without a data connection is out of the CRA in Norway."""
     lock = make_profile(markets=["KR"], **RADIO_PRODUCT)
