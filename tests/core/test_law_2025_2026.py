@@ -220,7 +220,7 @@ CAR = {"vehicle": {"category": "M1", "ecus": True, "software_updates": True}, "c
 MARKET_TABLE: list[tuple[str, dict[str, Any], dict[str, str]]] = [
     ("eu-cra", RADIO_PRODUCT, {"DE": "required", "NO": "undetermined", "GB-NIR": "undetermined",
                                "JP": "not-applicable", "KR": "not-applicable"}),
-    ("eu-red-da", RADIO_PRODUCT, {"DE": "required", "NO": "required", "IS": "undetermined",
+    ("eu-red-da", RADIO_PRODUCT, {"DE": "required", "NO": "undetermined", "IS": "undetermined",
                                   "LI": "undetermined", "GB-NIR": "required",
                                   "JP": "not-applicable", "KR": "not-applicable"}),
     ("uk-psti", RADIO_PRODUCT, {"DE": "not-applicable", "NO": "not-applicable",
