@@ -507,6 +507,7 @@ class Standard(BaseModel):
     verified: bool | None
     provisions: int
     referenced_by: list[StandardReference]
+    oj_listings: list[dict[str, Any]] = []
 
 
 class Verdict(BaseModel):

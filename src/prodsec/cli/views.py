@@ -84,10 +84,11 @@ def mappings_view(data: dict[str, Any]) -> list[Section]:
 
 def standards_view(stds: list[dict[str, Any]]) -> list[Section]:
     rows = [[s["id"], s["short_name"], s["version"], s["status"], str(s["provisions"]),
-             _join(f"{u['regulation']} ({u['relation']})" for u in s["referenced_by"])]
+             _join(f"{u['regulation']} ({u['relation']})" for u in s["referenced_by"]),
+             _join(f"{o['act']}: {o['status']}" for o in s.get("oj_listings") or [])]
             for s in stds]
     return [Section("Standards", ["id", "name", "version", "status", "provisions",
-                                  "referenced by"], rows)]
+                                  "referenced by", "OJ listing"], rows)]
 
 
 def check_view(check: dict[str, Any]) -> list[Section]:

@@ -452,6 +452,85 @@ class Regulation(Strict):
         return self
 
 
+class OjRestriction(Strict):
+    """One restriction an OJ listing puts on a standard's presumption of conformity.
+
+    Kept as data (not prose in ``text``) so a declaration can say, for a given product, whether
+    the restriction bites: ``applies_when`` is a rule over the product profile (absent: it bites
+    whenever the named clauses are applied), ``design_condition`` states in words the design
+    choice a profile cannot express (e.g. a user may skip setting a password).
+    """
+
+    id: str = Field(pattern=r"^[a-z0-9\-]+$")
+    text: str = Field(min_length=1, description="Our paraphrase of the restriction.")
+    effect: Literal["no-presumption", "informative-only"] = Field(
+        description="no-presumption: the listed parts give no presumption of conformity under the "
+        "condition; informative-only: the named parts never give a presumption.")
+    essential_requirements: list[Id] = Field(
+        default_factory=list, description="Requirement ids of the act whose presumption is lost.")
+    clauses: list[str] = Field(default_factory=list, description="Clauses of the standard named.")
+    requirements: list[Id] = Field(
+        default_factory=list, description="The standard's own requirement ids the clauses hold.")
+    applies_when: Rule | None = Field(
+        default=None, description="Profile rule: the restriction concerns such products.")
+    design_condition: str | None = Field(
+        default=None, description="The design choice that triggers it, in words.")
+    consequence: str | None = Field(
+        default=None, description="What the manufacturer must do then (e.g. a notified body).")
+    citation: Citation
+
+
+class OjListing(Strict):
+    """Whether a standard's reference is published in the OJ under one act, and on what terms.
+
+    ``status``: ``listed`` (presumption of conformity, Regulation (EU) No 1025/2012 Art. 10(6)),
+    ``listed-with-restrictions`` (with ``restrictions``), ``not-listed`` (no presumption under
+    that act as of ``as_of``), ``withdrawn`` (a reference published and later withdrawn).
+    """
+
+    act: DocId = Field(description="Knowledge id of the act, e.g. eu-red-da, eu-cra.")
+    status: Literal["listed", "listed-with-restrictions", "not-listed", "withdrawn"]
+    as_of: dt.date = Field(description="The date up to which the listing status was checked.")
+    reference: str | None = Field(
+        default=None, description="The publishing act, e.g. 'Commission Implementing Decision "
+        "(EU) 2025/138'.")
+    amends: str | None = Field(default=None, description="The list it amends, and where.")
+    date: dt.date | None = Field(default=None, description="Adoption date of the publishing act.")
+    published: dt.date | None = Field(default=None, description="Its OJ publication date.")
+    oj: str | None = Field(default=None, description="OJ reference, e.g. 'OJ L, 2025/138, 30.1.2025'.")
+    url: str | None = Field(default=None, pattern=r"^https?://")
+    essential_requirements: list[Id] = Field(
+        default_factory=list, description="Requirement ids of the act the listing covers.")
+    restrictions: list[OjRestriction] = Field(default_factory=list)
+    amendments: list[str] = Field(
+        default_factory=list, description="Later acts touching this listing (empty: none found).")
+    text: str = Field(min_length=1)
+    citation: Citation
+
+    @field_validator("as_of", "date", "published", mode="before")
+    @classmethod
+    def _iso_date(cls, value: Any) -> Any:
+        if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError(f"expected an ISO 8601 date YYYY-MM-DD, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OjListing:
+        listed = self.status in ("listed", "listed-with-restrictions", "withdrawn")
+        if listed:
+            missing = [k for k in ("reference", "date", "url") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"a {self.status} entry needs {', '.join(missing)}")
+        elif self.reference or self.restrictions:
+            raise ValueError("a not-listed entry has no reference and no restrictions")
+        if (self.status == "listed-with-restrictions") != bool(self.restrictions):
+            raise ValueError("restrictions are given exactly when status is listed-with-restrictions")
+        ids = [r.id for r in self.restrictions]
+        if len(ids) != len(set(ids)):
+            raise ValueError("restriction ids must be unique within a listing")
+        return self
+
+
 class Standard(Strict):
     """A standard or standardisation deliverable; its ``requirements`` are its provisions."""
 
@@ -472,6 +551,17 @@ class Standard(Strict):
     verified_note: str | None = None
     requirements: list[Requirement] = Field(default_factory=list)
     lists: list[ContentList] = Field(default_factory=list)
+    oj_listings: list[OjListing] = Field(
+        default_factory=list,
+        description="Per act: is the reference published in the OJ (presumption of conformity)?")
+
+    @model_validator(mode="after")
+    def _one_listing_per_act(self) -> Standard:
+        acts = [o.act for o in self.oj_listings]
+        dup = sorted({a for a in acts if acts.count(a) > 1})
+        if dup:
+            raise ValueError(f"oj_listings: more than one entry for {', '.join(dup)}")
+        return self
 
 
 class Mapping(Strict):

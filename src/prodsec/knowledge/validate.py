@@ -202,6 +202,9 @@ def check_references(
     std_ids = set(docs["standards"])
     for rel, doc in docs["regulations"].values():
         errors += _check_regulation(rel, doc, ids, list_items, std_ids, vocabulary)
+    reg_ids = set(docs["regulations"])
+    for rel, doc in docs["standards"].values():
+        errors += _check_oj_listings(rel, doc, ids, reg_ids, list_items, vocabulary)
     for rel, doc in docs["mappings"].values():
         for i, m in enumerate(doc.mappings):
             for end in ("source", "target"):
@@ -214,6 +217,36 @@ def check_references(
 def _check_prefix(errors: list[KnowledgeError], rel: str, path: str, id_: str, doc_id: str) -> None:
     if not id_.startswith(doc_id + ":"):
         errors.append(KnowledgeError(rel, path, f"id {id_!r} must start with '{doc_id}:'"))
+
+
+def _check_oj_listings(
+    rel: str, doc: schema.Standard, ids: dict[str, str], reg_ids: set[str],
+    lists: dict[str, set[str]], vocabulary: schema.Vocabulary,
+) -> list[KnowledgeError]:
+    """An OJ listing names a known act, that act's requirements, and this standard's own
+    requirements; a restriction's ``applies_when`` is a valid profile rule."""
+    errors: list[KnowledgeError] = []
+    for i, listing in enumerate(doc.oj_listings):
+        where = f"oj_listings[{i}]"
+        if listing.act not in reg_ids:
+            errors.append(KnowledgeError(rel, f"{where}.act", f"unknown act {listing.act!r}"))
+        ers = [(f"{where}.essential_requirements", listing.essential_requirements)]
+        ers += [(f"{where}.restrictions[{j}].essential_requirements", r.essential_requirements)
+                for j, r in enumerate(listing.restrictions)]
+        for path, rids in ers:
+            errors += [KnowledgeError(rel, path, f"{rid!r} is not a requirement of {listing.act!r}")
+                       for rid in rids
+                       if rid not in ids or not rid.startswith(listing.act + ":")]
+        for j, restriction in enumerate(listing.restrictions):
+            path = f"{where}.restrictions[{j}]"
+            errors += [KnowledgeError(rel, f"{path}.requirements",
+                                      f"{rid!r} is not a requirement of {doc.id!r}")
+                       for rid in restriction.requirements
+                       if rid not in ids or not rid.startswith(doc.id + ":")]
+            if restriction.applies_when is not None:
+                errors += _check_rule(rel, f"{path}.applies_when", restriction.applies_when,
+                                      lists, vocabulary)
+    return errors
 
 
 def _check_territory(

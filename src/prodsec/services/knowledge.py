@@ -113,9 +113,30 @@ def standards(kb: KnowledgeBase) -> list[dict[str, Any]]:
     return [
         {k: std.get(k) for k in ("id", "title", "short_name", "publisher", "version", "status",
                                  "published", "url", "text", "verified")}
-        | {"provisions": len(std["requirements"]), "referenced_by": users[std["id"]]}
+        | {"provisions": len(std["requirements"]), "referenced_by": users[std["id"]],
+           "oj_listings": [_oj_listing(kb, o) for o in std.get("oj_listings") or []]}
         for std in kb.standards.values()
     ]
+
+
+def _oj_listing(kb: KnowledgeBase, listing: Doc) -> dict[str, Any]:
+    """An OJ listing as stored, with each citation rendered for reading (``kb.cite``) and its
+    fields kept, so a declaration can test a restriction's ``applies_when`` itself."""
+    act = kb.regulations.get(listing["act"])
+    return listing | {
+        "citation_text": kb.cite(listing["citation"], act),
+        "restrictions": [r | {"citation_text": kb.cite(r["citation"], act)}
+                         for r in listing["restrictions"]],
+    }
+
+
+def oj_listing(kb: KnowledgeBase, standard_id: str, act: str) -> dict[str, Any] | None:
+    """Whether ``standard_id``'s reference is published in the OJ under ``act`` (a knowledge id
+    such as ``eu-red-da``), with its restrictions; None when the knowledge base says nothing."""
+    for listing in kb.standard(standard_id).get("oj_listings") or []:
+        if listing["act"] == act:
+            return _oj_listing(kb, listing)
+    return None
 
 
 def changes(kb: KnowledgeBase, since: str | None = None) -> dict[str, Any]:
