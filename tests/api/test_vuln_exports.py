@@ -131,16 +131,18 @@ def test_import_supplier_vex_in_three_formats(world: World, proton: dict[str, An
              "affects": [{"ref": "pkg:golang/example.com/elsewhere@v1.0.0"}]}]}
     got = world.call("POST", f"{base}/vex/import", params={"filename": "supplier.cdx.json"},
                      json=cyclonedx_vex)
-    assert got.status_code == 200, got.text
+    assert got.status_code == 422, got.text  # two refused, the good one imported
+    assert got.headers["content-type"] == "application/problem+json"
     summary = got.json()
-    assert (summary["statements"], summary["imported"]) == (3, 2)
-    assert summary["skipped"] == [{"vulnerability": "CVE-2099-0001",
-                                   "component": "pkg:golang/example.com/elsewhere@v1.0.0",
-                                   "reason": summary["skipped"][0]["reason"]}]
-    assert "'perhaps'" in summary["skipped"][0]["reason"]
-    assert summary["components_not_in_product"] == ["pkg:golang/example.com/elsewhere@v1.0.0"]
+    assert (summary["statements"], summary["imported"]) == (3, 1)
+    assert [r["vulnerability"] for r in summary["refused"]] == ["CVE-2099-0001", "CVE-2099-0002"]
+    assert "'perhaps'" in summary["refused"][0]["reason"]
+    assert "example.com/elsewhere@v1.0.0 is not in the SBOM" in summary["refused"][1]["reason"]
+    assert [e["field"] for e in summary["errors"]] == ["/vulnerabilities/1/affects/0",
+                                                        "/vulnerabilities/2/affects/0"]
     assert _state_of(world, base, a["component"], a["vulnerability"]) == "not_affected"
 
+    # a supplier's OpenVEX names its own product: a component of ours
     openvex = {"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://supplier.example/v/1",
                "author": "Supplier PSIRT", "timestamp": "2026-11-27T00:00:00Z", "version": 1,
                "statements": [{"vulnerability": {"name": b["vulnerability"]},
@@ -154,14 +156,15 @@ def test_import_supplier_vex_in_three_formats(world: World, proton: dict[str, An
     got = world.call("POST", f"{base}/vex/import", params={"release": RELEASE},
                      content=exported.content)
     assert got.status_code == 200 and got.json()["imported"] >= len(findings), got.text
-    assert got.json()["skipped"] == [] and got.json()["components_not_in_product"] == []
+    assert got.json()["refused"] == []
     for f, state in ((a, "not_affected"), (b, "resolved"), (c, "in_triage")):
         assert _state_of(world, base, f["component"], f["vulnerability"]) == state
 
     real = (CISA_VEX / "vex-not_affected.json").read_bytes()  # CISA's use case 1, unchanged
     got = world.call("POST", f"{base}/vex/import", params={"filename": "vex-not_affected.json"},
-                     content=real)
-    assert got.status_code == 200 and got.json()["imported"] == 1, got.text
+                     content=real)  # about "ABC 4.2", which this workspace does not know
+    assert got.status_code == 422 and got.json()["imported"] == 0, got.text
+    assert "product ABC 4.2 is unknown here" in got.json()["refused"][0]["reason"]
     events = world.call("GET", "/api/v1/audit/events", params={"limit": 1}).json()["items"]
     assert events[0]["action"] == "vex.set"
 

@@ -133,7 +133,7 @@ def run_osv_zip(data: bytes) -> object:
 
 
 def run_vex(data: bytes) -> object:
-    from prodsec.workspace.vex import parse_vex
+    from prodsec.formats.vex import parse_vex
 
     return parse_vex(data, "fuzz.vex.json")
 

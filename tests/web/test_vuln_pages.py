@@ -111,8 +111,9 @@ def test_supplier_vex_import_and_csaf_authoring(editor: tuple[TestClient, str, s
     imported = client.post(f"{product}/vex/import", data={"csrf_token": csrf},
                            files={"file": ("supplier.openvex.json", json.dumps(openvex).encode(),
                                            "application/json")})
-    assert imported.status_code == 200, imported.text
-    assert "2 of 2 statements imported" in imported.text and "pkg:x/y" in imported.text
+    assert imported.status_code == 422, imported.text  # one refused, the other imported
+    assert "1 of 2 statements imported" in imported.text and "1 refused" in imported.text
+    assert "product pkg:x/y is unknown here" in imported.text and 'id="vex-summary"' in imported.text
     bad = client.post(f"{product}/vex/import", data={"csrf_token": csrf, "release": RELEASE},
                       files={"file": ("bad.json", b"[1, 2]", "application/json")})
     assert bad.status_code == 422 and 'id="err-vex"' in bad.text and "bad.json" in bad.text

@@ -2,7 +2,7 @@
 documents of the right kind with random values anywhere, and real VEX documents with one value
 replaced must give statements of the right types or an ``InputError`` — never another exception.
 
-``parse_vex`` is the database-free half of ``import_vex``, so no database is needed.
+``parse_vex`` is the database-free half of the import, so no database is needed.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from prodsec.errors import InputError
-from prodsec.workspace.vex import check_openvex, parse_vex
+from prodsec.formats.vex import check_openvex, parse_vex
 from tests.realdata import DATA
 
 SEEDS = [DATA / "sbom" / "cyclonedx" / "VEX" / "vex.json",
@@ -75,11 +75,13 @@ def _parse_or_refuse(data: bytes) -> None:
         statements = parse_vex(data, "fuzz.json")
     except InputError:
         return
-    for vid, purl, state, justification, responses, detail in statements:
-        assert isinstance(vid, str) and isinstance(state, str) and isinstance(detail, str)
-        assert purl is None or isinstance(purl, str)
-        assert justification is None or isinstance(justification, str)
-        assert isinstance(responses, list) and all(isinstance(r, str) for r in responses)
+    for s in statements:
+        assert isinstance(s.vulnerability, str) and isinstance(s.state, str)
+        assert isinstance(s.detail, str) and isinstance(s.where, str)
+        assert all(v is None or isinstance(v, str)
+                   for v in (s.product, s.component, s.justification, s.problem))
+        assert isinstance(s.responses, list) and all(isinstance(r, str) for r in s.responses)
+        assert all(isinstance(a, str) for a in s.aliases)
 
 
 @settings(max_examples=150, deadline=None)
@@ -150,8 +152,23 @@ def test_real_vex_with_one_value_replaced_raises_only_input_errors(data: st.Data
                                                                                           "product_ids": ["p"]}],
                                                               "product_status": {"known_affected": 5}}]},
     {**OPENVEX, "statements": [{**OPENVEX["statements"][0], "products": ["pkg:pypi/x@1"]}]},
-    {**OPENVEX, "statements": [{**OPENVEX["statements"][0], "justification": ["x"]}]},
 ])
 def test_known_crashers_are_input_errors(doc: dict[str, Any]) -> None:
     with pytest.raises(InputError):
         parse_vex(json.dumps(doc).encode(), "bad.json")
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"justification": ["x"]}, "/statements/0/justification: ['x'] is not an OpenVEX"),
+    ({"status": "maybe"}, "/statements/0/status: 'maybe' is not an OpenVEX status"),
+    ({"justification": None}, "not_affected needs a justification or impact_statement"),
+])
+def test_a_statement_breaking_the_rules_is_kept_with_its_problem(change: dict[str, Any],
+                                                                  reason: str) -> None:
+    """Vocabulary breaks are the statement's, not the document's: the importer refuses that
+    statement alone (a type error anywhere still refuses the document)."""
+    doc = {**OPENVEX, "statements": [{**OPENVEX["statements"][0], **change},
+                                     OPENVEX["statements"][1]]}
+    first, second = parse_vex(json.dumps(doc).encode(), "supplier.json")
+    assert first.problem is not None and reason in first.problem
+    assert second.problem is None and second.state == "exploitable"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -57,9 +58,15 @@ def test_cli_flow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
                                    "products": [{"@id": found[0]["component"]}],
                                    "status": "fixed"})  # an id longer than we store: refused
     (tmp_path / "supplier.json").write_text(json.dumps(supplier))
-    imported = run("vex", "import", NAME, str(tmp_path / "supplier.json"), code=2)
-    good = len(supplier["statements"]) - 1
-    assert f"{good} of {good + 1} statements imported" in imported
+    supplier["statements"].append({"vulnerability": {"name": vid}, "status": "fixed",
+                                   "products": [{"@id": "pkg:generic/elsewhere/router@1"}]})
+    (tmp_path / "supplier.json").write_text(json.dumps(supplier))
+    result = runner.invoke(app, ["vex", "import", NAME, str(tmp_path / "supplier.json"), *db])
+    assert result.exit_code == 2, result.output  # two refused (with reasons), the rest imported
+    counts = re.search(r"(\d+) of (\d+) statements imported", result.stdout)
+    assert counts and int(counts.group(2)) - int(counts.group(1)) == 2 and int(counts.group(1)) > 0
+    assert "/statements/" in result.stderr and "elsewhere/router@1 is unknown here" in result.stderr
+    assert "Traceback" not in result.output
     states = {f["vulnerability"]: f["state"]
               for f in json.loads(run("findings", NAME, "1.8.0", "--format", "json"))["findings"]}
     assert states[vid] == "exploitable" and not any(v.startswith("CVE-2099") for v in states)

@@ -226,7 +226,8 @@ def vex_export(
     product: str, release: str,
     export_format: Annotated[str, typer.Option("--format", "-f",
                                                help="cyclonedx, openvex or csaf")] = "cyclonedx",
-    author: Annotated[str, typer.Option(help="Author / publisher name.")] = "",
+    author: Annotated[str, typer.Option(help="Author / publisher name (default: the "
+                                        "organisation's legal name).")] = "",
     output: OutOpt = None, org: OrgOpt = "default", db: DbOpt = None,
 ) -> None:
     """Export a release's triage as CycloneDX VEX, OpenVEX or CSAF VEX (validated first)."""
@@ -248,21 +249,21 @@ def vex_import(
 ) -> None:
     """Import a supplier's VEX (CycloneDX, OpenVEX or CSAF) as statements on the product.
 
-    A statement the VEX vocabulary refuses is reported and skipped (exit 2), the rest are
-    imported — as the API and web UI do; a malformed document imports nothing."""
+    A statement about another product, a component not in the SBOM, or outside the VEX
+    vocabulary is refused with its reason (exit 2) and the rest imported — as the API and web
+    UI do; a malformed document imports nothing."""
     from prodsec.formats._io import read_bytes
-    from prodsec.workspace.vex import import_summary
+    from prodsec.workspace.vex_import import import_summary
 
     data = read_bytes(file)
     with workspace(db, org) as (_, session, actor):
         summary = import_summary(session, actor, product, data, str(file), release)
-    for item in summary["skipped"]:
-        print(f"error: {file}: skipped {item['vulnerability']} on {item['component'] or 'the product'}: "
-              f"{item['reason']}", file=sys.stderr)
-    for purl in summary["components_not_in_product"]:
-        print(f"note: {purl} is in no SBOM of {product} yet (kept for a later release)", file=sys.stderr)
+    for item in summary["refused"]:
+        print(f"error: {file}{item['where']}: refused {item['vulnerability'] or '(no id)'} on "
+              f"{item['component'] or item['product'] or 'the product'}: {item['reason']}",
+              file=sys.stderr)
     print(f"{file}: {summary['imported']} of {summary['statements']} statements imported into {product}")
-    if summary["skipped"]:
+    if summary["refused"]:
         raise typer.Exit(2)
 
 

@@ -779,12 +779,13 @@ async def import_sbom(request: Request, pid: str, sent: EditorForm) -> Response:
 @router.post("/products/{pid}/vex/import", response_class=HTMLResponse)
 async def import_vex(request: Request, pid: str, sent: EditorForm) -> Response:
     """A supplier's VEX file (CycloneDX, OpenVEX or CSAF): the page shows what was imported
-    and what was skipped, and why (importing the same file again changes nothing). Async only
+    and what was refused, and why (importing the same file again changes nothing). Async only
     to parse off the writer queue and then queue, as ``import_sbom``."""
     from prodsec.errors import InputError
+    from prodsec.formats.vex import parse_vex
     from prodsec.workspace import writes
     from prodsec.workspace.products import get_product
-    from prodsec.workspace.vex import import_summary, parse_vex
+    from prodsec.workspace.vex_import import import_summary
     from prodsec.workspace.vulnerabilities import get_release
 
     actor, csrf, form = sent.actor, sent.csrf, sent.form
@@ -809,7 +810,7 @@ async def import_vex(request: Request, pid: str, sent: EditorForm) -> Response:
                                        form_error={"form": "vex", "release": release or "",
                                                    "text": str(exc)})
     return await run_in_threadpool(_vulnerabilities, request, actor, csrf, pid,
-                                   vex_summary=summary)
+                                   422 if summary["refused"] else 200, vex_summary=summary)
 
 
 @router.post("/products/{pid}/csaf", response_class=HTMLResponse)

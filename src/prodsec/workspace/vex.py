@@ -18,46 +18,28 @@ from sqlalchemy.orm import Session
 
 from prodsec.core import limits
 from prodsec.db.models import Release, VexStatement, new_id, utcnow
+from prodsec.formats.vex import (
+    CSAF_STATUS,
+    JUSTIFICATIONS,
+    OPENVEX_CONTEXT,
+    OPENVEX_JUSTIFICATION,
+    OPENVEX_STATUS,
+    RESPONSES,
+    STATES,
+    SYNONYMS,
+    canonical,
+    check_openvex,
+    parse_vex,
+)
 from prodsec.workspace import audit
 from prodsec.workspace.context import Actor, ValidationFailed, bounded
 from prodsec.workspace.products import _flush, check_version, get_product
 
-STATES = ("in_triage", "exploitable", "not_affected", "false_positive", "resolved",
-          "resolved_with_pedigree")
-SYNONYMS = {"under_investigation": "in_triage", "affected": "exploitable",
-            "known_affected": "exploitable", "fixed": "resolved",
-            "known_not_affected": "not_affected"}
-JUSTIFICATIONS = ("code_not_present", "code_not_reachable", "requires_configuration",
-                  "requires_dependency", "requires_environment", "protected_by_compiler",
-                  "protected_at_runtime", "protected_at_perimeter",
-                  "protected_by_mitigating_control")
-RESPONSES = ("can_not_fix", "will_not_fix", "update", "rollback", "workaround_available")
-# CycloneDX state → OpenVEX status (CSAF: the same with known_ prefixes for the two affected ones)
-OPENVEX_STATUS = {"in_triage": "under_investigation", "exploitable": "affected",
-                  "not_affected": "not_affected", "false_positive": "not_affected",
-                  "resolved": "fixed", "resolved_with_pedigree": "fixed"}
-CSAF_STATUS = {"under_investigation": "under_investigation", "affected": "known_affected",
-               "not_affected": "known_not_affected", "fixed": "fixed"}
-# CycloneDX justification → OpenVEX/CSAF label (both use the CISA five)
-OPENVEX_JUSTIFICATION = {
-    "code_not_present": "vulnerable_code_not_present",
-    "code_not_reachable": "vulnerable_code_not_in_execute_path",
-    "requires_configuration": "vulnerable_code_cannot_be_controlled_by_adversary",
-    "requires_dependency": "component_not_present",
-    "requires_environment": "vulnerable_code_cannot_be_controlled_by_adversary",
-    "protected_by_compiler": "inline_mitigations_already_exist",
-    "protected_at_runtime": "inline_mitigations_already_exist",
-    "protected_at_perimeter": "inline_mitigations_already_exist",
-    "protected_by_mitigating_control": "inline_mitigations_already_exist",
-}
-FROM_OPENVEX_JUSTIFICATION = {
-    "component_not_present": "requires_dependency",
-    "vulnerable_code_not_present": "code_not_present",
-    "vulnerable_code_not_in_execute_path": "code_not_reachable",
-    "vulnerable_code_cannot_be_controlled_by_adversary": "requires_environment",
-    "inline_mitigations_already_exist": "protected_by_mitigating_control",
-}
-OPENVEX_CONTEXT = "https://openvex.dev/ns/v0.2.0"
+__all__ = [  # the vocabulary and parser live in prodsec.formats.vex; re-exported for callers
+    "CSAF_STATUS", "JUSTIFICATIONS", "OPENVEX_CONTEXT", "OPENVEX_JUSTIFICATION", "OPENVEX_STATUS",
+    "RESPONSES", "STATES", "SYNONYMS", "check_openvex", "decided_at", "effective", "export",
+    "export_problems", "normalise_state", "openvex", "organisation", "parse_time", "parse_vex",
+    "release_ids", "release_purl", "set_statement", "statement_view", "statements_for"]
 
 
 def normalise_state(value: str) -> str:
@@ -152,21 +134,81 @@ def effective(statements: list[VexStatement], release_id: str, names: set[str],
 
 def export(session: Session, actor: Actor, product_ref: str, release_label: str, fmt: str,
            author: str = "") -> dict[str, Any]:
-    """The release's triage as a VEX document in ``fmt`` (cyclonedx, openvex or csaf)."""
+    """The release's triage as a VEX document in ``fmt`` (cyclonedx, openvex or csaf). Each
+    names the manufacturer's product (``release_purl``) with the components as its parts, and
+    the organisation (or ``author``) as who says so — never the person exporting."""
     from prodsec.workspace import vulnerabilities
 
     findings = vulnerabilities.list_findings(session, actor, product_ref, release_label)
     product = get_product(session, actor, product_ref)
+    release = vulnerabilities.get_release(session, actor, product.id, release_label)
+    maker = organisation(session, actor)
+    purl = release_purl(maker, product.name, release.version_label)
     if fmt == "cyclonedx":
-        return cyclonedx_vex(product.name, release_label, findings)
+        return cyclonedx_vex(product.name, release_label, findings, purl=purl,
+                             author=author or maker)
     if fmt == "openvex":
-        return openvex(findings, author or actor.email)
+        times = decided_at(session, actor, product.id, release.id, findings)
+        return openvex(findings, author or maker, purl, times)
     if fmt == "csaf":
         from prodsec.workspace import csaf_author
 
-        return csaf_author.build(session, actor, product_ref, release_label, "csaf_vex",
-                                 publisher=author)
+        doc = csaf_author.build(session, actor, product_ref, release_label, "csaf_vex",
+                                publisher=author)
+        return _name_release(doc, purl)
     raise ValidationFailed("format", f"{fmt!r}: expected cyclonedx, openvex or csaf")
+
+
+def organisation(session: Session, actor: Actor) -> str:
+    """Who the organisation is in documents it issues: the legal name of its profile, else the
+    workspace organisation's name (CSAF's publisher rule, shared by every VEX format)."""
+    from prodsec.db.models import Organisation, OrgProfile
+
+    profile = session.scalar(select(OrgProfile).where(OrgProfile.org_id == actor.org_id))
+    if profile is not None and profile.legal_name.strip():
+        return profile.legal_name.strip()
+    org = session.get(Organisation, actor.org_id)
+    return org.name if org is not None else "unknown"
+
+
+def slug(text: str) -> str:
+    """Lower-case letters, digits, '.', '_' and '-' (a purl namespace or name needs no escape)."""
+    import re
+
+    return re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-.") or "x"
+
+
+def release_purl(maker: str, product: str, version: str | None) -> str:
+    """The product identifier prodsec gives a release: ``pkg:generic/<org>/<product>@<version>``
+    (docs/vex.md); without a version, the product's identifier across releases."""
+    from packageurl import PackageURL
+
+    return str(PackageURL(type="generic", namespace=slug(maker), name=slug(product),
+                          version=version).to_string())
+
+
+def decided_at(session: Session, actor: Actor, product_id: str, release_id: str,
+               findings: list[dict[str, Any]]) -> dict[str, dt.datetime]:
+    """finding id → when what it says became known: its decision's last change, or when it was
+    first seen while still in triage. The export's timestamps come from here, so the same
+    triage exports as the same document."""
+    statements = statements_for(session, actor, product_id)
+    out = {}
+    for f in findings:
+        names = {f["vulnerability"], *f["aliases"]}
+        purl = f["component"] if f["component"].startswith("pkg:") else ""
+        row = effective(statements, release_id, names, purl)
+        seen = dt.datetime.fromisoformat(f["first_seen"])
+        out[f["id"]] = _utc(row.updated_at) if row is not None else _utc(seen)
+    return out
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+
+
+def _stamp(value: dt.datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _grouped(findings: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -176,9 +218,11 @@ def _grouped(findings: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return groups
 
 
-def cyclonedx_vex(product: str, release: str, findings: list[dict[str, Any]]) -> dict[str, Any]:
-    """CycloneDX 1.6 VEX: the affected components, one vulnerability entry per (vulnerability,
-    state) with ``analysis`` and ``affects`` pointing at the components' bom-refs."""
+def cyclonedx_vex(product: str, release: str, findings: list[dict[str, Any]], *,
+                  purl: str | None = None, author: str = "") -> dict[str, Any]:
+    """CycloneDX 1.6 VEX: the BOM's subject is the product (with its purl), its components the
+    affected ones; one vulnerability entry per (vulnerability, state) with ``analysis`` and
+    ``affects`` pointing at the components' bom-refs."""
     import uuid
 
     components: dict[str, dict[str, Any]] = {}
@@ -190,29 +234,39 @@ def cyclonedx_vex(product: str, release: str, findings: list[dict[str, Any]]) ->
             by_state.setdefault(key, []).append(f)
             components.setdefault(f["component_ref"], _cdx_component(f))
         for (state, justification, responses, detail), items in by_state.items():
-            analysis: dict[str, Any] = {"state": state}
-            if justification:
-                analysis["justification"] = justification
-            if responses:
-                analysis["response"] = list(responses)
-            if detail:
-                analysis["detail"] = detail
-            first = items[0]
-            entry: dict[str, Any] = {"id": vid, "source": {"name": _source_name(vid)},
-                                     "analysis": analysis,
-                                     "affects": [{"ref": f["component_ref"]} for f in items]}
-            if first["summary"]:
-                entry["description"] = first["summary"]
-            references = [{"id": a, "source": {"name": _source_name(a)}} for a in first["aliases"]]
-            if references:
-                entry["references"] = references
-            vulns.append(entry)
+            vulns.append(_cdx_vulnerability(vid, items, state, justification, responses, detail))
+    subject: dict[str, Any] = {"type": "application", "bom-ref": "product", "name": product,
+                               "version": release}
+    if purl:
+        subject["purl"] = purl
+    metadata: dict[str, Any] = {"timestamp": _now(), "component": subject}
+    if author:
+        metadata["manufacturer"] = {"name": author}
     return {"bomFormat": "CycloneDX", "specVersion": "1.6",
-            "serialNumber": f"urn:uuid:{uuid.uuid4()}", "version": 1,
-            "metadata": {"timestamp": _now(),
-                         "component": {"type": "application", "bom-ref": "product",
-                                       "name": product, "version": release}},
+            "serialNumber": f"urn:uuid:{uuid.uuid4()}", "version": 1, "metadata": metadata,
             "components": list(components.values()), "vulnerabilities": vulns}
+
+
+def _cdx_vulnerability(vid: str, items: list[dict[str, Any]], state: str,
+                       justification: str | None, responses: tuple[str, ...],
+                       detail: str) -> dict[str, Any]:
+    analysis: dict[str, Any] = {"state": state}
+    if justification:
+        analysis["justification"] = justification
+    if responses:
+        analysis["response"] = list(responses)
+    if detail:
+        analysis["detail"] = detail
+    first = items[0]
+    entry: dict[str, Any] = {"id": vid, "source": {"name": _source_name(vid)},
+                             "analysis": analysis,
+                             "affects": [{"ref": f["component_ref"]} for f in items]}
+    if first["summary"]:
+        entry["description"] = first["summary"]
+    references = [{"id": a, "source": {"name": _source_name(a)}} for a in first["aliases"]]
+    if references:
+        entry["references"] = references
+    return entry
 
 
 def _cdx_component(f: dict[str, Any]) -> dict[str, Any]:
@@ -231,37 +285,69 @@ def _source_name(vid: str) -> str:
 
 
 def _now() -> str:
-    return utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _stamp(utcnow())
 
 
-def openvex(findings: list[dict[str, Any]], author: str) -> dict[str, Any]:
-    """OpenVEX 0.2.0: one statement per (vulnerability, status) with the products' purls."""
+def openvex(findings: list[dict[str, Any]], author: str, product: str,
+            times: dict[str, dt.datetime] | None = None) -> dict[str, Any]:
+    """OpenVEX 0.2.0: one statement per (vulnerability, status, reason) naming ``product`` (the
+    manufacturer's product identifier) with the components concerned as its subcomponents.
+
+    The document's ``@id`` is derived from its content (as vexctl's canonical ids are) and its
+    timestamps from when each decision was made, so exporting the same triage again gives the
+    same document, and any change a new ``@id`` (each at version 1: a changed triage is a new
+    document, not a revision we could number without storing every export)."""
+    import hashlib
     import uuid
 
+    from prodsec import __version__
+
+    times = times or {}
     statements = []
-    for vid, group in _grouped(findings).items():
+    for vid, group in sorted(_grouped(findings).items()):
         by_state: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         for f in group:
             by_state.setdefault((f["state"], f["justification"], f["detail"]), []).append(f)
         for (state, justification, detail), items in by_state.items():
-            statements.append(_openvex_statement(vid, items, state, justification, detail))
-    return {"@context": OPENVEX_CONTEXT, "@id": f"https://openvex.dev/docs/prodsec/{uuid.uuid4()}",
-            "author": author, "timestamp": _now(), "version": 1, "statements": statements}
+            statement = _openvex_statement(vid, items, state, justification, detail, product)
+            known = [times[f["id"]] for f in items if f["id"] in times]
+            if known:
+                statement["timestamp"] = _stamp(max(known))
+            statements.append(statement)
+    stamps = [s["timestamp"] for s in statements if "timestamp" in s]
+    body = {"author": author, "role": "manufacturer", "statements": statements}
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    return {"@context": OPENVEX_CONTEXT, "@id": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, digest)}",
+            "author": author, "role": "manufacturer",
+            "timestamp": max(stamps) if stamps else _now(), "version": 1,
+            "tooling": f"prodsec {__version__}", "statements": statements}
+
+
+def _ident(value: str) -> dict[str, Any]:
+    """An OpenVEX product/subcomponent for a purl (or, for a component without one, a name)."""
+    if value.startswith("pkg:"):
+        return {"@id": value, "identifiers": {"purl": value}}
+    from urllib.parse import quote
+
+    return {"@id": f"urn:x-prodsec:component:{quote(value, safe='')}"}
 
 
 def _openvex_statement(vid: str, items: list[dict[str, Any]], state: str,
-                       justification: str | None, detail: str) -> dict[str, Any]:
+                       justification: str | None, detail: str, product: str) -> dict[str, Any]:
     status = OPENVEX_STATUS[state]
+    aliases = sorted({a for a in items[0]["aliases"] if a != vid})
+    vulnerability: dict[str, Any] = {"@id": f"https://osv.dev/vulnerability/{vid}", "name": vid}
+    if aliases:
+        vulnerability["aliases"] = aliases
+    subcomponents = [_ident(c) for c in sorted({f["component"] for f in items})]
     statement: dict[str, Any] = {
-        "vulnerability": {"name": vid, "aliases": items[0]["aliases"]},
-        "products": [{"@id": f["component"], **({"identifiers": {"purl": f["component"]}}
-                                                 if f["component"].startswith("pkg:") else {})}
-                     for f in items],
+        "vulnerability": vulnerability,
+        "products": [{**_ident(product), "subcomponents": subcomponents}],
         "status": status}
     if status == "not_affected":
-        if justification or state == "false_positive":
-            statement["justification"] = OPENVEX_JUSTIFICATION.get(justification or "",
-                                                                   "component_not_present")
+        label = canonical(state, justification)[1]
+        if label:
+            statement["justification"] = label
         if detail:
             statement["impact_statement"] = detail
     if status == "affected":
@@ -274,283 +360,20 @@ def _openvex_statement(vid: str, items: list[dict[str, Any]], state: str,
     return statement
 
 
-def check_openvex(doc: Any) -> list[str]:
-    """OpenVEX 0.2.0's field rules (no JSON schema ships with it): required document fields,
-    statuses, justification vocabulary, and the status-dependent statements."""
-    problems: list[str] = []
-    if not isinstance(doc, dict):
-        return ["/: expected an object"]
-    for key in ("@context", "@id", "author", "timestamp", "version", "statements"):
-        if key not in doc:
-            problems.append(f"/{key}: required")
-    if not str(doc.get("@context", "")).startswith("https://openvex.dev/ns"):
-        problems.append("/@context: expected https://openvex.dev/ns/v…")
-    statements = doc.get("statements") or []
-    if not isinstance(statements, list):
-        return [*problems, "/statements: expected an array"]
-    for i, st in enumerate(statements):
-        problems += [f"/statements/{i}{p}" for p in _check_statement(st)]
-    return problems
+def _name_release(doc: dict[str, Any], purl: str) -> dict[str, Any]:
+    """The CSAF VEX names the release by the same product identifier as the other two formats:
+    the release's ``product_version`` gets it as its purl identification helper. (Done here
+    rather than in ``csaf_author`` so that advisories are untouched by this change.)"""
 
+    def visit(branches: list[dict[str, Any]]) -> None:
+        for branch in branches:
+            product = branch.get("product")
+            if isinstance(product, dict):
+                product.setdefault("product_identification_helper", {"purl": purl})
+            visit(branch.get("branches") or [])
 
-def _check_statement(st: Any) -> list[str]:
-    if not isinstance(st, dict):
-        return [": expected an object"]
-    problems = []
-    vuln = st.get("vulnerability")
-    if not isinstance(vuln, dict) or not vuln.get("name"):
-        problems.append("/vulnerability/name: required")
-    if not st.get("products"):
-        problems.append("/products: at least one product")
-    status = st.get("status")
-    if status not in ("not_affected", "affected", "fixed", "under_investigation"):
-        problems.append(f"/status: {status!r} is not an OpenVEX status")
-    just = st.get("justification")
-    if just is not None and (not isinstance(just, str) or just not in FROM_OPENVEX_JUSTIFICATION):
-        problems.append(f"/justification: {just!r} is not an OpenVEX justification")
-    if status == "not_affected" and not (just or st.get("impact_statement")):
-        problems.append("/justification: not_affected needs a justification or impact_statement")
-    if status == "affected" and not st.get("action_statement"):
-        problems.append("/action_statement: required when affected")
-    return problems
-
-
-# ---- import ---------------------------------------------------------------------------------
-
-
-def import_vex(session: Session, actor: Actor, product_ref: str, data: bytes, source: str,
-               release_label: str | None = None) -> int:
-    """Statements from a supplier's CycloneDX VEX, OpenVEX or CSAF VEX, applied to the product
-    (one release or all) per component purl; returns how many were stored."""
-    parsed = parse_vex(data, source)
-    for vid, purl, state, justification, responses, detail in parsed:
-        set_statement(session, actor, product_ref, vid, state, justification=justification,
-                      responses=responses, detail=detail, release_label=release_label,
-                      component=purl, source=f"import:{source}"[:300])
-    return len(parsed)
-
-
-def import_summary(session: Session, actor: Actor, product_ref: str, data: bytes, source: str,
-                   release_label: str | None = None,
-                   parsed: list[Any] | None = None) -> dict[str, Any]:
-    """Like ``import_vex``, but a statement the vocabulary refuses (an unknown state or
-    justification, not_affected without a reason, an over-long id) is skipped with its reason
-    instead of refusing the document; a malformed document still stores nothing. Also names the
-    purls no release of the product contains (stored anyway: they apply to a later SBOM).
-    ``parsed`` is ``parse_vex(data, source)`` when the caller ran it already (the server parses
-    before its write transaction begins)."""
-    from prodsec.workspace.vulnerabilities import get_release
-
-    actor.require("editor")
-    product = get_product(session, actor, product_ref)
-    if release_label:
-        get_release(session, actor, product.id, release_label)
-    if parsed is None:
-        parsed = parse_vex(data, source)
-    known = product_purls(session, actor, product.id)
-    skipped: list[dict[str, Any]] = []
-    unknown: set[str] = set()
-    for vid, purl, state, justification, responses, detail in parsed:
-        reason = _refusal(vid, purl, state, justification, responses, detail)
-        if reason:
-            skipped.append({"vulnerability": vid, "component": purl, "reason": reason})
-            continue
-        set_statement(session, actor, product.id, vid, state, justification=justification,
-                      responses=responses, detail=detail, release_label=release_label,
-                      component=purl, source=f"import:{source}"[:300])
-        if purl and purl not in known:
-            unknown.add(purl)
-    return {"source": source, "product_id": product.id, "release": release_label,
-            "statements": len(parsed), "imported": len(parsed) - len(skipped),
-            "skipped": skipped, "components_not_in_product": sorted(unknown)}
-
-
-def _refusal(vid: str, purl: str | None, state: str, justification: str | None,
-             responses: list[str], detail: str) -> str | None:
-    """Why ``set_statement`` would refuse this statement, or None."""
-    if not vid or len(vid) > 128:
-        return "the vulnerability id is empty or longer than 128 characters"
-    if purl is not None and len(purl) > 2000:
-        return "the component purl is longer than 2000 characters"
-    try:
-        _validate(normalise_state(state), justification, responses, detail)
-    except ValidationFailed as exc:
-        return str(exc)
-    return None
-
-
-def product_purls(session: Session, actor: Actor, product_id: str) -> set[str]:
-    """The purls of every component in the SBOMs of the product's releases."""
-    from prodsec.db.models import SbomComponent, SbomRecord
-
-    return set(session.scalars(
-        select(SbomComponent.purl).join(SbomRecord, SbomRecord.id == SbomComponent.sbom_id)
-        .join(Release, Release.id == SbomRecord.release_id)
-        .where(SbomComponent.org_id == actor.org_id, Release.product_id == product_id,
-               SbomComponent.purl.is_not(None)).distinct()))
-
-
-Parsed = tuple[str, str | None, str, str | None, list[str], str]
-
-
-def parse_vex(data: bytes, source: str) -> list[Parsed]:
-    """The statements of a CycloneDX VEX, OpenVEX or CSAF VEX document, without a database:
-    (vulnerability, purl, state, justification, responses, detail). Anything malformed is an
-    ``InputError`` naming the file and the JSON location."""
-    from prodsec.errors import VexFormatError
-    from prodsec.formats._io import expect_object, load_json
-
-    doc = expect_object(load_json(data, source, error=VexFormatError), source, "a VEX document",
-                        error=VexFormatError)
-    if str(doc.get("@context", "")).startswith("https://openvex.dev/ns"):
-        problems = check_openvex(doc)
-        if problems:
-            raise ValidationFailed("vex", f"{source}: invalid OpenVEX: {'; '.join(problems[:5])}")
-        return _from_openvex(doc, source)
-    if doc.get("bomFormat") == "CycloneDX":
-        return _from_cyclonedx(doc, source)
-    if isinstance(doc.get("document"), dict) and "csaf_version" in doc["document"]:
-        return _from_csaf(doc, source)
-    raise ValidationFailed("vex", f"{source}: expected CycloneDX VEX, OpenVEX or CSAF VEX")
-
-
-def _bad(source: str, where: str, expected: str, value: Any) -> ValidationFailed:
-    return ValidationFailed("vex", f"{source}: {where}: expected {expected}, "
-                                   f"found {type(value).__name__}")
-
-
-def _object(value: Any, source: str, where: str) -> dict[str, Any]:
-    """An object, or {} for a missing (null) one."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise _bad(source, where, "an object", value)
-    return value
-
-
-def _array(value: Any, source: str, where: str) -> list[Any]:
-    """An array, or [] for a missing (null) one."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise _bad(source, where, "an array", value)
-    return value
-
-
-def _string(value: Any, source: str, where: str) -> str | None:
-    """A string, or None for a missing (null or empty) one."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise _bad(source, where, "a string", value)
-    return value
-
-
-def _from_openvex(doc: dict[str, Any], source: str) -> list[Parsed]:
-    out: list[Parsed] = []
-    for i, st in enumerate(_array(doc["statements"], source, "/statements")):
-        where = f"/statements/{i}"
-        state = {"not_affected": "not_affected", "affected": "exploitable", "fixed": "resolved",
-                 "under_investigation": "in_triage"}[st["status"]]
-        just = FROM_OPENVEX_JUSTIFICATION.get(st.get("justification") or "")
-        detail = str(st.get("impact_statement") or st.get("action_statement") or "")
-        name = _string(st["vulnerability"]["name"], source, f"{where}/vulnerability/name")
-        for j, product in enumerate(_array(st["products"], source, f"{where}/products")):
-            product = _object(product, source, f"{where}/products/{j}")
-            ids = _object(product.get("identifiers"), source, f"{where}/products/{j}/identifiers")
-            purl = (_string(ids.get("purl"), source, f"{where}/products/{j}/identifiers/purl")
-                    or _string(product.get("@id"), source, f"{where}/products/{j}/@id"))
-            out.append((name or "", purl, state, just, [], detail))
-    return out
-
-
-def _from_cyclonedx(doc: dict[str, Any], source: str) -> list[Parsed]:
-    refs: dict[str, str | None] = {}
-    for i, c in enumerate(_array(doc.get("components"), source, "/components")):
-        if isinstance(c, dict) and isinstance(c.get("bom-ref"), str):
-            refs[c["bom-ref"]] = _string(c.get("purl"), source, f"/components/{i}/purl")
-    out: list[Parsed] = []
-    for i, v in enumerate(_array(doc.get("vulnerabilities"), source, "/vulnerabilities")):
-        where = f"/vulnerabilities/{i}"
-        v = _object(v, source, where)
-        analysis = _object(v.get("analysis"), source, f"{where}/analysis")
-        vid = _string(v.get("id"), source, f"{where}/id")
-        state = _string(analysis.get("state"), source, f"{where}/analysis/state")
-        if not vid or not state:
-            continue
-        just = _string(analysis.get("justification"), source, f"{where}/analysis/justification")
-        responses = [_string(r, source, f"{where}/analysis/response/{k}") or ""
-                     for k, r in enumerate(_array(analysis.get("response"), source,
-                                                  f"{where}/analysis/response"))]
-        detail = str(analysis.get("detail") or "")
-        for j, target in enumerate(_array(v.get("affects"), source, f"{where}/affects") or [{}]):
-            ref = _string(_object(target, source, f"{where}/affects/{j}").get("ref"), source,
-                          f"{where}/affects/{j}/ref")
-            purl = (refs.get(ref) if ref is not None else None) or (
-                ref if ref is not None and ref.startswith("pkg:") else None)
-            out.append((vid, purl, state, just, responses, detail))
-    return out
-
-
-def _from_csaf(doc: dict[str, Any], source: str) -> list[Parsed]:
-    purls = _csaf_purls(_object(doc.get("product_tree"), source, "/product_tree"), source)
-    out: list[Parsed] = []
-    for i, v in enumerate(_array(doc.get("vulnerabilities"), source, "/vulnerabilities")):
-        where = f"/vulnerabilities/{i}"
-        v = _object(v, source, where)
-        ids = [_object(x, source, f"{where}/ids/{k}")
-               for k, x in enumerate(_array(v.get("ids"), source, f"{where}/ids"))]
-        vid = _string(v.get("cve"), source, f"{where}/cve") or next(
-            (_string(x.get("text"), source, f"{where}/ids/{k}/text") for k, x in enumerate(ids)), None)
-        if not vid:
-            continue
-        labels: dict[str, Any] = {}
-        for k, flag in enumerate(_array(v.get("flags"), source, f"{where}/flags")):
-            flag = _object(flag, source, f"{where}/flags/{k}")
-            for m, pid in enumerate(_array(flag.get("product_ids"), source, f"{where}/flags/{k}/product_ids")):
-                labels[_string(pid, source, f"{where}/flags/{k}/product_ids/{m}") or ""] = flag.get("label")
-        statuses = _object(v.get("product_status"), source, f"{where}/product_status")
-        for status, pids in statuses.items():
-            state = SYNONYMS.get(status)
-            if state is None:
-                continue
-            for m, pid in enumerate(_array(pids, source, f"{where}/product_status/{status}")):
-                pid = _string(pid, source, f"{where}/product_status/{status}/{m}") or ""
-                label = labels.get(pid)
-                just = FROM_OPENVEX_JUSTIFICATION.get(label) if isinstance(label, str) else None
-                detail = "" if just or state != "not_affected" else "supplier: known not affected"
-                out.append((vid, purls.get(pid), state, just, [], detail))
-    return out
-
-
-def _csaf_purls(tree: dict[str, Any], source: str) -> dict[str, str | None]:
-    """product_id → purl, from full_product_names, branches and relationships."""
-    found: dict[str, str | None] = {}
-
-    def visit(node: Any, where: str) -> None:
-        if isinstance(node, dict):
-            if "product_id" in node:
-                pid = _string(node["product_id"], source, f"{where}/product_id")
-                helper = _object(node.get("product_identification_helper"), source,
-                                 f"{where}/product_identification_helper")
-                found[pid or ""] = _string(helper.get("purl"), source,
-                                           f"{where}/product_identification_helper/purl")
-            for key, value in node.items():
-                visit(value, f"{where}/{key}")
-        elif isinstance(node, list):
-            for k, value in enumerate(node):
-                visit(value, f"{where}/{k}")
-
-    visit(tree, "/product_tree")
-    for k, rel in enumerate(_array(tree.get("relationships"), source, "/product_tree/relationships")):
-        where = f"/product_tree/relationships/{k}"
-        rel = _object(rel, source, where)
-        full = _object(rel.get("full_product_name"), source, f"{where}/full_product_name")
-        pid = _string(full.get("product_id"), source, f"{where}/full_product_name/product_id")
-        if pid:
-            reference = rel.get("product_reference")
-            found[pid] = found.get(reference) if isinstance(reference, str) else None
-    return found
+    visit(doc.get("product_tree", {}).get("branches") or [])
+    return doc
 
 
 def release_ids(session: Session, actor: Actor, product_id: str) -> list[str]:

@@ -163,18 +163,22 @@ def export_vex(work: UnitDep, product_id: str, release: str,
                      f"{_slug(product.name)}-{_slug(release)}.{VEX_SUFFIX[format]}")
 
 
-@router.post("/products/{product_id}/vex/import", openapi_extra=VEX_BODY)
+@router.post("/products/{product_id}/vex/import", openapi_extra=VEX_BODY, response_model=None)
 async def import_vex(actor: EditorActor, state: StateDep, request: Request, product_id: str,
                      release: str | None = Query(default=None, max_length=100, description=(
-                         "Apply to this release only (default: every release).")),
+                         "Apply to this release only (default: the release each statement "
+                         "names, else every release).")),
                      filename: str = Query(default="vex.json", max_length=300, description=(
-                         "Recorded as the statements' source."))) -> dict[str, Any]:
+                         "Recorded as the statements' source."))) -> dict[str, Any] | Response:
     """Import a supplier's CycloneDX VEX, OpenVEX or CSAF VEX (the request body) as triage
     statements on the product's components. A malformed document is refused whole (422 naming
-    the JSON location); a statement outside the VEX vocabulary is skipped with its reason.
+    the JSON location). A statement naming another product, a component not in the SBOM, or a
+    status/justification outside the vocabulary is refused alone: the others are imported (one
+    transaction) and the answer is a 422 problem whose ``refused`` lists each with its reason.
     Received and parsed before the write transaction begins."""
+    from prodsec.formats.vex import parse_vex
     from prodsec.workspace.products import get_product
-    from prodsec.workspace.vex import import_summary, parse_vex
+    from prodsec.workspace.vex_import import import_summary
     from prodsec.workspace.vulnerabilities import get_release
 
     def exists(session: Session) -> None:  # 404 before the body is read, as before
@@ -185,8 +189,30 @@ async def import_vex(actor: EditorActor, state: StateDep, request: Request, prod
     await writes.read(state.database, exists)
     data = await _body(request, "vex")
     parsed = await to_thread.run_sync(parse_vex, data, filename)
-    return await writes.write(state.database, actor.org_id, lambda session: import_summary(
+    summary = await writes.write(state.database, actor.org_id, lambda session: import_summary(
         session, actor, product_id, data, filename, release or None, parsed))
+    if not summary["refused"]:
+        return summary
+    return _refused(summary)
+
+
+def _refused(summary: dict[str, Any]) -> Response:
+    """RFC 9457 problem for a partly refused import: ``errors`` names each refused statement by
+    its JSON location; ``refused``, ``imported`` and ``statements`` are extension members."""
+    import json
+
+    from prodsec.api.problems import MEDIA_TYPE
+
+    refused = summary["refused"]
+    body = {"type": "about:blank", "title": "Unprocessable Content", "status": 422,
+            "detail": (f"{len(refused)} of {summary['statements']} statements refused; the "
+                       f"other {summary['imported']} were imported"),
+            "errors": [{"field": r["where"] or "vex", "message": f"{r['vulnerability']}: "
+                        f"{r['reason']}"} for r in refused],
+            **{key: summary[key] for key in ("source", "product_id", "release", "statements",
+                                             "imported", "refused")}}
+    return Response(json.dumps(body, ensure_ascii=False).encode(), status_code=422,
+                    media_type=MEDIA_TYPE)
 
 
 class CsafRequest(Strict):
