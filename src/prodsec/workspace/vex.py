@@ -293,7 +293,7 @@ def openvex(findings: list[dict[str, Any]], author: str, product: str,
     """OpenVEX 0.2.0: one statement per (vulnerability, status, reason) naming ``product`` (the
     manufacturer's product identifier) with the components concerned as its subcomponents.
 
-    The document's ``@id`` is derived from its content (as vexctl's canonical ids are) and its
+    The document's ``@id`` is derived from its content (like openvex/go-vex's ``CanonicalHash``) and its
     timestamps from when each decision was made, so exporting the same triage again gives the
     same document, and any change a new ``@id`` (each at version 1: a changed triage is a new
     document, not a revision we could number without storing every export)."""
