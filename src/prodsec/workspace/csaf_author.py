@@ -19,10 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from prodsec.db.models import CsafDocument, Organisation, OrgProfile, utcnow
+from prodsec.formats.vex import CSAF_STATUS, OPENVEX_JUSTIFICATION, OPENVEX_STATUS
 from prodsec.workspace import audit
 from prodsec.workspace.context import Actor, Conflict, ValidationFailed
 from prodsec.workspace.products import get_product
-from prodsec.workspace.vex import CSAF_STATUS, OPENVEX_JUSTIFICATION, OPENVEX_STATUS
 
 CATEGORIES = ("csaf_security_advisory", "csaf_vex")
 

@@ -18,7 +18,7 @@ from prodsec.core.knowledge import KnowledgeBase
 from prodsec.core.profile import ProfileError, parse_profile
 from prodsec.db.models import Assessment, Product, Release, RequirementStatus
 from prodsec.workspace import audit
-from prodsec.workspace.context import Actor, Conflict, ValidationFailed, bounded
+from prodsec.workspace.context import Actor, Conflict, NotFound, ValidationFailed, bounded
 from prodsec.workspace.scope import by_id_or_name, owned
 
 
@@ -64,6 +64,18 @@ def release_view(release: Release) -> dict[str, Any]:
 def get_product(session: Session, actor: Actor, product_ref: str) -> Product:
     """By id or by name, only within the actor's organisation."""
     return by_id_or_name(session, actor, Product, product_ref, "product")
+
+
+def get_release_by_label(session: Session, actor: Actor, product_ref: str,
+                         label: str) -> Release:
+    """A release by its version label, within the actor's organisation."""
+    product = get_product(session, actor, product_ref)
+    release = session.scalar(select(Release).where(
+        Release.org_id == actor.org_id, Release.product_id == product.id,
+        Release.version_label == label))
+    if release is None:
+        raise NotFound(f"no release {label!r} of {product.name}")
+    return release
 
 
 def list_products(session: Session, actor: Actor, limit: int = 50, offset: int = 0,

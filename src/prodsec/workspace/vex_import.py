@@ -21,13 +21,8 @@ from prodsec.db.models import Release, SbomComponent, SbomRecord
 from prodsec.formats.vex import Statement, parse_vex
 from prodsec.workspace.context import Actor, ValidationFailed
 from prodsec.workspace.products import get_product
-from prodsec.workspace.vex import (
-    _validate,
-    normalise_state,
-    organisation,
-    release_purl,
-    set_statement,
-)
+from prodsec.workspace.vex import organisation, release_purl
+from prodsec.workspace.vex_statements import normalise_state, set_statement, validate_decision
 
 
 @dataclass
@@ -105,7 +100,7 @@ def refusal(st: Statement) -> str | None:
     if st.component is not None and len(st.component) > 2000:
         return "the component purl is longer than 2000 characters"
     try:
-        _validate(normalise_state(st.state), st.justification, st.responses, st.detail)
+        validate_decision(normalise_state(st.state), st.justification, st.responses, st.detail)
     except ValidationFailed as exc:
         return str(exc)
     return None

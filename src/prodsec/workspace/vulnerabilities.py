@@ -41,23 +41,14 @@ from prodsec.db.models import (
 from prodsec.errors import InputError
 from prodsec.workspace import audit
 from prodsec.workspace.context import Actor, NotFound, ValidationFailed
-from prodsec.workspace.products import get_product
+from prodsec.workspace.products import get_product, get_release_by_label
 
 CHUNK = 500
 
+get_release = get_release_by_label  # a release by its label: the name callers know
+
 
 # ---- releases and SBOMs -------------------------------------------------------------------
-
-
-def get_release(session: Session, actor: Actor, product_ref: str, label: str) -> Release:
-    """A release by its version label, within the actor's organisation."""
-    product = get_product(session, actor, product_ref)
-    release = session.scalar(select(Release).where(
-        Release.org_id == actor.org_id, Release.product_id == product.id,
-        Release.version_label == label))
-    if release is None:
-        raise NotFound(f"no release {label!r} of {product.name}")
-    return release
 
 
 def read_sbom(data: bytes, source: str, check: bool = True) -> Sbom:
@@ -449,7 +440,7 @@ def _advisories_for(session: Session, actor: Actor, keys: set[tuple[str, str]]) 
 def list_findings(session: Session, actor: Actor, product_ref: str,
                   release_label: str | None = None) -> list[dict[str, Any]]:
     """A product's findings (one release, or every release), with KEV flag and VEX state."""
-    from prodsec.workspace import vex
+    from prodsec.workspace import vex_statements as vex
 
     product = get_product(session, actor, product_ref)
     query = (select(FindingRecord, SbomComponent, AdvisoryRecord, Release)
