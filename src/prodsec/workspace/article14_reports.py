@@ -204,7 +204,7 @@ def markdown(doc: dict[str, Any], sha: str) -> str:
 
     head = [f"# {md_escape(title(doc))}", "",
             f"Report under Article 14 of {doc['regulation']} ({doc['source']}).", "",
-            "| | |", "|---|---|"]
+            "| Report | |", "|---|---|"]
     for label, key in (("Manufacturer", "manufacturer"), ("Product", "product_name"),
                        ("Case", "case"), ("Title", "title"), ("Vulnerability", "vulnerability"),
                        ("Aware since (UTC)", "aware_at"), ("Submitted (UTC)", "submitted_at"),
