@@ -427,6 +427,7 @@ def case_report(
 ) -> None:
     """A submitted report exactly as sent (JSON: the bytes the audit trail's SHA-256 is of), or
     as a PDF (the pdf extra)."""
+    from prodsec.documents import article14_report
     from prodsec.workspace import article14
     from prodsec.workspace import article14_reports as reports
 
@@ -434,7 +435,7 @@ def case_report(
         raise Invalid(f"--format {fmt}: expected json or pdf")
     with workspace(db, org) as (_, session, actor):
         doc, sha = article14.submitted_report(session, actor, case_id, stage)
-    data = reports.to_pdf(doc, sha) if fmt == "pdf" else reports.report_bytes(doc)
+    data = article14_report.to_pdf(doc, sha) if fmt == "pdf" else reports.report_bytes(doc)
     if output is None and fmt == "pdf":
         raise Invalid("--format pdf needs --output FILE")
     if output is None:

@@ -9,7 +9,8 @@ the Article's wording: an item the Article asks for without "where applicable" o
 available" must be *addressed* before a report is submitted (a team may write "not known yet";
 an empty field is refused), so nothing the CSIRT expects is left out by oversight. The
 information to users is asked for at every stage and required in the final report, by which time
-Art. 14(8) expects users to have been told.
+Art. 14(8) expects users to have been told. The PDF is laid out in
+``prodsec.documents.article14_report`` (documents sit above the workspace).
 
 A report's JSON form is canonical (sorted keys, UTF-8, no insignificant whitespace): the bytes
 the audit trail's SHA-256 is taken of are exactly the bytes ``report_bytes`` returns and the API
@@ -166,55 +167,3 @@ def report_bytes(doc: dict[str, Any]) -> bytes:
 def sha256(doc: dict[str, Any]) -> str:
     """SHA-256 of the canonical bytes."""
     return hashlib.sha256(report_bytes(doc)).hexdigest()
-
-
-STAGE_TITLES = {"early-warning": "Early warning", "notification": "Notification",
-                "final-report": "Final report"}
-
-
-def to_pdf(doc: dict[str, Any], sha: str) -> bytes:
-    """The report as a PDF (the ``pdf`` extra): the same items as the JSON form, and its hash."""
-    from prodsec.documents.render import to_html
-    from prodsec.documents.render import to_pdf as html_to_pdf
-
-    return html_to_pdf(to_html(markdown(doc, sha), title(doc), draft=False))
-
-
-def title(doc: dict[str, Any]) -> str:
-    """"Early warning and notification — actively exploited vulnerability CVE-…"."""
-    stages = " and ".join(STAGE_TITLES[s].lower() for s in doc["stages"]).capitalize()
-    what = ("actively exploited vulnerability " + (doc.get("vulnerability") or "")
-            if doc["kind"] == "vulnerability" else "severe incident")
-    return f"{stages} — {what.strip()}"
-
-
-def markdown(doc: dict[str, Any], sha: str) -> str:
-    """The Markdown the PDF is laid out from; every value escaped (no markup from the input)."""
-    from prodsec.documents.render import md_escape
-
-    def cell(value: Any) -> str:
-        if isinstance(value, bool):
-            text = "yes" if value else "no"
-        elif isinstance(value, list):
-            text = ", ".join(str(v) for v in value)
-        else:
-            text = str(value)
-        text = str(md_escape(" ".join(text.split())))
-        return text or "*not given*"
-
-    head = [f"# {md_escape(title(doc))}", "",
-            f"Report under Article 14 of {doc['regulation']} ({doc['source']}).", "",
-            "| Report | |", "|---|---|"]
-    for label, key in (("Manufacturer", "manufacturer"), ("Product", "product_name"),
-                       ("Case", "case"), ("Title", "title"), ("Vulnerability", "vulnerability"),
-                       ("Aware since (UTC)", "aware_at"), ("Submitted (UTC)", "submitted_at"),
-                       ("Recipient", "recipient")):
-        if doc.get(key):
-            head.append(f"| {label} | {cell(doc[key])} |")
-    body = ["", "## Information the Article asks for", "", "| Point | Item | Content |",
-            "|---|---|---|"]
-    body += [f"| {r['point']} | {cell(r['label'])} | {cell(r['value'])} |" for r in doc["items"]]
-    body += ["", "## Information to users (Art. 14(8))", "", "| Item | Content |", "|---|---|"]
-    body += [f"| {cell(r['label'])} | {cell(r['value'])} |" for r in doc["information_to_users"]]
-    body += ["", f"SHA-256 of the submitted JSON form: `{sha}`", ""]
-    return "\n".join(head + body)

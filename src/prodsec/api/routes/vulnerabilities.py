@@ -347,13 +347,14 @@ def draft(work: UnitDep, case_id: str, stage: Stage,
 def submitted_report(work: UnitDep, case_id: str, stage: Stage,
                      format: Literal["json", "pdf"] = Query(default="json")) -> Response:
     """A submitted Article 14 report, as JSON or PDF; ``X-Report-SHA256`` is its hash."""
+    from prodsec.documents import article14_report
     from prodsec.workspace import article14
     from prodsec.workspace import article14_reports as reports
 
     doc, sha = article14.submitted_report(work.session, work.actor, case_id, stage)
     name = f"article14-{case_id[:8]}-{stage}"
     if format == "pdf":
-        response = Response(reports.to_pdf(doc, sha), media_type="application/pdf", headers={
+        response = Response(article14_report.to_pdf(doc, sha), media_type="application/pdf", headers={
             "Content-Disposition": f'attachment; filename="{name}.pdf"'})
     else:
         response = Response(reports.report_bytes(doc), media_type="application/json", headers={
