@@ -72,6 +72,31 @@ def test_article14_clocks_through_the_api(world: World) -> None:
     assert early["status"] == "submitted" and early["in_time"] is False
     draft = client.get(f"/api/v1/cases/{case_id}/drafts/notification", headers=headers)
     assert draft.status_code == 200 and "to_complete" in draft.json()
+    early_first = client.post(f"/api/v1/cases/{case_id}/submissions", headers=headers,
+                              json={"stage": "final-report"})
+    assert early_first.status_code == 409, early_first.text
+    assert early_first.headers["content-type"] == "application/problem+json"
+    assert "out of order: the notification" in early_first.json()["detail"]
+    empty = client.post(f"/api/v1/cases/{case_id}/submissions", headers=headers,
+                        json={"stage": "notification", "content": {"product": "camera"}})
+    assert empty.status_code == 422 and "nature_of_exploit" in empty.json()["detail"]
+    items = {"product": "camera 9.9", "nature_of_exploit": "crafted HTTP request",
+             "nature_of_vulnerability": "command injection", "corrective_measures_taken": "none",
+             "user_measures": "block port 80 from the internet"}
+    notified = client.post(f"/api/v1/cases/{case_id}/submissions", headers=headers,
+                           json={"stage": "notification", "content": items})
+    assert notified.status_code == 200, notified.text
+    report = client.get(f"/api/v1/cases/{case_id}/reports/notification", headers=headers)
+    assert report.status_code == 200
+    import hashlib
+
+    sha = hashlib.sha256(report.content).hexdigest()
+    assert report.headers["x-report-sha256"] == sha
+    assert {i["key"]: i["value"] for i in report.json()["items"]}["user_measures"] == (
+        "block port 80 from the internet")
+    events = world.call("GET", "/api/v1/audit/events", params={"entity_id": case_id}).json()
+    assert any(e["action"] == "case.submit" and e["after"]["sha256"] == sha
+               for e in events["items"])
     listed = client.get("/api/v1/cases", headers=world.headers("Acme", "viewer")).json()
     assert any(c["id"] == case_id for c in listed)
     hidden = client.get(f"/api/v1/cases/{case_id}", headers=world.headers("Globex", "admin"))

@@ -207,10 +207,14 @@ def test_author_list_and_download_csaf(world: World, proton: dict[str, Any]) -> 
     base, findings = proton["base"], proton["findings"]
     _decide(world, base, findings[0]["vulnerability"], "exploitable", responses=["update"])
     url = f"{base}/releases/{RELEASE}/csaf"
+    unscored = world.call("POST", url, json={"tracking_id": "ACME-2026-001"})
+    assert unscored.status_code == 422 and unscored.json()["errors"][0]["field"] == "cvss"
+    cvss = {findings[0]["vulnerability"]: "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:N/A:N"}
     made = world.call("POST", url, json={"tracking_id": "ACME-2026-001",
                                          "title": "Vulnerabilities in the router's Go modules",
-                                         "publisher": "Acme PSIRT"})
+                                         "publisher": "Acme PSIRT", "cvss": cvss})
     assert made.status_code == 201, made.text
+    assert (made.json()["status"], made.json()["version"]) == ("draft", "0")
     body = made.json()
     assert body["tracking_id"] == "ACME-2026-001" and body["category"] == "csaf_security_advisory"
     assert made.headers["location"] == f"{base}/csaf/{body['id']}"
@@ -218,9 +222,10 @@ def test_author_list_and_download_csaf(world: World, proton: dict[str, Any]) -> 
     assert report.valid, [f.message for f in report.failures][:5]
     assert body["document"]["document"]["publisher"]["name"] == "Acme PSIRT"
 
-    again = world.call("POST", url, json={"tracking_id": "ACME-2026-001"})
+    again = world.call("POST", url, json={"tracking_id": "ACME-2026-001", "cvss": cvss})
     assert again.status_code == 409 and again.headers["content-type"] == "application/problem+json"
-    vex_doc = world.call("POST", url, json={"category": "csaf_vex", "tracking_id": "ACME-VEX-1"})
+    vex_doc = world.call("POST", url, json={"category": "csaf_vex", "tracking_id": "ACME-VEX-1",
+                                            "cvss": cvss})
     assert vex_doc.status_code == 201 and vex_doc.json()["category"] == "csaf_vex"
 
     listed = world.call("GET", f"{base}/csaf", role="viewer").json()
@@ -233,6 +238,17 @@ def test_author_list_and_download_csaf(world: World, proton: dict[str, Any]) -> 
     assert download.json() == body["document"]
     assert hashlib.sha256(download.content).hexdigest() == download.headers["x-document-sha256"]
     assert csaf.validate(download.content, "downloaded").valid
+
+    publish = f"{base}/csaf/{body['id']}/publish"
+    assert world.call("POST", publish, role="viewer", json={"status": "final"}).status_code == 403
+    assert world.call("POST", publish, json={"status": "draft"}).status_code == 422
+    published = world.call("POST", publish, json={"status": "final", "summary": "Initial."})
+    assert published.status_code == 200, published.text
+    tracking = published.json()["document"]["document"]["tracking"]
+    assert (tracking["status"], tracking["version"]) == ("final", "1")
+    after = world.call("GET", f"{base}/csaf/{body['id']}", role="viewer")
+    assert after.json() == published.json()["document"]
+    assert csaf.validate(after.content, "published").valid
 
 
 def test_csaf_refusals(world: World, proton: dict[str, Any]) -> None:

@@ -61,3 +61,34 @@ def test_errors_exit_2_without_traceback(tmp_path: Path) -> None:
     gaps = json.loads(ok(tmp_path, "gaps", ROUTER, "--format", "json"))
     psti = {i["regulation"]: i for i in gaps["instruments"]}["uk-psti"]
     assert psti["by_status"].get("met", 0) == 0
+
+
+def test_article14_stages_in_order_with_report_and_pdf(tmp_path: Path) -> None:
+    """Out of order: exit 2 with the reason, no traceback. The draft file, completed, is the
+    report; ``case report`` hands out the JSON whose SHA-256 ``case submit`` printed, and a PDF."""
+    import hashlib
+
+    ok(tmp_path, "product", "add", "examples/products/router.yaml")
+    opened = json.loads(ok(tmp_path, "case", "open", ROUTER, "--title", "jwt bypass exploited",
+                           "--exploited", "CVE-2020-26160", "--member-state", "DE",
+                           "--format", "json"))
+    case = opened["id"]
+    early = run(tmp_path, "case", "submit", case, "notification")
+    assert early.returncode == 2 and "Traceback" not in early.stderr
+    assert "out of order: the early-warning" in early.stderr
+    draft = json.loads(ok(tmp_path, "case", "draft", case, "notification",
+                          "--include", "early-warning"))
+    assert draft["to_complete"][:2] == ["nature_of_exploit", "nature_of_vulnerability"]
+    draft["content"] |= {"nature_of_exploit": "crafted token", "nature_of_vulnerability":
+                         "audience check bypass", "corrective_measures_taken": "none yet",
+                         "user_measures": "disable remote administration"}
+    path = tmp_path / "notification.json"
+    path.write_text(json.dumps(draft))
+    sent = ok(tmp_path, "case", "submit", case, "notification", "--include", "early-warning",
+              "--content", str(path))
+    sha = sent.split("sha256 of the report ")[1].strip()
+    report = run(tmp_path, "case", "report", case, "early-warning")
+    assert hashlib.sha256(report.stdout.rstrip("\n").encode()).hexdigest() == sha
+    pdf = tmp_path / "notification.pdf"
+    ok(tmp_path, "case", "report", case, "notification", "--format", "pdf", "-o", str(pdf))
+    assert pdf.read_bytes().startswith(b"%PDF")

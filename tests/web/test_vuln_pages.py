@@ -119,8 +119,13 @@ def test_supplier_vex_import_and_csaf_authoring(editor: tuple[TestClient, str, s
     assert bad.status_code == 422 and 'id="err-vex"' in bad.text and "bad.json" in bad.text
     assert re.search(r"<option selected>1\.8\.0</option>", bad.text)  # choice kept
 
+    unscored = client.post(f"{product}/csaf", data={"csrf_token": csrf, "release": RELEASE,
+                                                    "title": "Go modules"})
+    assert unscored.status_code == 422 and "CSAF 6.2.3" in unscored.text and vid in unscored.text
+    vector = f"{vid}=CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:N/A:N"
     authored = client.post(f"{product}/csaf", data={"csrf_token": csrf, "release": RELEASE,
-                                                    "title": "Go modules"}, follow_redirects=False)
+                                                    "title": "Go modules", "cvss": vector},
+                           follow_redirects=False)
     assert authored.status_code == 303, authored.text
     page = client.get(f"{product}/vulnerabilities").text
     link = re.search(r'href="(/api/v1/products/[0-9a-f]+/csaf/[0-9a-f]+)" download', page)
@@ -128,9 +133,18 @@ def test_supplier_vex_import_and_csaf_authoring(editor: tuple[TestClient, str, s
     document = client.get(link.group(1))
     assert document.status_code == 200 and csaf.validate(document.content, "web").valid
     assert document.json()["document"]["title"] == "Go modules"
+    assert document.json()["document"]["tracking"]["status"] == "draft" and "draft, version 0" in page
     again = client.post(f"{product}/csaf", data={"csrf_token": csrf, "release": RELEASE,
-                                                 "title": "Go modules"})
+                                                 "title": "Go modules", "cvss": vector})
     assert again.status_code == 409 and "exists already" in again.text
+    publish = link.group(1).replace("/api/v1", "") + "/publish"
+    wrong = client.post(publish, data={"csrf_token": csrf, "status": "draft"})
+    assert wrong.status_code == 422 and "interim or final" in wrong.text
+    done = client.post(publish, data={"csrf_token": csrf, "status": "final"},
+                       follow_redirects=False)
+    assert done.status_code == 303, done.text
+    assert "final, version 1" in client.get(f"{product}/vulnerabilities").text
+    assert client.get(link.group(1)).json()["document"]["tracking"]["status"] == "final"
 
 
 def test_viewer_downloads_but_cannot_write(app: Any, editor: tuple[TestClient, str, str]) -> None:
@@ -183,3 +197,43 @@ def test_cvss_column(editor: tuple[TestClient, str, str], monkeypatch: pytest.Mo
     assert '<th scope="col">CVSS</th>' in page
     assert '<span class="badge sev-critical">9.8 CRITICAL</span>' in page
     assert '<small class="vector">MODERATE</small>' in page
+
+
+def test_article14_reports_from_the_cases_page(app: Any, web_db: Any,
+                                               editor: tuple[TestClient, str, str]) -> None:
+    """The next report's form holds the Article's items; a stage out of order is refused with
+    the reason on the page (409), a required item left empty with 422, the values kept."""
+    import datetime as dt
+
+    from prodsec.workspace import article14
+    from prodsec.workspace.users import authenticate_password
+
+    client, csrf, product = editor
+    with web_db.transaction() as session:
+        actor = authenticate_password(session, "editor@acme.example", PASSWORD)
+        assert actor is not None
+        case_id = article14.open_case(
+            session, actor, product.rsplit("/", 1)[-1], "vulnerability", "exploited in the wild",
+            dt.datetime.now(dt.UTC) - dt.timedelta(hours=2), vulnerability="CVE-2020-26160",
+            member_state_code="DE").id
+    page = client.get("/cases").text
+    assert "Next report: early-warning" in page and "Art. 14(2)(a)" in page
+    early = client.post(f"/cases/{case_id}/submit", data={
+        "csrf_token": csrf, "stage": "final-report", "description": "typed"})
+    assert early.status_code == 409 and "out of order: the early-warning" in early.text
+    assert "typed" in early.text  # what was typed is kept
+    sent = client.post(f"/cases/{case_id}/submit", data={
+        "csrf_token": csrf, "stage": "early-warning", "member_states": "DE, FR"},
+        follow_redirects=False)
+    assert sent.status_code == 303, sent.text
+    page = client.get("/cases").text
+    assert "Next report: notification" in page and "Art. 14(2)(b)" in page
+    assert f"/api/v1/cases/{case_id}/reports/early-warning?format=pdf" in page
+    empty = client.post(f"/cases/{case_id}/submit", data={
+        "csrf_token": csrf, "stage": "notification", "product": "Router V 1.8.0"})
+    assert empty.status_code == 422 and "nature_of_exploit" in empty.text
+    assert "Router V 1.8.0" in empty.text
+    viewer = TestClient(app)
+    viewer_csrf = sign_in(viewer, "viewer@acme.example")
+    assert viewer.post(f"/cases/{case_id}/submit", data={
+        "csrf_token": viewer_csrf, "stage": "notification"}).status_code == 403

@@ -270,9 +270,11 @@ def test_csaf_advisory_authored_from_findings(database: Database, editor: Actor,
     pid = _loaded(database, editor, kb, osv_dir)
     with database.transaction() as s, pytest.raises(ValidationFailed, match="triage"):
         csaf_author.author(s, editor, pid, "1.8.0")
-    _triage(database, editor, pid)
+    found = _triage(database, editor, pid)
+    exploitable = sorted({str(f["vulnerability"]) for f in found})[1]  # no score in the Go data
     with database.transaction() as s:
-        row = csaf_author.author(s, editor, pid, "1.8.0", tracking_id="ACME-2026-001")
+        row = csaf_author.author(s, editor, pid, "1.8.0", tracking_id="ACME-2026-001", cvss={
+            exploitable: "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:N/A:N"})
         doc: dict[str, Any] = row.document
     assert len(doc["vulnerabilities"]) == 4  # the decided ones; the rest wait for triage
     report = csaf.validate(json.dumps(doc).encode(), "advisory.json")

@@ -33,6 +33,7 @@ def register(app: typer.Typer, sbom_app: typer.Typer, csaf_app: typer.Typer) -> 
     sbom_app.command("diff")(sbom_diff)
     sbom_app.command("quality")(sbom_quality)
     csaf_app.command("author")(csaf_author_cmd)
+    csaf_app.command("publish")(csaf_publish_cmd)
     app.add_typer(advisories_app, name="advisories")
     app.add_typer(vex_app, name="vex")
     app.add_typer(case_app, name="case")
@@ -276,18 +277,57 @@ def csaf_author_cmd(
     tracking_id: Annotated[str | None, typer.Option(help="Document tracking id.")] = None,
     title: Annotated[str | None, typer.Option()] = None,
     publisher: Annotated[str, typer.Option(help="Publisher name (default: organisation).")] = "",
+    cvss: CvssOpt = None,
+    tlp: Annotated[str, typer.Option(help="TLP label: WHITE, GREEN, AMBER or RED.")] = "WHITE",
     output: OutOpt = None, org: OrgOpt = "default", db: DbOpt = None,
 ) -> None:
-    """Author a CSAF 2.0 advisory from a release's findings and triage; validate, store, export."""
+    """Author a CSAF 2.0 advisory from a release's findings and triage: validated (schema,
+    mandatory and recommended tests), stored as a draft, exported. ``csaf publish`` releases it."""
     from prodsec.workspace.csaf_author import author
 
     with workspace(db, org) as (_, session, actor):
         row = author(session, actor, product, release, category, tracking_id=tracking_id,
-                     title=title, publisher=publisher)
+                     title=title, publisher=publisher, cvss=_vectors(cvss), tlp=tlp)
         doc: dict[str, Any] = row.document
-        tracking = row.tracking_id
-    print(f"CSAF {category} {tracking}: valid ({len(doc['vulnerabilities'])} vulnerabilities)",
-          file=sys.stderr)
+        tracking, doc_id = row.tracking_id, row.id
+    print(f"CSAF {category} {tracking} (id {doc_id}): valid, stored as draft version 0 "
+          f"({len(doc['vulnerabilities'])} vulnerabilities); publish it with "
+          f"prodsec csaf publish {doc_id} --status final", file=sys.stderr)
+    _write(doc, output)
+
+
+CvssOpt = Annotated[list[str] | None, typer.Option(
+    "--cvss", help="ID=VECTOR: the manufacturer's CVSS v3.x/v2 base vector for a vulnerability "
+    "the advisory data gives no score for (repeatable).")]
+
+
+def _vectors(values: list[str] | None) -> dict[str, str]:
+    pairs = {}
+    for value in values or []:
+        name, sep, vector = value.partition("=")
+        if not sep or not name.strip() or not vector.strip():
+            raise Invalid(f"--cvss {value!r}: expected ID=VECTOR, e.g. "
+                          "CVE-2024-1=CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")
+        pairs[name.strip()] = vector.strip()
+    return pairs
+
+
+def csaf_publish_cmd(
+    document: Annotated[str, typer.Argument(help="CSAF document id or tracking id.")],
+    status: Annotated[str, typer.Option(help="interim or final.")] = "final",
+    summary: Annotated[str, typer.Option(help="The revision history entry.")] = "",
+    cvss: CvssOpt = None, output: OutOpt = None, org: OrgOpt = "default", db: DbOpt = None,
+) -> None:
+    """Publish a CSAF document as interim or final: a draft becomes version 1; a published one
+    is rebuilt from the current triage as the next revision (published revisions never change)."""
+    from prodsec.workspace.csaf_author import publish
+
+    with workspace(db, org) as (_, session, actor):
+        revision = publish(session, actor, document, status, summary, cvss=_vectors(cvss))
+        doc: dict[str, Any] = revision.document
+        version, sha = revision.version, revision.sha256
+    print(f"CSAF {doc['document']['tracking']['id']}: published as {status}, version {version} "
+          f"(sha256 {sha})", file=sys.stderr)
     _write(doc, output)
 
 
@@ -365,13 +405,45 @@ def case_show(case_id: str, org: OrgOpt = "default", db: DbOpt = None,
     _show_case(view, fmt)
 
 
+IncludesOpt = Annotated[list[str] | None, typer.Option(
+    "--include", help="A neighbouring stage whose items this report also gives (repeatable).")]
+
+
 @case_app.command("draft")
-def case_draft(case_id: str, stage: str, org: OrgOpt = "default", db: DbOpt = None) -> None:
-    """The report draft a stage requires (early-warning, notification, final-report)."""
+def case_draft(case_id: str, stage: str, include: IncludesOpt = None, org: OrgOpt = "default",
+               db: DbOpt = None) -> None:
+    """The report draft a stage requires (early-warning, notification, final-report): edit its
+    ``content`` and pass the file to ``case submit --content``."""
     from prodsec.workspace import article14
 
     with workspace(db, org) as (_, session, actor):
-        _json(article14.draft(session, actor, _kb(), case_id, stage))
+        _json(article14.draft(session, actor, _kb(), case_id, stage, tuple(include or ())))
+
+
+@case_app.command("report")
+def case_report(
+    case_id: str, stage: str,
+    fmt: Annotated[str, typer.Option("--format", help="json or pdf.")] = "json",
+    output: OutOpt = None, org: OrgOpt = "default", db: DbOpt = None,
+) -> None:
+    """A submitted report exactly as sent (JSON: the bytes the audit trail's SHA-256 is of), or
+    as a PDF (the pdf extra)."""
+    from prodsec.documents import article14_report
+    from prodsec.workspace import article14
+    from prodsec.workspace import article14_reports as reports
+
+    if fmt not in ("json", "pdf"):
+        raise Invalid(f"--format {fmt}: expected json or pdf")
+    with workspace(db, org) as (_, session, actor):
+        doc, sha = article14.submitted_report(session, actor, case_id, stage)
+    data = article14_report.to_pdf(doc, sha) if fmt == "pdf" else reports.report_bytes(doc)
+    if output is None and fmt == "pdf":
+        raise Invalid("--format pdf needs --output FILE")
+    if output is None:
+        print(data.decode())
+    else:
+        output.write_bytes(data)
+        print(f"{output}: sha256 of the report {sha}", file=sys.stderr)
 
 
 @case_app.command("measure")
@@ -391,21 +463,28 @@ def case_submit(
     case_id: str, stage: str,
     at: Annotated[str | None, typer.Option(help="When it was submitted (default now).")] = None,
     reference: Annotated[str, typer.Option(help="Reference from the reporting platform.")] = "",
-    content: Annotated[Path | None, typer.Option(help="JSON file with what was sent "
-                                                 "(default: the draft).")] = None,
-    org: OrgOpt = "default", db: DbOpt = None,
+    content: Annotated[Path | None, typer.Option(help="JSON file with the report's items: a "
+                                                 "draft (its content is used) or the items "
+                                                 "alone (default: the draft as it is).")] = None,
+    include: IncludesOpt = None, org: OrgOpt = "default", db: DbOpt = None,
 ) -> None:
-    """Record a report as submitted, with its timestamp."""
+    """Submit a stage's report: only in the Article's order, with its required items filled;
+    recorded with who, when and the SHA-256 of the report."""
     from prodsec.formats._io import expect_object, load_json, read_bytes
     from prodsec.workspace import article14
+    from prodsec.workspace import article14_reports as reports
     from prodsec.workspace.vex import parse_time
 
     sent = (expect_object(load_json(read_bytes(content), str(content)), str(content), "a report")
             if content else None)
+    if sent is not None and isinstance(sent.get("content"), dict) and "stage" in sent:
+        sent = sent["content"]
     with workspace(db, org) as (_, session, actor):
         row = article14.submit(session, actor, _kb(), case_id, stage,
-                               parse_time(at) if at else None, reference, sent)
-        print(f"{stage} submitted at {row.submitted_at.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+                               parse_time(at) if at else None, reference, sent,
+                               tuple(include or ()))
+        when, sha = row.submitted_at.strftime('%Y-%m-%dT%H:%M:%SZ'), reports.sha256(row.content)
+    print(f"{stage} submitted at {when}; sha256 of the report {sha}")
 
 
 @case_app.command("close")

@@ -580,6 +580,29 @@ class CsafDocument(Base):
     document: Mapped[dict[str, object]] = mapped_column(JSON)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # draft | interim | final: the latest revision's /document/tracking/status. A draft is
+    # edited in place; interim and final revisions are kept unchanged in csaf_revisions.
+    status: Mapped[str] = mapped_column(String(16), default="draft", server_default="final")
+
+
+class CsafRevision(Base):
+    """One published (interim or final) revision of a CSAF document, exactly as published:
+    never updated; a change is a new revision (CSAF 2.0 section 3.2.1.12 tracking)."""
+
+    __tablename__ = "csaf_revisions"
+    __table_args__ = (UniqueConstraint("document_id", "version"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                        index=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("csaf_documents.id", ondelete="CASCADE"),
+                                             index=True)
+    version: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    document: Mapped[dict[str, object]] = mapped_column(JSON)
+    sha256: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    published_by: Mapped[str] = mapped_column(String(320))
 
 
 class Article14Case(Base):

@@ -822,16 +822,52 @@ def author_csaf(request: Request, pid: str, sent: EditorForm) -> Response:
     actor, csrf, form = sent.actor, sent.csrf, sent.form
     release = str(form.get("release") or "")
     title = str(form.get("title") or "").strip()
+    cvss = str(form.get("cvss") or "")
     try:
+        vectors = _vector_lines(cvss)
         with _state(request).database.transaction() as session:
             row = author(session, actor, pid, release, "csaf_security_advisory",
-                         title=title or None)
+                         title=title or None, cvss=vectors)
             doc_id = row.id
     except NotFound as exc:
         raise PageError(404, str(exc)) from None
     except (InputError, PermissionDenied) as exc:
         return _vulnerabilities(request, actor, csrf, pid, _status(exc), form_error={
-            "form": "csaf", "release": release, "text": str(exc), "title": title})
+            "form": "csaf", "release": release, "text": str(exc), "title": title, "cvss": cvss})
+    return _redirect(f"/products/{pid}/vulnerabilities#csaf-{doc_id}")
+
+
+def _vector_lines(text: str) -> dict[str, str]:
+    """``ID=VECTOR`` per line (blank lines ignored), as the CLI's repeated ``--cvss``."""
+    vectors = {}
+    for line in text.splitlines():
+        name, sep, vector = line.strip().partition("=")
+        if not line.strip():
+            continue
+        if not sep or not name.strip() or not vector.strip():
+            raise ValidationFailed("cvss", f"{line.strip()!r}: expected ID=VECTOR")
+        vectors[name.strip()] = vector.strip()
+    return vectors
+
+
+@router.post("/products/{pid}/csaf/{doc_id}/publish", response_class=HTMLResponse)
+def publish_csaf(request: Request, pid: str, doc_id: str, sent: EditorForm) -> Response:
+    """Publish a CSAF document (interim or final): audited, a new immutable revision."""
+    from prodsec.errors import InputError
+    from prodsec.workspace import csaf_documents
+    from prodsec.workspace.csaf_author import publish
+
+    actor, csrf, form = sent.actor, sent.csrf, sent.form
+    try:
+        with _state(request).database.transaction() as session:
+            row = csaf_documents.get_document(session, actor, pid, doc_id)
+            publish(session, actor, row.id, str(form.get("status") or ""),
+                    str(form.get("summary") or "").strip()[:2000])
+    except NotFound as exc:
+        raise PageError(404, str(exc)) from None
+    except (InputError, PermissionDenied) as exc:
+        return _vulnerabilities(request, actor, csrf, pid, _status(exc), form_error={
+            "form": "publish", "doc": doc_id, "release": "", "text": str(exc)})
     return _redirect(f"/products/{pid}/vulnerabilities#csaf-{doc_id}")
 
 
@@ -841,13 +877,68 @@ def author_csaf(request: Request, pid: str, sent: EditorForm) -> Response:
 @router.get("/cases", response_class=HTMLResponse)
 def cases_page(request: Request) -> HTMLResponse:
     """CRA Article 14 cases: every report stage with its UTC deadline, overdue first."""
-    from prodsec.workspace import article14
 
     actor, csrf = _who(request)
+    return _cases(request, actor, csrf)
+
+
+def _cases(request: Request, actor: Actor, csrf: str, status: int = 200,
+           form_error: dict[str, Any] | None = None) -> HTMLResponse:
+    """The cases page; each open case with the form of its next report, pre-filled from the
+    draft (or from what was sent when the form was refused)."""
+    from prodsec.workspace import article14
+    from prodsec.workspace import article14_reports as reports
+
     state = _state(request)
     with state.database.transaction() as session:
         cases = article14.list_cases(session, actor, state.kb)
-    return _render(request, "cases.html.j2", {"cases": cases}, actor=actor, csrf=csrf)
+        for c in cases:
+            done = {s["stage"] for s in c["submissions"]}
+            todo = [st for st in article14.STAGES if st not in done]
+            if c["closed_at"] or not todo:
+                continue
+            draft = article14.draft(session, actor, state.kb, c["id"], todo[0])
+            values = (form_error or {}).get("values") if (form_error or {}).get("case") == c["id"] else None
+            content = values or draft["content"]
+            c["next_form"] = {"stage": todo[0], "later": todo[1:], "blocked": draft["blocked"],
+                              "items": [{"key": i.key, "label": i.label, "point": i.point,
+                                         "required": i.required, "kind": i.kind,
+                                         "value": content.get(i.key)}
+                                        for i in reports.items_of(c["kind"], todo)]}
+    return _render(request, "cases.html.j2", {"cases": cases, "form_error": form_error},
+                   status=status, actor=actor, csrf=csrf)
+
+
+@router.post("/cases/{case_id}/submit", response_class=HTMLResponse)
+def submit_report(request: Request, case_id: str, sent: EditorForm) -> Response:
+    """Submit a case's next report from the form: refused out of order or with a required item
+    empty, with the reason shown on the page (409 / 422, as the API)."""
+    from prodsec.errors import InputError
+    from prodsec.workspace import article14
+    from prodsec.workspace import article14_reports as reports
+
+    actor, csrf, form = sent.actor, sent.csrf, sent.form
+    state = _state(request)
+    stage = str(form.get("stage") or "")
+    includes = tuple(str(v) for v in form.getlist("includes"))
+    values: dict[str, Any] = {}
+    try:
+        with state.database.transaction() as session:
+            case = article14.get_case(session, actor, case_id)
+            stages = [st for st in article14.STAGES if st in (stage, *includes)] or [stage]
+            for item in reports.items_of(case.kind, [s for s in stages if s in article14.STAGES]):
+                raw = str(form.get(item.key) or "").strip()[:20000]
+                values[item.key] = (
+                    [v.strip() for v in raw.split(",") if v.strip()] if item.kind == "list"
+                    else {"yes": True, "no": False}.get(raw) if item.kind == "bool" else raw)
+            article14.submit(session, actor, state.kb, case_id, stage, None,
+                             str(form.get("reference") or "").strip()[:300], values, includes)
+    except NotFound as exc:
+        raise PageError(404, str(exc)) from None
+    except (InputError, PermissionDenied) as exc:
+        return _cases(request, actor, csrf, _status(exc), form_error={
+            "case": case_id, "text": str(exc), "values": values})
+    return _redirect(f"/cases#case-{case_id}")
 
 
 # ---- portfolio and administration ------------------------------------------------------------

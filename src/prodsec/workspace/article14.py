@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from prodsec.core import limits
 from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.models import Article14Case, Article14Submission, OrgProfile, Product, utcnow
+from prodsec.workspace import article14_reports as reports
 from prodsec.workspace import audit
 from prodsec.workspace.context import Actor, Conflict, NotFound, ValidationFailed, bounded
 from prodsec.workspace.products import _flush, get_product
@@ -33,22 +34,6 @@ REQUIREMENTS = {
 }
 EU_MEMBER_STATES = frozenset(
     ["AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "IE", "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"])
-# What each report must contain (Art. 14(2) and (4)), as the fields of the draft.
-CONTENT = {
-    ("vulnerability", "early-warning"): ("member_states",),
-    ("vulnerability", "notification"): ("product", "nature_of_exploit", "nature_of_vulnerability",
-                                        "corrective_measures_taken", "user_measures",
-                                        "sensitivity"),
-    ("vulnerability", "final-report"): ("description", "severity", "impact", "malicious_actor",
-                                        "security_update"),
-    ("incident", "early-warning"): ("unlawful_or_malicious_suspected", "member_states"),
-    ("incident", "notification"): ("nature_of_incident", "initial_assessment",
-                                   "corrective_measures_taken", "user_measures", "sensitivity"),
-    ("incident", "final-report"): ("description", "severity", "impact", "threat_or_root_cause",
-                                   "mitigation_applied_and_ongoing"),
-}
-
-
 # ---- clocks ---------------------------------------------------------------------------------
 
 
@@ -196,25 +181,102 @@ def measure_available(session: Session, actor: Actor, case_id: str, at: dt.datet
 
 def submit(session: Session, actor: Actor, kb: KnowledgeBase, case_id: str, stage: str,
            at: dt.datetime | None = None, reference: str = "",
-           content: dict[str, Any] | None = None) -> Article14Submission:
-    """Record a report as submitted (at ``at``, default now) with what was sent."""
+           content: dict[str, Any] | None = None,
+           includes: tuple[str, ...] = ()) -> Article14Submission:
+    """Submit a stage's report (at ``at``, default now): refused out of order (``Conflict``,
+    with the reason) or with a required item empty (``ValidationFailed``). ``includes`` names
+    neighbouring stages whose items this report also gives, the one skip the Article allows
+    ("unless the relevant information has already been provided", Art. 14(2)(b)-(c) and
+    (4)(b)-(c)): each covered stage is recorded as submitted with the same report. The report's
+    JSON form is stored, and the audit trail records who, when and its SHA-256."""
     actor.require("editor")
-    if stage not in STAGES:
-        raise ValidationFailed("stage", f"{stage!r}: expected one of {', '.join(STAGES)}")
+    stages = _covered(stage, includes)
     case = get_case(session, actor, case_id)
-    if stage in submissions_of(session, case):
-        raise Conflict(f"the {stage} of this case was submitted already", precondition=False)
     when = _utc(at) or utcnow()
     if when < (_utc(case.aware_at) or when):
         raise ValidationFailed("at", "a report cannot precede awareness")
-    sent = content if content is not None else draft(session, actor, kb, case.id, stage)["content"]
-    row = Article14Submission(org_id=actor.org_id, case_id=case.id, stage=stage, submitted_at=when,
-                              content=sent, reference=reference, submitted_by=actor.email)
-    session.add(row)
+    problem = order_problem(case, submissions_of(session, case), stages, when)
+    if problem:
+        raise Conflict(problem, precondition=False)
+    fields = reports.check_fields(case.kind, stages, content if content is not None
+                                  else draft(session, actor, kb, case.id, stage)["content"])
+    empty = reports.missing(case.kind, stages, fields)
+    if empty:
+        raise ValidationFailed("content", "required items are empty: " + ", ".join(empty)
+                               + " (write 'not known yet' where that is the answer)")
+    doc = reports.report(_header(session, actor, case, when), case.kind, stages, fields)
+    digest = reports.sha256(doc)
+    row = None
+    for covered in stages:
+        row = Article14Submission(org_id=actor.org_id, case_id=case.id, stage=covered,
+                                  submitted_at=when, content=doc, reference=reference,
+                                  submitted_by=actor.email)
+        session.add(row)
     session.flush()
     audit.record(session, actor, "case.submit", "article14-case", case.id, None,
-                 {"stage": stage, "submitted_at": _iso(when), "reference": reference})
+                 {"stage": stage, "stages": stages, "submitted_at": _iso(when),
+                  "submitted_by": actor.email, "reference": reference, "sha256": digest})
+    assert row is not None
     return row
+
+
+def _covered(stage: str, includes: tuple[str, ...]) -> list[str]:
+    for name in (stage, *includes):
+        if name not in STAGES:
+            raise ValidationFailed("stage", f"{name!r}: expected one of {', '.join(STAGES)}")
+    covered = sorted({stage, *includes}, key=STAGES.index)
+    positions = [STAGES.index(s) for s in covered]
+    if positions != list(range(positions[0], positions[-1] + 1)):
+        raise ValidationFailed("includes", "a report can only include the stages next to it "
+                               f"(got {', '.join(covered)})")
+    return covered
+
+
+def order_problem(case: Article14Case, done: dict[str, Article14Submission],
+                  stages: list[str], when: dt.datetime) -> str | None:
+    """Why these stages cannot be submitted now, or None. Stages go in the Article's order
+    (early warning, notification, final report); one may only be left out when a later report
+    includes its items. A vulnerability's final report follows a corrective or mitigating
+    measure (Art. 14(2)(c): it details the update, and its 14 days run from it)."""
+    again = [s for s in stages if s in done]
+    if again:
+        return f"the {again[0]} of this case was submitted already"
+    first = STAGES.index(stages[0])
+    before = [s for s in STAGES[:first] if s not in done]
+    if before:
+        return (f"out of order: the {before[0]} of this case has not been submitted; submit it "
+                f"first, or include its items in this report (includes: {', '.join(before)})")
+    if case.kind == "vulnerability" and "final-report" in stages:
+        measure = _utc(case.measure_available_at)
+        if measure is None:
+            return ("the final report follows a corrective or mitigating measure (Art. 14(2)(c)): "
+                    "record when one became available first (prodsec case measure)")
+        if when < measure:
+            return "the final report cannot precede the corrective or mitigating measure"
+    return None
+
+
+def _header(session: Session, actor: Actor, case: Article14Case,
+            when: dt.datetime | None) -> dict[str, Any]:
+    """Who reports what to whom: the fixed part of every report of the case."""
+    from prodsec.workspace.csaf_author import publisher_name
+
+    product = session.get(Product, case.product_id)
+    return {"case": case.id, "title": case.title, "vulnerability": case.vulnerability,
+            "manufacturer": publisher_name(session, actor),
+            "manufacturer_member_state": case.member_state,
+            "product_name": product.name if product else "", "aware_at": _iso(_utc(case.aware_at)),
+            "submitted_at": _iso(when), "recipient": _csirt(case.member_state)}
+
+
+def submitted_report(session: Session, actor: Actor, case_id: str,
+                     stage: str) -> tuple[dict[str, Any], str]:
+    """A stage's report exactly as submitted, with the SHA-256 the audit trail holds."""
+    case = get_case(session, actor, case_id)
+    sent = submissions_of(session, case).get(stage)
+    if sent is None:
+        raise NotFound(f"the {stage} of this case has not been submitted")
+    return sent.content, reports.sha256(sent.content)
 
 
 def close(session: Session, actor: Actor, case_id: str, csaf_ref: str | None,
@@ -250,7 +312,8 @@ def case_view(session: Session, kb: KnowledgeBase, case: Article14Case,
             "next_due": open_due[0] if open_due else None,
             "overdue": any(s["status"] == "overdue" for s in stages),
             "submissions": [{"stage": s.stage, "submitted_at": _iso(_utc(s.submitted_at)),
-                             "reference": s.reference, "submitted_by": s.submitted_by}
+                             "reference": s.reference, "submitted_by": s.submitted_by,
+                             "sha256": reports.sha256(s.content)}
                             for s in sent.values()]}
 
 
@@ -271,22 +334,26 @@ def list_cases(session: Session, actor: Actor, kb: KnowledgeBase, open_only: boo
     return sorted(views, key=lambda v: not v["overdue"])
 
 
-def draft(session: Session, actor: Actor, kb: KnowledgeBase, case_id: str, stage: str) -> dict[str, Any]:
-    """The report a stage requires, pre-filled from the workspace; ``to_complete`` names the
-    fields the team must still write."""
-    if stage not in STAGES:
-        raise ValidationFailed("stage", f"{stage!r}: expected one of {', '.join(STAGES)}")
+def draft(session: Session, actor: Actor, kb: KnowledgeBase, case_id: str, stage: str,
+          includes: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The report a stage requires, its items pre-filled from the workspace: ``content`` is
+    the editable fields (submit them back, completed), ``to_complete`` the required ones still
+    empty, ``report`` the JSON form as it would be sent, ``blocked`` why it cannot be sent yet
+    (out of order), or None."""
+    stages = _covered(stage, includes)
     case = get_case(session, actor, case_id)
     product = session.get(Product, case.product_id)
     requirement = kb.requirement(REQUIREMENTS[case.kind][stage])
     known = _known(session, actor, case, product)
-    content = {name: known.get(name, "") for name in CONTENT[(case.kind, stage)]}
-    content = {"case": case.id, "kind": case.kind, "title": case.title,
-               "vulnerability": case.vulnerability, "aware_at": _iso(_utc(case.aware_at)),
-               "manufacturer_member_state": case.member_state, **content}
-    return {"stage": stage, "requirement": requirement["id"], "obligation": requirement["text"],
-            "recipient": _csirt(case.member_state), "content": content,
-            "to_complete": [k for k in CONTENT[(case.kind, stage)] if not content.get(k)]}
+    content = {i.key: known.get(i.key, [] if i.kind == "list" else None if i.kind == "bool"
+                                else "")
+               for i in reports.items_of(case.kind, stages)}
+    return {"stage": stage, "stages": stages, "requirement": requirement["id"],
+            "obligation": requirement["text"], "recipient": _csirt(case.member_state),
+            "content": content, "to_complete": reports.missing(case.kind, stages, content),
+            "blocked": order_problem(case, submissions_of(session, case), stages, utcnow()),
+            "report": reports.report(_header(session, actor, case, None), case.kind, stages,
+                                     content)}
 
 
 def _known(session: Session, actor: Actor, case: Article14Case,

@@ -13,28 +13,39 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from prodsec.db.models import CsafDocument, Organisation, OrgProfile, utcnow
+from prodsec.db.models import CsafDocument, CsafRevision, Organisation, OrgProfile, utcnow
 from prodsec.formats.vex import CSAF_STATUS, OPENVEX_JUSTIFICATION, OPENVEX_STATUS
 from prodsec.workspace import audit
 from prodsec.workspace.context import Actor, Conflict, ValidationFailed
 from prodsec.workspace.products import get_product
 
 CATEGORIES = ("csaf_security_advisory", "csaf_vex")
+STATUSES = ("draft", "interim", "final")
+PUBLISHED = ("interim", "final")
+TLP_LABELS = ("WHITE", "GREEN", "AMBER", "RED")
 
 
 def build(session: Session, actor: Actor, product_ref: str, release_label: str, category: str,
           *, publisher: str = "", tracking_id: str | None = None, title: str | None = None,
-          summary: str = "") -> dict[str, Any]:
-    """The CSAF document for a release (not stored; ``author`` stores it)."""
+          summary: str = "", status: str = "final", cvss: dict[str, str] | None = None,
+          tlp: str = "WHITE", carried_cvss: dict[str, str] | None = None) -> dict[str, Any]:
+    """The CSAF document for a release (not stored; ``author`` stores it), with keys sorted
+    (test 6.2.13). ``status`` ``draft`` makes version 0 (tests 6.1.17, 6.1.18); ``cvss`` gives
+    the manufacturer's CVSS v3/v2 vector per vulnerability where the advisory data has none."""
     from prodsec.workspace import vulnerabilities
 
     if category not in CATEGORIES:
         raise ValidationFailed("category", f"{category!r}: expected one of {', '.join(CATEGORIES)}")
+    if status not in STATUSES:
+        raise ValidationFailed("status", f"{status!r}: expected one of {', '.join(STATUSES)}")
+    if tlp not in TLP_LABELS:
+        raise ValidationFailed("tlp", f"{tlp!r}: expected one of {', '.join(TLP_LABELS)}")
     product = get_product(session, actor, product_ref)
     release = vulnerabilities.get_release(session, actor, product.id, release_label)
     findings = vulnerabilities.list_findings(session, actor, product.id, release_label)
@@ -54,12 +65,50 @@ def build(session: Session, actor: Actor, product_ref: str, release_label: str, 
     heading = title or (f"Vulnerabilities in {product.name} {release_label}"
                         if category == "csaf_security_advisory"
                         else f"VEX for {product.name} {release_label}")
-    return {
-        "document": _document(category, heading, tracking, name, namespace, now,
-                              summary or _summary(product.name, release_label, findings)),
-        "product_tree": _product_tree(name, product.name, release_label, release_pid, findings),
+    known = {n for f in findings for n in (f["vulnerability"], *f["aliases"])}
+    carried = {k: v for k, v in (carried_cvss or {}).items() if k in known}
+    findings = _with_vectors(findings, {**carried, **(cvss or {})})
+    meta = _document(category, heading, tracking, name, namespace, now,
+                     summary or _summary(product.name, release_label, findings), status, tlp)
+    doc: dict[str, Any] = sort_keys({
+        "document": meta,
+        "product_tree": _product_tree(name, namespace, product.name, release_label, release_pid,
+                                      findings),
         "vulnerabilities": _vulnerabilities(findings, release_pid),
-    }
+    })
+    return doc
+
+
+def sort_keys(value: Any) -> Any:
+    """Every object's keys in alphabetical order, as CSAF test 6.2.13 (sorting) asks."""
+    if isinstance(value, dict):
+        return {k: sort_keys(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [sort_keys(v) for v in value]
+    return value
+
+
+def _with_vectors(findings: list[dict[str, Any]], vectors: dict[str, str]) -> list[dict[str, Any]]:
+    """Findings with the manufacturer's own CVSS vector where one is given for the vulnerability
+    (by its id or an alias): the Go database, for one, carries no severity."""
+    from prodsec.vuln.cvss_score import score
+
+    known = {n for f in findings for n in (f["vulnerability"], *f["aliases"])}
+    for name, vector in vectors.items():
+        if name not in known:
+            raise ValidationFailed(f"cvss.{name}", "no finding of this release has this "
+                                   "vulnerability id or alias")
+        result = score(vector)
+        if result is None or result.version == "4.0":
+            raise ValidationFailed(f"cvss.{name}", f"{vector!r}: expected a CVSS v3.x or v2 "
+                                   "base vector (CSAF 2.0 scores cannot carry v4.0)")
+    out = []
+    for f in findings:
+        given = next((vectors[n] for n in (f["vulnerability"], *f["aliases"]) if n in vectors),
+                     None)
+        result = score(given) if given else None
+        out.append({**f, "cvss": result._asdict()} if result else f)
+    return out
 
 
 def conclusive(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -71,9 +120,12 @@ def conclusive(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _slug(text: str) -> str:
-    import re
-
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "x"
+
+
+def publisher_name(session: Session, actor: Actor) -> str:
+    """The organisation's legal name (profile), else its workspace name."""
+    return _publisher(session, actor, "")[0]
 
 
 def _publisher(session: Session, actor: Actor, override: str) -> tuple[str, str]:
@@ -81,7 +133,7 @@ def _publisher(session: Session, actor: Actor, override: str) -> tuple[str, str]
     org = session.get(Organisation, actor.org_id)
     name = override or (profile.legal_name if profile and profile.legal_name else "") or (
         org.name if org else "unknown")
-    namespace = (profile.website if profile and profile.website.startswith("https://") else
+    namespace = (profile.website.rstrip("/") if profile and profile.website.startswith("https://") else
                  f"https://{_slug(name).lower()}.example")
     return name, namespace
 
@@ -93,49 +145,95 @@ def _summary(product: str, release: str, findings: list[dict[str, Any]]) -> str:
 
 
 def _document(category: str, title: str, tracking: str, publisher: str, namespace: str,
-              now: str, summary: str) -> dict[str, Any]:
+              now: str, summary: str, status: str, tlp: str) -> dict[str, Any]:
     from prodsec import __version__
 
+    version = "0" if status == "draft" else "1"
     return {
         "category": category, "csaf_version": "2.0", "lang": "en", "title": title,
         "publisher": {"category": "vendor", "name": publisher, "namespace": namespace},
+        "distribution": {"tlp": {"label": tlp, "url": "https://www.first.org/tlp/"}},
         "notes": [{"category": "summary", "title": "Summary", "text": summary}],
-        "references": [{"category": "external", "summary": "OSV.dev vulnerability database",
-                        "url": "https://osv.dev/"}],
+        "references": [
+            {"category": "self", "summary": "Canonical URL of this document",
+             "url": canonical_url(namespace, tracking)},
+            {"category": "external", "summary": "OSV.dev vulnerability database",
+             "url": "https://osv.dev/"}],
         "tracking": {
-            "id": tracking, "status": "final", "version": "1",
+            "id": tracking, "status": status, "version": version,
             "initial_release_date": now, "current_release_date": now,
-            "revision_history": [{"date": now, "number": "1", "summary": "Initial version."}],
+            "revision_history": [{"date": now, "number": version, "summary": (
+                "Draft, not published." if status == "draft" else "Initial version.")}],
             "generator": {"date": now, "engine": {"name": "prodsec", "version": __version__}},
         },
     }
 
 
-def _product_tree(vendor: str, product: str, release: str, release_pid: str,
+def canonical_url(namespace: str, tracking: str) -> str:
+    """Where the publisher serves the document: ``<namespace>/.well-known/csaf/<file>``, the
+    file named from the tracking id by CSAF 5.1 (test 6.2.11 wants a ``self`` reference ending
+    in that name). The folder follows the CSAF provider layout (CSAF 7.1.1: a
+    ``provider-metadata.json`` under ``/.well-known/csaf/``); publishers serving elsewhere set
+    it when they publish."""
+    name = re.sub(r"[^+\-a-z0-9]+", "_", tracking.lower())
+    return f"{namespace}/.well-known/csaf/{name}.json"
+
+
+def _product_tree(vendor: str, namespace: str, product: str, release: str, release_pid: str,
                   findings: list[dict[str, Any]]) -> dict[str, Any]:
+    """Vendor → product → version branch for the release, one full product name per component
+    and a ``default_component_of`` relationship per component. Every product carries a
+    product identification helper (test 6.2.16): a component its purl (or CPE); the release and
+    "component in release" products, which have no public identifier of their own, a generic URI
+    under the publisher's namespace (``x_generic_uris``, CSAF 3.1.3.3.3.8) that names the
+    product, the release and the component — never the component's purl alone, which would
+    make a scanner apply the status to the component in every product."""
     components: dict[str, dict[str, Any]] = {}
     relationships = []
+    release_uri = _release_uri(namespace, product, release)
     for f in findings:
         pid = f["csaf_product_id"]
         if pid in components:
             continue
-        entry: dict[str, Any] = {"product_id": pid, "name": _component_name(f)}
-        if f["component"].startswith("pkg:"):
-            entry["product_identification_helper"] = {"purl": f["component"]}
+        entry: dict[str, Any] = {"product_id": pid, "name": _component_name(f),
+                                 "product_identification_helper": _component_helper(f, namespace)}
         components[pid] = entry
         relationships.append({
             "category": "default_component_of", "product_reference": pid,
             "relates_to_product_reference": release_pid,
-            "full_product_name": {"product_id": _in_release(pid, release_pid),
-                                  "name": f"{_component_name(f)} as part of {product} {release}"}})
+            "full_product_name": {
+                "product_id": _in_release(pid, release_pid),
+                "name": f"{_component_name(f)} as part of {product} {release}",
+                "product_identification_helper": _generic(
+                    namespace, f"{release_uri}/components/{pid}")}})
     return {
         "branches": [{"category": "vendor", "name": vendor, "branches": [{
             "category": "product_name", "name": product, "branches": [{
                 "category": "product_version", "name": release,
-                "product": {"product_id": release_pid, "name": f"{product} {release}"}}]}]}],
+                "product": {"product_id": release_pid, "name": f"{product} {release}",
+                            "product_identification_helper": _generic(namespace, release_uri)},
+            }]}]}],
         "full_product_names": list(components.values()),
         "relationships": relationships,
     }
+
+
+def _release_uri(namespace: str, product: str, release: str) -> str:
+    from urllib.parse import quote
+
+    return f"{namespace}/products/{quote(_slug(product).lower())}/releases/{quote(_slug(release))}"
+
+
+def _generic(namespace: str, uri: str) -> dict[str, Any]:
+    return {"x_generic_uris": [{"namespace": f"{namespace}/products", "uri": uri}]}
+
+
+def _component_helper(f: dict[str, Any], namespace: str) -> dict[str, Any]:
+    """The component's purl; a component its SBOM names without one gets a generic URI from its
+    stable CSAF product id (assigned at SBOM import) rather than no helper."""
+    if f["component"].startswith("pkg:"):
+        return {"purl": f["component"]}
+    return _generic(namespace, f"{namespace}/components/{f['csaf_product_id']}")
 
 
 def _component_name(f: dict[str, Any]) -> str:
@@ -145,6 +243,9 @@ def _component_name(f: dict[str, Any]) -> str:
 
 def _in_release(component_pid: str, release_pid: str) -> str:
     return f"{component_pid}:{release_pid.removeprefix('CSAFPID-')}"
+
+
+_CVE = re.compile(r"^CVE-[0-9]{4}-[0-9]{4,}$")
 
 
 def _vulnerabilities(findings: list[dict[str, Any]], release_pid: str) -> list[dict[str, Any]]:
@@ -179,8 +280,15 @@ def _vulnerability(vid: str, items: list[dict[str, Any]], release_pid: str) -> d
         elif csaf_status == "fixed":
             remediations.append({"category": "vendor_fix", "product_ids": [pid],
                                  "details": f["detail"] or "Fixed in this release."})
+    for f in items:
+        pid = _in_release(f["csaf_product_id"], release_pid)
+        if pid in status.get("under_investigation", []) and not any(
+                pid in r["product_ids"] for r in remediations):
+            remediations.append({"category": "none_available", "product_ids": [pid],
+                                 "details": "Under investigation: no remediation is known yet."})
     entry: dict[str, Any] = {
-        "ids": [{"system_name": "OSV", "text": vid}],
+        # a CVE goes in ``cve``, never in ``ids`` (test 6.2.17)
+        "ids": [{"system_name": "OSV", "text": n} for n in names if not _CVE.match(n)][:1],
         "notes": [{"category": "description", "title": "Description",
                    "text": first["summary"] or f"{vid} affects {first['component']}"},
                   *_cvss_v4_notes(items)],
@@ -188,6 +296,8 @@ def _vulnerability(vid: str, items: list[dict[str, Any]], release_pid: str) -> d
     }
     if cve:
         entry["cve"] = cve
+    if not entry["ids"]:
+        del entry["ids"]
     scores = _scores(items, release_pid, status)
     if scores:
         entry["scores"] = scores
@@ -200,14 +310,15 @@ def _vulnerability(vid: str, items: list[dict[str, Any]], release_pid: str) -> d
     return entry
 
 
-SCORED_STATUSES = ("fixed", "known_affected", "under_investigation")
+# not "fixed": a score on a fixed product must be an environmental 0 (test 6.2.19)
+SCORED_STATUSES = ("known_affected", "under_investigation")
 
 
 def _scores(items: list[dict[str, Any]], release_pid: str,
             status: dict[str, list[str]]) -> list[dict[str, Any]]:
     """CSAF ``scores``: each CVSS v2/v3 base score with the products it applies to — those the
-    vulnerability affects, affected before a fix, or may affect (a score says nothing about a
-    product that is not affected). The objects follow FIRST's CVSS JSON schemas, and score and
+    vulnerability affects or may affect (a score says nothing about a product that is not
+    affected, and on a fixed one CSAF test 6.2.19 wants only an environmental 0). The objects follow FIRST's CVSS JSON schemas, and score and
     vector come from the same computation, so tests 6.1.8 and 6.1.9 hold by construction."""
     from prodsec.vuln.cvss_score import CvssScore, first_json
 
@@ -248,36 +359,161 @@ def _remediation(f: dict[str, Any], pid: str) -> dict[str, Any]:
 
 def check(doc: dict[str, Any]) -> list[str]:
     """Blocking problems the formats.csaf validator finds (schema and mandatory 6.1 tests)."""
+    return [f"{f.test} {f.path}: {f.message}" for f in _failures(doc, ("6.1.",))]
+
+
+def check_clean(doc: dict[str, Any]) -> list[str]:
+    """Schema, mandatory (6.1) and recommended (6.2) failures: an authored document has none.
+    Informative (6.3) findings are allowed; docs/csaf.md explains each one prodsec leaves."""
+    return [f"{f.test} {f.path}: {f.message}" for f in _failures(doc, ("6.1.", "6.2."))]
+
+
+def _failures(doc: dict[str, Any], groups: tuple[str, ...]) -> list[Any]:
     from prodsec.formats import csaf
 
     report = csaf.validate(json.dumps(doc).encode(), "generated CSAF",
-                           tests=tuple(t for t in csaf.TESTS if t.startswith("6.1.")))
-    return [f"{f.test} {f.path}: {f.message}" for f in report.failures if f.blocking]
+                           tests=tuple(t for t in csaf.TESTS if t.startswith(groups)))
+    return [f for f in report.failures if f.group in ("schema", "mandatory", "optional")]
+
+
+def _refuse_unclean(doc: dict[str, Any]) -> None:
+    """Stop with what to do: a known-affected product without a score (6.2.3) needs the
+    manufacturer's vector; anything else is prodsec's fault and is listed as is."""
+    problems = check_clean(doc)
+    unscored = sorted({_label(v) for v, _ in _unscored(doc)})
+    if unscored:
+        raise ValidationFailed("cvss", "known affected products need a CVSS score (CSAF 6.2.3) "
+                               "and the advisory data gives none for " + ", ".join(unscored)
+                               + ": give the manufacturer's assessment as ID=CVSS:3.1/... "
+                               "(CLI --cvss, API cvss)")
+    if problems:
+        raise ValidationFailed("csaf", "generated document fails validation: "
+                               + "; ".join(problems[:5]))
+
+
+def _label(vuln: dict[str, Any]) -> str:
+    """"GO-2020-0017 (CVE-2020-26160)": the ids a ``--cvss`` option accepts."""
+    names = [str(i["text"]) for i in vuln.get("ids", [])] + (
+        [str(vuln["cve"])] if "cve" in vuln else [])
+    return names[0] + (f" ({', '.join(names[1:])})" if names[1:] else "")
+
+
+def _unscored(doc: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    found = []
+    for vuln in doc.get("vulnerabilities", []):
+        scored = {p for s in vuln.get("scores", []) for p in s["products"]}
+        found += [(vuln, p) for p in vuln["product_status"].get("known_affected", [])
+                  if p not in scored]
+    return found
+
+
+def _sha(doc: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(doc, indent=2, ensure_ascii=False).encode()).hexdigest()
 
 
 def author(session: Session, actor: Actor, product_ref: str, release_label: str,
            category: str = "csaf_security_advisory", **options: Any) -> CsafDocument:
-    """Build, validate and store a CSAF document; refuse it if the validator does."""
+    """Build, validate and store a CSAF document as a ``draft`` (version 0); refuse it unless
+    the schema, mandatory and recommended tests all pass. ``publish`` releases it."""
     actor.require("editor")
-    doc = build(session, actor, product_ref, release_label, category, **options)
-    problems = check(doc)
-    if problems:
-        raise ValidationFailed("csaf", "generated document fails validation: " + "; ".join(problems[:5]))
+    options.pop("status", None)
+    doc = build(session, actor, product_ref, release_label, category, status="draft", **options)
+    _refuse_unclean(doc)
     tracking = doc["document"]["tracking"]["id"]
     if session.scalar(select(CsafDocument.id).where(CsafDocument.org_id == actor.org_id,
                                                     CsafDocument.tracking_id == tracking)):
         raise Conflict(f"a CSAF document with tracking id {tracking!r} exists already",
                        precondition=False)
-    data = json.dumps(doc, indent=2, ensure_ascii=False).encode()
     row = CsafDocument(org_id=actor.org_id, product_id=get_product(session, actor, product_ref).id,
                        tracking_id=tracking, category=category, title=doc["document"]["title"],
-                       document=doc, sha256=hashlib.sha256(data).hexdigest())
+                       document=doc, sha256=_sha(doc), status="draft")
     session.add(row)
     session.flush()
     audit.record(session, actor, "csaf.author", "csaf-document", row.id, None,
                  {"tracking_id": tracking, "category": category, "sha256": row.sha256,
-                  "vulnerabilities": len(doc["vulnerabilities"])})
+                  "status": "draft", "vulnerabilities": len(doc["vulnerabilities"])})
     return row
+
+
+def publish(session: Session, actor: Actor, ref: str, status: str, summary: str = "",
+            release_label: str | None = None, **options: Any) -> CsafRevision:
+    """Publish a CSAF document as ``interim`` or ``final``: a new revision, kept unchanged.
+
+    A draft becomes version 1 (its draft history entry dropped: test 6.1.18 allows no version 0
+    in a released history). A published document is never changed: publishing it again
+    rebuilds it from the current triage as version n+1 with a revision history entry (CSAF
+    3.2.1.12.8), keeping its initial release date. Each step is in the audit trail with the
+    revision's SHA-256."""
+    actor.require("editor")
+    if status not in PUBLISHED:
+        raise ValidationFailed("status", f"{status!r}: publish as interim or final")
+    row = get_document(session, actor, ref)
+    now = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+    old: dict[str, Any] = row.document
+    tracking = dict(old["document"]["tracking"])
+    if row.status == "draft":
+        doc, history, version = old, [], 1
+        initial = now
+    else:
+        doc = _rebuilt(session, actor, row, release_label, options)
+        history = list(tracking["revision_history"])
+        version = max(int(h["number"]) for h in history) + 1
+        initial = tracking["initial_release_date"]
+    history.append({"date": now, "number": str(version), "summary": summary or (
+        "Initial release." if version == 1 else f"Revision {version}: {status}.")})
+    meta: dict[str, Any] = dict(doc["document"])
+    meta["tracking"] = {**tracking, "status": status, "version": str(version),
+                        "initial_release_date": initial, "current_release_date": now,
+                        "revision_history": history,
+                        "generator": {**tracking["generator"], "date": now}}
+    new = sort_keys({**doc, "document": meta})
+    _refuse_unclean(new)
+    before = {"status": row.status, "version": tracking["version"], "sha256": row.sha256}
+    row.document, row.sha256, row.status = new, _sha(new), status
+    revision = CsafRevision(org_id=actor.org_id, document_id=row.id, version=str(version),
+                            status=status, document=new, sha256=row.sha256,
+                            published_by=actor.email)
+    session.add(revision)
+    session.flush()
+    audit.record(session, actor, "csaf.publish", "csaf-document", row.id, before,
+                 {"status": status, "version": str(version), "sha256": row.sha256})
+    return revision
+
+
+def _rebuilt(session: Session, actor: Actor, row: CsafDocument, release_label: str | None,
+             options: dict[str, Any]) -> dict[str, Any]:
+    """The document rebuilt from the current triage, same tracking id, title and publisher."""
+    meta = row.document["document"]
+    release = release_label or _release_of(row)
+    return build(session, actor, row.product_id, release, row.category,
+                 publisher=meta["publisher"]["name"], tracking_id=row.tracking_id,  # type: ignore[index]
+                 title=row.title, carried_cvss=_vectors_of(row.document), **options)
+
+
+def _vectors_of(doc: dict[str, Any]) -> dict[str, str]:
+    """The CVSS vectors a revision gave, by vulnerability: the manufacturer's assessment
+    carries over to the next revision unless a new vector is given."""
+    vectors = {}
+    for vuln in doc.get("vulnerabilities", []):
+        name = (vuln.get("ids") or [{}])[0].get("text") or vuln.get("cve")
+        for score in vuln.get("scores", []):
+            cvss = score.get("cvss_v3") or score.get("cvss_v2")
+            if name and cvss:
+                vectors[name] = cvss["vectorString"]
+    return vectors
+
+
+def _release_of(row: CsafDocument) -> str:
+    branch = row.document["product_tree"]["branches"][0]["branches"][0]["branches"][0]  # type: ignore[index]
+    return str(branch["name"])
+
+
+def revisions(session: Session, actor: Actor, ref: str) -> list[CsafRevision]:
+    """A document's published revisions, oldest first."""
+    row = get_document(session, actor, ref)
+    return list(session.scalars(select(CsafRevision).where(
+        CsafRevision.org_id == actor.org_id, CsafRevision.document_id == row.id)
+        .order_by(CsafRevision.published_at)))
 
 
 def get_document(session: Session, actor: Actor, ref: str) -> CsafDocument:

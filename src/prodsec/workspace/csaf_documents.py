@@ -37,7 +37,8 @@ def document_view(row: CsafDocument) -> dict[str, Any]:
     return {"id": row.id, "product_id": row.product_id, "tracking_id": row.tracking_id,
             "category": row.category, "title": row.title, "sha256": row.sha256,
             "vulnerabilities": len(vulnerabilities) if isinstance(vulnerabilities, list) else 0,
-            "created_at": row.created_at.isoformat()}
+            "created_at": row.created_at.isoformat(), "status": row.status,
+            "version": str(row.document["document"]["tracking"]["version"])}  # type: ignore[index]
 
 
 def filename(row: CsafDocument) -> str:

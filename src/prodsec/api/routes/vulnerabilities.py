@@ -37,6 +37,11 @@ class Submission(Strict):
     stage: Stage
     at: dt.datetime | None = Field(default=None, description="Default: now.")
     reference: str = Field(default="", max_length=500)
+    content: dict[str, Any] | None = Field(default=None, description=(
+        "The report's items (the draft's ``content``, completed); default: the draft as it is."))
+    includes: list[Stage] = Field(default_factory=list, max_length=2, description=(
+        "Neighbouring stages whose items this report also gives (Art. 14: 'unless the relevant "
+        "information has already been provided')."))
 
 
 class Measure(Strict):
@@ -224,6 +229,17 @@ class CsafRequest(Strict):
         "Publisher name (default: the organisation's legal name)."))
     summary: str = Field(default="", max_length=20000, description=(
         "The summary note (default: the vulnerabilities found)."))
+    cvss: dict[str, str] = Field(default_factory=dict, max_length=500, description=(
+        "The manufacturer's CVSS v3.x/v2 base vector per vulnerability id or alias, where the "
+        "advisory data gives none (CSAF test 6.2.3 wants a score for known affected products)."))
+    tlp: Literal["WHITE", "GREEN", "AMBER", "RED"] = "WHITE"
+
+
+class CsafPublish(Strict):
+    status: Literal["interim", "final"]
+    summary: str = Field(default="", max_length=2000, description="The revision history entry.")
+    cvss: dict[str, str] = Field(default_factory=dict, max_length=500, description=(
+        "As for authoring; used when a published document is rebuilt as a new revision."))
 
 
 class CsafAuthored(BaseModel):
@@ -235,6 +251,8 @@ class CsafAuthored(BaseModel):
     sha256: str
     vulnerabilities: int
     created_at: str
+    status: str
+    version: str
     document: dict[str, Any] | None = None
 
 
@@ -250,8 +268,21 @@ def author_csaf(work: Writer, product_id: str, release: str, body: CsafRequest,
 
     row = author(work.session, work.actor, product_id, release, body.category,
                  tracking_id=body.tracking_id, title=body.title, publisher=body.publisher,
-                 summary=body.summary)
+                 summary=body.summary, cvss=body.cvss, tlp=body.tlp)
     response.headers["Location"] = f"/api/v1/products/{row.product_id}/csaf/{row.id}"
+    return CsafAuthored(**csaf_documents.document_view(row), document=row.document)
+
+
+@router.post("/products/{product_id}/csaf/{doc_id}/publish", response_model=CsafAuthored)
+def publish_csaf(work: Writer, product_id: str, doc_id: str, body: CsafPublish) -> CsafAuthored:
+    """Publish a CSAF document as interim or final: a draft becomes version 1; a published
+    document is rebuilt from the current triage as the next revision (published revisions are
+    never changed). Audited with the revision's SHA-256; 422 when it would fail validation."""
+    from prodsec.workspace import csaf_documents
+    from prodsec.workspace.csaf_author import publish
+
+    row = csaf_documents.get_document(work.session, work.actor, product_id, doc_id)
+    publish(work.session, work.actor, row.id, body.status, body.summary, cvss=body.cvss)
     return CsafAuthored(**csaf_documents.document_view(row), document=row.document)
 
 
@@ -319,14 +350,40 @@ def submit(work: Writer, case_id: str, body: Submission) -> dict[str, Any]:
     from prodsec.workspace import article14
 
     article14.submit(work.session, work.actor, work.kb, case_id, body.stage,
-                     _aware(body.at) if body.at else None, body.reference)
+                     _aware(body.at) if body.at else None, body.reference, body.content,
+                     tuple(body.includes))
     return article14.case_view(work.session, work.kb, article14.get_case(
         work.session, work.actor, case_id))
 
 
 @router.get("/cases/{case_id}/drafts/{stage}")
-def draft(work: UnitDep, case_id: str, stage: Stage) -> dict[str, Any]:
-    """The report a stage requires, pre-filled; ``to_complete`` names what is left to write."""
+def draft(work: UnitDep, case_id: str, stage: Stage,
+          includes: list[Stage] = Query(default=[])) -> dict[str, Any]:  # noqa: B008
+    """The report a stage requires, pre-filled; ``to_complete`` names what is left to write,
+    ``blocked`` why it cannot be submitted yet (out of order)."""
     from prodsec.workspace import article14
 
-    return article14.draft(work.session, work.actor, work.kb, case_id, stage)
+    return article14.draft(work.session, work.actor, work.kb, case_id, stage, tuple(includes))
+
+
+@router.get("/cases/{case_id}/reports/{stage}", response_class=Response, responses={200: {
+    "description": "The report exactly as submitted: its JSON form (the bytes whose SHA-256 the "
+                   "audit trail holds) or a PDF of it.",
+    "content": {"application/json": {}, "application/pdf": {}}}})
+def submitted_report(work: UnitDep, case_id: str, stage: Stage,
+                     format: Literal["json", "pdf"] = Query(default="json")) -> Response:
+    """A submitted Article 14 report, as JSON or PDF; ``X-Report-SHA256`` is its hash."""
+    from prodsec.documents import article14_report
+    from prodsec.workspace import article14
+    from prodsec.workspace import article14_reports as reports
+
+    doc, sha = article14.submitted_report(work.session, work.actor, case_id, stage)
+    name = f"article14-{case_id[:8]}-{stage}"
+    if format == "pdf":
+        response = Response(article14_report.to_pdf(doc, sha), media_type="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="{name}.pdf"'})
+    else:
+        response = Response(reports.report_bytes(doc), media_type="application/json", headers={
+            "Content-Disposition": f'attachment; filename="{name}.json"'})
+    response.headers["X-Report-SHA256"] = sha
+    return response
