@@ -21,6 +21,9 @@ from prodsec.workspace.products import add_product, add_release, assess
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "products"
 AS_OF = dt.date(2026, 11, 27)
 TODAY = dt.date(2026, 12, 1)
+# 1.0 is on the market under the RED delegated act; 2.0 will be placed on the market after the
+# CRA's conformity-assessment obligations apply (2027-12-11), so CRA declarations are about it.
+RED_RELEASE, CRA_RELEASE = "1.0", "2.0"
 
 ORG = {
     "legal_name": "Example Devices GmbH", "trade_name": "HomeSight",
@@ -64,6 +67,10 @@ def docs_fields(product: str) -> dict[str, Any]:
                           "certificate": "EX-2026-0001"},
         "pledge_progress": {f"goal-{i}": f"Measured progress on goal {i}: see the public report."
                             for i in range(1, 8)},
+        "serial_numbers": "Serial numbers HS2-A1-000001 to HS2-A1-050000",
+        "accessories": "Power supply PSU-5V-2A; companion app HomeSight for Android and iOS, version 3.x",
+        "conformity_route": "module-b-c",
+        "other_legislation": "Directive 2011/65/EU (RoHS)",
     }
 
 
@@ -77,7 +84,9 @@ def add_example(session: Session, actor: Actor, kb: KnowledgeBase, evidence_dir:
                 file: str, complete: bool = True) -> str:
     """Add an example product with one release, assess it, and (if complete) meet everything."""
     product = add_product(session, actor, kb, load_profile(file))
-    add_release(session, actor, product.id, "1.0", dt.date(2026, 3, 1), dt.date(2031, 3, 1),
+    add_release(session, actor, product.id, RED_RELEASE, dt.date(2026, 3, 1), dt.date(2031, 3, 1),
+                "Expected time in use of five years, from sales data of the previous model.")
+    add_release(session, actor, product.id, CRA_RELEASE, dt.date(2028, 1, 10), dt.date(2033, 1, 10),
                 "Expected time in use of five years, from sales data of the previous model.")
     assess(session, actor, kb, product.id, AS_OF)
     if complete:

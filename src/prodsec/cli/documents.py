@@ -45,9 +45,15 @@ def document(
                                             "security-txt, json for OSCAL; json for list).")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE.")] = None,
     draft: Annotated[bool, typer.Option(help="Produce it with missing information marked.")] = False,
+    confirm: Annotated[list[str] | None, typer.Option(help=(
+        "KEY of an unverified fact the document rests on (repeat, or 'all'): record that you "
+        "checked it, with --reason, before generating."))] = None,
+    reason: Annotated[str | None, typer.Option(help="With --confirm: how the facts were checked.")] = None,
     org: OrgOpt = "default", db: DbOpt = None,
 ) -> None:
     """Generate a document from the workspace and keep its generation record."""
+    if confirm and not reason:
+        raise InputError("--confirm needs --reason TEXT (how the facts were checked)")
     if kind == "list":
         _list(product, org, db, Format(fmt) if fmt in ("json", "markdown", "table") else Format.table)
         return
@@ -57,6 +63,13 @@ def document(
     chosen = fmt or default_format(kind)
     if chosen == "pdf" and output is None:
         raise InputError("--format pdf needs --output FILE (PDF is binary)")
+    if confirm:
+        from prodsec.documents.acknowledge import acknowledge
+
+        with workspace(db, org) as (_, session, actor):
+            done = acknowledge(session, actor, kind, product, confirm, reason or "", release)
+        print(f"{len(done)} fact(s) confirmed: {', '.join(d['key'] for d in done)}",
+              file=sys.stderr)
     with workspace(db, org) as (_, session, actor):
         data, record = render(kind, session, actor, product, chosen, release, draft)
         sha = record.sha256
@@ -151,6 +164,10 @@ def product_docs(
     doc_url: Text = None, support_type: Text = None, secure_use: Text = None,
     change_effects: Text = None, update_installation: Text = None, decommissioning: Text = None,
     auto_update_opt_out: Text = None, integrator_info: Text = None,
+    serial_numbers: Annotated[str | None, typer.Option(help="Batch or serial numbers covered (RED).")] = None,
+    accessories: Annotated[str | None, typer.Option(help="Accessories, components, software covered, or 'none' (RED).")] = None,
+    conformity_route: Annotated[str | None, typer.Option(help="module-a, module-b-c or module-h (RED Art. 17).")] = None,
+    other_legislation: Annotated[str | None, typer.Option(help="Other Union legislation complied with, one per line.")] = None,
     standard: Annotated[list[str] | None, typer.Option(help=(
         "ID (applied in full) or ID:PARTS (in part); repeat. Replaces the list."))] = None,
     notified_body: Annotated[str | None, typer.Option(help=(
@@ -180,7 +197,9 @@ def product_docs(
              "support_type": support_type, "secure_use": secure_use,
              "change_effects": change_effects, "update_installation": update_installation,
              "decommissioning": decommissioning, "auto_update_opt_out": auto_update_opt_out,
-             "integrator_info": integrator_info}
+             "integrator_info": integrator_info, "serial_numbers": serial_numbers,
+             "accessories": accessories, "conformity_route": conformity_route,
+             "other_legislation": other_legislation}
     changes: dict[str, Any] = {k: _text(v) for k, v in texts.items() if v is not None}
     if standard is not None:
         changes["standards_applied"] = [_standard(s) for s in standard if s]

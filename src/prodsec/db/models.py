@@ -388,6 +388,25 @@ class GeneratedDocument(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class FactAcknowledgement(Base):
+    """A person's confirmation that a fact the knowledge base marks unverified holds for the
+    organisation's documents (checked against the primary text, or accepted with a reason).
+    ``key`` hashes the fact's citation, so a changed fact needs a new confirmation."""
+
+    __tablename__ = "fact_acknowledgements"
+    __table_args__ = (UniqueConstraint("org_id", "key", name="uq_fact_ack_org_key"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                        index=True)
+    key: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    document_kind: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 # ---- vulnerability handling (issue 7) -------------------------------------------------------
 
 

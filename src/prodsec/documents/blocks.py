@@ -115,49 +115,109 @@ def binding_assessment(inputs: Inputs, facts: Facts, reg_id: str) -> AssessmentD
     return a
 
 
-def open_requirements(inputs: Inputs, facts: Facts, a: AssessmentData | None) -> list[Gap]:
-    """A declaration states conformity: every requirement must be met or justified as n/a."""
+def open_requirements(inputs: Inputs, facts: Facts, a: AssessmentData | None,
+                      own: tuple[str, ...] = ()) -> list[Gap]:
+    """A declaration states conformity: every requirement must be met or justified as n/a —
+    except the ones asking for this very document (``own``), which issuing it fulfils."""
     if a is None:
         return []
     name = product_name(inputs)
     return [facts.flag(f"status.{r.id}", f"{r.id} ({r.title}) is {r.status}",
                        f"prodsec status {name!r} {r.id} --set met --evidence FILE")
-            for r in sorted_rows(inputs.kb, a) if r.status not in ("met", "not-applicable")]
+            for r in sorted_rows(inputs.kb, a)
+            if r.status not in ("met", "not-applicable") and not r.id.startswith(own or ("\0",))]
+
+
+def oj_listing(std: dict[str, Any], reg_id: str, day: dt.date) -> dict[str, Any] | None:
+    """The standard's OJ listing under ``reg_id`` in force on ``day`` (a standard is harmonised
+    for an act only once its reference is published in the OJ for that act). The knowledge
+    data may give one listing or a list of them."""
+    listings = std.get("oj_listing") or []
+    for listing in [listings] if isinstance(listings, dict) else listings:
+        published = _day(listing.get("date"))
+        withdrawn = _day(listing.get("withdrawn"))
+        if (listing.get("act") == reg_id and published is not None and published <= day
+                and (withdrawn is None or day < withdrawn)):
+            return dict(listing)
+    return None
+
+
+def _day(value: Any) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
+
+
+def _restriction_bites(inputs: Inputs, std: dict[str, Any], rule: Any) -> bool | None:
+    """Whether an OJ restriction applies to this product: True/False from the profile, None
+    when the rule needs a fact the profile lacks or the restriction has no rule at all."""
+    if rule is None or inputs.product is None:
+        return None
+    from prodsec.core.profile import parse_profile
+
+    node = inputs.kb.compile(rule, std)
+    profile = parse_profile(inputs.product.profile, inputs.kb.vocabulary, inputs.product.name)
+    return node.value(profile) if node is not None else None
 
 
 def standards_block(inputs: Inputs, reg_id: str) -> list[dict[str, Any]]:
-    """The standards the team applied, with what the knowledge base says about each."""
+    """The standards the team applied, each either a harmonised standard (its reference is in
+    the OJ for this act on the issue date) or an other technical specification; for harmonised
+    ones, the OJ restrictions and whether one takes the presumption of conformity away."""
     kb = inputs.kb
-    reg = kb.regulation(reg_id)
-    relations = {s["standard"]: s for s in reg["standards"]}
+    day = inputs.release.placed_on_market if inputs.release and inputs.release.placed_on_market \
+        else inputs.today
     out = []
     for item in inputs.docs.get("standards_applied") or []:
         std = kb.standards[item["standard"]]
-        rel = relations.get(item["standard"])
+        listing = oj_listing(std, reg_id, day)
+        restrictions = []
+        for r in (listing or {}).get("restrictions") or []:
+            bites = _restriction_bites(inputs, std, r.get("applies_when"))
+            restrictions.append({"id": r["id"], "text": r["text"], "bites": bites,
+                                 "cite": cite(kb, r["citation"], std)})
+        harmonised = listing is not None
         out.append({"id": std["id"], "name": std.get("short_name") or std["title"],
                     "title": std["title"], "version": std.get("version") or "",
                     "published": str(std.get("published") or ""), "extent": item["extent"],
-                    "parts": item["parts"], "relation": rel["relation"] if rel else None,
-                    "restriction": (rel or {}).get("restriction") or "",
-                    "cite": cite(kb, rel["citation"], reg) if rel else ""})
+                    "parts": item["parts"], "harmonised": harmonised,
+                    "listing": None if listing is None else {
+                        "reference": listing["reference"], "date": str(listing["date"]),
+                        "cite": cite(kb, listing["citation"], std)},
+                    "restrictions": restrictions,
+                    "restricted": [r for r in restrictions if r["bites"]],
+                    "presumption": harmonised and item["extent"] == "full"
+                    and not any(r["bites"] for r in restrictions),
+                    "relation": _relation(kb, reg_id, std["id"])})
     return out
+
+
+def _relation(kb: KnowledgeBase, reg_id: str, std_id: str) -> str | None:
+    """What the instrument's own file says of the standard (e.g. PSTI deemed compliance)."""
+    for s in kb.regulation(reg_id)["standards"]:
+        if s["standard"] == std_id:
+            return str(s["relation"])
+    return None
 
 
 def needs_notified_body(inputs: Inputs, a: AssessmentData | None, reg_id: str) -> bool:
     """Third-party routes need one; 'self-if-harmonised' unless a harmonised standard is
-    applied in full (Art. 32(2) CRA; Art. 17(3)-(4) RED)."""
+    applied in full with its presumption intact (Art. 32(2) CRA; Art. 17(3)-(4) RED)."""
     if a is None or a.route in (None, "self", "none"):
         return False
     if a.route != "self-if-harmonised":
         return True
-    return not any(s["relation"] == "harmonised" and s["extent"] == "full"
-                   for s in standards_block(inputs, reg_id))
+    return not any(s["presumption"] for s in standards_block(inputs, reg_id))
 
 
 def notified_body_block(inputs: Inputs, facts: Facts, a: AssessmentData | None,
                         reg_id: str) -> dict[str, Any] | None:
     if not needs_notified_body(inputs, a, reg_id):
         return None
+    return notified_body_value(inputs, facts)
+
+
+def notified_body_value(inputs: Inputs, facts: Facts) -> dict[str, Any]:
     value = doc_field(inputs, facts, "notified_body")
     return value if isinstance(value, dict) else {"name": value, "number": value,
                                                   "procedure": value, "certificate": value}
@@ -182,7 +242,77 @@ def requirement_cite(kb: KnowledgeBase, req_id: str) -> str:
 
 
 def table_rows(inputs: Inputs, a: AssessmentData) -> list[Row]:
-    return sorted_rows(inputs.kb, a)
+    """The assessment's rows in the legal text's order; their citations are noted as facts
+    the document rests on (the rows were cited when gathered, outside the generation)."""
+    kb = inputs.kb
+    for row in sorted_rows(kb, a):
+        req = kb.requirements.get(row.id) or {}
+        if req.get("citation"):
+            cite(kb, req["citation"], kb.document(kb.document_id(row.id)))
+    return sorted_rows(kb, a)
+
+
+def covers_release(inputs: Inputs, facts: Facts, reg_id: str, obligation: str) -> None:
+    """Refuse a declaration for a release the instrument does not cover on its placing-on-market
+    date: the obligation's applies_from/until in the knowledge data decide (e.g. the CRA's
+    conformity assessment applies from 2027-12-11; the RED delegated act ends 2027-12-10)."""
+    reg = inputs.kb.regulation(reg_id)
+    r = inputs.release
+    if r is None or r.placed_on_market is None:
+        return  # the release block names the gap
+    for ob in (reg.get("applicability") or {}).get("obligations") or []:
+        if ob["id"] != obligation:
+            continue
+        start, end = _day(ob.get("applies_from")), _day(ob.get("until"))
+        day = r.placed_on_market
+        if (start and day < start) or (end and day > end):
+            span = f"from {start}" + (f" to {end}" if end else "")
+            raise NotApplicable(
+                f"{reg['short_name']} does not cover release {r.version_label} of "
+                f"{product_name(inputs)!r}: it is placed on the market on {day}, and "
+                f"{ob['title'].lower()} apply {span} "
+                f"({inputs.kb.cite(ob['citation'], reg)}); no such declaration can be drawn up")
+        return
+
+
+# A delegated act that ends leaves its parent act in force: Delegated Regulation (EU) 2022/30
+# is repealed from 2027-12-11 (Delegated Regulation (EU) 2026/339, Art. 1), but radio equipment
+# stays under Directive 2014/53/EU itself.
+PARENT_ACTS = {"eu-red-da": "Directive 2014/53/EU (Radio Equipment Directive)"}
+
+
+def other_legislation(inputs: Inputs, own: str) -> list[dict[str, str]]:
+    """The other Union law the product was assessed against and that covers this release,
+    plus what the user recorded (e.g. Directive 2011/65/EU), for Annex V point 5 / RED Annex
+    VI point 5."""
+    kb = inputs.kb
+    out = []
+    for reg_id, a in sorted(inputs.assessments.items()):
+        reg = kb.regulation(reg_id)
+        if reg_id == own or a.status not in ("required", "upcoming") \
+                or "EU" not in (reg.get("markets") or []) or reg.get("binding") != "mandatory":
+            continue
+        try:
+            covers_release(inputs, Facts(), reg_id, _main_obligation(reg))
+        except NotApplicable:
+            if reg_id in PARENT_ACTS:
+                out.append({"id": reg_id, "text": PARENT_ACTS[reg_id]})
+            continue
+        out.append({"id": reg_id, "text": str(reg["legal_reference"]).split(",")[0].strip()
+                    + f" ({reg['short_name']})"})
+    for line in str(inputs.docs.get("other_legislation") or "").splitlines():
+        if line.strip():
+            out.append({"id": "", "text": line.strip()})
+    return out
+
+
+def _main_obligation(reg: dict[str, Any]) -> str:
+    obligations = (reg.get("applicability") or {}).get("obligations") or []
+    ids = [o["id"] for o in obligations]
+    for wanted in ("conformity-assessment", "essential-requirements", "security-requirements"):
+        if wanted in ids:
+            return wanted
+    return ids[0] if ids else ""
 
 
 def iso(day: dt.date | None) -> str:

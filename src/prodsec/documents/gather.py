@@ -45,6 +45,7 @@ class Row:
     controls: list[str]
     evidence: list[dict[str, Any]]
     parent: str | None = None
+    verified: bool = True  # False: the citation is marked unverified in the knowledge base
 
 
 @dataclass
@@ -75,6 +76,7 @@ class Inputs:
     docs_version: int | None = None
     assessments: dict[str, AssessmentData] = field(default_factory=dict)
     products: list[str] = field(default_factory=list)
+    acknowledged: set[str] = field(default_factory=set)  # confirmed unverified facts (keys)
 
     @property
     def profile(self) -> dict[str, Any]:
@@ -113,8 +115,11 @@ class Inputs:
 
 def gather(session: Session, actor: Actor, kb: KnowledgeBase, product_ref: str | None,
            release_label: str | None, today: dt.date) -> Inputs:
+    from prodsec.documents.acknowledge import acknowledged_keys
+
     inputs = Inputs(kb, today, org_view(get_org_profile(session, actor)))
     inputs.products = [p.name for p in products_of(session, actor)]
+    inputs.acknowledged = acknowledged_keys(session, actor)
     if product_ref is None:
         return inputs
     product = get_product(session, actor, product_ref)
@@ -188,10 +193,12 @@ def _row(kb: KnowledgeBase, s: RequirementStatus, controls: dict[str, list[str]]
     req = kb.requirements.get(s.requirement_id, {})
     doc = kb.regulations.get(kb.document_id(s.requirement_id))
     citation = req.get("citation")
+    # cited outside a generation: no "[unverified]" mark; table_rows notes the fact instead
     return Row(s.requirement_id, req.get("title", s.requirement_id), s.category,
                cite(kb, citation, doc) if doc else kb.cite(citation) or "", citation.get("url") if citation else None,
                s.status, s.justification, sorted(controls.get(s.requirement_id, [])),
-               evidence.get(s.id, []), req.get("parent"))
+               evidence.get(s.id, []), req.get("parent"),
+               not (citation and citation.get("verified") is False))
 
 
 def requirement_order(kb: KnowledgeBase, regulation_id: str) -> dict[str, int]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from prodsec.documents import blocks as b
+from prodsec.documents import models
 from prodsec.documents.facts import Facts, cite, formal, month_year
 from prodsec.documents.gather import Inputs
 
@@ -44,17 +45,27 @@ def _base(inputs: Inputs, regulation: str | None = None) -> dict[str, Any]:
 
 # ---- CRA: EU declaration of conformity (Annex V) and the simplified one (Annex VI) --------
 
+OWN_ARTICLES = ("eu-cra:art-28", "eu-cra:art-13:20")  # drawing up the declaration itself
+
 
 def eu_declaration(inputs: Inputs, facts: Facts) -> dict[str, Any]:
+    """Annex V, point by point. Standards are harmonised only where their reference is in the
+    OJ under the CRA (none is, as of the knowledge base's date); the rest are named as other
+    technical specifications (point 6). Refused for a release placed on the market before
+    the CRA's conformity-assessment obligations apply."""
     a = b.binding_assessment(inputs, facts, "eu-cra")
+    b.covers_release(inputs, facts, "eu-cra", "conformity-assessment")
+    standards = b.standards_block(inputs, "eu-cra")
     return _base(inputs, "eu-cra") | {
-        "items": b.list_items(inputs.kb, "eu-cra:annex-v"),
+        "items": models.by_id(inputs.kb, "eu-declaration"),
         "product": b.product_block(inputs, facts),
         "manufacturer": b.manufacturer_block(inputs, facts),
-        "standards": b.standards_block(inputs, "eu-cra"),
+        "harmonised": [s for s in standards if s["harmonised"]],
+        "other_specs": [s for s in standards if not s["harmonised"]],
+        "legislation": b.other_legislation(inputs, "eu-cra"),
         "notified_body": b.notified_body_block(inputs, facts, a, "eu-cra"),
         "route": b.route_text(inputs.kb, "eu-cra", a),
-        "open": b.open_requirements(inputs, facts, a),
+        "open": b.open_requirements(inputs, facts, a, OWN_ARTICLES),
         "signature": b.signature_block(inputs, facts),
         "obligation": b.requirement_cite(inputs.kb, "eu-cra:art-28:1"),
     }
@@ -62,40 +73,79 @@ def eu_declaration(inputs: Inputs, facts: Facts) -> dict[str, Any]:
 
 def eu_declaration_simplified(inputs: Inputs, facts: Facts) -> dict[str, Any]:
     a = b.binding_assessment(inputs, facts, "eu-cra")
+    b.covers_release(inputs, facts, "eu-cra", "conformity-assessment")
     return _base(inputs, "eu-cra") | {
-        "items": b.list_items(inputs.kb, "eu-cra:annex-vi"),
+        "items": models.by_id(inputs.kb, "eu-declaration-simplified"),
         "product": b.product_block(inputs, facts),
         "manufacturer": b.manufacturer_block(inputs, facts),
         "doc_url": b.doc_field(inputs, facts, "doc_url"),
-        "open": b.open_requirements(inputs, facts, a),
+        "open": b.open_requirements(inputs, facts, a, OWN_ARTICLES),
         "obligation": b.requirement_cite(inputs.kb, "eu-cra:art-13:20"),
     }
 
 
-# ---- RED delegated act declaration --------------------------------------------------------
+# ---- RED: EU declaration of conformity (Directive 2014/53/EU, Annex VI) -------------------
+
+RED_ROUTES = {
+    "module-a": "internal production control (Module A, Annex II)",
+    "module-b-c": "EU-type examination (Module B, Annex III) followed by conformity to type "
+                  "based on internal production control (Module C)",
+    "module-h": "conformity based on full quality assurance (Module H, Annex IV)",
+}
 
 
 def red_declaration(inputs: Inputs, facts: Facts) -> dict[str, Any]:
-    """Only where the delegated act binds the product; the essential requirements declared
-    are exactly those the assessment found applicable (Art. 3(3)(d), (e), (f))."""
+    """RED Annex VI, item by item; the essential requirements declared are exactly those of
+    Art. 3(3)(d), (e), (f) the assessment found applicable; only the route actually used."""
     a = b.binding_assessment(inputs, facts, "eu-red-da")
+    b.covers_release(inputs, facts, "eu-red-da", "essential-requirements")
+    standards = b.standards_block(inputs, "eu-red-da")
+    route = _red_route(inputs, facts, a, standards)
     return _base(inputs, "eu-red-da") | {
+        "items": models.by_id(inputs.kb, "red-declaration"),
         "product": b.product_block(inputs, facts),
+        "serials": b.doc_field(inputs, facts, "serial_numbers"),
         "manufacturer": b.manufacturer_block(inputs, facts),
-        "requirements": b.table_rows(inputs, a) if a else [],
-        "standards": b.standards_block(inputs, "eu-red-da"),
-        "notified_body": b.notified_body_block(inputs, facts, a, "eu-red-da"),
-        "route": b.route_text(inputs.kb, "eu-red-da", a),
-        "conformity": _red_conformity(inputs),
+        "requirements": [r for r in (b.table_rows(inputs, a) if a else [])
+                         if r.status != "not-applicable"],
+        "legislation": b.other_legislation(inputs, "eu-red-da"),
+        "harmonised": [s for s in standards if s["harmonised"]],
+        "other_specs": [s for s in standards if not s["harmonised"]],
+        "route": route,
+        "notified_body": (b.notified_body_value(inputs, facts)
+                          if route["id"] in ("module-b-c", "module-h") else None),
+        "accessories": b.doc_field(inputs, facts, "accessories"),
         "open": b.open_requirements(inputs, facts, a),
         "signature": b.signature_block(inputs, facts),
     }
 
 
-def _red_conformity(inputs: Inputs) -> list[dict[str, str]]:
+def _red_route(inputs: Inputs, facts: Facts, a: Any,
+               standards: list[dict[str, Any]]) -> dict[str, Any]:
+    """The conformity assessment procedure the manufacturer used (an input, never guessed).
+    Module A is only open where harmonised standards were applied in full with their OJ
+    presumption intact (Art. 17(3)); otherwise Art. 17(4) requires B+C or H."""
     reg = inputs.kb.regulation("eu-red-da")
-    return [{"route": c["route"], "applies_to": c["applies_to"], "text": c["text"],
-             "cite": cite(inputs.kb, c["citation"], reg)} for c in reg.get("conformity") or []]
+    used = b.doc_field(inputs, facts, "conformity_route")
+    name = b.product_name(inputs)
+    where = f"prodsec product docs {name!r} --conformity-route {'|'.join(RED_ROUTES)}"
+    if not isinstance(used, str):
+        return {"id": "", "text": used, "cite": ""}
+    if used not in RED_ROUTES:
+        gap = facts.flag("product.conformity_route.invalid",
+                         f"a conformity route among {', '.join(RED_ROUTES)} (got {used!r})", where)
+        return {"id": "", "text": gap, "cite": ""}
+    presumed = any(s["presumption"] for s in standards)
+    if used == "module-a" and not presumed:
+        gap = facts.flag("product.conformity_route.module-a",
+                         "Module A is not open: no harmonised standard was applied in full with "
+                         "its OJ presumption intact (Directive 2014/53/EU, Art. 17(4))", where)
+        return {"id": used, "text": gap, "cite": ""}
+    article = "Art. 17(3)" if presumed else "Art. 17(4)"
+    citation = next((c["citation"] for c in reg.get("conformity") or []
+                     if c["citation"]["ref"].startswith(article)), None)
+    return {"id": used, "text": RED_ROUTES[used],
+            "cite": cite(inputs.kb, citation, reg) if citation else ""}
 
 
 # ---- CRA technical documentation (Annex VII) ----------------------------------------------
@@ -192,19 +242,29 @@ def user_information(inputs: Inputs, facts: Facts) -> dict[str, Any]:
 
 
 def psti_statement(inputs: Inputs, facts: Facts) -> dict[str, Any]:
+    """The statement of compliance per the PSTI Regulations' minimum contents (reg. 7, Sch. 4);
+    deemed compliance (Sch. 2) names only standards the instrument itself lists for it."""
     a = b.binding_assessment(inputs, facts, "uk-psti")
+    b.covers_release(inputs, facts, "uk-psti", "security-requirements")
     standards = b.standards_block(inputs, "uk-psti")
     return _base(inputs, "uk-psti") | {
-        "items": b.list_items(inputs.kb, "uk-psti:schedule-4"),
+        "items": models.by_id(inputs.kb, "psti-statement"),
         "product": b.product_block(inputs, facts),
         "manufacturer": b.manufacturer_block(inputs, facts),
         "requirements": [r for r in (b.table_rows(inputs, a) if a else [])
                          if r.id.startswith("uk-psti:schedule-1:")],
-        "deemed": [s for s in standards if s["relation"] == "deemed-compliance"],
+        "deemed": [s | {"cite": _deemed_cite(inputs, s["id"])}
+                   for s in standards if s["relation"] == "deemed-compliance"],
         "open": b.open_requirements(inputs, facts, a),
         "signature": b.signature_block(inputs, facts),
         "obligation": b.requirement_cite(inputs.kb, "uk-psti:s-9"),
     }
+
+
+def _deemed_cite(inputs: Inputs, std_id: str) -> str:
+    reg = inputs.kb.regulation("uk-psti")
+    rel = next(s for s in reg["standards"] if s["standard"] == std_id)
+    return cite(inputs.kb, rel["citation"], reg)
 
 
 # ---- vulnerability disclosure policy ------------------------------------------------------

@@ -111,6 +111,14 @@ PRODUCT_FIELDS: dict[str, Field] = {f.name: f for f in (
           "json"),
     Field("pledge_progress", "the progress narrative for each pledge goal", "--pledge-progress",
           "json"),
+    Field("serial_numbers", "the batch or serial numbers the declaration covers (RED Annex VI "
+          "point 1)", "--serial-numbers"),
+    Field("accessories", "the accessories and components, including software, covered by the "
+          "declaration, or 'none' (RED Annex VI point 8)", "--accessories"),
+    Field("conformity_route", "the conformity assessment procedure used: module-a, module-b-c "
+          "or module-h (RED Art. 17)", "--conformity-route"),
+    Field("other_legislation", "other Union harmonisation legislation the product complies "
+          "with, one per line (e.g. Directive 2011/65/EU)", "--other-legislation"),
 )}
 
 ORG_TEXT = tuple(n for n, f in ORG_FIELDS.items() if f.kind not in ("int", "bool", "date"))

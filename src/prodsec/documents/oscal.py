@@ -161,7 +161,7 @@ def _finding(pid: str, a: AssessmentData, r: Row) -> dict[str, Any]:
     state, reason = STATE.get(r.status, ("not-satisfied", "other"))
     return {
         "uuid": _uuid("finding", pid, a.regulation, r.id), "title": r.title,
-        "description": f"{r.citation}: {r.status}",
+        "description": f"{r.citation}{'' if r.verified else ' [unverified]'}: {r.status}",
         "target": {"type": "objective-id", "target-id": oscal_id(r.id),
                    "status": {"state": state, "reason": reason}},
         "related-observations": [{"observation-uuid": _uuid("obs", pid, a.regulation, r.id)}],

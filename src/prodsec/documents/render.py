@@ -26,7 +26,15 @@ from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.models import GeneratedDocument, Product
 from prodsec.documents import generators as g
 from prodsec.documents import oscal
-from prodsec.documents.facts import GAP_CLOSE, GAP_OPEN, Facts, MissingInformation
+from prodsec.documents.facts import (
+    GAP_CLOSE,
+    GAP_OPEN,
+    Facts,
+    MissingInformation,
+    Unverified,
+    UnverifiedFacts,
+    collecting,
+)
 from prodsec.documents.gather import Inputs, gather
 from prodsec.errors import InputError
 from prodsec.workspace import audit
@@ -186,20 +194,47 @@ def _encode(k: g.Kind, fmt: str, context: dict[str, Any], draft: bool) -> bytes:
 # ---- the entry point -----------------------------------------------------------------------
 
 
+def collect(kind_name: str, kb: KnowledgeBase, inputs: Inputs, draft: bool,
+            subject: str | None = None) -> tuple[dict[str, Any], Facts]:
+    """The template context and what it rests on: the gaps and the unverified facts."""
+    k = kind(kind_name)
+    # OSCAL exports the knowledge base itself: it keeps its [unverified] marks
+    facts = Facts(draft=draft or k.formats == ("json",))
+    with collecting(facts):
+        if k.name == "oscal-catalog":
+            context = oscal.catalog(kb, subject or "", inputs.today)
+        else:
+            context = k.build(inputs, facts)
+    return context, facts
+
+
 def build(kind_name: str, kb: KnowledgeBase, inputs: Inputs, fmt: str, draft: bool,
           subject: str | None = None) -> bytes:
-    """The document's bytes from gathered inputs; raises MissingInformation unless a draft."""
+    """The document's bytes from gathered inputs. Unless a draft: raises MissingInformation
+    when a fact is missing, then UnverifiedFacts when it rests on a fact marked unverified
+    that the organisation has not confirmed (``inputs.acknowledged``)."""
     k = kind(kind_name)
     if fmt not in k.formats:
         raise InputError(f"--format {fmt}: {kind_name} is available as {', '.join(k.formats)}")
-    facts = Facts()
-    if k.name == "oscal-catalog":
-        context = oscal.catalog(kb, subject or "", inputs.today)
-    else:
-        context = k.build(inputs, facts)
+    context, facts = collect(kind_name, kb, inputs, draft, subject)
+    if not draft and k.formats != ("json",):
+        if facts.missing:
+            raise MissingInformation(kind_name, facts.missing)
+        open_facts = unconfirmed(facts.unverified, inputs.acknowledged)
+        if open_facts:
+            product = f" {inputs.product.name!r}" if inputs.product else ""
+            raise UnverifiedFacts(kind_name, open_facts,
+                                  f"prodsec document {kind_name}{product} --confirm KEY "
+                                  "--reason TEXT")
     if facts.missing and not draft:
         raise MissingInformation(kind_name, facts.missing)
+    if k.formats != ("json",):
+        context = context | {"draft": draft}
     return _encode(k, fmt, context, draft)
+
+
+def unconfirmed(facts: list[Unverified], acknowledged: set[str]) -> list[Unverified]:
+    return [f for f in facts if f.key not in acknowledged]
 
 
 def render(kind_name: str, session: Session, actor: Actor, product_ref: str | None, fmt: str,

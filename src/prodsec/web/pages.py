@@ -426,7 +426,7 @@ def _product_data(request: Request, actor: Actor, pid: str) -> dict[str, Any]:
 def generate_document(request: Request, pid: str, sent: EditorForm) -> Response:
     """Generate a document (a write: it stores a generation record, so editors and admins
     only, as in the API); when information is missing, say what and where to enter it."""
-    from prodsec.documents.facts import MissingInformation
+    from prodsec.documents.facts import MissingInformation, UnverifiedFacts
     from prodsec.documents.render import MEDIA
     from prodsec.documents.render import render as render_document
     from prodsec.errors import InputError
@@ -443,13 +443,44 @@ def generate_document(request: Request, pid: str, sent: EditorForm) -> Response:
         raise PageError(404, str(exc)) from None
     except MissingInformation as exc:
         return _render(request, "missing.html.j2", {"kind": name, "format": fmt, "pid": pid,
-                                                    "missing": exc.missing}, 422, actor, csrf)
+                                                    "missing": exc.missing, "unverified": []},
+                       422, actor, csrf)
+    except UnverifiedFacts as exc:
+        return _render(request, "missing.html.j2", {"kind": name, "format": fmt, "pid": pid,
+                                                    "missing": [], "unverified": exc.facts},
+                       422, actor, csrf)
     except (InputError, PermissionDenied) as exc:
         raise PageError(403 if isinstance(exc, PermissionDenied) else 422, str(exc)) from None
     disposition = "inline" if fmt == "html" else "attachment"
     filename = f"{name}{'-draft' if draft else ''}.{fmt}"
     return Response(data, media_type=MEDIA[fmt],
                     headers={"Content-Disposition": f'{disposition}; filename="{filename}"'})
+
+
+@router.post("/products/{pid}/documents/acknowledge", response_class=HTMLResponse)
+def acknowledge_facts(request: Request, pid: str, sent: EditorForm) -> Response:
+    """Confirm the unverified facts ticked on the refusal page (stored and audited), then
+    show the page again: the document can be generated once none is left."""
+    from prodsec.documents.acknowledge import acknowledge, pending
+    from prodsec.errors import InputError
+
+    actor, csrf, form = sent.actor, sent.csrf, sent.form
+    state = _state(request)
+    name, fmt = str(form.get("kind") or ""), str(form.get("format") or "html")
+    keys = [str(k) for k in form.getlist("fact")]
+    try:
+        with state.database.transaction() as session:
+            acknowledge(session, actor, name, pid, keys, str(form.get("reason") or ""),
+                        kb=state.kb)
+        with state.database.transaction() as session:
+            left = pending(session, actor, name, pid, kb=state.kb)
+    except NotFound as exc:
+        raise PageError(404, str(exc)) from None
+    except InputError as exc:
+        raise PageError(422, str(exc)) from None
+    return _render(request, "missing.html.j2", {"kind": name, "format": fmt, "pid": pid,
+                                                "missing": [], "unverified": left,
+                                                "confirmed": len(keys)}, 200, actor, csrf)
 
 
 @router.get("/products/{pid}", response_class=HTMLResponse)

@@ -82,3 +82,55 @@ def list_product_documents(work: UnitDep, product_id: str) -> list[DocumentRecor
     product = get_product(work.session, work.actor, product_id)
     return [DocumentRecord.model_validate(r) for r in list_records(
         work.session, work.actor, product.id, work.kb)]
+
+
+class AcknowledgementRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(description="The document kind whose unverified facts are confirmed.")
+    facts: list[str] = Field(min_length=1, max_length=200,
+                             description="Fact keys from the refusal, or ['all'].")
+    reason: str = Field(min_length=1, max_length=2000,
+                        description="How the facts were checked, or why they are accepted.")
+    release: str | None = None
+
+
+class Acknowledgement(BaseModel):
+    id: str
+    key: str
+    label: str
+    reason: str
+    document_kind: str
+    created_by: str
+    created_at: str | None
+
+
+class PendingFact(BaseModel):
+    key: str
+    label: str
+    note: str
+
+
+@router.get("/products/{product_id}/documents/{kind}/unverified", response_model=list[PendingFact])
+def list_unconfirmed_facts(work: Writer, product_id: str, kind: str,
+                           release: str | None = None) -> list[PendingFact]:
+    """The unverified facts the document rests on that nobody has confirmed yet (an issued
+    document is refused while any is left)."""
+    from prodsec.documents.acknowledge import pending
+
+    product = get_product(work.session, work.actor, product_id)
+    return [PendingFact(**f.to_dict()) for f in pending(
+        work.session, work.actor, kind, product.id, release, kb=work.kb)]
+
+
+@router.post("/products/{product_id}/documents/acknowledgements",
+             response_model=list[Acknowledgement], status_code=201)
+def acknowledge_facts(work: Writer, product_id: str,
+                      body: AcknowledgementRequest) -> list[Acknowledgement]:
+    """Confirm unverified facts a document rests on (stored and audited)."""
+    from prodsec.documents.acknowledge import acknowledge
+
+    product = get_product(work.session, work.actor, product_id)
+    return [Acknowledgement(**a) for a in acknowledge(
+        work.session, work.actor, body.kind, product.id, body.facts, body.reason, body.release,
+        kb=work.kb)]
