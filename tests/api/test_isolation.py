@@ -36,6 +36,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/products/{product_id}/documents"): {"json": {"kind": "eu-declaration",
                                                                    "draft": True}},
     ("post", "/api/v1/documents"): {"json": {"kind": "oscal-catalog", "subject": "uk-psti"}},
+    ("post", "/api/v1/products/{product_id}/documents/acknowledgements"): {"json": {
+        "kind": "red-declaration", "facts": ["all"], "reason": "checked against the OJ"}},
+    ("get", "/api/v1/products/{product_id}/documents/unverified"): {
+        "params": {"kind": "red-declaration"}},
     ("post", "/api/v1/products/{product_id}/vex"): {"json": {"vulnerability": "CVE-2024-0001",
                                                              "state": "in_triage"}},
     ("post", "/api/v1/products/{product_id}/cases"): {"json": {

@@ -158,6 +158,30 @@ def test_documents_from_the_product_page(client: TestClient) -> None:
     assert "technical-file" in client.get(product).text  # the generation record is listed
 
 
+def test_unverified_facts_are_confirmed_on_a_form(app: Any, web_db: Any) -> None:
+    """The refusal page's form: tick facts, give a reason, and they are recorded; the page then
+    lists what is left to confirm."""
+    from prodsec.documents.acknowledge import pending
+    from prodsec.workspace.users import authenticate_password
+
+    client = TestClient(app)
+    csrf = sign_in(client, "editor@acme.example")
+    product = _create(client, csrf)
+    pid = product.rsplit("/", 1)[-1]
+    with web_db.transaction() as session:
+        actor = authenticate_password(session, "editor@acme.example", PASSWORD)
+        assert actor is not None
+        keys = [f.key for f in pending(session, actor, "red-declaration", pid)]
+    assert len(keys) > 1
+    form = {"csrf_token": csrf, "kind": "red-declaration", "format": "html"}
+    none = client.post(f"{product}/documents/acknowledge", data=form | {"reason": "checked"})
+    assert none.status_code == 422 and "choose at least one fact" in none.text
+    done = client.post(f"{product}/documents/acknowledge",
+                       data=form | {"fact": keys[0], "reason": "Read the OJ text."})
+    assert done.status_code == 200 and "1 fact(s) confirmed" in done.text
+    assert f'value="{keys[0]}"' not in done.text and f'value="{keys[1]}"' in done.text
+
+
 def test_reporting_clocks_page(app: Any, web_db: Any) -> None:
     import datetime as dt
 

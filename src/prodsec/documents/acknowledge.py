@@ -57,6 +57,8 @@ def acknowledge(session: Session, actor: Actor, kind_name: str, product_ref: str
         raise ValidationFailed("reason", "say how the fact was checked or why it is accepted")
     if len(reason) > 2000:
         raise ValidationFailed("reason", "at most 2000 characters")
+    if not keys:
+        raise ValidationFailed("facts", "choose at least one fact to confirm (or 'all')")
     waiting = {f.key: f for f in pending(session, actor, kind_name, product_ref, release,
                                          today=today, kb=kb)}
     wanted = list(waiting) if keys == ["all"] else list(dict.fromkeys(keys))

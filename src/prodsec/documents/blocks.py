@@ -184,6 +184,7 @@ def standards_block(inputs: Inputs, reg_id: str) -> list[dict[str, Any]]:
                     "listing": None if listing is None else {
                         "reference": listing["reference"], "date": str(listing["date"]),
                         "cite": cite(kb, listing["citation"], std)},
+                    "covers": list((listing or {}).get("covers") or []),
                     "restrictions": restrictions,
                     "restricted": [r for r in restrictions if r["bites"]],
                     "presumption": harmonised and item["extent"] == "full"
@@ -200,14 +201,27 @@ def _relation(kb: KnowledgeBase, reg_id: str, std_id: str) -> str | None:
     return None
 
 
+def presumed(standards: list[dict[str, Any]], a: AssessmentData | None) -> bool:
+    """Every applicable requirement is covered by a harmonised standard applied in full with
+    its OJ presumption intact. A listing that does not say what it covers counts for all."""
+    kept = [s for s in standards if s["presumption"]]
+    if not kept:
+        return False
+    if any(not s["covers"] for s in kept) or a is None:
+        return True
+    covered = {rid for s in kept for rid in s["covers"]}
+    return all(r.id in covered for r in a.rows if r.status != "not-applicable")
+
+
 def needs_notified_body(inputs: Inputs, a: AssessmentData | None, reg_id: str) -> bool:
-    """Third-party routes need one; 'self-if-harmonised' unless a harmonised standard is
-    applied in full with its presumption intact (Art. 32(2) CRA; Art. 17(3)-(4) RED)."""
+    """Third-party routes need one; 'self-if-harmonised' unless harmonised standards applied in
+    full, presumption intact, cover every applicable requirement (Art. 32(2) CRA; Art.
+    17(3)-(4) RED)."""
     if a is None or a.route in (None, "self", "none"):
         return False
     if a.route != "self-if-harmonised":
         return True
-    return not any(s["presumption"] for s in standards_block(inputs, reg_id))
+    return not presumed(standards_block(inputs, reg_id), a)
 
 
 def notified_body_block(inputs: Inputs, facts: Facts, a: AssessmentData | None,

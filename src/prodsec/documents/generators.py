@@ -135,13 +135,14 @@ def _red_route(inputs: Inputs, facts: Facts, a: Any,
         gap = facts.flag("product.conformity_route.invalid",
                          f"a conformity route among {', '.join(RED_ROUTES)} (got {used!r})", where)
         return {"id": "", "text": gap, "cite": ""}
-    presumed = any(s["presumption"] for s in standards)
-    if used == "module-a" and not presumed:
+    full = b.presumed(standards, a)
+    if used == "module-a" and not full:
         gap = facts.flag("product.conformity_route.module-a",
-                         "Module A is not open: no harmonised standard was applied in full with "
-                         "its OJ presumption intact (Directive 2014/53/EU, Art. 17(4))", where)
+                         "Module A is not open: not every applicable requirement is covered by a "
+                         "harmonised standard applied in full with its OJ presumption intact "
+                         "(Directive 2014/53/EU, Art. 17(4))", where)
         return {"id": used, "text": gap, "cite": ""}
-    article = "Art. 17(3)" if presumed else "Art. 17(4)"
+    article = "Art. 17(3)" if full else "Art. 17(4)"
     citation = next((c["citation"] for c in reg.get("conformity") or []
                      if c["citation"]["ref"].startswith(article)), None)
     return {"id": used, "text": RED_ROUTES[used],

@@ -111,8 +111,8 @@ class PendingFact(BaseModel):
     note: str
 
 
-@router.get("/products/{product_id}/documents/{kind}/unverified", response_model=list[PendingFact])
-def list_unconfirmed_facts(work: Writer, product_id: str, kind: str,
+@router.get("/products/{product_id}/documents/unverified", response_model=list[PendingFact])
+def list_unconfirmed_facts(work: UnitDep, product_id: str, kind: str,
                            release: str | None = None) -> list[PendingFact]:
     """The unverified facts the document rests on that nobody has confirmed yet (an issued
     document is refused while any is left)."""
