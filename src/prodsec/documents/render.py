@@ -45,7 +45,7 @@ KINDS: dict[str, g.Kind] = {k.name: k for k in (
            "eu-declaration.md.j2"),
     g.Kind("eu-declaration-simplified", "Simplified EU declaration of conformity (CRA Annex VI)",
            g.eu_declaration_simplified, "eu-declaration-simplified.md.j2"),
-    g.Kind("red-declaration", "EU declaration of conformity (RED delegated act)",
+    g.Kind("red-declaration", "EU declaration of conformity (Directive 2014/53/EU, radio equipment)",
            g.red_declaration, "red-declaration.md.j2"),
     g.Kind("technical-file", "Technical documentation (CRA Annex VII)", g.technical_file,
            "technical-file.md.j2"),
@@ -161,7 +161,8 @@ def _md_parser() -> Any:
 
 def _gap_markup(html: str) -> str:
     pattern = re.escape(GAP_OPEN) + r"(.*?)" + re.escape(GAP_CLOSE)
-    return re.sub(pattern, r'<mark class="gap">MISSING: \1</mark>', html, flags=re.S)
+    html = re.sub(pattern, r'<mark class="gap">MISSING: \1</mark>', html, flags=re.S)
+    return html.replace("[unverified]", '<mark class="unverified">unverified</mark>')
 
 
 def to_html(markdown: str, title: str, draft: bool) -> str:
