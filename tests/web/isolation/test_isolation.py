@@ -33,6 +33,8 @@ FORMS: dict[str, dict[str, Any]] = {
                                                "application/yaml")}},
     "/products/{pid}/documents": {"data": {"kind": "eu-declaration", "format": "md",
                                            "draft": "1"}},
+    "/products/{pid}/documents/acknowledge": {"data": {"kind": "red-declaration", "fact": "all",
+                                                       "reason": "checked"}},
     "/products/{pid}/releases": {"data": {"version_label": "9.9"}},
     "/products/{pid}/statuses/{sid}": {"data": {"version": "1", "status": "met"}},
     "/products/{pid}/statuses/{sid}/evidence": {"data": {"title": "x",
