@@ -66,8 +66,9 @@ def test_harmonised_means_listed_in_the_oj_for_that_act(kb: KnowledgeBase) -> No
     assert oj_listing(en2, "eu-cra", day) is None  # no CRA harmonised standard yet
     assert oj_listing(etsi, "eu-red-da", day) is None and oj_listing(etsi, "eu-cra", day) is None
     assert oj_listing(en2, "eu-red-da", dt.date(2025, 1, 29)) is None  # before publication
-    single = {"oj_listing": {"act": "eu-red-da", "date": "2025-01-30"}}  # one listing, not a list
-    assert oj_listing(single, "eu-red-da", day) is not None
+    withdrawn = {"oj_listings": [{"act": "eu-red-da", "status": "withdrawn",
+                                  "published": dt.date(2020, 1, 1)}]}
+    assert oj_listing(withdrawn, "eu-red-da", day) is None
 
 
 @SQLITE
@@ -85,7 +86,7 @@ def test_an_en_18031_restriction_takes_the_presumption_away(
     assert "product.conformity_route.module-a" in [m.key for m in exc.value.missing]
     draft = generate(db, actor, kb, "red-declaration", "md", BABY, draft=True,
                      release="1.0").decode()
-    assert "**No presumption of conformity for this product:** For toys and childcare" in draft
+    assert "**No presumption of conformity for this product:** For toy and childcare" in draft
     # the camera applies the same standards without a restriction biting: Module A is open
     with db.transaction() as session:
         set_product_docs(session, actor, kb, CAMERA, {"conformity_route": "module-a"})
@@ -138,6 +139,7 @@ def test_the_cra_declaration_does_not_block_on_its_own_article(
         for s in session.scalars(select(RequirementStatus).where(
                 RequirementStatus.requirement_id.in_(["eu-cra:art-28:1", "eu-cra:art-13:20"]))):
             compliance.set_status(session, actor, s, "in-progress", None, None)
+    confirm_all(db, actor, kb, "eu-declaration")  # "no CRA listing" is itself unverified
     text = generate(db, actor, kb, "eu-declaration", "md").decode()
     assert "No harmonised standard under Regulation (EU) 2024/2847" in text
     assert "Directive 2014/53/EU (Radio Equipment Directive)" in text  # other legislation
@@ -153,7 +155,7 @@ def test_issued_documents_stop_on_unverified_facts_until_confirmed(
         generate(db, actor, kb, "red-declaration", "md")
     keys = [f.key for f in exc.value.facts]
     labels = " ".join(f.label for f in exc.value.facts)
-    assert "Implementing Decision (EU) 2025/138, Annex (entry for EN 18031-2:2024)" in labels
+    assert "Commission Implementing Decision (EU) 2025/138, Annex (entry for EN 18031-2:2024" in labels
     assert exc.value.exit_code == 2 and "--confirm" in str(exc.value)
     with db.transaction() as session, pytest.raises(ValidationFailed, match="not an unconfirmed"):
         acknowledge(session, actor, "red-declaration", CAMERA, ["fact-000000000000"], "x", "1.0",

@@ -110,6 +110,7 @@ def test_every_generator_matches_its_golden_in_draft_and_issued_form(
 def test_records_are_stored_and_go_stale(workspace: tuple[Database, Actor],
                                          kb: KnowledgeBase) -> None:
     db, actor = workspace
+    confirm_all(db, actor, kb, "eu-declaration")
     data = generate(db, actor, kb, "eu-declaration", "md")
     with db.transaction() as session:
         (record,) = list_records(session, actor, CAMERA, kb)
@@ -144,6 +145,7 @@ def test_pdf_renders_a_non_blank_first_page(workspace: tuple[Database, Actor],
                                             kb: KnowledgeBase, tmp_path: Path) -> None:
     pdfium = pytest.importorskip("pypdfium2")
     db, actor = workspace
+    confirm_all(db, actor, kb, "technical-file")
     data = generate(db, actor, kb, "technical-file", "pdf")
     assert data.startswith(b"%PDF")
     pdf = pdfium.PdfDocument(data)
@@ -343,6 +345,7 @@ def test_data_cannot_inject_markdown_structure(workspace: tuple[Database, Actor]
     parser.feed(html)
     assert not {"img", "a"} & set(tags), tags
     assert "".join(text).count(MARKDOWN_ATTACK) == 2  # both fields, character for character
+    confirm_all(db, actor, kb, "technical-file")
     markdown = generate(db, actor, kb, "technical-file", "md").decode()
     assert "!\\[pixel\\](http" in markdown and "[pay here](" not in markdown
 

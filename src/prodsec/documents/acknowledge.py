@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from prodsec.core.knowledge import KnowledgeBase
@@ -22,11 +21,6 @@ from prodsec.db.models import FactAcknowledgement
 from prodsec.documents.facts import Unverified
 from prodsec.workspace import audit
 from prodsec.workspace.context import Actor, ValidationFailed
-
-
-def acknowledged_keys(session: Session, actor: Actor) -> set[str]:
-    return set(session.scalars(select(FactAcknowledgement.key).where(
-        FactAcknowledgement.org_id == actor.org_id)))
 
 
 def pending(session: Session, actor: Actor, kind_name: str, product_ref: str | None,

@@ -128,18 +128,26 @@ def open_requirements(inputs: Inputs, facts: Facts, a: AssessmentData | None,
             if r.status not in ("met", "not-applicable") and not r.id.startswith(own or ("\0",))]
 
 
-def oj_listing(std: dict[str, Any], reg_id: str, day: dt.date) -> dict[str, Any] | None:
-    """The standard's OJ listing under ``reg_id`` in force on ``day`` (a standard is harmonised
-    for an act only once its reference is published in the OJ for that act). The knowledge
-    data may give one listing or a list of them."""
-    listings = std.get("oj_listing") or []
-    for listing in [listings] if isinstance(listings, dict) else listings:
-        published = _day(listing.get("date"))
-        withdrawn = _day(listing.get("withdrawn"))
-        if (listing.get("act") == reg_id and published is not None and published <= day
-                and (withdrawn is None or day < withdrawn)):
+LISTED = ("listed", "listed-with-restrictions")
+
+
+def oj_entry(std: dict[str, Any], reg_id: str) -> dict[str, Any] | None:
+    """What the knowledge base says of the standard's OJ listing under ``reg_id`` (``oj_listings``
+    in the standard file: listed, listed with restrictions, not listed, withdrawn), or None."""
+    for listing in std.get("oj_listings") or []:
+        if listing.get("act") == reg_id:
             return dict(listing)
     return None
+
+
+def oj_listing(std: dict[str, Any], reg_id: str, day: dt.date) -> dict[str, Any] | None:
+    """The standard's OJ listing under ``reg_id`` if its reference was published by ``day``: a
+    standard is harmonised for an act only once the OJ lists it for that act."""
+    entry = oj_entry(std, reg_id)
+    if entry is None or entry.get("status") not in LISTED:
+        return None
+    published = _day(entry.get("published") or entry.get("date"))
+    return entry if published is not None and published <= day else None
 
 
 def _day(value: Any) -> dt.date | None:
@@ -161,36 +169,50 @@ def _restriction_bites(inputs: Inputs, std: dict[str, Any], rule: Any) -> bool |
 
 
 def standards_block(inputs: Inputs, reg_id: str) -> list[dict[str, Any]]:
-    """The standards the team applied, each either a harmonised standard (its reference is in
-    the OJ for this act on the issue date) or an other technical specification; for harmonised
-    ones, the OJ restrictions and whether one takes the presumption of conformity away."""
+    """The standards the team applied, each either a harmonised standard (its reference was in
+    the OJ for this act when the release was placed on the market) or an other technical
+    specification; for harmonised ones, the OJ restrictions and whether one takes the
+    presumption of conformity away from this product."""
     kb = inputs.kb
-    day = inputs.release.placed_on_market if inputs.release and inputs.release.placed_on_market \
-        else inputs.today
+    r = inputs.release
+    day = r.placed_on_market if r is not None and r.placed_on_market else inputs.today
     out = []
     for item in inputs.docs.get("standards_applied") or []:
         std = kb.standards[item["standard"]]
+        entry = oj_entry(std, reg_id)
         listing = oj_listing(std, reg_id, day)
-        restrictions = []
-        for r in (listing or {}).get("restrictions") or []:
-            bites = _restriction_bites(inputs, std, r.get("applies_when"))
-            restrictions.append({"id": r["id"], "text": r["text"], "bites": bites,
-                                 "cite": cite(kb, r["citation"], std)})
+        restrictions = [_restriction(inputs, std, x) for x in (listing or {}).get("restrictions") or []]
         harmonised = listing is not None
         out.append({"id": std["id"], "name": std.get("short_name") or std["title"],
                     "title": std["title"], "version": std.get("version") or "",
                     "published": str(std.get("published") or ""), "extent": item["extent"],
                     "parts": item["parts"], "harmonised": harmonised,
                     "listing": None if listing is None else {
-                        "reference": listing["reference"], "date": str(listing["date"]),
+                        "reference": listing.get("reference") or "",
+                        "date": str(listing.get("published") or listing.get("date") or ""),
+                        "oj": listing.get("oj") or "",
                         "cite": cite(kb, listing["citation"], std)},
-                    "covers": list((listing or {}).get("covers") or []),
+                    # the document also rests on "not listed" when it says so
+                    "not_listed_cite": (cite(kb, entry["citation"], std)
+                                        if entry is not None and not harmonised else ""),
+                    "covers": list((listing or {}).get("essential_requirements") or []),
                     "restrictions": restrictions,
-                    "restricted": [r for r in restrictions if r["bites"]],
+                    "restricted": [x for x in restrictions if x["bites"]],
                     "presumption": harmonised and item["extent"] == "full"
-                    and not any(r["bites"] for r in restrictions),
+                    and not any(x["bites"] for x in restrictions),
                     "relation": _relation(kb, reg_id, std["id"])})
     return out
+
+
+def _restriction(inputs: Inputs, std: dict[str, Any], r: dict[str, Any]) -> dict[str, Any]:
+    """One OJ restriction for this product: ``bites`` True (its rule holds: no presumption),
+    False (it concerns other products), None (it turns on a design choice the profile cannot
+    express: the manufacturer declares it is not triggered); informative-only ones are notes."""
+    informative = r.get("effect") == "informative-only"
+    bites = None if informative else _restriction_bites(inputs, std, r.get("applies_when"))
+    return {"id": r["id"], "text": " ".join(str(r["text"]).split()), "bites": bites,
+            "informative": informative, "condition": r.get("design_condition") or "",
+            "cite": cite(inputs.kb, r["citation"], std)}
 
 
 def _relation(kb: KnowledgeBase, reg_id: str, std_id: str) -> str | None:

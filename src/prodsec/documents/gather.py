@@ -20,6 +20,7 @@ from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.models import (
     Evidence,
     EvidenceLink,
+    FactAcknowledgement,
     Product,
     Release,
     RequirementStatus,
@@ -115,8 +116,6 @@ class Inputs:
 
 def gather(session: Session, actor: Actor, kb: KnowledgeBase, product_ref: str | None,
            release_label: str | None, today: dt.date) -> Inputs:
-    from prodsec.documents.acknowledge import acknowledged_keys
-
     inputs = Inputs(kb, today, org_view(get_org_profile(session, actor)))
     inputs.products = [p.name for p in products_of(session, actor)]
     inputs.acknowledged = acknowledged_keys(session, actor)
@@ -130,6 +129,12 @@ def gather(session: Session, actor: Actor, kb: KnowledgeBase, product_ref: str |
     inputs.docs, inputs.docs_version = view["fields"], view["version"]
     inputs.assessments = _assessments(session, actor, kb, product)
     return inputs
+
+
+def acknowledged_keys(session: Session, actor: Actor) -> set[str]:
+    """The unverified facts the organisation has confirmed (documents/acknowledge.py)."""
+    return set(session.scalars(select(FactAcknowledgement.key).where(
+        FactAcknowledgement.org_id == actor.org_id)))
 
 
 def _release(product: Product, label: str | None) -> Release | None:
