@@ -4,8 +4,8 @@ An issued declaration that rests on a fact the knowledge base marks ``verified: 
 refused until someone in the organisation confirms that fact (issue 14); each confirmation is
 one row here (and an audit event).
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-03
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
