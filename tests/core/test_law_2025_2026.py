@@ -163,18 +163,26 @@ def test_every_category_cites_2025_2392(kb: KnowledgeBase) -> None:
             assert "2025/2392" in item["text"], item["id"]
 
 
-# ---- EHDS Art. 104: CRA Art. 32(5a) for EHR systems from 2027-03-26 -------------------------
+# ---- EHDS Art. 104: CRA Art. 32(5a) for EHR systems, amended 2027-03-26, applies 2027-12-11 ---
 
-def test_ehr_systems_obligation_has_its_own_date(make_profile: Any, engine: Engine) -> None:
+def test_ehr_systems_obligation_binds_when_the_amended_articles_apply(make_profile: Any,
+                                                                     engine: Engine) -> None:
+    """EHDS Art. 104 amends CRA Arts 13(4), 31(3) and inserts 32(5a) with effect from
+    2027-03-26, but Arts 13, 31 and 32 apply only from 2027-12-11 (CRA Art. 71(2)): an
+    amendment of a provision not yet applicable does not bring it forward."""
     ehr = make_profile(functions=["ehr_system"], software_only=True)
 
     def ehr_obligation(day: dt.date) -> Any:
         return next(o for o in verdict(engine, ehr, "eu-cra", day).obligations
                     if o.id == "ehr-systems")
 
-    assert not ehr_obligation(dt.date(2027, 3, 25)).in_force
-    assert ehr_obligation(dt.date(2027, 3, 26)).in_force
+    assert ehr_obligation(AS_OF).applies_from == "2027-12-11"
+    assert not ehr_obligation(dt.date(2027, 3, 26)).in_force
+    assert not ehr_obligation(dt.date(2027, 12, 10)).in_force
+    assert ehr_obligation(dt.date(2027, 12, 11)).in_force
     assert "2025/327" in (ehr_obligation(AS_OF).citation or "")
+    assert "Art. 71(2)" in (ehr_obligation(AS_OF).citation or "")
+    assert "2027-03-26" in ehr_obligation(AS_OF).text  # the amendment's own date is stated too
     other = verdict(engine, make_profile(), "eu-cra")
     assert "ehr-systems" not in {o.id for o in other.obligations}
 
