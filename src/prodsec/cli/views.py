@@ -109,7 +109,10 @@ def check_view(check: dict[str, Any]) -> list[Section]:
             notes.append("Missing facts: " + _join(r["missing_facts"]))
         for o in r["obligations"]:
             state = "in force" if o["in_force"] else "from"
-            notes.append(f"Obligation {o['title']}: {state} {o['applies_from']} [{o['citation']}]")
+            kind = {"voluntary": "Label condition (to do for the label, never missed)",
+                    "on-event": "Obligation triggered by an event"}.get(o.get("nature", ""),
+                                                                        "Obligation")
+            notes.append(f"{kind} {o['title']}: {state} {o['applies_from']} [{o['citation']}]")
         counts = {k: len(v) for k, v in r["requirements"].items()}
         if counts:
             notes.append("Requirements: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
