@@ -12,7 +12,10 @@ def test_changes_endpoint(world: World) -> None:
     assert data["law_as_of"] == "2026-12-03"
     assert "cra-l-category-exclusion" in {c["id"] for c in data["changes"]}
     later = world.call("GET", "/api/v1/knowledge/changes?since=2027-01-01", role="viewer").json()
-    assert [c["id"] for c in later["changes"]] == ["cra-ehds-ehr-systems"]
+    assert [c["id"] for c in later["changes"]] == ["cra-ehds-ehr-systems", "red-da-repeal"]
+    recorded = world.call("GET", "/api/v1/knowledge/changes?recorded_since=2026-12-04",
+                          role="viewer").json()
+    assert recorded["recorded_since"] == "2026-12-04" and recorded["changes"] == []
     bad = world.call("GET", "/api/v1/knowledge/changes?since=yesterday", role="viewer")
     assert bad.status_code == 422
     assert bad.headers["content-type"].startswith("application/problem+json")

@@ -189,3 +189,13 @@ def test_a_good_bulk_file_sets_every_row_in_one_go(
                          "--db", str(files["db"])], capsys)
     missing = {m["requirement"] for i in json.loads(out)["instruments"] for m in i["missing"]}
     assert REQ not in missing and na not in missing
+
+
+def test_check_refuses_an_overlong_name_as_product_add_does(
+        files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """``check`` printed a 200 000-character name (exit 1 at best) that ``product add``
+    refused: the profile parser applies the same bound for every face."""
+    code, _, err = call(["check", str(files["long-name"])], capsys)
+    assert "Traceback" not in err
+    assert code == 2, err
+    assert "name: is 200000 characters long; the limit is 200" in err

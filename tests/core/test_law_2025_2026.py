@@ -26,7 +26,7 @@ def cited(v: Verdict, needle: str) -> bool:
 
 # ---- CRA Art. 2(5): Delegated Regulation (EU) 2025/1535, L-category vehicles ---------------
 
-@pytest.mark.parametrize("category", ["L3e", "l3e", "L3", "L7e", "L1"])
+@pytest.mark.parametrize("category", ["L3e", "l3e", "L3", "L7e", "L2e"])
 def test_motorcycle_is_out_of_the_cra_after_2025_1535(make_profile: Any, engine: Engine,
                                                       category: str) -> None:
     bike = make_profile(vehicle={"category": category, "ecus": True, "software_updates": True})
@@ -35,6 +35,43 @@ def test_motorcycle_is_out_of_the_cra_after_2025_1535(make_profile: Any, engine:
     assert before.status == "upcoming"  # CRA obligations start 2026-09-11; not yet excluded
     assert after.status == "not-applicable"
     assert cited(after, "2025/1535")
+
+
+def test_l1e_not_designed_to_pedal_is_out_of_the_cra(make_profile: Any, engine: Engine) -> None:
+    moped = make_profile(vehicle={"category": "L1e", "ecus": True, "designed_to_pedal": False})
+    after = verdict(engine, moped, "eu-cra")
+    assert after.status == "not-applicable" and cited(after, "2025/1535")
+
+
+def test_l1e_designed_to_pedal_stays_in_the_cra(make_profile: Any, engine: Engine) -> None:
+    """Delegated Reg. (EU) 2025/1535 Art. 1 leaves out L1e vehicles designed to pedal (Reg.
+    (EU) No 168/2013 Art. 3(94)(b); Commission CRA FAQs 1.9): a speed pedelec keeps the CRA,
+    and DR 2025/1455 (recital (2)) leaves it out of R155 in EU type approval."""
+    pedelec = make_profile(vehicle={"category": "L1e", "ecus": True, "software_updates": True,
+                                    "designed_to_pedal": True})
+    assert verdict(engine, pedelec, "eu-cra").status == "required"
+    r155 = verdict(engine, pedelec, "unece-r155")
+    assert "eu-l-category" not in {o.id for o in r155.obligations}
+    assert r155.status != "upcoming"
+
+
+def test_l1e_without_the_pedal_fact_is_undetermined_naming_it(make_profile: Any,
+                                                              engine: Engine) -> None:
+    """Never a silent guess: an L1e vehicle may or may not be designed to pedal."""
+    l1e = make_profile(vehicle={"category": "L1e", "ecus": True})
+    v = verdict(engine, l1e, "eu-cra")
+    assert v.status == "undetermined" and v.missing == ("vehicle.designed_to_pedal",)
+
+
+def test_designed_to_pedal_is_refused_for_other_categories(kb: KnowledgeBase) -> None:
+    with pytest.raises(ProfileError) as err:
+        parse_profile({"name": "x", "markets": ["EU"],
+                       "vehicle": {"category": "L3e", "designed_to_pedal": True}}, kb.vocabulary)
+    assert "vehicle.designed_to_pedal: applies to L1e (L1) vehicles only" in str(err.value)
+    with pytest.raises(ProfileError) as err:
+        parse_profile({"name": "x", "markets": ["EU"],
+                       "vehicle": {"category": "L1e", "designed_to_pedal": "yes"}}, kb.vocabulary)
+    assert "vehicle.designed_to_pedal: expected true or false, got 'yes'" in str(err.value)
 
 
 def test_eu_vehicle_category_spelling_is_read_as_unece(kb: KnowledgeBase) -> None:
@@ -126,18 +163,26 @@ def test_every_category_cites_2025_2392(kb: KnowledgeBase) -> None:
             assert "2025/2392" in item["text"], item["id"]
 
 
-# ---- EHDS Art. 104: CRA Art. 32(5a) for EHR systems from 2027-03-26 -------------------------
+# ---- EHDS Art. 104: CRA Art. 32(5a) for EHR systems, amended 2027-03-26, applies 2027-12-11 ---
 
-def test_ehr_systems_obligation_has_its_own_date(make_profile: Any, engine: Engine) -> None:
+def test_ehr_systems_obligation_binds_when_the_amended_articles_apply(make_profile: Any,
+                                                                     engine: Engine) -> None:
+    """EHDS Art. 104 amends CRA Arts 13(4), 31(3) and inserts 32(5a) with effect from
+    2027-03-26, but Arts 13, 31 and 32 apply only from 2027-12-11 (CRA Art. 71(2)): an
+    amendment of a provision not yet applicable does not bring it forward."""
     ehr = make_profile(functions=["ehr_system"], software_only=True)
 
     def ehr_obligation(day: dt.date) -> Any:
         return next(o for o in verdict(engine, ehr, "eu-cra", day).obligations
                     if o.id == "ehr-systems")
 
-    assert not ehr_obligation(dt.date(2027, 3, 25)).in_force
-    assert ehr_obligation(dt.date(2027, 3, 26)).in_force
+    assert ehr_obligation(AS_OF).applies_from == "2027-12-11"
+    assert not ehr_obligation(dt.date(2027, 3, 26)).in_force
+    assert not ehr_obligation(dt.date(2027, 12, 10)).in_force
+    assert ehr_obligation(dt.date(2027, 12, 11)).in_force
     assert "2025/327" in (ehr_obligation(AS_OF).citation or "")
+    assert "Art. 71(2)" in (ehr_obligation(AS_OF).citation or "")
+    assert "2027-03-26" in ehr_obligation(AS_OF).text  # the amendment's own date is stated too
     other = verdict(engine, make_profile(), "eu-cra")
     assert "ehr-systems" not in {o.id for o in other.obligations}
 

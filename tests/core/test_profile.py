@@ -132,3 +132,19 @@ def test_huge_numbers_are_quoted_not_crashed_on(kb: KnowledgeBase) -> None:
                               "vehicle": {"automated_driving_level": 10 ** 5000}})
     assert problems == ["vehicle.automated_driving_level: expected a whole number 0-5, got a "
                         "number of 16610 bits"]
+
+
+@pytest.mark.parametrize(("field", "limit"), [("name", 200), ("manufacturer", 200),
+                                              ("description", 10_000)])
+def test_overlong_texts_are_refused_with_the_workspace_limit(kb: KnowledgeBase, field: str,
+                                                             limit: int) -> None:
+    """``prodsec check`` printed a 100 000-character name that ``product add`` refused: one
+    bound (core/limits.py) for every face, and the JSON Schema states it too."""
+    import jsonschema
+
+    raw = {"name": "x", "markets": ["EU"], field: "x" * limit}
+    parse_profile(raw, kb.vocabulary)  # exactly at the limit: accepted
+    raw[field] = "x" * (limit + 1)
+    assert _problems(kb, raw) == [f"{field}: is {limit + 1} characters long; the limit is {limit}"]
+    schema = json.loads(profile_schema_path().read_text())
+    assert not jsonschema.Draft202012Validator(schema).is_valid(raw)

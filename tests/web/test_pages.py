@@ -281,3 +281,31 @@ def test_the_web_goes_through_the_workspace_services() -> None:
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             assert not [n for n in names if n.split(".")[0] == "sqlalchemy"
                         or n.startswith("prodsec.db")], f"{path.name}:{node.lineno}: {names}"
+
+
+def test_product_page_never_calls_a_label_condition_or_a_standing_duty_overdue(
+        client: TestClient) -> None:
+    """Lawyer review of issue #13: the German IT security label is voluntary, so its open
+    requirements are "to do for the label"; CRA Art. 14 is in force from 2026-09-11 but nothing
+    is late until an event starts its clocks."""
+    csrf = sign_in(client, "editor@acme.example")
+    page = unescape(client.get(_create(client, csrf)).text)
+    bars = {chunk.split("</strong>")[0].removeprefix("<strong>"): chunk
+            for chunk in page.split('<div class="prog">')[1:]}
+    assert "to do for the label" in bars["de-it-security-label"]
+    assert "overdue" not in bars["de-it-security-label"]
+    assert "in force, no event yet" in bars["eu-cra"]
+    assert "To do for the label: " in page  # the timeline names label conditions as such
+
+
+def test_wizard_asks_whether_an_l1e_vehicle_is_designed_to_pedal(client: TestClient) -> None:
+    csrf = sign_in(client, "editor@acme.example")
+    response = client.post("/products/new", data={
+        "csrf_token": csrf, **ROUTER, "name": "Speed pedelec", "functions": [],
+        "vehicle_category": "L1e", "vehicle_ecus": "yes", "vehicle_designed_to_pedal": "yes"},
+        follow_redirects=False)
+    assert response.status_code == 303, response.text
+    page = unescape(client.get(str(response.headers["location"])).text)
+    assert "designed_to_pedal" in client.get("/products/new").text
+    assert "Excluded: Products with digital elements within the scope of Regulation (EU) No " \
+           "168/2013" not in page

@@ -190,22 +190,49 @@ def test_reassess_keeps_history_and_carries_status(database: Database, editor: A
 
 def test_missed_dates_only_count_requirements_that_apply(database: Database, editor: Actor,
                                                          kb: KnowledgeBase) -> None:
-    """CRA on 2026-11-27: only Art. 14 applies (from 2026-09-11); Annex I and Art. 13 apply from
-    2027-12-11, so they are upcoming with that date, never a missed date (issue #13)."""
+    """CRA on 2026-11-27: only Art. 14 applies (from 2026-09-11), and only as standing duties
+    that an exploited vulnerability or incident triggers: in force, never missed before one
+    (lawyer review of issue #13). Annex I and Art. 13 apply from 2027-12-11, so they are
+    upcoming with that date, never a missed date."""
     pid = _add_and_assess(database, editor, kb)
     with database.transaction() as s:
         report = gaps.portfolio_gaps(s, editor, kb, AS_OF)
         detail = gaps.product_gaps(s, editor, kb, pid, AS_OF)
     cra = next(i for i in detail["instruments"] if i["regulation"] == "eu-cra")
     due = {m["requirement"]: (m["applies_from"], m["due"]) for m in cra["missing"]}
-    assert due["eu-cra:art-14:2:a"] == ("2026-09-11", "overdue")
+    assert due["eu-cra:art-14:2:a"] == ("2026-09-11", "standing")
     assert due["eu-cra:annex-i:part-i:2:d"] == ("2027-12-11", "upcoming")
-    assert cra["overdue"] == sum(1 for r in due if r.startswith("eu-cra:art-14"))
-    missed = next(m for m in report["missed_dates"] if m["regulation"] == "eu-cra")
-    assert missed["applies_from"] == "2026-09-11" and missed["open"] == cra["overdue"]
+    assert cra["overdue"] == 0
+    assert cra["standing"] == sum(1 for r in due if r.startswith("eu-cra:art-14")) > 0
+    assert "eu-cra" not in {m["regulation"] for m in report["missed_dates"]}
     upcoming = next(m for m in report["upcoming_dates"] if m["regulation"] == "eu-cra")
     assert upcoming["applies_from"] == "2027-12-11" and upcoming["open"] == cra["upcoming"]
     assert report["law_as_of"] == kb.law_as_of
+
+
+def test_only_the_mandatory_part_of_a_label_can_be_missed(database: Database, editor: Actor,
+                                                         kb: KnowledgeBase) -> None:
+    """The example router (consumer, sold in Singapore and the EU): only CLS Level 1 is
+    mandatory, for routers from 2021-04-13 (the MDDI release; IMDA's date); Levels 2-4 and
+    label validity are conditions of the voluntary label, and so is every requirement of the
+    German IT security label: "to do for the label", never overdue or a missed date."""
+    pid = _add_and_assess(database, editor, kb)
+    with database.transaction() as s:
+        report = gaps.portfolio_gaps(s, editor, kb, AS_OF)
+        detail = gaps.product_gaps(s, editor, kb, pid, AS_OF)
+    by_reg = {i["regulation"]: i for i in detail["instruments"]}
+    cls = by_reg["sg-cls"]
+    assert cls["status"] == "required" and cls["applies_from"] == "2021-04-13"
+    due = {m["requirement"]: (m["applies_from"], m["due"]) for m in cls["missing"]}
+    assert due.pop("sg-cls:level-1") == ("2021-04-13", "overdue")
+    assert due and all(when == "for-label" for _, when in due.values())
+    assert cls["overdue"] == 1 and cls["for_label"] == len(due)
+    missed = [m for m in report["missed_dates"] if m["regulation"] == "sg-cls"]
+    assert [(m["applies_from"], m["open"]) for m in missed] == [("2021-04-13", 1)]
+    bsi = by_reg["de-it-security-label"]
+    assert bsi["status"] == "voluntary" and bsi["missing"]
+    assert {m["due"] for m in bsi["missing"]} == {"for-label"} and bsi["overdue"] == 0
+    assert "de-it-security-label" not in {m["regulation"] for m in report["missed_dates"]}
 
 
 def test_stale_assessment_names_the_knowledge_change(database: Database, editor: Actor,

@@ -247,8 +247,11 @@ class MissingRequirement(BaseModel):
     title: str
     applies_from: dt.date | None = Field(
         default=None, description="The date the requirement's own obligation applies from.")
-    due: Literal["overdue", "upcoming"] | None = Field(
-        default=None, description="overdue: applies and is open; upcoming: does not apply yet.")
+    due: Literal["overdue", "upcoming", "standing", "for-label"] | None = Field(
+        default=None, description=(
+            "overdue: a mandatory duty that applies and is open (a missed date); upcoming: does "
+            "not apply yet; standing: an event-triggered duty in force (CRA Art. 14), nothing "
+            "late until an event; for-label: only a condition of a voluntary label, never missed."))
 
 
 class KnowledgeChange(BaseModel):
@@ -272,7 +275,10 @@ class KnowledgeChangeEntry(BaseModel):
 
 class KnowledgeChanges(BaseModel):
     law_as_of: dt.date | None
-    since: dt.date | None
+    since: dt.date | None = Field(
+        default=None, description="Filter: the law changed (took effect) on or after this date.")
+    recorded_since: dt.date | None = Field(
+        default=None, description="Filter: recorded in the knowledge base on or after this date.")
     changes: list[KnowledgeChangeEntry]
 
 
@@ -290,6 +296,8 @@ class InstrumentGaps(BaseModel):
     missing: list[MissingRequirement]
     overdue: int = 0
     upcoming: int = 0
+    standing: int = Field(default=0, description="Open event-triggered duties in force (Art. 14).")
+    for_label: int = Field(default=0, description="Open conditions of a voluntary label.")
     changes: list[KnowledgeChange] = Field(
         default_factory=list, description="Knowledge changes since a stale assessment that touch it.")
     status_was: str | None = None

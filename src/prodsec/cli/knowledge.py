@@ -22,13 +22,17 @@ def _kb() -> Any:
 
 
 def changes(
-    since: Annotated[str | None, typer.Option("--since", help="Only changes from YYYY-MM-DD.")] = None,
+    since: Annotated[str | None, typer.Option(
+        "--since", help="Only changes of the law taking effect on or after YYYY-MM-DD.")] = None,
+    recorded_since: Annotated[str | None, typer.Option(
+        "--recorded-since",
+        help="Only changes recorded in the knowledge base on or after YYYY-MM-DD.")] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Changes of the law that can change verdicts: date, act, what changed, what it touches."""
     from prodsec.services import knowledge
 
-    _emit(knowledge.changes(_kb(), since), fmt, views.changes_view)
+    _emit(knowledge.changes(_kb(), since, recorded_since), fmt, views.changes_view)
 
 
 def validate() -> None:

@@ -109,7 +109,10 @@ def check_view(check: dict[str, Any]) -> list[Section]:
             notes.append("Missing facts: " + _join(r["missing_facts"]))
         for o in r["obligations"]:
             state = "in force" if o["in_force"] else "from"
-            notes.append(f"Obligation {o['title']}: {state} {o['applies_from']} [{o['citation']}]")
+            kind = {"voluntary": "Label condition (to do for the label, never missed)",
+                    "on-event": "Obligation triggered by an event"}.get(o.get("nature", ""),
+                                                                        "Obligation")
+            notes.append(f"{kind} {o['title']}: {state} {o['applies_from']} [{o['citation']}]")
         counts = {k: len(v) for k, v in r["requirements"].items()}
         if counts:
             notes.append("Requirements: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -194,6 +197,8 @@ def changes_view(data: dict[str, Any]) -> list[Section]:
     rows = [[c["date"], c["act"], c["summary"], _join(c["instruments"]),
              _join([*c["facts"], *c["functions"]]), c["encoded"]] for c in data["changes"]]
     since = f" since {data['since']}" if data.get("since") else ""
+    if data.get("recorded_since"):
+        since += f" recorded since {data['recorded_since']}"
     return [Section(f"Knowledge changes{since} — law as of {data['law_as_of']}",
                     ["date", "act", "what changed", "instruments", "facts / functions", "encoded"],
                     rows, [f"{c['id']}: {c['citation']}" for c in data["changes"]])]
@@ -214,16 +219,30 @@ def product_gaps_view(data: dict[str, Any]) -> list[Section]:
                 [[c["date"], c["act"], c["summary"]] for c in inst["changes"]]))
         if inst["missing"]:
             sections.append(Section(
-                f"{inst['regulation']}: {len(inst['missing'])} open ({inst.get('overdue', 0)} overdue,"
-                f" {inst.get('upcoming', 0)} upcoming)",
+                f"{inst['regulation']}: {len(inst['missing'])} open ({_open_counts(inst)})",
                 ["requirement", "category", "status", "applies from", "due", "title"],
                 [[m["requirement"], m["category"], m["status"], m.get("applies_from") or "",
-                  m.get("due", ""), m["title"]] for m in inst["missing"]]))
+                  DUE.get(m.get("due", ""), m.get("due", "")), m["title"]]
+                 for m in inst["missing"]]))
     if data["expiring_evidence"]:
         sections.append(Section("Evidence expiring", ["evidence", "expires", "expired"],
                                 [[e["title"], e["expires_on"], "yes" if e["expired"] else ""]
                                  for e in data["expiring_evidence"]]))
     return sections
+
+
+#: An open requirement's ``due`` as the gaps tables show it (workspace/gaps.py decides it).
+DUE = {"overdue": "overdue", "upcoming": "upcoming", "standing": "in force, no event yet",
+       "for-label": "to do for the label"}
+
+
+def _open_counts(inst: dict[str, Any]) -> str:
+    """"2 overdue, 3 upcoming, 4 in force with no event yet, 5 to do for the label"."""
+    words = (("overdue", "overdue"), ("upcoming", "upcoming"),
+             ("standing", "in force, no event yet"), ("for_label", "to do for the label"))
+    parts = [f"{inst.get(key, 0)} {word}" for key, word in words
+             if inst.get(key, 0) or key in ("overdue", "upcoming")]
+    return ", ".join(parts)
 
 
 def portfolio_gaps_view(data: dict[str, Any]) -> list[Section]:

@@ -7,9 +7,15 @@ its cited reasons. Pure: data in, data out.
 Status on date D:
 * ``not-applicable`` — out of scope, excluded, or the scheme closed / the act repealed by D;
 * ``undetermined``  — a missing fact decides the outcome (the verdict names it);
-* ``required``      — binding and at least one of its obligations applies on D;
-* ``upcoming``      — binding, but none of its obligations applies yet on D;
+* ``required``      — binding and at least one of its binding obligations applies on D;
+* ``upcoming``      — binding, but none of its binding obligations applies yet on D;
 * ``voluntary``     — a voluntary scheme the product is eligible for.
+
+Each obligation says how it binds this product (``nature``): ``mandatory`` (due from its date),
+``on-event`` (a standing duty an event triggers, CRA Art. 14) or ``voluntary`` (a condition of
+a voluntary label: to do for the label, never missed). Only the first two make a verdict
+``required``: a router in Singapore is required from the CLS Level 1 mandate (2021-04-13), not
+from the label's launch (2020-10-07).
 """
 
 from __future__ import annotations
@@ -39,13 +45,20 @@ class ObligationVerdict(NamedTuple):
     citation: str | None
     requirements: tuple[str, ...]
     deadlines: tuple[dict[str, Any], ...]
+    #: ``mandatory``, ``on-event`` or ``voluntary`` for this product (see the module docstring).
+    nature: str = "mandatory"
+
+    @property
+    def binds(self) -> bool:
+        """Whether it binds the product (as opposed to a condition of a voluntary label)."""
+        return self.nature != "voluntary"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id, "title": self.title, "text": self.text,
             "applies_from": self.applies_from, "until": self.until, "in_force": self.in_force,
-            "citation": self.citation, "requirements": list(self.requirements),
-            "deadlines": list(self.deadlines),
+            "nature": self.nature, "citation": self.citation,
+            "requirements": list(self.requirements), "deadlines": list(self.deadlines),
         }
 
 
@@ -268,17 +281,17 @@ class Engine:
                                       self.kb.cite(cls["citation"], reg), True))
                 reasons += [r for r in out.reasons if node is not None]
                 break
-        obligations = self._obligations(c, profile, day)
-        current = [o for o in obligations if o.in_force]
+        obligations = self._obligations(c, profile, day, binding)
+        duties = [o for o in obligations if o.binds]
         if not binding:
             status = "voluntary"
-        elif current:
+        elif any(o.in_force for o in duties):
             status = "required"
-        elif any(o.until is None or o.until > day for o in obligations):
+        elif any(o.until is None or o.until > day for o in duties):
             status = "upcoming"
         else:
             status = "not-applicable"
-        starts = sorted(o.applies_from for o in obligations)
+        starts = sorted(o.applies_from for o in (duties if binding else obligations))
         requirements = self._requirements(c, profile, obligations)
         binds = status in ("required", "upcoming", "voluntary")
         return Verdict(
@@ -289,9 +302,13 @@ class Engine:
             binding_ids=frozenset(r for g in requirements.values() for r in g) if binds
             else frozenset())
 
-    def _obligations(self, c: _Compiled, profile: Profile, day: str) -> list[ObligationVerdict]:
+    def _obligations(self, c: _Compiled, profile: Profile, day: str,
+                     binding: bool) -> list[ObligationVerdict]:
         out = []
         for ob, node, req_ids in c.obligations:
+            nature = self.kb.obligation_nature(c.reg, ob)
+            if not binding:
+                nature = "voluntary"  # a voluntary scheme's mandate does not hold for it
             if node is not None and node.value(profile) is False:
                 continue
             start, until = ob["applies_from"], ob.get("until")
@@ -302,7 +319,7 @@ class Engine:
                 id=ob["id"], title=ob["title"], text=ob["text"], applies_from=start, until=until,
                 in_force=start <= day and (until is None or day < until),
                 citation=self.kb.cite(ob["citation"], c.reg), requirements=req_ids,
-                deadlines=deadlines))
+                deadlines=deadlines, nature=nature))
         return out
 
     def _requirements(self, c: _Compiled, profile: Profile,

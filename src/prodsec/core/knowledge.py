@@ -74,21 +74,33 @@ class KnowledgeBase:
                     out[req["id"]] = req
         return out
 
+    @staticmethod
+    def obligation_nature(reg: Mapping[str, Any], obligation: Mapping[str, Any]) -> str:
+        """How an obligation binds, as declared (``nature``) or by its instrument's default:
+        ``mandatory`` in a mandatory instrument, ``voluntary`` (a label's condition) otherwise."""
+        declared = obligation.get("nature")
+        if declared:
+            return str(declared)
+        return "mandatory" if reg.get("binding") == "mandatory" else "voluntary"
+
     @cached_property
-    def requirement_dates(self) -> dict[str, str]:
-        """Requirement id → the earliest date an obligation of its own instrument makes it apply
-        (CRA: Art. 14 from 2026-09-11, the rest from 2027-12-11). Requirements no obligation
-        names have no date."""
-        out: dict[str, str] = {}
+    def requirement_terms(self) -> dict[str, dict[str, str]]:
+        """Requirement id → {nature: the earliest date an obligation of that nature makes it
+        apply}. CRA: Art. 14 ``on-event`` from 2026-09-11, Annex I ``mandatory`` from
+        2027-12-11; SG CLS Level 1 ``mandatory`` (routers) from 2021-04-13 and ``voluntary``
+        (the label) from 2020-10-07. Requirements no obligation names have no entry."""
+        out: dict[str, dict[str, str]] = {}
         for reg in self.regulations.values():
             app = reg.get("applicability") or {}
             for ob in app.get("obligations", ()):
+                nature = self.obligation_nature(reg, ob)
                 ids = list(ob["requirements"])
                 for prefix in ob["requirement_prefixes"]:
                     ids += [r for r in self.requirements if r == prefix or r.startswith(prefix + ":")]
                 for rid in ids:
-                    if rid not in out or ob["applies_from"] < out[rid]:
-                        out[rid] = ob["applies_from"]
+                    terms = out.setdefault(rid, {})
+                    if nature not in terms or ob["applies_from"] < terms[nature]:
+                        terms[nature] = ob["applies_from"]
         return out
 
     def requirement(self, req_id: str) -> Doc:

@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
+from prodsec.core import limits
 from prodsec.errors import InputError, suggest
 
 FORMAT_VERSION = 1
@@ -35,8 +36,12 @@ BOOL_FIELDS: dict[str, bool | None] = {
     "identical_spare_part": False,
 }
 TEXT_FIELDS = ("name", "manufacturer", "description")
+#: How long each text may be: the workspace's bounds (``core/limits.py``), applied here so that
+#: ``check``, the API and the web refuse what ``product add`` would refuse.
+TEXT_LIMITS = {"name": limits.NAME, "manufacturer": limits.NAME, "description": limits.TEXT}
 LIST_FIELDS = ("markets", "radio", "functions", "sector_law")
-VEHICLE_FIELDS = ("category", "ecus", "software_updates", "automated_driving_level")
+VEHICLE_FIELDS = ("category", "ecus", "software_updates", "automated_driving_level",
+                  "designed_to_pedal")
 KNOWN_FIELDS = (*TEXT_FIELDS, *BOOL_FIELDS, *LIST_FIELDS, "vehicle", "format")
 REQUIRED = ("name", "markets")
 
@@ -66,6 +71,10 @@ class Vehicle(NamedTuple):
     ecus: bool | None = None
     software_updates: bool | None = None
     automated_driving_level: int | None = None
+    #: An L1e vehicle designed to pedal (Reg. (EU) No 168/2013 Art. 3(94)(b)): left out of the
+    #: CRA exclusion of Delegated Reg. (EU) 2025/1535 and of R155 via Delegated Reg. (EU)
+    #: 2025/1455. No default: for an L1e vehicle an unknown answer leaves the CRA undetermined.
+    designed_to_pedal: bool | None = None
 
 
 class Profile(NamedTuple):
@@ -238,6 +247,10 @@ def _text(raw: Mapping[str, Any], key: str, problems: list[FieldProblem]) -> str
     if not isinstance(value, str) or not value.strip():
         problems.append(FieldProblem(key, f"expected a non-empty text, got {_type_name(value)}"))
         return None
+    too_long = limits.problem(value, TEXT_LIMITS[key])
+    if too_long:
+        problems.append(FieldProblem(key, too_long))
+        return None
     return value.strip()
 
 
@@ -366,7 +379,7 @@ def _vehicle(value: Any, vocabulary: Vocabulary, problems: list[FieldProblem]) -
             problems.append(FieldProblem(f"vehicle.{key}", f"unknown field{extra}"))
     category = _vehicle_category(value.get("category"), vocabulary, problems)
     flags: dict[str, bool | None] = {}
-    for key in ("ecus", "software_updates"):
+    for key in ("ecus", "software_updates", "designed_to_pedal"):
         flags[key] = _bool(value, key, None, [])
         if value.get(key) is not None and not isinstance(value.get(key), bool):
             problems.append(FieldProblem(f"vehicle.{key}", f"expected true or false, got {_shown(value[key])}"))
@@ -376,5 +389,11 @@ def _vehicle(value: Any, vocabulary: Vocabulary, problems: list[FieldProblem]) -
         problems.append(FieldProblem(
             "vehicle.automated_driving_level", f"expected a whole number 0-5, got {_shown(level)}"))
         level = None
+    if flags["designed_to_pedal"] is True and category is not None and category != "L1":
+        problems.append(FieldProblem(
+            "vehicle.designed_to_pedal",
+            f"applies to L1e (L1) vehicles only (Reg. (EU) No 168/2013 Art. 3(94)(b)); the "
+            f"category is {category}"))
     return Vehicle(category=category, ecus=flags["ecus"],
-                   software_updates=flags["software_updates"], automated_driving_level=level)
+                   software_updates=flags["software_updates"], automated_driving_level=level,
+                   designed_to_pedal=flags["designed_to_pedal"])

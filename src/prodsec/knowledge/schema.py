@@ -387,6 +387,15 @@ class Obligation(Strict):
     text: str
     applies_from: dt.date
     until: dt.date | None = None
+    nature: Literal["mandatory", "on-event", "voluntary"] | None = Field(
+        default=None,
+        description=(
+            "How it binds. mandatory: due from applies_from, open after it is missed; on-event: "
+            "a standing duty from applies_from that an event triggers (CRA Art. 14 reporting), "
+            "never missed before one; voluntary: a condition of a voluntary label, to do for the "
+            "label, never missed. Left out: mandatory in a mandatory instrument, voluntary in a "
+            "voluntary one. A mandatory obligation of a voluntary scheme binds only a product "
+            "the scheme's mandatory_when makes it mandatory for."))
     requirements: list[Id] = Field(default_factory=list)
     requirement_prefixes: list[Id] = Field(
         default_factory=list, description="All requirements whose id starts with one of these."

@@ -20,7 +20,8 @@ PROFILE_FACTS = {
     "name", "manufacturer", "markets", "software_only", "data_connection", "internet", "radio",
     "consumer", "personal_data", "money_transfer", "commercial", "open_source",
     "remote_service_only", "functions", "sector_law", "vehicle.category", "vehicle.ecus",
-    "vehicle.software_updates", "vehicle.automated_driving_level", "vehicle",
+    "vehicle.software_updates", "vehicle.automated_driving_level", "vehicle.designed_to_pedal",
+    "vehicle",
     "role", "enterprise_software", "identical_spare_part",
 }
 

@@ -139,22 +139,29 @@ def oj_listing(kb: KnowledgeBase, standard_id: str, act: str) -> dict[str, Any] 
     return None
 
 
-def changes(kb: KnowledgeBase, since: str | None = None) -> dict[str, Any]:
+def changes(kb: KnowledgeBase, since: str | None = None,
+            recorded_since: str | None = None) -> dict[str, Any]:
     """The knowledge change log: changes of the law that can change verdicts, oldest first.
 
-    ``since`` (YYYY-MM-DD) keeps the changes that took effect or were encoded on or after it,
-    so a user who last looked on a date sees everything that can have moved since.
+    ``since`` (YYYY-MM-DD) keeps the changes whose law changed on or after it (the entry's
+    ``date``: when the act takes effect), so ``--since 2026-01-01`` never lists a 2020 act.
+    ``recorded_since`` keeps those recorded in the knowledge base on or after it (``encoded``):
+    what a user who last looked on that date has not seen yet, whatever the law's date. Both
+    together keep the entries that meet both.
     """
-    if since is not None:
-        import datetime as dt
+    for option, value in (("--since", since), ("--recorded-since", recorded_since)):
+        if value is not None:
+            import datetime as dt
 
-        try:
-            dt.date.fromisoformat(since)
-        except ValueError:
-            raise InputError(f"--since: expected a date YYYY-MM-DD, got {since!r}") from None
+            try:
+                dt.date.fromisoformat(value)
+            except ValueError:
+                raise InputError(f"{option}: expected a date YYYY-MM-DD, got {value!r}") from None
     rows = [dict(c) | {"citation": kb.cite(c["citation"])} for c in kb.changes
-            if since is None or c["date"] >= since or c["encoded"] >= since]
-    return {"law_as_of": kb.law_as_of, "since": since, "changes": rows}
+            if (since is None or c["date"] >= since)
+            and (recorded_since is None or c["encoded"] >= recorded_since)]
+    return {"law_as_of": kb.law_as_of, "since": since, "recorded_since": recorded_since,
+            "changes": rows}
 
 
 def changes_touching(kb: KnowledgeBase, regulations: set[str], functions: set[str],

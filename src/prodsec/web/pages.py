@@ -507,8 +507,15 @@ def _timeline(kb: Any, verdicts: dict[str, Any], binding: set[str]) -> list[dict
                            "past": d["date"] <= today})
         for ob in verdicts[reg_id].get("obligations", []):
             events.append({"date": ob["applies_from"], "regulation": reg["short_name"],
-                           "text": f"Obligations apply: {ob['title']}", "past": ob["applies_from"] <= today})
+                           "text": f"{_obligation_word(ob)}: {ob['title']}",
+                           "past": ob["applies_from"] <= today})
     return sorted(events, key=lambda e: (e["date"], e["regulation"]))
+
+
+def _obligation_word(ob: dict[str, Any]) -> str:
+    """A voluntary label's condition is never an obligation that applies (nor is it missed)."""
+    return {"voluntary": "To do for the label", "on-event": "In force, triggered by an event"}.get(
+        str(ob.get("nature")), "Obligations apply")
 
 
 @router.post("/products/{pid}/releases", response_class=HTMLResponse)
@@ -996,7 +1003,7 @@ def portfolio(request: Request) -> HTMLResponse:
                     if ob["applies_from"] > today.isoformat():
                         upcoming.append({"date": ob["applies_from"], "product": product.name,
                                          "product_id": product.id, "regulation": a.regulation_id,
-                                         "title": ob["title"]})
+                                         "title": f"{_obligation_word(ob)}: {ob['title']}"})
     upcoming.sort(key=lambda u: (u["date"], u["product"]))
     return _render(request, "portfolio.html.j2", {
         "rows": rows, "instruments": _instruments(state.kb), "upcoming": upcoming[:30]},

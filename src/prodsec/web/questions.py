@@ -109,7 +109,7 @@ def profile_from_form(form: Mapping[str, Any], getlist: Any) -> dict[str, Any]:
     category = form.get("vehicle_category")
     if category:
         vehicle: dict[str, Any] = {"category": category}
-        for key in ("ecus", "software_updates"):
+        for key in ("ecus", "software_updates", "designed_to_pedal"):
             if form.get(f"vehicle_{key}") in ("yes", "no"):
                 vehicle[key] = form.get(f"vehicle_{key}") == "yes"
         level = str(form.get("vehicle_automated_driving_level") or "")

@@ -30,17 +30,33 @@ def _statuses(session: Session, assessment: Assessment) -> list[RequirementStatu
 
 
 def due(kb: KnowledgeBase, requirement_id: str, as_of: dt.date,
-        fallback: dt.date | None = None) -> tuple[str | None, str]:
-    """A requirement's own date of application and whether, on ``as_of``, an open requirement
-    is ``overdue`` (it applies and is not met) or ``upcoming`` (it does not apply yet).
+        fallback: dt.date | None = None, binding: bool = True) -> tuple[str | None, str]:
+    """A requirement's own date of application and what, on ``as_of``, an open requirement is:
+
+    * ``overdue``   — a mandatory duty that applies and is not met (a missed date);
+    * ``upcoming``  — a mandatory or event-triggered duty that does not apply yet;
+    * ``standing``  — an event-triggered duty in force (CRA Art. 14 from 2026-09-11): nothing is
+      late until an exploited vulnerability or incident starts its clocks;
+    * ``for-label`` — only a condition of a voluntary label (SG CLS Levels 2-4, the BSI label):
+      not yet met, never missed.
 
     Each requirement carries the date of the obligation that names it (CRA Art. 14 from
-    2026-09-11, Annex I from 2027-12-11), not the instrument's first date: an Annex I
-    requirement open in 2026 is upcoming, never missed.
+    2026-09-11, Annex I from 2027-12-11), not the instrument's first date. ``binding`` is
+    whether the assessment binds the product (required/upcoming): a voluntary scheme's
+    mandatory part (CLS Level 1 for routers) binds only a product the mandate holds for.
     """
-    own = kb.requirement_dates.get(requirement_id)
-    start = own or (fallback.isoformat() if fallback else None)
-    if start is None or start <= as_of.isoformat():
+    terms = kb.requirement_terms.get(requirement_id, {})
+    today = as_of.isoformat()
+    for nature, reached in (("mandatory", "overdue"), ("on-event", "standing")):
+        start = terms.get(nature)
+        if binding and start is not None:
+            return start, reached if start <= today else "upcoming"
+    if terms:
+        return min(terms.values()), "for-label"
+    start = fallback.isoformat() if fallback else None
+    if not binding:
+        return start, "for-label"
+    if start is None or start <= today:
         return start, "overdue"
     return start, "upcoming"
 
@@ -53,11 +69,12 @@ def instrument_gaps(kb: KnowledgeBase, assessment: Assessment,
     done = sum(by_status[s] for s in DONE)
     total = len(statuses)
     day = as_of or dt.date.today()
+    binding = assessment.status in ("required", "upcoming")
     missing = []
     for s in statuses:
         if s.status in DONE:
             continue
-        applies_from, when = due(kb, s.requirement_id, day, assessment.applies_from)
+        applies_from, when = due(kb, s.requirement_id, day, assessment.applies_from, binding)
         missing.append({"requirement": s.requirement_id, "category": s.category,
                         "status": s.status, "applies_from": applies_from, "due": when,
                         "title": kb.requirements.get(s.requirement_id, {}).get("title", "")})
@@ -73,6 +90,8 @@ def instrument_gaps(kb: KnowledgeBase, assessment: Assessment,
         "by_status": dict(by_status), "by_category": {c: dict(v) for c, v in by_category.items()},
         "missing": missing,
         "overdue": len(overdue), "upcoming": len(upcoming),
+        "standing": sum(1 for m in missing if m["due"] == "standing"),
+        "for_label": sum(1 for m in missing if m["due"] == "for-label"),
         "overdue_since": min((m["applies_from"] for m in overdue if m["applies_from"]), default=None),
         "next_date": min((m["applies_from"] for m in upcoming if m["applies_from"]), default=None),
     }

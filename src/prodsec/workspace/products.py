@@ -15,7 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from prodsec.core import limits
 from prodsec.core.applicability import Engine
 from prodsec.core.knowledge import KnowledgeBase
-from prodsec.core.profile import ProfileError, parse_profile
+from prodsec.core.profile import TEXT_LIMITS, ProfileError, parse_profile
 from prodsec.db.models import Assessment, Product, Release, RequirementStatus
 from prodsec.workspace import audit
 from prodsec.workspace.context import Actor, Conflict, NotFound, ValidationFailed, bounded
@@ -27,20 +27,21 @@ def profile_hash(profile: dict[str, Any]) -> str:
 
 
 def _validated(kb: KnowledgeBase, raw: Any, source: str = "profile") -> dict[str, Any]:
+    # the parser refuses an overlong text too; checked first here only so the message names
+    # the field once ("profile.name: is … characters long"), as every other workspace limit does
+    if isinstance(raw, dict):
+        for field, limit in PROFILE_TEXT_LIMITS.items():
+            if isinstance(raw.get(field), str):
+                bounded(f"profile.{field}", raw[field], limit)
     try:
-        profile = parse_profile(raw, kb.vocabulary, source).to_dict()
+        return parse_profile(raw, kb.vocabulary, source).to_dict()
     except ProfileError as exc:
         first = exc.problems[0]
         raise ValidationFailed(f"profile.{first.field}", "; ".join(map(str, exc.problems))) from exc
-    for field, limit in PROFILE_TEXT_LIMITS.items():
-        if isinstance(profile.get(field), str):
-            bounded(f"profile.{field}", profile[field], limit)
-    return profile
 
 
 #: The profile's free-text fields; the name is also the product's name column.
-PROFILE_TEXT_LIMITS = {"name": limits.NAME, "manufacturer": limits.NAME,
-                       "description": limits.TEXT}
+PROFILE_TEXT_LIMITS = TEXT_LIMITS
 
 
 def product_view(product: Product) -> dict[str, Any]:

@@ -54,9 +54,13 @@ def standards(work: UnitDep) -> list[schemas.Standard]:
 
 
 @router.get("/knowledge/changes", response_model=schemas.KnowledgeChanges)
-def changes(work: UnitDep, since: Annotated[dt.date | None, Query()] = None
-            ) -> schemas.KnowledgeChanges:
+def changes(work: UnitDep, since: Annotated[dt.date | None, Query(
+                description="Only changes of the law taking effect on or after this date.")] = None,
+            recorded_since: Annotated[dt.date | None, Query(
+                description="Only changes recorded in the knowledge base on or after this date.")
+            ] = None) -> schemas.KnowledgeChanges:
     """The knowledge change log (``prodsec knowledge changes``): what changed in the law, from
     when, and which instruments and profile facts it touches; with the law-as-of date."""
-    data = knowledge.changes(work.kb, since.isoformat() if since else None)
+    data = knowledge.changes(work.kb, since.isoformat() if since else None,
+                             recorded_since.isoformat() if recorded_since else None)
     return schemas.KnowledgeChanges.model_validate(data)
