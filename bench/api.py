@@ -26,7 +26,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from servers import free_port, postgres_url, reset_schema
+try:  # run as a script (bench/ on the path) or imported as bench.load by the tests
+    from servers import free_port, postgres_url, reset_schema
+except ImportError:
+    from bench.servers import free_port, postgres_url, reset_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "prodsec_bench"

@@ -53,6 +53,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
              "affects": [{"ref": "pkg:pypi/requests@2.19.0"}]}]}},
     ("post", "/api/v1/products/{product_id}/releases/{release}/csaf"): {"json": {
         "tracking_id": "STOLEN-1"}},
+    ("post", "/api/v1/products/{product_id}/csaf/{doc_id}/publish"): {"json": {
+        "status": "final", "summary": "stolen"}},
     ("get", "/api/v1/compare"): {"params": {"product": ["{product_id}", "{product_id}"]}},
 }
 # Operations that change nothing an organisation owns: they may answer a viewer (a user's own

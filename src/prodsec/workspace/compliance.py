@@ -30,6 +30,7 @@ from prodsec.workspace.context import (
     ValidationFailed,
     bounded,
 )
+from prodsec.workspace.context import EvidenceTooLarge as EvidenceTooLarge
 from prodsec.workspace.products import _flush, check_version, get_product, status_view
 from prodsec.workspace.scope import by_id_or_name, owned
 

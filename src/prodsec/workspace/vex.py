@@ -280,14 +280,15 @@ def _openvex_statement(vid: str, items: list[dict[str, Any]], state: str,
 
 def _name_release(doc: dict[str, Any], purl: str) -> dict[str, Any]:
     """The CSAF VEX names the release by the same product identifier as the other two formats:
-    the release's ``product_version`` gets it as its purl identification helper. (Done here
-    rather than in ``csaf_author`` so that advisories are untouched by this change.)"""
+    the release's ``product_version`` gets it as its purl identification helper, beside the
+    generic URI that CSAF authoring gives it. (Done here rather than in ``csaf_author`` so that
+    advisories are untouched by this change.)"""
 
     def visit(branches: list[dict[str, Any]]) -> None:
         for branch in branches:
             product = branch.get("product")
             if isinstance(product, dict):
-                product.setdefault("product_identification_helper", {"purl": purl})
+                product.setdefault("product_identification_helper", {})["purl"] = purl
             visit(branch.get("branches") or [])
 
     visit(doc.get("product_tree", {}).get("branches") or [])

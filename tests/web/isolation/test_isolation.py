@@ -47,6 +47,8 @@ FORMS: dict[str, dict[str, Any]] = {
     "/products/{pid}/vex/import": {"files": {"file": ("vex.json", json.dumps(VEX).encode(),
                                                       "application/json")}},
     "/products/{pid}/csaf": {"data": {"release": "1.0", "title": "Stolen"}},
+    "/products/{pid}/csaf/{doc_id}/publish": {"data": {"status": "final", "summary": "stolen"}},
+    "/cases/{case_id}/submit": {"data": {"stage": "early-warning", "reference": "stolen"}},
     "/admin/users": {"data": {"email": "new@globex.example", "role": "viewer",
                               "password": "a long enough password"}},
     "/admin/tokens": {"data": {"user": "{email}", "name": "stolen"}},
@@ -59,7 +61,8 @@ PAGES: dict[str, dict[str, Any]] = {"/compare": {"params": {"product": ["{pid}",
 # Forms that change nothing an organisation owns (a user's own password is the user's).
 READ_ONLY_FORMS = {"/logout", "/products/preview", "/account/password", "/password-reset"}
 ADMIN_ONLY = ("/admin",)
-PARAMS = {"pid": "product_id", "sid": "status_id", "reg_id": "regulation_id", "uid": "user_id"}
+PARAMS = {"pid": "product_id", "sid": "status_id", "reg_id": "regulation_id", "uid": "user_id",
+          "case_id": "case_id"}
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
 
