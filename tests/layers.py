@@ -17,7 +17,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("prodsec.core",),
     ("prodsec.knowledge",),
     ("prodsec.services",),
-    ("prodsec.formats", "prodsec.vuln", "prodsec.db"),
+    ("prodsec.formats", "prodsec.vuln", "prodsec.db", "prodsec.jobs"),
     ("prodsec.workspace",),
     ("prodsec.documents",),
     ("prodsec.api", "prodsec.web", "prodsec.cli", "prodsec.__main__"),

@@ -214,8 +214,13 @@ def test_migrations_match_the_models(database: Database) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
+    def ours(name: str | None, kind: str, parent: object) -> bool:
+        # procrastinate's queue tables (0008) are its own, created from its schema.sql
+        return not (kind == "table" and (name or "").startswith("procrastinate_"))
+
     with database.engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        context = MigrationContext.configure(conn, opts={"include_name": ours})
+        assert compare_metadata(context, Base.metadata) == []
 
 
 def test_api_and_web_share_the_budget(database: Database, kb: KnowledgeBase,

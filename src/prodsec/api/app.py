@@ -24,6 +24,7 @@ from prodsec.api.routes import (
     evidence,
     gaps,
     health,
+    jobs,
     knowledge,
     products,
     releases,
@@ -40,7 +41,7 @@ from prodsec.workspace.throttle import LoginLimiter
 API_PREFIX = "/api/v1"
 DOCS_URL = "/api/docs"
 RESOURCES = (auth, products, releases, assessments, statuses, evidence, controls, gaps, audit,
-             users, knowledge, check, documents, vulnerabilities, compare)
+             users, knowledge, check, documents, vulnerabilities, compare, jobs)
 ERRORS = {code: {"model": Problem, "content": {"application/problem+json": {}}}
           for code in (401, 403, 404, 422)}
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from prodsec.api.problems import ApiError, unauthenticated
 from prodsec.core.knowledge import KnowledgeBase
-from prodsec.db.engine import Database
+from prodsec.db.engine import Database, raise_deferred
 from prodsec.workspace import sessions, users, writes
 from prodsec.workspace.context import Actor
 
@@ -130,6 +130,7 @@ async def unit(request: Request, state: Annotated[AppState, Depends(app_state)]
                     raise
                 with anyio.CancelScope(shield=True):
                     await to_thread.run_sync(session.commit)
+                raise_deferred(session)  # a job run in-process after the commit (SQLite)
         finally:
             with anyio.CancelScope(shield=True):
                 await to_thread.run_sync(session.close)

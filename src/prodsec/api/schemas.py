@@ -581,3 +581,45 @@ class Comparison(BaseModel):
     kb_version: str
     products: list[ComparedProduct]
     aspects: list[ComparisonAspect]
+
+
+class JobProgress(BaseModel):
+    """How far a running job is, as its task reports it."""
+
+    done: int
+    total: int | None
+    note: str
+
+
+class JobEvent(BaseModel):
+    type: str
+    at: str
+
+
+class Job(BaseModel):
+    """A queued job of the organisation: ``status`` is todo, doing, succeeded, failed,
+    cancelled, aborting or aborted; ``error`` is the last failed attempt's."""
+
+    id: int
+    task: str
+    status: str
+    attempts: int
+    lock: str | None
+    args: dict[str, Any]
+    by: str | None
+    queued_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    scheduled_at: str | None
+    progress: JobProgress | None
+    error: str | None
+    events: list[JobEvent] | None = None
+
+
+class JobList(BaseModel):
+    """Newest first; pass ``next_before`` as ``before`` for the next page. ``queue`` is
+    ``in-process`` on SQLite, where jobs run when their change commits and none are queued."""
+
+    queue: str
+    jobs: list[Job]
+    next_before: int | None

@@ -152,9 +152,18 @@ def schema(
 
 def _register_command_groups() -> None:
     """Command groups live in their own modules; each adds its commands to ``app``."""
-    from prodsec.cli import documents, knowledge, ops, server, vuln, vuln_workspace, workspace
+    from prodsec.cli import (
+        documents,
+        jobs,
+        knowledge,
+        ops,
+        server,
+        vuln,
+        vuln_workspace,
+        workspace,
+    )
 
-    for group in (workspace, ops, server, documents, vuln, knowledge):
+    for group in (workspace, ops, server, documents, vuln, knowledge, jobs):
         group.register(app)
     vuln_workspace.register(app, vuln.sbom_app, vuln.csaf_app)
 

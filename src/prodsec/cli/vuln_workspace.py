@@ -134,6 +134,9 @@ def sbom_quality(file: FileArg, fmt: FormatOpt = Format.table) -> None:
 def advisories_import(
     source: Annotated[Path, typer.Argument(metavar="DIR|ZIP", help="OSV directory, zip or file.")],
     kev: Annotated[Path | None, typer.Option("--kev", help="CISA KEV catalogue (JSON).")] = None,
+    background: Annotated[bool, typer.Option(
+        "--background", help="Queue the import as a job (a worker runs it, then one rescan job "
+        "per affected release); the files must be readable by the workers.")] = False,
     org: OrgOpt = "default", db: DbOpt = None, fmt: FormatOpt = Format.table,
 ) -> None:
     """Import OSV advisories incrementally (bad files are reported and skipped: exit 2)."""
@@ -146,6 +149,9 @@ def advisories_import(
 
     if not source.exists():
         raise Invalid(f"{source}: no such file or directory; expected OSV files, a directory or a zip")
+    if background:
+        _queue_import(source, kev, org, db, fmt)
+        return
     with workspace(db, org) as (_, session, actor), \
             Progress(transient=True, console=_stderr()) as bar:
         task = bar.add_task("importing advisories", total=osv.count_files(source))
@@ -165,6 +171,26 @@ def advisories_import(
     if report.failures:
         raise Invalid(f"{source}: {len(report.failures)} advisory files failed (listed above); "
                       "the others were imported")
+
+
+def _queue_import(source: Path, kev: Path | None, org: str, db: str | None,
+                  fmt: Format) -> None:
+    from prodsec import jobs
+
+    if kev is not None and not kev.is_file():
+        raise Invalid(f"{kev}: no such file; expected a CISA KEV catalogue (JSON)")
+    with workspace(db, org) as (_, session, actor):
+        actor.require("editor")
+        job_id = jobs.enqueue(session, "advisories.import", actor=actor,
+                              path=str(source.resolve()),
+                              kev=str(kev.resolve()) if kev else None)
+    data = {"job": job_id, "queued": job_id is not None}
+    if fmt is Format.json:
+        _json(data)
+    elif job_id is None:
+        print(f"{source}: imported in-process (SQLite has no queue); see prodsec findings")
+    else:
+        print(f"{source}: queued as job {job_id}; follow it with prodsec jobs show {job_id}")
 
 
 def findings(product: str, release: Annotated[str | None, typer.Argument()] = None,

@@ -122,11 +122,25 @@ class Database:
         except BaseException:
             session.rollback()
             raise
+        else:
+            raise_deferred(session)
         finally:
             session.close()
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+#: Where a post-commit hook (a job run in-process on SQLite, see prodsec.jobs) leaves its error:
+#: raising inside SQLAlchemy's commit would leave the session unusable and hide the error.
+DEFERRED_ERROR = "prodsec.deferred_error"
+
+
+def raise_deferred(session: Session) -> None:
+    """Raise the error a post-commit hook stored on ``session`` (the commit itself stands)."""
+    error = session.info.pop(DEFERRED_ERROR, None)
+    if error is not None:
+        raise error
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

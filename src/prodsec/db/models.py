@@ -14,6 +14,7 @@ import uuid
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -667,3 +668,19 @@ class Article14Submission(Base):
     content: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     reference: Mapped[str] = mapped_column(String(300), default="")
     submitted_by: Mapped[str] = mapped_column(String(320))
+
+
+class JobReport(Base):
+    """What procrastinate does not keep about a job: its progress while it runs and the error of
+    its last failed attempt. ``job_id`` is ``procrastinate_jobs.id`` (no foreign key: that table
+    is the queue's, and exists on PostgreSQL only); ``org_id`` is None for system jobs."""
+
+    __tablename__ = "job_reports"
+
+    job_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    org_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

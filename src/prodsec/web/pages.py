@@ -1196,3 +1196,36 @@ def install_error_pages(app: Any) -> None:
 
     app.add_exception_handler(PageError, page_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+
+
+# ---- jobs --------------------------------------------------------------------------------------
+
+
+@router.get("/jobs", response_class=HTMLResponse)
+def jobs_page(request: Request, status: str | None = None,
+              before: int | None = None) -> HTMLResponse:
+    """The organisation's jobs: queued, running with progress, failed with the error; the same
+    data as ``GET /api/v1/jobs``."""
+    from prodsec.workspace import jobs
+
+    actor, csrf = _who(request)
+    with _state(request).database.transaction() as session:
+        try:
+            data = jobs.list_jobs(session, actor, status or None, before)
+        except ValidationFailed as exc:
+            raise PageError(422, str(exc)) from None
+    return _render(request, "jobs.html.j2", {"data": data, "status": status or ""},
+                   actor=actor, csrf=csrf)
+
+
+@router.post("/jobs/{job_id}/retry", response_class=HTMLResponse)
+def job_retry(request: Request, job_id: int, sent: EditorForm) -> Response:
+    """Queue a failed job again (``POST /api/v1/jobs/{id}/retry``)."""
+    from prodsec.workspace import jobs
+
+    with _state(request).database.transaction() as session:
+        try:
+            jobs.retry_job(session, sent.actor, job_id)
+        except (NotFound, Conflict) as exc:
+            raise PageError(_status(exc), str(exc)) from None
+    return _redirect("/jobs")

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from prodsec.core.advisory import Advisory, Affected, Event, Range
@@ -84,9 +84,12 @@ def parse_sbom(data: bytes, filename: str) -> tuple[Sbom, dict[str, Any]]:
 
 def import_sbom(session: Session, actor: Actor, product_ref: str, release_label: str,
                 data: bytes, filename: str,
-                parsed: tuple[Sbom, dict[str, Any]] | None = None) -> dict[str, Any]:
+                parsed: tuple[Sbom, dict[str, Any]] | None = None,
+                rescan: str = "inline") -> dict[str, Any]:
     """Store a release's SBOM (replacing any earlier one) and recompute its findings;
-    ``parsed`` is ``parse_sbom(data, filename)`` when the caller ran it already."""
+    ``parsed`` is ``parse_sbom(data, filename)`` when the caller ran it already.
+    ``rescan="job"`` queues the recompute of this one release (in this transaction) instead
+    of running it here; the counts are then ``{"queued": 1}``."""
     actor.require("editor")
     release = get_release(session, actor, product_ref, release_label)
     sbom, report = parsed or parse_sbom(data, filename)
@@ -102,7 +105,8 @@ def import_sbom(session: Session, actor: Actor, product_ref: str, release_label:
     session.add(record)
     session.flush()
     _insert_components(session, actor, record, release, sbom)
-    counts = recompute_findings(session, actor, [release.id])
+    counts = (queue_rescans(session, actor, [release.id]) if rescan == "job"
+              else recompute_findings(session, actor, [release.id]))
     after = _sbom_summary(record) | {"components": len(sbom.components),
                                      "dependencies": len(sbom.dependencies)}
     audit.record(session, actor, "sbom.import", "release", release.id, before, after)
@@ -229,8 +233,11 @@ def content_hash(advisory: Advisory) -> str:
 
 
 def import_advisories(session: Session, actor: Actor, path: Path,
-                      progress: Callable[[int], None] | None = None) -> ImportReport:
-    """Import OSV files (directory, zip, file) incrementally; recompute affected findings."""
+                      progress: Callable[[int], None] | None = None,
+                      rescan: str = "inline") -> ImportReport:
+    """Import OSV files (directory, zip, file) incrementally; recompute affected findings —
+    here, or (``rescan="job"``) as one queued job per affected release, so many workers share
+    the work and each release's findings change in one transaction of their own."""
     actor.require("editor")
     report = ImportReport()
     existing = {row.osv_id: (row.id, row.content_hash) for row in session.execute(
@@ -249,7 +256,8 @@ def import_advisories(session: Session, actor: Actor, path: Path,
     report.withdrawn = len(withdrawn)
     touched = _store_advisories(session, actor, fresh, existing, report)
     touched |= _remove(session, actor, [existing[i][0] for i in withdrawn if i in existing], report)
-    report.findings = recompute_for_packages(session, actor, touched)
+    report.findings = (queue_rescans(session, actor, releases_with_packages(session, actor, touched))
+                       if rescan == "job" else recompute_for_packages(session, actor, touched))
     audit.record(session, actor, "advisories.import", "advisory-database", actor.org_id, None,
                  {"source": str(path), **{k: v for k, v in report.to_dict().items()
                                           if k != "failures"},
@@ -363,17 +371,36 @@ def kev_cves(session: Session, actor: Actor) -> set[str]:
 # ---- findings ------------------------------------------------------------------------------
 
 
-def recompute_for_packages(session: Session, actor: Actor,
-                           keys: set[tuple[str, str]]) -> dict[str, int]:
-    """Recompute the releases that contain any of these (ecosystem, package) keys."""
+def releases_with_packages(session: Session, actor: Actor,
+                           keys: set[tuple[str, str]]) -> list[str]:
+    """The package -> release index: the releases whose SBOM has a component with one of these
+    (ecosystem, package) keys (``ix_components_match`` answers it without reading SBOMs)."""
     releases: set[str] = set()
-    packages = sorted({p for _, p in keys})
-    for start in range(0, len(packages), CHUNK):
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), CHUNK):
         releases |= set(session.scalars(
             select(SbomRecord.release_id).join(SbomComponent, SbomComponent.sbom_id == SbomRecord.id)
             .where(SbomComponent.org_id == actor.org_id,
-                   SbomComponent.package.in_(packages[start:start + CHUNK])).distinct()))
-    return recompute_findings(session, actor, sorted(releases))
+                   tuple_(SbomComponent.ecosystem, SbomComponent.package)
+                   .in_(ordered[start:start + CHUNK])).distinct()))
+    return sorted(releases)
+
+
+def recompute_for_packages(session: Session, actor: Actor,
+                           keys: set[tuple[str, str]]) -> dict[str, int]:
+    """Recompute the releases that contain any of these (ecosystem, package) keys."""
+    return recompute_findings(session, actor, releases_with_packages(session, actor, keys))
+
+
+def queue_rescans(session: Session, actor: Actor, release_ids: Iterable[str]) -> dict[str, int]:
+    """Queue one rescan job per release in this transaction (a release whose rescan is
+    already waiting is not queued twice); on SQLite they run when this transaction commits."""
+    from prodsec import jobs
+
+    releases = list(release_ids)
+    queued = len([r for r in releases if jobs.enqueue(session, "findings.rescan_release",
+                                                      actor=actor, release_id=r) is not None])
+    return {"releases": len(releases), "queued": queued}
 
 
 def recompute_findings(session: Session, actor: Actor, release_ids: Iterable[str]) -> dict[str, int]:
@@ -401,9 +428,10 @@ def _recompute_release(session: Session, actor: Actor, release_id: str) -> dict[
         for entry in index.lookup(*key):
             wanted[(component.id, entry.advisory.id)] = {"affected": entry.described,
                                                          "fixed": list(entry.fixed)}
-    have = {(f.component_id, f.advisory_id): f.id for f in session.scalars(
+    stored = {(f.component_id, f.advisory_id): f for f in session.scalars(
         select(FindingRecord).where(FindingRecord.org_id == actor.org_id,
                                     FindingRecord.release_id == release_id))}
+    have = {key: f.id for key, f in stored.items()}
     gone = [fid for key, fid in have.items() if key not in wanted]
     for start in range(0, len(gone), CHUNK):
         session.execute(delete(FindingRecord).where(FindingRecord.id.in_(gone[start:start + CHUNK])))
@@ -412,9 +440,11 @@ def _recompute_release(session: Session, actor: Actor, release_id: str) -> dict[
         {"id": new_id(), "org_id": actor.org_id, "release_id": release_id, "component_id": c,
          "advisory_id": a, "first_seen": now, **extra}
         for (c, a), extra in wanted.items() if (c, a) not in have])
-    for (c, a), extra in wanted.items():
-        if (c, a) in have:
-            session.execute(update(FindingRecord).where(FindingRecord.id == have[(c, a)])
+    for pair, extra in wanted.items():  # only what changed: one UPDATE per finding was N+1
+        old = stored.get(pair)
+        if old is not None and (old.affected != extra["affected"]
+                                or list(old.fixed) != extra["fixed"]):
+            session.execute(update(FindingRecord).where(FindingRecord.id == old.id)
                             .values(**extra))
     return {"added": len(wanted.keys() - have.keys()), "removed": len(gone),
             "kept": len(wanted.keys() & have.keys())}

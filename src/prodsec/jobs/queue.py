@@ -1,0 +1,378 @@
+"""Long work as jobs, on procrastinate (PostgreSQL) or in-process (SQLite).
+
+Why procrastinate: its queue lives in the PostgreSQL database prodsec already requires for a
+server, so a job is enqueued *in the same transaction* as the change that causes it (a
+rolled-back change enqueues nothing, a committed one cannot lose its job), and it brings
+periodic jobs, retries with backoff, locks, and any number of workers on any number of machines
+sharing that one database — with no broker to run.
+
+On SQLite (the embedded default) there is no queue and no worker: ``enqueue`` keeps the job on
+the session and runs it in this process right after the session commits (retried in place a
+few times; an input error is not retried). The task code is the same either way.
+
+A task is a plain function ``fn(db, **kwargs)`` registered with ``@task(NAME)``; organisation
+jobs take ``actor`` (a dict: user_id, email, org_id, role) and run as the person who caused
+them. The job's arguments carry ``org_id`` so listings filter per organisation.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import logging
+import os
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from prodsec.db.engine import Database
+from prodsec.errors import InputError, ProdsecError
+
+log = logging.getLogger(__name__)
+
+#: Modules whose import registers tasks (procrastinate's ``import_paths``): the worker and the
+#: in-process runner import them by name, so this module needs no import of the layers above.
+TASK_MODULES: list[str] = ["prodsec.workspace.tasks"]
+#: A job whose worker sent no heartbeat for this long is retried (``PRODSEC_JOBS_STALLED_AFTER``).
+STALLED_AFTER_S = 60.0
+#: Finished jobs are deleted after this many hours by a periodic job.
+KEEP_FINISHED_HOURS = 24 * 14
+
+
+class JobFailed(ProdsecError):
+    """A job ran out of attempts (on SQLite, where jobs run in the caller's process)."""
+
+    exit_code = 1
+
+
+class ActorLike(Protocol):
+    """Who a job runs as (``prodsec.workspace.context.Actor`` fits)."""
+
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def org_id(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A registered task: how to run it and how to queue it."""
+
+    name: str
+    fn: Callable[..., Any]
+    max_attempts: int
+    #: job arguments -> procrastinate lock (jobs with one lock never run at the same time)
+    lock: Callable[[dict[str, Any]], str | None] | None
+    #: job arguments -> queueing lock (at most one such job waiting)
+    queueing_lock: Callable[[dict[str, Any]], str | None] | None
+    #: cron expression (6 fields = with seconds) for a periodic task
+    periodic: str | None = None
+
+
+_TASKS: dict[str, TaskSpec] = {}
+_current_job: contextvars.ContextVar[tuple[int, Engine] | None] = contextvars.ContextVar(
+    "prodsec_job", default=None)
+
+
+def task(name: str, *, max_attempts: int = 5,
+         lock: Callable[[dict[str, Any]], str | None] | None = None,
+         queueing_lock: Callable[[dict[str, Any]], str | None] | None = None,
+         periodic: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``fn(db, **kwargs)`` as the task ``name`` (returned unchanged)."""
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        _TASKS[name] = TaskSpec(name, fn, max_attempts, lock, queueing_lock, periodic)
+        return fn
+
+    return register
+
+
+def tasks() -> dict[str, TaskSpec]:
+    """Every registered task, after importing the task modules."""
+    from importlib import import_module
+
+    for module in TASK_MODULES:
+        import_module(module)
+    return dict(_TASKS)
+
+
+def spec(name: str) -> TaskSpec:
+    found = tasks().get(name)
+    if found is None:
+        raise InputError(f"no job task named {name!r}; known: {', '.join(sorted(_TASKS))}")
+    return found
+
+
+def actor_args(actor: ActorLike) -> dict[str, Any]:
+    """The JSON form of the person a job runs as."""
+    return {"user_id": actor.user_id, "email": actor.email, "org_id": actor.org_id,
+            "role": actor.role}
+
+
+# ---- enqueueing ------------------------------------------------------------------------------
+
+
+def enqueue(session: Session, name: str, *, actor: ActorLike | None = None,
+            **kwargs: Any) -> int | None:
+    """Queue the task ``name`` in the session's transaction; return the job id.
+
+    PostgreSQL: the job row is written through the session's own connection, so it commits or
+    rolls back with the caller's change. A job whose queueing lock is taken (the same job is
+    already waiting) is not queued again (None). SQLite: the job runs in this process after the
+    session commits (None: there is no queue to show it in).
+    """
+    task_spec = spec(name)
+    args: dict[str, Any] = dict(kwargs)
+    if actor is not None:
+        args = {"org_id": actor.org_id, "actor": actor_args(actor), **args}
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        _defer_in_process(session, task_spec, args)
+        return None
+    return _defer_in_postgres(session, task_spec, args)
+
+
+def _job(task_spec: TaskSpec, args: dict[str, Any]) -> Any:
+    from procrastinate import jobs
+
+    return jobs.Job(id=None, queue="default", task_name=task_spec.name, priority=0,
+                    lock=task_spec.lock(args) if task_spec.lock else None,
+                    queueing_lock=task_spec.queueing_lock(args) if task_spec.queueing_lock
+                    else None,
+                    task_kwargs=args)
+
+
+def _defer_in_postgres(session: Session, task_spec: TaskSpec, args: dict[str, Any]) -> int | None:
+    from procrastinate import exceptions, manager
+    from procrastinate.sync_psycopg_connector import SyncPsycopgConnector
+
+    jobs = manager.JobManager(SyncPsycopgConnector())
+    # A savepoint: a queueing-lock conflict must not abort the caller's transaction.
+    try:
+        with session.begin_nested() as savepoint:
+            raw = savepoint.session.connection().connection.driver_connection
+            job = jobs.defer_job(_job(task_spec, args), connection=raw)
+    except exceptions.AlreadyEnqueued:
+        return None
+    return int(job.id) if job.id is not None else None
+
+
+_PENDING = "prodsec.jobs.pending"
+_HOOKED = "prodsec.jobs.hooked"
+
+
+def _defer_in_process(session: Session, task_spec: TaskSpec, args: dict[str, Any]) -> None:
+    if _PENDING not in session.info:
+        session.info[_PENDING] = []
+        if not session.info.get(_HOOKED):
+            session.info[_HOOKED] = True
+            event.listen(session, "after_commit", _run_pending)
+            event.listen(session, "after_soft_rollback", _drop_pending)
+    session.info[_PENDING].append((session.get_bind(), task_spec, args))
+
+
+def _run_pending(session: Session) -> None:
+    """After a commit: run the jobs it queued. A failure is left for ``raise_deferred``
+    (``Database.transaction`` raises it once the commit is complete)."""
+    from prodsec.db.engine import DEFERRED_ERROR
+
+    for engine, task_spec, args in session.info.pop(_PENDING, []):
+        try:
+            run_in_process(engine, task_spec, args)
+        except Exception as exc:
+            session.info.setdefault(DEFERRED_ERROR, exc)
+
+
+def _drop_pending(session: Session, previous: Any) -> None:
+    if previous.parent is None:  # the outermost transaction rolled back, not a savepoint
+        session.info.pop(_PENDING, None)
+
+
+def run_in_process(engine: Engine, task_spec: TaskSpec, args: dict[str, Any]) -> Any:
+    """Run a job now, in this process (SQLite), with the task's attempts; an input error (a bad
+    file, a missing object) is the same on every attempt and is raised at once."""
+    database = Database(str(engine.url), engine, sessionmaker(engine, expire_on_commit=False),
+                        Path(os.environ.get("PRODSEC_EVIDENCE_DIR") or "."))
+    for attempt in range(1, task_spec.max_attempts + 1):
+        try:
+            return task_spec.fn(database, **args)
+        except InputError:
+            raise
+        except Exception as exc:
+            if attempt == task_spec.max_attempts:
+                raise JobFailed(f"job {task_spec.name} failed after {attempt} attempts: "
+                                f"{type(exc).__name__}: {exc}") from exc
+            log.warning("job %s attempt %d failed: %s", task_spec.name, attempt, exc)
+            time.sleep(min(0.1 * 2 ** attempt, 2.0))
+    return None
+
+
+# ---- progress and errors ---------------------------------------------------------------------
+
+
+def report_progress(done: int, total: int | None = None, note: str = "") -> None:
+    """Record how far the running job is (shown by ``prodsec jobs``, the API and the page).
+
+    Written at once in its own short transaction, so it is visible while the job's own
+    transaction is still open; a no-op outside a queued job (SQLite runs, tests)."""
+    current = _current_job.get()
+    if current is None:
+        return
+    job_id, engine = current
+    _write_report(engine, job_id, done=done, total=total, note=note[:500])
+
+
+def _write_report(engine: Engine, job_id: int, **values: Any) -> None:
+    from sqlalchemy.dialects.postgresql import insert
+
+    from prodsec.db.models import JobReport
+
+    values["updated_at"] = dt.datetime.now(dt.UTC)
+    row = {"job_id": job_id, "done": 0, "note": "", **values}
+    with engine.begin() as conn:
+        conn.execute(insert(JobReport).values(**row).on_conflict_do_update(
+            index_elements=["job_id"], set_=values))
+
+
+# ---- the worker ------------------------------------------------------------------------------
+
+
+def conninfo(url: str) -> str:
+    """A libpq URL from a SQLAlchemy one (``postgresql+psycopg://`` -> ``postgresql://``)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url).set(drivername="postgresql")
+    return parsed.render_as_string(hide_password=False)
+
+
+def build_app(database: Database) -> Any:
+    """The procrastinate App of a worker: every registered task wrapped to run against
+    ``database``, record progress and errors, and retry with exponential backoff."""
+    import procrastinate
+
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(
+        conninfo=conninfo(database.url), min_size=1, max_size=4))
+    for task_spec in tasks().values():
+        _register(app, database, task_spec)
+    return app
+
+
+class _Retry:
+    """Exponential backoff (2, 4, 8 … s, at most 5 min) for ``max_attempts``; an input error
+    is not retried — it would fail the same way."""
+
+    def __new__(cls, max_attempts: int) -> Any:
+        from procrastinate import retry
+
+        class Strategy(retry.BaseRetryStrategy):
+            def get_retry_decision(self, *, exception: BaseException,
+                                   job: Any) -> retry.RetryDecision | None:
+                if isinstance(exception, InputError) or job.attempts + 1 >= max_attempts:
+                    return None
+                return retry.RetryDecision(retry_in={"seconds": min(2 ** (job.attempts + 1),
+                                                                    300)})
+
+        return Strategy()
+
+
+def _register(app: Any, database: Database, task_spec: TaskSpec) -> None:
+    def run(context: Any, **kwargs: Any) -> Any:
+        job_id = int(context.job.id)
+        token = _current_job.set((job_id, database.engine))
+        try:
+            return task_spec.fn(database, **kwargs)
+        except BaseException as exc:
+            _write_report(database.engine, job_id, org_id=kwargs.get("org_id"),
+                          error=_describe(exc, context.job.attempts))
+            raise
+        finally:
+            _current_job.reset(token)
+
+    run.__name__ = task_spec.name.replace(".", "_")
+    registered = app.task(name=task_spec.name, pass_context=True,
+                          queueing_lock=task_spec.name if task_spec.periodic else None,
+                          retry=_Retry(task_spec.max_attempts))(run)
+    if task_spec.periodic:
+        app.periodic(cron=task_spec.periodic, periodic_id=task_spec.name)(registered)
+
+
+def _describe(exc: BaseException, attempts: int) -> str:
+    """The error as shown to users: the message, then the last lines of the traceback."""
+    tail = "".join(traceback.format_exception(exc)[-3:])
+    return f"attempt {attempts + 1}: {type(exc).__name__}: {exc}\n{tail}"[:4000]
+
+
+def run_worker(database: Database, concurrency: int = 1, wait: bool = True,
+               stalled_after: float | None = None) -> None:
+    """Run a worker until interrupted (``wait=False``: until the queue is empty)."""
+    if database.is_sqlite:
+        raise InputError("a worker needs PostgreSQL (PRODSEC_DATABASE_URL or --db "
+                         "postgresql://…); on SQLite jobs run in-process when their change "
+                         "commits")
+    app = build_app(database)
+    timeout = stalled_after if stalled_after is not None else _stalled_after()
+    with app.open():
+        app.run_worker(concurrency=concurrency, wait=wait, install_signal_handlers=wait,
+                       stalled_worker_timeout=timeout,
+                       update_heartbeat_interval=max(min(timeout / 3, 10.0), 0.5))
+
+
+def _stalled_after() -> float:
+    raw = os.environ.get("PRODSEC_JOBS_STALLED_AFTER")
+    try:
+        return float(raw) if raw else STALLED_AFTER_S
+    except ValueError:
+        raise InputError(f"PRODSEC_JOBS_STALLED_AFTER={raw!r}: expected seconds") from None
+
+
+@task("prodsec.retry_stalled_jobs", max_attempts=1, periodic="* * * * * */15",
+      queueing_lock=lambda args: "retry-stalled")
+def retry_stalled_jobs(db: Database, timestamp: int | None = None) -> dict[str, int]:
+    """Requeue the jobs of workers that stopped sending heartbeats (killed, lost their
+    machine): the job runs again from the start; its earlier attempt left nothing behind
+    because a task writes its result in one transaction."""
+    from procrastinate import sql
+    from procrastinate.sync_psycopg_connector import SyncPsycopgConnector
+
+    connector = SyncPsycopgConnector()
+    with db.engine.connect() as conn:
+        raw: Any = conn.connection.driver_connection
+        rows = connector.execute_query_all_with_connection(
+            raw, query=sql.queries["select_stalled_jobs_by_heartbeat"], queue=None,
+            task_name=None, seconds_since_heartbeat=_stalled_after())
+        for row in rows:
+            connector.execute_query_all_with_connection(
+                raw, query=sql.queries["retry_job"], job_id=row["id"],
+                retry_at=dt.datetime.now(dt.UTC), new_priority=None, new_queue_name=None,
+                new_lock=None)
+            log.warning("job %s of a stalled worker requeued", row["id"])
+        raw.commit()  # the queries went to psycopg directly: SQLAlchemy began nothing
+    return {"requeued": len(rows)}
+
+
+
+@task("prodsec.remove_old_jobs", max_attempts=1, periodic="17 3 * * *")
+def remove_old_jobs(db: Database, timestamp: int | None = None) -> None:
+    """Delete jobs finished (succeeded, or failed and not retried) more than
+    ``KEEP_FINISHED_HOURS`` ago, with procrastinate's own query: the queue stays small."""
+    from procrastinate import sql
+    from procrastinate.sync_psycopg_connector import SyncPsycopgConnector
+
+    with db.engine.connect() as conn:
+        raw: Any = conn.connection.driver_connection
+        SyncPsycopgConnector().execute_query_all_with_connection(
+            raw, query=sql.queries["delete_old_jobs"] + " RETURNING id",
+            nb_hours=KEEP_FINISHED_HOURS, queue=None, statuses=["succeeded", "failed"])
+        conn.exec_driver_sql("DELETE FROM job_reports r WHERE NOT EXISTS "
+                             "(SELECT 1 FROM procrastinate_jobs j WHERE j.id = r.job_id)")
+        raw.commit()  # the queries went to psycopg directly: SQLAlchemy began nothing
