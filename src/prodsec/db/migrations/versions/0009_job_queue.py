@@ -10,8 +10,8 @@ in-process after the change that caused them commits (see prodsec.jobs), so only
 error of its last failed attempt. One expression index lets the per-organisation job list find
 an organisation's jobs without reading every job's arguments.
 
-Revision ID: 0008_h17_jobs
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-03
 """
 
@@ -22,8 +22,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0008_h17_jobs'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
