@@ -111,6 +111,45 @@ def test_login_is_rate_limited_per_email(world: World) -> None:
     assert blocked.json()["status"] == 429
 
 
+def test_a_device_cookie_lets_the_owner_in_while_strangers_flood_the_account(
+        proxied: TestClient, database: Database) -> None:
+    """Issue 11: one key per account let a stranger keep it in back-off. The owner's earlier
+    sign-in left a ``prodsec_device`` cookie (HttpOnly, SameSite=Strict, rotated per success);
+    with it the owner gets in while the account is backing off; a stranger's copy made for
+    another account, or a tampered one, gets the account's 429."""
+    with database.transaction() as session:
+        create_user(session, "Acme", "alice@acme.example", "editor", PASSWORD)
+        create_user(session, "Acme", "mallory@acme.example", "viewer", PASSWORD)
+    now = frozen(proxied)
+    body = {"email": "alice@acme.example", "password": PASSWORD}
+    first = proxied.post(LOGIN, json=body, headers=from_client("198.51.100.20"))
+    assert first.status_code == 200
+    header = next(h for h in first.headers.get_list("set-cookie")
+                  if h.startswith("prodsec_device="))
+    assert "httponly" in header.lower() and "samesite=strict" in header.lower()
+    device = proxied.cookies["prodsec_device"]
+    mallory = proxied.post(LOGIN, json={"email": "mallory@acme.example", "password": PASSWORD})
+    foreign = proxied.cookies["prodsec_device"]
+    assert foreign != device
+    proxied.cookies.clear()
+    for n in range(12):  # the stranger, from ever new addresses, after every back-off
+        now[0] += dt.timedelta(seconds=2 ** min(n, 10))
+        proxied.post(LOGIN, headers=from_client(f"203.0.113.{n}"),
+                     json={"email": "alice@acme.example", "password": "wrong guess!!"})
+    assert mallory.status_code == 200
+    owner = from_client("198.51.100.20")
+    assert proxied.post(LOGIN, json=body, headers=owner).status_code == 429
+    forged = device[:-4] + ("0000" if not device.endswith("0000") else "1111")
+    for cookie in (foreign, forged):
+        answer = proxied.post(LOGIN, json=body, headers=owner | {"Cookie": f"prodsec_device={cookie}"})
+        assert answer.status_code == 429, cookie
+    again = proxied.post(LOGIN, json=body, headers=owner | {"Cookie": f"prodsec_device={device}"})
+    assert again.status_code == 200
+    rotated = next(h for h in again.headers.get_list("set-cookie")
+                   if h.startswith("prodsec_device=")).split(";")[0].split("=", 1)[1]
+    assert rotated != device
+
+
 def test_login_is_rate_limited_per_client_address(client: TestClient) -> None:
     frozen(client)
     for i in range(5):

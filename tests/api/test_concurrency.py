@@ -169,3 +169,118 @@ def test_mixed_load_above_the_thread_count_answers_no_5xx(world: World, served: 
     for org in ("Acme", "Globex"):
         chain = world.call("GET", "/api/v1/audit/verify", org=org).json()
         assert chain["ok"], chain
+
+
+# ---- web forms write through the API's write path (issue 11) ----------------------------------
+
+
+@pytest.mark.parametrize("first", ["web", "api"])
+def test_a_web_form_edit_racing_an_api_edit_never_fails(
+        world: World, database: Database, kb: Any, monkeypatch: pytest.MonkeyPatch,
+        first: str) -> None:
+    """A status edited at once from the web board and over the API, each from the same
+    version: one wins, the other is told it is stale (412), nobody gets a 5xx, the chain
+    verifies. Recording the audit event is slowed (0.4 s) to hold the race open. Before, the
+    web form ran a plain transaction: on PostgreSQL, web first, it locked the status row and
+    then waited for the chain lock the API's writer held while waiting for that row
+    (deadlock); on SQLite, API first, the web's read snapshot went stale while it waited for
+    the writer lock ("database is locked"). Through ``writes.write`` both queue."""
+    from tests.web.conftest import build_app, sign_in
+
+    from prodsec.workspace import audit
+
+    with database.transaction() as session:
+        create_user(session, "Acme", "board@acme.example", "editor", PASSWORD)
+    pid, sid = world.ids["product_id"], world.ids["status_id"]
+    etag = world.call("GET", f"/api/v1/statuses/{sid}").headers["etag"]
+    record = audit.record
+
+    def slow_record(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.4)
+        return record(*args, **kwargs)
+
+    app = build_app(database, kb)
+    answers: dict[str, int] = {}
+    with TestClient(app) as web_client, TestClient(app) as api_client:
+        csrf = sign_in(web_client, "board@acme.example")
+        monkeypatch.setattr(audit, "record", slow_record)
+
+        def web() -> None:
+            answers["web"] = web_client.post(
+                f"/products/{pid}/statuses/{sid}", follow_redirects=False, data={
+                    "csrf_token": csrf, "status": "met", "justification": "from the board",
+                    "version": etag.strip('"')}).status_code
+
+        def api() -> None:
+            answers["api"] = api_client.patch(
+                f"/api/v1/statuses/{sid}", json={"status": "not-met"},
+                headers=world.headers("Acme", "editor") | {"If-Match": etag}).status_code
+
+        order = [web, api] if first == "web" else [api, web]
+        threads = [threading.Thread(target=run) for run in order]
+        threads[0].start()
+        time.sleep(0.15)  # the first is inside its transaction, recording
+        threads[1].start()
+        for thread in threads:
+            thread.join(60)
+        monkeypatch.setattr(audit, "record", record)
+    assert sorted(answers.values()) in ([200, 412], [303, 412]), answers
+    winner = "web" if answers["web"] == 303 else "api"
+    assert winner == first, answers
+    assert world.call("GET", "/api/v1/audit/verify").json()["ok"]
+
+
+def test_concurrent_web_form_writes_queue_instead_of_timing_out(
+        world: World, database: Database, kb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Six web forms adding controls at once, each write held 0.4 s, on a server whose SQLite
+    busy timeout is 1 s (10 s in production; the same stall at 25 writers): all six are saved,
+    one after another. Before, web writes did not queue but spun on SQLite's writer lock
+    inside a worker thread until the busy timeout gave up ("database is locked", a 5xx)."""
+    from tests.web.conftest import build_app, sign_in
+
+    from prodsec.db import engine as engine_module
+    from prodsec.db.engine import open_database
+    from prodsec.workspace import audit
+
+    with database.transaction() as session:
+        create_user(session, "Acme", "board@acme.example", "editor", PASSWORD)
+    monkeypatch.setattr(engine_module, "BUSY_TIMEOUT_MS", 1000)
+    impatient = open_database(database.url)
+    pid, sid = world.ids["product_id"], world.ids["status_id"]
+    record = audit.record
+
+    def slow_record(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.4)
+        return record(*args, **kwargs)
+
+    app = build_app(impatient, kb)
+    answers: list[object] = []
+    try:
+        with TestClient(app) as signing:
+            csrf = sign_in(signing, "board@acme.example")
+            cookies = dict(signing.cookies)
+        monkeypatch.setattr(audit, "record", slow_record)
+        start = threading.Barrier(6)
+
+        def post(n: int) -> None:
+            with TestClient(app, cookies=cookies) as own:
+                start.wait()
+                try:
+                    answers.append(own.post(
+                        f"/products/{pid}/statuses/{sid}/control", follow_redirects=False,
+                        data={"csrf_token": csrf, "new_control": f"Raced {n}"}).status_code)
+                except Exception as exc:  # the server's error, as the test sees it
+                    answers.append(type(exc).__name__)
+
+        threads = [threading.Thread(target=post, args=(n,)) for n in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        monkeypatch.setattr(audit, "record", record)
+    finally:
+        impatient.dispose()
+    assert answers == [303] * 6, answers
+    names = {c["name"] for c in world.call("GET", "/api/v1/controls").json()["items"]}
+    assert {f"Raced {n}" for n in range(6)} <= names
+    assert world.call("GET", "/api/v1/audit/verify").json()["ok"]

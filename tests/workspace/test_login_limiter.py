@@ -5,6 +5,7 @@ forgotten, idle keys pruned, and hashed keys."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import threading
@@ -18,8 +19,9 @@ from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.engine import Database, open_database
 from prodsec.db.models import Base, LoginThrottle
 from prodsec.workspace import users
-from prodsec.workspace.throttle import LoginLimiter
+from prodsec.workspace.throttle import LoginLimiter, account_key
 
+PASSWORD = "correct horse battery staple"
 ACCOUNT, CLIENT = "account:alice@acme.example", "client:203.0.113.7"
 T0 = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC)
 
@@ -252,3 +254,84 @@ def test_api_and_web_share_the_budget(database: Database, kb: KnowledgeBase,
     assert post_login(client, wrong).status_code == 429
     with database.transaction() as session:
         assert session.scalar(select(func.sum(LoginThrottle.failures))) == 10
+
+
+# ---- known-device cookies (issue 11): strangers flooding an account do not keep its owner out
+
+
+@pytest.fixture
+def owner(database: Database, monkeypatch: pytest.MonkeyPatch) -> str:
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr(users, "_hasher", lambda: PasswordHasher(1, 8, 1))
+    with database.transaction() as session:
+        users.create_user(session, "Acme", "alice@acme.example", "editor", PASSWORD)
+    return "alice@acme.example"
+
+
+def flood(database: Database, limiter: LoginLimiter, email: str, clock: Clock,
+          rounds: int = 8) -> None:
+    """A stranger fails on the account from many addresses, again after every back-off."""
+    from prodsec.workspace.sessions import LoginThrottled, sign_in
+
+    for n in range(rounds):
+        clock.advance(limiter.retry_after(account_key(email)))
+        with contextlib.suppress(LoginThrottled):
+            assert sign_in(database, limiter, email, "wrong guess!!", f"198.51.100.{n}") is None
+    assert limiter.retry_after(account_key(email)) > 1
+
+
+def test_a_device_cookie_lets_the_owner_in_while_a_stranger_floods(
+        database: Database, limiter: LoginLimiter, clock: Clock, owner: str) -> None:
+    from prodsec.workspace import devices
+    from prodsec.workspace.sessions import LoginThrottled, sign_in
+
+    cookie = devices.issue(owner, now=clock())
+    assert sign_in(database, limiter, owner, PASSWORD, "203.0.113.7") is not None
+    flood(database, limiter, owner, clock)
+    with pytest.raises(LoginThrottled):  # without the cookie: the account's back-off
+        sign_in(database, limiter, owner, PASSWORD, "203.0.113.7")
+    for _ in range(3):  # with it: in, from the stranger's own address too, again and again
+        actor = sign_in(database, limiter, owner, PASSWORD, "198.51.100.1",
+                        device_cookie=cookie)
+        assert actor is not None and actor.email == owner
+
+
+def test_forged_foreign_or_expired_device_cookies_give_no_bypass(
+        database: Database, limiter: LoginLimiter, clock: Clock, owner: str) -> None:
+    from prodsec.workspace import devices
+    from prodsec.workspace.sessions import LoginThrottled, sign_in
+
+    flood(database, limiter, owner, clock)
+    real = devices.issue(owner)
+    version, device, expires, mac = real.split(".")
+    forged = [
+        devices.issue("mallory@acme.example"),  # another account's cookie
+        f"{version}.{device}.{expires}.{'0' * len(mac)}",  # a made-up MAC
+        f"{version}.{device}.{int(expires) + 999}.{mac}",  # a longer life, same MAC
+        f"{version}.other.{expires}.{mac}",  # another device id
+        devices.issue(owner, now=dt.datetime.now(dt.UTC) - dt.timedelta(days=91)),  # expired
+        "", "v1...", "x" * 5000]
+    for cookie in forged:
+        assert devices.device_key(cookie, owner) is None, cookie
+        with pytest.raises(LoginThrottled):
+            sign_in(database, limiter, owner, PASSWORD, "203.0.113.7", device_cookie=cookie)
+    assert devices.device_key(real, owner.upper()) == f"device:{device}"
+
+
+def test_wrong_passwords_from_a_device_back_off_that_device_only(
+        database: Database, limiter: LoginLimiter, clock: Clock, owner: str) -> None:
+    """A stolen device cookie buys its thief the budget of one client, no more; the account
+    and other devices are untouched by it."""
+    from prodsec.workspace import devices
+    from prodsec.workspace.sessions import LoginThrottled, sign_in
+
+    stolen, mine = devices.issue(owner), devices.issue(owner)
+    for _ in range(5):
+        assert sign_in(database, limiter, owner, "wrong guess!!", "192.0.2.9",
+                       device_cookie=stolen) is None
+    with pytest.raises(LoginThrottled):
+        sign_in(database, limiter, owner, PASSWORD, "192.0.2.9", device_cookie=stolen)
+    assert limiter.retry_after(account_key(owner)) == 0
+    assert sign_in(database, limiter, owner, PASSWORD, "192.0.2.9", device_cookie=mine)
+    assert sign_in(database, limiter, owner, PASSWORD, "203.0.113.7")

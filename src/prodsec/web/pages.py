@@ -16,7 +16,7 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
+from sqlalchemy.orm import Session
 
 from prodsec.api.middleware import read_form
 from prodsec.core import limits
@@ -43,6 +44,7 @@ templates = Jinja2Templates(env=Environment(loader=FileSystemLoader(str(TEMPLATE
 #: Forms take their maxlength from the same limits the services enforce.
 templates.env.globals["limits"] = limits
 router = APIRouter(include_in_schema=False)
+T = TypeVar("T")
 
 
 @dataclass
@@ -131,6 +133,32 @@ EditorForm = Annotated[Submitted, Depends(_form_as("editor"))]
 AdminForm = Annotated[Submitted, Depends(_form_as("admin"))]
 
 
+async def _form_write(request: Request, sent: Submitted, work: Callable[[Session], T],
+                      done: Callable[[T], Response], refused: Callable[[Exception], Response],
+                      missing_is_404: bool = True) -> Response:
+    """The one write path of a form handler, after ``_form_as`` has signed the user in,
+    checked the role and the CSRF token: ``work(session)`` runs through ``writes.write``, the
+    API's path (queued for its turn, then a writer's transaction holding the organisation's
+    chain lock first), so a web edit racing an API edit neither fails on SQLite's stale
+    snapshot nor deadlocks on PostgreSQL. ``done(result)`` makes the answer (a redirect,
+    mostly); a refused input (``InputError``, ``PermissionDenied``) goes to ``refused``, which
+    renders the page again with the user's values and the error. NotFound is the 404 page
+    unless ``missing_is_404`` is false (a form whose field names the missing thing). Both
+    callbacks run on a worker thread: they read the database and render templates."""
+    from prodsec.errors import InputError
+    from prodsec.workspace import writes
+
+    try:
+        result = await writes.write(_state(request).database, sent.actor.org_id, work)
+    except NotFound as exc:
+        if missing_is_404:
+            raise PageError(404, str(exc)) from None
+        return await run_in_threadpool(refused, exc)
+    except (InputError, PermissionDenied) as exc:
+        return await run_in_threadpool(refused, exc)
+    return await run_in_threadpool(done, result)
+
+
 def _render(request: Request, name: str, context: dict[str, Any], status: int = 200,
             actor: Actor | None = None, csrf: str = "") -> HTMLResponse:
     web = getattr(request.app.state, "web", None)
@@ -176,6 +204,7 @@ def login(request: Request, email: Annotated[str, Form()] = "",
           password: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/",
           csrf_token: Annotated[str, Form()] = "",
           organisation: Annotated[str, Form()] = "") -> Response:
+    from prodsec.workspace import devices
     from prodsec.workspace.sessions import LoginThrottled, create_session, csrf_matches, sign_in
     from prodsec.workspace.users import OrganisationChoice
 
@@ -189,7 +218,7 @@ def login(request: Request, email: Annotated[str, Form()] = "",
     state = _state(request)
     try:
         actor = sign_in(state.database, state.limiter, email, password, _client(request),
-                        organisation or None)
+                        organisation or None, request.cookies.get(devices.COOKIE))
     except LoginThrottled as exc:
         return _login_form(request, target, email, "Too many failed sign-ins. Try again in "
                            f"{_wait_text(exc.retry_after)}.", 429)
@@ -206,7 +235,17 @@ def login(request: Request, email: Annotated[str, Form()] = "",
                         secure=state.secure_cookies or request.url.scheme == "https",
                         max_age=12 * 3600)
     response.delete_cookie(LOGIN_COOKIE, path="/login")
+    set_device_cookie(response, email, state.secure_cookies or request.url.scheme == "https")
     return response
+
+
+def set_device_cookie(response: Response, email: str, secure: bool) -> None:
+    """A fresh known-device cookie for the account just signed in to (``devices``): HttpOnly,
+    SameSite=Strict, sent with sign-in attempts only."""
+    from prodsec.workspace import devices
+
+    response.set_cookie(devices.COOKIE, devices.issue(email), max_age=devices.max_age(),
+                        httponly=True, samesite="strict", path="/", secure=secure)
 
 
 def _client(request: Request) -> str:
@@ -222,14 +261,20 @@ def _wait_text(seconds: int) -> str:
 
 
 @router.post("/logout")
-def logout(request: Request, sent: ViewerForm) -> Response:
+async def logout(request: Request, sent: ViewerForm) -> Response:
     from prodsec.workspace.sessions import end_session
 
-    with _state(request).database.transaction() as session:
-        end_session(session, request.cookies.get(COOKIE, ""))
-    response = _redirect("/login")
-    response.delete_cookie(COOKIE, path="/")
-    return response
+    def signed_out(_result: None) -> Response:
+        response = _redirect("/login")
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    return await _form_write(request, sent, lambda s: end_session(
+        s, request.cookies.get(COOKIE, "")), signed_out, _error_page)
+
+
+def _error_page(exc: Exception) -> Response:
+    raise PageError(_status(exc), str(exc))
 
 
 # ---- knowledge pages ------------------------------------------------------------------------
@@ -336,62 +381,74 @@ def wizard_preview(request: Request, sent: ViewerForm) -> HTMLResponse:
 
 
 @router.post("/products/new", response_class=HTMLResponse)
-def wizard_save(request: Request, sent: EditorForm) -> Response:
+async def wizard_save(request: Request, sent: EditorForm) -> Response:
     from prodsec.core.profile import ProfileError, parse_profile
-    from prodsec.workspace import products
 
     actor, csrf, form = sent.actor, sent.csrf, sent.form
     state = _state(request)
     raw = profile_from_form(form, form.getlist)
     values = _form_values(form)
-    if form.get("action") == "preview":
-        preview, errors = _preview(state.kb, raw)
-        return _render(request, "wizard.html.j2", _wizard_context(request, values, errors, preview),
-                       actor=actor, csrf=csrf)
-    try:
-        parse_profile(raw, state.kb.vocabulary, "wizard")
-        with state.database.transaction() as session:
-            product = products.add_product(session, actor, state.kb, raw, "wizard")
-            products.assess(session, actor, state.kb, product.id, _today())
-            pid = product.id
-    except ProfileError as exc:
-        return _render(request, "wizard.html.j2",
-                       _wizard_context(request, values, _profile_errors(exc)), 422, actor, csrf)
-    except (ValidationFailed, Conflict, PermissionDenied) as exc:
+
+    def refused(exc: Exception) -> Response:
+        if isinstance(exc, ProfileError):
+            return _render(request, "wizard.html.j2",
+                           _wizard_context(request, values, _profile_errors(exc)), 422, actor, csrf)
         field = getattr(exc, "field", "name").split(".")[-1]
         return _render(request, "wizard.html.j2",
                        _wizard_context(request, values, {field: str(exc)}), _status(exc), actor, csrf)
-    return _redirect(f"/products/{pid}")
+
+    if form.get("action") == "preview":
+        preview, errors = await run_in_threadpool(_preview, state.kb, raw)
+        return await run_in_threadpool(
+            _render, request, "wizard.html.j2", _wizard_context(request, values, errors, preview),
+            200, actor, csrf)
+    try:  # parsed before the write queue: a wrong answer never waits for a writer's turn
+        await run_in_threadpool(parse_profile, raw, state.kb.vocabulary, "wizard")
+    except ProfileError as exc:
+        return await run_in_threadpool(refused, exc)
+    return await _form_write(request, sent, lambda s: _add_product(s, actor, state.kb, raw, "wizard"),
+                             lambda pid: _redirect(f"/products/{pid}"), refused)
+
+
+def _add_product(session: Session, actor: Actor, kb: Any, raw: dict[str, Any], source: str) -> str:
+    """A new product and its first assessment, in the caller's write transaction."""
+    from prodsec.workspace import products
+
+    product = products.add_product(session, actor, kb, raw, source)
+    products.assess(session, actor, kb, product.id, _today())
+    return str(product.id)
 
 
 @router.post("/products/import", response_class=HTMLResponse)
-def import_profile(request: Request, sent: EditorForm) -> Response:
-    """A profile file (YAML or JSON): parsed here, in the threadpool, never on the event loop."""
+async def import_profile(request: Request, sent: EditorForm) -> Response:
+    """A profile file (YAML or JSON): parsed in the threadpool, never on the event loop, and
+    before the write queue."""
     from prodsec.core.profile import ProfileError
+    from prodsec.errors import InputError
     from prodsec.services.check import parse_document
-    from prodsec.workspace import products
 
     actor, csrf, upload = sent.actor, sent.csrf, sent.form.get("profile")
     state = _state(request)
+
+    def refused(exc: Exception) -> Response:
+        return _render(request, "wizard.html.j2", _wizard_context(
+            request, {}, {"profile": str(exc)}), _status(exc), actor, csrf)
+
     try:
         if upload is None or isinstance(upload, str):
             raise ValidationFailed("profile", "choose a profile file (.yaml or .json)")
-        data = upload.file.read(1_000_001)
+        data = await upload.read(1_000_001)
         if len(data) > 1_000_000:
             raise ValidationFailed("profile", "the file is larger than 1 MB")
         name = upload.filename or "profile"
         try:  # bounded, no YAML aliases (a 357-byte alias bomb hung the loop for 35 s)
-            raw = parse_document(data, name, json_text=name.endswith(".json"))
+            raw = await run_in_threadpool(parse_document, data, name, name.endswith(".json"))
         except ProfileError as exc:
             raise ValidationFailed("profile", str(exc)) from None
-        with state.database.transaction() as session:
-            product = products.add_product(session, actor, state.kb, raw, name)
-            products.assess(session, actor, state.kb, product.id, _today())
-            pid = product.id
-    except (ValidationFailed, Conflict, PermissionDenied) as exc:
-        return _render(request, "wizard.html.j2", _wizard_context(
-            request, {}, {"profile": str(exc)}), _status(exc), actor, csrf)
-    return _redirect(f"/products/{pid}")
+    except InputError as exc:
+        return await run_in_threadpool(refused, exc)
+    return await _form_write(request, sent, lambda s: _add_product(s, actor, state.kb, raw, name),
+                             lambda pid: _redirect(f"/products/{pid}"), refused)
 
 
 def _status(exc: Exception) -> int:
@@ -423,38 +480,35 @@ def _product_data(request: Request, actor: Actor, pid: str) -> dict[str, Any]:
 
 
 @router.post("/products/{pid}/documents", response_class=HTMLResponse)
-def generate_document(request: Request, pid: str, sent: EditorForm) -> Response:
+async def generate_document(request: Request, pid: str, sent: EditorForm) -> Response:
     """Generate a document (a write: it stores a generation record, so editors and admins
     only, as in the API); when information is missing, say what and where to enter it."""
     from prodsec.documents.facts import MissingInformation, UnverifiedFacts
     from prodsec.documents.render import MEDIA
     from prodsec.documents.render import render as render_document
-    from prodsec.errors import InputError
 
     actor, csrf, form = sent.actor, sent.csrf, sent.form
     state = _state(request)
     name, fmt = str(form.get("kind") or ""), str(form.get("format") or "html")
     draft = form.get("draft") == "1"
-    try:
-        with state.database.transaction() as session:
-            data, _record = render_document(name, session, actor, pid, fmt, draft=draft,
-                                             kb=state.kb)
-    except NotFound as exc:
-        raise PageError(404, str(exc)) from None
-    except MissingInformation as exc:
-        return _render(request, "missing.html.j2", {"kind": name, "format": fmt, "pid": pid,
-                                                    "missing": exc.missing, "unverified": []},
-                       422, actor, csrf)
-    except UnverifiedFacts as exc:
-        return _render(request, "missing.html.j2", {"kind": name, "format": fmt, "pid": pid,
-                                                    "missing": [], "unverified": exc.facts},
-                       422, actor, csrf)
-    except (InputError, PermissionDenied) as exc:
-        raise PageError(403 if isinstance(exc, PermissionDenied) else 422, str(exc)) from None
-    disposition = "inline" if fmt == "html" else "attachment"
-    filename = f"{name}{'-draft' if draft else ''}.{fmt}"
-    return Response(data, media_type=MEDIA[fmt],
-                    headers={"Content-Disposition": f'{disposition}; filename="{filename}"'})
+
+    def refused(exc: Exception) -> Response:
+        if isinstance(exc, MissingInformation | UnverifiedFacts):
+            missing, unverified = ((exc.missing, []) if isinstance(exc, MissingInformation)
+                                   else ([], exc.facts))
+            return _render(request, "missing.html.j2", {
+                "kind": name, "format": fmt, "pid": pid, "missing": missing,
+                "unverified": unverified}, 422, actor, csrf)
+        raise PageError(403 if isinstance(exc, PermissionDenied) else 422, str(exc))
+
+    def done(data: bytes) -> Response:
+        disposition = "inline" if fmt == "html" else "attachment"
+        filename = f"{name}{'-draft' if draft else ''}.{fmt}"
+        return Response(data, media_type=MEDIA[fmt],
+                        headers={"Content-Disposition": f'{disposition}; filename="{filename}"'})
+
+    return await _form_write(request, sent, lambda s: render_document(
+        name, s, actor, pid, fmt, draft=draft, kb=state.kb)[0], done, refused)
 
 
 @router.post("/products/{pid}/documents/acknowledge", response_class=HTMLResponse)
@@ -519,24 +573,25 @@ def _obligation_word(ob: dict[str, Any]) -> str:
 
 
 @router.post("/products/{pid}/releases", response_class=HTMLResponse)
-def add_release(request: Request, pid: str, sent: EditorForm) -> Response:
+async def add_release(request: Request, pid: str, sent: EditorForm) -> Response:
     from prodsec.workspace import products
 
     actor, csrf, form = sent.actor, sent.csrf, sent.form
-    try:
-        placed = _date(form.get("placed_on_market"), "placed_on_market")
-        end = _date(form.get("support_end"), "support_end")
-        with _state(request).database.transaction() as session:
-            products.add_release(session, actor, pid, str(form.get("version_label") or ""),
-                                 placed, end, str(form.get("support_rationale") or ""))
-    except NotFound as exc:
-        raise PageError(404, str(exc)) from None
-    except (ValidationFailed, Conflict, PermissionDenied) as exc:
+
+    def refused(exc: Exception) -> Response:
         data = _product_data(request, actor, pid)
         data |= {"release_error": str(exc), "release_form": _form_values(form), "svg": "",
                  "timeline": []}
         return _render(request, "product.html.j2", data, _status(exc), actor, csrf)
-    return _redirect(f"/products/{pid}#releases")
+
+    def work(session: Session) -> None:
+        placed = _date(form.get("placed_on_market"), "placed_on_market")
+        end = _date(form.get("support_end"), "support_end")
+        products.add_release(session, actor, pid, str(form.get("version_label") or ""),
+                             placed, end, str(form.get("support_rationale") or ""))
+
+    return await _form_write(request, sent, work,
+                             lambda _r: _redirect(f"/products/{pid}#releases"), refused)
 
 
 def _date(value: Any, field: str) -> dt.date | None:
@@ -607,29 +662,33 @@ def board(request: Request, pid: str, status: str = "", category: str = "", q: s
 
 
 @router.post("/products/{pid}/statuses/{sid}", response_class=HTMLResponse)
-def change_status(request: Request, pid: str, sid: str, sent: EditorForm) -> Response:
+async def change_status(request: Request, pid: str, sid: str, sent: EditorForm) -> Response:
     from prodsec.workspace import compliance
 
     actor, csrf, form = sent.actor, sent.csrf, sent.form
     state = _state(request)
-    try:
-        version = int(str(form.get("version") or "0"))
-        with state.database.transaction() as session:
-            row = compliance.get_status(session, actor, sid)
-            compliance.set_status(session, actor, row, str(form.get("status") or ""),
-                                  str(form.get("justification") or ""), version)
-    except NotFound as exc:
-        raise PageError(404, str(exc)) from None
-    except Conflict:
+
+    def work(session: Session) -> None:
+        try:
+            version = int(str(form.get("version") or "0"))
+        except ValueError:
+            raise ValidationFailed("version", "expected a number") from None
+        row = compliance.get_status(session, actor, sid)
+        compliance.set_status(session, actor, row, str(form.get("status") or ""),
+                              str(form.get("justification") or ""), version)
+
+    def refused(exc: Exception) -> Response:
+        if not isinstance(exc, Conflict):
+            return _board_error(request, actor, csrf, pid, str(exc), sid, _status(exc), form)
         with state.database.transaction() as session:
             now = compliance.get_status(session, actor, sid)
             message = (f"Someone else changed {now.requirement_id} meanwhile: it is now "
                        f"'{now.status}'{' — ' + now.justification if now.justification else ''}. "
                        "Your change was not saved; review and save again.")
         return _board_error(request, actor, csrf, pid, message, sid, 412)
-    except (ValidationFailed, PermissionDenied) as exc:
-        return _board_error(request, actor, csrf, pid, str(exc), sid, _status(exc), form)
-    return _redirect(f"/products/{pid}/board#s-{sid}")
+
+    return await _form_write(request, sent, work,
+                             lambda _r: _redirect(f"/products/{pid}/board#s-{sid}"), refused)
 
 
 def _board_error(request: Request, actor: Actor, csrf: str, pid: str, message: str, sid: str,
@@ -681,29 +740,28 @@ async def upload_evidence(request: Request, pid: str, sid: str, sent: EditorForm
 
 
 @router.post("/products/{pid}/statuses/{sid}/control", response_class=HTMLResponse)
-def link_control(request: Request, pid: str, sid: str, sent: EditorForm) -> Response:
+async def link_control(request: Request, pid: str, sid: str, sent: EditorForm) -> Response:
     from prodsec.workspace import compliance
 
     actor, csrf, form = sent.actor, sent.csrf, sent.form
-    state = _state(request)
-    try:
-        with state.database.transaction() as session:
-            row = compliance.get_status(session, actor, sid)
-            name = str(form.get("control") or "").strip()
-            new_name = str(form.get("new_control") or "").strip()
-            if new_name:
-                compliance.add_control(session, actor, state.kb, new_name, [row.requirement_id])
-            elif name:
-                control = compliance.get_control(session, actor, name)
-                compliance.update_control(session, actor, state.kb, control, {
-                    "requirements": [*control.requirements, row.requirement_id]}, control.version)
-            else:
-                raise ValidationFailed("control", "choose a control or name a new one")
-    except NotFound as exc:
-        raise PageError(404, str(exc)) from None
-    except (ValidationFailed, Conflict, PermissionDenied) as exc:
-        return _board_error(request, actor, csrf, pid, str(exc), sid, _status(exc), form)
-    return _redirect(f"/products/{pid}/board#s-{sid}")
+    kb = _state(request).kb
+
+    def work(session: Session) -> None:
+        row = compliance.get_status(session, actor, sid)
+        name = str(form.get("control") or "").strip()
+        new_name = str(form.get("new_control") or "").strip()
+        if new_name:
+            compliance.add_control(session, actor, kb, new_name, [row.requirement_id])
+        elif name:
+            control = compliance.get_control(session, actor, name)
+            compliance.update_control(session, actor, kb, control, {
+                "requirements": [*control.requirements, row.requirement_id]}, control.version)
+        else:
+            raise ValidationFailed("control", "choose a control or name a new one")
+
+    return await _form_write(
+        request, sent, work, lambda _r: _redirect(f"/products/{pid}/board#s-{sid}"),
+        lambda exc: _board_error(request, actor, csrf, pid, str(exc), sid, _status(exc), form))
 
 
 # ---- vulnerabilities: SBOMs, findings, triage, VEX and CSAF ----------------------------------
@@ -755,21 +813,16 @@ def vulnerabilities_page(request: Request, pid: str) -> HTMLResponse:
 
 
 @router.post("/products/{pid}/vex", response_class=HTMLResponse)
-def set_vex(request: Request, pid: str, sent: EditorForm) -> Response:
+async def set_vex(request: Request, pid: str, sent: EditorForm) -> Response:
     from prodsec.workspace import vex
 
     actor, csrf, form = sent.actor, sent.csrf, sent.form
-    try:
-        with _state(request).database.transaction() as session:
-            vex.set_statement(session, actor, pid, str(form.get("vulnerability") or ""),
-                              str(form.get("state") or ""),
-                              justification=str(form.get("justification") or "") or None,
-                              detail=str(form.get("detail") or ""))
-    except NotFound as exc:
-        raise PageError(404, str(exc)) from None
-    except (ValidationFailed, Conflict, PermissionDenied) as exc:
-        return _vulnerabilities(request, actor, csrf, pid, _status(exc), error=str(exc))
-    return _redirect(f"/products/{pid}/vulnerabilities")
+    return await _form_write(request, sent, lambda s: vex.set_statement(
+        s, actor, pid, str(form.get("vulnerability") or ""), str(form.get("state") or ""),
+        justification=str(form.get("justification") or "") or None,
+        detail=str(form.get("detail") or "")),
+        lambda _r: _redirect(f"/products/{pid}/vulnerabilities"),
+        lambda exc: _vulnerabilities(request, actor, csrf, pid, _status(exc), error=str(exc)))
 
 
 async def _upload(form: Any, what: str) -> tuple[bytes, str]:
@@ -852,27 +905,27 @@ async def import_vex(request: Request, pid: str, sent: EditorForm) -> Response:
 
 
 @router.post("/products/{pid}/csaf", response_class=HTMLResponse)
-def author_csaf(request: Request, pid: str, sent: EditorForm) -> Response:
+async def author_csaf(request: Request, pid: str, sent: EditorForm) -> Response:
     """Author a CSAF advisory for a release: validated, stored, then listed for download."""
-    from prodsec.errors import InputError
     from prodsec.workspace.csaf_author import author
 
     actor, csrf, form = sent.actor, sent.csrf, sent.form
     release = str(form.get("release") or "")
     title = str(form.get("title") or "").strip()
     cvss = str(form.get("cvss") or "")
-    try:
-        vectors = _vector_lines(cvss)
-        with _state(request).database.transaction() as session:
-            row = author(session, actor, pid, release, "csaf_security_advisory",
-                         title=title or None, cvss=vectors)
-            doc_id = row.id
-    except NotFound as exc:
-        raise PageError(404, str(exc)) from None
-    except (InputError, PermissionDenied) as exc:
+
+    def refused(exc: Exception) -> Response:
         return _vulnerabilities(request, actor, csrf, pid, _status(exc), form_error={
             "form": "csaf", "release": release, "text": str(exc), "title": title, "cvss": cvss})
-    return _redirect(f"/products/{pid}/vulnerabilities#csaf-{doc_id}")
+
+    try:
+        vectors = _vector_lines(cvss)
+    except ValidationFailed as exc:
+        return await run_in_threadpool(refused, exc)
+    return await _form_write(request, sent, lambda s: str(author(
+        s, actor, pid, release, "csaf_security_advisory", title=title or None,
+        cvss=vectors).id),
+        lambda doc_id: _redirect(f"/products/{pid}/vulnerabilities#csaf-{doc_id}"), refused)
 
 
 def _vector_lines(text: str) -> dict[str, str]:
@@ -889,24 +942,22 @@ def _vector_lines(text: str) -> dict[str, str]:
 
 
 @router.post("/products/{pid}/csaf/{doc_id}/publish", response_class=HTMLResponse)
-def publish_csaf(request: Request, pid: str, doc_id: str, sent: EditorForm) -> Response:
+async def publish_csaf(request: Request, pid: str, doc_id: str, sent: EditorForm) -> Response:
     """Publish a CSAF document (interim or final): audited, a new immutable revision."""
-    from prodsec.errors import InputError
     from prodsec.workspace import csaf_documents
     from prodsec.workspace.csaf_author import publish
 
     actor, csrf, form = sent.actor, sent.csrf, sent.form
-    try:
-        with _state(request).database.transaction() as session:
-            row = csaf_documents.get_document(session, actor, pid, doc_id)
-            publish(session, actor, row.id, str(form.get("status") or ""),
-                    str(form.get("summary") or "").strip()[:2000])
-    except NotFound as exc:
-        raise PageError(404, str(exc)) from None
-    except (InputError, PermissionDenied) as exc:
-        return _vulnerabilities(request, actor, csrf, pid, _status(exc), form_error={
-            "form": "publish", "doc": doc_id, "release": "", "text": str(exc)})
-    return _redirect(f"/products/{pid}/vulnerabilities#csaf-{doc_id}")
+
+    def work(session: Any) -> None:
+        row = csaf_documents.get_document(session, actor, pid, doc_id)
+        publish(session, actor, row.id, str(form.get("status") or ""),
+                str(form.get("summary") or "").strip()[:2000])
+
+    return await _form_write(
+        request, sent, work, lambda _r: _redirect(f"/products/{pid}/vulnerabilities#csaf-{doc_id}"),
+        lambda exc: _vulnerabilities(request, actor, csrf, pid, _status(exc), form_error={
+            "form": "publish", "doc": doc_id, "release": "", "text": str(exc)}))
 
 
 # ---- vulnerability reporting clocks ------------------------------------------------------------
@@ -948,35 +999,32 @@ def _cases(request: Request, actor: Actor, csrf: str, status: int = 200,
 
 
 @router.post("/cases/{case_id}/submit", response_class=HTMLResponse)
-def submit_report(request: Request, case_id: str, sent: EditorForm) -> Response:
+async def submit_report(request: Request, case_id: str, sent: EditorForm) -> Response:
     """Submit a case's next report from the form: refused out of order or with a required item
     empty, with the reason shown on the page (409 / 422, as the API)."""
-    from prodsec.errors import InputError
     from prodsec.workspace import article14
     from prodsec.workspace import article14_reports as reports
 
     actor, csrf, form = sent.actor, sent.csrf, sent.form
-    state = _state(request)
+    kb = _state(request).kb
     stage = str(form.get("stage") or "")
     includes = tuple(str(v) for v in form.getlist("includes"))
     values: dict[str, Any] = {}
-    try:
-        with state.database.transaction() as session:
-            case = article14.get_case(session, actor, case_id)
-            stages = [st for st in article14.STAGES if st in (stage, *includes)] or [stage]
-            for item in reports.items_of(case.kind, [s for s in stages if s in article14.STAGES]):
-                raw = str(form.get(item.key) or "").strip()[:20000]
-                values[item.key] = (
-                    [v.strip() for v in raw.split(",") if v.strip()] if item.kind == "list"
-                    else {"yes": True, "no": False}.get(raw) if item.kind == "bool" else raw)
-            article14.submit(session, actor, state.kb, case_id, stage, None,
-                             str(form.get("reference") or "").strip()[:300], values, includes)
-    except NotFound as exc:
-        raise PageError(404, str(exc)) from None
-    except (InputError, PermissionDenied) as exc:
-        return _cases(request, actor, csrf, _status(exc), form_error={
-            "case": case_id, "text": str(exc), "values": values})
-    return _redirect(f"/cases#case-{case_id}")
+
+    def work(session: Any) -> None:
+        case = article14.get_case(session, actor, case_id)
+        stages = [st for st in article14.STAGES if st in (stage, *includes)] or [stage]
+        for item in reports.items_of(case.kind, [s for s in stages if s in article14.STAGES]):
+            raw = str(form.get(item.key) or "").strip()[:20000]
+            values[item.key] = (
+                [v.strip() for v in raw.split(",") if v.strip()] if item.kind == "list"
+                else {"yes": True, "no": False}.get(raw) if item.kind == "bool" else raw)
+        article14.submit(session, actor, kb, case_id, stage, None,
+                         str(form.get("reference") or "").strip()[:300], values, includes)
+
+    return await _form_write(request, sent, work, lambda _r: _redirect(f"/cases#case-{case_id}"),
+                             lambda exc: _cases(request, actor, csrf, _status(exc), form_error={
+                                 "case": case_id, "text": str(exc), "values": values}))
 
 
 # ---- portfolio and administration ------------------------------------------------------------
@@ -1054,38 +1102,36 @@ def _admin_data(request: Request, actor: Actor) -> dict[str, Any]:
 
 
 @router.post("/admin/users", response_class=HTMLResponse)
-def admin_add_user(request: Request, sent: AdminForm) -> Response:
+async def admin_add_user(request: Request, sent: AdminForm) -> Response:
     """A new account in this organisation: ``users.add_member``, the rule the API applies
     (an e-mail address registered anywhere is refused)."""
     from prodsec.workspace.users import add_member
 
-    actor, csrf, form = sent.actor, sent.csrf, sent.form
-    try:
-        with _state(request).database.transaction() as session:
-            add_member(session, actor, str(form.get("email") or ""), str(form.get("role") or ""),
-                       str(form.get("password") or ""), str(form.get("name") or ""))
-    except (ValidationFailed, Conflict, PermissionDenied, NotFound) as exc:
-        return _render(request, "admin.html.j2", _admin_data(request, actor) | {
-            "error": {"field": getattr(exc, "field", "email"), "text": str(exc)},
-            "form": _form_values(form), "secret": None}, _status(exc), actor, csrf)
-    return _redirect("/admin")
+    actor, _csrf, form = sent.actor, sent.csrf, sent.form
+    return await _form_write(request, sent, lambda s: add_member(
+        s, actor, str(form.get("email") or ""), str(form.get("role") or ""),
+        str(form.get("password") or ""), str(form.get("name") or "")),
+        lambda _r: _redirect("/admin"), lambda exc: _admin_error(request, sent, exc, "email"),
+        missing_is_404=False)
+
+
+def _admin_error(request: Request, sent: Submitted, exc: Exception, field: str) -> Response:
+    """The admin page again, with the error under ``field`` and the values entered."""
+    return _render(request, "admin.html.j2", _admin_data(request, sent.actor) | {
+        "error": {"field": getattr(exc, "field", field), "text": str(exc)},
+        "form": _form_values(sent.form), "secret": None}, _status(exc), sent.actor, sent.csrf)
 
 
 @router.post("/admin/tokens", response_class=HTMLResponse)
-def admin_add_token(request: Request, sent: AdminForm) -> Response:
+async def admin_add_token(request: Request, sent: AdminForm) -> Response:
     from prodsec.workspace.users import create_token
 
     actor, csrf, form = sent.actor, sent.csrf, sent.form
-    try:
-        with _state(request).database.transaction() as session:
-            secret, _t = create_token(session, actor, str(form.get("user") or ""),
-                                      str(form.get("name") or "token"), 365)
-    except (ValidationFailed, PermissionDenied, NotFound) as exc:
-        return _render(request, "admin.html.j2", _admin_data(request, actor) | {
-            "error": {"field": "user", "text": str(exc)}, "form": _form_values(form),
-            "secret": None}, _status(exc), actor, csrf)
-    return _render(request, "admin.html.j2", _admin_data(request, actor) | {
-        "error": None, "form": {}, "secret": secret}, actor=actor, csrf=csrf)
+    return await _form_write(request, sent, lambda s: create_token(
+        s, actor, str(form.get("user") or ""), str(form.get("name") or "token"), 365)[0],
+        lambda secret: _render(request, "admin.html.j2", _admin_data(request, actor) | {
+            "error": None, "form": {}, "secret": secret}, actor=actor, csrf=csrf),
+        lambda exc: _admin_error(request, sent, exc, "user"), missing_is_404=False)
 
 
 # ---- passwords: change your own, an admin's reset, choosing one with the reset secret -------
@@ -1099,53 +1145,64 @@ def password_page(request: Request) -> HTMLResponse:
 
 
 @router.post("/account/password", response_class=HTMLResponse)
-def change_password(request: Request, sent: ViewerForm) -> Response:
+async def change_password(request: Request, sent: ViewerForm) -> Response:
     """``users.change_password`` under the login limiter (a wrong current password is a
     failed login); the other sessions of the user end, this one stays."""
     from prodsec.workspace.throttle import account_key, client_key
     from prodsec.workspace.users import change_password
 
     actor, csrf, form = sent.actor, sent.csrf, sent.form
-    state = _state(request)
+    limiter = _state(request).limiter
     keys = (account_key(actor.email), client_key(_client(request)))
-    wait = state.limiter.claim(*keys)
+    wait = await run_in_threadpool(limiter.claim, *keys)
     if wait:
-        return _render(request, "password.html.j2", {
+        return await run_in_threadpool(_render, request, "password.html.j2", {
             "error": {"field": "current_password",
                       "text": f"Too many wrong passwords. Try again in {_wait_text(wait)}."},
             "done": False}, 429, actor, csrf)
+
+    settled = []  # the claim is given back exactly once: failed, succeeded or released
+
+    def refused(exc: Exception) -> Response:
+        wrong = isinstance(exc, ValidationFailed) and exc.field == "current_password"
+        settled.append((limiter.failed if wrong else limiter.release)(*keys))
+        return _render(request, "password.html.j2", {"error": {
+            "field": getattr(exc, "field", "current_password"),
+            "text": getattr(exc, "detail", str(exc))}, "done": False}, _status(exc), actor, csrf)
+
+    def done(_ended: int) -> Response:
+        settled.append(limiter.succeeded(*keys))
+        return _render(request, "password.html.j2", {"error": None, "done": True},
+                       actor=actor, csrf=csrf)
+
     try:
-        with state.database.transaction() as session:
-            change_password(session, actor, str(form.get("current_password") or ""),
-                            str(form.get("new_password") or ""), request.cookies.get(COOKIE))
-    except ValidationFailed as exc:
-        (state.limiter.failed if exc.field == "current_password" else state.limiter.release)(*keys)
-        return _render(request, "password.html.j2", {
-            "error": {"field": exc.field, "text": exc.detail}, "done": False}, 422, actor, csrf)
+        return await _form_write(request, sent, lambda s: change_password(
+            s, actor, str(form.get("current_password") or ""),
+            str(form.get("new_password") or ""), request.cookies.get(COOKIE)), done, refused,
+            missing_is_404=False)
     except BaseException:
-        state.limiter.release(*keys)
+        if not settled:
+            await run_in_threadpool(limiter.release, *keys)
         raise
-    state.limiter.succeeded(*keys)
-    return _render(request, "password.html.j2", {"error": None, "done": True},
-                   actor=actor, csrf=csrf)
 
 
 @router.post("/admin/users/{uid}/password-reset", response_class=HTMLResponse)
-def admin_reset_password(request: Request, uid: str, sent: AdminForm) -> Response:
+async def admin_reset_password(request: Request, uid: str, sent: AdminForm) -> Response:
     """An admin resets a member's password; the one-time secret is shown once, here."""
     from prodsec.workspace.users import issue_password_reset
 
     actor, csrf = sent.actor, sent.csrf
-    try:
-        with _state(request).database.transaction() as session:
-            secret, _expires = issue_password_reset(session, actor, uid)
-    except (ValidationFailed, PermissionDenied, NotFound) as exc:
+
+    def refused(exc: Exception) -> Response:
         return _render(request, "admin.html.j2", _admin_data(request, actor) | {
             "error": {"field": "user", "text": str(exc)}, "form": {}, "secret": None},
             _status(exc), actor, csrf)
-    return _render(request, "admin.html.j2", _admin_data(request, actor) | {
-        "error": None, "form": {}, "secret": None, "reset_secret": secret}, actor=actor,
-        csrf=csrf)
+
+    return await _form_write(request, sent, lambda s: issue_password_reset(s, actor, uid)[0],
+                             lambda secret: _render(request, "admin.html.j2", _admin_data(
+                                 request, actor) | {"error": None, "form": {}, "secret": None,
+                                                    "reset_secret": secret},
+                                 actor=actor, csrf=csrf), refused, missing_is_404=False)
 
 
 @router.get("/password-reset", response_class=HTMLResponse)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from prodsec.db.engine import Database
 from prodsec.db.models import User, WebSession, utcnow
 from prodsec.errors import ProdsecError
+from prodsec.workspace import devices
 from prodsec.workspace.context import Actor
 from prodsec.workspace.throttle import LoginLimiter, account_key, client_key
 from prodsec.workspace.users import actor_for, authenticate_password
@@ -77,7 +78,8 @@ class LoginThrottled(ProdsecError):
 
 
 def sign_in(database: Database, limiter: LoginLimiter, email: str, password: str,
-            client: str, organisation: str | None = None) -> Actor | None:
+            client: str, organisation: str | None = None,
+            device_cookie: str | None = None) -> Actor | None:
     """Check a password under the limiter, for every face that signs users in.
 
     Claims the attempt on the account's and the client's keys first (``LoginThrottled`` if
@@ -87,8 +89,13 @@ def sign_in(database: Database, limiter: LoginLimiter, email: str, password: str
     argon2 verification: the answer and its timing reveal nothing about the account. A right
     password for an account in several organisations without a (valid) ``organisation`` is
     ``users.OrganisationChoice``: the attempt is given back, neither failed nor succeeded.
+
+    An attempt carrying a valid device cookie for this account (``devices``) is limited by
+    that device's budget only: strangers failing on the account, or from the same address,
+    do not keep its owner out. The caller issues a fresh cookie after a success.
     """
-    keys = (account_key(email), client_key(client))
+    device = devices.device_key(device_cookie, email)
+    keys = (device,) if device else (account_key(email), client_key(client))
     wait = limiter.claim(*keys)
     if wait:
         raise LoginThrottled(wait)
@@ -101,7 +108,7 @@ def sign_in(database: Database, limiter: LoginLimiter, email: str, password: str
     if actor is None:
         limiter.failed(*keys)
     else:
-        limiter.succeeded(*keys)
+        limiter.succeeded(*keys)  # the account's key, or the device's: it starts afresh
     return actor
 
 

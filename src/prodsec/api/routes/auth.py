@@ -11,7 +11,7 @@ from prodsec.api.clients import request_client
 from prodsec.api.deps import SESSION_COOKIE, AppState, UnitDep, app_state, authenticate
 from prodsec.api.problems import ApiError
 from prodsec.db.models import utcnow
-from prodsec.workspace import sessions, users
+from prodsec.workspace import devices, sessions, users
 from prodsec.workspace.context import Actor, ValidationFailed
 from prodsec.workspace.throttle import account_key, client_key
 
@@ -37,11 +37,15 @@ def login(body: schemas.LoginIn, request: Request, response: Response,
     the account in no organisation. Per account and per client, five failures start a
     back-off (429 with Retry-After: 1 s, doubling per further failure, at most 15 minutes),
     so guessing is slow from one place, spraying one account from many places is too, and a
-    stranger cannot lock the real user out for long.
+    stranger cannot lock the real user out for long. A success also sets a fresh
+    ``prodsec_device`` cookie: sent back with a later login for the same account, that attempt
+    is limited by the device's own budget, so strangers failing on the account do not keep
+    its owner out (``workspace.devices``).
     """
     try:
         actor = sessions.sign_in(state.database, state.limiter, body.email, body.password,
-                                 _client(request, state), body.organisation)
+                                 _client(request, state), body.organisation,
+                                 request.cookies.get(devices.COOKIE))
     except sessions.LoginThrottled as exc:
         raise ApiError(429, "too many failed logins; try again later",
                        {"Retry-After": str(exc.retry_after)}) from None
@@ -53,6 +57,9 @@ def login(body: schemas.LoginIn, request: Request, response: Response,
     response.set_cookie(SESSION_COOKIE, secret, max_age=int(state.settings.session_ttl
                                                               .total_seconds()),
                         httponly=True, samesite="lax", path="/",
+                        secure=state.settings.secure_cookies or request.url.scheme == "https")
+    response.set_cookie(devices.COOKIE, devices.issue(body.email), max_age=devices.max_age(),
+                        httponly=True, samesite="strict", path="/",
                         secure=state.settings.secure_cookies or request.url.scheme == "https")
     return schemas.LoginOut.model_validate(_me(actor) | {"csrf_token": csrf,
                                                          "expires_at": expires})
