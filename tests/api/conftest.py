@@ -151,6 +151,8 @@ def seed(world: World) -> None:
     world.ids["user_id"] = world.members[("Acme", "viewer")]["user_id"]
     world.ids["token_id"] = ok("POST", "/api/v1/tokens", role="admin",
                                json={"email": "editor@acme.example", "name": "ci"})["id"]
+    world.ids["invitation_id"] = ok("POST", "/api/v1/users", role="admin", json={
+        "email": "invited@acme.example", "role": "viewer", "password": PASSWORD})["id"]
     world.ids["case_id"] = ok("POST", f"/api/v1/products/{product['id']}/cases", json={
         "kind": "incident", "title": "outage", "aware_at": "2026-11-27T08:00:00Z"})["id"]
     world.ids["requirement_id"] = "uk-psti:schedule-1:1"

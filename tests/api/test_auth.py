@@ -168,12 +168,17 @@ def test_security_headers(client: TestClient) -> None:
 
 def test_admin_manages_users_and_tokens(world: World) -> None:
     made = world.call("POST", "/api/v1/users", role="admin",
-                      json={"email": "new@acme.example", "role": "viewer"})
-    assert made.status_code == 201, made.text
-    taken = world.call("POST", "/api/v1/users", role="admin",
-                       json={"email": "viewer@globex.example", "role": "viewer"})
-    assert taken.status_code == 409
-    uid = made.json()["id"]
+                      json={"email": "new@acme.example", "role": "viewer", "password": PASSWORD})
+    assert made.status_code == 201 and made.json()["status"] == "pending", made.text
+    again = world.call("POST", "/api/v1/users", role="admin",
+                       json={"email": "new@acme.example", "role": "viewer", "password": PASSWORD})
+    assert again.status_code == 409  # invited here already: this organisation's own list says so
+    assert login(world.client, "new@acme.example").status_code == 200  # first sign-in: joined
+    world.client.cookies.clear()
+    members = world.call("GET", "/api/v1/users", role="admin").json()["items"]
+    uid = next(m["id"] for m in members if m["email"] == "new@acme.example")
+    pending = world.call("GET", "/api/v1/invitations", role="admin").json()
+    assert "new@acme.example" not in {i["email"] for i in pending}  # accepted: gone
     assert world.call("PATCH", f"/api/v1/users/{uid}", role="admin",
                       json={"role": "editor"}).json()["role"] == "editor"
     token = world.call("POST", "/api/v1/tokens", role="admin",
@@ -298,16 +303,58 @@ def test_unknown_users_cost_one_argon2_verification(monkeypatch: pytest.MonkeyPa
             assert calls == ["verify"], email
 
 
-def test_adding_an_address_in_use_gets_one_answer_wherever_it_is(world: World) -> None:
-    """An address registered in another organisation and one of this organisation's members
-    are refused alike: the answer says "in use", never where."""
-    answers = [world.call("POST", "/api/v1/users", role="admin",
-                          json={"email": email, "role": "viewer"})
-               for email in ("viewer@globex.example", "viewer@acme.example")]
-    assert [a.status_code for a in answers] == [409, 409]
-    details = [a.json()["detail"].replace(email, "X") for a, email in zip(
-        answers, ("viewer@globex.example", "viewer@acme.example"), strict=True)]
-    assert details[0] == details[1] and "organisation" not in details[0]
+def test_adding_an_account_of_another_organisation_answers_as_for_a_new_address(
+        world: World, database: Database) -> None:
+    """Issue 11: adding an address with an account elsewhere answered 409 and so revealed it.
+    Now both get the same invitation (same status, same fields); the account of the other
+    organisation is left as it was (its password is not the one the admin typed, it is no
+    member and gets no token here) until its owner, signed in, accepts."""
+    with database.transaction() as session:
+        create_user(session, "Globex", "owner@globex.example", "editor", PASSWORD)
+    typed = "an admin's chosen password"
+    answers = {email: world.call("POST", "/api/v1/users", role="admin", json={
+        "email": email, "role": "editor", "password": typed})
+        for email in ("owner@globex.example", "fresh@nowhere.example")}
+    shapes = {email: (a.status_code, tuple(sorted(a.json())), a.json()["status"], a.json()["role"])
+              for email, a in answers.items()}
+    assert len(set(shapes.values())) == 1 and shapes["fresh@nowhere.example"][0] == 201, shapes
+    weak = [world.call("POST", "/api/v1/users", role="admin", json={
+        "email": email, "role": "editor", "password": "short"}).status_code
+        for email in ("viewer@globex.example", "other@nowhere.example")]
+    assert weak == [422, 422]  # the policy applies whether or not the account exists
+    members = {m["email"] for m in world.call("GET", "/api/v1/users", role="admin").json()["items"]}
+    assert "owner@globex.example" not in members
+    assert world.call("POST", "/api/v1/tokens", role="admin", json={
+        "email": "owner@globex.example", "name": "stolen"}).status_code == 404
+    assert login(world.client, "owner@globex.example", typed).status_code == 401
+    # The owner signs in (to Globex, the only membership) and accepts.
+    assert login(world.client, "owner@globex.example").json()["org_id"] != \
+        world.call("GET", "/api/v1/auth/me", role="admin").json()["org_id"]
+    csrf = {"X-CSRF-Token": login(world.client, "owner@globex.example").json()["csrf_token"]}
+    mine = world.client.get("/api/v1/auth/invitations").json()
+    assert [(i["organisation"], i["role"]) for i in mine] == [("Acme", "editor")]
+    joined = world.client.post(f"/api/v1/auth/invitations/{mine[0]['id']}/accept", headers=csrf)
+    assert joined.status_code == 200 and joined.json()["role"] == "editor", joined.text
+    world.client.cookies.clear()
+    members = {m["email"] for m in world.call("GET", "/api/v1/users", role="admin").json()["items"]}
+    assert "owner@globex.example" in members
+    reset = world.call("POST", f"/api/v1/users/{joined.json()['user_id']}/password-reset",
+                       role="admin")
+    assert reset.status_code == 403  # still its owner's: it belongs to Globex too
+
+
+def test_an_invitation_is_accepted_or_declined_by_its_own_account_only(world: World) -> None:
+    invitation = world.ids["invitation_id"]
+    for role in ("admin", "viewer"):  # Globex members: the id is unknown to them
+        for answer in ("accept", "decline"):
+            got = world.call("POST", f"/api/v1/auth/invitations/{invitation}/{answer}",
+                             org="Globex", role=role)
+            assert got.status_code == 404, got.text
+    assert world.call("DELETE", f"/api/v1/invitations/{invitation}", org="Globex",
+                      role="admin").status_code == 404
+    assert world.call("DELETE", f"/api/v1/invitations/{invitation}",
+                      role="admin").status_code == 204
+    assert login(world.client, "invited@acme.example").status_code == 401  # withdrawn: no member
 
 
 # ---- passwords over the API ---------------------------------------------------------------

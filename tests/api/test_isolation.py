@@ -29,7 +29,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/controls"): {"json": {"name": "SBOM", "requirements": []}},
     ("patch", "/api/v1/controls/{control_id}"): {"json": {"owner": "mallory"}},
     ("post", "/api/v1/controls/{control_id}/evidence"): {"json": {"evidence_id": "{evidence_id}"}},
-    ("post", "/api/v1/users"): {"json": {"email": "new@globex.example", "role": "viewer"}},
+    ("post", "/api/v1/users"): {"json": {"email": "new@globex.example", "role": "viewer",
+                                         "password": "a long enough password"}},
     ("patch", "/api/v1/users/{user_id}"): {"json": {"role": "admin"}},
     ("post", "/api/v1/tokens"): {"json": {"email": "{email}", "name": "stolen"}},
     ("post", "/api/v1/check"): {"json": {"profile": ROUTER}},
@@ -60,9 +61,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
 # Operations that change nothing an organisation owns: they may answer a viewer (a user's own
 # password is the user's, whatever the role).
 READ_ONLY_POSTS = {"/api/v1/auth/login", "/api/v1/auth/logout", "/api/v1/check",
-                   "/api/v1/auth/password", "/api/v1/auth/password-reset"}
+                   "/api/v1/auth/password", "/api/v1/auth/password-reset",
+                   # one's own invitations are one's own, whatever the role
+                   "/api/v1/auth/invitations/{invitation_id}/accept",
+                   "/api/v1/auth/invitations/{invitation_id}/decline"}
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
-ADMIN_ONLY = ("/api/v1/users", "/api/v1/tokens")
+ADMIN_ONLY = ("/api/v1/users", "/api/v1/tokens", "/api/v1/invitations")
 
 
 def operations(world: World) -> list[tuple[str, str, dict[str, Any]]]:

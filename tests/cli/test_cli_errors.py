@@ -44,7 +44,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
            "long-name": tmp / "long.yaml", "bad-yaml": tmp / "bad.yaml",
            "unknown-field": tmp / "unknown.yaml", "bad-rows": tmp / "changes.csv",
            "bad-header": tmp / "header.csv", "changes-txt": tmp / "changes.txt",
-           "not-a-list": tmp / "changes.yaml", "fresh-db": tmp / "fresh" / "new.db",
+           "not-a-list": tmp / "changes.yaml", "fresh-db": tmp / "fresh-new.db",
            "out": tmp / "out"}
     out["dir"].mkdir()
     out["not-sqlite"].write_text("these are my notes, not a database\n")
@@ -199,3 +199,32 @@ def test_check_refuses_an_overlong_name_as_product_add_does(
     assert "Traceback" not in err
     assert code == 2, err
     assert "name: is 200000 characters long; the limit is 200" in err
+
+
+def test_a_db_in_a_missing_folder_is_refused_not_created(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A typo in ``--db``'s folder used to create that folder and an empty workspace in it."""
+    target = tmp_path / "no-such-folder" / "ws.db"
+    code, _, err = call(["product", "list", "--db", str(target)], capsys)
+    assert code == 2 and "Traceback" not in err, err
+    assert f"the folder {target.parent} does not exist" in err
+    assert not target.parent.exists()
+
+
+def test_serve_on_a_busy_port_exits_2_before_creating_the_admin(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """It used to create the admin (and print its one-time password), then fail in uvicorn
+    with a traceback; the password was then lost with the process."""
+    import socket
+
+    monkeypatch.setenv("PRODSEC_EVIDENCE_DIR", str(tmp_path / "evidence"))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, out, err = call(["serve", "--db", str(tmp_path / "s.db"), "--port", str(port)],
+                              capsys)
+    assert code == 2 and "Traceback" not in err, err
+    assert f"cannot listen on 127.0.0.1:{port}" in err and "password" not in out
+    assert not (tmp_path / "s.db").exists()

@@ -400,10 +400,25 @@ class Member(BaseModel):
 
 
 class MemberIn(Model):
+    """An invitation: ``password`` is the account's first password if the address has no
+    account yet (required, and checked against the policy, either way)."""
+
     email: Annotated[str, StringConstraints(min_length=3, max_length=limits.EMAIL)]
     role: Role = "editor"
     name: Annotated[str, StringConstraints(max_length=limits.NAME)] = ""
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = None
+
+
+class InvitationOut(BaseModel):
+    """A pending invitation; the same fields whether or not the address has an account."""
+
+    id: str
+    email: str
+    organisation: str
+    role: Role
+    status: str
+    invited_by: str
+    expires_at: dt.datetime
 
 
 class RoleIn(Model):

@@ -59,6 +59,7 @@ def serve(
         proxies = parse_trusted_proxies(trusted_proxies)
     except ValueError as exc:
         raise InputError(f"--trusted-proxies / PRODSEC_TRUSTED_PROXIES: {exc}") from None
+    _check_port(host, port)  # before anything is written: a busy port creates no admin
     database = open_db(db)
     generated = ensure_admin(database)
     if generated:
@@ -71,6 +72,25 @@ def serve(
         uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
     finally:
         database.dispose()
+
+
+def _check_port(host: str, port: int) -> None:
+    """Bind the address once, as uvicorn will, so a port in use (or a host that is not ours)
+    is a sentence and exit 2 — not a uvicorn traceback after the admin was created."""
+    import socket
+
+    from prodsec.errors import InputError
+
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InputError(f"cannot listen on {host}:{port}: {reason} (is another server "
+                         "running there? choose another --port)") from None
 
 
 def _mount_web(app: Any, database: Any, secure_cookies: bool) -> None:

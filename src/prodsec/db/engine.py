@@ -155,9 +155,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
-def check_sqlite_file(path: Path) -> None:
+def check_sqlite_file(path: Path, make_folder: bool = True) -> None:
     """Refuse, with a sentence, a path that cannot be an SQLite database (a directory, another
-    kind of file, an unwritable folder) before SQLAlchemy fails on it with a traceback."""
+    kind of file, an unwritable folder) before SQLAlchemy fails on it with a traceback.
+
+    ``make_folder``: create a missing folder (the default location, under the data dir);
+    for a path the user named, a missing folder is a typo to report, not a workspace to make
+    somewhere unexpected."""
     if path.is_dir():
         raise InputError(f"{path}: is a directory; expected an SQLite database file")
     try:
@@ -168,6 +172,9 @@ def check_sqlite_file(path: Path) -> None:
                 raise InputError(f"{path}: not an SQLite database (expected a file made by "
                                  "prodsec, or a new file name)")
         elif not path.parent.exists():
+            if not make_folder:
+                raise InputError(f"{path}: the folder {path.parent} does not exist (create it "
+                                 "first, or check the path)")
             path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"{path}: cannot open: {exc.strerror}") from None
@@ -178,7 +185,8 @@ def open_database(db: str | None = None, upgrade: bool = True) -> Database:
     url = _normalise(resolve_url(db))
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
-        check_sqlite_file(path)
+        check_sqlite_file(path, make_folder=url == _normalise(resolve_url(None))
+                          and not os.environ.get("PRODSEC_DATABASE_URL"))
         evidence = Path(os.environ.get("PRODSEC_EVIDENCE_DIR") or f"{path}.evidence")
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, **POOL)
         event.listen(engine, "connect", _sqlite_pragmas)

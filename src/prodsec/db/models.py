@@ -73,6 +73,27 @@ class Membership(Base):
     role: Mapped[str] = mapped_column(String(16))
 
 
+class Invitation(Base):
+    """An admin's invitation of an account to the organisation, with a role: a membership
+    only once the account's owner accepts (signed in), so adding an address tells the admin
+    nothing about whether it has an account (``users.add_member``). ``new_account``: the
+    account was created by this invitation (with the password its admin chose), and its first
+    sign-in accepts it."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (UniqueConstraint("user_id", "org_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                        index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    new_account: Mapped[bool] = mapped_column(Boolean, default=False)
+    invited_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
 class ApiToken(Base):
     """A bearer token; only its SHA-256 is stored (the token has 256 bits of entropy)."""
 

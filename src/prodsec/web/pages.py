@@ -25,7 +25,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
-from sqlalchemy.orm import Session
 
 from prodsec.api.middleware import read_form
 from prodsec.core import limits
@@ -133,7 +132,7 @@ EditorForm = Annotated[Submitted, Depends(_form_as("editor"))]
 AdminForm = Annotated[Submitted, Depends(_form_as("admin"))]
 
 
-async def _form_write(request: Request, sent: Submitted, work: Callable[[Session], T],
+async def _form_write(request: Request, sent: Submitted, work: Callable[[Any], T],
                       done: Callable[[T], Response], refused: Callable[[Exception], Response],
                       missing_is_404: bool = True) -> Response:
     """The one write path of a form handler, after ``_form_as`` has signed the user in,
@@ -410,7 +409,7 @@ async def wizard_save(request: Request, sent: EditorForm) -> Response:
                              lambda pid: _redirect(f"/products/{pid}"), refused)
 
 
-def _add_product(session: Session, actor: Actor, kb: Any, raw: dict[str, Any], source: str) -> str:
+def _add_product(session: Any, actor: Actor, kb: Any, raw: dict[str, Any], source: str) -> str:
     """A new product and its first assessment, in the caller's write transaction."""
     from prodsec.workspace import products
 
@@ -584,7 +583,7 @@ async def add_release(request: Request, pid: str, sent: EditorForm) -> Response:
                  "timeline": []}
         return _render(request, "product.html.j2", data, _status(exc), actor, csrf)
 
-    def work(session: Session) -> None:
+    def work(session: Any) -> None:
         placed = _date(form.get("placed_on_market"), "placed_on_market")
         end = _date(form.get("support_end"), "support_end")
         products.add_release(session, actor, pid, str(form.get("version_label") or ""),
@@ -668,7 +667,7 @@ async def change_status(request: Request, pid: str, sid: str, sent: EditorForm) 
     actor, csrf, form = sent.actor, sent.csrf, sent.form
     state = _state(request)
 
-    def work(session: Session) -> None:
+    def work(session: Any) -> None:
         try:
             version = int(str(form.get("version") or "0"))
         except ValueError:
@@ -746,7 +745,7 @@ async def link_control(request: Request, pid: str, sid: str, sent: EditorForm) -
     actor, csrf, form = sent.actor, sent.csrf, sent.form
     kb = _state(request).kb
 
-    def work(session: Session) -> None:
+    def work(session: Any) -> None:
         row = compliance.get_status(session, actor, sid)
         name = str(form.get("control") or "").strip()
         new_name = str(form.get("new_control") or "").strip()
@@ -1098,21 +1097,72 @@ def _admin_data(request: Request, actor: Actor) -> dict[str, Any]:
         members, _n = users.list_members(session, actor, limit=500)
         tokens, _n = users.list_tokens(session, actor, limit=500)
         return {"members": [users.member_view(u, m) for u, m in members],
-                "tokens": [users.token_view(t, email) for t, email in reversed(tokens)]}
+                "tokens": [users.token_view(t, email) for t, email in reversed(tokens)],
+                "invitations": users.list_invitations(session, actor), "invited": None}
 
 
 @router.post("/admin/users", response_class=HTMLResponse)
 async def admin_add_user(request: Request, sent: AdminForm) -> Response:
-    """A new account in this organisation: ``users.add_member``, the rule the API applies
-    (an e-mail address registered anywhere is refused)."""
+    """Invite an address: ``users.add_member``, the rule the API applies (the same answer,
+    an invitation, whether or not the address has an account anywhere)."""
     from prodsec.workspace.users import add_member
 
-    actor, _csrf, form = sent.actor, sent.csrf, sent.form
+    actor, csrf, form = sent.actor, sent.csrf, sent.form
+    email = str(form.get("email") or "").strip().lower()
     return await _form_write(request, sent, lambda s: add_member(
-        s, actor, str(form.get("email") or ""), str(form.get("role") or ""),
-        str(form.get("password") or ""), str(form.get("name") or "")),
-        lambda _r: _redirect("/admin"), lambda exc: _admin_error(request, sent, exc, "email"),
-        missing_is_404=False)
+        s, actor, email, str(form.get("role") or ""), str(form.get("password") or ""),
+        str(form.get("name") or "")),
+        lambda _r: _render(request, "admin.html.j2", _admin_data(request, actor) | {
+            "error": None, "form": {}, "secret": None, "invited": email}, actor=actor, csrf=csrf),
+        lambda exc: _admin_error(request, sent, exc, "email"), missing_is_404=False)
+
+
+@router.post("/admin/invitations/{iid}/cancel", response_class=HTMLResponse)
+async def admin_cancel_invitation(request: Request, iid: str, sent: AdminForm) -> Response:
+    from prodsec.workspace.users import cancel_invitation
+
+    return await _form_write(request, sent, lambda s: cancel_invitation(s, sent.actor, iid),
+                             lambda _r: _redirect("/admin"), _error_page)
+
+
+# ---- invitations of the signed-in user ---------------------------------------------------------
+
+
+@router.get("/account/invitations", response_class=HTMLResponse)
+def invitations_page(request: Request) -> HTMLResponse:
+    actor, csrf = _who(request)
+    return _invitations(request, actor, csrf)
+
+
+def _invitations(request: Request, actor: Actor, csrf: str, joined: str | None = None
+                 ) -> HTMLResponse:
+    from prodsec.workspace.users import my_invitations
+
+    with _state(request).database.transaction() as session:
+        mine = my_invitations(session, actor.user_id)
+    return _render(request, "invitations.html.j2", {"invitations": mine, "joined": joined},
+                   actor=actor, csrf=csrf)
+
+
+@router.post("/account/invitations/{iid}/{answer}", response_class=HTMLResponse)
+async def answer_invitation(request: Request, iid: str, answer: str, sent: ViewerForm
+                            ) -> Response:
+    """Accept (a membership with the invited role) or decline an invitation of one's own."""
+    from prodsec.workspace.users import accept_invitation, decline_invitation, organisation_name
+
+    actor = sent.actor
+    if answer not in ("accept", "decline"):
+        raise PageError(404, "There is no such page.")
+
+    def work(session: Any) -> str | None:
+        if answer == "decline":
+            decline_invitation(session, actor.user_id, iid)
+            return None
+        return organisation_name(session, accept_invitation(session, actor.user_id, iid))
+
+    return await _form_write(request, sent, work,
+                             lambda joined: _invitations(request, actor, sent.csrf, joined),
+                             _error_page)
 
 
 def _admin_error(request: Request, sent: Submitted, exc: Exception, field: str) -> Response:

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from prodsec.core import limits
-from prodsec.db.models import ApiToken, Membership, Organisation, User, utcnow
+from prodsec.db.models import ApiToken, Invitation, Membership, Organisation, User, utcnow
 from prodsec.workspace import audit, passwords
 from prodsec.workspace.context import (
     ROLES,
@@ -140,19 +140,164 @@ def refuse_existing_account(email: str) -> None:
     raise Conflict(f"a user with e-mail {email!r} exists already", precondition=False)
 
 
-def add_member(session: Session, actor: Actor, email: str, role: str, password: str | None,
-               name: str = "") -> tuple[User, Membership]:
-    """A new account with a role in the actor's organisation (admins only): what the API and
-    the web admin page both call. An e-mail address registered anywhere is refused.
+INVITATION_TTL = dt.timedelta(days=14)
 
-    The refusal is one and the same (``refuse_existing_account``, 409) whether the address is
-    a member here or holds an account in another organisation: it never says where. The
-    residue is deliberate and small: an admin learns that an address is taken on this server,
-    never where or by whom. (Accepting such requests silently would need an invitation the
-    account's owner accepts; prodsec has no e-mail channel for one.)"""
+
+def add_member(session: Session, actor: Actor, email: str, role: str, password: str | None,
+               name: str = "", ttl: dt.timedelta = INVITATION_TTL) -> Invitation:
+    """Invite an address to the actor's organisation with a role (admins only): what the API
+    and the web admin page both call. The answer is the same invitation whether or not the
+    address has an account, so it tells the admin nothing about other organisations:
+
+    - no account yet: the account is created with ``password`` (the admin's choice, as before)
+      and the invitation is accepted by its first sign-in;
+    - an account (here unknown to the admin): nothing of it changes, ``password`` is dropped,
+      and its owner accepts or declines after signing in (``accept_invitation``) — the admin
+      never sets, learns or resets the password of an account of another organisation, and
+      cannot issue tokens for it before it is a member.
+
+    The password is required and checked against the policy in both cases, and hashed in both
+    (the same argon2 work). An address that is a member here, or invited here already, is a
+    409: the admin sees both in this organisation's lists anyway."""
     actor.require("admin")
-    return create_user(session, organisation_name(session, actor), email, role, password, name,
-                       actor=actor)
+    if role not in ROLES:
+        raise ValidationFailed("role", f"expected one of {', '.join(ROLES)}, got {role!r}")
+    email = email.strip().lower()
+    if "@" not in email:
+        raise ValidationFailed("email", f"expected an e-mail address, got {email[:80]!r}")
+    bounded("email", email, limits.EMAIL)
+    bounded("name", name, limits.NAME)
+    org_name = organisation_name(session, actor)
+    if not password:
+        raise ValidationFailed("password", "choose a first password for the account (it is "
+                                           "used only if the address has no account yet)")
+    hashed = hash_password(password, passwords.context_words(email, name, org_name))
+    user = session.scalar(select(User).where(User.email == email))
+    if user is not None and session.scalar(select(Membership.id).where(
+            Membership.user_id == user.id, Membership.org_id == actor.org_id)) is not None:
+        raise Conflict(f"{email} is already a member of this organisation", precondition=False)
+    _prune_invitations(session)
+    if user is not None and session.scalar(select(Invitation.id).where(
+            Invitation.user_id == user.id, Invitation.org_id == actor.org_id)) is not None:
+        raise Conflict(f"{email} is already invited to this organisation", precondition=False)
+    new_account = user is None
+    if user is None:
+        user = User(email=email, name=name, password_hash=hashed)
+        session.add(user)
+        session.flush()
+    invitation = Invitation(user_id=user.id, org_id=actor.org_id, role=role,
+                            new_account=new_account, invited_by=actor.email,
+                            expires_at=utcnow() + ttl)
+    session.add(invitation)
+    session.flush()
+    audit.record(session, actor, "user.invite", "invitation", invitation.id, None,
+                 {"email": email, "role": role})
+    return invitation
+
+
+def invitation_view(invitation: Invitation, email: str, organisation: str) -> dict[str, Any]:
+    """An invitation as every face shows it (the same fields whatever the account's state)."""
+    return {"id": invitation.id, "email": email, "organisation": organisation,
+            "role": invitation.role, "status": "pending", "invited_by": invitation.invited_by,
+            "expires_at": _aware(invitation.expires_at).isoformat()}
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _prune_invitations(session: Session) -> None:
+    from sqlalchemy import delete
+
+    session.execute(delete(Invitation).where(Invitation.expires_at < utcnow()))
+
+
+def list_invitations(session: Session, actor: Actor) -> list[dict[str, Any]]:
+    """The organisation's pending invitations (admins only)."""
+    actor.require("admin")
+    org_name = organisation_name(session, actor)
+    rows = session.execute(select(Invitation, User.email).join(User, User.id == Invitation.user_id)
+                           .where(Invitation.org_id == actor.org_id,
+                                  Invitation.expires_at >= utcnow())
+                           .order_by(User.email))
+    return [invitation_view(i, email, org_name) for i, email in rows]
+
+
+def cancel_invitation(session: Session, actor: Actor, invitation_id: str) -> None:
+    """An admin withdraws a pending invitation of their organisation (the account, if the
+    invitation created it, stays without a membership; its owner can be invited again)."""
+    actor.require("admin")
+    invitation = session.scalar(select(Invitation).where(Invitation.id == invitation_id,
+                                                         Invitation.org_id == actor.org_id))
+    if invitation is None:
+        raise NotFound(f"no invitation {invitation_id!r}")
+    session.delete(invitation)
+    session.flush()
+    audit.record(session, actor, "user.invite_cancel", "invitation", invitation_id, None, None)
+
+
+def my_invitations(session: Session, user_id: str) -> list[dict[str, Any]]:
+    """The pending invitations of the signed-in user, to any organisation."""
+    rows = session.execute(select(Invitation, User.email, Organisation.name)
+                           .join(User, User.id == Invitation.user_id)
+                           .join(Organisation, Organisation.id == Invitation.org_id)
+                           .where(Invitation.user_id == user_id,
+                                  Invitation.expires_at >= utcnow())
+                           .order_by(Organisation.name))
+    return [invitation_view(i, email, org) for i, email, org in rows]
+
+
+def accept_invitation(session: Session, user_id: str, invitation_id: str) -> Actor:
+    """The invited user accepts: a membership with the invited role; audited in the inviting
+    organisation. Returns the user as a member there."""
+    invitation = _own_invitation(session, user_id, invitation_id)
+    return _join(session, invitation)
+
+
+def decline_invitation(session: Session, user_id: str, invitation_id: str) -> None:
+    invitation = _own_invitation(session, user_id, invitation_id)
+    user = session.get(User, user_id)
+    session.delete(invitation)
+    session.flush()
+    audit.record(session, Actor(user_id, user.email if user else "", invitation.org_id, "viewer"),
+                 "user.invite_decline", "invitation", invitation.id, None, None)
+
+
+def _own_invitation(session: Session, user_id: str, invitation_id: str) -> Invitation:
+    invitation = session.scalar(select(Invitation).where(
+        Invitation.id == invitation_id, Invitation.user_id == user_id,
+        Invitation.expires_at >= utcnow()))
+    if invitation is None:
+        raise NotFound(f"no invitation {invitation_id!r}")
+    return invitation
+
+
+def _join(session: Session, invitation: Invitation) -> Actor:
+    user = session.get(User, invitation.user_id)
+    if user is None:
+        raise NotFound("no such user")
+    member = Actor(user.id, user.email, invitation.org_id, invitation.role)
+    session.delete(invitation)
+    existing = session.scalar(select(Membership).where(Membership.user_id == user.id,
+                                                       Membership.org_id == invitation.org_id))
+    if existing is not None:  # made a member meanwhile (the local set-up): keep that role
+        session.flush()
+        return Actor(user.id, user.email, existing.org_id, existing.role)
+    session.add(Membership(user_id=user.id, org_id=invitation.org_id, role=invitation.role))
+    session.flush()
+    audit.record(session, member, "user.join", "user", user.id, None,
+                 {"email": user.email, "role": invitation.role,
+                  "invited_by": invitation.invited_by})
+    return member
+
+
+def _first_sign_in(session: Session, user: User) -> None:
+    """An account created by an invitation becomes a member when it first signs in."""
+    invitation = session.scalar(select(Invitation).where(
+        Invitation.user_id == user.id, Invitation.new_account.is_(True),
+        Invitation.expires_at >= utcnow()))
+    if invitation is not None:
+        _join(session, invitation)
 
 
 def memberships(session: Session, user: User) -> list[tuple[Membership, str]]:
@@ -195,6 +340,7 @@ def authenticate_password(session: Session, email: str, password: str,
         return None
     if not verify_password(user, password):
         return None
+    _first_sign_in(session, user)
     mine = memberships(session, user)
     if not mine:
         return None

@@ -53,16 +53,19 @@ FORMS: dict[str, dict[str, Any]] = {
                               "password": "a long enough password"}},
     "/admin/tokens": {"data": {"user": "{email}", "name": "stolen"}},
     "/admin/users/{uid}/password-reset": {},
+    "/admin/invitations/{iid}/cancel": {},
+    "/account/invitations/{iid}/{answer}": {},
     "/account/password": {"data": {"current_password": "wrong",
                                    "new_password": "a fine long new password"}},
     "/password-reset": {"data": {"token": "psr_forged", "new_password": "a fine long password"}},
 }
 PAGES: dict[str, dict[str, Any]] = {"/compare": {"params": {"product": ["{pid}", "{pid}"]}}}
 # Forms that change nothing an organisation owns (a user's own password is the user's).
-READ_ONLY_FORMS = {"/logout", "/products/preview", "/account/password", "/password-reset"}
+READ_ONLY_FORMS = {"/logout", "/products/preview", "/account/password", "/password-reset",
+                   "/account/invitations/{iid}/{answer}"}  # one's own invitations
 ADMIN_ONLY = ("/admin",)
 PARAMS = {"pid": "product_id", "sid": "status_id", "reg_id": "regulation_id", "uid": "user_id",
-          "case_id": "case_id"}
+          "case_id": "case_id", "iid": "invitation_id", "answer": "answer"}
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
 
@@ -132,12 +135,13 @@ def masked(text: str, ids: dict[str, str]) -> str:
 
 
 def acme_ids(world: World) -> dict[str, str]:
-    return {**world.ids, "email": world.members[("Acme", "editor")]["email"]}
+    return {**world.ids, "email": world.members[("Acme", "editor")]["email"], "answer": "accept"}
 
 
 def random_ids(world: World) -> dict[str, str]:
     return {**{k: uuid.uuid4().hex for k in world.ids}, "regulation_id": "eu-cra",
-            "requirement_id": world.ids["requirement_id"], "email": "nobody@nowhere.example"}
+            "requirement_id": world.ids["requirement_id"], "email": "nobody@nowhere.example",
+            "answer": "accept"}
 
 
 @pytest.fixture
@@ -198,20 +202,30 @@ def test_viewer_cannot_generate_documents(world: World, browser: Browser) -> Non
 
 def test_admin_form_cannot_capture_another_organisations_account(world: World,
                                                                  browser: Browser) -> None:
-    """Acme's admin adds Globex's admin: refused (409) by the web form as by the API, and no
-    token can then be issued for that account inside Acme."""
+    """Acme's admin adds Globex's admin: the web form answers as for a new address (an
+    invitation, issue 11), and the account stays Globex's alone: not a member of Acme, no token
+    can be issued for it inside Acme, and the password the admin typed does not open it."""
+    from tests.api.test_auth import login
+
     victim = world.members[("Globex", "admin")]["email"]
-    added = browser.call("Acme", "admin", "POST", "/admin/users", {"data": {
-        "email": victim, "role": "admin", "password": "a long enough password"}})
-    assert added.status_code == 409, added.text[:300]
+    answers = []
+    for email in (victim, "brand-new@elsewhere.example"):
+        added = browser.call("Acme", "admin", "POST", "/admin/users", {"data": {
+            "email": email, "role": "admin", "password": "a long enough password"}})
+        assert added.status_code == 200, added.text[:300]
+        said = re.search(r'<p class="callout" role="status">.*?</p>', added.text, re.S)
+        assert said, added.text[:300]
+        answers.append(said.group(0).replace(email, "X"))
+    assert answers[0] == answers[1] and "Invitation created for X" in answers[0]
     token = browser.call("Acme", "admin", "POST", "/admin/tokens",
                          {"data": {"user": victim, "name": "stolen"}})
     assert token.status_code == 404 and "code class=\"secret\"" not in token.text
     api = world.call("POST", "/api/v1/users", role="admin",
-                     json={"email": victim, "role": "admin"})
-    assert api.status_code == 409
+                     json={"email": victim, "role": "admin", "password": "a long enough password"})
+    assert api.status_code == 409 and "already invited" in api.json()["detail"]
     members = world.call("GET", "/api/v1/users", role="admin").json()["items"]
     assert victim not in {m["email"] for m in members}
+    assert login(world.client, victim, "a long enough password").status_code == 401
 
 
 def test_an_account_in_two_organisations_signs_in_to_the_one_it_names(

@@ -110,6 +110,28 @@ def redeem_password_reset(body: schemas.PasswordResetIn,
     return Response(status_code=204)
 
 
+@router.get("/invitations", response_model=list[schemas.InvitationOut])
+def my_invitations(work: UnitDep) -> list[schemas.InvitationOut]:
+    """Your pending invitations to organisations (accept or decline each)."""
+    return [schemas.InvitationOut.model_validate(i)
+            for i in users.my_invitations(work.session, work.actor.user_id)]
+
+
+@router.post("/invitations/{invitation_id}/accept", response_model=schemas.Me,
+             responses={404: {"model": schemas.Problem}})
+def accept_invitation(work: UnitDep, invitation_id: str) -> schemas.Me:
+    """Join the inviting organisation with the invited role; sign in to it (naming it) to
+    work there."""
+    return schemas.Me.model_validate(_me(users.accept_invitation(
+        work.session, work.actor.user_id, invitation_id)))
+
+
+@router.post("/invitations/{invitation_id}/decline", status_code=204, response_class=Response)
+def decline_invitation(work: UnitDep, invitation_id: str) -> Response:
+    users.decline_invitation(work.session, work.actor.user_id, invitation_id)
+    return Response(status_code=204)
+
+
 @router.get("/me", response_model=schemas.Me)
 def me(work: UnitDep) -> schemas.Me:
     return schemas.Me.model_validate(_me(work.actor))

@@ -23,15 +23,31 @@ def list_users(work: Admin, page: PagingDep) -> schemas.Page[schemas.Member]:
                                         limit=page.limit, offset=page.offset)
 
 
-@router.post("/users", status_code=201, response_model=schemas.Member,
-             responses={409: {"model": schemas.Problem}})
-def add_user(work: Admin, body: schemas.MemberIn) -> schemas.Member:
-    """Create a user with a role in this organisation: new e-mail addresses only.
+@router.post("/users", status_code=201, response_model=schemas.InvitationOut,
+             responses={409: {"model": schemas.Problem}, 422: {"model": schemas.Problem}})
+def add_user(work: Admin, body: schemas.MemberIn) -> schemas.InvitationOut:
+    """Invite an address with a role: the same answer (an invitation) whether or not it has an
+    account anywhere on this server (see ``users.add_member``). A new address gets an account
+    with ``password``, which becomes a member at its first sign-in; an existing account's
+    owner accepts at ``POST /auth/invitations/{id}/accept``. 409 only for a member of, or an
+    invitation to, this organisation."""
+    invitation = users.add_member(work.session, work.actor, body.email, body.role,
+                                  body.password, body.name)
+    return schemas.InvitationOut.model_validate(users.invitation_view(
+        invitation, body.email.strip().lower(), users.organisation_name(work.session, work.actor)))
 
-    An address already in use — in this organisation or any other — gets one and the same 409,
-    which says nothing about where (see ``users.add_member``)."""
-    return _member(users.add_member(work.session, work.actor, body.email, body.role,
-                                    body.password, body.name))
+
+@router.get("/invitations", response_model=list[schemas.InvitationOut])
+def list_invitations(work: Admin) -> list[schemas.InvitationOut]:
+    """This organisation's pending invitations."""
+    return [schemas.InvitationOut.model_validate(i)
+            for i in users.list_invitations(work.session, work.actor)]
+
+
+@router.delete("/invitations/{invitation_id}", status_code=204, response_class=Response)
+def cancel_invitation(work: Admin, invitation_id: str) -> Response:
+    users.cancel_invitation(work.session, work.actor, invitation_id)
+    return Response(status_code=204)
 
 
 @router.get("/users/{user_id}", response_model=schemas.Member)

@@ -33,7 +33,8 @@ TRANSIENT = frozenset({"login_throttle", "password_resets"})
 NOT_DATA = frozenset({"alembic_version"}) | TRANSIENT
 # Tables never exported: secrets stay in their workspace; the organisation and its members
 # travel in their own sections of the document.
-NOT_EXPORTED = frozenset({"api_tokens", "web_sessions", "memberships", "organisations", "users"})
+NOT_EXPORTED = frozenset({"api_tokens", "web_sessions", "memberships", "organisations", "users",
+                          "invitations"})
 BATCH = 1000
 MAX_PROBLEMS = 20
 REQUIRED_BLOBS = frozenset({("evidence", "sha256")})
