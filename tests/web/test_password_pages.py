@@ -66,3 +66,64 @@ def test_admin_resets_and_the_member_chooses_a_new_password(app: Any) -> None:
                       follow_redirects=False).status_code == 303
     again = member.post("/password-reset", data={"token": secret.group(1), "new_password": NEW})
     assert again.status_code == 422
+
+
+def test_a_known_device_signs_in_while_a_stranger_keeps_the_account_backing_off(
+        app: Any) -> None:
+    """Issue 11: the web sign-in sets a device cookie (HttpOnly, SameSite=Strict); with it the
+    owner gets in while a stranger, from the same address even, keeps the account refused."""
+    import datetime as dt
+
+    now = [dt.datetime.now(dt.UTC)]
+    app.state.web.limiter.clock = lambda: now[0]
+    owner = TestClient(app)
+    first = post_login(owner, {"email": "editor@acme.example", "password": PASSWORD},
+                       follow_redirects=False)
+    assert first.status_code == 303
+    header = next(h for h in first.headers.get_list("set-cookie")
+                  if h.startswith("prodsec_device="))
+    assert "httponly" in header.lower() and "samesite=strict" in header.lower()
+    device = owner.cookies["prodsec_device"]
+    stranger = TestClient(app)
+    for n in range(10):
+        now[0] += dt.timedelta(seconds=2 ** n)
+        post_login(stranger, {"email": "editor@acme.example", "password": "wrong guess!!"})
+    refused = post_login(stranger, {"email": "editor@acme.example", "password": PASSWORD})
+    assert refused.status_code == 429 and "Too many failed sign-ins" in refused.text
+    stranger.cookies.set("prodsec_device", device[:-2] + ("00" if device[-2:] != "00" else "11"))
+    assert post_login(stranger, {"email": "editor@acme.example",
+                                 "password": PASSWORD}).status_code == 429  # forged: no bypass
+    owner.cookies.delete("prodsec_session")
+    again = post_login(owner, {"email": "editor@acme.example", "password": PASSWORD},
+                       follow_redirects=False)
+    assert again.status_code == 303, again.text[:300]
+    assert owner.cookies["prodsec_device"] != device  # a fresh one at every sign-in
+
+
+def test_an_invited_account_accepts_in_the_browser(app: Any) -> None:
+    """Acme's admin invites Globex's admin: the same page as for a new address; Globex's admin
+    sees the invitation after signing in, accepts, and is then a member of Acme."""
+    admin = TestClient(app)
+    csrf = sign_in(admin, "admin@acme.example")
+    pages = []
+    for email in ("admin@globex.example", "fresh@elsewhere.example"):
+        added = admin.post("/admin/users", data={"csrf_token": csrf, "email": email,
+                                                 "role": "viewer", "password": NEW})
+        assert added.status_code == 200 and f"Invitation created for {email}" in added.text
+        pages.append(added.text)
+    listed, pending = pages[-1].split("Invitations (pending)")
+    assert "<td>admin@globex.example</td>" not in listed  # not a member, only invited
+    assert "<td>admin@globex.example</td>" in pending
+    invited = TestClient(app)
+    own_csrf = sign_in(invited, "admin@globex.example")
+    page = invited.get("/account/invitations")
+    assert page.status_code == 200 and "Acme" in page.text
+    iid = re.search(r'/account/invitations/([0-9a-f]{32})/accept', page.text)
+    assert iid
+    assert invited.post(f"/account/invitations/{iid.group(1)}/accept",
+                        data={"csrf_token": "forged"}).status_code == 403
+    joined = invited.post(f"/account/invitations/{iid.group(1)}/accept",
+                          data={"csrf_token": own_csrf})
+    assert joined.status_code == 200 and "You are now a member of Acme" in joined.text
+    listed = admin.get("/admin").text.split("Invitations (pending)")[0]
+    assert "<td>admin@globex.example</td>" in listed
