@@ -134,7 +134,7 @@ AdminForm = Annotated[Submitted, Depends(_form_as("admin"))]
 
 async def _form_write(request: Request, sent: Submitted, work: Callable[[Any], T],
                       done: Callable[[T], Response], refused: Callable[[Exception], Response],
-                      missing_is_404: bool = True) -> Response:
+                      missing_is_404: bool = True, org_id: str | None = None) -> Response:
     """The one write path of a form handler, after ``_form_as`` has signed the user in,
     checked the role and the CSRF token: ``work(session)`` runs through ``writes.write``, the
     API's path (queued for its turn, then a writer's transaction holding the organisation's
@@ -143,12 +143,14 @@ async def _form_write(request: Request, sent: Submitted, work: Callable[[Any], T
     mostly); a refused input (``InputError``, ``PermissionDenied``) goes to ``refused``, which
     renders the page again with the user's values and the error. NotFound is the 404 page
     unless ``missing_is_404`` is false (a form whose field names the missing thing). Both
-    callbacks run on a worker thread: they read the database and render templates."""
+    callbacks run on a worker thread: they read the database and render templates.
+    ``org_id``: the organisation written to, when not the user's own (an invitation's)."""
     from prodsec.errors import InputError
     from prodsec.workspace import writes
 
     try:
-        result = await writes.write(_state(request).database, sent.actor.org_id, work)
+        result = await writes.write(_state(request).database, org_id or sent.actor.org_id,
+                                    work)
     except NotFound as exc:
         if missing_is_404:
             raise PageError(404, str(exc)) from None
@@ -1148,11 +1150,22 @@ def _invitations(request: Request, actor: Actor, csrf: str, joined: str | None =
 async def answer_invitation(request: Request, iid: str, answer: str, sent: ViewerForm
                             ) -> Response:
     """Accept (a membership with the invited role) or decline an invitation of one's own."""
-    from prodsec.workspace.users import accept_invitation, decline_invitation, organisation_name
+    from prodsec.workspace import writes
+    from prodsec.workspace.users import (
+        accept_invitation,
+        decline_invitation,
+        invitation_org,
+        organisation_name,
+    )
 
     actor = sent.actor
     if answer not in ("accept", "decline"):
         raise PageError(404, "There is no such page.")
+    try:  # the answer is written to the inviting organisation's chain: take its turn
+        org_id = await writes.read(_state(request).database,
+                                   lambda s: invitation_org(s, actor.user_id, iid))
+    except NotFound as exc:
+        raise PageError(404, str(exc)) from None
 
     def work(session: Any) -> str | None:
         if answer == "decline":
@@ -1162,7 +1175,7 @@ async def answer_invitation(request: Request, iid: str, answer: str, sent: Viewe
 
     return await _form_write(request, sent, work,
                              lambda joined: _invitations(request, actor, sent.csrf, joined),
-                             _error_page)
+                             _error_page, org_id=org_id)
 
 
 def _admin_error(request: Request, sent: Submitted, exc: Exception, field: str) -> Response:
@@ -1261,17 +1274,21 @@ def reset_page(request: Request) -> HTMLResponse:
 
 
 @router.post("/password-reset", response_class=HTMLResponse)
-def redeem_reset(request: Request, token: Annotated[str, Form(max_length=200)] = "",
-                 new_password: Annotated[str, Form(max_length=1024)] = "") -> Response:
+async def redeem_reset(request: Request, token: Annotated[str, Form(max_length=200)] = "",
+                       new_password: Annotated[str, Form(max_length=1024)] = "") -> Response:
     """Choose a new password with an admin's one-time secret, then sign in with it. (No
-    CSRF token: there is no session to ride, and the secret itself is the credential.)"""
-    from prodsec.workspace.users import redeem_password_reset
+    CSRF token: there is no session to ride, and the secret itself is the credential.) A
+    queued write of the organisation whose admin issued the secret, as the API's."""
+    from prodsec.workspace import writes
+    from prodsec.workspace.users import redeem_password_reset, reset_organisation
 
+    database = _state(request).database
     try:
-        with _state(request).database.transaction() as session:
-            redeem_password_reset(session, token, new_password)
+        org_id = await writes.read(database, lambda s: reset_organisation(s, token))
+        await writes.write(database, org_id, lambda s: redeem_password_reset(
+            s, token, new_password))
     except ValidationFailed as exc:
-        return _render(request, "password_reset.html.j2", {
+        return await run_in_threadpool(_render, request, "password_reset.html.j2", {
             "error": {"field": exc.field, "text": exc.detail}}, 422)
     return _redirect("/login")
 

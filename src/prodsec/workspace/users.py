@@ -263,6 +263,12 @@ def decline_invitation(session: Session, user_id: str, invitation_id: str) -> No
                  "user.invite_decline", "invitation", invitation.id, None, None)
 
 
+def invitation_org(session: Session, user_id: str, invitation_id: str) -> str:
+    """The organisation of the user's own pending invitation (NotFound for anyone else's):
+    the answer is written to that organisation's chain, so its writer's turn is taken."""
+    return _own_invitation(session, user_id, invitation_id).org_id
+
+
 def _own_invitation(session: Session, user_id: str, invitation_id: str) -> Invitation:
     invitation = session.scalar(select(Invitation).where(
         Invitation.id == invitation_id, Invitation.user_id == user_id,
@@ -581,6 +587,17 @@ def issue_password_reset(session: Session, actor: Actor, user_id: str,
                  {"email": user.email, "expires_at": expires.isoformat(),
                   "sessions_ended": ended})
     return secret, expires
+
+
+def reset_organisation(session: Session, secret: str) -> str:
+    """The organisation whose admin issued the reset secret (the redemption is audited there,
+    so its writer's turn is taken); the same ``ValidationFailed`` as ``redeem`` if unknown."""
+    from prodsec.db.models import PasswordReset
+
+    reset = session.get(PasswordReset, hashlib.sha256(secret.strip().encode()).hexdigest())
+    if reset is None:
+        raise ValidationFailed("token", "is unknown, used or expired; ask your admin for another")
+    return reset.org_id
 
 
 def redeem_password_reset(session: Session, secret: str, new_password: str) -> User:

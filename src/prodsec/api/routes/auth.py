@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
 
 from prodsec.api import schemas
 from prodsec.api.clients import request_client
-from prodsec.api.deps import SESSION_COOKIE, AppState, UnitDep, app_state, authenticate
+from prodsec.api.deps import (
+    SESSION_COOKIE,
+    AppState,
+    StateDep,
+    UnitDep,
+    app_state,
+    authenticate,
+    authorised,
+)
 from prodsec.api.problems import ApiError
 from prodsec.db.models import utcnow
-from prodsec.workspace import devices, sessions, users
+from prodsec.workspace import devices, sessions, users, writes
 from prodsec.workspace.context import Actor, ValidationFailed
 from prodsec.workspace.throttle import account_key, client_key
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+T = TypeVar("T")
 
 
 def _me(actor: Actor) -> dict[str, str]:
@@ -73,40 +85,45 @@ def _signed_in(request: Request, state: Annotated[AppState, Depends(app_state)])
 
 @router.post("/password", status_code=204, response_class=Response,
              responses={422: {"model": schemas.Problem}, 429: {"model": schemas.Problem}})
-def change_password(actor: Annotated[Actor, Depends(_signed_in)],
-                    body: schemas.PasswordChangeIn, request: Request,
-                    state: Annotated[AppState, Depends(app_state)]) -> Response:
+async def change_password(actor: Annotated[Actor, Depends(_signed_in)],
+                          body: schemas.PasswordChangeIn, request: Request,
+                          state: Annotated[AppState, Depends(app_state)]) -> Response:
     """Change your own password, knowing the current one; your other sessions end.
 
     A wrong current password counts as a failed login (the same back-off), so a stolen
     session cannot be used to guess the password behind it. (No ``Unit`` here: the limiter
-    commits in its own transactions, which on SQLite must not wait for the request's.)"""
+    commits in its own transactions, which on SQLite must not wait for the request's; the
+    change itself is a queued write, ``writes.write``.)"""
+    limiter = state.limiter
     keys = (account_key(actor.email), client_key(_client(request, state)))
-    wait = state.limiter.claim(*keys)
+    wait = await run_in_threadpool(limiter.claim, *keys)
     if wait:
         raise ApiError(429, "too many failed attempts; try again later", {"Retry-After": str(wait)})
     try:
-        with state.database.transaction() as session:
-            users.change_password(session, actor, body.current_password, body.new_password,
-                                  request.cookies.get(SESSION_COOKIE))
+        await writes.write(state.database, actor.org_id, lambda s: users.change_password(
+            s, actor, body.current_password, body.new_password,
+            request.cookies.get(SESSION_COOKIE)))
     except ValidationFailed as exc:
-        (state.limiter.failed if exc.field == "current_password" else state.limiter.release)(*keys)
+        wrong = exc.field == "current_password"
+        await run_in_threadpool(limiter.failed if wrong else limiter.release, *keys)
         raise
     except BaseException:
-        state.limiter.release(*keys)
+        await run_in_threadpool(limiter.release, *keys)
         raise
-    state.limiter.succeeded(*keys)
+    await run_in_threadpool(limiter.succeeded, *keys)
     return Response(status_code=204)
 
 
 @router.post("/password-reset", status_code=204, response_class=Response,
              responses={422: {"model": schemas.Problem}})
-def redeem_password_reset(body: schemas.PasswordResetIn,
-                          state: Annotated[AppState, Depends(app_state)]) -> Response:
+async def redeem_password_reset(body: schemas.PasswordResetIn,
+                                state: Annotated[AppState, Depends(app_state)]) -> Response:
     """Choose a new password with the one-time secret an admin issued (no sign-in needed:
-    the secret is the proof); it is used up, and every session of the account ends."""
-    with state.database.transaction() as session:
-        users.redeem_password_reset(session, body.token, body.new_password)
+    the secret is the proof); it is used up, and every session of the account ends. A write
+    of the issuing organisation (``writes.write``)."""
+    org_id = await writes.read(state.database, lambda s: users.reset_organisation(s, body.token))
+    await writes.write(state.database, org_id, lambda s: users.redeem_password_reset(
+        s, body.token, body.new_password))
     return Response(status_code=204)
 
 
@@ -117,18 +134,31 @@ def my_invitations(work: UnitDep) -> list[schemas.InvitationOut]:
             for i in users.my_invitations(work.session, work.actor.user_id)]
 
 
+async def _answer(request: Request, state: AppState, invitation_id: str,
+                  answer: Callable[[Session, str, str], T]) -> T:
+    """Who asks (a read), the invitation's organisation (a read, 404 unless it is theirs),
+    then the answer as a write of *that* organisation (its writer's turn and chain lock: the
+    event is recorded there), not of the one the user is signed in to."""
+    actor = await authorised(request, state, "viewer")
+    org_id = await writes.read(state.database, lambda s: users.invitation_org(
+        s, actor.user_id, invitation_id))
+    return await writes.write(state.database, org_id, lambda s: answer(
+        s, actor.user_id, invitation_id))
+
+
 @router.post("/invitations/{invitation_id}/accept", response_model=schemas.Me,
              responses={404: {"model": schemas.Problem}})
-def accept_invitation(work: UnitDep, invitation_id: str) -> schemas.Me:
+async def accept_invitation(invitation_id: str, request: Request, state: StateDep) -> schemas.Me:
     """Join the inviting organisation with the invited role; sign in to it (naming it) to
     work there."""
-    return schemas.Me.model_validate(_me(users.accept_invitation(
-        work.session, work.actor.user_id, invitation_id)))
+    member = await _answer(request, state, invitation_id, users.accept_invitation)
+    return schemas.Me.model_validate(_me(member))
 
 
-@router.post("/invitations/{invitation_id}/decline", status_code=204, response_class=Response)
-def decline_invitation(work: UnitDep, invitation_id: str) -> Response:
-    users.decline_invitation(work.session, work.actor.user_id, invitation_id)
+@router.post("/invitations/{invitation_id}/decline", status_code=204, response_class=Response,
+             responses={404: {"model": schemas.Problem}})
+async def decline_invitation(invitation_id: str, request: Request, state: StateDep) -> Response:
+    await _answer(request, state, invitation_id, users.decline_invitation)
     return Response(status_code=204)
 
 
