@@ -4,8 +4,8 @@ Before, adding an address that had an account in another organisation answered 4
 the admin the account existed. Now every add is an invitation (``users.add_member``); a
 membership follows when the account's owner accepts it.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-03
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
