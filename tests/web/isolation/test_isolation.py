@@ -65,7 +65,7 @@ READ_ONLY_FORMS = {"/logout", "/products/preview", "/account/password", "/passwo
                    "/account/invitations/{iid}/{answer}"}  # one's own invitations
 ADMIN_ONLY = ("/admin",)
 PARAMS = {"pid": "product_id", "sid": "status_id", "reg_id": "regulation_id", "uid": "user_id",
-          "case_id": "case_id", "iid": "invitation_id", "answer": "answer"}
+          "iid": "invitation_id", "answer": "answer", "doc_id": "doc_id", "case_id": "case_id"}
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
 
