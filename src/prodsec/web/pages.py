@@ -513,29 +513,25 @@ async def generate_document(request: Request, pid: str, sent: EditorForm) -> Res
 
 
 @router.post("/products/{pid}/documents/acknowledge", response_class=HTMLResponse)
-def acknowledge_facts(request: Request, pid: str, sent: EditorForm) -> Response:
+async def acknowledge_facts(request: Request, pid: str, sent: EditorForm) -> Response:
     """Confirm the unverified facts ticked on the refusal page (stored and audited), then
     show the page again: the document can be generated once none is left."""
     from prodsec.documents.acknowledge import acknowledge, pending
-    from prodsec.errors import InputError
 
     actor, csrf, form = sent.actor, sent.csrf, sent.form
     state = _state(request)
     name, fmt = str(form.get("kind") or ""), str(form.get("format") or "html")
     keys = [str(k) for k in form.getlist("fact")]
-    try:
-        with state.database.transaction() as session:
-            acknowledge(session, actor, name, pid, keys, str(form.get("reason") or ""),
-                        kb=state.kb)
+
+    def done(_result: object) -> Response:
         with state.database.transaction() as session:
             left = pending(session, actor, name, pid, kb=state.kb)
-    except NotFound as exc:
-        raise PageError(404, str(exc)) from None
-    except InputError as exc:
-        raise PageError(422, str(exc)) from None
-    return _render(request, "missing.html.j2", {"kind": name, "format": fmt, "pid": pid,
-                                                "missing": [], "unverified": left,
-                                                "confirmed": len(keys)}, 200, actor, csrf)
+        return _render(request, "missing.html.j2", {"kind": name, "format": fmt, "pid": pid,
+                                                    "missing": [], "unverified": left,
+                                                    "confirmed": len(keys)}, 200, actor, csrf)
+
+    return await _form_write(request, sent, lambda s: acknowledge(
+        s, actor, name, pid, keys, str(form.get("reason") or ""), kb=state.kb), done, _error_page)
 
 
 @router.get("/products/{pid}", response_class=HTMLResponse)
@@ -1343,13 +1339,9 @@ def jobs_page(request: Request, status: str | None = None,
 
 
 @router.post("/jobs/{job_id}/retry", response_class=HTMLResponse)
-def job_retry(request: Request, job_id: int, sent: EditorForm) -> Response:
+async def job_retry(request: Request, job_id: int, sent: EditorForm) -> Response:
     """Queue a failed job again (``POST /api/v1/jobs/{id}/retry``)."""
     from prodsec.workspace import jobs
 
-    with _state(request).database.transaction() as session:
-        try:
-            jobs.retry_job(session, sent.actor, job_id)
-        except (NotFound, Conflict) as exc:
-            raise PageError(_status(exc), str(exc)) from None
-    return _redirect("/jobs")
+    return await _form_write(request, sent, lambda s: jobs.retry_job(s, sent.actor, job_id),
+                             lambda _r: _redirect("/jobs"), _error_page)

@@ -4,8 +4,8 @@ Before, adding an address that had an account in another organisation answered 4
 the admin the account existed. Now every add is an invitation (``users.add_member``); a
 membership follows when the account's owner accepts it.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-03
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0008'
-down_revision = '0007'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
