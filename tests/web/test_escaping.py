@@ -107,8 +107,9 @@ def hostile(app: Any, web_db: Database, tmp_path: Path) -> tuple[TestClient, str
         "csrf_token": csrf, "vulnerability": "PYSEC-2018-28", "state": "exploitable",
         "detail": PAYLOAD}, **ok)
     assert vex.status_code == 303, vex.text
-    csaf = client.post(f"{product}/csaf", data={"csrf_token": csrf, "release": "1.0",
-                                                "title": f"Advisory {PAYLOAD}"}, **ok)
+    csaf = client.post(f"{product}/csaf", data={
+        "csrf_token": csrf, "release": "1.0", "title": f"Advisory {PAYLOAD}",
+        "cvss": "PYSEC-2018-28=CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:N/A:N"}, **ok)
     assert csaf.status_code == 303, csaf.text
     board = client.get(f"{product}/board").text
     _status_edits(client, csrf, product, board)

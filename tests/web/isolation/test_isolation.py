@@ -48,6 +48,7 @@ FORMS: dict[str, dict[str, Any]] = {
                                                       "application/json")}},
     "/products/{pid}/csaf": {"data": {"release": "1.0", "title": "Stolen"}},
     "/products/{pid}/csaf/{doc_id}/publish": {"data": {"status": "final", "summary": "stolen"}},
+    "/jobs/{job_id}/retry": {},
     "/cases/{case_id}/submit": {"data": {"stage": "early-warning", "reference": "stolen"}},
     "/admin/users": {"data": {"email": "new@globex.example", "role": "viewer",
                               "password": "a long enough password"}},
@@ -65,7 +66,8 @@ READ_ONLY_FORMS = {"/logout", "/products/preview", "/account/password", "/passwo
                    "/account/invitations/{iid}/{answer}"}  # one's own invitations
 ADMIN_ONLY = ("/admin",)
 PARAMS = {"pid": "product_id", "sid": "status_id", "reg_id": "regulation_id", "uid": "user_id",
-          "iid": "invitation_id", "answer": "answer", "doc_id": "doc_id", "case_id": "case_id"}
+          "iid": "invitation_id", "answer": "answer", "doc_id": "doc_id", "case_id": "case_id",
+          "job_id": "job_id"}
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
 
@@ -135,13 +137,14 @@ def masked(text: str, ids: dict[str, str]) -> str:
 
 
 def acme_ids(world: World) -> dict[str, str]:
-    return {**world.ids, "email": world.members[("Acme", "editor")]["email"], "answer": "accept"}
+    return {**world.ids, "email": world.members[("Acme", "editor")]["email"], "answer": "accept",
+            "job_id": world.ids.get("job_id", "731337")}
 
 
 def random_ids(world: World) -> dict[str, str]:
     return {**{k: uuid.uuid4().hex for k in world.ids}, "regulation_id": "eu-cra",
             "requirement_id": world.ids["requirement_id"], "email": "nobody@nowhere.example",
-            "answer": "accept"}
+            "answer": "accept", "job_id": "987654321"}
 
 
 @pytest.fixture
