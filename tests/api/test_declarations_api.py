@@ -34,10 +34,10 @@ def test_unverified_facts_are_listed_then_confirmed_once(world: World) -> None:
 def test_a_declaration_for_a_release_not_covered_is_a_problem(world: World) -> None:
     pid = world.ids["product_id"]
     made = world.call("POST", f"/api/v1/products/{pid}/releases",
-                      json={"version_label": "9.0", "placed_on_market": "2026-02-01"})
+                      json={"version_label": "9.0", "placed_on_market": "2028-02-01"})
     assert made.status_code < 300, made.text
     got = world.call("POST", f"/api/v1/products/{pid}/documents",
-                     json={"kind": "eu-declaration", "release": "9.0", "draft": True})
+                     json={"kind": "red-declaration", "release": "9.0", "draft": True})
     assert got.status_code == 422
     assert got.headers["content-type"].startswith("application/problem+json")
     assert "does not cover release 9.0" in got.json()["detail"]

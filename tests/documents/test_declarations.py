@@ -99,13 +99,24 @@ def test_an_en_18031_restriction_takes_the_presumption_away(
 @SQLITE
 def test_a_release_the_instrument_does_not_cover_is_refused(
         workspace: tuple[Database, Actor], kb: KnowledgeBase) -> None:
+    """Release 2.0's first units come after the RED delegated act ends: nothing to declare."""
     db, actor = workspace
-    with pytest.raises(NotApplicable, match=r"CRA does not cover release 1\.0 .* 2026-03-01.*"
-                       r"from 2027-12-11") as exc:
-        generate(db, actor, kb, "eu-declaration", "md", release="1.0", draft=True)
-    assert exc.value.exit_code == 2
-    with pytest.raises(NotApplicable, match=r"does not cover release 2\.0.*to 2027-12-10"):
+    with pytest.raises(NotApplicable, match=r"does not cover release 2\.0.*first units.*"
+                       r"2027-12-10") as exc:
         generate(db, actor, kb, "red-declaration", "md", release="2.0", draft=True)
+    assert exc.value.exit_code == 2
+
+
+@SQLITE
+def test_units_are_placed_one_by_one_so_an_earlier_release_is_covered_from_the_start(
+        workspace: tuple[Database, Actor], kb: KnowledgeBase) -> None:
+    """Release 1.0 was first placed in 2026; its units placed from 2027-12-11 need the CRA
+    declaration (Blue Guide 2022, 2.3), and its RED declaration covers units up to 2027-12-10."""
+    db, actor = workspace
+    text = generate(db, actor, kb, "eu-declaration", "md", release="1.0", draft=True).decode()
+    assert "covers the units of release 1.0 placed on the market from 2027-12-11" in text
+    text = generate(db, actor, kb, "red-declaration", "md", release="1.0", draft=True).decode()
+    assert "placed on the market up to 2027-12-10" in text
 
 
 @SQLITE

@@ -288,27 +288,40 @@ def table_rows(inputs: Inputs, a: AssessmentData) -> list[Row]:
     return sorted_rows(kb, a)
 
 
-def covers_release(inputs: Inputs, facts: Facts, reg_id: str, obligation: str) -> None:
-    """Refuse a declaration for a release the instrument does not cover on its placing-on-market
-    date: the obligation's applies_from/until in the knowledge data decide (e.g. the CRA's
-    conformity assessment applies from 2027-12-11; the RED delegated act ends 2027-12-10)."""
+def covers_release(inputs: Inputs, facts: Facts, reg_id: str, obligation: str) -> str | None:
+    """Which units of the release the declaration can cover, by the obligation's applies_from/
+    until in the knowledge data. In EU product law each unit is placed on the market on its own
+    (Blue Guide 2022, section 2.3), so a release first placed before an instrument applies still
+    needs its declaration for the units placed once it does; only a release whose first units
+    come after the instrument has ended is refused. Returns the sentence the declaration states
+    about the units it covers, or None when that is all of them."""
     reg = inputs.kb.regulation(reg_id)
     r = inputs.release
     if r is None or r.placed_on_market is None:
-        return  # the release block names the gap
+        return None  # the release block names the gap
     for ob in (reg.get("applicability") or {}).get("obligations") or []:
         if ob["id"] != obligation:
             continue
         start, end = _day(ob.get("applies_from")), _day(ob.get("until"))
-        day = r.placed_on_market
-        if (start and day < start) or (end and day > end):
-            span = f"from {start}" + (f" to {end}" if end else "")
+        first = r.placed_on_market
+        cited = inputs.kb.cite(ob["citation"], reg)
+        what = "the " + ob["title"][0].lower() + ob["title"][1:]
+        if end and first > end:
             raise NotApplicable(
                 f"{reg['short_name']} does not cover release {r.version_label} of "
-                f"{product_name(inputs)!r}: it is placed on the market on {day}, and "
-                f"{ob['title'].lower()} apply {span} "
-                f"({inputs.kb.cite(ob['citation'], reg)}); no such declaration can be drawn up")
-        return
+                f"{product_name(inputs)!r}: its first units are placed on the market on {first}, "
+                f"and {ob['title'].lower()} apply only to {end} ({cited}); no such declaration "
+                "can be drawn up")
+        if start and first < start:
+            return (f"This declaration covers the units of release {r.version_label} placed on "
+                    f"the market from {start}, when {what} apply ({cited}); the "
+                    f"release was first placed on the market on {first}.")
+        if end:
+            return (f"This declaration covers the units of release {r.version_label} placed on "
+                    f"the market up to {end}, when {what} cease to apply "
+                    f"({cited}).")
+        return None
+    return None
 
 
 # A delegated act that ends leaves its parent act in force: Delegated Regulation (EU) 2022/30
@@ -334,12 +347,36 @@ def other_legislation(inputs: Inputs, own: str) -> list[dict[str, str]]:
             if reg_id in PARENT_ACTS:
                 out.append({"id": reg_id, "text": PARENT_ACTS[reg_id]})
             continue
+        if not _overlap(units_window(inputs, own), units_window(inputs, reg_id)):
+            continue  # e.g. the CRA for RED-declared units placed before 2027-12-11
         out.append({"id": reg_id, "text": str(reg["legal_reference"]).split(",")[0].strip()
                     + f" ({reg['short_name']})"})
     for line in str(inputs.docs.get("other_legislation") or "").splitlines():
         if line.strip():
             out.append({"id": "", "text": line.strip()})
     return out
+
+
+def units_window(inputs: Inputs, reg_id: str) -> tuple[dt.date, dt.date | None] | None:
+    """The placing dates of this release's units that the instrument's main obligation
+    covers: from the later of first placing and its start, to its end (None: open)."""
+    r = inputs.release
+    if r is None or r.placed_on_market is None:
+        return None
+    reg = inputs.kb.regulation(reg_id)
+    wanted = _main_obligation(reg)
+    for ob in (reg.get("applicability") or {}).get("obligations") or []:
+        if ob["id"] == wanted:
+            start = _day(ob.get("applies_from"))
+            return max(r.placed_on_market, start or r.placed_on_market), _day(ob.get("until"))
+    return r.placed_on_market, None
+
+
+def _overlap(a: tuple[dt.date, dt.date | None] | None,
+             b: tuple[dt.date, dt.date | None] | None) -> bool:
+    if a is None or b is None:
+        return True
+    return (a[1] is None or b[0] <= a[1]) and (b[1] is None or a[0] <= b[1])
 
 
 def _main_obligation(reg: dict[str, Any]) -> str:

@@ -54,9 +54,10 @@ def eu_declaration(inputs: Inputs, facts: Facts) -> dict[str, Any]:
     technical specifications (point 6). Refused for a release placed on the market before
     the CRA's conformity-assessment obligations apply."""
     a = b.binding_assessment(inputs, facts, "eu-cra")
-    b.covers_release(inputs, facts, "eu-cra", "conformity-assessment")
+    coverage = b.covers_release(inputs, facts, "eu-cra", "conformity-assessment")
     standards = b.standards_block(inputs, "eu-cra")
     return _base(inputs, "eu-cra") | {
+        "coverage": coverage,
         "items": models.by_id(inputs.kb, "eu-declaration"),
         "product": b.product_block(inputs, facts),
         "manufacturer": b.manufacturer_block(inputs, facts),
@@ -73,8 +74,9 @@ def eu_declaration(inputs: Inputs, facts: Facts) -> dict[str, Any]:
 
 def eu_declaration_simplified(inputs: Inputs, facts: Facts) -> dict[str, Any]:
     a = b.binding_assessment(inputs, facts, "eu-cra")
-    b.covers_release(inputs, facts, "eu-cra", "conformity-assessment")
+    coverage = b.covers_release(inputs, facts, "eu-cra", "conformity-assessment")
     return _base(inputs, "eu-cra") | {
+        "coverage": coverage,
         "items": models.by_id(inputs.kb, "eu-declaration-simplified"),
         "product": b.product_block(inputs, facts),
         "manufacturer": b.manufacturer_block(inputs, facts),
@@ -98,10 +100,11 @@ def red_declaration(inputs: Inputs, facts: Facts) -> dict[str, Any]:
     """RED Annex VI, item by item; the essential requirements declared are exactly those of
     Art. 3(3)(d), (e), (f) the assessment found applicable; only the route actually used."""
     a = b.binding_assessment(inputs, facts, "eu-red-da")
-    b.covers_release(inputs, facts, "eu-red-da", "essential-requirements")
+    coverage = b.covers_release(inputs, facts, "eu-red-da", "essential-requirements")
     standards = b.standards_block(inputs, "eu-red-da")
     route = _red_route(inputs, facts, a, standards)
     return _base(inputs, "eu-red-da") | {
+        "coverage": coverage,
         "items": models.by_id(inputs.kb, "red-declaration"),
         "product": b.product_block(inputs, facts),
         "serials": b.doc_field(inputs, facts, "serial_numbers"),
@@ -246,9 +249,10 @@ def psti_statement(inputs: Inputs, facts: Facts) -> dict[str, Any]:
     """The statement of compliance per the PSTI Regulations' minimum contents (reg. 7, Sch. 4);
     deemed compliance (Sch. 2) names only standards the instrument itself lists for it."""
     a = b.binding_assessment(inputs, facts, "uk-psti")
-    b.covers_release(inputs, facts, "uk-psti", "security-requirements")
+    coverage = b.covers_release(inputs, facts, "uk-psti", "security-requirements")
     standards = b.standards_block(inputs, "uk-psti")
     return _base(inputs, "uk-psti") | {
+        "coverage": coverage,
         "items": models.by_id(inputs.kb, "psti-statement"),
         "product": b.product_block(inputs, facts),
         "manufacturer": b.manufacturer_block(inputs, facts),
