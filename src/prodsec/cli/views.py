@@ -1,4 +1,5 @@
-"""Human views of the JSON data: sections of tables and notes, rendered as Rich or Markdown.
+"""Human views of the JSON data: sections of tables and notes, rendered as text tables or
+Markdown — with the standard library only, so every format starts as fast as JSON.
 
 Each command's JSON output is the source of truth; these functions only arrange it, so the
 table, Markdown and JSON faces cannot disagree.
@@ -6,9 +7,10 @@ table, Markdown and JSON faces cannot disagree.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 STATUS_STYLE = {"required": "bold red", "upcoming": "yellow", "voluntary": "cyan",
                 "not-applicable": "dim", "undetermined": "magenta"}
@@ -165,32 +167,103 @@ def _md_cell(value: str) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def render_rich(sections: list[Section]) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
+def dump(data: Any) -> str:
+    """The JSON face: the data itself, as every command prints it."""
+    import json
 
-    console = Console()
+    return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False)
+
+
+def emit(data: Any, fmt: str, view: Callable[[Any], list[Section]]) -> None:
+    """JSON is the data itself; table and Markdown are views of the same data."""
+    if fmt == "json":
+        print(dump(data))
+    elif fmt == "markdown":
+        print(render_markdown(view(data)), end="")
+    else:
+        render_table(view(data))
+
+
+_ANSI = {"bold": "1", "dim": "2", "red": "31", "yellow": "33", "cyan": "36", "magenta": "35"}
+
+
+def render_table(sections: list[Section], out: TextIO | None = None) -> None:
+    """Box tables folded to the terminal's width, in the standard library only.
+
+    This was Rich; importing Rich's console made a table answer ~4x slower than its JSON
+    (issue #15). Colour only on a terminal, and never with ``NO_COLOR`` set.
+    """
+    import os
+    import shutil
+    import textwrap
+
+    out = out or sys.stdout
+    colour = out.isatty() and not os.environ.get("NO_COLOR")
+    width = max(shutil.get_terminal_size().columns, 20)
+    lines: list[str] = []
     for s in sections:
+        title = textwrap.wrap(s.title, width - 4) or [""]
         if s.columns:
-            table = Table(title=s.title, title_justify="left", show_lines=False)
-            for col in s.columns:
-                table.add_column(col, overflow="fold")
-            for row in s.rows:
-                table.add_row(*(_styled(escape(str(c))) for c in row))
-            for note in s.notes:
-                table.caption = (table.caption or "") + note
-            console.print(table)
+            lines += title
+            lines += _box(s.columns, s.rows, width, colour)
         else:
-            console.rule(escape(s.title), align="left")
-            for note in s.notes:
-                console.print(escape(note))
-        console.print()
+            lines += title[:-1]
+            lines.append(f"{title[-1]} " + "─" * max(width - len(title[-1]) - 1, 0))
+        lines += [part for note in s.notes for part in textwrap.wrap(note, width) or [""]]
+        lines.append("")
+    out.write("\n".join(lines) + "\n")
 
 
-def _styled(cell: str) -> str:
-    style = STATUS_STYLE.get(cell)
-    return f"[{style}]{cell}[/]" if style else cell
+def _box(columns: Sequence[str], rows: Sequence[Sequence[Any]], width: int,
+         colour: bool) -> list[str]:
+    cells = [[str(c) for c in row] for row in rows]
+    widths = _widths(columns, cells, width - 3 * len(columns) - 1)
+    head = _lines(list(columns), widths, colour, header=True)
+    lines = ["┏" + "┳".join("━" * (w + 2) for w in widths) + "┓"]
+    lines += ["┃ " + " ┃ ".join(line) + " ┃" for line in head]
+    lines.append("┡" + "╇".join("━" * (w + 2) for w in widths) + "┩")
+    for row in cells:
+        lines += ["│ " + " │ ".join(line) + " │" for line in _lines(row, widths, colour)]
+    lines.append("└" + "┴".join("─" * (w + 2) for w in widths) + "┘")
+    return lines
+
+
+def _widths(columns: Sequence[str], rows: list[list[str]], room: int) -> list[int]:
+    """Each column as wide as its longest line; when that is too wide, the narrow columns
+    keep their width and the wide ones share what is left."""
+    natural = [max([len(line) for c in [head, *col] for line in c.splitlines() or [""]])
+               for head, *col in zip(columns, *rows, strict=False)]
+    if sum(natural) <= room:
+        return natural
+    widths = list(natural)
+    left, count = room, len(natural)
+    for i in sorted(range(count), key=natural.__getitem__):
+        widths[i] = max(min(natural[i], left // count), 4)
+        left, count = left - widths[i], count - 1
+    return widths
+
+
+def _lines(row: list[str], widths: list[int], colour: bool, header: bool = False) -> list[list[str]]:
+    """The row's physical lines: each cell folded to its column, padded, styled."""
+    import textwrap
+
+    folded = [[part for line in cell.splitlines() or [""]
+               for part in textwrap.wrap(line, w) or [""]]
+              for cell, w in zip(row, widths, strict=True)]
+    height = max(len(f) for f in folded)
+    styles = ["bold" if header else STATUS_STYLE.get(cell, "") for cell in row]
+    return [[_paint(f[n].ljust(w) if n < len(f) else " " * w, style if colour else "")
+             for f, w, style in zip(folded, widths, styles, strict=True)]
+            for n in range(height)]
+
+
+def _paint(text: str, style: str) -> str:
+    codes = ";".join(_ANSI[word] for word in style.split() if word in _ANSI)
+    return f"\x1b[{codes}m{text}\x1b[0m" if codes else text
+
+
+#: The old name, for command modules written before the renderer left Rich.
+render_rich = render_table
 
 
 def changes_view(data: dict[str, Any]) -> list[Section]:

@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from prodsec.core.knowledge import CATEGORIES, Doc, KnowledgeBase
+from prodsec.core.limits import MAPPING_DEPTH
 from prodsec.errors import InputError, NotFoundError
 
 SUMMARY_FIELDS = (
@@ -86,8 +87,8 @@ def requirements(
 
 def mappings(kb: KnowledgeBase, requirement_id: str, depth: int = 2) -> dict[str, Any]:
     """A requirement and everything equal or overlapping with it across regimes."""
-    if depth < 1:
-        raise InputError(f"--depth must be at least 1, got {depth}")
+    if not 1 <= depth <= MAPPING_DEPTH:
+        raise InputError(f"--depth must be between 1 and {MAPPING_DEPTH}, got {depth}")
     req = kb.requirement(requirement_id)
     doc = kb.document(kb.document_id(requirement_id))
     related = []
