@@ -18,71 +18,70 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from prodsec.core.limits import MAPPING_DEPTH
 
 
-@dataclass(frozen=True)
 class Arg:
-    """A positional argument."""
+    """A positional argument: the handler's keyword ``name``; ``type`` is ``str`` or ``Path``;
+    with ``many`` it takes one or more values (``PROFILE...``) and the handler gets a list.
 
-    name: str
-    """The handler's keyword."""
-    metavar: str = ""
-    help: str = ""
-    type: type = str
-    """``str`` or ``Path``."""
-    required: bool = True
-    many: bool = False
-    """One or more values (``PROFILE...``); the handler receives a list."""
+    (Plain classes, not dataclasses: this module is read on every call, and ``dataclasses``
+    with ``inspect`` would be ~10 % of a JSON answer's start-up.)
+    """
 
-    @property
-    def label(self) -> str:
-        return self.metavar or self.name.upper()
+    __slots__ = ("help", "many", "metavar", "name", "required", "type")
+
+    def __init__(self, name: str, metavar: str = "", help: str = "", type: type = str,
+                 required: bool = True, many: bool = False) -> None:
+        self.name, self.metavar, self.help, self.type = name, metavar, help, type
+        self.required, self.many = required, many
+
+    def __repr__(self) -> str:
+        return f"Arg({self.name!r})"
 
 
-@dataclass(frozen=True)
 class Opt:
-    """An option taking one value (or, with ``repeat``, one value each time it is given)."""
+    """An option taking one value: the handler's keyword ``name``, its ``flags``, ``type``
+    (``str``, ``int`` or ``Path``), ``default``, integer limits ``min``/``max``, ``choices``.
+    With ``repeat`` it may be given several times and the handler gets a list (empty when
+    absent)."""
 
-    name: str
-    """The handler's keyword."""
-    flags: tuple[str, ...]
-    help: str = ""
-    type: type = str
-    """``str``, ``int`` or ``Path``."""
-    default: Any = None
-    min: int | None = None
-    max: int | None = None
-    choices: tuple[str, ...] = ()
-    repeat: bool = False
-    """May be given several times; the handler receives a list (empty when absent)."""
+    __slots__ = ("choices", "default", "flags", "help", "max", "min", "name", "repeat", "type")
+
+    def __init__(self, name: str, flags: tuple[str, ...], help: str = "", type: type = str,
+                 default: Any = None, min: int | None = None, max: int | None = None,
+                 choices: tuple[str, ...] = (), repeat: bool = False) -> None:
+        self.name, self.flags, self.help, self.type = name, flags, help, type
+        self.default, self.min, self.max = default, min, max
+        self.choices, self.repeat = choices, repeat
+
+    def __repr__(self) -> str:
+        return f"Opt({self.name!r})"
 
 
 Param = Arg | Opt
 
 
-@dataclass(frozen=True)
 class Command:
-    """One command: the words that name it, its parameters in help order, its handler."""
+    """One command: the ``words`` that name it, its ``help``, its ``params`` in help order, and
+    its ``handler`` as ``module:function``, imported only when the command runs; the handler
+    takes the parameters as keywords and returns an exit code (None for 0). ``writes``: it
+    changes the workspace, so it runs with the cyclic GC off (see ``prodsec.cli.fast``)."""
 
-    words: tuple[str, ...]
-    help: str
-    handler: str
-    """``module:function``, imported only when the command runs. It takes the parameters as
-    keywords and returns an exit code (None for 0)."""
-    params: tuple[Param, ...] = ()
-    writes: bool = False
-    """Changes the workspace: run with the cyclic GC off (see ``prodsec.cli.fast``)."""
-    args: tuple[Arg, ...] = field(init=False)
-    opts: tuple[Opt, ...] = field(init=False)
+    __slots__ = ("args", "handler", "help", "opts", "params", "words", "writes")
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "args", tuple(p for p in self.params if isinstance(p, Arg)))
-        object.__setattr__(self, "opts", tuple(p for p in self.params if isinstance(p, Opt)))
+    def __init__(self, words: tuple[str, ...], help: str, handler: str,
+                 params: tuple[Param, ...] = (), writes: bool = False) -> None:
+        self.words, self.help, self.handler = words, help, handler
+        self.params, self.writes = params, writes
+        self.args = tuple(p for p in params if isinstance(p, Arg))
+        self.opts = tuple(p for p in params if isinstance(p, Opt))
+
+    def __repr__(self) -> str:
+        return f"Command({' '.join(self.words)!r})"
 
     def load(self) -> Callable[..., int | None]:
         """The handler, imported on first use (so listing the spec costs nothing)."""

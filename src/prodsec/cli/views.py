@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 STATUS_STYLE = {"required": "bold red", "upcoming": "yellow", "voluntary": "cyan",
                 "not-applicable": "dim", "undetermined": "magenta"}
 
 
-@dataclass
 class Section:
-    title: str
-    columns: Sequence[str] = ()
-    rows: Sequence[Sequence[Any]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    """A titled table (columns and rows) and/or notes. A plain class, not a dataclass: the
+    ``dataclasses`` module (with ``inspect``) is ~10 % of a JSON answer's start-up."""
+
+    __slots__ = ("columns", "notes", "rows", "title")
+
+    def __init__(self, title: str, columns: Sequence[str] = (),
+                 rows: Sequence[Sequence[Any]] = (), notes: list[str] | None = None) -> None:
+        self.title = title
+        self.columns = columns
+        self.rows = rows
+        self.notes = notes if notes is not None else []
 
 
 def _join(values: Any) -> str:
@@ -168,10 +173,70 @@ def _md_cell(value: str) -> str:
 
 
 def dump(data: Any) -> str:
-    """The JSON face: the data itself, as every command prints it."""
-    import json
+    """The JSON face: the data itself, exactly as ``json.dumps(data, indent=2,
+    ensure_ascii=False)`` writes it — but ~3x faster. With ``indent`` the standard library
+    drops its C encoder for a pure-Python generator chain, which was a third of a JSON
+    answer's time; here only the strings go through C (a test compares the two on random
+    data)."""
+    from json.encoder import encode_basestring
 
-    return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False)
+    out: list[str] = []
+    _dump(data, out, "\n", encode_basestring)
+    return "".join(out)
+
+
+def _dump(value: Any, out: list[str], newline: str, quote: Callable[[str], str]) -> None:
+    if isinstance(value, str):
+        out.append(quote(value))
+    elif isinstance(value, dict):
+        if not value:
+            out.append("{}")
+            return
+        inner, sep = newline + "  ", "{"
+        for key, item in value.items():
+            out.append(f"{sep}{inner}{quote(_key(key))}: ")
+            _dump(item, out, inner, quote)
+            sep = ","
+        out.append(newline + "}")
+    elif isinstance(value, list | tuple):
+        if not value:
+            out.append("[]")
+            return
+        inner, sep = newline + "  ", "["
+        for item in value:
+            out.append(sep + inner)
+            _dump(item, out, inner, quote)
+            sep = ","
+        out.append(newline + "]")
+    else:
+        out.append(_scalar(value))
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value in (float("inf"), float("-inf")):
+            return "Infinity" if value > 0 else "-Infinity"
+        return float.__repr__(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _key(key: Any) -> str:
+    """Keys as ``json`` writes them: strings as they are, scalars in their JSON spelling."""
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, bool | int | float):
+        return _scalar(key)
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
 
 
 def emit(data: Any, fmt: str, view: Callable[[Any], list[Section]]) -> None:
