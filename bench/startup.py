@@ -56,11 +56,12 @@ def read_only() -> list[tuple[str, list[str], float]]:
 
 
 def workspace(db: str) -> list[tuple[str, list[str], float]]:
-    """Workspace changes (each repeatable: the same status set again, new release labels)."""
+    """A workspace change (repeatable: the same status set again) and two workspace reads."""
     return [
         ("status (one change)", ["status", ROUTER, "uk-psti:schedule-1:1", "--set", "met",
                                  "--db", db], 8.0),
-        ("product release", ["product", "release", ROUTER, "9.9", "--db", db], 8.0),
+        ("product list --format json", ["product", "list", "--format", "json", "--db", db],
+         8.0),
         ("gaps --format json", ["gaps", ROUTER, "--as-of", "2026-11-27", "--format", "json",
                                 "--db", db], 8.0),
     ]

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 from prodsec.cli import views
 from prodsec.cli.views import emit
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the CLI's fast path
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _kb() -> Any:

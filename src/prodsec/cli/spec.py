@@ -19,9 +19,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from prodsec.core.limits import MAPPING_DEPTH
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the CLI's fast path
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Arg:

@@ -7,11 +7,14 @@ these functions, so every face of prodsec shows the same content.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
 
 from prodsec.core.knowledge import CATEGORIES, Doc, KnowledgeBase
 from prodsec.core.limits import MAPPING_DEPTH
 from prodsec.errors import InputError, NotFoundError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the CLI's fast path
+if TYPE_CHECKING:
+    from typing import Any
 
 SUMMARY_FIELDS = (
     "id", "title", "short_name", "legal_reference", "jurisdiction", "markets", "kind", "binding",
