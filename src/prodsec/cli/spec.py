@@ -16,7 +16,6 @@ This module imports only the standard library (and one constant); it is read on 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -156,9 +155,6 @@ def command(*words: str) -> Command:
 
 # ---- the fast recogniser -------------------------------------------------------------------
 
-_INT = re.compile(r"-?[0-9]{1,18}")
-
-
 def recognise(args: list[str]) -> tuple[Command, dict[str, Any]] | None:
     """(command, handler keywords) when Typer would surely accept ``args`` the same way."""
     cmd = next((c for c in COMMANDS if tuple(args[:len(c.words)]) == c.words), None)
@@ -203,8 +199,9 @@ def _convert(opt: Opt, raw: str) -> Any:
     if opt.choices:
         return raw if raw in opt.choices else None
     if opt.type is int:
-        if not _INT.fullmatch(raw):
-            return None
+        digits = raw[1:] if raw.startswith("-") else raw
+        if not (digits.isascii() and digits.isdigit() and len(digits) <= 18):
+            return None  # "+2", " 2", "2_0", "²": whatever Typer makes of them, it says so
         number = int(raw)
         low = opt.min if opt.min is not None else number
         high = opt.max if opt.max is not None else number
