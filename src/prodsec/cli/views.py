@@ -297,17 +297,21 @@ def _box(columns: Sequence[str], rows: Sequence[Sequence[Any]], width: int,
 
 
 def _widths(columns: Sequence[str], rows: list[list[str]], room: int) -> list[int]:
-    """Each column as wide as its longest line; when that is too wide, the narrow columns
-    keep their width and the wide ones share what is left."""
-    natural = [max([len(line) for c in [head, *col] for line in c.splitlines() or [""]])
-               for head, *col in zip(columns, *rows, strict=False)]
+    """Each column as wide as its longest line when the table fits. Otherwise each column first
+    gets its longest word (at most 14 characters or a fair share), and the room left goes to
+    the columns in proportion to what they still lack, so long texts get the width and short
+    words stay whole."""
+    cols = [[head, *col] for head, *col in zip(columns, *rows, strict=False)]
+    natural = [max(len(line) for c in col for line in c.splitlines() or [""]) for col in cols]
     if sum(natural) <= room:
         return natural
-    widths = list(natural)
-    left, count = room, len(natural)
-    for i in sorted(range(count), key=natural.__getitem__):
-        widths[i] = max(min(natural[i], left // count), 4)
-        left, count = left - widths[i], count - 1
+    cap = max(min(room // len(cols), 14), 4)
+    words = [max((len(w) for c in col for w in c.split()), default=1) for col in cols]
+    widths = [min(n, max(min(w, cap), 4)) for n, w in zip(natural, words, strict=True)]
+    lack = [n - w for n, w in zip(natural, widths, strict=True)]
+    left, total = room - sum(widths), sum(lack)
+    if left > 0 and total:
+        widths = [w + lk * left // total for w, lk in zip(widths, lack, strict=True)]
     return widths
 
 
