@@ -157,3 +157,14 @@ def test_schema_profile_is_json() -> None:
     schema = json.loads(ok("schema", "profile"))
     assert schema["required"] == ["name", "markets"]
     assert json.loads(ok("schema", "regulation"))["title"] == "Regulation"
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback() -> None:
+    """`prodsec regulations --format json | head -1`: the pipe closes under a large answer."""
+    with subprocess.Popen([sys.executable, "-m", "prodsec", "regulations", "--format", "json"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.read(1) == b"["
+        proc.stdout.close()
+        assert proc.stderr.read() == b""
+        assert proc.wait(timeout=120) in (0, 1)
