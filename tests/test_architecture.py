@@ -48,20 +48,29 @@ def test_services_do_not_import_the_cli() -> None:
         assert not any(n.startswith("prodsec.cli") for n in _imports(path)), path.name
 
 
-def test_fast_path_imports_no_heavy_module() -> None:
-    """The JSON queries must not pay for Typer, Rich or pydantic (see bench/startup.py)."""
+@pytest.mark.parametrize("fmt", ["json", "table", "markdown"])
+def test_fast_path_imports_no_heavy_module(fmt: str) -> None:
+    """The knowledge queries must not pay for Typer, Rich or pydantic in any format (see
+    bench/startup.py)."""
     import subprocess
     import sys
 
     code = ("import sys, io, contextlib\n"
             "from prodsec.cli.fast import try_fast\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
-            "    assert try_fast(['regulations', '--format', 'json']) == 0\n"
-            "heavy = [m for m in ('typer', 'rich', 'pydantic', 'yaml', 'matplotlib') if m in sys.modules]\n"
+            f"    assert try_fast(['regulations', '--format', '{fmt}']) == 0\n"
+            "heavy = [m for m in ('typer', 'click', 'rich', 'pydantic', 'yaml', 'matplotlib')\n"
+            "         if m in sys.modules]\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"  # a YAML profile needs yaml
+            f"    assert try_fast(['check', 'examples/products/camera.yaml', '-f', '{fmt}']) == 0\n"
+            "heavy += [m for m in ('typer', 'click', 'rich', 'pydantic') if m in sys.modules]\n"
             "print(','.join(heavy))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    root = PACKAGE.parents[1]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=root)
     # pydantic/yaml may load once, when the cache is cold; a warm run must load none.
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=root)
     assert out.stdout.strip() == ""
 
 

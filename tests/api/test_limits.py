@@ -23,3 +23,12 @@ def test_a_too_long_product_name_is_422_naming_it(world: World) -> None:
     assert f"the limit is {limits.NAME}" in got.text
     names = [p["name"] for p in world.call("GET", "/api/v1/products").json()["items"]]
     assert too_long not in names
+
+
+def test_the_mapping_depth_limit_is_the_one_every_face_uses(world: World) -> None:
+    """One bound (``limits.MAPPING_DEPTH``) for the API, both CLI paths and the service."""
+    url = "/api/v1/requirements/uk-psti:schedule-1:1/mappings"
+    assert world.call("GET", url, params={"depth": limits.MAPPING_DEPTH}).status_code == 200
+    for depth in (0, limits.MAPPING_DEPTH + 1, 9):
+        got = world.call("GET", url, params={"depth": depth})
+        assert got.status_code == 422, (depth, got.text)

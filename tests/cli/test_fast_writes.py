@@ -9,34 +9,38 @@ from pathlib import Path
 
 import pytest
 
-from prodsec.cli.fast import parse_write
+from prodsec.cli.spec import recognise
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUTER = "Fictinet AX3000 Home Router"
 
 
 @pytest.mark.parametrize(("args", "expected"), [
-    (["status", "P", "R", "--set", "met"], (("status",), ["P", "R"], {"--set": ["met"]})),
+    (["status", "P", "R", "--set", "met"], {"product": "P", "requirement": "R", "set_to": "met"}),
     (["status", "P", "R", "--set=met", "--evidence", "a", "--evidence", "b"],
-     (("status",), ["P", "R"], {"--set": ["met"], "--evidence": ["a", "b"]})),
+     {"set_to": "met", "evidence": [Path("a"), Path("b")]}),
     (["status", "--file", "c.csv", "--db", "x.db"],
-     (("status",), [], {"--file": ["c.csv"], "--db": ["x.db"]})),
-    (["product", "add", "p.yaml"], (("product", "add"), ["p.yaml"], {})),
+     {"product": None, "file": Path("c.csv"), "db": "x.db", "evidence": []}),
+    (["product", "add", "p.yaml"], {"profile": Path("p.yaml"), "org": "default", "db": None}),
     (["product", "release", "P", "1.0", "--placed-on-market", "2026-01-01"],
-     (("product", "release"), ["P", "1.0"], {"--placed-on-market": ["2026-01-01"]})),
+     {"product": "P", "version_label": "1.0", "placed_on_market": "2026-01-01", "rationale": ""}),
 ])
-def test_recognised_forms(args: list[str], expected: object) -> None:
-    assert parse_write(args) == expected
+def test_recognised_forms(args: list[str], expected: dict[str, object]) -> None:
+    recognised = recognise(args)
+    assert recognised is not None
+    cmd, kwargs = recognised
+    assert cmd.words == tuple(args[:len(cmd.words)]) and cmd.writes
+    assert {k: kwargs[k] for k in expected} == expected
 
 
 @pytest.mark.parametrize("args", [
     ["status", "--help"], ["status", "P", "R", "--set", "met", "--set", "done"],
-    ["status", "P"], ["status", "P", "R", "--set"], ["status", "P", "R", "--colour", "x"],
+    ["status", "P", "R", "--set"], ["status", "P", "R", "--colour", "x"],
     ["product", "add"], ["product", "add", "a", "b"], ["product", "list"], ["product", "add", "-h"],
     ["gaps"],
 ])
 def test_anything_else_goes_to_typer(args: list[str]) -> None:
-    assert parse_write(args) is None
+    assert recognise(args) is None
 
 
 def _run(code: str, tmp: Path) -> subprocess.CompletedProcess[str]:

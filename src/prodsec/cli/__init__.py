@@ -30,3 +30,9 @@ def main(argv: list[str] | None = None) -> None:
             raise
         print(f"error: {missing}", file=sys.stderr)
         sys.exit(missing.exit_code)
+    except BrokenPipeError:  # `prodsec … | head`: the reader left early; no traceback
+        import os
+
+        # Python flushes stdout again at exit; point it at /dev/null so that flush is quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

@@ -13,9 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from prodsec.cli import views
-from prodsec.cli.output import Format, FormatOpt
-from prodsec.cli.output import emit as _emit
+from prodsec.cli import build
 from prodsec.errors import InputError, ProdsecError
 
 app = typer.Typer(
@@ -33,55 +31,9 @@ def _kb() -> Any:
     return knowledge_base()
 
 
-@app.command()
-def regulations(fmt: FormatOpt = Format.table) -> None:
-    """List every instrument: jurisdiction, kind, binding, conformity route, rigor, scope."""
-    from prodsec.services import knowledge
-
-    _emit(knowledge.regulations(_kb()), fmt, views.regulations_view)
-
-
-@app.command()
-def regulation(
-    regulation_id: Annotated[str, typer.Argument(metavar="ID", help="e.g. eu-cra")],
-    fmt: FormatOpt = Format.table,
-) -> None:
-    """One instrument: dates, rigor, strategy, scope, standards, requirements by category."""
-    from prodsec.services import knowledge
-
-    _emit(knowledge.regulation(_kb(), regulation_id), fmt, views.regulation_view)
-
-
-@app.command()
-def requirements(
-    regulation_id: Annotated[str | None, typer.Option("--regulation", help="Instrument or standard id.")] = None,
-    category: Annotated[str | None, typer.Option(help="prevention, readiness or handling.")] = None,
-    fmt: FormatOpt = Format.table,
-) -> None:
-    """Requirements (and standards' provisions), filtered by instrument and category."""
-    from prodsec.services import knowledge
-
-    _emit(knowledge.requirements(_kb(), regulation_id, category), fmt, views.requirements_view)
-
-
-@app.command()
-def mappings(
-    requirement_id: Annotated[str, typer.Argument(metavar="REQUIREMENT_ID")],
-    depth: Annotated[int, typer.Option(min=1, max=4, help="Mapping hops to follow.")] = 2,
-    fmt: FormatOpt = Format.table,
-) -> None:
-    """Everything equal or overlapping with a requirement across regimes: comply once."""
-    from prodsec.services import knowledge
-
-    _emit(knowledge.mappings(_kb(), requirement_id, depth), fmt, views.mappings_view)
-
-
-@app.command()
-def standards(fmt: FormatOpt = Format.table) -> None:
-    """Standards and the instruments that point to them."""
-    from prodsec.services import knowledge
-
-    _emit(knowledge.standards(_kb()), fmt, views.standards_view)
+# The knowledge queries are defined once, in prodsec.cli.spec (the fast path reads it too).
+for _name in ("regulations", "regulation", "requirements", "mappings", "standards"):
+    build.register(app, _name)
 
 
 class Picture(StrEnum):
@@ -107,37 +59,7 @@ def landscape(
         print(path)
 
 
-@app.command()
-def check(
-    profiles: Annotated[list[str], typer.Argument(metavar="PROFILE...", help="Files or directories.")],
-    as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD (default: today).")] = None,
-    fmt: FormatOpt = Format.table,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write an HTML report.")] = None,
-) -> None:
-    """Which instruments apply to each product, how strictly, from when, and why."""
-    from prodsec.services import check as checks
-
-    day = checks.parse_date(as_of)
-    results, failures = checks.check_paths(_kb(), profiles, day)
-    for failure in failures:
-        print(f"error: {failure.error}", file=sys.stderr)
-    single = checks.is_single(profiles)
-    if results or not single:
-        data = checks.report(results, failures, single)
-        if fmt is Format.json:
-            _emit(data, fmt, lambda d: [])
-        else:
-            sections = [s for c in results for s in views.check_view(c.to_dict())]
-            if len(results) > 1:
-                sections = views.portfolio_view(data["portfolio"]) + sections
-            _emit(data, fmt, lambda d: sections)
-    if output is not None and results:
-        from prodsec.services import report
-
-        report.write_html(_kb(), results, output)
-        print(f"report written to {output}", file=sys.stderr)
-    if failures:
-        raise typer.Exit(2)
+build.register(app, "check")
 
 
 @app.command()

@@ -22,11 +22,4 @@ FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table, json o
 
 def emit(data: Any, fmt: Format, view: Callable[[Any], list[views.Section]]) -> None:
     """JSON is the data itself; table and Markdown are views of the same data."""
-    if fmt is Format.json:
-        from prodsec.cli.fast import dump
-
-        print(dump(data))
-    elif fmt is Format.markdown:
-        print(views.render_markdown(view(data)), end="")
-    else:
-        views.render_rich(view(data))
+    views.emit(data, fmt, view)

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from prodsec.cli import views
+from prodsec.cli import build, views
 from prodsec.cli.changes import open_db
 from prodsec.cli.changes import workspace as workspace  # used by the other command groups
 from prodsec.cli.output import Format, FormatOpt, emit
@@ -174,12 +173,7 @@ def token_create(
 # ---- products, assessments, statuses -----------------------------------------------------
 
 
-@product_app.command("add")
-def product_add(profile: Path, org: OrgOpt = "default", db: DbOpt = None) -> None:
-    """Add a product from its v1 profile (YAML or JSON)."""
-    from prodsec.cli.changes import add_product
-
-    add_product(profile, org, db)
+build.register(product_app, "product", "add")
 
 
 @product_app.command("list")
@@ -196,19 +190,7 @@ def product_list(org: OrgOpt = "default", db: DbOpt = None, fmt: FormatOpt = For
          for p in d["items"]])])
 
 
-@product_app.command("release")
-def product_release(
-    product: str,
-    version_label: Annotated[str, typer.Argument(metavar="VERSION")],
-    placed_on_market: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
-    support_end: Annotated[str | None, typer.Option(help="YYYY-MM-DD: end of the support period")] = None,
-    rationale: Annotated[str, typer.Option(help="How the support period was determined.")] = "",
-    org: OrgOpt = "default", db: DbOpt = None,
-) -> None:
-    """Record a release: version, date placed on the market, end of its support period."""
-    from prodsec.cli.changes import add_release
-
-    add_release(product, version_label, placed_on_market, support_end, rationale, org, db)
+build.register(product_app, "product", "release")
 
 
 def assess(product: str, as_of: AsOfOpt = None, org: OrgOpt = "default", db: DbOpt = None,
@@ -224,28 +206,6 @@ def assess(product: str, as_of: AsOfOpt = None, org: OrgOpt = "default", db: DbO
         f"Assessments of {product}", ["instrument", "status", "category", "assessment", "applies from"],
         [[a["regulation"], a["status"], a["category"] or "", a["assessment"] or "",
           a["applies_from"] or ""] for a in d])])
-
-
-def status(
-    product: Annotated[str | None, typer.Argument(help="Product id or name.")] = None,
-    requirement: Annotated[str | None, typer.Argument(help="Requirement id.")] = None,
-    set_to: Annotated[str | None, typer.Option(
-        "--set", help="not-started, in-progress, met, not-met, not-applicable")] = None,
-    justification: Annotated[str | None, typer.Option(help="Required for not-applicable.")] = None,
-    evidence: Annotated[list[Path] | None, typer.Option(help="Evidence file(s) to attach.")] = None,
-    expires: Annotated[str | None, typer.Option(help="Expiry date YYYY-MM-DD of the --evidence "
-                                                "files.")] = None,
-    file: Annotated[Path | None, typer.Option(
-        "--file", help="Many changes from a CSV (columns product, requirement, status, "
-        "justification) or YAML list, in one transaction: all or nothing.")] = None,
-    org: OrgOpt = "default", db: DbOpt = None,
-) -> None:
-    """Set a requirement's status for a product (optionally attaching evidence files), or many
-    statuses at once from --file."""
-    from prodsec.cli.changes import set_status
-
-    set_status(product, requirement, set_to, justification, list(evidence or []), expires, file,
-               org, db)
 
 
 def gaps(product: Annotated[str | None, typer.Argument()] = None, as_of: AsOfOpt = None,
@@ -322,6 +282,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(control_app, name="control")
     app.add_typer(audit_app, name="audit")
     app.command("assess")(assess)
-    app.command("status")(status)
+    build.register(app, "status")
     app.command("gaps")(gaps)
     app.command("compare")(compare)

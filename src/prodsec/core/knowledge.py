@@ -9,15 +9,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
 
 from prodsec.errors import NotFoundError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the CLI's fast path
 if TYPE_CHECKING:
+    from typing import Any
+
     from prodsec.core.profile import Vocabulary
     from prodsec.core.rules import ListEntry, Node
 
-Doc = dict[str, Any]
+Doc = dict[str, "Any"]  # a string: typing is not imported at run time
 #: The three requirement families every regime shares, in the order they are shown.
 CATEGORIES = ("prevention", "readiness", "handling")
 

@@ -17,9 +17,12 @@ import marshal
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 from prodsec.errors import KnowledgeBaseError, KnowledgeError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the CLI's fast path
+if TYPE_CHECKING:
+    from typing import Any
 
 DATA_DIR = Path(__file__).parent / "data"
 FORMAT_VERSION = "1"

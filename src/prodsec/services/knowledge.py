@@ -7,10 +7,14 @@ these functions, so every face of prodsec shows the same content.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
 
 from prodsec.core.knowledge import CATEGORIES, Doc, KnowledgeBase
+from prodsec.core.limits import MAPPING_DEPTH
 from prodsec.errors import InputError, NotFoundError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the CLI's fast path
+if TYPE_CHECKING:
+    from typing import Any
 
 SUMMARY_FIELDS = (
     "id", "title", "short_name", "legal_reference", "jurisdiction", "markets", "kind", "binding",
@@ -86,8 +90,8 @@ def requirements(
 
 def mappings(kb: KnowledgeBase, requirement_id: str, depth: int = 2) -> dict[str, Any]:
     """A requirement and everything equal or overlapping with it across regimes."""
-    if depth < 1:
-        raise InputError(f"--depth must be at least 1, got {depth}")
+    if not 1 <= depth <= MAPPING_DEPTH:
+        raise InputError(f"--depth must be between 1 and {MAPPING_DEPTH}, got {depth}")
     req = kb.requirement(requirement_id)
     doc = kb.document(kb.document_id(requirement_id))
     related = []

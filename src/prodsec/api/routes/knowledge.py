@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query
 
 from prodsec.api import schemas
 from prodsec.api.deps import UnitDep
+from prodsec.core.limits import MAPPING_DEPTH
 from prodsec.services import knowledge
 
 router = APIRouter(tags=["knowledge"])
@@ -43,7 +44,7 @@ def requirements(work: UnitDep, limit: Annotated[int, Query(ge=1, le=5000)] = 50
 
 @router.get("/requirements/{requirement_id}/mappings", response_model=schemas.Mappings)
 def mappings(work: UnitDep, requirement_id: str,
-             depth: Annotated[int, Query(ge=1, le=5)] = 2) -> schemas.Mappings:
+             depth: Annotated[int, Query(ge=1, le=MAPPING_DEPTH)] = 2) -> schemas.Mappings:
     """What else this requirement satisfies, across regimes ("comply once")."""
     return schemas.Mappings.model_validate(knowledge.mappings(work.kb, requirement_id, depth))
 
