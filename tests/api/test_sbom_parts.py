@@ -57,9 +57,9 @@ def test_bad_parts_are_problems(world: World) -> None:
     bad = world.call("POST", base, content=HBOM.read_bytes(), params={"kind": "toaster"})
     assert bad.status_code == 422 and "expected one of" in bad.json()["detail"]
     missing = world.call("DELETE", f"{base}/parts/nope")
-    assert missing.status_code == 404 and "its parts: main" in missing.json()["detail"]
+    assert missing.status_code == 404 and "its parts: seedpart" in missing.json()["detail"]
     assert world.call("GET", base, params={"spec": "1.5"}).status_code == 422
-    assert world.call("DELETE", f"{base}/parts/main", role="viewer").status_code == 403
+    assert world.call("DELETE", f"{base}/parts/seedpart", role="viewer").status_code == 403
     assert world.call("GET", f"{base}/parts", org="Globex", role="admin").status_code == 404
 
 
