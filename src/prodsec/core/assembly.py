@@ -112,7 +112,7 @@ def assemble(parts: list[Part]) -> Assembly:
                 ref = f"{part.name}/{component.ref}"
                 found = Merged(ref, component, (origin,))
                 merged[key or ref] = found
-            elif part.name not in {o.part for o in found.origins}:
+            elif origin not in found.origins:
                 found = replace(found, origins=(*found.origins, origin))
                 merged[key or found.ref] = found
             local[(part.name, component.ref)] = found.ref
