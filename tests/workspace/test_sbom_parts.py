@@ -283,3 +283,27 @@ def test_migration_makes_each_existing_sbom_its_release_s_main_part(
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
     with database.transaction() as s:
         assert [p["name"] for p in vulns.list_sbom_parts(s, editor, pid, "2.0")] == ["main"]
+
+
+@SQLITE_ONLY
+def test_an_organisation_copy_keeps_its_parts_when_ids_are_remapped(
+        database: Database, editor: Actor, kb: KnowledgeBase, tmp_path: Path) -> None:
+    """``components.part_id`` has no foreign key; the import still remaps it (transfer's
+    SOFT_REFERENCES), so the copy's parts hold their components."""
+    from prodsec.workspace import transfer
+    from prodsec.workspace.users import get_or_create_org
+
+    pid = _release(database, editor, kb)
+    _add(database, editor, pid, SBOM_B, "app", "application")
+    _add(database, editor, pid, HBOM, "hardware", "hardware")
+    export = tmp_path / "acme.json"
+    transfer.export_org(database, "Acme", export)
+    result = transfer.import_org(database, export, "Acme Copy", "cli:tester")
+    assert result.notes[-1] == "ids remapped (they exist here)"
+    with database.transaction() as s:
+        copy = get_or_create_org(s, "Acme Copy")
+        other = Actor(editor.user_id, editor.email, copy.id, "editor")
+        parts = vulns.list_sbom_parts(s, other, ROUTER["name"], "2.0")
+        doc, _ = sbom_export.export(s, other, ROUTER["name"], "2.0")
+    assert [(p["name"], p["components"]) for p in parts] == [("app", 201), ("hardware", 6)]
+    assert sum(len(c.get("components", [])) for c in doc["components"]) == 207
