@@ -280,7 +280,9 @@ def test_migration_makes_each_existing_sbom_its_release_s_main_part(
                             {"p": sbom_id}).scalar() == 201
         assert conn.execute(text("SELECT count(*) FROM dependency_edges WHERE part_id IS NULL")
                             ).scalar() == 0
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        ours = {"include_name": lambda name, kind, _parent: not (
+            kind == "table" and (name or "").startswith("procrastinate_"))}  # the queue's own
+        assert compare_metadata(MigrationContext.configure(conn, opts=ours), Base.metadata) == []
     with database.transaction() as s:
         assert [p["name"] for p in vulns.list_sbom_parts(s, editor, pid, "2.0")] == ["main"]
 
