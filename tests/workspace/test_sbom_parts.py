@@ -249,7 +249,7 @@ def test_export_without_sbom_and_unknown_spec_are_refused(database: Database, ed
 
 def test_migration_makes_each_existing_sbom_its_release_s_main_part(
         database: Database, editor: Actor, kb: KnowledgeBase) -> None:
-    """0010 on a workspace that holds an SBOM: it becomes the part "main" (same id, file, hash
+    """0011 on a workspace that holds an SBOM: it becomes the part "main" (same id, file, hash
     and report) and its components and edges point at it; the models match the schema."""
     from alembic import command
     from alembic.autogenerate import compare_metadata
@@ -266,9 +266,9 @@ def test_migration_makes_each_existing_sbom_its_release_s_main_part(
         assert before is not None
         sbom_id, sha = before.id, before.sha256
     config = alembic_config(database)
-    with database.engine.begin() as conn:  # back to 0009: the part rows and columns go
+    with database.engine.begin() as conn:  # back to 0010: the part rows and columns go
         conn.execute(text("DELETE FROM sbom_parts"))
-    command.downgrade(config, "0009")
+    command.downgrade(config, "0010")
     with database.engine.connect() as conn:
         assert "sbom_parts" not in conn.dialect.get_table_names(conn)
         assert conn.execute(text("SELECT count(*) FROM components")).scalar() == 201

@@ -6,8 +6,8 @@ components and dependency edges point at the part they came from. ``part_id`` ca
 foreign key: on SQLite that would rebuild ``components``, and dropping the old table would
 cascade-delete the findings that point at it.
 
-Revision ID: 0010_h18_sbom_parts
-Revises: 0009
+Revision ID: 0011_h18_sbom_parts
+Revises: 0010
 Create Date: 2026-12-03
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010_h18_sbom_parts'
-down_revision = '0009'
+revision = '0011_h18_sbom_parts'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
