@@ -219,6 +219,7 @@ def targets() -> list[Target]:
         Target("cyclonedx-xml", _files("cyclonedx-xml/*.xml"),
                functools.partial(run_cyclonedx, validate=True), (SbomFormatError,), "xml", 10),
         Target("spdx-json", _files("spdx-json/*.json"), run_spdx, (SbomFormatError,), "json", 2),
+        Target("spdx3-jsonld", _files("spdx3/*.json"), run_spdx, (SbomFormatError,), "json", 2),
         Target("spdx-tag-value", _files("spdx-tv/*.spdx"), run_spdx, (SbomFormatError,), "text",
                5),
         Target("osv-json", _files("osv-json/*.json"), functools.partial(run_osv, suffix=".json"),

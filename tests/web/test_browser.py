@@ -177,12 +177,24 @@ def test_end_to_end(server: str, browser: Any, web_db: Any, tmp_path: Path) -> N
         page.get_by_role("button", name="Add release").click()
         page.wait_for_load_state()
         page.goto(f"{product_url}/vulnerabilities")
-        page.get_by_label("SBOM file (CycloneDX or SPDX)").set_input_files(str(vuln_data.SBOM_B))
+        page.get_by_label("SBOM file (CycloneDX, SPDX 2 or SPDX 3)").set_input_files(
+            str(vuln_data.SBOM_B))
         page.get_by_role("button", name="Import SBOM").click()
         page.locator("tr[id^=f-]").first.wait_for()
         main = page.locator("main").inner_text()
         assert "Quality report" in main and "Author CSAF advisory" in main
         shoot(page, "11-vulnerabilities")
+        # a second SBOM of the same release: the older build as the firmware part
+        page.get_by_label("SBOM file (CycloneDX, SPDX 2 or SPDX 3)").set_input_files(
+            str(vuln_data.SBOM_A))
+        page.get_by_role("textbox", name="Part").fill("firmware")
+        page.get_by_label("Kind").select_option("firmware")
+        page.get_by_role("button", name="Add or replace part").click()
+        page.get_by_text("Assembled from 2 SBOMs").wait_for()
+        assert "conflicting versions across parts" in page.locator("main").inner_text()
+        shoot(page, "12-sbom-parts")
+        page.get_by_role("button", name="Remove part firmware").click()
+        page.get_by_text("Assembled from 1 SBOM", exact=False).wait_for()
 
     # another organisation cannot reach the product
     other = browser.new_page()

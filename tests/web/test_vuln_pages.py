@@ -45,8 +45,8 @@ def editor(app: Any, web_db: Any, tmp_path: Path) -> tuple[TestClient, str, str]
 
 
 def _upload(client: TestClient, product: str, csrf: str, data: bytes,
-            name: str = vuln_data.SBOM_B.name, release: str = RELEASE) -> Any:
-    return client.post(f"{product}/sbom", data={"csrf_token": csrf, "release": release},
+            name: str = vuln_data.SBOM_B.name, release: str = RELEASE, **part: str) -> Any:
+    return client.post(f"{product}/sbom", data={"csrf_token": csrf, "release": release, **part},
                        files={"file": (name, data, "application/json")}, follow_redirects=False)
 
 
@@ -60,7 +60,7 @@ def test_sbom_upload_shows_quality_findings_and_downloads(editor: tuple[TestClie
     page = client.get(f"{product}/vulnerabilities").text
     assert vuln_data.SBOM_B.name in page and "Quality report" in page
     assert re.search(r"<strong>[\d.]+%</strong>", page) and "minimum" in page
-    assert "Replace SBOM" in page and "Author CSAF advisory" in page
+    assert "Add or replace part" in page and "Author CSAF advisory" in page
     rows = re.findall(r'<tr id="f-[0-9a-f]+">', page)
     assert rows, "the real SBOM matches real advisories"
     assert f"{len(rows)} findings" in page
@@ -154,8 +154,11 @@ def test_viewer_downloads_but_cannot_write(app: Any, editor: tuple[TestClient, s
     viewer_csrf = sign_in(viewer, "viewer@acme.example")
     page = viewer.get(f"{product}/vulnerabilities").text
     assert "vex?format=cyclonedx" in page and "Quality report" in page
-    for write in ("/sbom", "/vex/import", "/csaf", "Author CSAF advisory", 'name="state"'):
-        assert write not in page.replace(f"{product}/vulnerabilities", ""), write
+    assert "/sbom?spec=1.6" in page  # the merged SBOM's download is a read
+    reads = page.replace(f"{product}/vulnerabilities", "").replace("/sbom?spec=", "")
+    for write in ("/sbom", "/vex/import", "/csaf", "Author CSAF advisory", 'name="state"',
+                  "Remove part"):
+        assert write not in reads, write
     refused = _upload(viewer, product, viewer_csrf, vuln_data.SBOM_B.read_bytes())
     assert refused.status_code == 403
     assert viewer.post(f"{product}/csaf", data={"csrf_token": viewer_csrf,
@@ -237,3 +240,34 @@ def test_article14_reports_from_the_cases_page(app: Any, web_db: Any,
     viewer_csrf = sign_in(viewer, "viewer@acme.example")
     assert viewer.post(f"/cases/{case_id}/submit", data={
         "csrf_token": viewer_csrf, "stage": "notification"}).status_code == 403
+
+
+def test_sbom_parts_listed_exported_and_removed(editor: tuple[TestClient, str, str]) -> None:
+    """Two parts: the page lists them, names the conflicting versions, links the merged SBOM
+    export (valid CycloneDX 1.6 and 1.7), and removes a part; a bad part name is shown."""
+    from prodsec.formats import cyclonedx
+
+    client, csrf, product = editor
+    for path, part, kind in ((vuln_data.SBOM_B, "app", "application"),
+                             (vuln_data.SBOM_A, "firmware", "firmware")):
+        done = _upload(client, product, csrf, path.read_bytes(), path.name, part=part, kind=kind)
+        assert done.status_code == 303, done.text[:300]
+    page = client.get(f"{product}/vulnerabilities").text
+    assert "Assembled from 2 SBOMs" in page
+    assert re.search(r"<td>app</td><td>application</td>", page)
+    assert re.search(r"<td>firmware</td><td>firmware</td>", page)
+    assert "components at conflicting versions across parts" in page
+    links = re.findall(r'href="(/api/v1/products/[0-9a-f]+/releases/1\.8\.0/sbom\?spec=(1\.[67]))"',
+                       page)
+    assert {spec for _, spec in links} == {"1.6", "1.7"}
+    for href, spec in links:
+        got = client.get(href)
+        assert got.status_code == 200 and cyclonedx.validate(got.content, spec).valid
+    bad = _upload(client, product, csrf, vuln_data.SBOM_A.read_bytes(), part="../x")
+    assert bad.status_code == 422 and "a part name is" in bad.text
+    removed = client.post(f"{product}/sbom/remove", data={"csrf_token": csrf, "release": RELEASE,
+                                                         "part": "firmware"},
+                          follow_redirects=False)
+    assert removed.status_code == 303
+    page = client.get(f"{product}/vulnerabilities").text
+    assert "Assembled from 1 SBOM " in page and "conflicting versions" not in page

@@ -28,6 +28,7 @@ from prodsec.api.routes import (
     knowledge,
     products,
     releases,
+    sbom_parts,
     statuses,
     users,
     vulnerabilities,
@@ -41,7 +42,7 @@ from prodsec.workspace.throttle import LoginLimiter
 API_PREFIX = "/api/v1"
 DOCS_URL = "/api/docs"
 RESOURCES = (auth, products, releases, assessments, statuses, evidence, controls, gaps, audit,
-             users, knowledge, check, documents, vulnerabilities, compare, jobs)
+             users, knowledge, check, documents, vulnerabilities, sbom_parts, compare, jobs)
 ERRORS = {code: {"model": Problem, "content": {"application/problem+json": {}}}
           for code in (401, 403, 404, 422)}
 

@@ -79,6 +79,7 @@ def _register_command_groups() -> None:
         jobs,
         knowledge,
         ops,
+        sbom_parts,
         server,
         vuln,
         vuln_workspace,
@@ -88,6 +89,7 @@ def _register_command_groups() -> None:
     for group in (workspace, ops, server, documents, vuln, knowledge, jobs):
         group.register(app)
     vuln_workspace.register(app, vuln.sbom_app, vuln.csaf_app)
+    sbom_parts.register(vuln.sbom_app)
 
 
 _register_command_groups()

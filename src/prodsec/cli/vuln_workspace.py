@@ -1,6 +1,6 @@
 """The workspace commands of vulnerability handling (registered by ``prodsec.cli.vuln``).
 
-``sbom import|diff|quality``, ``advisories import``, ``findings``, ``vex set|export|import``,
+``sbom import|diff|quality`` (``sbom parts|remove-part|export``: ``cli.sbom_parts``), ``advisories import``, ``findings``, ``vex set|export|import``,
 ``csaf author``, ``case open|list|show|draft|measure|submit|close``. Like every workspace command
 they take ``--db``/``--org`` and run in one transaction: an import that fails leaves nothing.
 """
@@ -74,21 +74,33 @@ def _kb() -> Any:
 # ---- SBOMs ---------------------------------------------------------------------------------
 
 
+PartOpt = Annotated[str, typer.Option(help="Which SBOM of the release this is (a release's SBOM "
+                                      "can be assembled from several); replaces that part only.")]
+KindOpt = Annotated[str, typer.Option(help="firmware, application, service, hardware, "
+                                      "operating-system or container.")]
+
+
 def sbom_import(product: str, release: str, file: FileArg, org: OrgOpt = "default",
-                db: DbOpt = None, fmt: FormatOpt = Format.table) -> None:
-    """Import a release's SBOM (replaces an earlier one) and recompute its findings."""
+                db: DbOpt = None, fmt: FormatOpt = Format.table, part: PartOpt = "main",
+                kind: KindOpt = "application") -> None:
+    """Import an SBOM as one part of a release's SBOM (replacing that part) and recompute the
+    release's findings over all its parts."""
     from prodsec.formats._io import read_bytes
     from prodsec.workspace.vulnerabilities import import_sbom
 
     data = read_bytes(file)
     with workspace(db, org) as (_, session, actor):
-        result = import_sbom(session, actor, product, release, data, str(file))
+        result = import_sbom(session, actor, product, release, data, str(file), part=part,
+                             kind=kind)
     if fmt is Format.json:
         _json(result)
         return
+    for conflict in result["conflicts"]:
+        print(f"conflict: {conflict}", file=sys.stderr)
     found = result["findings"]
     print(f"{file}: {result['format']} {result['spec_version']}, {result['components']} components, "
-          f"{result['dependencies']} dependency edges → {product} {release}")
+          f"{result['dependencies']} dependency edges → {product} {release} part {part} "
+          f"({result['parts']} parts)")
     print(f"findings: {found['added']} new, {found['kept']} kept, {found['removed']} removed; "
           f"NTIA minimum elements {result['quality']['ntia_score']}%")
 
@@ -261,7 +273,10 @@ def vex_export(
     from prodsec.workspace import vex
 
     with workspace(db, org) as (_, session, actor):
-        doc = vex.export(session, actor, product, release, export_format, author)
+        doc, warnings = vex.export_with_warnings(session, actor, product, release, export_format,
+                                                 author)
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
     problems = vex.export_problems(doc, export_format)
     if problems:
         raise Invalid(f"exported {export_format} fails validation: {'; '.join(problems[:5])}")

@@ -433,10 +433,13 @@ class FactAcknowledgement(Base):
 
 
 class SbomRecord(Base):
-    """The SBOM of one release (importing another replaces it), with its quality report.
+    """The SBOM of one release, assembled from its parts (``SbomPart``), with the quality report
+    of the whole.
 
-    ``sha256`` is of the file as imported, so the SBOM handed to an authority can be proven to be
-    the one the findings were computed from.
+    With one part, the fields describe that file (``sha256`` is of the file as imported, so the
+    SBOM handed to an authority can be proven to be the one the findings were computed from);
+    with several, ``format`` is "assembled" and ``sha256`` hashes the parts' hashes in name
+    order, so any change to any part changes it.
     """
 
     __tablename__ = "sboms"
@@ -455,9 +458,36 @@ class SbomRecord(Base):
     imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class SbomPart(Base):
+    """One SBOM a release's SBOM is assembled from — firmware, application, cloud service,
+    hardware BOM — kept as imported (file name, hash, format, its own quality report); importing
+    a part of the same name replaces that part only."""
+
+    __tablename__ = "sbom_parts"
+    __table_args__ = (UniqueConstraint("sbom_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                        index=True)
+    sbom_id: Mapped[str] = mapped_column(ForeignKey("sboms.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(32), default="application")
+    format: Mapped[str] = mapped_column(String(32))
+    spec_version: Mapped[str] = mapped_column(String(16))
+    document_name: Mapped[str] = mapped_column(String(300), default="")
+    filename: Mapped[str] = mapped_column(String(300), default="")
+    sha256: Mapped[str] = mapped_column(String(64))
+    quality: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class SbomComponent(Base):
     """One component of an imported SBOM; ``ecosystem``/``package`` are its OSV match key and
-    ``csaf_product_id`` its stable identity in exported CSAF (bom-ref ↔ purl/CPE ↔ CSAF)."""
+    ``csaf_product_id`` its stable identity in exported CSAF (bom-ref ↔ purl/CPE ↔ CSAF).
+
+    ``part_id`` names the ``SbomPart`` it came from. It has no foreign key: adding one to an
+    existing SQLite table means rebuilding it, and dropping the old table would cascade-delete
+    its rows; the part's rows are deleted with it by ``vulnerabilities.remove_sbom_part``."""
 
     __tablename__ = "components"
     __table_args__ = (Index("ix_components_match", "org_id", "ecosystem", "package"),)
@@ -466,6 +496,7 @@ class SbomComponent(Base):
     org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
                                         index=True)
     sbom_id: Mapped[str] = mapped_column(ForeignKey("sboms.id", ondelete="CASCADE"), index=True)
+    part_id: Mapped[str | None] = mapped_column(String(32), index=True)
     ref: Mapped[str] = mapped_column(String(1000))
     name: Mapped[str] = mapped_column(String(1000))
     version: Mapped[str | None] = mapped_column(String(200))
@@ -489,6 +520,7 @@ class DependencyEdge(Base):
     org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
                                         index=True)
     sbom_id: Mapped[str] = mapped_column(ForeignKey("sboms.id", ondelete="CASCADE"), index=True)
+    part_id: Mapped[str | None] = mapped_column(String(32), index=True)
     source_ref: Mapped[str] = mapped_column(String(1000))
     target_ref: Mapped[str] = mapped_column(String(1000))
 

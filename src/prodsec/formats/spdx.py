@@ -1,8 +1,8 @@
-"""SPDX 2.2 / 2.3, JSON (and YAML) and tag-value: parsed and validated with spdx-tools.
+"""SPDX 2.2 / 2.3, JSON (and YAML) and tag-value: parsed and validated with spdx-tools; SPDX
+3.0.1 JSON-LD handed to ``formats.spdx3`` (spdx-tools 0.8 does not read it).
 
 Packages become components (purl and CPE from ``externalRefs``); DEPENDS_ON, CONTAINS and the
-*_OF inverses become dependency edges. SPDX 3.0 (JSON-LD) is refused by name: it is a different
-model that spdx-tools 0.8 does not validate.
+*_OF inverses become dependency edges.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 from prodsec.core.sbom import Component, Dependency, Hash, Issue, Sbom, ValidationReport
 from prodsec.errors import SbomFormatError, UnsupportedSbomVersion
+from prodsec.formats import spdx3
 from prodsec.formats._io import decode_text, load_json, load_yaml
 
 VERSIONS = ("SPDX-2.2", "SPDX-2.3")
@@ -28,7 +29,10 @@ def looks_like_spdx(data: bytes) -> bool:
 
 
 def validate(data: bytes, source: str) -> ValidationReport:
-    """Validate an SPDX 2.2/2.3 document: parse errors and spdx-tools' validation messages."""
+    """Validate an SPDX 2.2/2.3 document: parse errors and spdx-tools' validation messages
+    (SPDX 3.0.1: ``spdx3.validate``)."""
+    if _is_jsonld(data, source):
+        return spdx3.validate(data, source)
     document, version = _document(data, source)
     from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
 
@@ -39,6 +43,8 @@ def validate(data: bytes, source: str) -> ValidationReport:
 
 def parse(data: bytes, source: str) -> Sbom:
     """Packages (as components) and relationships (as dependency edges) of an SPDX document."""
+    if _is_jsonld(data, source):
+        return spdx3.parse(data, source)
     document, version = _document(data, source)
     components = tuple(_component(p) for p in document.packages)
     return Sbom(
@@ -48,6 +54,15 @@ def parse(data: bytes, source: str) -> Sbom:
         dependencies=tuple(_edges(document.relationships)),
         name=document.creation_info.name,
     )
+
+
+def _is_jsonld(data: bytes, source: str) -> bool:
+    """True for a JSON-LD (SPDX 3) document; the JSON is only decoded when it names a JSON-LD
+    keyword, so SPDX 2 JSON is decoded once, by spdx-tools' path."""
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] != b"{" or (
+            b'"@context"' not in data and b'"@graph"' not in data):
+        return False
+    return spdx3.is_jsonld(load_json(data, source, error=SbomFormatError))
 
 
 def _document(data: bytes, source: str) -> tuple[Any, str]:
@@ -74,7 +89,7 @@ def _check_version(version: Any, source: str, where: str) -> str:
     if version not in VERSIONS:
         raise UnsupportedSbomVersion(
             f"{source}: {where}: {version!r} is not a supported SPDX version; expected one of "
-            f"{', '.join(VERSIONS)} (SPDX 3.0 is not supported)"
+            f"{', '.join(VERSIONS)} (or SPDX 3.0.1 as JSON-LD)"
         )
     return str(version)
 
@@ -82,8 +97,6 @@ def _check_version(version: Any, source: str, where: str) -> str:
 def _from_dict(doc: Any, source: str) -> tuple[Any, str]:
     if not isinstance(doc, dict):
         raise SbomFormatError(f"{source}: /: expected an SPDX document object, found {type(doc).__name__}")
-    if "@context" in doc or "@graph" in doc:
-        raise UnsupportedSbomVersion(f"{source}: /@context: SPDX 3.0 JSON-LD is not supported; expected SPDX 2.2 or 2.3")
     version = _check_version(doc.get("spdxVersion"), source, "/spdxVersion")
     from spdx_tools.spdx.parser.jsonlikedict.json_like_dict_parser import JsonLikeDictParser
 

@@ -767,8 +767,9 @@ async def link_control(request: Request, pid: str, sid: str, sent: EditorForm) -
 def _findings_data(request: Request, actor: Actor, pid: str) -> dict[str, Any]:
     """The page's data: per release its SBOM (with the stored quality report) and finding
     counts, every finding, the authored CSAF documents; no error and no import summary yet."""
+    from prodsec.core.assembly import PART_KINDS
     from prodsec.workspace import csaf_documents, products, vex
-    from prodsec.workspace.vulnerabilities import list_findings, sbom_reports
+    from prodsec.workspace.vulnerabilities import list_findings, list_sbom_parts, sbom_reports
 
     with _state(request).database.transaction() as session:
         try:
@@ -778,11 +779,14 @@ def _findings_data(request: Request, actor: Actor, pid: str) -> dict[str, Any]:
         findings = list_findings(session, actor, product.id)
         view = products.product_view(product)
         sboms = sbom_reports(session, actor, [r["id"] for r in view["releases"]])
+        parts = {r["id"]: list_sbom_parts(session, actor, product.id, r["version_label"])
+                 for r in view["releases"] if r["id"] in sboms}
         documents = [csaf_documents.document_view(row)
                      for row in csaf_documents.list_documents(session, actor, product.id)]
-    releases = [r | {"sbom": sboms.get(r["id"]), "counts": _counts(findings, r["id"])}
-                for r in view["releases"]]
+    releases = [r | {"sbom": sboms.get(r["id"]), "parts": parts.get(r["id"], []),
+                     "counts": _counts(findings, r["id"])} for r in view["releases"]]
     return {"product": view, "findings": findings, "releases": releases, "documents": documents,
+            "part_kinds": list(PART_KINDS),
             "states": vex.STATES, "justifications": vex.JUSTIFICATIONS, "error": None,
             "form_error": None, "vex_summary": None}
 
@@ -843,24 +847,47 @@ async def import_sbom(request: Request, pid: str, sent: EditorForm) -> Response:
     on worker threads."""
     from prodsec.errors import InputError
     from prodsec.workspace import writes
-    from prodsec.workspace.vulnerabilities import get_release, parse_sbom
+    from prodsec.workspace.vulnerabilities import check_part, get_release, parse_sbom
     from prodsec.workspace.vulnerabilities import import_sbom as store
 
     actor, csrf, form = sent.actor, sent.csrf, sent.form
     release = str(form.get("release") or "")
+    part = str(form.get("part") or "").strip() or "main"
+    kind = str(form.get("kind") or "") or "application"
     database = _state(request).database
     try:
+        check_part(part, kind)
         data, name = await _upload(form, "an SBOM")
         await writes.read(database, lambda s: get_release(s, actor, pid, release))  # 404
         parsed = await run_in_threadpool(parse_sbom, data, name)  # before the transaction
         release_id = str((await writes.write(database, actor.org_id, lambda s: store(
-            s, actor, pid, release, data, name, parsed)))["release_id"])
+            s, actor, pid, release, data, name, parsed, part=part, kind=kind)))["release_id"])
     except NotFound as exc:
         raise PageError(404, str(exc)) from None
     except (InputError, PermissionDenied) as exc:
         return await run_in_threadpool(_vulnerabilities, request, actor, csrf, pid, _status(exc),
                                        form_error={"form": "sbom", "release": release,
                                                    "text": str(exc)})
+    return _redirect(f"/products/{pid}/vulnerabilities#release-{release_id}")
+
+
+@router.post("/products/{pid}/sbom/remove", response_class=HTMLResponse)
+def remove_sbom_part(request: Request, pid: str, sent: EditorForm) -> Response:
+    """One SBOM part of a release removed; the rest re-assembled, findings recomputed."""
+    from prodsec.workspace.vulnerabilities import remove_sbom_part as remove
+
+    actor, csrf, form = sent.actor, sent.csrf, sent.form
+    release = str(form.get("release") or "")
+    try:
+        with _state(request).database.transaction() as session:
+            release_id = str(remove(session, actor, pid, release,
+                                    str(form.get("part") or ""))["release_id"])
+    except NotFound as exc:
+        raise PageError(404, str(exc)) from None
+    except (ValidationFailed, PermissionDenied) as exc:
+        return _vulnerabilities(request, actor, csrf, pid, _status(exc),
+                                form_error={"form": "sbom", "release": release,
+                                            "text": str(exc)})
     return _redirect(f"/products/{pid}/vulnerabilities#release-{release_id}")
 
 

@@ -43,7 +43,7 @@ from prodsec.workspace.vex_statements import (
 __all__ = [  # the vocabulary and parser live in prodsec.formats.vex; re-exported for callers
     "CSAF_STATUS", "JUSTIFICATIONS", "OPENVEX_CONTEXT", "OPENVEX_JUSTIFICATION", "OPENVEX_STATUS",
     "RESPONSES", "STATES", "SYNONYMS", "check_openvex", "decided_at", "effective", "export",
-    "export_problems", "normalise_state", "openvex", "organisation", "parse_time", "parse_vex",
+    "export_problems", "export_with_warnings", "normalise_state", "openvex", "organisation", "parse_time", "parse_vex",
     "release_ids", "release_purl", "set_statement", "statement_view", "statements_for"]
 
 
@@ -55,25 +55,45 @@ def export(session: Session, actor: Actor, product_ref: str, release_label: str,
     """The release's triage as a VEX document in ``fmt`` (cyclonedx, openvex or csaf). Each
     names the manufacturer's product (``release_purl``) with the components as its parts, and
     the organisation (or ``author``) as who says so — never the person exporting."""
-    from prodsec.workspace import vulnerabilities
+    return export_with_warnings(session, actor, product_ref, release_label, fmt, author)[0]
+
+
+def export_with_warnings(session: Session, actor: Actor, product_ref: str, release_label: str,
+                         fmt: str, author: str = "") -> tuple[dict[str, Any], list[str]]:
+    """``export``, and the CRA facts (``cra_metadata``) it could not write: those prodsec does
+    not hold, and for OpenVEX those its schema has no field for (it names only the author and
+    the product)."""
+    from prodsec.workspace import cra_metadata, vulnerabilities
 
     findings = vulnerabilities.list_findings(session, actor, product_ref, release_label)
     product = get_product(session, actor, product_ref)
     release = vulnerabilities.get_release(session, actor, product.id, release_label)
     maker = organisation(session, actor)
     purl = release_purl(maker, product.name, release.version_label)
+    meta = cra_metadata.gather(session, actor, product, release, maker, purl)
+    warnings = list(meta.warnings)
     if fmt == "cyclonedx":
-        return cyclonedx_vex(product.name, release_label, findings, purl=purl,
-                             author=author or maker)
+        doc = cyclonedx_vex(product.name, release_label, findings, purl=purl,
+                            author=author or maker)
+        cra_metadata.apply_cyclonedx(doc, meta)
+        if author:
+            doc["metadata"]["authors"] = [{"name": author}]
+        return doc, warnings
     if fmt == "openvex":
         times = decided_at(session, actor, product.id, release.id, findings)
-        return openvex(findings, author or maker, purl, times)
+        warnings.append("OpenVEX 0.2.0 has no field for the security contact, support period "
+                        "or declaration of conformity: only the author and the product "
+                        "identifier are written")
+        return openvex(findings, author or maker, purl, times), warnings
     if fmt == "csaf":
         from prodsec.workspace import csaf_author
 
         doc = csaf_author.build(session, actor, product_ref, release_label, "csaf_vex",
                                 publisher=author)
-        return _name_release(doc, purl)
+        # The CSAF document's own fields are the CSAF work's (csaf_author): only the product
+        # identifier is written here, and the export says so rather than listing CRA gaps.
+        return _name_release(doc, purl), ["CSAF VEX: the CRA facts (support period, "
+                                          "security contact, declaration) are not written"]
     raise ValidationFailed("format", f"{fmt!r}: expected cyclonedx, openvex or csaf")
 
 

@@ -19,10 +19,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, tuple_, update
+from sqlalchemy import and_, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from prodsec.core.advisory import Advisory, Affected, Event, Range
+from prodsec.core.assembly import Assembly
 from prodsec.core.sbom import Sbom
 from prodsec.db.models import (
     AdvisoryAlias,
@@ -34,6 +35,7 @@ from prodsec.db.models import (
     Product,
     Release,
     SbomComponent,
+    SbomPart,
     SbomRecord,
     new_id,
     utcnow,
@@ -68,49 +70,207 @@ def read_sbom(data: bytes, source: str, check: bool = True) -> Sbom:
 
 def sbom_quality(data: bytes, source: str) -> dict[str, Any]:
     """The minimum-elements report of one SBOM file (no workspace needed)."""
-    from prodsec.vuln.quality import document_facts, quality
+    from prodsec.vuln.quality import quality
 
-    return quality(read_sbom(data, source, check=False), document_facts(data))
+    return quality(read_sbom(data, source, check=False), _facts(data))
+
+
+def _facts(data: bytes) -> dict[str, Any]:
+    """Who wrote the SBOM and when: SPDX 3 JSON-LD keeps them in CreationInfo elements, which
+    ``vuln.quality.document_facts`` does not read (yet)."""
+    from prodsec.formats import spdx3
+    from prodsec.vuln.quality import document_facts
+
+    return spdx3.document_facts(data) or document_facts(data)
 
 
 def parse_sbom(data: bytes, filename: str) -> tuple[Sbom, dict[str, Any]]:
     """The SBOM and its quality report: the slow part of an import, which needs no database
     (the server runs it before the write transaction begins)."""
-    from prodsec.vuln.quality import document_facts, quality
+    from prodsec.vuln.quality import quality
 
     sbom = read_sbom(data, filename)
-    return sbom, quality(sbom, document_facts(data))
+    return sbom, quality(sbom, _facts(data))
+
+
+DEFAULT_PART = "main"
+
+
+def check_part(name: str, kind: str) -> None:
+    """A part name is a short label (letters, digits, '.', '_', '-'); its kind one of
+    ``PART_KINDS``, each refused by name."""
+    import re
+
+    from prodsec.core.assembly import PART_KINDS
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", name):
+        raise ValidationFailed("part", f"{name[:120]!r}: a part name is 1-100 letters, digits, "
+                               "'.', '_' or '-', starting with a letter or digit")
+    if kind not in PART_KINDS:
+        raise ValidationFailed("kind", f"{kind[:60]!r}: expected one of {', '.join(PART_KINDS)}")
 
 
 def import_sbom(session: Session, actor: Actor, product_ref: str, release_label: str,
                 data: bytes, filename: str,
                 parsed: tuple[Sbom, dict[str, Any]] | None = None,
-                rescan: str = "inline") -> dict[str, Any]:
-    """Store a release's SBOM (replacing any earlier one) and recompute its findings;
-    ``parsed`` is ``parse_sbom(data, filename)`` when the caller ran it already.
+                rescan: str = "inline", *,
+                part: str = DEFAULT_PART, kind: str = "application") -> dict[str, Any]:
+    """Store one SBOM of a release as its part ``part`` (replacing that part only, so a release
+    with one SBOM behaves as before), re-assemble the release's SBOM and recompute its
+    findings; ``parsed`` is ``parse_sbom(data, filename)`` when the caller ran it already.
     ``rescan="job"`` queues the recompute of this one release (in this transaction) instead
     of running it here; the counts are then ``{"queued": 1}``."""
     actor.require("editor")
+    check_part(part, kind)
     release = get_release(session, actor, product_ref, release_label)
     sbom, report = parsed or parse_sbom(data, filename)
-    previous = session.scalar(select(SbomRecord).where(SbomRecord.org_id == actor.org_id,
-                                                       SbomRecord.release_id == release.id))
-    before = _sbom_summary(previous) if previous else None
-    if previous is not None:
-        session.execute(delete(SbomRecord).where(SbomRecord.id == previous.id))
-    record = SbomRecord(org_id=actor.org_id, release_id=release.id, format=sbom.format,
-                        spec_version=sbom.spec_version, name=sbom.name or "",
-                        filename=Path(filename).name[:300],
-                        sha256=hashlib.sha256(data).hexdigest(), quality=report)
-    session.add(record)
+    record = release_sbom(session, actor, release.id)
+    before = _sbom_summary(record) if record else None
+    if record is None:
+        record = SbomRecord(org_id=actor.org_id, release_id=release.id, format=sbom.format,
+                            spec_version=sbom.spec_version, sha256="", quality={})
+        session.add(record)
+        session.flush()
+    _drop_part(session, actor, record.id, part)
+    row = SbomPart(org_id=actor.org_id, sbom_id=record.id, name=part, kind=kind,
+                   format=sbom.format, spec_version=sbom.spec_version,
+                   document_name=(sbom.name or "")[:300], filename=Path(filename).name[:300],
+                   sha256=hashlib.sha256(data).hexdigest(), quality=report)
+    session.add(row)
     session.flush()
-    _insert_components(session, actor, record, release, sbom)
+    _insert_components(session, actor, record, release, sbom, row.id)
+    assembly = _refresh(session, actor, record)
     counts = (queue_rescans(session, actor, [release.id]) if rescan == "job"
               else recompute_findings(session, actor, [release.id]))
-    after = _sbom_summary(record) | {"components": len(sbom.components),
-                                     "dependencies": len(sbom.dependencies)}
+    after = _sbom_summary(record) | {"part": part, "kind": kind,
+                                     "components": len(sbom.components),
+                                     "dependencies": len(sbom.dependencies),
+                                     "parts": len(assembly.parts)}
     audit.record(session, actor, "sbom.import", "release", release.id, before, after)
-    return after | {"release_id": release.id, "findings": counts, "quality": report}
+    return after | {"release_id": release.id, "findings": counts, "quality": record.quality,
+                    "part_quality": report,
+                    "conflicts": [c.message() for c in assembly.conflicts]}
+
+
+def list_sbom_parts(session: Session, actor: Actor, product_ref: str,
+                    release_label: str) -> list[dict[str, Any]]:
+    """The SBOMs a release's SBOM is assembled from, in name order."""
+    release = get_release(session, actor, product_ref, release_label)
+    record = release_sbom(session, actor, release.id)
+    if record is None:
+        return []
+    counts = dict(session.execute(
+        select(SbomComponent.part_id, func.count()).where(SbomComponent.sbom_id == record.id)
+        .group_by(SbomComponent.part_id)).all())
+    return [{"name": p.name, "kind": p.kind, "format": p.format,
+             "spec_version": p.spec_version, "filename": p.filename, "sha256": p.sha256,
+             "components": counts.get(p.id, 0),
+             "imported_at": p.imported_at.strftime("%Y-%m-%d %H:%M UTC")}
+            for p in _parts(session, actor, record.id)]
+
+
+def remove_sbom_part(session: Session, actor: Actor, product_ref: str, release_label: str,
+                     part: str) -> dict[str, Any]:
+    """Remove one part; the release's SBOM is re-assembled from the rest (and is gone with the
+    last part), and its findings recomputed."""
+    actor.require("editor")
+    release = get_release(session, actor, product_ref, release_label)
+    record = release_sbom(session, actor, release.id)
+    names = [p.name for p in _parts(session, actor, record.id)] if record else []
+    if record is None or part not in names:
+        raise NotFound(f"release {release_label!r} has no SBOM part {part[:100]!r}"
+                       + (f"; its parts: {', '.join(names)}" if names else ""))
+    before = _sbom_summary(record)
+    gone = _drop_part(session, actor, record.id, part)
+    remaining = len(names) - 1
+    if remaining:
+        _refresh(session, actor, record)
+    else:
+        session.execute(delete(SbomRecord).where(SbomRecord.id == record.id))
+    counts = recompute_findings(session, actor, [release.id])
+    counts["removed"] += gone
+    after = {"removed_part": part, "parts": remaining}
+    audit.record(session, actor, "sbom.part.remove", "release", release.id, before, after)
+    return after | {"release_id": release.id, "findings": counts}
+
+
+def _parts(session: Session, actor: Actor, sbom_id: str) -> list[SbomPart]:
+    return list(session.scalars(select(SbomPart).where(
+        SbomPart.org_id == actor.org_id, SbomPart.sbom_id == sbom_id).order_by(SbomPart.name)))
+
+
+def _drop_part(session: Session, actor: Actor, sbom_id: str, name: str) -> int:
+    """Delete a part with its components, edges and their findings (``part_id`` has no
+    cascading foreign key: see ``SbomComponent``); return how many findings went with it."""
+    pid = session.scalar(select(SbomPart.id).where(SbomPart.org_id == actor.org_id,
+                                                   SbomPart.sbom_id == sbom_id,
+                                                   SbomPart.name == name))
+    if pid is None:
+        return 0
+    components = select(SbomComponent.id).where(SbomComponent.part_id == pid)
+    gone = session.scalar(select(func.count()).select_from(FindingRecord)
+                          .where(FindingRecord.component_id.in_(components))) or 0
+    session.execute(delete(FindingRecord).where(FindingRecord.component_id.in_(components)))
+    session.execute(delete(SbomComponent).where(SbomComponent.part_id == pid))
+    session.execute(delete(DependencyEdge).where(DependencyEdge.part_id == pid))
+    session.execute(delete(SbomPart).where(SbomPart.id == pid))
+    return gone
+
+
+def release_assembly(session: Session, actor: Actor, record: SbomRecord) -> Assembly:
+    """The release's parts as stored, assembled (``core.assembly``)."""
+    from prodsec.core.assembly import Part, assemble
+    from prodsec.core.sbom import Component, Dependency, Hash
+
+    parts = []
+    for part in _parts(session, actor, record.id):
+        rows = session.scalars(select(SbomComponent).where(SbomComponent.part_id == part.id)
+                               .order_by(SbomComponent.ref))
+        components = tuple(Component(
+            ref=c.ref, name=c.name, version=c.version, purl=c.purl, cpe=c.cpe,
+            supplier=c.supplier, kind=c.kind, licenses=tuple(c.licenses),
+            hashes=tuple(Hash(h["alg"], h["content"]) for h in c.hashes)) for c in rows)
+        edges = tuple(Dependency(s, t) for s, t in session.execute(
+            select(DependencyEdge.source_ref, DependencyEdge.target_ref)
+            .where(DependencyEdge.part_id == part.id)))
+        parts.append(Part(part.name, part.kind, Sbom(part.format, part.spec_version, components,
+                                                     edges, name=part.document_name or None)))
+    return assemble(parts)
+
+
+def _refresh(session: Session, actor: Actor, record: SbomRecord) -> Assembly:
+    """Bring the release's SBOM record in line with its parts: one part describes the file
+    itself; several are "assembled", with a quality report over the whole."""
+    from prodsec.vuln.quality import quality
+
+    parts = _parts(session, actor, record.id)
+    assembly = release_assembly(session, actor, record)
+    if len(parts) == 1:
+        only = parts[0]
+        record.format, record.spec_version = only.format, only.spec_version
+        record.name, record.filename, record.sha256 = (only.document_name, only.filename,
+                                                       only.sha256)
+        report = dict(only.quality)
+    else:
+        whole = assembly.sbom()
+        record.format, record.spec_version = "assembled", whole.spec_version[:16]
+        record.name = ""
+        record.filename = ", ".join(p.filename or p.name for p in parts)[:300]
+        record.sha256 = hashlib.sha256("\n".join(p.sha256 for p in parts).encode()).hexdigest()
+        documents: list[list[dict[str, Any]]] = [
+            list(p.quality.get("document") or []) for p in parts]  # type: ignore[call-overload]
+        stamps = sorted(str(p.quality["timestamp"]) for p in parts if p.quality.get("timestamp"))
+        author = all(any(d.get("element") == "author of SBOM data" and d.get("ok") for d in doc)
+                     for doc in documents)
+        report = quality(whole, {"author": author, "timestamp": stamps[-1] if stamps else None})
+    report["parts"] = [{"name": p.name, "kind": p.kind, "filename": p.filename,
+                        "components": len(a.sbom.components)}
+                       for p, a in zip(parts, assembly.parts, strict=True)]
+    report["conflicts"] = [c.message() for c in assembly.conflicts]
+    record.quality = report
+    record.imported_at = utcnow()
+    session.flush()
+    return assembly
 
 
 def sbom_reports(session: Session, actor: Actor, release_ids: list[str]) -> dict[str, Any]:
@@ -129,14 +289,14 @@ def _sbom_summary(record: SbomRecord) -> dict[str, Any]:
 
 
 def _insert_components(session: Session, actor: Actor, record: SbomRecord, release: Release,
-                       sbom: Sbom) -> None:
+                       sbom: Sbom, part_id: str) -> None:
     from prodsec.formats.purl import package_key
 
     rows = []
     for component in sbom.components:
         key = package_key(component.purl) if component.purl else None
         rows.append({
-            "id": new_id(), "org_id": actor.org_id, "sbom_id": record.id,
+            "id": new_id(), "org_id": actor.org_id, "sbom_id": record.id, "part_id": part_id,
             "ref": component.ref[:1000], "name": component.name[:1000],
             "version": component.version, "purl": component.purl, "cpe": component.cpe,
             "supplier": (component.supplier or None) and component.supplier[:500],
@@ -146,7 +306,7 @@ def _insert_components(session: Session, actor: Actor, record: SbomRecord, relea
             "csaf_product_id": csaf_product_id(release.id, component.ref),
         })
     _bulk(session, SbomComponent, rows)
-    edges = [{"id": new_id(), "org_id": actor.org_id, "sbom_id": record.id,
+    edges = [{"id": new_id(), "org_id": actor.org_id, "sbom_id": record.id, "part_id": part_id,
               "source_ref": d.source[:1000], "target_ref": d.target[:1000]}
              for d in sbom.dependencies]
     _bulk(session, DependencyEdge, edges)
@@ -167,7 +327,7 @@ def release_components(session: Session, actor: Actor, release_id: str) -> list[
     return list(session.scalars(
         select(SbomComponent).join(SbomRecord, SbomRecord.id == SbomComponent.sbom_id)
         .where(SbomComponent.org_id == actor.org_id, SbomRecord.release_id == release_id)
-        .order_by(SbomComponent.name, SbomComponent.version)))
+        .order_by(SbomComponent.name, SbomComponent.version, SbomComponent.id)))
 
 
 def component_view(c: SbomComponent) -> dict[str, Any]:
@@ -415,7 +575,13 @@ def recompute_findings(session: Session, actor: Actor, release_ids: Iterable[str
 def _recompute_release(session: Session, actor: Actor, release_id: str) -> dict[str, int]:
     from prodsec.vuln.index import AdvisoryIndex
 
-    components = [c for c in release_components(session, actor, release_id) if c.package]
+    # A package listed by several parts of the release is one finding, not one per part
+    # (the row kept is the first by name, version and id, so the choice is stable).
+    unique: dict[str, SbomComponent] = {}
+    for row in release_components(session, actor, release_id):
+        if row.package:
+            unique.setdefault(row.purl or row.id, row)
+    components = list(unique.values())
     keys = {(c.ecosystem or "", c.package or "") for c in components}
     index = AdvisoryIndex(_advisories_for(session, actor, keys))
     wanted: dict[tuple[str, str], dict[str, Any]] = {}

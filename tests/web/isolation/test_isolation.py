@@ -44,6 +44,7 @@ FORMS: dict[str, dict[str, Any]] = {
     "/products/{pid}/sbom": {"data": {"release": "1.0"},
                              "files": {"file": ("bom.json", json.dumps(BOM).encode(),
                                                 "application/json")}},
+    "/products/{pid}/sbom/remove": {"data": {"release": "1.0", "part": "main"}},
     "/products/{pid}/vex/import": {"files": {"file": ("vex.json", json.dumps(VEX).encode(),
                                                       "application/json")}},
     "/products/{pid}/csaf": {"data": {"release": "1.0", "title": "Stolen"}},

@@ -87,20 +87,27 @@ async def _body(request: Request, what: str) -> bytes:
 @router.post("/products/{product_id}/releases/{release}/sbom", openapi_extra=SBOM_BODY)
 async def import_sbom(actor: EditorActor, state: StateDep, request: Request, product_id: str,
                       release: str,
-                      filename: str = Query(default="sbom.json", max_length=300)) -> dict[str, Any]:
-    """Import a release's SBOM (CycloneDX JSON/XML, SPDX JSON/tag-value) as the request body;
-    returns its quality report and recomputed findings. ``filename``'s ending picks the parser.
+                      filename: str = Query(default="sbom.json", max_length=300),
+                      part: str = Query(default="main", max_length=100, description=(
+                          "Which SBOM of the release this is; replaces that part only.")),
+                      kind: str = Query(default="application", max_length=32, description=(
+                          "firmware, application, service, hardware, operating-system or "
+                          "container."))) -> dict[str, Any]:
+    """Import one SBOM of a release (CycloneDX JSON/XML, SPDX 2 JSON/tag-value, SPDX 3 JSON-LD)
+    as the request body, as its part ``part``; returns the quality report of the whole, the
+    part's own, conflicting versions across parts and the recomputed findings.
 
     The body is received and parsed before the write transaction begins (a 17 MB SBOM used to
     hold SQLite's writer lock for 76 s); the transaction only stores rows."""
-    from prodsec.workspace.vulnerabilities import get_release, parse_sbom
+    from prodsec.workspace.vulnerabilities import check_part, get_release, parse_sbom
     from prodsec.workspace.vulnerabilities import import_sbom as store
 
+    check_part(part, kind)
     await writes.read(state.database, lambda s: get_release(s, actor, product_id, release))
     data = await _body(request, "sbom")
     parsed = await to_thread.run_sync(parse_sbom, data, filename)
     return await writes.write(state.database, actor.org_id, lambda session: store(
-        session, actor, product_id, release, data, filename, parsed))
+        session, actor, product_id, release, data, filename, parsed, part=part, kind=kind))
 
 
 @router.get("/products/{product_id}/findings")
@@ -154,18 +161,21 @@ def export_vex(work: UnitDep, product_id: str, release: str,
                                                "organisation).")) -> Response:
     """A release's triage as CycloneDX VEX 1.6, OpenVEX 0.2.0 or CSAF 2.0 VEX, validated with
     the same validators as imported documents before it is handed out."""
+    from prodsec.api.routes.sbom_parts import with_warnings
     from prodsec.workspace import vex
     from prodsec.workspace.context import ValidationFailed
     from prodsec.workspace.products import get_product
 
     product = get_product(work.session, work.actor, product_id)
-    doc = vex.export(work.session, work.actor, product.id, release, format, author)
+    doc, warnings = vex.export_with_warnings(work.session, work.actor, product.id, release,
+                                             format, author)
     problems = vex.export_problems(doc, format)
     if problems:
         raise ValidationFailed("vex", f"the {format} export fails validation: "
                                + "; ".join(problems[:5]))
-    return _download(doc, VEX_MEDIA[format],
-                     f"{_slug(product.name)}-{_slug(release)}.{VEX_SUFFIX[format]}")
+    return with_warnings(_download(doc, VEX_MEDIA[format],
+                                   f"{_slug(product.name)}-{_slug(release)}."
+                                   f"{VEX_SUFFIX[format]}"), warnings)
 
 
 @router.post("/products/{product_id}/vex/import", openapi_extra=VEX_BODY, response_model=None)

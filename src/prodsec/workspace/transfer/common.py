@@ -31,6 +31,11 @@ EXPORT_MEMBER = "organisation.json"
 # must not block a restore into it).
 TRANSIENT = frozenset({"login_throttle", "password_resets"})
 NOT_DATA = frozenset({"alembic_version"}) | TRANSIENT
+#: Columns that hold another table's ids without a foreign key (``SbomComponent.part_id``: an
+#: existing SQLite table cannot gain one without a rebuild). An import remaps and checks them as
+#: if they had one.
+SOFT_REFERENCES = {("components", "part_id"): "sbom_parts",
+                   ("dependency_edges", "part_id"): "sbom_parts"}
 # Tables never exported: secrets stay in their workspace; the organisation and its members
 # travel in their own sections of the document.
 NOT_EXPORTED = frozenset({"api_tokens", "web_sessions", "memberships", "organisations", "users",

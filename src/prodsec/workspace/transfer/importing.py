@@ -20,6 +20,7 @@ from prodsec.workspace.keys import SecretKey
 from prodsec.workspace.transfer.archive import ArchiveLimits
 from prodsec.workspace.transfer.common import (
     BATCH,
+    SOFT_REFERENCES,
     ExportFormatError,
     OrganisationExists,
     TransferError,
@@ -271,6 +272,8 @@ def _points_to(table: sa.Table, column: sa.Column[Any]) -> str | None:
     organisation's (``org_id`` without a foreign key, as in the audit trail)."""
     if column.primary_key and counter_pk(table) is None:
         return table.name
+    if (table.name, column.name) in SOFT_REFERENCES:
+        return SOFT_REFERENCES[(table.name, column.name)]
     for fk in column.foreign_keys:
         return str(fk.column.table.name)
     return "organisations" if column.name == "org_id" else None

@@ -28,6 +28,7 @@ from prodsec.workspace.transfer.common import (
     EXPORT_MEMBER,
     EXPORT_MEMBERS,
     EXPORT_VERSION,
+    SOFT_REFERENCES,
     ArchiveTooLarge,
     ExportFormatError,
     TransferError,
@@ -270,8 +271,8 @@ def _check_reference(column: sa.Column[Any], value: Any,
                      known_ids: dict[str, set[Any]]) -> str | None:
     if column.name == "org_id" and value not in known_ids["organisations"]:
         return "does not match $.organisation.id"
-    for fk in column.foreign_keys:
-        target = fk.column.table.name
+    soft = SOFT_REFERENCES.get((column.table.name, column.name))
+    for target in [soft] if soft else [fk.column.table.name for fk in column.foreign_keys]:
         if value is None:
             continue
         if target not in known_ids:

@@ -1,0 +1,160 @@
+"""The CRA facts prodsec holds about a release, written into every SBOM and VEX it exports.
+
+Who the manufacturer is (CRA Art. 13(16), Annex II (1)), where to report vulnerabilities
+(Annex II (2), Art. 13(17)), until when security updates are provided (Art. 13(8), Annex II
+(7)), where the EU declaration of conformity is (Annex II (6)) and the product identity
+(``release_purl``, docs/vex.md). Each comes from what the organisation profile, the product's
+documentation and the release hold; a value prodsec does not hold is not written but named in
+``warnings``, with the command that records it — an export never invents one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from prodsec.db.models import OrgProfile, Product, ProductDocumentation, Release
+from prodsec.workspace.context import Actor
+
+
+@dataclass(frozen=True)
+class CraMetadata:
+    """The release's CRA facts; ``None`` or "" where prodsec holds none (see ``warnings``)."""
+
+    product: str
+    release: str
+    purl: str
+    manufacturer: str
+    address: str = ""
+    website: str = ""
+    email: str = ""
+    security_contact: str = ""
+    vdp_url: str = ""
+    security_txt_url: str = ""
+    csaf_url: str = ""
+    declaration_url: str = ""
+    support_end: dt.date | None = None
+    warnings: tuple[str, ...] = field(default=())
+
+
+def gather(session: Session, actor: Actor, product: Product, release: Release, maker: str,
+           purl: str) -> CraMetadata:
+    """Read the release's CRA facts; each one missing becomes a warning naming how to set it.
+    ``maker`` and ``purl`` are ``vex.organisation`` and ``vex.release_purl`` (passed in: the
+    VEX export calls this module)."""
+    profile = session.scalar(select(OrgProfile).where(OrgProfile.org_id == actor.org_id))
+    docs = session.scalar(select(ProductDocumentation).where(
+        ProductDocumentation.org_id == actor.org_id,
+        ProductDocumentation.product_id == product.id))
+    fields = dict(docs.fields) if docs is not None else {}
+
+    def text(name: str) -> str:
+        return str(getattr(profile, name, "") or "").strip()
+
+    meta = CraMetadata(
+        product=product.name, release=release.version_label, purl=purl,
+        manufacturer=text("legal_name"), address=text("postal_address"),
+        website=text("website"), email=text("contact_email"),
+        security_contact=text("security_contact"), vdp_url=text("vdp_url"),
+        security_txt_url=text("security_txt_url"), csaf_url=text("csaf_url"),
+        declaration_url=str(fields.get("doc_url") or "").strip(),
+        support_end=release.support_end)
+    return _with_warnings(meta, maker)
+
+
+def _with_warnings(meta: CraMetadata, maker: str) -> CraMetadata:
+    from dataclasses import replace
+
+    missing = []
+    if not meta.manufacturer:
+        missing.append(f"no manufacturer legal name in the organisation profile (prodsec org set "
+                       f"--legal-name); the workspace organisation's name {maker!r} is written")
+    if not meta.security_contact:
+        missing.append("no security contact (prodsec org set --security-contact): not written")
+    if meta.support_end is None:
+        missing.append(f"release {meta.release} has no support period end (prodsec product docs "
+                       f"PRODUCT --release {meta.release} --support-end): not written")
+    if not meta.declaration_url:
+        missing.append("no EU declaration of conformity URL (prodsec product docs PRODUCT --doc-url): "
+                       "not written")
+    return replace(meta, manufacturer=meta.manufacturer or maker, warnings=tuple(missing))
+
+
+# ---- CycloneDX (1.6 and 1.7) -------------------------------------------------------------
+
+
+def _contact_url(value: str) -> str:
+    """A security contact as an IRI: an e-mail address becomes a mailto: URL."""
+    return f"mailto:{value}" if "@" in value and "://" not in value and ":" not in value else value
+
+
+def cyclonedx_references(meta: CraMetadata) -> list[dict[str, Any]]:
+    """``externalReferences`` of the product: where to report, the policy, advisories, the
+    declaration of conformity and the manufacturer's site (only those prodsec holds)."""
+    refs = []
+    for value, kind, comment in (
+            (meta.security_contact, "security-contact",
+             "single point of contact for vulnerability reports (CRA Art. 13(17), Annex II (2))"),
+            (meta.vdp_url, "support", "coordinated vulnerability disclosure policy (CRA Annex I "
+                                      "Part II (5))"),
+            (meta.security_txt_url, "rfc-9116", "security.txt"),
+            (meta.csaf_url, "advisories", "CSAF provider metadata"),
+            (meta.declaration_url, "documentation",
+             "EU declaration of conformity (CRA Art. 28, Annex II (6))"),
+            (meta.website, "website", "manufacturer")):
+        if value:
+            url = _contact_url(value) if kind == "security-contact" else value
+            refs.append({"url": url, "type": kind, "comment": comment})
+    return refs
+
+
+def cyclonedx_manufacturer(meta: CraMetadata) -> dict[str, Any]:
+    """``metadata.manufacturer`` (an organizationalEntity): name, address, site, contact."""
+    entity: dict[str, Any] = {"name": meta.manufacturer}
+    if meta.address:
+        entity["address"] = {"streetAddress": meta.address[:500]}
+    if meta.website:
+        entity["url"] = [meta.website]
+    if meta.email:
+        entity["contact"] = [{"email": meta.email}]
+    return entity
+
+
+def cyclonedx_lifecycles(meta: CraMetadata) -> list[dict[str, Any]]:
+    """The support period as a named lifecycle (CycloneDX has no end-of-support field)."""
+    if meta.support_end is None:
+        return []
+    return [{"name": "security-support",
+             "description": f"security updates provided until {meta.support_end.isoformat()} "
+                            "(CRA Art. 13(8) support period)"}]
+
+
+def cyclonedx_properties(meta: CraMetadata) -> list[dict[str, str]]:
+    """The same facts as machine-readable properties, for tools that read no lifecycle text."""
+    props = [{"name": "prodsec:cra:product-identifier", "value": meta.purl}]
+    if meta.support_end is not None:
+        props.append({"name": "prodsec:cra:support-period-end",
+                      "value": meta.support_end.isoformat()})
+    return props
+
+
+def apply_cyclonedx(doc: dict[str, Any], meta: CraMetadata) -> dict[str, Any]:
+    """Write the CRA facts into a CycloneDX document's metadata (its subject component gets the
+    product identifier and the references)."""
+    metadata = doc.setdefault("metadata", {})
+    metadata["manufacturer"] = cyclonedx_manufacturer(meta)
+    lifecycles = cyclonedx_lifecycles(meta)
+    if lifecycles:
+        metadata["lifecycles"] = lifecycles
+    metadata["properties"] = cyclonedx_properties(meta)
+    subject = metadata.setdefault("component", {"type": "application", "bom-ref": "product"})
+    subject.update({"name": meta.product, "version": meta.release, "purl": meta.purl})
+    subject["supplier"] = {"name": meta.manufacturer}
+    references = cyclonedx_references(meta)
+    if references:
+        subject["externalReferences"] = references
+    return doc
