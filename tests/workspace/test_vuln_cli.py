@@ -71,7 +71,8 @@ def test_cli_flow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
               for f in json.loads(run("findings", NAME, "1.8.0", "--format", "json"))["findings"]}
     assert states[vid] == "exploitable" and not any(v.startswith("CVE-2099") for v in states)
     advisory = tmp_path / "advisory.json"
-    run("csaf", "author", NAME, "1.8.0", "--tracking-id", "ACME-1", "--output", str(advisory))
+    run("csaf", "author", NAME, "1.8.0", "--tracking-id", "ACME-1", "--output", str(advisory),
+        "--cvss", f"{vid}=CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:N/A:N")
     assert runner.invoke(app, ["csaf", "validate", str(advisory)]).exit_code == 0
     case = json.loads(run("case", "open", NAME, "--title", "exploited", "--exploited", vid,
                           "--aware-at", "2026-09-12T08:00Z", "--member-state", "DE",

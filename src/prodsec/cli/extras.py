@@ -18,7 +18,7 @@ EXTRA_OF_MODULE: dict[str, str] = {
     # server: the workspace database, the REST API and the web UI
     "sqlalchemy": "server", "alembic": "server", "fastapi": "server", "starlette": "server",
     "uvicorn": "server", "argon2": "server", "multipart": "server",
-    "python_multipart": "server", "psycopg": "server",
+    "python_multipart": "server", "psycopg": "server", "procrastinate": "server",
     # pdf
     "weasyprint": "pdf", "pypdfium2": "pdf",
     # pictures
@@ -26,7 +26,7 @@ EXTRA_OF_MODULE: dict[str, str] = {
     # vuln: SBOM, OSV, VEX, CSAF
     "cyclonedx": "vuln", "spdx_tools": "vuln", "csaf": "vuln", "packageurl": "vuln",
     "univers": "vuln", "semver": "vuln", "packaging": "vuln", "defusedxml": "vuln",
-    "cvss": "vuln", "jsonschema": "vuln", "lxml": "vuln",
+    "cvss": "vuln", "jsonschema": "vuln", "lxml": "vuln", "spdx_python_model": "vuln",
 }
 
 
