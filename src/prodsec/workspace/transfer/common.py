@@ -29,8 +29,11 @@ EXPORT_MEMBER = "organisation.json"
 # Transient state, not workspace data: the login limiter's recent failures. Left out of
 # backups, restores, content digests and the empty-target check (a new server's failed logins
 # must not block a restore into it).
-TRANSIENT = frozenset({"login_throttle", "password_resets"})
+# The job queue's state (procrastinate's tables and our progress reports) is transient too: a
+# restored workspace starts with no jobs, and its rescans can be queued again.
+TRANSIENT = frozenset({"login_throttle", "password_resets", "job_reports"})
 NOT_DATA = frozenset({"alembic_version"}) | TRANSIENT
+QUEUE_PREFIX = "procrastinate_"
 #: Columns that hold another table's ids without a foreign key (``SbomComponent.part_id``: an
 #: existing SQLite table cannot gain one without a rebuild). An import remaps and checks them as
 #: if they had one.
@@ -112,7 +115,8 @@ def reflect(conn: Connection) -> list[sa.Table]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SAWarning)  # e.g. expression indexes we do not need
         meta.reflect(bind=conn)
-    return [t for t in meta.sorted_tables if t.name not in NOT_DATA]
+    return [t for t in meta.sorted_tables
+            if t.name not in NOT_DATA and not t.name.startswith(QUEUE_PREFIX)]
 
 
 def counter_pk(table: sa.Table) -> str | None:
