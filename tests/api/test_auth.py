@@ -404,3 +404,20 @@ def test_admin_reset_over_the_api(world: World) -> None:
     audit = world.call("GET", "/api/v1/audit/events", role="admin",
                        params={"entity_id": uid}).json()
     assert {"user.password_reset", "user.password_set"} <= {e["action"] for e in audit["items"]}
+
+
+def test_every_forwarded_for_line_counts(proxied: TestClient) -> None:
+    """A proxy that appends its own ``X-Forwarded-For`` line (HAProxy) after the client's: the
+    real client at the right of the last line is keyed, not the client's spoofed first line
+    (pentest h11pen F2: 12/12 guesses got through when only the first line was read)."""
+    frozen(proxied)
+    for i in range(5):
+        spoofed = [("X-Forwarded-For", f"198.51.100.{i}"), ("X-Forwarded-For", "203.0.113.7")]
+        assert proxied.post(LOGIN, headers=spoofed, json={
+            "email": f"spray{i}@acme.example", "password": "guess"}).status_code == 401
+    spoofed = [("X-Forwarded-For", "198.51.100.99"), ("X-Forwarded-For", "203.0.113.7")]
+    assert proxied.post(LOGIN, headers=spoofed, json={
+        "email": "other@acme.example", "password": "guess"}).status_code == 429
+    # ...and the address the attacker named on its own line was never charged
+    assert proxied.post(LOGIN, headers=from_client("198.51.100.0"), json={
+        "email": "other@acme.example", "password": "guess"}).status_code == 401

@@ -12,7 +12,7 @@ from typing import Any
 
 from prodsec.core.sbom import Component, Dependency, Hash, Issue, Sbom, ValidationReport
 from prodsec.errors import SbomFormatError, UnsupportedSbomVersion
-from prodsec.formats._io import decode_text, load_json, load_yaml
+from prodsec.formats._io import decode_text, load_json, load_yaml, refuse_unstorable
 
 VERSIONS = ("SPDX-2.2", "SPDX-2.3")
 FORWARD = {"DEPENDS_ON", "CONTAINS"}
@@ -41,13 +41,13 @@ def parse(data: bytes, source: str) -> Sbom:
     """Packages (as components) and relationships (as dependency edges) of an SPDX document."""
     document, version = _document(data, source)
     components = tuple(_component(p) for p in document.packages)
-    return Sbom(
+    return refuse_unstorable(Sbom(
         format="SPDX",
         spec_version=version,
         components=components,
         dependencies=tuple(_edges(document.relationships)),
         name=document.creation_info.name,
-    )
+    ), source)
 
 
 def _document(data: bytes, source: str) -> tuple[Any, str]:

@@ -843,7 +843,7 @@ async def import_sbom(request: Request, pid: str, sent: EditorForm) -> Response:
     on worker threads."""
     from prodsec.errors import InputError
     from prodsec.workspace import writes
-    from prodsec.workspace.vulnerabilities import get_release, parse_sbom
+    from prodsec.workspace.vulnerabilities import get_release, parse_sbom, prepare_sbom
     from prodsec.workspace.vulnerabilities import import_sbom as store
 
     actor, csrf, form = sent.actor, sent.csrf, sent.form
@@ -853,8 +853,10 @@ async def import_sbom(request: Request, pid: str, sent: EditorForm) -> Response:
         data, name = await _upload(form, "an SBOM")
         await writes.read(database, lambda s: get_release(s, actor, pid, release))  # 404
         parsed = await run_in_threadpool(parse_sbom, data, name)  # before the transaction
+        prepared = await writes.read(database, lambda s: prepare_sbom(  # rows, off the lock
+            s, actor, pid, release, name, parsed))
         release_id = str((await writes.write(database, actor.org_id, lambda s: store(
-            s, actor, pid, release, data, name, parsed)))["release_id"])
+            s, actor, pid, release, data, name, prepared)))["release_id"])
     except NotFound as exc:
         raise PageError(404, str(exc)) from None
     except (InputError, PermissionDenied) as exc:
