@@ -357,6 +357,28 @@ def test_an_invitation_is_accepted_or_declined_by_its_own_account_only(world: Wo
     assert login(world.client, "invited@acme.example").status_code == 401  # withdrawn: no member
 
 
+@pytest.mark.parametrize(("email", "status"), [
+    (" viewer@globex.example ", 409),  # stored with its spaces before (pentest h11pen F5)
+    ("viewer@globex.example\u200b", 422),  # zero-width space: stored as a lookalike before
+    ("view\u202eer@globex.example", 422),  # a bidi control
+    ("viewer @globex.example", 422),
+    ("\uff56iewer@GLOBEX.example", 409),  # full-width v: NFKC makes it the same address
+    ("viewer@globex..example", 422),
+])
+def test_lookalike_addresses_of_an_account_are_refused(world: World, email: str,
+                                                       status: int) -> None:
+    """One normalisation (``users.normalise_email``) on every face: a lookalike of another
+    organisation's account is that account (409) or no address at all (422 naming the
+    character), never a new account that shows as the other organisation's member."""
+    answer = world.call("POST", "/api/v1/users", role="admin",
+                        json={"email": email, "role": "viewer"})
+    assert answer.status_code == status, answer.text
+    if status == 422:
+        assert answer.json()["errors"][0]["field"] == "email"
+    listed = world.call("GET", "/api/v1/users", role="admin").json()["items"]
+    assert all(u["email"].isascii() and " " not in u["email"] for u in listed)
+
+
 # ---- passwords over the API ---------------------------------------------------------------
 
 NEW_PASSWORD = "violet kettle under the stairs"

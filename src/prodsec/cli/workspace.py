@@ -106,12 +106,12 @@ def user_password(email: str, org: OrgOpt = "default", password_stdin: PasswordS
 
     from prodsec.db.models import User
     from prodsec.workspace.context import NotFound
-    from prodsec.workspace.users import actor_for, change_password
+    from prodsec.workspace.users import actor_for, change_password, lookup_email
 
     current = _secret("Current password", password_stdin)
     new = _secret("New password (15+ characters)", password_stdin, confirm=True)
     with workspace(db, org) as (_, session, cli):
-        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+        user = session.scalar(select(User).where(User.email == lookup_email(email)))
         if user is None:
             raise NotFound(f"no user {email!r} in {org}")
         ended = change_password(session, actor_for(session, user, cli.org_id), current, new)
@@ -127,10 +127,10 @@ def user_reset(email: str, org: OrgOpt = "default", db: DbOpt = None) -> None:
 
     from prodsec.db.models import User
     from prodsec.workspace.context import NotFound
-    from prodsec.workspace.users import issue_password_reset
+    from prodsec.workspace.users import issue_password_reset, lookup_email
 
     with workspace(db, org) as (_, session, actor):
-        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+        user = session.scalar(select(User).where(User.email == lookup_email(email)))
         if user is None:
             raise NotFound(f"no user {email!r} in {org}")
         secret, expires = issue_password_reset(session, actor, user.id)

@@ -89,7 +89,7 @@ def list_tokens(work: Admin, page: PagingDep) -> schemas.Page[schemas.Token]:
 def create_token(work: Admin, body: schemas.TokenIn) -> schemas.TokenCreated:
     """Issue a token for a member; the secret is in this response only."""
     secret, token = users.create_token(work.session, work.actor, body.email, body.name, body.days)
-    view = users.token_view(token, body.email.lower())
+    view = users.token_view(token, users.lookup_email(body.email))
     return schemas.TokenCreated.model_validate(view | {"token": secret})
 
 
