@@ -344,3 +344,21 @@ def test_an_sbom_over_the_component_limit_is_refused_naming_both(
     assert "PRODSEC_MAX_SBOM_COMPONENTS" in refused.json()["detail"]
     assert world.call("POST", f"/api/v1/products/{pid}/releases/1.0/sbom", role="editor",
                       params={"filename": "ok.cdx.json"}, content=_big_bom(20)).status_code == 200
+
+
+@pytest.mark.parametrize("field", ["name", "version", "bom-ref"])
+def test_a_nul_in_an_sbom_component_is_refused_alike_on_both_backends(
+        world: World, field: str) -> None:
+    """SQLite stored ``"a\\u0000b"`` through the bulk insert (the ORM flush guard never ran),
+    PostgreSQL refused it with a generic 422, and the organisation's export then could not be
+    imported anywhere (pentest h11pen F3). Now the parser refuses it, naming the component."""
+    component = {"type": "library", "name": "zlib", "version": "1.3", "bom-ref": "zlib",
+                 "purl": "pkg:generic/zlib@1.3"}
+    component[field] = f"a{chr(0)}b"
+    bom = {"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
+           "components": [component]}
+    refused = world.call("POST", f"/api/v1/products/{world.ids['product_id']}/releases/1.0/sbom",
+                         params={"filename": "nul.cdx.json"}, content=json.dumps(bom).encode())
+    assert refused.status_code == 422, refused.text
+    detail = refused.json()["detail"]
+    assert "component 1" in detail and "NUL" in detail, detail
