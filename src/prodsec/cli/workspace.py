@@ -298,16 +298,25 @@ def control_add(
 
 @audit_app.command("verify")
 def audit_verify(org: OrgOpt = "default", db: DbOpt = None) -> None:
-    """Recompute the audit hash chain (HMAC under the server's secret key); exit 1 if any
-    event was edited or removed, or if the key is not the one that wrote the chain."""
+    """Recompute the audit hash chain (HMAC under the server's secret key).
+
+    Exit 0: intact, and every event authenticated. Exit 1: an event was edited or removed, or
+    the key is not the one that wrote the chain. Exit 4: intact, but some events are not
+    authenticated — written before the chain was keyed (plain SHA-256, which anyone can
+    recompute), or older than a restore of a backup whose signature was not verified
+    (``db restore --trust-unsigned``); the message says which.
+    """
     from prodsec.workspace import audit
 
     with workspace(db, org) as (_, session, actor):
         report = audit.verify(session, actor.org_id)
     if report.ok:
-        older = f" ({report.unkeyed} from before keying, plain SHA-256)" if report.unkeyed else ""
-        print(f"audit trail intact: {report.events} events{older}")
-        return
+        note = report.authentication_note()
+        if note is None:
+            print(f"audit trail intact: {report.events} events, all authenticated")
+            return
+        print(f"audit trail intact but not authenticated: {note}")
+        raise typer.Exit(4)
     for problem in report.problems:
         print(f"error: {problem}", file=sys.stderr)
     raise typer.Exit(1)
