@@ -9,7 +9,6 @@ export unimportable.) A test checks each limit against the column it lands in.
 
 from __future__ import annotations
 
-import os
 import re
 
 #: Names: products, organisations, controls, tokens, people, owners.
@@ -58,9 +57,3 @@ def problem(value: str, limit: int, *, required: bool = False) -> str | None:
                     "from what it is")
     return None
 
-
-def sbom_components() -> int:
-    """The component limit in force: ``PRODSEC_MAX_SBOM_COMPONENTS`` when set to a positive
-    whole number, else ``SBOM_COMPONENTS``."""
-    value = os.environ.get(SBOM_COMPONENTS_ENV, "").strip()
-    return int(value) if value.isdigit() and int(value) > 0 else SBOM_COMPONENTS

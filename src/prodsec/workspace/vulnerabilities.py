@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -96,24 +97,31 @@ def sbom_quality(data: bytes, source: str) -> dict[str, Any]:
 def parse_sbom(data: bytes, filename: str) -> tuple[Sbom, dict[str, Any]]:
     """The SBOM and its quality report: the slow part of an import, which needs no database
     (the server runs it before the write transaction begins). An SBOM over the component limit
-    (``prodsec.core.limits.sbom_components``) is refused here, before anything else is built."""
+    (``sbom_component_limit``) is refused here, before anything else is built."""
     from prodsec.vuln.quality import document_facts, quality
 
     sbom = read_sbom(data, filename, sized=True)
     return sbom, quality(sbom, document_facts(data))
 
 
-def check_size(sbom: Sbom, filename: str) -> None:
-    """Refuse (413) an SBOM with more components, or more dependency edges, than the limit."""
+def sbom_component_limit() -> int:
+    """The limit in force: ``PRODSEC_MAX_SBOM_COMPONENTS`` when set to a positive whole number,
+    else ``prodsec.core.limits.SBOM_COMPONENTS`` (read per import: no restart to change it)."""
     from prodsec.core import limits
 
-    limit = limits.sbom_components()
+    value = os.environ.get(limits.SBOM_COMPONENTS_ENV, "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else limits.SBOM_COMPONENTS
+
+
+def check_size(sbom: Sbom, filename: str) -> None:
+    """Refuse (413) an SBOM with more components, or more dependency edges, than the limit."""
+    limit = sbom_component_limit()
     for what, count in (("components", len(sbom.components)),
                         ("dependency edges", len(sbom.dependencies))):
         if count > limit:
             raise EvidenceTooLarge("sbom", f"{Path(filename).name}: {count} {what}, more than "
                                    f"the limit of {limit} per SBOM (an administrator can raise "
-                                   f"it with {limits.SBOM_COMPONENTS_ENV})")
+                                   "it with PRODSEC_MAX_SBOM_COMPONENTS)")
 
 
 @dataclass
