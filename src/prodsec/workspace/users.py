@@ -200,10 +200,7 @@ def add_member(session: Session, actor: Actor, email: str, role: str, password: 
     actor.require("admin")
     if role not in ROLES:
         raise ValidationFailed("role", f"expected one of {', '.join(ROLES)}, got {role!r}")
-    email = email.strip().lower()
-    if "@" not in email:
-        raise ValidationFailed("email", f"expected an e-mail address, got {email[:80]!r}")
-    bounded("email", email, limits.EMAIL)
+    email = normalise_email(email)
     bounded("name", name, limits.NAME)
     org_name = organisation_name(session, actor)
     if not password:

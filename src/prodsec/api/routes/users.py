@@ -34,7 +34,8 @@ def add_user(work: Admin, body: schemas.MemberIn) -> schemas.InvitationOut:
     invitation = users.add_member(work.session, work.actor, body.email, body.role,
                                   body.password, body.name)
     return schemas.InvitationOut.model_validate(users.invitation_view(
-        invitation, body.email.strip().lower(), users.organisation_name(work.session, work.actor)))
+        invitation, users.normalise_email(body.email),
+        users.organisation_name(work.session, work.actor)))
 
 
 @router.get("/invitations", response_model=list[schemas.InvitationOut])
