@@ -75,6 +75,9 @@ def test_old_loader_walk_of_the_bomb_does_not_hang() -> None:
     (b"[" * 5000 + b"]" * 5000, "nested deeper than 100 levels"),
     (b'{"a": ', "line 1 column 7: invalid JSON"),
     (b"\xff\xfe", "byte 0: not UTF-8 text"),
+    (b'{"name": "x", "name": "y"}', "/: the key 'name' appears more than once"),
+    (b'{"vulnerabilities": [{"id": 1}, {"id": 2, "analysis": {"state": "a", "state": "b"}}]}',
+     "/vulnerabilities/1/analysis: the key 'state' appears more than once"),
 ])
 def test_json_refusals(data: bytes, expected: str) -> None:
     with pytest.raises(FormatError) as caught:

@@ -12,7 +12,11 @@ Every document is bounded before it can cost memory or time:
   (recursive) constructor or any later ``json.dumps`` could overflow;
 - values: a lone surrogate (``"\\ud800"``) cannot be stored or printed as UTF-8, and an integer
   past 64 bits is no count or id anyone means (and past 4 300 digits ``str()`` refuses it): both
-  are refused with the path of the value.
+  are refused with the path of the value;
+- duplicate keys: a JSON object that names a key twice (``{"name": "x", "name": "y"}``) means
+  whatever the reader keeps — Python the last value, other tools the first — so a document can
+  show one thing to a reviewer's tool and another to prodsec. Refused with the key and the
+  path of the object.
 
 Every failure is a ``FormatError`` (or the caller's subclass of it) naming the source, the line
 and column when known, and what was expected.
@@ -54,8 +58,9 @@ def load_json(data: bytes | str, source: str, *, max_bytes: int = MAX_BYTES,
     """Parse JSON, naming line and column of a syntax error; refuse what ``check_values`` does."""
     check_size(data, source, max_bytes, error)
     text = decode_text(data, source, error)
+    duplicates = _Duplicates()
     try:
-        value = json.loads(text)
+        value = json.loads(text, object_pairs_hook=duplicates.hook)
     except json.JSONDecodeError as exc:
         problem = f"invalid JSON: {exc.msg}"
         raise error(f"{source}: line {exc.lineno} column {exc.colno}: {problem}", source=source,
@@ -64,8 +69,28 @@ def load_json(data: bytes | str, source: str, *, max_bytes: int = MAX_BYTES,
         raise _fail(error, source, f"nested deeper than {max_depth} levels") from None
     except ValueError as exc:  # e.g. an integer of more than 4 300 digits
         raise _fail(error, source, f"invalid JSON: {_short(exc)}") from None
-    check_values(value, source, max_depth, error)
+    check_values(value, source, max_depth, error, duplicates.found)
     return value
+
+
+class _Duplicates:
+    """``object_pairs_hook`` that notes, per object built, the first key it saw twice; the
+    walk in ``check_values`` then reports it with the object's path (the hook cannot know
+    where it is)."""
+
+    def __init__(self) -> None:
+        self.found: dict[int, str] = {}
+
+    def hook(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result = dict(pairs)
+        if len(result) != len(pairs):
+            seen: set[str] = set()
+            for key, _value in pairs:
+                if key in seen:
+                    self.found[id(result)] = key
+                    break
+                seen.add(key)
+        return result
 
 
 def load_yaml(data: bytes | str, source: str, *, aliases: bool = False,
@@ -147,14 +172,20 @@ def _add(stack: list[list[Any]], sizes: dict[str, int], anchor: str | None, size
 
 
 def check_values(value: Any, source: str, max_depth: int = MAX_DEPTH,
-                 error: type[FormatError] = FormatError) -> None:
+                 error: type[FormatError] = FormatError,
+                 duplicates: dict[int, str] | None = None) -> None:
     """Refuse deep nesting, lone surrogates and integers past 64 bits (iteratively: a deep
-    document cannot overflow the stack here), naming the JSON pointer of the value."""
+    document cannot overflow the stack here), naming the JSON pointer of the value; and the
+    objects ``duplicates`` names (by ``id``) as holding a key twice."""
     stack: list[tuple[Any, int, tuple[Any, ...]]] = [(value, 1, ())]
     while stack:
         item, depth, path = stack.pop()
         if depth > max_depth:
             raise _fail(error, source, f"{pointer(path)}: nested deeper than {max_depth} levels")
+        if isinstance(item, dict) and duplicates and id(item) in duplicates:
+            key = duplicates[id(item)]
+            raise _fail(error, source, f"{pointer(path)}: the key {_printable(key)!r} appears "
+                        "more than once (which value is meant is ambiguous); keep one")
         if isinstance(item, dict):
             for key, child in item.items():
                 if isinstance(key, str):

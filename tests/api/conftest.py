@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ROUTER = yaml.safe_load((ROOT / "examples/products/router.yaml").read_text())
 CAMERA = yaml.safe_load((ROOT / "examples/products/camera.yaml").read_text())
 AS_OF = "2026-11-27"
-PASSWORD = "correct horse battery staple"
+PASSWORD = "amber lantern over quiet fjords"
 ROLES = ("admin", "editor", "viewer")
 SCHEMA = "prodsec_api_tests"
 TEST_SETTINGS = Settings(max_upload_bytes=4096, login_failures=5)

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from tests.api.conftest import PASSWORD, TEST_SETTINGS, TestClient, World
 
 from prodsec.api import create_app
@@ -357,6 +357,33 @@ def test_an_invitation_is_accepted_or_declined_by_its_own_account_only(world: Wo
     assert login(world.client, "invited@acme.example").status_code == 401  # withdrawn: no member
 
 
+@pytest.mark.parametrize(("email", "status"), [
+    (" viewer@globex.example ", 201),  # stored with its spaces before (pentest h11pen F5)
+    ("viewer@globex.example\u200b", 422),  # zero-width space: stored as a lookalike before
+    ("view\u202eer@globex.example", 422),  # a bidi control
+    ("viewer @globex.example", 422),
+    ("\uff56iewer@GLOBEX.example", 201),  # full-width v: NFKC makes it the same address
+    ("viewer@globex..example", 422),
+])
+def test_lookalike_addresses_of_an_account_are_that_account_or_refused(
+        world: World, database: Database, email: str, status: int) -> None:
+    """One normalisation (``users.normalise_email``) on every face: a lookalike of another
+    organisation's account is an invitation to that very account (the answer any address
+    gets) or no address at all (422 naming the character) — never a new account that shows
+    as the other organisation's member."""
+    with database.transaction() as session:
+        accounts = session.scalar(select(func.count()).select_from(User))
+    answer = world.call("POST", "/api/v1/users", role="admin",
+                        json={"email": email, "role": "viewer", "password": PASSWORD})
+    assert answer.status_code == status, answer.text
+    if status == 422:
+        assert answer.json()["errors"][0]["field"] == "email"
+    else:
+        assert answer.json()["email"] == "viewer@globex.example"
+    with database.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(User)) == accounts
+
+
 # ---- passwords over the API ---------------------------------------------------------------
 
 NEW_PASSWORD = "violet kettle under the stairs"
@@ -404,3 +431,20 @@ def test_admin_reset_over_the_api(world: World) -> None:
     audit = world.call("GET", "/api/v1/audit/events", role="admin",
                        params={"entity_id": uid}).json()
     assert {"user.password_reset", "user.password_set"} <= {e["action"] for e in audit["items"]}
+
+
+def test_every_forwarded_for_line_counts(proxied: TestClient) -> None:
+    """A proxy that appends its own ``X-Forwarded-For`` line (HAProxy) after the client's: the
+    real client at the right of the last line is keyed, not the client's spoofed first line
+    (pentest h11pen F2: 12/12 guesses got through when only the first line was read)."""
+    frozen(proxied)
+    for i in range(5):
+        spoofed = [("X-Forwarded-For", f"198.51.100.{i}"), ("X-Forwarded-For", "203.0.113.7")]
+        assert proxied.post(LOGIN, headers=spoofed, json={
+            "email": f"spray{i}@acme.example", "password": "guess"}).status_code == 401
+    spoofed = [("X-Forwarded-For", "198.51.100.99"), ("X-Forwarded-For", "203.0.113.7")]
+    assert proxied.post(LOGIN, headers=spoofed, json={
+        "email": "other@acme.example", "password": "guess"}).status_code == 429
+    # ...and the address the attacker named on its own line was never charged
+    assert proxied.post(LOGIN, headers=from_client("198.51.100.0"), json={
+        "email": "other@acme.example", "password": "guess"}).status_code == 401

@@ -25,6 +25,9 @@ PROFILE = '{"name": %s, "markets": ["EU"]%s}'
     ("/api/v1/check", '{"profile": ' + PROFILE % ('"x"', ', "vehicle": {"ecus": ' + "1" * 5000
                                                   + "}") + "}", "4300 digits"),
     ("/api/v1/check", '{"profile": ' + "[" * 5000 + "]" * 5000 + "}", "nested deeper"),
+    # the last "name" silently won before (pentest h11pen I4)
+    ("/api/v1/products", '{"profile": ' + PROFILE % ('"x", "name": "y"', "") + "}",
+     "/profile: the key 'name' appears more than once"),
 ])
 def test_hostile_json_values_are_422(client: TestClient, database: Database, path: str,
                                      body: str, where: str) -> None:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-OLD, NEW, NEWER = "correct horse battery staple", "violet kettle under the stairs", \
+OLD, NEW, NEWER = "amber lantern over quiet fjords", "violet kettle under the stairs", \
     "seven quiet lanterns by the sea"
 
 

@@ -15,7 +15,7 @@ from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.engine import Database, open_database
 from prodsec.workspace.users import create_user
 
-PASSWORD = "correct horse battery staple"
+PASSWORD = "amber lantern over quiet fjords"
 USERS = {"admin@acme.example": ("Acme", "admin"), "editor@acme.example": ("Acme", "editor"),
          "viewer@acme.example": ("Acme", "viewer"), "admin@globex.example": ("Globex", "admin")}
 

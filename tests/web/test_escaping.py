@@ -180,7 +180,9 @@ def test_sign_in_and_admin_pages_escape(app: Any) -> None:
     assert refused.status_code == 401
     assert_escaped(refused, "login error keeps the e-mail")
     csrf = sign_in(client, "admin@acme.example")
-    added = client.post("/admin/users", data={"csrf_token": csrf, "email": f"n{PAYLOAD}@acme.example",
+    # no space in an address (users.normalise_email); "/" still separates the probe's attribute
+    address = f"n{PAYLOAD.replace(' ', '/')}@acme.example"
+    added = client.post("/admin/users", data={"csrf_token": csrf, "email": address,
                                               "name": PAYLOAD, "role": "viewer",
                                               "password": "a long enough password"},
                         follow_redirects=False)

@@ -46,7 +46,7 @@ def make_actor(db: Database, org: str, role: str, email: str | None = None) -> A
     email = email or f"{role}@{org.lower().replace(' ', '-')}.example"
     with db.transaction() as session:
         organisation = get_or_create_org(session, org)
-        user, _ = create_user(session, org, email, role, "correct horse battery staple")
+        user, _ = create_user(session, org, email, role, "amber lantern over quiet fjords")
         return Actor(user.id, user.email, organisation.id, role)
 
 

@@ -15,7 +15,7 @@ from prodsec.workspace import users
 from prodsec.workspace.context import Actor, Conflict, NotFound, PermissionDenied, ValidationFailed
 from tests.workspace.conftest import make_actor
 
-PASSWORD = "correct horse battery staple"
+PASSWORD = "amber lantern over quiet fjords"
 TYPED = "the admin's choice of password"
 
 

@@ -112,10 +112,39 @@ def test_duplicate_release_is_a_sentence(database: Database, editor: Actor,
         products.add_release(s, editor, product_id, "1.0", None, None)
 
 
+@pytest.mark.parametrize(("field", "call"), [
+    ("profile.name", lambda s, a, kb: products.add_product(s, a, kb, {
+        **ROUTER, "name": "Router \u202eevil"})),
+    ("filename", lambda s, a, kb: compliance.add_evidence(
+        s, a, Path("unused"), "Report", url="https://example.com",
+        filename="e\u202egnp.exe")),
+    ("title", lambda s, a, kb: compliance.add_evidence(
+        s, a, Path("unused"), "Pen\u2067test", url="https://example.com")),
+    ("name", lambda s, a, kb: compliance.add_control(
+        s, a, kb, "\u202aUnique passwords", ["uk-psti:schedule-1:1"])),
+])
+def test_bidirectional_controls_are_refused_in_names_and_titles(
+        database: Database, editor: Actor, kb: KnowledgeBase, field: str, call: Any) -> None:
+    """"e\u202egnp.exe" showed as "eexe.png" in a download (pentest h11pen I3)."""
+    with pytest.raises(ValidationFailed) as caught, database.transaction() as s:
+        call(s, editor, kb)
+    assert caught.value.field == field and "bidirectional control U+20" in str(caught.value)
+
+
+def test_free_text_may_hold_bidirectional_controls(database: Database, editor: Actor,
+                                                   kb: KnowledgeBase) -> None:
+    """Descriptions may quote right-to-left text; only one-line names and titles refuse."""
+    with database.transaction() as s:
+        compliance.add_control(s, editor, kb, "Passwords", ["uk-psti:schedule-1:1"],
+                               "\u202bمرحبا\u202c")
+
+
 # ---- property: what is accepted round-trips ------------------------------------------------------
 
-#: Text as users type it: any character but surrogates and NUL (which PostgreSQL refuses).
-CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+#: Text as users type it: any character but surrogates and NUL (which PostgreSQL refuses) and
+#: the bidirectional controls names and titles refuse.
+CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"
+                      "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def text(limit: int, *, required: bool = False) -> st.SearchStrategy[str]:

@@ -21,7 +21,7 @@ from prodsec.db.models import Base, LoginThrottle
 from prodsec.workspace import users
 from prodsec.workspace.throttle import LoginLimiter, account_key
 
-PASSWORD = "correct horse battery staple"
+PASSWORD = "amber lantern over quiet fjords"
 ACCOUNT, CLIENT = "account:alice@acme.example", "client:203.0.113.7"
 T0 = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC)
 

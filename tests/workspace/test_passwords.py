@@ -16,7 +16,7 @@ from prodsec.workspace import passwords, sessions, users
 from prodsec.workspace.context import Actor, NotFound, PermissionDenied, ValidationFailed
 from tests.workspace.conftest import make_actor
 
-GOOD = "correct horse battery staple"
+GOOD = "amber lantern over quiet fjords"
 NEW = "violet kettle under the stairs"
 
 
@@ -60,6 +60,13 @@ def test_accepted(password: str) -> None:
     ("abcabcabcabcabcabc", "repetition"),
     ("123456789012345678", "repetition"),
     ("zyxwvutsrqponmlkj", "repetition"),
+    ("qwertyuiopasdfg", "keyboard"),  # accepted before (pentest h11pen I2)
+    ("poiuytrewq lkjhgfdsa", "keyboard"),
+    ("azertyuiopqsdfghjklm", "keyboard"),
+    ("correcthorsebatterystaple", "well-known phrase"),  # accepted before (I2)
+    ("Correct Horse Battery Staple!", "well-known phrase"),
+    ("correct horse battery staple zebra", "well-known phrase"),  # the phrase does not count
+    ("The quick brown fox jumps over the lazy dog", "well-known phrase"),
 ])
 def test_refused(password: str, why: str) -> None:
     problem = refused(password)
@@ -78,7 +85,7 @@ def test_context_words_do_not_count() -> None:
 
 def test_length_counts_code_points_after_nfkc() -> None:
     """Full-width letters are their ASCII selves: one password whichever keyboard typed it."""
-    wide = "ｃｏｒｒｅｃｔ ｈｏｒｓｅ ｂａｔｔｅｒｙ ｓｔａｐｌｅ"
+    wide = "ａｍｂｅｒ ｌａｎｔｅｒｎ ｏｖｅｒ ｑｕｉｅｔ ｆｊｏｒｄｓ"
     assert passwords.normalise(wide) == GOOD
     assert refused("ﬁ" * 15) is not None  # "fi" ligature: "fifififi…" is a repetition
 

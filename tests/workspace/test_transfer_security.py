@@ -189,6 +189,77 @@ def test_restore_refuses_a_forged_backup_and_one_made_with_another_key(
     assert "signature not verified (--trust-unsigned)" in result.notes
 
 
+def forge_backup(good: Path, forged: Path) -> None:
+    """What pentest h11pen F4 did without any key: rename a product, drop an event, re-chain
+    the organisation's events as plain SHA-256, fix the manifest hashes, strip the signature."""
+    with zipfile.ZipFile(good) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    manifest = json.loads(members["manifest.json"])
+
+    def rows(name: str) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in members[f"tables/{name}.jsonl"].splitlines()]
+
+    def put(name: str, new: list[dict[str, Any]]) -> None:
+        members[f"tables/{name}.jsonl"] = "".join(json.dumps(r) + "\n" for r in new).encode()
+
+    products_ = rows("products")
+    products_[0]["name"] = "FORGED product"
+    put("products", products_)
+    org = products_[0]["org_id"]
+    events = sorted((e for e in rows("audit_events") if e["org_id"] == org),
+                    key=lambda e: e["seq"])[:-1]
+    prev = audit.GENESIS
+    for seq, event in enumerate(events, start=1):
+        event.update(seq=seq, prev_hash=prev, key_id=None)
+        event["hash"] = prev = audit.event_hash(prev, audit.hashed_fields(event))
+    put("audit_events", [e for e in rows("audit_events") if e["org_id"] != org] + events)
+    for entry in manifest["tables"]:
+        entry["sha256"] = hashlib.sha256(members[entry["file"]]).hexdigest()
+    manifest.pop("signature", None)
+    members["manifest.json"] = json.dumps(manifest).encode()
+    write_zip(forged, list(members.items()))
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("to_kind", ["sqlite", pytest.param("postgresql", marks=PG)])
+def test_a_forged_backup_restored_with_trust_unsigned_is_not_authenticated(
+        source: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, to_kind: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Before, the forged restore verified as "audit trail intact: 15 events (15 from before
+    keying)", exit 0, and nothing recorded the unverified restore. Now each organisation's
+    chain ends in a keyed event saying so, and ``audit verify`` exits 4 naming the events it
+    cannot vouch for (the API's report has ``authenticated: false``)."""
+    good, forged = tmp_path / "b.zip", tmp_path / "forged.zip"
+    transfer.backup(source, good)
+    forge_backup(good, forged)
+    target = open_backend(to_kind, tmp_path, "target", monkeypatch, upgrade=False)
+    with pytest.raises(transfer.SignatureError):
+        transfer.restore(target, forged)
+    result = transfer.restore(target, forged, trust_unsigned=True)
+    assert any("not authenticated" in note for note in result.notes)
+    acme = org_id(target, "Acme")
+    with target.transaction() as s:
+        report = audit.verify(s, acme)
+        last = audit.history(s, Actor("x", "x", acme, "viewer"), limit=1)[0]
+    assert report.ok and not report.authenticated
+    assert report.unauthenticated == report.events - 1 == report.restored_unverified_at - 1
+    assert last["action"] == "db.restore.unverified" and last["after"]["authenticated"] is False
+    assert last["after"]["signature"]["verified"] is False
+    target.dispose()
+    if to_kind == "sqlite":
+        db = target.url.removeprefix("sqlite:///")
+        code, out, _ = run_cli("audit", "verify", "--org", "Acme", "--db", db, capsys=capsys)
+        assert code == 4, out
+        assert f"{report.unauthenticated} of {report.events} events are not authenticated" in out
+        assert "--trust-unsigned" in out
+    # a genuine, signed backup restores authenticated
+    fresh = open_backend("sqlite", tmp_path, "fresh", monkeypatch, upgrade=False)
+    transfer.restore(fresh, good)
+    with fresh.transaction() as s:
+        assert audit.verify(s, org_id(fresh, "Acme")).authenticated
+    fresh.dispose()
+
+
 # ---- 2. foreign keys and accounts ---------------------------------------------------------------
 
 

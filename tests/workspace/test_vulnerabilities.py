@@ -316,3 +316,18 @@ def test_findings_cascade_when_release_deleted(database: Database, editor: Actor
         s.delete(product)
     with database.transaction() as s:
         assert s.scalar(select(func.count()).select_from(FindingRecord)) == 0
+
+
+def test_bulk_inserts_refuse_text_the_database_cannot_store(database: Database,
+                                                            editor: Actor) -> None:
+    """Core ``insert()`` never flushes, so the flush guard did not see bulk rows (advisory
+    aliases, KEV entries, findings): ``_bulk`` checks them, JSON values too."""
+    from prodsec.db.guards import TextRefused, check_rows
+    from prodsec.db.models import KevEntry
+
+    with pytest.raises(TextRefused, match=r"^licenses: contains a NUL .*\(component 2 'b'\)"):
+        check_rows("component", [{"ref": "a", "licenses": ["MIT"]},
+                                 {"ref": "b", "licenses": ["MIT\x00"]}], ("ref",))
+    with database.transaction() as s, pytest.raises(TextRefused, match="cve: contains a NUL"):
+        vulns._bulk(s, KevEntry, [{"id": "k1", "org_id": editor.org_id, "cve": "CVE-1\x00",
+                                   "date_added": None, "source": "x"}])

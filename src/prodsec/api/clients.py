@@ -74,6 +74,12 @@ def client_address(peer: str | None, forwarded_for: str | None,
 
 
 def request_client(request: Any, trusted: tuple[str, ...] = ()) -> str:
-    """``client_address`` of a Starlette request."""
+    """``client_address`` of a Starlette request.
+
+    Every ``X-Forwarded-For`` field line counts, joined in order (RFC 9110 §5.3: repeated lines
+    equal one comma-joined line). Reading only the first would let a client's own line win over
+    the one a proxy appended (HAProxy's ``option forwardfor`` adds a line instead of merging).
+    """
     peer = request.client.host if request.client else None
-    return client_address(peer, request.headers.get("x-forwarded-for"), trusted)
+    lines = request.headers.getlist("x-forwarded-for")
+    return client_address(peer, ",".join(lines) if lines else None, trusted)

@@ -385,6 +385,9 @@ class ChainReport(BaseModel):
     problems: list[str]
     unkeyed: int = 0  # events from before the chain was keyed (plain SHA-256)
     wrong_key: bool = False  # keyed with another secret key than the server's
+    authenticated: bool = True  # ok, and no event unkeyed or before an unverified restore
+    unauthenticated: int = 0  # events unkeyed or older than an unverified restore
+    restored_unverified_at: int | None = None  # seq of the last unverified restore's event
 
 
 # ---- users and tokens ---------------------------------------------------------------------

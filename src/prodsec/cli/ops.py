@@ -40,7 +40,10 @@ def db_backup(file: FileArg, db: DbOpt = None) -> None:
 def db_restore(file: FileArg, db: DbOpt = None,
                trust_unsigned: Annotated[bool, typer.Option(
                    "--trust-unsigned", help="Restore a backup that is unsigned or signed with "
-                   "another server's key (an edited one is refused regardless).")] = False
+                   "another server's key. Its content is then not authenticated: an unsigned "
+                   "backup may have been edited (only a signed one that was edited afterwards "
+                   "is refused). Each organisation's audit trail records this, and "
+                   "'audit verify' reports the history before it as not authenticated.")] = False
                ) -> None:
     """Restore a backup into an empty database (SQLite or PostgreSQL), all or nothing.
 

@@ -105,12 +105,12 @@ def user_password(email: str, org: OrgOpt = "default", password_stdin: PasswordS
 
     from prodsec.db.models import User
     from prodsec.workspace.context import NotFound
-    from prodsec.workspace.users import actor_for, change_password
+    from prodsec.workspace.users import actor_for, change_password, lookup_email
 
     current = _secret("Current password", password_stdin)
     new = _secret("New password (15+ characters)", password_stdin, confirm=True)
     with workspace(db, org) as (_, session, cli):
-        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+        user = session.scalar(select(User).where(User.email == lookup_email(email)))
         if user is None:
             raise NotFound(f"no user {email!r} in {org}")
         ended = change_password(session, actor_for(session, user, cli.org_id), current, new)
@@ -126,10 +126,10 @@ def user_reset(email: str, org: OrgOpt = "default", db: DbOpt = None) -> None:
 
     from prodsec.db.models import User
     from prodsec.workspace.context import NotFound
-    from prodsec.workspace.users import issue_password_reset
+    from prodsec.workspace.users import issue_password_reset, lookup_email
 
     with workspace(db, org) as (_, session, actor):
-        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+        user = session.scalar(select(User).where(User.email == lookup_email(email)))
         if user is None:
             raise NotFound(f"no user {email!r} in {org}")
         secret, expires = issue_password_reset(session, actor, user.id)
@@ -258,16 +258,25 @@ def control_add(
 
 @audit_app.command("verify")
 def audit_verify(org: OrgOpt = "default", db: DbOpt = None) -> None:
-    """Recompute the audit hash chain (HMAC under the server's secret key); exit 1 if any
-    event was edited or removed, or if the key is not the one that wrote the chain."""
+    """Recompute the audit hash chain (HMAC under the server's secret key).
+
+    Exit 0: intact, and every event authenticated. Exit 1: an event was edited or removed, or
+    the key is not the one that wrote the chain. Exit 4: intact, but some events are not
+    authenticated — written before the chain was keyed (plain SHA-256, which anyone can
+    recompute), or older than a restore of a backup whose signature was not verified
+    (``db restore --trust-unsigned``); the message says which.
+    """
     from prodsec.workspace import audit
 
     with workspace(db, org) as (_, session, actor):
         report = audit.verify(session, actor.org_id)
     if report.ok:
-        older = f" ({report.unkeyed} from before keying, plain SHA-256)" if report.unkeyed else ""
-        print(f"audit trail intact: {report.events} events{older}")
-        return
+        note = report.authentication_note()
+        if note is None:
+            print(f"audit trail intact: {report.events} events, all authenticated")
+            return
+        print(f"audit trail intact but not authenticated: {note}")
+        raise typer.Exit(4)
     for problem in report.problems:
         print(f"error: {problem}", file=sys.stderr)
     raise typer.Exit(1)

@@ -9,6 +9,8 @@ export unimportable.) A test checks each limit against the column it lands in.
 
 from __future__ import annotations
 
+import re
+
 #: Names: products, organisations, controls, tokens, people, owners.
 NAME = 200
 #: E-mail addresses (RFC 5321: 64 + 1 + 255).
@@ -33,6 +35,18 @@ TEXT = 10_000
 #: API and the library agree (before, the API allowed 5, Typer 4 and the CLI's fast path any).
 MAPPING_DEPTH = 5
 
+#: Components (and, separately, dependency edges) in one SBOM. Every component becomes a row
+#: (and a purl key, a CSAF product id, finding candidates): 120 000 components held SQLite's
+#: writer lock for 81 s before the rows were built off the lock, and even now the insert alone
+#: grows with the count. 50 000 is a default, not a measurement of real SBOMs (the penetration
+#: test's suggestion); ``PRODSEC_MAX_SBOM_COMPONENTS`` raises (or lowers) it.
+SBOM_COMPONENTS = 50_000
+SBOM_COMPONENTS_ENV = "PRODSEC_MAX_SBOM_COMPONENTS"
+
+#: Bidirectional controls (LRE, RLE, PDF, LRO, RLO; LRI, RLI, FSI, PDI): in a name or a title
+#: they reorder what a reader sees ("e\u202egnp.exe" shows as "eexe.png"), never what it is.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
 
 def problem(value: str, limit: int, *, required: bool = False) -> str | None:
     """What is wrong with ``value`` under ``limit`` (None when it fits)."""
@@ -40,4 +54,11 @@ def problem(value: str, limit: int, *, required: bool = False) -> str | None:
         return "must not be empty"
     if len(value) > limit:
         return f"is {len(value)} characters long; the limit is {limit}"
+    if limit < TEXT:  # names, titles, labels, ids, URLs: one-line fields a reader must trust
+        found = BIDI_CONTROLS.search(value)
+        if found is not None:
+            return (f"contains the bidirectional control U+{ord(found.group()):04X} at "
+                    f"character {found.start() + 1}, which makes the text read differently "
+                    "from what it is")
     return None
+

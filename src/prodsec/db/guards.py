@@ -37,6 +37,32 @@ def text_problem(value: str) -> str | None:
     return "contains a lone surrogate (not valid Unicode text)"
 
 
+def check_rows(where: str, rows: list[dict[str, Any]], names: tuple[str, ...] = ()) -> None:
+    """The flush check for rows that go in by Core ``insert()`` (bulk imports), which never
+    flush: every text value, also inside JSON columns, naming the row (by ``names`` when
+    given, else its number) and the column."""
+    for number, row in enumerate(rows, start=1):
+        for column, value in row.items():
+            problem = _deep_problem(value)
+            if problem:
+                named = next((f" {row[n]!r}"[:82] for n in names if isinstance(row.get(n), str)
+                              and not text_problem(row[n])), "")
+                raise TextRefused(column, f"{problem} ({where} {number}{named})")
+
+
+def _deep_problem(value: Any) -> str | None:
+    if isinstance(value, str):
+        return text_problem(value)
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, list | tuple):
+        for item in value:
+            problem = _deep_problem(item)
+            if problem:
+                return problem
+    return None
+
+
 def _check_flush(session: Session, _context: Any, _instances: Any) -> None:
     for obj in (*session.new, *session.dirty):
         state = inspect(obj)

@@ -6,17 +6,46 @@ huge or hostile file before it costs memory or a ``RecursionError`` deep in a li
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from prodsec import untrusted
-from prodsec.errors import FormatError, UnsupportedVersion
+from prodsec.core.sbom import Sbom
+from prodsec.errors import FormatError, SbomFormatError, UnsupportedVersion
 
 MAX_BYTES = untrusted.MAX_BYTES
 MAX_DEPTH = untrusted.MAX_DEPTH
 
 __all__ = ["FormatError", "UnsupportedVersion", "check_depth", "decode_text", "expect_object",
            "load_json", "load_yaml", "pointer", "read_bytes"]
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_COMPONENT_TEXT = ("ref", "name", "version", "purl", "cpe", "supplier", "kind")
+
+
+def refuse_unstorable(sbom: Sbom, source: str) -> Sbom:
+    """``sbom``, unless a component's text holds a NUL or a lone surrogate: no database stores
+    the first the same way (SQLite keeps it, PostgreSQL refuses it, an export holding it is
+    refused by every import), the second is no text at all. Refused at parse time, naming the
+    component and the field, so both backends and ``sbom scan`` answer alike."""
+    for i, component in enumerate(sbom.components):
+        texts = [(f, getattr(component, f)) for f in _COMPONENT_TEXT]
+        texts += [("licenses", v) for v in component.licenses]
+        texts += [("hashes", h.value) for h in component.hashes]
+        for field, value in texts:
+            if isinstance(value, str) and _UNSTORABLE.search(value):
+                what = "a NUL character (U+0000)" if "\x00" in value else "a lone surrogate"
+                raise SbomFormatError(f"{source}: component {i + 1} (bom-ref "
+                                      f"{component.ref[:80]!r}): {field}: "
+                                      f"contains {what}, which cannot be stored",
+                                      source=source, problem=f"{field}: contains {what}")
+    for i, edge in enumerate(sbom.dependencies):
+        if _UNSTORABLE.search(edge.source) or _UNSTORABLE.search(edge.target):
+            raise SbomFormatError(f"{source}: dependency {i + 1}: contains a NUL character or a "
+                                  "lone surrogate, which cannot be stored", source=source)
+    return sbom
 
 
 def read_bytes(path: Path, limit: int = MAX_BYTES, error: type[FormatError] = FormatError) -> bytes:

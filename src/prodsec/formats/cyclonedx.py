@@ -14,7 +14,7 @@ from typing import Any
 
 from prodsec.core.sbom import Component, Dependency, Hash, Issue, Sbom, ValidationReport
 from prodsec.errors import SbomFormatError, UnsupportedSbomVersion
-from prodsec.formats._io import expect_object, load_json, pointer
+from prodsec.formats._io import expect_object, load_json, pointer, refuse_unstorable
 
 VERSIONS = ("1.2", "1.3", "1.4", "1.5", "1.6", "1.7")
 XML_NAMESPACE = "http://cyclonedx.org/schema/bom/"
@@ -45,9 +45,9 @@ def parse(data: bytes, source: str) -> Sbom:
         from prodsec.formats import _cyclonedx_xml
 
         root = _xml_root(data, source)
-        return _cyclonedx_xml.to_sbom(root, _xml_version(root, source))
+        return refuse_unstorable(_cyclonedx_xml.to_sbom(root, _xml_version(root, source)), source)
     doc = _json_document(data, source)
-    return _sbom_from_json(doc, source)
+    return refuse_unstorable(_sbom_from_json(doc, source), source)
 
 
 def _json_document(data: bytes, source: str) -> dict[str, Any]:

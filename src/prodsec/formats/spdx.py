@@ -13,7 +13,7 @@ from typing import Any
 from prodsec.core.sbom import Component, Dependency, Hash, Issue, Sbom, ValidationReport
 from prodsec.errors import SbomFormatError, UnsupportedSbomVersion
 from prodsec.formats import spdx3
-from prodsec.formats._io import decode_text, load_json, load_yaml
+from prodsec.formats._io import decode_text, load_json, load_yaml, refuse_unstorable
 
 VERSIONS = ("SPDX-2.2", "SPDX-2.3")
 FORWARD = {"DEPENDS_ON", "CONTAINS"}
@@ -47,13 +47,13 @@ def parse(data: bytes, source: str) -> Sbom:
         return spdx3.parse(data, source)
     document, version = _document(data, source)
     components = tuple(_component(p) for p in document.packages)
-    return Sbom(
+    return refuse_unstorable(Sbom(
         format="SPDX",
         spec_version=version,
         components=components,
         dependencies=tuple(_edges(document.relationships)),
         name=document.creation_info.name,
-    )
+    ), source)
 
 
 def _is_jsonld(data: bytes, source: str) -> bool:

@@ -1133,7 +1133,7 @@ async def admin_add_user(request: Request, sent: AdminForm) -> Response:
     from prodsec.workspace.users import add_member
 
     actor, csrf, form = sent.actor, sent.csrf, sent.form
-    email = str(form.get("email") or "").strip().lower()
+    email = str(form.get("email") or "").strip()
     return await _form_write(request, sent, lambda s: add_member(
         s, actor, email, str(form.get("role") or ""), str(form.get("password") or ""),
         str(form.get("name") or "")),

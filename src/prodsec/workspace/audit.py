@@ -9,6 +9,14 @@ someone who can write to the database or forge an export cannot recompute a chai
 verifies. Each event records the id of the key (``key_id``); events written before keying
 (``key_id`` NULL, plain SHA-256) still verify, but only as a prefix of a chain: an unkeyed event
 after a keyed one is reported as a downgrade.
+
+Intact is not authenticated. Anyone can compute a plain SHA-256 chain, so unkeyed events prove
+only that nothing changed since they were keyed over; and a backup restored without a verified
+signature (``db restore --trust-unsigned``) brings events this server never checked. Such a
+restore appends a keyed ``db.restore.unverified`` event saying so (``UNVERIFIED_RESTORE``); ``verify``
+counts every unkeyed event and every event before the last such restore as *not
+authenticated* (``ChainReport.unauthenticated``), and ``authenticated`` is true only when there
+are none.
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ from prodsec.workspace.context import Actor
 from prodsec.workspace.keys import SecretKey, require_key, server_key
 
 GENESIS = "0" * 64
+#: The action of the keyed event a restore without a verified signature appends.
+UNVERIFIED_RESTORE = "db.restore.unverified"
 
 
 def canonical(value: Any) -> str | None:
@@ -93,11 +103,34 @@ class ChainReport:
     problems: tuple[str, ...]
     unkeyed: int = 0  # events from before keying (plain SHA-256)
     wrong_key: bool = False  # keyed with a key other than the one verifying
+    unauthenticated: int = 0  # unkeyed, or before a restore whose signature was not verified
+    restored_unverified_at: int | None = None  # seq of the last such restore's event
+
+    @property
+    def authenticated(self) -> bool:
+        """Intact, and every event keyed by this server after any unverified restore."""
+        return self.ok and self.unauthenticated == 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"org_id": self.org_id, "events": self.events, "ok": self.ok,
                 "problems": list(self.problems), "unkeyed": self.unkeyed,
-                "wrong_key": self.wrong_key}
+                "wrong_key": self.wrong_key, "authenticated": self.authenticated,
+                "unauthenticated": self.unauthenticated,
+                "restored_unverified_at": self.restored_unverified_at}
+
+    def authentication_note(self) -> str | None:
+        """Why some events are not authenticated, in words (None when all are)."""
+        if self.unauthenticated == 0:
+            return None
+        why = []
+        if self.unkeyed:
+            why.append(f"{self.unkeyed} written before the chain was keyed (plain SHA-256, "
+                       "which anyone can recompute)")
+        if self.restored_unverified_at is not None:
+            why.append(f"every event before event {self.restored_unverified_at} came from a "
+                       "backup restored without a verified signature (--trust-unsigned)")
+        return (f"{self.unauthenticated} of {self.events} events are not authenticated: "
+                + "; ".join(why))
 
 
 class ChainCheck:
@@ -108,6 +141,7 @@ class ChainCheck:
         self.prev, self.expected_seq, self.count, self.unkeyed = GENESIS, 1, 0, 0
         self.keyed_seen, self.foreign_keys = False, set[str]()
         self.problems: list[str] = []
+        self.restored_unverified_at: int | None = None
 
     def add(self, seq: int, prev_hash: str, hash_: str, key_id: str | None,
             fields: dict[str, Any]) -> None:
@@ -128,7 +162,15 @@ class ChainCheck:
                 self.foreign_keys.add(key_id)
             elif not hmac.compare_digest(event_hash(prev_hash, fields, self.key), hash_):
                 self.problems.append(f"event {seq}: content does not match its hash (edited)")
+            elif fields.get("action") == UNVERIFIED_RESTORE:
+                self.restored_unverified_at = seq  # keyed by us: its word counts
         self.prev, self.expected_seq = hash_, seq + 1
+
+    @property
+    def unauthenticated(self) -> int:
+        """Unkeyed events form a prefix, and so do those before an unverified restore."""
+        before_restore = (self.restored_unverified_at or 1) - 1
+        return max(self.unkeyed, before_restore)
 
     def key_problem(self) -> str | None:
         """Why keyed events could not be checked, naming the key ids (never the key)."""
@@ -158,7 +200,8 @@ def verify(session: Session, org_id: str, key: SecretKey | None = None) -> Chain
     if key_problem:
         problems = [key_problem, *problems]
     return ChainReport(org_id, check.count, not problems, tuple(problems), check.unkeyed,
-                       key_problem is not None)
+                       key_problem is not None, check.unauthenticated,
+                       check.restored_unverified_at)
 
 
 def history(session: Session, actor: Actor, entity_id: str | None = None, limit: int = 100,

@@ -10,6 +10,12 @@ predictable. What is refused instead is what a guesser tries first:
   after stripping digits, spaces and punctuation ("Password 2024!!" is "password") and after
   undoing the usual substitutions ("P@ssw0rd12345678" too);
 * repetition and runs ("aaaaaaaaaaaaaaaa", "abcabcabcabcabc", "123456789012345");
+* keyboard walks: keys next to each other on a QWERTY, QWERTZ or AZERTY row or column
+  ("qwertyuiopasdfg", "1qaz2wsx3edc4rfv"), which the breach lists hold only in their
+  shortest forms;
+* well-known phrases (``PHRASES``: "correct horse battery staple", pangrams, lorem ipsum),
+  which, like context words, do not count towards the length ("correct horse battery staple
+  zebra" is short);
 * context words — the e-mail address and its parts, the user's name, the organisation and
   "prodsec" — which do not count towards the length ("prodsec-admin@acme" is short).
 
@@ -35,6 +41,17 @@ _REPEATED = re.compile(r"(.+?)\1+", re.DOTALL)
 _LEET_SYMBOLS = str.maketrans("@$!", "asi")
 _LEET_DIGITS = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"}
 _LEET_DIGIT = re.compile(r"(?<=[^\W\d_])[013457](?=[^\W\d_])")
+#: Phrases everyone has seen as an example of a password or of text, letters only. The first
+#: is the example in xkcd 936 ("Password Strength"); a guesser tries it before any word list.
+PHRASES = ("correcthorsebatterystaple", "thequickbrownfoxjumpsoverthelazydog",
+           "loremipsumdolorsitamet", "tobeornottobethatisthequestion",
+           "maytheforcebewithyou", "ilovemyself", "letmeinplease", "iloveyouforever")
+#: Keyboard rows (QWERTY, QWERTZ, AZERTY, digits, shifted digits) and QWERTY columns.
+_KEY_LINES = ("1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm", "qwertzuiop", "yxcvbnm",
+              "azertyuiop", "qsdfghjklm", "wxcvbn", "!@#$%^&*()", "1qaz", "2wsx", "3edc",
+              "4rfv", "5tgb", "6yhn", "7ujm", "8ik,", "9ol.", "0p;/")
+_NEXT_KEYS = frozenset((a, b) for line in _KEY_LINES for a, b in itertools.pairwise(line))
+_NEXT_KEYS = _NEXT_KEYS | {(b, a) for a, b in _NEXT_KEYS}
 
 
 def normalise(password: str) -> str:
@@ -78,6 +95,13 @@ def problem(password: str, context: Iterable[str] = ()) -> str | None:
         return "is on a list of commonly used passwords; choose another"
     if _predictable(folded.replace(" ", "")):
         return "is a repetition or a run of characters; choose another"
+    if _keyboard_walk(folded.replace(" ", "")):
+        return "is a walk along the keyboard (keys next to each other); choose another"
+    skeleton = _skeleton(folded)
+    for phrase in PHRASES:
+        if phrase in skeleton and len(skeleton.replace(phrase, "")) < MIN_LENGTH:
+            return ("is mostly a well-known phrase; without it it must still be "
+                    f"{MIN_LENGTH} letters")
     rest = folded
     for word in context:
         rest = rest.replace(word, "")
@@ -85,6 +109,20 @@ def problem(password: str, context: Iterable[str] = ()) -> str | None:
         return (f"is mostly your e-mail address, name, organisation or 'prodsec'; without them "
                 f"it must still be {MIN_LENGTH} characters")
     return None
+
+
+def _keyboard_walk(text: str, run: int = 4) -> bool:
+    """All but at most two characters lie in runs of ``run`` or more keys, each next to the
+    one before on a keyboard row or column ("qwertyuiop" + "asdfg")."""
+    covered, length = 0, 1
+    for a, b in itertools.pairwise(text):
+        if (a, b) in _NEXT_KEYS:
+            length += 1
+            continue
+        covered += length if length >= run else 0
+        length = 1
+    covered += length if length >= run else 0
+    return covered >= len(text) - 2
 
 
 def _skeleton(text: str) -> str:

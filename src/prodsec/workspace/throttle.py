@@ -51,7 +51,11 @@ def _now() -> dt.datetime:
 
 
 def account_key(email: str) -> str:
-    return f"account:{email.strip().lower()}"
+    """The account's key in its one stored form: a lookalike spelling that signs in to the
+    same account (NFKC: a full-width letter) must not get a budget of its own."""
+    from prodsec.workspace.users import lookup_email
+
+    return f"account:{lookup_email(email)}"
 
 
 def client_key(address: str) -> str:

@@ -105,21 +105,19 @@ def create_user(session: Session, org_name: str, email: str, role: str, password
     face adds new accounts only (``add_member``)."""
     if role not in ROLES:
         raise ValidationFailed("role", f"expected one of {', '.join(ROLES)}, got {role!r}")
-    if "@" not in email:
-        raise ValidationFailed("email", f"expected an e-mail address, got {email[:80]!r}")
-    bounded("email", email, limits.EMAIL)
+    email = normalise_email(email)
     bounded("name", name, limits.NAME)
     org = get_or_create_org(session, org_name)
     actor = actor or system_actor(org)
     if actor.org_id != org.id:
         raise NotFound(f"no organisation {org_name!r}")
     actor.require("admin")
-    user = session.scalar(select(User).where(User.email == email.lower()))
+    user = session.scalar(select(User).where(User.email == email))
     if user is not None and actor.user_id != SYSTEM:
         refuse_existing_account(email)
     if user is None:
         context = passwords.context_words(email, name, org.name)
-        user = User(email=email.lower(), name=name,
+        user = User(email=email, name=name,
                     password_hash=hash_password(password, context) if password else None)
         session.add(user)
         session.flush()
@@ -132,6 +130,46 @@ def create_user(session: Session, org_name: str, email: str, role: str, password
     audit.record(session, actor, "user.add", "user", user.id, None,
                  {"email": user.email, "role": role})
     return user, membership
+
+
+def normalise_email(email: str) -> str:
+    """The one form of an e-mail address every face stores and looks up.
+
+    Surrounding whitespace is stripped, the text NFKC-normalised and lower-cased (the whole
+    address: local parts are case-sensitive in RFC 5321, but no provider we know treats them
+    so, and two accounts differing by case would be two lookalikes); then any whitespace,
+    control or format character left inside (Unicode Zs, Zl, Zp, Cc, Cf: a space, a tab, a
+    zero-width space, a bidi control) is refused, as is anything but one ``local@domain``
+    whose domain neither starts nor ends with a dot nor holds two in a row. Before, the API
+    stored "  editor@x.test " and "editor@x.test\u200b" as accounts of their own that showed
+    as another organisation's member (pentest h11pen F5).
+    """
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", email.strip()).lower()
+    bounded("email", text, limits.EMAIL)
+    for position, char in enumerate(text, start=1):
+        if unicodedata.category(char) in ("Zs", "Zl", "Zp", "Cc", "Cf"):
+            raise ValidationFailed("email", f"contains U+{ord(char):04X} "
+                                   f"({unicodedata.name(char, 'a control character')}) at "
+                                   f"character {position}; an e-mail address has none")
+    local, at, domain = text.rpartition("@")
+    if not at or not local or not domain or "@" in local or domain.startswith(".") \
+            or domain.endswith(".") or ".." in domain:
+        raise ValidationFailed("email", f"expected an e-mail address (name@domain), got "
+                               f"{text[:80]!r}")
+    return text
+
+
+def lookup_email(email: str) -> str:
+    """``normalise_email`` for a lookup (sign-in, token, limiter key): an address that cannot
+    be valid becomes one no account has (a space inside; a digest, so no NUL reaches the
+    database), so the caller's "unknown" answer is the same either way."""
+    try:
+        return normalise_email(email)
+    except ValidationFailed:
+        digest = hashlib.sha256(email.encode("utf-8", "surrogatepass")).hexdigest()
+        return f"invalid address {digest}"
 
 
 def refuse_existing_account(email: str) -> None:
@@ -162,10 +200,7 @@ def add_member(session: Session, actor: Actor, email: str, role: str, password: 
     actor.require("admin")
     if role not in ROLES:
         raise ValidationFailed("role", f"expected one of {', '.join(ROLES)}, got {role!r}")
-    email = email.strip().lower()
-    if "@" not in email:
-        raise ValidationFailed("email", f"expected an e-mail address, got {email[:80]!r}")
-    bounded("email", email, limits.EMAIL)
+    email = normalise_email(email)
     bounded("name", name, limits.NAME)
     org_name = organisation_name(session, actor)
     if not password:
@@ -340,7 +375,7 @@ def authenticate_password(session: Session, email: str, password: str,
     An account in several organisations signs in to the one it names; without a name (or with
     one it does not belong to) the answer is ``ValidationFailed`` on ``organisation`` listing
     its organisations — told only to whoever knows the password."""
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    user = session.scalar(select(User).where(User.email == lookup_email(email)))
     if user is None:
         _dummy_verify(password)
         return None
@@ -369,7 +404,7 @@ class OrganisationChoice(ValidationFailed):
 def create_token(session: Session, actor: Actor, user_email: str, name: str,
                  days: int | None = 365) -> tuple[str, ApiToken]:
     """Issue a token for a member of the actor's organisation; the secret is shown once."""
-    user = session.scalar(select(User).where(User.email == user_email.lower()))
+    user = session.scalar(select(User).where(User.email == lookup_email(user_email)))
     if user is None or session.scalar(select(Membership).where(
             Membership.user_id == user.id, Membership.org_id == actor.org_id)) is None:
         raise NotFound(f"no user {user_email!r} in this organisation")
@@ -501,7 +536,7 @@ def revoke_token(session: Session, actor: Actor, token_id: str) -> ApiToken:
 
 
 def email_registered(session: Session, email: str) -> bool:
-    return session.scalar(select(User.id).where(User.email == email.lower())) is not None
+    return session.scalar(select(User.id).where(User.email == lookup_email(email))) is not None
 
 
 # ---- passwords: change, admin reset --------------------------------------------------------

@@ -34,7 +34,8 @@ def add_user(work: Admin, body: schemas.MemberIn) -> schemas.InvitationOut:
     invitation = users.add_member(work.session, work.actor, body.email, body.role,
                                   body.password, body.name)
     return schemas.InvitationOut.model_validate(users.invitation_view(
-        invitation, body.email.strip().lower(), users.organisation_name(work.session, work.actor)))
+        invitation, users.normalise_email(body.email),
+        users.organisation_name(work.session, work.actor)))
 
 
 @router.get("/invitations", response_model=list[schemas.InvitationOut])
@@ -89,7 +90,7 @@ def list_tokens(work: Admin, page: PagingDep) -> schemas.Page[schemas.Token]:
 def create_token(work: Admin, body: schemas.TokenIn) -> schemas.TokenCreated:
     """Issue a token for a member; the secret is in this response only."""
     secret, token = users.create_token(work.session, work.actor, body.email, body.name, body.days)
-    view = users.token_view(token, body.email.lower())
+    view = users.token_view(token, users.lookup_email(body.email))
     return schemas.TokenCreated.model_validate(view | {"token": secret})
 
 

@@ -45,8 +45,11 @@ def restore(database: Database, source: Path, limits: ArchiveLimits | None = Non
     """Restore a backup into an empty database of either backend, all or nothing.
 
     The manifest (which binds every member by its SHA-256) must be signed with this server's
-    key, the key the restored audit chain needs anyway; ``trust_unsigned`` accepts an unsigned
-    backup or one signed with another key (noted), never an edited one.
+    key, the key the restored audit chain needs anyway. ``trust_unsigned`` accepts an unsigned
+    backup or one signed with another key; its content is then not authenticated at all (an
+    unsigned backup can have been edited and its manifest recomputed), which a keyed event in
+    every organisation's audit trail records. A backup that is still signed but was edited
+    is refused either way.
     """
     started = time.perf_counter()
     result = TransferResult(source)
@@ -76,8 +79,37 @@ def restore(database: Database, source: Path, limits: ArchiveLimits | None = Non
             raise
         staging.publish()
     upgrade_schema(database)
+    if not provenance.verified:
+        _record_unverified(database, source, provenance.to_dict())
+        result.notes.append("every organisation's audit trail now records that its history "
+                            "before this restore is not authenticated")
     result.blobs, result.seconds = len(manifest["blobs"]), time.perf_counter() - started
     return result
+
+
+def _record_unverified(database: Database, source: Path, provenance: dict[str, Any]) -> None:
+    """Append a keyed ``db.restore.unverified`` event to every organisation's chain: what
+    came in was not authenticated, so ``audit verify`` must not vouch for what precedes it
+    (a forged backup re-chained with plain SHA-256 verified as "intact" before; pentest
+    h11pen F4). It names the file, what the signature check found and the chain head the
+    restored history ended at."""
+    from sqlalchemy import select
+
+    from prodsec.db.models import AuditEvent, Organisation
+    from prodsec.workspace import audit
+    from prodsec.workspace.context import Actor
+
+    with database.transaction() as session:
+        for org_id in session.scalars(select(Organisation.id).order_by(Organisation.id)):
+            head = session.execute(
+                select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.org_id == org_id)
+                .order_by(AuditEvent.seq.desc()).limit(1)).first()
+            audit.record(session, Actor("system", "system", org_id, "admin"),
+                         audit.UNVERIFIED_RESTORE, "database", org_id, None, {
+                             "source": source.name, "signature": provenance,
+                             "authenticated": False,
+                             "restored_events": head[0] if head else 0,
+                             "restored_chain_head": head[1] if head else None})
 
 
 @contextlib.contextmanager
