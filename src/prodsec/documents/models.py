@@ -25,8 +25,11 @@ from prodsec.documents.facts import cite
 
 RED_URL = "http://data.europa.eu/eli/dir/2014/53/oj"
 RED_NOTE = ("Item wording paraphrased from Directive 2014/53/EU, Annex VI (OJ L 153, 22.5.2014, "
-            "p. 62) as known to the author; the Annex was not re-read in a primary copy when "
-            "this table was written.")
+            "p. 62), checked 2026-12-03 against a text copy of the EUR-Lex consolidated version "
+            "32014L0053 of 28.12.2024 (Annex VI unamended since the original act), Arts 16, 17 and "
+            "18, vendored in github.com/sbd-community/handbook, "
+            "source-material/RED-CELEX02014L0053-20241228.md. Point 9 is 'Additional "
+            "information'; the signature block follows it.")
 
 RED_ANNEX_VI: tuple[tuple[str, str, str], ...] = (
     ("red:annex-vi:1", "Radio equipment: product, type, batch or serial number.", "Annex VI, point 1"),
@@ -60,7 +63,7 @@ KINDS = ("eu-declaration", "eu-declaration-simplified", "red-declaration", "psti
 
 def red_citation(ref: str) -> dict[str, Any]:
     return {"ref": ref, "instrument": "Directive 2014/53/EU", "url": RED_URL,
-            "verified": False, "note": RED_NOTE}
+            "verified": True, "note": RED_NOTE}
 
 
 def items(kb: KnowledgeBase, kind: str) -> list[dict[str, str]]:
