@@ -295,3 +295,19 @@ def test_each_submission_is_audited_with_the_reports_hash(database: Database, ed
     assert event["actor"] == editor.email and event["after"]["submitted_by"] == editor.email
     assert event["after"]["submitted_at"] == "2026-09-12T12:00:00Z"
     assert json.loads(data)["items"][0]["value"] == ["DE", "FR"]
+
+
+def test_every_member_state_can_open_a_case_and_is_pre_filled(database: Database, editor: Actor,
+                                                              kb: KnowledgeBase) -> None:
+    """All 27 (TEU Art. 52), Hungary included, from the one vocabulary list: a case can be
+    opened for each, and an EU-wide product's early warning names each (Art. 14(2)(a))."""
+    states = sorted(kb.vocabulary.market_groups["EU"])
+    assert len(states) == 27 and "HU" in states
+    pid = _product(database, editor, kb)
+    with database.transaction() as s:
+        for code in states:
+            assert article14.member_state(s, editor, code.lower()) == code
+        case = article14.open_case(s, editor, pid, "vulnerability", "t", AWARE,
+                                   vulnerability="CVE-2020-26160", member_state_code="HU")
+        known = article14._known(s, editor, case, products.get_product(s, editor, pid))
+    assert known["member_states"] == states

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from prodsec.core import limits
 from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.models import Article14Case, Article14Submission, OrgProfile, Product, utcnow
+from prodsec.services.knowledge import eu_member_states
 from prodsec.workspace import article14_reports as reports
 from prodsec.workspace import audit
 from prodsec.workspace.context import Actor, Conflict, NotFound, ValidationFailed, bounded
@@ -32,8 +33,6 @@ REQUIREMENTS = {
     "incident": dict(zip(STAGES, ("eu-cra:art-14:4:a", "eu-cra:art-14:4:b",
                                   "eu-cra:art-14:4:c"), strict=True)),
 }
-EU_MEMBER_STATES = frozenset(
-    ["AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "IE", "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"])
 # ---- clocks ---------------------------------------------------------------------------------
 
 
@@ -108,7 +107,7 @@ def member_state(session: Session, actor: Actor, explicit: str | None) -> str:
     if not value:
         profile = session.scalar(select(OrgProfile).where(OrgProfile.org_id == actor.org_id))
         value = (profile.csirt_member_state if profile else "").upper()
-    if value and value not in EU_MEMBER_STATES:
+    if value and value not in eu_member_states():
         raise ValidationFailed("member_state", f"{value!r}: expected an EU member state code "
                                "(the manufacturer's main establishment), e.g. DE")
     return value
@@ -361,7 +360,8 @@ def _known(session: Session, actor: Actor, case: Article14Case,
     """Draft fields the workspace can answer: markets, product, severity and fixes."""
     profile: dict[str, Any] = product.profile if product else {}
     markets = list(profile.get("markets") or [])
-    states = sorted(EU_MEMBER_STATES) if "EU" in markets else sorted(set(markets) & EU_MEMBER_STATES)
+    eu = eu_member_states()
+    states = sorted(eu) if "EU" in markets else sorted(set(markets) & eu)
     known: dict[str, Any] = {"member_states": states,
                              "product": product.name if product else "",
                              "description": case.description}
