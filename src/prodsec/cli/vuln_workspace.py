@@ -219,7 +219,8 @@ def findings(product: str, release: Annotated[str | None, typer.Argument()] = No
                                      "severity", "fixed", "KEV", "state"],
            [[f["release"], f["component"], f["vulnerability"], ", ".join(f["aliases"]),
              _severity_cell(f), ", ".join(f["fixed"]), "yes" if f["known_exploited"] else "",
-             f["state"]]
+             f["state"] + (f" ({len(f['vex_conflicts'])} supplier conflict)"
+                           if f["vex_conflicts"] else "")]
             for f in rows])
 
 
@@ -304,6 +305,10 @@ def vex_import(
         print(f"error: {file}{item['where']}: refused {item['vulnerability'] or '(no id)'} on "
               f"{item['component'] or item['product'] or 'the product'}: {item['reason']}",
               file=sys.stderr)
+    for item in summary["conflicts"]:
+        print(f"warning: {file}{item['where']}: {item['vulnerability']} on "
+              f"{item['component'] or 'the product'}: the supplier says {item['state']}, our "
+              f"decision ({item['ours'][0]['state']}) is kept", file=sys.stderr)
     print(f"{file}: {summary['imported']} of {summary['statements']} statements imported into {product}")
     if summary["refused"]:
         raise typer.Exit(2)
