@@ -49,6 +49,10 @@ def document(
         "KEY of an unverified fact the document rests on (repeat, or 'all'): record that you "
         "checked it, with --reason, before generating."))] = None,
     reason: Annotated[str | None, typer.Option(help="With --confirm: how the facts were checked.")] = None,
+    restriction_answer: Annotated[list[str] | None, typer.Option(help=(
+        "STANDARD:RESTRICTION=applies|does-not-apply (repeat): your answer to an OJ-listing "
+        "restriction that turns on a design choice (e.g. en-18031-1:password-optional); an "
+        "issued declaration asks for each one it needs."))] = None,
     org: OrgOpt = "default", db: DbOpt = None,
 ) -> None:
     """Generate a document from the workspace and keep its generation record."""
@@ -71,7 +75,8 @@ def document(
         print(f"{len(done)} fact(s) confirmed: {', '.join(d['key'] for d in done)}",
               file=sys.stderr)
     with workspace(db, org) as (_, session, actor):
-        data, record = render(kind, session, actor, product, chosen, release, draft)
+        data, record = render(kind, session, actor, product, chosen, release, draft,
+                              answers=_pairs(restriction_answer or []))
         sha = record.sha256
     if output is None:
         sys.stdout.write(data.decode())

@@ -168,11 +168,13 @@ def _restriction_bites(inputs: Inputs, std: dict[str, Any], rule: Any) -> bool |
     return node.value(profile) if node is not None else None
 
 
-def standards_block(inputs: Inputs, reg_id: str) -> list[dict[str, Any]]:
+def standards_block(inputs: Inputs, reg_id: str,
+                    facts: Facts | None = None) -> list[dict[str, Any]]:
     """The standards the team applied, each either a harmonised standard (its reference was in
     the OJ for this act when the release was placed on the market) or an other technical
     specification; for harmonised ones, the OJ restrictions and whether one takes the
-    presumption of conformity away from this product."""
+    presumption of conformity away from this product. With ``facts``, a restriction that turns
+    on a design choice nobody answered is recorded as missing information."""
     kb = inputs.kb
     r = inputs.release
     day = r.placed_on_market if r is not None and r.placed_on_market else inputs.today
@@ -181,7 +183,8 @@ def standards_block(inputs: Inputs, reg_id: str) -> list[dict[str, Any]]:
         std = kb.standards[item["standard"]]
         entry = oj_entry(std, reg_id)
         listing = oj_listing(std, reg_id, day)
-        restrictions = [_restriction(inputs, std, x) for x in (listing or {}).get("restrictions") or []]
+        restrictions = [_restriction(inputs, facts, std, x)
+                        for x in (listing or {}).get("restrictions") or []]
         harmonised = listing is not None
         out.append({"id": std["id"], "name": std.get("short_name") or std["title"],
                     "title": std["title"], "version": std.get("version") or "",
@@ -204,14 +207,41 @@ def standards_block(inputs: Inputs, reg_id: str) -> list[dict[str, Any]]:
     return out
 
 
-def _restriction(inputs: Inputs, std: dict[str, Any], r: dict[str, Any]) -> dict[str, Any]:
-    """One OJ restriction for this product: ``bites`` True (its rule holds: no presumption),
-    False (it concerns other products), None (it turns on a design choice the profile cannot
-    express: the manufacturer declares it is not triggered); informative-only ones are notes."""
+ANSWERS = ("applies", "does-not-apply")
+
+
+def restriction_key(std: dict[str, Any], r: dict[str, Any]) -> str:
+    """How a restriction is named in an answer: ``<standard>:<restriction>``."""
+    return f"{std['id']}:{r['id']}"
+
+
+def _restriction(inputs: Inputs, facts: Facts | None, std: dict[str, Any],
+                 r: dict[str, Any]) -> dict[str, Any]:
+    """One OJ restriction for this product. ``bites`` True: it applies (no presumption);
+    False: it does not; None: unanswered. Informative-only ones are notes.
+
+    Whether it applies is never assumed: the profile decides where its rule says the product
+    is of another kind (``applies_when`` false); a design choice the profile cannot express
+    (``design_condition``, e.g. "the user may skip setting a password") is the manufacturer's
+    explicit answer (``inputs.answers``) — without one an issued document stops and asks."""
     informative = r.get("effect") == "informative-only"
-    bites = None if informative else _restriction_bites(inputs, std, r.get("applies_when"))
-    return {"id": r["id"], "text": " ".join(str(r["text"]).split()), "bites": bites,
-            "informative": informative, "condition": r.get("design_condition") or "",
+    key = restriction_key(std, r)
+    condition = " ".join(str(r.get("design_condition") or "").split())
+    answer = inputs.answers.get(key)
+    bites: bool | None = None
+    question: Any = None
+    if not informative:
+        bites = _restriction_bites(inputs, std, r.get("applies_when"))
+        if bites is not False and (condition or r.get("applies_when") is None):
+            bites = None if answer is None else answer == "applies"
+            if answer is None and facts is not None:
+                question = facts.need(None, f"restriction.{key}", (
+                    f"whether {condition or 'this restriction applies'} "
+                    f"({std.get('short_name') or std['id']}, OJ listing restriction {r['id']})"),
+                    f"--restriction-answer {key}=applies|does-not-apply")
+    return {"id": r["id"], "key": key, "text": " ".join(str(r["text"]).split()), "bites": bites,
+            "informative": informative, "condition": condition,
+            "answer": answer if not informative else None, "question": question,
             "cite": cite(inputs.kb, r["citation"], std)}
 
 
