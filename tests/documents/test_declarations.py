@@ -212,7 +212,36 @@ def test_the_cra_declaration_does_not_block_on_its_own_article(
     confirm_all(db, actor, kb, "eu-declaration")  # "no CRA listing" is itself unverified
     text = generate(db, actor, kb, "eu-declaration", "md").decode()
     assert "No harmonised standard under Regulation (EU) 2024/2847" in text
-    assert "Directive 2014/53/EU (Radio Equipment Directive)" in text  # other legislation
+
+
+@SQLITE
+def test_other_legislation_and_specifications_are_only_what_the_user_entered(
+        workspace: tuple[Database, Actor], kb: KnowledgeBase) -> None:
+    """The h14 review's F6: the CRA declaration said by itself that the product 'complies with
+    Directive 2014/53/EU, against which it was assessed' (prodsec assesses only the RED
+    delegated act's cyber requirements). Now only what the user enters is stated — the draft
+    names the candidate as a prompt — and free-text specifications (EN 300 328) can be cited
+    besides the knowledge base's standards."""
+    db, actor = workspace
+    with db.transaction() as session:
+        set_product_docs(session, actor, kb, CAMERA, {"other_legislation": ""})
+    confirm_all(db, actor, kb, "eu-declaration")
+    issued = generate(db, actor, kb, "eu-declaration", "md").decode()
+    assert "Directive 2014/53/EU" not in issued and "It also complies" not in issued
+    draft = generate(db, actor, kb, "eu-declaration", "md", draft=True).decode()
+    assert "Not stated unless you enter it" in draft
+    assert "Directive 2014/53/EU (Radio Equipment Directive)" in draft
+    with db.transaction() as session:
+        set_product_docs(session, actor, kb, CAMERA, {
+            "other_legislation": "Directive 2014/53/EU",
+            "other_specifications": "EN 300 328 V2.2.2 (2019-07)\nEN 62368-1:2014"})
+    issued = generate(db, actor, kb, "eu-declaration", "md").decode()
+    assert "It also complies with the following Union harmonisation legislation:" in issued
+    assert "- Directive 2014/53/EU\n" in issued
+    confirm_all(db, actor, kb, "red-declaration")
+    red = generate(db, actor, kb, "red-declaration", "md").decode()
+    other = red.split("Other technical specifications")[1].split("## 7.")[0]
+    assert "- EN 300 328 V2.2.2 (2019-07)" in other and "- EN 62368-1:2014" in other
 
 
 @SQLITE

@@ -360,11 +360,24 @@ def covers_release(inputs: Inputs, facts: Facts, reg_id: str, obligation: str) -
 PARENT_ACTS = {"eu-red-da": "Directive 2014/53/EU (Radio Equipment Directive)"}
 
 
-def other_legislation(inputs: Inputs, own: str) -> list[dict[str, str]]:
-    """The other Union law the product was assessed against and that covers this release,
-    plus what the user recorded (e.g. Directive 2011/65/EU), for Annex V point 5 / RED Annex
-    VI point 5."""
+def other_legislation(inputs: Inputs) -> list[dict[str, str]]:
+    """The other Union harmonisation legislation the product complies with, for Annex V point
+    5 / RED Annex VI point 5: exactly what the user entered (``--other-legislation``).
+
+    Never added by prodsec itself: having assessed one act's cyber requirements (e.g. the RED
+    delegated act) is not an assessment against the whole act, so listing it would make the
+    signer certify conformity nobody recorded. ``suggested_legislation`` names candidates in
+    drafts only."""
+    return [{"id": "", "text": line.strip()}
+            for line in str(inputs.docs.get("other_legislation") or "").splitlines()
+            if line.strip()]
+
+
+def suggested_legislation(inputs: Inputs, own: str) -> list[str]:
+    """Other mandatory EU acts the product was assessed against (or whose parent act covers
+    it), not yet entered: shown in a draft as a prompt, never stated in the issued form."""
     kb = inputs.kb
+    entered = " ".join(line["text"] for line in other_legislation(inputs))
     out = []
     for reg_id, a in sorted(inputs.assessments.items()):
         reg = kb.regulation(reg_id)
@@ -373,17 +386,16 @@ def other_legislation(inputs: Inputs, own: str) -> list[dict[str, str]]:
             continue
         try:
             covers_release(inputs, Facts(), reg_id, _main_obligation(reg))
+            text = str(reg["legal_reference"]).split(",")[0].strip() + f" ({reg['short_name']})"
         except NotApplicable:
-            if reg_id in PARENT_ACTS:
-                out.append({"id": reg_id, "text": PARENT_ACTS[reg_id]})
-            continue
-        if not _overlap(units_window(inputs, own), units_window(inputs, reg_id)):
-            continue  # e.g. the CRA for RED-declared units placed before 2027-12-11
-        out.append({"id": reg_id, "text": str(reg["legal_reference"]).split(",")[0].strip()
-                    + f" ({reg['short_name']})"})
-    for line in str(inputs.docs.get("other_legislation") or "").splitlines():
-        if line.strip():
-            out.append({"id": "", "text": line.strip()})
+            if reg_id not in PARENT_ACTS:
+                continue
+            text = PARENT_ACTS[reg_id]
+        else:
+            if not _overlap(units_window(inputs, own), units_window(inputs, reg_id)):
+                continue  # e.g. the CRA for RED-declared units placed before 2027-12-11
+        if text.split(" (")[0] not in entered:
+            out.append(text)
     return out
 
 
@@ -407,6 +419,15 @@ def _overlap(a: tuple[dt.date, dt.date | None] | None,
     if a is None or b is None:
         return True
     return (a[1] is None or b[0] <= a[1]) and (b[1] is None or a[0] <= b[1])
+
+
+def other_specifications(inputs: Inputs) -> list[str]:
+    """Other technical specifications the user named (free text, one per line, e.g. "EN 300
+    328 V2.2.2"), besides the knowledge base's standards: a RED declaration must also cite the
+    radio, EMC and safety specifications (Annex VI point 6), which the knowledge base does not
+    hold."""
+    return [line.strip() for line in str(inputs.docs.get("other_specifications") or "")
+            .splitlines() if line.strip()]
 
 
 def _main_obligation(reg: dict[str, Any]) -> str:

@@ -120,6 +120,9 @@ PRODUCT_FIELDS: dict[str, Field] = {f.name: f for f in (
           "or module-h (RED Art. 17)", "--conformity-route"),
     Field("other_legislation", "other Union harmonisation legislation the product complies "
           "with, one per line (e.g. Directive 2011/65/EU)", "--other-legislation"),
+    Field("other_specifications", "other technical specifications conformity is declared "
+          "against, one per line, with version and date (e.g. EN 300 328 V2.2.2)",
+          "--other-specifications"),
 )}
 
 ORG_TEXT = tuple(n for n, f in ORG_FIELDS.items() if f.kind not in ("int", "bool", "date"))
