@@ -227,6 +227,7 @@ def test_reporting_clocks_page(app: Any, web_db: Any) -> None:
                             vulnerability="CVE-2026-1", member_state_code="DE")
     page = client.get("/cases").text
     assert "RCE in admin page" in page and "overdue" in page and "h left" in page
+    assert re.search(r"late by (6\.0|6\.1) h", page)  # early warning: 24 h, 30 h ago
 
 
 def test_vulnerabilities_page_and_triage(app: Any, web_db: Any, tmp_path: Any) -> None:

@@ -85,13 +85,21 @@ def clocks(kb: KnowledgeBase, case: Article14Case, submissions: dict[str, Articl
             at = _utc(sent.submitted_at)
             entry["status"] = "submitted"
             entry["in_time"] = due is None or (at is not None and at <= due)
+            if due is not None and at is not None and at > due:
+                entry["late_hours"] = _hours(at - due)
         elif due is None:
             entry["status"] = "pending"
         else:
             entry["status"] = "overdue" if now > due else "due"
-            entry["remaining_hours"] = round((due - now).total_seconds() / 3600, 1)
+            entry["remaining_hours"] = _hours(due - now)
+            if now > due:
+                entry["late_hours"] = _hours(now - due)
         result.append(entry)
     return result
+
+
+def _hours(delta: dt.timedelta) -> float:
+    return round(delta.total_seconds() / 3600, 1)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -171,6 +179,9 @@ def measure_available(session: Session, actor: Actor, case_id: str, at: dt.datet
     clock (14 days in the knowledge base)."""
     actor.require("editor")
     case = get_case(session, actor, case_id)
+    if "final-report" in submissions_of(session, case):
+        raise Conflict("the final report is submitted: the corrective-measure date its "
+                       "deadline ran from is frozen (Art. 14(2)(c))", precondition=False)
     before = _facts(case)
     case.measure_available_at = _utc(at)
     _flush(session, case)
@@ -194,6 +205,9 @@ def submit(session: Session, actor: Actor, kb: KnowledgeBase, case_id: str, stag
     when = _utc(at) or utcnow()
     if when < (_utc(case.aware_at) or when):
         raise ValidationFailed("at", "a report cannot precede awareness")
+    if when > utcnow():
+        raise ValidationFailed("at", f"{_iso(when)} is in the future: give the time the report "
+                               "was actually submitted")
     problem = order_problem(case, submissions_of(session, case), stages, when)
     if problem:
         raise Conflict(problem, precondition=False)
