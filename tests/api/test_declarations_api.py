@@ -41,3 +41,18 @@ def test_a_declaration_for_a_release_not_covered_is_a_problem(world: World) -> N
     assert got.status_code == 422
     assert got.headers["content-type"].startswith("application/problem+json")
     assert "does not cover release 9.0" in got.json()["detail"]
+
+
+def test_restriction_answers_are_a_document_input(world: World) -> None:
+    """The same input as the CLI's --restriction-answer: an unknown restriction or an answer
+    other than applies / does-not-apply is a 422 problem naming the field."""
+    url = f"/api/v1/products/{world.ids['product_id']}/documents"
+    bad = world.call("POST", url, json={"kind": "red-declaration", "draft": True,
+                                        "restriction_answers": {"en-18031-1:nope": "applies"}})
+    assert bad.status_code == 422, bad.text
+    assert "restriction_answers" in bad.json()["detail"]
+    assert "en-18031-1:password-optional" in bad.json()["detail"]
+    wrong = world.call("POST", url, json={"kind": "red-declaration", "draft": True,
+                                          "restriction_answers": {
+                                              "en-18031-1:password-optional": "maybe"}})
+    assert wrong.status_code == 422 and "applies or does-not-apply" in wrong.json()["detail"]

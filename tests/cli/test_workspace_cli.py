@@ -88,7 +88,10 @@ def test_article14_stages_in_order_with_report_and_pdf(tmp_path: Path) -> None:
               "--content", str(path))
     sha = sent.split("sha256 of the report ")[1].strip()
     report = run(tmp_path, "case", "report", case, "early-warning")
-    assert hashlib.sha256(report.stdout.rstrip("\n").encode()).hexdigest() == sha
+    assert hashlib.sha256(report.stdout.encode()).hexdigest() == sha  # exactly, no newline
+    saved = tmp_path / "early-warning.json"
+    ok(tmp_path, "case", "report", case, "early-warning", "-o", str(saved))
+    assert hashlib.sha256(saved.read_bytes()).hexdigest() == sha
     pdf = tmp_path / "notification.pdf"
     ok(tmp_path, "case", "report", case, "notification", "--format", "pdf", "-o", str(pdf))
     assert pdf.read_bytes().startswith(b"%PDF")

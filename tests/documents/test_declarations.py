@@ -22,6 +22,7 @@ from prodsec.documents.acknowledge import acknowledge, pending
 from prodsec.documents.blocks import NotApplicable, oj_listing
 from prodsec.documents.facts import UnverifiedFacts, fact_key
 from prodsec.documents.info import set_product_docs
+from prodsec.documents.render import list_records
 from prodsec.workspace.context import Actor, ValidationFailed
 from prodsec.workspace.products import add_product
 from tests.documents.test_documents import CAMERA, check_golden, confirm_all, generate
@@ -81,11 +82,12 @@ def test_an_en_18031_restriction_takes_the_presumption_away(
     with db.transaction() as session:
         add_example(session, actor, kb, db.evidence_dir, "baby-monitor.yaml")
         set_product_docs(session, actor, kb, BABY, {"conformity_route": "module-a"})
+    applies = {"en-18031-2:toys-childcare-parental-control": "applies"}
     with pytest.raises(MissingInformation) as exc:
-        generate(db, actor, kb, "red-declaration", "md", BABY, release="1.0")
+        generate(db, actor, kb, "red-declaration", "md", BABY, release="1.0", answers=applies)
     assert "product.conformity_route.module-a" in [m.key for m in exc.value.missing]
     draft = generate(db, actor, kb, "red-declaration", "md", BABY, draft=True,
-                     release="1.0").decode()
+                     release="1.0", answers=applies).decode()
     assert "**No presumption of conformity for this product:** For toy and childcare" in draft
     # the camera applies the same standards without a restriction biting: Module A is open
     with db.transaction() as session:
@@ -94,6 +96,63 @@ def test_an_en_18031_restriction_takes_the_presumption_away(
     assert "No presumption of conformity for this product" not in camera
     assert "internal production control (Module A, Annex II)" in camera
     assert "No notified body was involved." in camera
+
+
+@SQLITE
+def test_a_design_restriction_needs_the_manufacturers_answer(
+        workspace: tuple[Database, Actor], kb: KnowledgeBase) -> None:
+    """The h14 review's F4/F5: whether the user may skip the password (EN 18031-1/-2), or a
+    childcare product's access control lacks parental control, is a design fact. Nobody
+    entered it, so the issued declaration stops and asks; the draft says 'not answered'; an
+    answer 'applies' takes the presumption away (and closes Module A), 'does-not-apply' is
+    stated as the manufacturer's, and both are kept in the generation record."""
+    db, actor = workspace
+    keys = ["en-18031-1:password-optional", "en-18031-2:password-optional"]
+    with db.transaction() as session:
+        set_product_docs(session, actor, kb, CAMERA, {"conformity_route": "module-a"})
+    confirm_all(db, actor, kb, "red-declaration")
+    with pytest.raises(MissingInformation) as exc:
+        generate(db, actor, kb, "red-declaration", "md", answers={})
+    asked = [m for m in exc.value.missing if m.key.startswith("restriction.")]
+    assert [m.key for m in asked] == [f"restriction.{k}" for k in keys]
+    assert "lets the user choose not to set and use any password" in asked[0].label
+    assert f"--restriction-answer {keys[0]}=applies|does-not-apply" == asked[0].where
+    draft = generate(db, actor, kb, "red-declaration", "md", draft=True, answers={}).decode()
+    assert "Restriction of the OJ listing, not answered" in draft
+    assert "declared not to apply" not in draft and "states does not apply" not in draft
+    no = dict.fromkeys(keys, "does-not-apply")
+    issued = generate(db, actor, kb, "red-declaration", "md", answers=no).decode()
+    assert issued.count("which the manufacturer states does not apply to this product") == 2
+    assert "internal production control (Module A, Annex II)" in issued
+    with pytest.raises(MissingInformation) as exc:
+        generate(db, actor, kb, "red-declaration", "md", answers=no | {keys[0]: "applies"})
+    assert "product.conformity_route.module-a" in [m.key for m in exc.value.missing]
+    with db.transaction() as session:
+        records = list_records(session, actor, CAMERA, kb)
+    (issued_record,) = [r for r in records if not r["draft"]]
+    assert issued_record["inputs"]["restriction_answers"] == no
+    with pytest.raises(ValidationFailed, match="no such OJ-listing restriction"):
+        generate(db, actor, kb, "red-declaration", "md", answers={"en-18031-1:nope": "applies"})
+    with pytest.raises(ValidationFailed, match="expected applies or does-not-apply"):
+        generate(db, actor, kb, "red-declaration", "md", answers={keys[0]: "yes"})
+
+
+@SQLITE
+def test_the_childcare_restriction_turns_on_its_condition(
+        workspace: tuple[Database, Actor], kb: KnowledgeBase) -> None:
+    """For a baby monitor the toys/childcare restriction is a question too (its condition is
+    the access control chosen), not applied unconditionally."""
+    db, actor = workspace
+    with db.transaction() as session:
+        add_example(session, actor, kb, db.evidence_dir, "baby-monitor.yaml")
+    key = "en-18031-2:toys-childcare-parental-control"
+    draft = generate(db, actor, kb, "red-declaration", "md", BABY, draft=True,
+                     release="1.0").decode()
+    assert "No presumption of conformity for this product" not in draft
+    assert "not answered (whether the access control chosen" in draft
+    ok = generate(db, actor, kb, "red-declaration", "md", BABY, draft=True, release="1.0",
+                  answers={key: "does-not-apply"}).decode()
+    assert "For toy and childcare" in ok and "No presumption of conformity for this" not in ok
 
 
 @SQLITE
@@ -153,7 +212,36 @@ def test_the_cra_declaration_does_not_block_on_its_own_article(
     confirm_all(db, actor, kb, "eu-declaration")  # "no CRA listing" is itself unverified
     text = generate(db, actor, kb, "eu-declaration", "md").decode()
     assert "No harmonised standard under Regulation (EU) 2024/2847" in text
-    assert "Directive 2014/53/EU (Radio Equipment Directive)" in text  # other legislation
+
+
+@SQLITE
+def test_other_legislation_and_specifications_are_only_what_the_user_entered(
+        workspace: tuple[Database, Actor], kb: KnowledgeBase) -> None:
+    """The h14 review's F6: the CRA declaration said by itself that the product 'complies with
+    Directive 2014/53/EU, against which it was assessed' (prodsec assesses only the RED
+    delegated act's cyber requirements). Now only what the user enters is stated — the draft
+    names the candidate as a prompt — and free-text specifications (EN 300 328) can be cited
+    besides the knowledge base's standards."""
+    db, actor = workspace
+    with db.transaction() as session:
+        set_product_docs(session, actor, kb, CAMERA, {"other_legislation": ""})
+    confirm_all(db, actor, kb, "eu-declaration")
+    issued = generate(db, actor, kb, "eu-declaration", "md").decode()
+    assert "Directive 2014/53/EU" not in issued and "It also complies" not in issued
+    draft = generate(db, actor, kb, "eu-declaration", "md", draft=True).decode()
+    assert "Not stated unless you enter it" in draft
+    assert "Directive 2014/53/EU (Radio Equipment Directive)" in draft
+    with db.transaction() as session:
+        set_product_docs(session, actor, kb, CAMERA, {
+            "other_legislation": "Directive 2014/53/EU",
+            "other_specifications": "EN 300 328 V2.2.2 (2019-07)\nEN 62368-1:2014"})
+    issued = generate(db, actor, kb, "eu-declaration", "md").decode()
+    assert "It also complies with the following Union harmonisation legislation:" in issued
+    assert "- Directive 2014/53/EU\n" in issued
+    confirm_all(db, actor, kb, "red-declaration")
+    red = generate(db, actor, kb, "red-declaration", "md").decode()
+    other = red.split("Other technical specifications")[1].split("## 7.")[0]
+    assert "- EN 300 328 V2.2.2 (2019-07)" in other and "- EN 62368-1:2014" in other
 
 
 @SQLITE
@@ -205,16 +293,22 @@ def test_cli_confirm_then_issue(tmp_path: Path, workspace: tuple[Database, Actor
                                "--org", "Example"], capture_output=True, text=True, timeout=180,
                               env=env)
 
-    refused = run("red-declaration", CAMERA, "--release", "1.0")
+    asked = run("red-declaration", CAMERA, "--release", "1.0")
+    assert asked.returncode == 2 and "Traceback" not in asked.stderr
+    assert "--restriction-answer en-18031-1:password-optional=applies|does-not-apply" in \
+        asked.stderr
+    answers = [a for k in ("en-18031-1", "en-18031-2") for a in (
+        "--restriction-answer", f"{k}:password-optional=does-not-apply")]
+    refused = run("red-declaration", CAMERA, "--release", "1.0", *answers)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "not verified against the primary text" in refused.stderr
     assert run("red-declaration", CAMERA, "--release", "1.0", "--confirm", "all").returncode == 2
-    issued = run("red-declaration", CAMERA, "--release", "1.0", "--confirm", "all", "--reason",
-                 "Checked against OJ L, 2025/138.")
+    issued = run("red-declaration", CAMERA, "--release", "1.0", *answers, "--confirm", "all",
+                 "--reason", "Checked against OJ L, 2025/138.")
     assert issued.returncode == 0, issued.stderr
     assert issued.stdout.startswith("# EU declaration of conformity")
     assert "fact(s) confirmed" in issued.stderr
-    again = run("red-declaration", CAMERA, "--release", "1.0")  # the confirmations were kept
+    again = run("red-declaration", CAMERA, "--release", "1.0", *answers)  # confirmations kept
     assert again.returncode == 0 and again.stdout == issued.stdout
     listed = run("list", CAMERA, "--format", "json")
     assert [r["kind"] for r in json.loads(listed.stdout)] == ["red-declaration"] * 2

@@ -39,13 +39,21 @@ RELEASE_OF = {"red-declaration": RED_RELEASE, "psti-statement": RED_RELEASE,
               "eu-declaration": CRA_RELEASE, "eu-declaration-simplified": CRA_RELEASE}
 
 
+#: The camera's answers to the EN 18031 OJ-listing restrictions that turn on a design choice
+#: (it never lets the user skip setting a password): an issued RED declaration asks for them.
+CAMERA_ANSWERS = {"en-18031-1:password-optional": "does-not-apply",
+                  "en-18031-2:password-optional": "does-not-apply"}
+
+
 def generate(db: Database, actor: Actor, kb: KnowledgeBase, kind: str, fmt: str,
              product: str | None = CAMERA, draft: bool = False, today: dt.date = TODAY,
-             release: str | None = None) -> bytes:
+             release: str | None = None, answers: dict[str, str] | None = None) -> bytes:
     release = release or (RELEASE_OF.get(kind) if product == CAMERA else None)
+    if answers is None:
+        answers = CAMERA_ANSWERS if product == CAMERA else {}
     with db.transaction() as session:
         data, _ = render(kind, session, actor, product, fmt, release, draft=draft, today=today,
-                         kb=kb)
+                         kb=kb, answers=answers)
     return data
 
 

@@ -182,6 +182,34 @@ def test_unverified_facts_are_confirmed_on_a_form(app: Any, web_db: Any) -> None
     assert f'value="{keys[0]}"' not in done.text and f'value="{keys[1]}"' in done.text
 
 
+def test_a_restriction_question_is_answered_on_the_refusal_page(app: Any, web_db: Any) -> None:
+    """An EN 18031 restriction that turns on a design choice is asked on the refusal page (two
+    radio buttons per question); the answers sent back go into the generation."""
+    from prodsec.documents.info import set_product_docs
+    from prodsec.workspace.users import authenticate_password
+
+    client = TestClient(app)
+    csrf = sign_in(client, "editor@acme.example")
+    product = _create(client, csrf)
+    pid = product.rsplit("/", 1)[-1]
+    with web_db.transaction() as session:
+        actor = authenticate_password(session, "editor@acme.example", PASSWORD)
+        assert actor is not None
+        set_product_docs(session, actor, app.state.prodsec.kb, pid, {"standards_applied": [
+            {"standard": "en-18031-1", "extent": "full", "parts": ""}]})
+    form = {"csrf_token": csrf, "kind": "red-declaration", "format": "html"}
+    asked = client.post(f"{product}/documents", data=form)
+    assert asked.status_code == 422
+    assert 'name="restriction:en-18031-1:password-optional" value="applies"' in asked.text
+    answered = client.post(f"{product}/documents", data=form | {
+        "restriction:en-18031-1:password-optional": "does-not-apply"})
+    assert 'name="restriction:en-18031-1:password-optional" value="applies"' not in answered.text
+    # still refused (other information is missing): the answer rides along in the page's forms
+    assert answered.status_code == 422
+    assert ('type="hidden" name="restriction:en-18031-1:password-optional" '
+            'value="does-not-apply"') in answered.text
+
+
 def test_reporting_clocks_page(app: Any, web_db: Any) -> None:
     import datetime as dt
 
@@ -199,6 +227,7 @@ def test_reporting_clocks_page(app: Any, web_db: Any) -> None:
                             vulnerability="CVE-2026-1", member_state_code="DE")
     page = client.get("/cases").text
     assert "RCE in admin page" in page and "overdue" in page and "h left" in page
+    assert re.search(r"late by (6\.0|6\.1) h", page)  # early warning: 24 h, 30 h ago
 
 
 def test_vulnerabilities_page_and_triage(app: Any, web_db: Any, tmp_path: Any) -> None:

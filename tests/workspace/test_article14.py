@@ -295,3 +295,54 @@ def test_each_submission_is_audited_with_the_reports_hash(database: Database, ed
     assert event["actor"] == editor.email and event["after"]["submitted_by"] == editor.email
     assert event["after"]["submitted_at"] == "2026-09-12T12:00:00Z"
     assert json.loads(data)["items"][0]["value"] == ["DE", "FR"]
+
+
+def test_every_member_state_can_open_a_case_and_is_pre_filled(database: Database, editor: Actor,
+                                                              kb: KnowledgeBase) -> None:
+    """All 27 (TEU Art. 52), Hungary included, from the one vocabulary list: a case can be
+    opened for each, and an EU-wide product's early warning names each (Art. 14(2)(a))."""
+    states = sorted(kb.vocabulary.market_groups["EU"])
+    assert len(states) == 27 and "HU" in states
+    pid = _product(database, editor, kb)
+    with database.transaction() as s:
+        for code in states:
+            assert article14.member_state(s, editor, code.lower()) == code
+        case = article14.open_case(s, editor, pid, "vulnerability", "t", AWARE,
+                                   vulnerability="CVE-2020-26160", member_state_code="HU")
+        known = article14._known(s, editor, case, products.get_product(s, editor, pid))
+    assert known["member_states"] == states
+
+
+@SQLITE_ONLY
+def test_lateness_submission_times_and_frozen_measure(database: Database, editor: Actor,
+                                                      kb: KnowledgeBase) -> None:
+    """The h14 review's F7: a late stage says how late (submitted or still overdue); a
+    submission time may be neither in the future nor before awareness; 'users informed at' is
+    an ISO date-time; the corrective-measure date cannot move once the final report is in."""
+    case_id = _case(database, editor, kb)
+    with database.transaction() as s:
+        with pytest.raises(ValidationFailed, match="in the future"):
+            article14.submit(s, editor, kb, case_id, "early-warning",
+                             dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
+        with pytest.raises(ValidationFailed, match="cannot precede awareness"):
+            article14.submit(s, editor, kb, case_id, "early-warning",
+                             AWARE - dt.timedelta(minutes=1))
+        article14.submit(s, editor, kb, case_id, "early-warning",
+                         AWARE + dt.timedelta(hours=53, minutes=54))  # 29.9 h after 24 h
+        case = article14.get_case(s, editor, case_id)
+        stages = _stages(article14.case_view(s, kb, case, AWARE + dt.timedelta(hours=80)))
+    assert stages["early-warning"]["in_time"] is False
+    assert stages["early-warning"]["late_hours"] == 29.9
+    assert stages["notification"]["status"] == "overdue"
+    assert stages["notification"]["late_hours"] == 8.0  # 72 h deadline, seen at 80 h
+    at = AWARE + dt.timedelta(hours=81)
+    with database.transaction() as s:
+        article14.submit(s, editor, kb, case_id, "notification", at, content=VULN_NOTIFICATION)
+        article14.measure_available(s, editor, case_id, at)
+        for bad in ("filled users_informed_at", "2026-09-14", "2026-09-14T25:00Z"):
+            with pytest.raises(ValidationFailed, match=r"content\.users_informed_at"):
+                article14.submit(s, editor, kb, case_id, "final-report", at,
+                                 content=VULN_FINAL | {"users_informed_at": bad})
+        article14.submit(s, editor, kb, case_id, "final-report", at, content=VULN_FINAL)
+    with database.transaction() as s, pytest.raises(Conflict, match="frozen"):
+        article14.measure_available(s, editor, case_id, AWARE)

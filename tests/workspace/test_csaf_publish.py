@@ -6,6 +6,7 @@ tests) and by the ``csaf`` reference package's own validator entry point."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,9 @@ def test_publish_makes_immutable_audited_revisions(database: Database, editor: A
     assert [h["number"] for h in tracking2["revision_history"]] == ["1", "2"]
     assert tracking2["initial_release_date"] == tracking["initial_release_date"]
     assert_clean(second_doc)
+    assert hashlib.sha256(csaf_author.document_bytes(second_doc)).hexdigest() == second.sha256
+    with database.transaction() as s, pytest.raises(ValidationFailed, match="back to interim"):
+        csaf_author.publish(s, editor, doc_id, "interim")
     with database.transaction() as s:
         kept = csaf_author.revisions(s, editor, doc_id)
         assert [(r.version, r.status) for r in kept] == [("1", "interim"), ("2", "final")]

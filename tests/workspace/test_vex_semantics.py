@@ -21,7 +21,7 @@ from prodsec.db.engine import Database
 from prodsec.db.models import VexStatement
 from prodsec.formats import csaf, cyclonedx
 from prodsec.formats.vex import JUSTIFICATIONS, RESPONSES, STATES, canonical, parse_vex
-from prodsec.workspace import products, vex
+from prodsec.workspace import audit, products, vex
 from prodsec.workspace import vulnerabilities as vulns
 from prodsec.workspace.context import Actor
 from prodsec.workspace.vex_import import import_summary
@@ -161,7 +161,9 @@ def test_a_statement_about_something_else_is_refused_alone(database: Database, e
                                                            kb: KnowledgeBase,
                                                            triaged: str) -> None:
     findings = _findings(database, editor, triaged)
-    good, other = findings[0], findings[-1]
+    # a finding we have not decided ourselves: an import decides only there (see below)
+    good = next(f for f in findings if f["state"] == "in_triage")
+    other = findings[-1]
     product = {"@id": _release_purl(), "subcomponents": [{"@id": good["component"]}]}
 
     def statement(vid: str, products: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
@@ -259,3 +261,44 @@ def test_round_trip_with_the_full_go_database(database: Database, editor: Actor,
         assert _tuples(doc, findings) == _expected(findings), fmt
     _assert_round_trip(database, editor, pid)
 
+
+
+@SQLITE_ONLY
+def test_an_imported_statement_never_overrides_our_decision(database: Database, editor: Actor,
+                                                            triaged: str) -> None:
+    """The h14 review's F1: our product-wide "exploitable, update" and a supplier's
+    component-level "not_affected" on the same vulnerability. Ours decides, the supplier's is a
+    conflict on the finding and in the summary (audited), and no export says not_affected."""
+    findings = _findings(database, editor, triaged)
+    target = next(f for f in findings if f["state"] == "in_triage")
+    vid, component = target["vulnerability"], target["component"]
+    with database.transaction() as s:
+        vex.set_statement(s, editor, triaged, vid, "exploitable", responses=["update"],
+                          detail="upgrade")
+    doc = {"@context": vex.OPENVEX_CONTEXT, "@id": "https://supplier.example/vex/2",
+           "author": "Supplier Inc", "timestamp": "2026-11-01T00:00:00Z", "version": 1,
+           "statements": [
+               {"vulnerability": {"name": vid}, "products": [{"@id": component}],
+                "status": "not_affected", "justification": "vulnerable_code_not_present"},
+               {"vulnerability": {"name": vid},
+                "products": [{"@id": vex.release_purl("Acme", ROUTER["name"], None)}],
+                "status": "not_affected", "justification": "vulnerable_code_not_present"}]}
+    with database.transaction() as s:
+        summary = import_summary(s, editor, triaged, json.dumps(doc).encode(), "bad.json")
+        product_wide = [r for r in vex.statements_for(s, editor, triaged)
+                        if r.vulnerability == vid and not r.component_key]
+    assert summary["refused"] == [] and len(summary["conflicts"]) == 2
+    assert summary["conflicts"][0]["ours"][0]["state"] == "exploitable"
+    assert [r.source for r in product_wide] == ["manual"]  # ours at the same scope: kept
+    row = next(f for f in _findings(database, editor, triaged)
+               if (f["vulnerability"], f["component"]) == (vid, component))
+    assert (row["state"], row["decision_source"]) == ("exploitable", "manual")
+    assert [(c["state"], c["source"]) for c in row["vex_conflicts"]] == [
+        ("not_affected", "bad.json")]
+    for fmt, exported in _exports(database, editor, triaged).items():
+        said = {t[3] for t in _tuples(exported, findings) if t[2] == vid}
+        assert said == {"affected"}, fmt
+    with database.transaction() as s:
+        events = [e for e in audit.history(s, editor, triaged)
+                  if e["action"] == "vex.import-conflict"]
+    assert len(events) == 1 and events[0]["after"]["source"] == "bad.json"

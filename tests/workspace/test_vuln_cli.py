@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -74,6 +75,13 @@ def test_cli_flow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run("csaf", "author", NAME, "1.8.0", "--tracking-id", "ACME-1", "--output", str(advisory),
         "--cvss", f"{vid}=CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:N/A:N")
     assert runner.invoke(app, ["csaf", "validate", str(advisory)]).exit_code == 0
+    published = tmp_path / "published.json"  # the file hashes to the audited SHA-256
+    done = runner.invoke(app, ["csaf", "publish", "ACME-1", "--status", "final",
+                               "--output", str(published), *db])
+    assert done.exit_code == 0, done.output
+    sha = re.search(r"sha256 ([0-9a-f]{64})", done.stderr)
+    assert sha and hashlib.sha256(published.read_bytes()).hexdigest() == sha.group(1)
+    run("csaf", "publish", "ACME-1", "--status", "interim", code=2)  # final never goes back
     case = json.loads(run("case", "open", NAME, "--title", "exploited", "--exploited", vid,
                           "--aware-at", "2026-09-12T08:00Z", "--member-state", "DE",
                           "--format", "json"))

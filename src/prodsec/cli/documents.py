@@ -49,6 +49,10 @@ def document(
         "KEY of an unverified fact the document rests on (repeat, or 'all'): record that you "
         "checked it, with --reason, before generating."))] = None,
     reason: Annotated[str | None, typer.Option(help="With --confirm: how the facts were checked.")] = None,
+    restriction_answer: Annotated[list[str] | None, typer.Option(help=(
+        "STANDARD:RESTRICTION=applies|does-not-apply (repeat): your answer to an OJ-listing "
+        "restriction that turns on a design choice (e.g. en-18031-1:password-optional); an "
+        "issued declaration asks for each one it needs."))] = None,
     org: OrgOpt = "default", db: DbOpt = None,
 ) -> None:
     """Generate a document from the workspace and keep its generation record."""
@@ -71,7 +75,8 @@ def document(
         print(f"{len(done)} fact(s) confirmed: {', '.join(d['key'] for d in done)}",
               file=sys.stderr)
     with workspace(db, org) as (_, session, actor):
-        data, record = render(kind, session, actor, product, chosen, release, draft)
+        data, record = render(kind, session, actor, product, chosen, release, draft,
+                              answers=_pairs(restriction_answer or []))
         sha = record.sha256
     if output is None:
         sys.stdout.write(data.decode())
@@ -168,6 +173,7 @@ def product_docs(
     accessories: Annotated[str | None, typer.Option(help="Accessories, components, software covered, or 'none' (RED).")] = None,
     conformity_route: Annotated[str | None, typer.Option(help="module-a, module-b-c or module-h (RED Art. 17).")] = None,
     other_legislation: Annotated[str | None, typer.Option(help="Other Union legislation complied with, one per line.")] = None,
+    other_specifications: Annotated[str | None, typer.Option(help="Other technical specifications (not in the knowledge base), one per line, e.g. 'EN 300 328 V2.2.2'.")] = None,
     standard: Annotated[list[str] | None, typer.Option(help=(
         "ID (applied in full) or ID:PARTS (in part); repeat. Replaces the list."))] = None,
     notified_body: Annotated[str | None, typer.Option(help=(
@@ -199,7 +205,8 @@ def product_docs(
              "decommissioning": decommissioning, "auto_update_opt_out": auto_update_opt_out,
              "integrator_info": integrator_info, "serial_numbers": serial_numbers,
              "accessories": accessories, "conformity_route": conformity_route,
-             "other_legislation": other_legislation}
+             "other_legislation": other_legislation,
+             "other_specifications": other_specifications}
     changes: dict[str, Any] = {k: _text(v) for k, v in texts.items() if v is not None}
     if standard is not None:
         changes["standards_applied"] = [_standard(s) for s in standard if s]

@@ -65,6 +65,18 @@ def _write(doc: Any, output: Path | None) -> None:
         print(f"written {output}", file=sys.stderr)
 
 
+def _write_exact(data: bytes, output: Path | None) -> None:
+    """Write exactly ``data`` (no newline added): an audited artefact's file must hash to the
+    SHA-256 the audit trail recorded for it."""
+    if output is None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        output.write_bytes(data)
+        print(f"written {output}", file=sys.stderr)
+
+
 def _kb() -> Any:
     from prodsec.services.knowledge import knowledge_base
 
@@ -219,7 +231,8 @@ def findings(product: str, release: Annotated[str | None, typer.Argument()] = No
                                      "severity", "fixed", "KEV", "state"],
            [[f["release"], f["component"], f["vulnerability"], ", ".join(f["aliases"]),
              _severity_cell(f), ", ".join(f["fixed"]), "yes" if f["known_exploited"] else "",
-             f["state"]]
+             f["state"] + (f" ({len(f['vex_conflicts'])} supplier conflict)"
+                           if f["vex_conflicts"] else "")]
             for f in rows])
 
 
@@ -304,6 +317,10 @@ def vex_import(
         print(f"error: {file}{item['where']}: refused {item['vulnerability'] or '(no id)'} on "
               f"{item['component'] or item['product'] or 'the product'}: {item['reason']}",
               file=sys.stderr)
+    for item in summary["conflicts"]:
+        print(f"warning: {file}{item['where']}: {item['vulnerability']} on "
+              f"{item['component'] or 'the product'}: the supplier says {item['state']}, our "
+              f"decision ({item['ours'][0]['state']}) is kept", file=sys.stderr)
     print(f"{file}: {summary['imported']} of {summary['statements']} statements imported into {product}")
     if summary["refused"]:
         raise typer.Exit(2)
@@ -361,7 +378,7 @@ def csaf_publish_cmd(
 ) -> None:
     """Publish a CSAF document as interim or final: a draft becomes version 1; a published one
     is rebuilt from the current triage as the next revision (published revisions never change)."""
-    from prodsec.workspace.csaf_author import publish
+    from prodsec.workspace.csaf_author import document_bytes, publish
 
     with workspace(db, org) as (_, session, actor):
         revision = publish(session, actor, document, status, summary, cvss=_vectors(cvss))
@@ -369,7 +386,7 @@ def csaf_publish_cmd(
         version, sha = revision.version, revision.sha256
     print(f"CSAF {doc['document']['tracking']['id']}: published as {status}, version {version} "
           f"(sha256 {sha})", file=sys.stderr)
-    _write(doc, output)
+    _write_exact(document_bytes(doc), output)
 
 
 
@@ -414,7 +431,8 @@ def _show_case(view: dict[str, Any], fmt: Format) -> None:
     print(f"aware at {view['aware_at']}; report to {view['csirt']}")
     _table("clocks (UTC)", ["stage", "requirement", "due", "status", "submitted"],
            [[s["stage"], s["requirement"], s["due"] or f"after {s['from_event']}",
-             s["status"] + (f" ({s['remaining_hours']} h)" if "remaining_hours" in s else ""),
+             s["status"] + (f" (late by {s['late_hours']} h)" if "late_hours" in s else
+                            f" ({s['remaining_hours']} h)" if "remaining_hours" in s else ""),
              s["submitted_at"]] for s in view["stages"]])
 
 
@@ -480,10 +498,8 @@ def case_report(
     data = article14_report.to_pdf(doc, sha) if fmt == "pdf" else reports.report_bytes(doc)
     if output is None and fmt == "pdf":
         raise Invalid("--format pdf needs --output FILE")
-    if output is None:
-        print(data.decode())
-    else:
-        output.write_bytes(data)
+    _write_exact(data, output)
+    if output is not None:
         print(f"{output}: sha256 of the report {sha}", file=sys.stderr)
 
 

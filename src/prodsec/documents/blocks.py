@@ -168,11 +168,13 @@ def _restriction_bites(inputs: Inputs, std: dict[str, Any], rule: Any) -> bool |
     return node.value(profile) if node is not None else None
 
 
-def standards_block(inputs: Inputs, reg_id: str) -> list[dict[str, Any]]:
+def standards_block(inputs: Inputs, reg_id: str,
+                    facts: Facts | None = None) -> list[dict[str, Any]]:
     """The standards the team applied, each either a harmonised standard (its reference was in
     the OJ for this act when the release was placed on the market) or an other technical
     specification; for harmonised ones, the OJ restrictions and whether one takes the
-    presumption of conformity away from this product."""
+    presumption of conformity away from this product. With ``facts``, a restriction that turns
+    on a design choice nobody answered is recorded as missing information."""
     kb = inputs.kb
     r = inputs.release
     day = r.placed_on_market if r is not None and r.placed_on_market else inputs.today
@@ -181,7 +183,8 @@ def standards_block(inputs: Inputs, reg_id: str) -> list[dict[str, Any]]:
         std = kb.standards[item["standard"]]
         entry = oj_entry(std, reg_id)
         listing = oj_listing(std, reg_id, day)
-        restrictions = [_restriction(inputs, std, x) for x in (listing or {}).get("restrictions") or []]
+        restrictions = [_restriction(inputs, facts, std, x)
+                        for x in (listing or {}).get("restrictions") or []]
         harmonised = listing is not None
         out.append({"id": std["id"], "name": std.get("short_name") or std["title"],
                     "title": std["title"], "version": std.get("version") or "",
@@ -204,14 +207,41 @@ def standards_block(inputs: Inputs, reg_id: str) -> list[dict[str, Any]]:
     return out
 
 
-def _restriction(inputs: Inputs, std: dict[str, Any], r: dict[str, Any]) -> dict[str, Any]:
-    """One OJ restriction for this product: ``bites`` True (its rule holds: no presumption),
-    False (it concerns other products), None (it turns on a design choice the profile cannot
-    express: the manufacturer declares it is not triggered); informative-only ones are notes."""
+ANSWERS = ("applies", "does-not-apply")
+
+
+def restriction_key(std: dict[str, Any], r: dict[str, Any]) -> str:
+    """How a restriction is named in an answer: ``<standard>:<restriction>``."""
+    return f"{std['id']}:{r['id']}"
+
+
+def _restriction(inputs: Inputs, facts: Facts | None, std: dict[str, Any],
+                 r: dict[str, Any]) -> dict[str, Any]:
+    """One OJ restriction for this product. ``bites`` True: it applies (no presumption);
+    False: it does not; None: unanswered. Informative-only ones are notes.
+
+    Whether it applies is never assumed: the profile decides where its rule says the product
+    is of another kind (``applies_when`` false); a design choice the profile cannot express
+    (``design_condition``, e.g. "the user may skip setting a password") is the manufacturer's
+    explicit answer (``inputs.answers``) — without one an issued document stops and asks."""
     informative = r.get("effect") == "informative-only"
-    bites = None if informative else _restriction_bites(inputs, std, r.get("applies_when"))
-    return {"id": r["id"], "text": " ".join(str(r["text"]).split()), "bites": bites,
-            "informative": informative, "condition": r.get("design_condition") or "",
+    key = restriction_key(std, r)
+    condition = " ".join(str(r.get("design_condition") or "").split())
+    answer = inputs.answers.get(key)
+    bites: bool | None = None
+    question: Any = None
+    if not informative:
+        bites = _restriction_bites(inputs, std, r.get("applies_when"))
+        if bites is not False and (condition or r.get("applies_when") is None):
+            bites = None if answer is None else answer == "applies"
+            if answer is None and facts is not None:
+                question = facts.need(None, f"restriction.{key}", (
+                    f"whether {condition or 'this restriction applies'} "
+                    f"({std.get('short_name') or std['id']}, OJ listing restriction {r['id']})"),
+                    f"--restriction-answer {key}=applies|does-not-apply")
+    return {"id": r["id"], "key": key, "text": " ".join(str(r["text"]).split()), "bites": bites,
+            "informative": informative, "condition": condition,
+            "answer": answer if not informative else None, "question": question,
             "cite": cite(inputs.kb, r["citation"], std)}
 
 
@@ -330,11 +360,24 @@ def covers_release(inputs: Inputs, facts: Facts, reg_id: str, obligation: str) -
 PARENT_ACTS = {"eu-red-da": "Directive 2014/53/EU (Radio Equipment Directive)"}
 
 
-def other_legislation(inputs: Inputs, own: str) -> list[dict[str, str]]:
-    """The other Union law the product was assessed against and that covers this release,
-    plus what the user recorded (e.g. Directive 2011/65/EU), for Annex V point 5 / RED Annex
-    VI point 5."""
+def other_legislation(inputs: Inputs) -> list[dict[str, str]]:
+    """The other Union harmonisation legislation the product complies with, for Annex V point
+    5 / RED Annex VI point 5: exactly what the user entered (``--other-legislation``).
+
+    Never added by prodsec itself: having assessed one act's cyber requirements (e.g. the RED
+    delegated act) is not an assessment against the whole act, so listing it would make the
+    signer certify conformity nobody recorded. ``suggested_legislation`` names candidates in
+    drafts only."""
+    return [{"id": "", "text": line.strip()}
+            for line in str(inputs.docs.get("other_legislation") or "").splitlines()
+            if line.strip()]
+
+
+def suggested_legislation(inputs: Inputs, own: str) -> list[str]:
+    """Other mandatory EU acts the product was assessed against (or whose parent act covers
+    it), not yet entered: shown in a draft as a prompt, never stated in the issued form."""
     kb = inputs.kb
+    entered = " ".join(line["text"] for line in other_legislation(inputs))
     out = []
     for reg_id, a in sorted(inputs.assessments.items()):
         reg = kb.regulation(reg_id)
@@ -343,17 +386,16 @@ def other_legislation(inputs: Inputs, own: str) -> list[dict[str, str]]:
             continue
         try:
             covers_release(inputs, Facts(), reg_id, _main_obligation(reg))
+            text = str(reg["legal_reference"]).split(",")[0].strip() + f" ({reg['short_name']})"
         except NotApplicable:
-            if reg_id in PARENT_ACTS:
-                out.append({"id": reg_id, "text": PARENT_ACTS[reg_id]})
-            continue
-        if not _overlap(units_window(inputs, own), units_window(inputs, reg_id)):
-            continue  # e.g. the CRA for RED-declared units placed before 2027-12-11
-        out.append({"id": reg_id, "text": str(reg["legal_reference"]).split(",")[0].strip()
-                    + f" ({reg['short_name']})"})
-    for line in str(inputs.docs.get("other_legislation") or "").splitlines():
-        if line.strip():
-            out.append({"id": "", "text": line.strip()})
+            if reg_id not in PARENT_ACTS:
+                continue
+            text = PARENT_ACTS[reg_id]
+        else:
+            if not _overlap(units_window(inputs, own), units_window(inputs, reg_id)):
+                continue  # e.g. the CRA for RED-declared units placed before 2027-12-11
+        if text.split(" (")[0] not in entered:
+            out.append(text)
     return out
 
 
@@ -377,6 +419,15 @@ def _overlap(a: tuple[dt.date, dt.date | None] | None,
     if a is None or b is None:
         return True
     return (a[1] is None or b[0] <= a[1]) and (b[1] is None or a[0] <= b[1])
+
+
+def other_specifications(inputs: Inputs) -> list[str]:
+    """Other technical specifications the user named (free text, one per line, e.g. "EN 300
+    328 V2.2.2"), besides the knowledge base's standards: a RED declaration must also cite the
+    radio, EMC and safety specifications (Annex VI point 6), which the knowledge base does not
+    hold."""
+    return [line.strip() for line in str(inputs.docs.get("other_specifications") or "")
+            .splitlines() if line.strip()]
 
 
 def _main_obligation(reg: dict[str, Any]) -> str:

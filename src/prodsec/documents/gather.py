@@ -78,6 +78,9 @@ class Inputs:
     assessments: dict[str, AssessmentData] = field(default_factory=dict)
     products: list[str] = field(default_factory=list)
     acknowledged: set[str] = field(default_factory=set)  # confirmed unverified facts (keys)
+    #: the manufacturer's answers to OJ-listing restrictions that turn on a design choice:
+    #: ``<standard>:<restriction>`` → applies | does-not-apply (a generation input)
+    answers: dict[str, str] = field(default_factory=dict)
 
     @property
     def profile(self) -> dict[str, Any]:
@@ -111,7 +114,7 @@ class Inputs:
             "release": self.release.version if self.release else None,
             "org_profile": self.org.get("version"), "documentation": self.docs_version,
             "assessments": {k: a.as_of.isoformat() for k, a in sorted(self.assessments.items())},
-        }
+        } | ({"restriction_answers": dict(sorted(self.answers.items()))} if self.answers else {})
 
 
 def gather(session: Session, actor: Actor, kb: KnowledgeBase, product_ref: str | None,

@@ -55,7 +55,7 @@ def eu_declaration(inputs: Inputs, facts: Facts) -> dict[str, Any]:
     the CRA's conformity-assessment obligations apply."""
     a = b.binding_assessment(inputs, facts, "eu-cra")
     coverage = b.covers_release(inputs, facts, "eu-cra", "conformity-assessment")
-    standards = b.standards_block(inputs, "eu-cra")
+    standards = b.standards_block(inputs, "eu-cra", facts)
     return _base(inputs, "eu-cra") | {
         "coverage": coverage,
         "items": models.by_id(inputs.kb, "eu-declaration"),
@@ -63,7 +63,9 @@ def eu_declaration(inputs: Inputs, facts: Facts) -> dict[str, Any]:
         "manufacturer": b.manufacturer_block(inputs, facts),
         "harmonised": [s for s in standards if s["harmonised"]],
         "other_specs": [s for s in standards if not s["harmonised"]],
-        "legislation": b.other_legislation(inputs, "eu-cra"),
+        "legislation": b.other_legislation(inputs),
+        "suggested_legislation": b.suggested_legislation(inputs, "eu-cra"),
+        "user_specs": b.other_specifications(inputs),
         "notified_body": b.notified_body_block(inputs, facts, a, "eu-cra"),
         "route": b.route_text(inputs.kb, "eu-cra", a),
         "open": b.open_requirements(inputs, facts, a, OWN_ARTICLES),
@@ -101,7 +103,7 @@ def red_declaration(inputs: Inputs, facts: Facts) -> dict[str, Any]:
     Art. 3(3)(d), (e), (f) the assessment found applicable; only the route actually used."""
     a = b.binding_assessment(inputs, facts, "eu-red-da")
     coverage = b.covers_release(inputs, facts, "eu-red-da", "essential-requirements")
-    standards = b.standards_block(inputs, "eu-red-da")
+    standards = b.standards_block(inputs, "eu-red-da", facts)
     route = _red_route(inputs, facts, a, standards)
     return _base(inputs, "eu-red-da") | {
         "coverage": coverage,
@@ -111,7 +113,9 @@ def red_declaration(inputs: Inputs, facts: Facts) -> dict[str, Any]:
         "manufacturer": b.manufacturer_block(inputs, facts),
         "requirements": [r for r in (b.table_rows(inputs, a) if a else [])
                          if r.status != "not-applicable"],
-        "legislation": b.other_legislation(inputs, "eu-red-da"),
+        "legislation": b.other_legislation(inputs),
+        "suggested_legislation": b.suggested_legislation(inputs, "eu-red-da"),
+        "user_specs": b.other_specifications(inputs),
         "harmonised": [s for s in standards if s["harmonised"]],
         "other_specs": [s for s in standards if not s["harmonised"]],
         "route": route,
@@ -173,7 +177,7 @@ def technical_file(inputs: Inputs, facts: Facts) -> dict[str, Any]:
         "production": b.doc_field(inputs, facts, "production_monitoring"),
         "risk": _risk(inputs, facts),
         "support": _support(inputs, product),
-        "standards": b.standards_block(inputs, "eu-cra"),
+        "standards": b.standards_block(inputs, "eu-cra", facts),
         "rows": b.table_rows(inputs, a) if a else [],
         "reports": _reports(inputs, a),
         "notified_body": b.notified_body_block(inputs, facts, a, "eu-cra"),
@@ -250,7 +254,7 @@ def psti_statement(inputs: Inputs, facts: Facts) -> dict[str, Any]:
     deemed compliance (Sch. 2) names only standards the instrument itself lists for it."""
     a = b.binding_assessment(inputs, facts, "uk-psti")
     coverage = b.covers_release(inputs, facts, "uk-psti", "security-requirements")
-    standards = b.standards_block(inputs, "uk-psti")
+    standards = b.standards_block(inputs, "uk-psti", facts)
     return _base(inputs, "uk-psti") | {
         "coverage": coverage,
         "items": models.by_id(inputs.kb, "psti-statement"),

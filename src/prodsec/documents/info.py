@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.models import OrgProfile, ProductDocumentation
+from prodsec.services.knowledge import eu_member_states
 from prodsec.workspace import audit
 from prodsec.workspace.context import Actor, ValidationFailed
 from prodsec.workspace.products import _flush, check_version, get_product
@@ -119,12 +120,13 @@ PRODUCT_FIELDS: dict[str, Field] = {f.name: f for f in (
           "or module-h (RED Art. 17)", "--conformity-route"),
     Field("other_legislation", "other Union harmonisation legislation the product complies "
           "with, one per line (e.g. Directive 2011/65/EU)", "--other-legislation"),
+    Field("other_specifications", "other technical specifications conformity is declared "
+          "against, one per line, with version and date (e.g. EN 300 328 V2.2.2)",
+          "--other-specifications"),
 )}
 
 ORG_TEXT = tuple(n for n, f in ORG_FIELDS.items() if f.kind not in ("int", "bool", "date"))
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-EU_STATES = ("AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE",
-             "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE")
 LANGUAGE = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
 EXTENTS = ("full", "part")
 
@@ -170,8 +172,9 @@ def _days(name: str, value: Any) -> int:
 
 
 def _country(name: str, value: str) -> str:
-    if value.upper() not in EU_STATES:
-        raise ValidationFailed(name, f"expected an EU Member State code ({', '.join(EU_STATES)})")
+    states = sorted(eu_member_states())
+    if value.upper() not in states:
+        raise ValidationFailed(name, f"expected an EU Member State code ({', '.join(states)})")
     return value.upper()
 
 

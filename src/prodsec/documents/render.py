@@ -234,6 +234,25 @@ def build(kind_name: str, kb: KnowledgeBase, inputs: Inputs, fmt: str, draft: bo
     return _encode(k, fmt, context, draft)
 
 
+def check_answers(kb: KnowledgeBase, answers: dict[str, str]) -> dict[str, str]:
+    """Answers to OJ-listing restrictions, each naming a restriction the knowledge base knows
+    and saying applies or does-not-apply; anything else is refused (never silently ignored)."""
+    from prodsec.documents.blocks import ANSWERS, restriction_key
+    from prodsec.workspace.context import ValidationFailed
+
+    known = {restriction_key(std, r) for std in kb.standards.values()
+             for entry in std.get("oj_listings") or [] for r in entry.get("restrictions") or []
+             if r.get("effect") != "informative-only"}
+    for key, value in answers.items():
+        if key not in known:
+            raise ValidationFailed("restriction_answers", f"{key!r}: no such OJ-listing "
+                                   f"restriction; expected one of {', '.join(sorted(known))}")
+        if value not in ANSWERS:
+            raise ValidationFailed("restriction_answers", f"{key}={value!r}: expected "
+                                   f"{' or '.join(ANSWERS)}")
+    return dict(answers)
+
+
 def unconfirmed(facts: list[Unverified], acknowledged: set[str]) -> list[Unverified]:
     return [f for f in facts if f.key not in acknowledged]
 
@@ -241,12 +260,14 @@ def unconfirmed(facts: list[Unverified], acknowledged: set[str]) -> list[Unverif
 def render(kind_name: str, session: Session, actor: Actor, product_ref: str | None, fmt: str,
            release: str | None = None, draft: bool = False, *, today: dt.date | None = None,
            kb: KnowledgeBase | None = None, subject: str | None = None,
-           ) -> tuple[bytes, GeneratedDocument]:
+           answers: dict[str, str] | None = None) -> tuple[bytes, GeneratedDocument]:
     """Generate a document and store its generation record (with the audit trail).
 
     ``product_ref`` is the product (by id or name); kinds that are about the organisation
     (security-txt, vdp) take None. For ``oscal-catalog`` the instrument is ``subject`` (or
-    ``product_ref`` when no subject is given).
+    ``product_ref`` when no subject is given). ``answers`` are the manufacturer's answers to
+    OJ-listing restrictions (``<standard>:<restriction>`` → applies | does-not-apply), kept in
+    the generation record (and so in the audit trail).
     """
     from prodsec.services.knowledge import knowledge_base
 
@@ -265,6 +286,7 @@ def render(kind_name: str, session: Session, actor: Actor, product_ref: str | No
     elif not k.needs_product:
         product_ref = None
     inputs = gather(session, actor, kb, product_ref, release, today)
+    inputs.answers = check_answers(kb, answers or {})
     data = build(kind_name, kb, inputs, fmt, draft, subject)
     record = _record(session, actor, k, inputs, fmt, draft, data, subject)
     return data, record

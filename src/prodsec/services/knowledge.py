@@ -32,6 +32,15 @@ def knowledge_base() -> KnowledgeBase:
     return KnowledgeBase(load_data())
 
 
+def eu_member_states() -> frozenset[str]:
+    """The 27 EU member states, from the vocabulary's ``market_groups.EU`` (TEU Art. 52).
+
+    Every list of member states in prodsec (Article 14 cases, document inputs) is this one, so
+    a hand-written copy cannot drift from it (one once left out Hungary).
+    """
+    return frozenset(knowledge_base().vocabulary.market_groups["EU"])
+
+
 def regulations(kb: KnowledgeBase) -> list[dict[str, Any]]:
     """Every instrument with its attributes and requirement counts by category."""
     return [_summary(reg) for reg in kb.regulations.values()]

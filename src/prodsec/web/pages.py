@@ -492,6 +492,9 @@ async def generate_document(request: Request, pid: str, sent: EditorForm) -> Res
     state = _state(request)
     name, fmt = str(form.get("kind") or ""), str(form.get("format") or "html")
     draft = form.get("draft") == "1"
+    # answers to OJ-listing restrictions, as the refusal page's questions send them
+    answers = {str(k).removeprefix("restriction:"): str(v) for k, v in form.multi_items()
+               if str(k).startswith("restriction:") and v}
 
     def refused(exc: Exception) -> Response:
         if isinstance(exc, MissingInformation | UnverifiedFacts):
@@ -499,7 +502,9 @@ async def generate_document(request: Request, pid: str, sent: EditorForm) -> Res
                                    else ([], exc.facts))
             return _render(request, "missing.html.j2", {
                 "kind": name, "format": fmt, "pid": pid, "missing": missing,
-                "unverified": unverified}, 422, actor, csrf)
+                "unverified": unverified, "answers": answers,
+                "questions": [m for m in missing if m.key.startswith("restriction.")]},
+                422, actor, csrf)
         raise PageError(403 if isinstance(exc, PermissionDenied) else 422, str(exc))
 
     def done(data: bytes) -> Response:
@@ -509,7 +514,7 @@ async def generate_document(request: Request, pid: str, sent: EditorForm) -> Res
                         headers={"Content-Disposition": f'{disposition}; filename="{filename}"'})
 
     return await _form_write(request, sent, lambda s: render_document(
-        name, s, actor, pid, fmt, draft=draft, kb=state.kb)[0], done, refused)
+        name, s, actor, pid, fmt, draft=draft, kb=state.kb, answers=answers)[0], done, refused)
 
 
 @router.post("/products/{pid}/documents/acknowledge", response_class=HTMLResponse)
@@ -522,13 +527,17 @@ async def acknowledge_facts(request: Request, pid: str, sent: EditorForm) -> Res
     state = _state(request)
     name, fmt = str(form.get("kind") or ""), str(form.get("format") or "html")
     keys = [str(k) for k in form.getlist("fact")]
+    answers = {str(k).removeprefix("restriction:"): str(v) for k, v in form.multi_items()
+               if str(k).startswith("restriction:") and v}
 
     def done(_result: object) -> Response:
         with state.database.transaction() as session:
             left = pending(session, actor, name, pid, kb=state.kb)
         return _render(request, "missing.html.j2", {"kind": name, "format": fmt, "pid": pid,
                                                     "missing": [], "unverified": left,
-                                                    "confirmed": len(keys)}, 200, actor, csrf)
+                                                    "confirmed": len(keys), "answers": answers,
+                                                    "questions": []},
+                       200, actor, csrf)
 
     return await _form_write(request, sent, lambda s: acknowledge(
         s, actor, name, pid, keys, str(form.get("reason") or ""), kb=state.kb), done, _error_page)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from prodsec.core import limits
 from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.models import Article14Case, Article14Submission, OrgProfile, Product, utcnow
+from prodsec.services.knowledge import eu_member_states
 from prodsec.workspace import article14_reports as reports
 from prodsec.workspace import audit
 from prodsec.workspace.context import Actor, Conflict, NotFound, ValidationFailed, bounded
@@ -32,8 +33,6 @@ REQUIREMENTS = {
     "incident": dict(zip(STAGES, ("eu-cra:art-14:4:a", "eu-cra:art-14:4:b",
                                   "eu-cra:art-14:4:c"), strict=True)),
 }
-EU_MEMBER_STATES = frozenset(
-    ["AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "IE", "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"])
 # ---- clocks ---------------------------------------------------------------------------------
 
 
@@ -86,13 +85,21 @@ def clocks(kb: KnowledgeBase, case: Article14Case, submissions: dict[str, Articl
             at = _utc(sent.submitted_at)
             entry["status"] = "submitted"
             entry["in_time"] = due is None or (at is not None and at <= due)
+            if due is not None and at is not None and at > due:
+                entry["late_hours"] = _hours(at - due)
         elif due is None:
             entry["status"] = "pending"
         else:
             entry["status"] = "overdue" if now > due else "due"
-            entry["remaining_hours"] = round((due - now).total_seconds() / 3600, 1)
+            entry["remaining_hours"] = _hours(due - now)
+            if now > due:
+                entry["late_hours"] = _hours(now - due)
         result.append(entry)
     return result
+
+
+def _hours(delta: dt.timedelta) -> float:
+    return round(delta.total_seconds() / 3600, 1)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -108,7 +115,7 @@ def member_state(session: Session, actor: Actor, explicit: str | None) -> str:
     if not value:
         profile = session.scalar(select(OrgProfile).where(OrgProfile.org_id == actor.org_id))
         value = (profile.csirt_member_state if profile else "").upper()
-    if value and value not in EU_MEMBER_STATES:
+    if value and value not in eu_member_states():
         raise ValidationFailed("member_state", f"{value!r}: expected an EU member state code "
                                "(the manufacturer's main establishment), e.g. DE")
     return value
@@ -172,6 +179,9 @@ def measure_available(session: Session, actor: Actor, case_id: str, at: dt.datet
     clock (14 days in the knowledge base)."""
     actor.require("editor")
     case = get_case(session, actor, case_id)
+    if "final-report" in submissions_of(session, case):
+        raise Conflict("the final report is submitted: the corrective-measure date its "
+                       "deadline ran from is frozen (Art. 14(2)(c))", precondition=False)
     before = _facts(case)
     case.measure_available_at = _utc(at)
     _flush(session, case)
@@ -195,6 +205,9 @@ def submit(session: Session, actor: Actor, kb: KnowledgeBase, case_id: str, stag
     when = _utc(at) or utcnow()
     if when < (_utc(case.aware_at) or when):
         raise ValidationFailed("at", "a report cannot precede awareness")
+    if when > utcnow():
+        raise ValidationFailed("at", f"{_iso(when)} is in the future: give the time the report "
+                               "was actually submitted")
     problem = order_problem(case, submissions_of(session, case), stages, when)
     if problem:
         raise Conflict(problem, precondition=False)
@@ -361,7 +374,8 @@ def _known(session: Session, actor: Actor, case: Article14Case,
     """Draft fields the workspace can answer: markets, product, severity and fixes."""
     profile: dict[str, Any] = product.profile if product else {}
     markets = list(profile.get("markets") or [])
-    states = sorted(EU_MEMBER_STATES) if "EU" in markets else sorted(set(markets) & EU_MEMBER_STATES)
+    eu = eu_member_states()
+    states = sorted(eu) if "EU" in markets else sorted(set(markets) & eu)
     known: dict[str, Any] = {"member_states": states,
                              "product": product.name if product else "",
                              "description": case.description}

@@ -39,7 +39,7 @@ class Item:
     point: str
     label: str
     required: bool = True
-    kind: str = "text"  # text | list | bool
+    kind: str = "text"  # text | list | bool | datetime (ISO 8601 with a time)
 
 
 _MS = ("member_states", "Member States where the manufacturer knows the product has been made "
@@ -88,7 +88,7 @@ ITEMS: dict[tuple[str, str], tuple[Item, ...]] = {
 USER_ITEMS = (
     Item("users_informed", "Art. 14(8)", "Which users were informed: the impacted users or, "
          "where appropriate, all users"),
-    Item("users_informed_at", "Art. 14(8)", "When users were informed (UTC)"),
+    Item("users_informed_at", "Art. 14(8)", "When users were informed (UTC)", kind="datetime"),
     Item("users_information", "Art. 14(8)", "What users were told, with the risk mitigation and "
          "corrective measures they can deploy (where necessary)"),
     Item("users_machine_readable", "Art. 14(8)", "Where the information is published in a "
@@ -121,6 +121,19 @@ def _empty(value: Any) -> bool:
     return value is None or value == "" or value == []
 
 
+def _datetime(value: Any) -> bool:
+    """An ISO 8601 date-time with its time (a report says when, not just which day)."""
+    import datetime as dt
+
+    if not isinstance(value, str) or len(value) < 16 or value[10] not in "T ":
+        return False
+    try:
+        dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
 def check_fields(kind: str, stages: list[str], fields: dict[str, Any]) -> dict[str, Any]:
     """The fields, refused when a key is unknown or a value has the wrong type (naming the
     field), in the items' order."""
@@ -139,6 +152,9 @@ def check_fields(kind: str, stages: list[str], fields: dict[str, Any]) -> dict[s
             raise ValidationFailed(f"content.{key}", "expected a list of strings")
         if item.kind == "text" and not isinstance(value, str):
             raise ValidationFailed(f"content.{key}", "expected a string")
+        if item.kind == "datetime" and value != "" and not _datetime(value):
+            raise ValidationFailed(f"content.{key}", f"{value!r}: expected an ISO 8601 date and "
+                                   "time, e.g. 2026-09-14T10:00:00Z")
     return {k: fields[k] for k in known if k in fields}
 
 

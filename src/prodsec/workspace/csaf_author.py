@@ -407,8 +407,14 @@ def _unscored(doc: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
     return found
 
 
+def document_bytes(doc: dict[str, Any]) -> bytes:
+    """The exact bytes of a published revision: what its audited SHA-256 is of, and what the
+    CLI writes (a trailing newline would make the file's hash differ from the audited one)."""
+    return json.dumps(doc, indent=2, ensure_ascii=False).encode()
+
+
 def _sha(doc: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(doc, indent=2, ensure_ascii=False).encode()).hexdigest()
+    return hashlib.sha256(document_bytes(doc)).hexdigest()
 
 
 def author(session: Session, actor: Actor, product_ref: str, release_label: str,
@@ -448,6 +454,11 @@ def publish(session: Session, actor: Actor, ref: str, status: str, summary: str 
     if status not in PUBLISHED:
         raise ValidationFailed("status", f"{status!r}: publish as interim or final")
     row = get_document(session, actor, ref)
+    if row.status == "final" and status == "interim":
+        raise ValidationFailed("status", (
+            f"{row.tracking_id} is final: a final advisory does not go back to interim "
+            "(consumers rely on a final document only changing by a new final revision, CSAF "
+            "2.0 section 3.2.1.12.7); publish the next revision as final"))
     now = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
     old: dict[str, Any] = row.document
     tracking = dict(old["document"]["tracking"])

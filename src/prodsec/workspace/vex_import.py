@@ -7,6 +7,12 @@ component of the product's SBOM (a supplier speaking about the library it suppli
 statement naming anything else, a component not in the SBOM, or a status or justification
 outside the vocabulary is refused with its reason and the rest imported — all in the caller's
 one transaction, so a failure half-way stores nothing.
+
+An imported statement never replaces or outranks a decision we made (``source`` ``manual``):
+one with our decision at exactly its scope is not stored, one at a narrower scope is stored but
+ranks below ours (``vex_statements.effective``); where they disagree the import is reported as
+a conflict (summary ``conflicts``, audit event ``vex.import-conflict``, and ``vex_conflicts`` on
+the findings).
 """
 
 from __future__ import annotations
@@ -17,12 +23,20 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from prodsec.db.models import Release, SbomComponent, SbomRecord
+from prodsec.db.models import Release, SbomComponent, SbomRecord, VexStatement
 from prodsec.formats.vex import Statement, parse_vex
+from prodsec.workspace import audit
 from prodsec.workspace.context import Actor, ValidationFailed
 from prodsec.workspace.products import get_product
 from prodsec.workspace.vex import organisation, release_purl
-from prodsec.workspace.vex_statements import normalise_state, set_statement, validate_decision
+from prodsec.workspace.vex_statements import (
+    imported,
+    normalise_state,
+    set_statement,
+    statement_view,
+    statements_for,
+    validate_decision,
+)
 
 
 @dataclass
@@ -119,6 +133,7 @@ def import_summary(session: Session, actor: Actor, product_ref: str, data: bytes
     k = known(session, actor, product_ref, release_label)
     product = get_product(session, actor, product_ref)
     refused: list[dict[str, Any]] = []
+    conflicts: list[dict[str, Any]] = []
     for st in parsed:
         target = refusal(st) or resolve(st, k)
         if isinstance(target, str):
@@ -126,10 +141,47 @@ def import_summary(session: Session, actor: Actor, product_ref: str, data: bytes
                             "component": st.component, "where": st.where, "reason": target})
             continue
         release, component = target
+        ours = _ours(session, actor, product.id, st, release, component)
+        clash = [r for r in ours if (r.state, r.justification)
+                 != (normalise_state(st.state), st.justification)]
+        if clash:
+            conflicts.append({"vulnerability": st.vulnerability, "component": component,
+                              "release": release, "where": st.where,
+                              "state": normalise_state(st.state),
+                              "justification": st.justification,
+                              "ours": [statement_view(r) for r in clash]})
+        if any(_same_scope(r, release_key(session, actor, product.id, release), component)
+               for r in ours):
+            continue  # never replace our own decision; the conflict (if any) is reported
         set_statement(session, actor, product.id, st.vulnerability, st.state,
                       justification=st.justification, responses=st.responses, detail=st.detail,
                       release_label=release, component=component,
                       source=f"import:{source}"[:300])
+    if conflicts:
+        audit.record(session, actor, "vex.import-conflict", "product", product.id, None,
+                     {"source": source, "conflicts": conflicts})
     return {"source": source, "product_id": product.id, "release": release_label,
             "statements": len(parsed), "imported": len(parsed) - len(refused),
-            "refused": refused}
+            "refused": refused, "conflicts": conflicts}
+
+
+def release_key(session: Session, actor: Actor, product_id: str, label: str | None) -> str:
+    """The stored release key of a label ("" for every release)."""
+    from prodsec.workspace.products import get_release_by_label
+
+    return get_release_by_label(session, actor, product_id, label).id if label else ""
+
+
+def _ours(session: Session, actor: Actor, product_id: str, st: Statement, release: str | None,
+          component: str | None) -> list[VexStatement]:
+    """Our own (manual) decisions on the same vulnerability whose scope overlaps the imported
+    statement's: the release or all releases, the component or all components."""
+    key = release_key(session, actor, product_id, release)
+    return [r for r in statements_for(session, actor, product_id)
+            if not imported(r) and r.vulnerability == st.vulnerability
+            and (not key or r.release_key in ("", key))
+            and (not component or r.component_key in ("", component))]
+
+
+def _same_scope(row: VexStatement, key: str, component: str | None) -> bool:
+    return row.release_key == key and row.component_key == (component or "")

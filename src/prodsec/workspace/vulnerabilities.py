@@ -699,8 +699,10 @@ def list_findings(session: Session, actor: Actor, product_ref: str,
             query.order_by(Release.version_label, SbomComponent.name, AdvisoryRecord.osv_id)):
         names = {advisory.osv_id, *advisory.aliases}
         decision = vex.effective(statements, release.id, names, component.purl or "")
-        rows.append(finding_view(finding, component, advisory, release, bool(names & kev),
-                                 decision))
+        view = finding_view(finding, component, advisory, release, bool(names & kev), decision)
+        view["vex_conflicts"] = vex.conflicts(statements, release.id, names,
+                                              component.purl or "", decision)
+        rows.append(view)
     return rows
 
 
@@ -724,6 +726,8 @@ def finding_view(finding: FindingRecord, component: SbomComponent, advisory: Adv
         "justification": decision.justification if decision else None,
         "responses": list(decision.responses) if decision else [],
         "detail": decision.detail if decision else "",
+        "decision_source": decision.source if decision else None,
+        "vex_conflicts": [],
     }
 
 

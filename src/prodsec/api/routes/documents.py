@@ -26,6 +26,11 @@ class DocumentRequest(BaseModel):
     draft: bool = Field(default=False, description="Mark missing information instead of refusing.")
     release: str | None = Field(default=None, description="Release version label.")
     subject: str | None = Field(default=None, description="oscal-catalog: the instrument id.")
+    restriction_answers: dict[str, str] = Field(default_factory=dict, description=(
+        "Answers to OJ-listing restrictions that turn on a design choice: "
+        "'<standard>:<restriction>' → 'applies' or 'does-not-apply' (e.g. "
+        "{\"en-18031-1:password-optional\": \"does-not-apply\"}). An issued declaration "
+        "that needs one is refused (422) with the question among the missing information."))
 
 
 class DocumentRecord(BaseModel):
@@ -55,7 +60,8 @@ def _generate(work: Any, product_id: str | None, body: DocumentRequest) -> Respo
 
     fmt = body.format or default_format(body.kind)
     data, record = render(body.kind, work.session, work.actor, product_id, fmt,
-                          release=body.release, draft=body.draft, kb=work.kb, subject=body.subject)
+                          release=body.release, draft=body.draft, kb=work.kb, subject=body.subject,
+                          answers=body.restriction_answers)
     name = f"{body.kind}{'-draft' if body.draft else ''}.{fmt}"
     return Response(data, media_type=MEDIA[fmt], headers={
         "Content-Disposition": f'attachment; filename="{name}"', "X-Document-SHA256": record.sha256})
