@@ -171,9 +171,13 @@ def test_unverified_facts_are_confirmed_on_a_form(app: Any, web_db: Any) -> None
     with web_db.transaction() as session:
         actor = authenticate_password(session, "editor@acme.example", PASSWORD)
         assert actor is not None
-        keys = [f.key for f in pending(session, actor, "red-declaration", pid)]
+        for kind in ("red-declaration", "eu-declaration", "technical-file", "vdp"):
+            # the first kind still resting on unverified facts (they go as facts are verified)
+            keys = [f.key for f in pending(session, actor, kind, pid)]
+            if len(keys) > 1:
+                break
     assert len(keys) > 1
-    form = {"csrf_token": csrf, "kind": "red-declaration", "format": "html"}
+    form = {"csrf_token": csrf, "kind": kind, "format": "html"}
     none = client.post(f"{product}/documents/acknowledge", data=form | {"reason": "checked"})
     assert none.status_code == 422 and "choose at least one fact" in none.text
     done = client.post(f"{product}/documents/acknowledge",
