@@ -37,8 +37,8 @@ MAPPING_DEPTH = 5
 
 #: Components (and, separately, dependency edges) in one SBOM. Every component becomes a row
 #: (and a purl key, a CSAF product id, finding candidates): 120 000 components held SQLite's
-#: writer lock for 81 s before the rows were built off the lock, and even now the insert alone
-#: grows with the count. 50 000 is a default, not a measurement of real SBOMs (the penetration
+#: writer lock for 81 s in the penetration test, and the time under the lock grows with the
+#: count. 50 000 is a default, not a measurement of real SBOMs (the penetration
 #: test's suggestion); ``PRODSEC_MAX_SBOM_COMPONENTS`` raises (or lowers) it.
 SBOM_COMPONENTS = 50_000
 SBOM_COMPONENTS_ENV = "PRODSEC_MAX_SBOM_COMPONENTS"

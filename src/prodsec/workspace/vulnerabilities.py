@@ -356,14 +356,12 @@ def csaf_product_id(release_id: str, ref: str) -> str:
     return "CSAFPID-" + hashlib.sha256(f"{release_id}\0{ref}".encode()).hexdigest()[:16]
 
 
-def _bulk(session: Session, model: Any, rows: list[dict[str, Any]], *,
-          checked: bool = False) -> None:
+def _bulk(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
     """Core inserts in chunks. They bypass the ORM flush and its text guard, so the rows are
-    checked here (``checked``: the caller did it already, off the writer lock)."""
+    checked here."""
     from prodsec.db.guards import check_rows
 
-    if not checked:
-        check_rows(model.__tablename__, rows)
+    check_rows(model.__tablename__, rows)
     for start in range(0, len(rows), CHUNK):
         session.execute(insert(model), rows[start:start + CHUNK])
 
