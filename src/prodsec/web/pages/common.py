@@ -1,0 +1,233 @@
+"""What every page shares: signing in (``signed_in``), the role and CSRF checks of a form
+(``form_as`` and its ``ViewerForm``/``EditorForm``/``AdminForm`` dependencies), the one write
+path of a form (``form_write``), rendering with autoescape, and the error pages (``PageError``,
+``status_of``, ``install_error_pages``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup
+
+from prodsec.api.middleware import read_form
+from prodsec.core import limits
+from prodsec.core.knowledge import CATEGORIES
+from prodsec.workspace.context import Actor, Conflict, NotFound, PermissionDenied, ValidationFailed
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "web"
+COOKIE = "prodsec_session"
+LOGIN_COOKIE = "prodsec_login"  # the sign-in form's pre-session CSRF token (double submit)
+# Every page escapes what it prints: autoescape for every template, whatever its name ends
+# with (``select_autoescape`` knows html/htm/xml only, and ours end with ``.html.j2``). Markup
+# the server made itself is wrapped in ``Markup`` in Python, never ``|safe`` in a template.
+templates = Jinja2Templates(env=Environment(loader=FileSystemLoader(str(TEMPLATES)),
+                                            autoescape=True))
+#: Forms take their maxlength from the same limits the services enforce.
+templates.env.globals["limits"] = limits
+T = TypeVar("T")
+
+
+@dataclass
+class WebState:
+    database: Any
+    kb: Any
+    limiter: Any
+    secure_cookies: bool = False
+
+
+class PageError(Exception):
+    """An error page (401 → login, 403, 404) for a browser request."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def web_state(request: Request) -> WebState:
+    state: WebState = request.app.state.web
+    return state
+
+
+def current_date() -> dt.date:
+    return dt.date.today()
+
+
+def signed_in(request: Request) -> tuple[Actor, str]:
+    """The signed-in actor and the session's CSRF token, or a 401 page (→ login)."""
+    from prodsec.workspace.sessions import session_actor
+
+    secret = request.cookies.get(COOKIE)
+    if secret:
+        with web_state(request).database.transaction() as session:
+            found = session_actor(session, secret)
+        if found:
+            return found
+    raise PageError(401, "Please sign in.")
+
+
+def check_csrf(csrf: str, form: Any) -> None:
+    from prodsec.workspace.sessions import csrf_matches
+
+    token = form.get("csrf_token")
+    if not csrf_matches(csrf, token if isinstance(token, str) else None):
+        raise PageError(403, "This form has expired or did not come from this site; reload the page and try again.")
+
+
+def permit(actor: Actor, role: str) -> None:
+    """The role check every face shares (``Actor.require``), answered as a 403 page."""
+    try:
+        actor.require(role)
+    except PermissionDenied as exc:
+        raise PageError(403, str(exc)) from None
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A signed-in user's form: who sent it, the session's CSRF token, the fields and files."""
+
+    actor: Actor
+    csrf: str
+    form: Any
+
+
+def form_as(role: str) -> Callable[[Request], AsyncIterator[Submitted]]:
+    """The dependency of a form handler: sign-in (401 → login), then the role (403, before the
+    body is read, like the API's), then the body and its CSRF token (403); uploaded files are
+    closed when the handler is done."""
+
+    async def submitted(request: Request) -> AsyncIterator[Submitted]:
+        actor, csrf = await run_in_threadpool(signed_in, request)
+        permit(actor, role)
+        form = await read_form(request, files=1)  # bounded fields; files only on upload routes
+        try:
+            check_csrf(csrf, form)
+            yield Submitted(actor, csrf, form)
+        finally:
+            await form.close()
+
+    return submitted
+
+
+ViewerForm = Annotated[Submitted, Depends(form_as("viewer"))]
+EditorForm = Annotated[Submitted, Depends(form_as("editor"))]
+AdminForm = Annotated[Submitted, Depends(form_as("admin"))]
+
+
+async def form_write(request: Request, sent: Submitted, work: Callable[[Any], T],
+                      done: Callable[[T], Response], refused: Callable[[Exception], Response],
+                      missing_is_404: bool = True, org_id: str | None = None) -> Response:
+    """The one write path of a form handler, after ``_form_as`` has signed the user in,
+    checked the role and the CSRF token: ``work(session)`` runs through ``writes.write``, the
+    API's path (queued for its turn, then a writer's transaction holding the organisation's
+    chain lock first), so a web edit racing an API edit neither fails on SQLite's stale
+    snapshot nor deadlocks on PostgreSQL. ``done(result)`` makes the answer (a redirect,
+    mostly); a refused input (``InputError``, ``PermissionDenied``) goes to ``refused``, which
+    renders the page again with the user's values and the error. NotFound is the 404 page
+    unless ``missing_is_404`` is false (a form whose field names the missing thing). Both
+    callbacks run on a worker thread: they read the database and render templates.
+    ``org_id``: the organisation written to, when not the user's own (an invitation's)."""
+    from prodsec.errors import InputError
+    from prodsec.workspace import writes
+
+    try:
+        result = await writes.write(web_state(request).database, org_id or sent.actor.org_id,
+                                    work)
+    except NotFound as exc:
+        if missing_is_404:
+            raise PageError(404, str(exc)) from None
+        return await run_in_threadpool(refused, exc)
+    except (InputError, PermissionDenied) as exc:
+        return await run_in_threadpool(refused, exc)
+    return await run_in_threadpool(done, result)
+
+
+def render(request: Request, name: str, context: dict[str, Any], status: int = 200,
+            actor: Actor | None = None, csrf: str = "") -> HTMLResponse:
+    web = getattr(request.app.state, "web", None)
+    base = {"request": request, "actor": actor, "csrf": csrf, "categories": CATEGORIES,
+            "path": request.url.path,
+            "law_as_of": getattr(getattr(web, "kb", None), "law_as_of", None)}
+    return templates.TemplateResponse(request, name, base | context, status_code=status)
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def error_page(exc: Exception) -> Response:
+    raise PageError(status_of(exc), str(exc))
+
+
+def status_of(exc: Exception) -> int:
+    """The status of a refused form: 403 role, 404 no such object here, 409 conflict, 422
+    anything else wrong in the input (the API's answers for the same errors)."""
+    return (403 if isinstance(exc, PermissionDenied) else 404 if isinstance(exc, NotFound)
+            else 409 if isinstance(exc, Conflict) else 422)
+
+
+def form_date(value: Any, field: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationFailed(field, "expected a date YYYY-MM-DD") from None
+
+
+def install_error_pages(app: Any) -> None:
+    """Browsers get HTML error pages; /api paths keep the API's problem+json handlers."""
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    async def page_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PageError)
+        if exc.status == 401:
+            return redirect(f"/login?next={quote(str(request.url.path))}")
+        return render(request, "error.html.j2", {"status": exc.status, "message": exc.message},
+                       exc.status)
+
+    previous = app.exception_handlers.get(StarletteHTTPException)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith("/api") and previous is not None:
+            result: Response = await previous(request, exc)
+            return result
+        status = getattr(exc, "status_code", 500)
+        message = {404: "There is no such page.", 405: "That action is not available here."}.get(
+            status, getattr(exc, "detail", "Something went wrong."))
+        return render(request, "error.html.j2", {"status": status, "message": message}, status)
+
+    app.add_exception_handler(PageError, page_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+
+
+def form_values(form: Any) -> dict[str, Any]:
+    """Entered values, kept for re-display (lists for multi-value fields)."""
+    out: dict[str, Any] = {}
+    for key in set(form.keys()):
+        values = form.getlist(key)
+        out[key] = values if len(values) > 1 or key in ("markets", "radio", "functions",
+                                                         "sector_law") else values[0]
+    return out
+
+
+def svg(data: bytes) -> Markup:
+    """The inline picture: matplotlib's SVG of the knowledge base (it escapes its text, and
+    nothing in it comes from a user), so it is markup of ours."""
+    text = data.decode("utf-8")
+    return Markup(text[text.index("<svg"):])
+
+
+def obligation_word(ob: dict[str, Any]) -> str:
+    """A voluntary label's condition is never an obligation that applies (nor is it missed)."""
+    return {"voluntary": "To do for the label", "on-event": "In force, triggered by an event"}.get(
+        str(ob.get("nature")), "Obligations apply")
