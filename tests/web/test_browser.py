@@ -205,3 +205,63 @@ def test_end_to_end(server: str, browser: Any, web_db: Any, tmp_path: Path) -> N
     shoot(other, "09-not-found")
     other.goto(f"{server}/admin")
     shoot(other, "10-admin")
+
+
+def test_triage_exploited_first_and_in_bulk(server: str, browser: Any, web_db: Any, kb: Any,
+                                             tmp_path: Path) -> None:
+    """58 real findings: the known-exploited one is first, a filter and a sort are links that
+    survive a bulk decision, and two findings are triaged at once."""
+    import json
+
+    import yaml
+
+    from prodsec.workspace import products, vulnerabilities
+    from prodsec.workspace.users import authenticate_password
+
+    if not _import_advisories(web_db, tmp_path):
+        pytest.skip("the proton-bridge SBOM is not in tests/data")
+    router = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples/products/router.yaml")
+                            .read_text())
+    with web_db.transaction() as session:
+        actor = authenticate_password(session, "editor@acme.example", PASSWORD)
+        assert actor is not None
+        pid = products.add_product(session, actor, kb, router).id
+        products.add_release(session, actor, pid, "1.8.0", None, None)
+        vulnerabilities.import_sbom(session, actor, pid, "1.8.0", vuln_data.SBOM_B.read_bytes(),
+                                    vuln_data.SBOM_B.name)
+        rows = vulnerabilities.list_findings(session, actor, pid)
+        last = rows[-1]
+        cve = next(a for a in last["aliases"] if a.startswith("CVE-"))
+        vulnerabilities.import_kev(session, actor, json.dumps(
+            {"vulnerabilities": [{"cveID": cve, "dateAdded": "2024-01-02"}]}).encode(), "kev.json")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    login(page, server, "editor@acme.example")
+    page.goto(f"{server}/products/{pid}/vulnerabilities#findings")
+    first = page.locator("tr[id^=f-]").first
+    assert last["vulnerability"] in first.inner_text() and "known exploited" in first.inner_text()
+    assert "1 exploited" in page.locator(".release-summary").inner_text()
+    triage_cell = page.locator("tr[id^=f-] td").last.bounding_box()
+    assert triage_cell and triage_cell["x"] + triage_cell["width"] <= 1280, "triage column cut off"
+    shoot(page, "13-triage")
+
+    page.get_by_label("Fix available").select_option("yes")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(r".*fix_available=yes.*"))
+    shown = page.locator("tr[id^=f-]")
+    picked = [shown.nth(i).locator("strong").first.inner_text() for i in range(2)]
+    for i in range(2):
+        shown.nth(i).locator("input[type=checkbox]").check()
+    page.locator("#bulk-state").select_option("not_affected")
+    page.locator("#bulk-just").select_option("code_not_reachable")
+    page.get_by_role("button", name="Apply to ticked").click()
+    page.wait_for_url(re.compile(r".*fix_available=yes.*#findings$"))
+    assert page.get_by_label("Fix available").input_value() == "yes", "the filter is kept"
+    page.locator("#fl-state").select_option("not_affected")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(r".*state=not_affected.*"))
+    decided = page.locator("tr[id^=f-] strong").all_inner_texts()
+    assert set(picked) <= set(decided), (picked, decided)
+    page.get_by_role("link", name="CVSS").click()
+    page.wait_for_url(re.compile(r".*sort=cvss.*"))
+    assert "fix_available=yes" in page.url, "sorting keeps the filter"
+    shoot(page, "14-triage-filtered")

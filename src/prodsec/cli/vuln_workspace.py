@@ -38,6 +38,8 @@ def register(app: typer.Typer, sbom_app: typer.Typer, csaf_app: typer.Typer) -> 
     app.add_typer(vex_app, name="vex")
     app.add_typer(case_app, name="case")
     app.command("findings")(findings)
+    app.command("triage")(triage_cmd)
+    vex_app.command("set-many")(vex_set_many)
 
 
 def _json(data: Any) -> None:
@@ -236,13 +238,68 @@ def findings(product: str, release: Annotated[str | None, typer.Argument()] = No
             for f in rows])
 
 
+def triage_cmd(
+    product: str,
+    exploited: Annotated[str | None, typer.Option(help="yes / no: known exploited (KEV).")] = None,
+    state: Annotated[str | None, typer.Option(help="VEX state, e.g. in_triage.")] = None,
+    component: Annotated[str | None, typer.Option(help="Part of the purl or name.")] = None,
+    release: Annotated[str | None, typer.Option(help="One release's label.")] = None,
+    fix_available: Annotated[str | None, typer.Option(help="yes / no.")] = None,
+    min_cvss: Annotated[str | None, typer.Option(help="Lowest CVSS base score, 0-10.")] = None,
+    query: Annotated[str | None, typer.Option("--query", "-q",
+                                              help="Part of the id, an alias or the summary.")] = None,
+    sort: Annotated[str, typer.Option(help="priority, cvss, epss, vulnerability, component, "
+                                           "release, state, first_seen; -KEY descending.")] = "priority",
+    page: Annotated[int, typer.Option(min=1, help="Page number.")] = 1,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="Findings per page.")] = 50,
+    org: OrgOpt = "default", db: DbOpt = None, fmt: FormatOpt = Format.table) -> None:
+    """Findings to triage first: filtered, sorted by priority (known exploited, then EPSS, then
+    CVSS), one page, with each release's open / exploited / overdue counts."""
+    from prodsec.workspace import triage
+
+    params = {"exploited": exploited, "state": state, "component": component,
+              "release": release, "fix_available": fix_available, "min_cvss": min_cvss,
+              "q": query, "sort": sort, "page": str(page), "limit": str(limit)}
+    with workspace(db, org) as (_, session, actor):
+        result = triage.triage_findings(session, actor, _kb(), product, triage.parse_query(params))
+    if fmt is Format.json:
+        _json(result)
+        return
+    for label, counts in sorted(result["releases"].items()):
+        print(f"release {label}: {counts['open']} open · {counts['exploited']} exploited · "
+              f"{counts['overdue']} overdue · {counts['findings']} findings")
+    shown = result["findings"]
+    _table(f"{len(shown)} of {result['total']} findings (sorted by {result['sort']})",
+           ["vulnerability", "KEV", "severity", "component", "release", "fixed", "state"],
+           [[f["vulnerability"], "yes" if f["known_exploited"] else "", _severity_cell(f),
+             f["component"], f["release"], ", ".join(f["fixed"]), f["state"]] for f in shown])
+
+
+def vex_set_many(
+    product: str,
+    state: Annotated[str, typer.Argument(help="The VEX state for every vulnerability named.")],
+    vulnerabilities: Annotated[list[str], typer.Argument(help="OSV ids or aliases.")],
+    justification: Annotated[str | None, typer.Option(help="For not_affected.")] = None,
+    detail: Annotated[str, typer.Option(help="Why (shown in VEX).")] = "",
+    org: OrgOpt = "default", db: DbOpt = None) -> None:
+    """One triage decision for several vulnerabilities at once (all or none)."""
+    from prodsec.workspace import triage
+
+    with workspace(db, org) as (_, session, actor):
+        count = triage.triage_many(session, actor, product, vulnerabilities, state,
+                                   justification, detail)
+    print(f"{count} triage decisions set to {state}")
+
+
 def _severity_cell(finding: dict[str, Any]) -> str:
     """"9.8 CRITICAL" from the computed CVSS base score, else the advisory's own word, if any."""
     from prodsec.vuln.cvss_score import severity_word
 
     cvss = finding["cvss"]
     if cvss:
-        return f"{cvss['base_score']:.1f} {cvss['base_severity']}"
+        source = finding.get("cvss_source")
+        via = f" (via {source})" if source and source != finding["vulnerability"] else ""
+        return f"{cvss['base_score']:.1f} {cvss['base_severity']}{via}"
     return severity_word(finding["severity"]) or ""
 
 

@@ -692,16 +692,61 @@ def list_findings(session: Session, actor: Actor, product_ref: str,
         query = query.where(Release.id == get_release(session, actor, product.id, release_label).id)
     kev = kev_cves(session, actor)
     statements = vex.statements_for(session, actor, product.id)
+    found = list(session.execute(
+        query.order_by(Release.version_label, SbomComponent.name, AdvisoryRecord.osv_id)))
+    borrowed = alias_scores(session, actor, [a for _, _, a, _ in found])
     rows = []
-    for finding, component, advisory, release in session.execute(
-            query.order_by(Release.version_label, SbomComponent.name, AdvisoryRecord.osv_id)):
+    for finding, component, advisory, release in found:
         names = {advisory.osv_id, *advisory.aliases}
         decision = vex.effective(statements, release.id, names, component.purl or "")
         view = finding_view(finding, component, advisory, release, bool(names & kev), decision)
+        if view["cvss"] is None and advisory.id in borrowed:
+            view["cvss"], view["cvss_source"] = borrowed[advisory.id]
         view["vex_conflicts"] = vex.conflicts(statements, release.id, names,
                                               component.purl or "", decision)
         rows.append(view)
     return rows
+
+
+def alias_scores(session: Session, actor: Actor, advisories: Iterable[AdvisoryRecord]
+                 ) -> dict[str, tuple[dict[str, Any], str]]:
+    """For each advisory without a scorable CVSS vector, the score of another imported
+    advisory that shares one of its names (a Go or PyPI advisory with no CVSS gets its CVE's or
+    GHSA's), and that advisory's id: ``{advisory id: (cvss, source id)}``. The highest score
+    wins when several aliases are scored; a CVE is preferred on ties."""
+    from prodsec.vuln.cvss_score import score
+
+    unscored = {a.id: {a.osv_id, *a.aliases} for a in advisories if score(a.severity) is None}
+    if not unscored:
+        return {}
+    names = set().union(*unscored.values())
+    related: dict[str, list[AdvisoryRecord]] = defaultdict(list)
+    for chunk in _chunks(sorted(names), CHUNK):
+        for alias, other in session.execute(
+                select(AdvisoryAlias.alias, AdvisoryRecord)
+                .join(AdvisoryRecord, AdvisoryRecord.id == AdvisoryAlias.advisory_id)
+                .where(AdvisoryAlias.org_id == actor.org_id, AdvisoryAlias.alias.in_(chunk),
+                       AdvisoryRecord.severity.is_not(None))):
+            related[alias].append(other)
+    out: dict[str, tuple[dict[str, Any], str]] = {}
+    for advisory_id, own in unscored.items():
+        best: tuple[float, bool, str, dict[str, Any]] | None = None
+        for other in {o.id: o for n in own for o in related.get(n, [])}.values():
+            cvss = score(other.severity) if other.id != advisory_id else None
+            if cvss is None:
+                continue
+            rank = (cvss.base_score, other.osv_id.startswith("CVE-"), other.osv_id, cvss.to_dict())
+            if best is None or rank[:3] > best[:3]:
+                best = rank
+        if best is not None:
+            out[advisory_id] = (best[3], best[2])
+    return out
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
 
 
 def finding_view(finding: FindingRecord, component: SbomComponent, advisory: AdvisoryRecord,
@@ -717,7 +762,7 @@ def finding_view(finding: FindingRecord, component: SbomComponent, advisory: Adv
         "csaf_product_id": component.csaf_product_id, "component_version": component.version,
         "vulnerability": advisory.osv_id, "aliases": list(advisory.aliases),
         "summary": advisory.summary, "severity": advisory.severity,
-        "cvss": cvss.to_dict() if cvss else None,
+        "cvss": cvss.to_dict() if cvss else None, "cvss_source": advisory.osv_id if cvss else None,
         "affected": finding.affected, "fixed": list(finding.fixed),
         "known_exploited": known_exploited, "first_seen": finding.first_seen.isoformat(),
         "state": decision.state if decision else "in_triage",

@@ -41,6 +41,7 @@ FORMS: dict[str, dict[str, Any]] = {
                                                          "url": "https://example.com/x"}},
     "/products/{pid}/statuses/{sid}/control": {"data": {"new_control": "Stolen"}},
     "/products/{pid}/vex": {"data": {"vulnerability": "PYSEC-2018-28", "state": "in_triage"}},
+    "/products/{pid}/vex/bulk": {"data": {"vulnerability": "PYSEC-2018-28", "state": "in_triage"}},
     "/products/{pid}/sbom": {"data": {"release": "1.0"},
                              "files": {"file": ("bom.json", json.dumps(BOM).encode(),
                                                 "application/json")}},

@@ -118,6 +118,50 @@ def findings(work: UnitDep, product_id: str, release: str | None = None) -> list
     return list_findings(work.session, work.actor, product_id, release)
 
 
+@router.get("/products/{product_id}/triage")
+def triage(work: UnitDep, product_id: str,
+           exploited: str | None = Query(default=None, description="yes / no: known exploited"),
+           state: str | None = Query(default=None, max_length=40, description="VEX state"),
+           component: str | None = Query(default=None, max_length=200,
+                                         description="part of the component's purl or name"),
+           release: str | None = Query(default=None, max_length=200),
+           fix_available: str | None = Query(default=None, description="yes / no"),
+           min_cvss: str | None = Query(default=None, description="0-10"),
+           q: str | None = Query(default=None, max_length=200,
+                                 description="part of the id, an alias or the summary"),
+           sort: str = Query(default="priority", max_length=20, description=(
+               "priority (exploited, EPSS, CVSS), cvss, epss, vulnerability, component, "
+               "release, state, first_seen; a leading - sorts descending")),
+           page: str | None = Query(default=None), limit: str | None = Query(default=None)
+           ) -> dict[str, Any]:
+    """One page of the product's findings, filtered and sorted (known-exploited first by
+    default), with per release the open / exploited / overdue counts."""
+    from prodsec.workspace import triage as service
+
+    query = service.parse_query({"exploited": exploited, "state": state, "component": component,
+                                 "release": release, "fix_available": fix_available,
+                                 "min_cvss": min_cvss, "q": q, "sort": sort, "page": page,
+                                 "limit": limit})
+    return service.triage_findings(work.session, work.actor, work.kb, product_id, query)
+
+
+class BulkDecision(Strict):
+    vulnerabilities: list[str] = Field(min_length=1, max_length=500)
+    state: str
+    justification: str | None = None
+    detail: str = Field(default="", max_length=20000)
+
+
+@router.post("/products/{product_id}/vex/bulk")
+def set_vex_bulk(work: Writer, product_id: str, body: BulkDecision) -> dict[str, int]:
+    """One triage decision for a selection of vulnerabilities, all or none."""
+    from prodsec.workspace import triage as service
+
+    return {"decided": service.triage_many(work.session, work.actor, product_id,
+                                           body.vulnerabilities, body.state,
+                                           body.justification, body.detail)}
+
+
 @router.post("/products/{product_id}/vex")
 def set_vex(work: Writer, product_id: str, body: VexDecision) -> dict[str, Any]:
     """Record the triage decision for a vulnerability in a product (replaces an earlier one)."""

@@ -23,53 +23,88 @@ from prodsec.workspace.context import Actor, NotFound, PermissionDenied, Validat
 router = APIRouter(include_in_schema=False)
 
 
-def _findings_data(request: Request, actor: Actor, pid: str) -> dict[str, Any]:
-    """The page's data: per release its SBOM (with the stored quality report) and finding
-    counts, every finding, the authored CSAF documents; no error and no import summary yet."""
-    from prodsec.core.assembly import PART_KINDS
-    from prodsec.workspace import csaf_documents, products, vex
-    from prodsec.workspace.vulnerabilities import list_findings, list_sbom_parts, sbom_reports
+PAGE = 25
+FILTERS = ("exploited", "state", "component", "release", "fix_available", "min_cvss", "q",
+           "sort", "page", "limit")
 
-    with web_state(request).database.transaction() as session:
+
+def _findings_data(request: Request, actor: Actor, pid: str,
+                   params: dict[str, str | None] | None = None) -> dict[str, Any]:
+    """The page's data: per release its SBOM (with the stored quality report) and its open /
+    exploited / overdue counts, one page of findings as the filters ask (known exploited
+    first), the authored CSAF documents; no error and no import summary yet."""
+    from prodsec.core.assembly import PART_KINDS
+    from prodsec.core.triage import SORTS
+    from prodsec.workspace import csaf_documents, products, triage, vex
+    from prodsec.workspace.vulnerabilities import list_sbom_parts, sbom_reports
+
+    params = params if params is not None else _params(request)
+    state = web_state(request)
+    with state.database.transaction() as session:
         try:
             product = products.get_product(session, actor, pid)
         except NotFound as exc:
             raise PageError(404, str(exc)) from None
-        findings = list_findings(session, actor, product.id)
+        try:
+            query_error = None
+            query = triage.parse_query(params)
+        except ValidationFailed as exc:
+            query_error = {"field": exc.field, "text": exc.detail}
+            query = triage.parse_query({})
+        found = triage.triage_findings(session, actor, state.kb, product.id, query)
         view = products.product_view(product)
         sboms = sbom_reports(session, actor, [r["id"] for r in view["releases"]])
         parts = {r["id"]: list_sbom_parts(session, actor, product.id, r["version_label"])
                  for r in view["releases"] if r["id"] in sboms}
         documents = [csaf_documents.document_view(row)
                      for row in csaf_documents.list_documents(session, actor, product.id)]
+    empty = {"findings": 0, "open": 0, "exploited": 0, "overdue": 0}
     releases = [r | {"sbom": sboms.get(r["id"]), "parts": parts.get(r["id"], []),
-                     "counts": _counts(findings, r["id"])} for r in view["releases"]]
-    return {"product": view, "findings": findings, "releases": releases, "documents": documents,
-            "part_kinds": list(PART_KINDS),
+                     "counts": found["releases"].get(r["version_label"], empty)}
+                for r in view["releases"]]
+    return {"product": view, "findings": found["findings"], "total": found["total"],
+            "offset": found["offset"], "limit": found["limit"], "sort": found["sort"],
+            "filters": {k: v for k, v in params.items()
+                        if v and k != "page" and not (k == "limit" and v == str(PAGE))},
+            "query_error": query_error, "sorts": SORTS, "releases": releases,
+            "documents": documents, "part_kinds": list(PART_KINDS),
             "states": vex.STATES, "justifications": vex.JUSTIFICATIONS, "error": None,
             "form_error": None, "vex_summary": None}
 
 
-def _counts(findings: list[dict[str, Any]], release_id: str) -> dict[str, int]:
-    mine = [f for f in findings if f["release_id"] == release_id]
-    return {"findings": len(mine), "known_exploited": sum(f["known_exploited"] for f in mine),
-            "in_triage": sum(f["state"] == "in_triage" for f in mine)}
+def _params(request: Request) -> dict[str, str | None]:
+    """The findings filters of the page's address (unknown parameters are ignored); 25
+    findings a page unless the address asks for more."""
+    params = {k: request.query_params.get(k) for k in FILTERS}
+    return params | {"limit": params["limit"] or str(PAGE)}
 
 
 def _vulnerabilities(request: Request, actor: Actor, csrf: str, pid: str, status: int = 200,
-                     **extra: Any) -> HTMLResponse:
-    data = _findings_data(request, actor, pid) | extra
-    data["findings"].sort(key=lambda f: (not f["known_exploited"], f["state"] != "in_triage",
-                                         f["vulnerability"]))
+                     params: dict[str, str | None] | None = None, **extra: Any) -> HTMLResponse:
+    data = _findings_data(request, actor, pid, params) | extra
     return render(request, "vulnerabilities.html.j2", data, status, actor, csrf)
 
 
 @router.get("/products/{pid}/vulnerabilities", response_class=HTMLResponse)
 def vulnerabilities_page(request: Request, pid: str) -> HTMLResponse:
-    """Releases with their SBOM, VEX downloads and CSAF advisories; findings of every release
-    (known-exploited first) with their VEX triage state."""
+    """Releases with their SBOM, VEX downloads and CSAF advisories; the findings, filtered and
+    sorted (known exploited first), with their VEX triage state."""
     actor, csrf = signed_in(request)
     return _vulnerabilities(request, actor, csrf, pid)
+
+
+def _back(pid: str, form: Any) -> str:
+    """The findings view the form came from (its filters, as a query string we rebuild from
+    the known filter names only — never a URL taken from the form)."""
+    from urllib.parse import urlencode
+
+    kept = {k: str(form.get(f"view_{k}")) for k in FILTERS if form.get(f"view_{k}")}
+    query = urlencode(kept)
+    return f"/products/{pid}/vulnerabilities{'?' + query if query else ''}#findings"
+
+
+def _view_params(form: Any) -> dict[str, str | None]:
+    return {k: (str(form.get(f"view_{k}")) if form.get(f"view_{k}") else None) for k in FILTERS}
 
 
 @router.post("/products/{pid}/vex", response_class=HTMLResponse)
@@ -81,8 +116,27 @@ async def set_vex(request: Request, pid: str, sent: EditorForm) -> Response:
         s, actor, pid, str(form.get("vulnerability") or ""), str(form.get("state") or ""),
         justification=str(form.get("justification") or "") or None,
         detail=str(form.get("detail") or "")),
-        lambda _r: redirect(f"/products/{pid}/vulnerabilities"),
-        lambda exc: _vulnerabilities(request, actor, csrf, pid, status_of(exc), error=str(exc)))
+        lambda _r: redirect(_back(pid, form)),
+        lambda exc: _vulnerabilities(request, actor, csrf, pid, status_of(exc),
+                                     _view_params(form), error=str(exc)))
+
+
+@router.post("/products/{pid}/vex/bulk", response_class=HTMLResponse)
+async def set_vex_bulk(request: Request, pid: str, sent: EditorForm) -> Response:
+    """One triage decision for the findings ticked in the table (all or none); back to the
+    same filtered view, or the page again with the error beside the bulk form."""
+    from prodsec.workspace import triage
+
+    actor, csrf, form = sent.actor, sent.csrf, sent.form
+    chosen = [str(v) for v in form.getlist("vulnerability")]
+    return await form_write(request, sent, lambda s: triage.triage_many(
+        s, actor, pid, chosen, str(form.get("state") or ""),
+        str(form.get("justification") or "") or None, str(form.get("detail") or "")),
+        lambda _r: redirect(_back(pid, form)),
+        lambda exc: _vulnerabilities(request, actor, csrf, pid, status_of(exc),
+                                     _view_params(form),
+                                     form_error={"form": "bulk", "text": str(exc),
+                                                 "chosen": chosen}))
 
 
 async def _upload(form: Any, what: str) -> tuple[bytes, str]:
