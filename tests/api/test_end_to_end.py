@@ -126,3 +126,28 @@ def test_sbom_import_through_the_api(world: World) -> None:
                       headers=headers, content=b"{not json")
     assert bad.status_code == 422
     assert client.get(f"/api/v1/products/{pid}/findings", headers=headers).status_code == 200
+
+
+def test_triage_page_and_bulk_decision_through_the_api(world: World) -> None:
+    """The triage page's query is validated field by field; a bulk decision needs an editor and
+    lands on every named vulnerability."""
+    client, pid = world.client, world.ids["product_id"]
+    editor, viewer = world.headers("Acme", "editor"), world.headers("Acme", "viewer")
+    page = client.get(f"/api/v1/products/{pid}/triage?sort=-cvss&exploited=no", headers=viewer)
+    assert page.status_code == 200, page.text
+    body = page.json()
+    assert body["sort"] == "-cvss" and body["filters"] == {"exploited": False}
+    assert {"findings", "total", "releases", "limit", "offset"} <= set(body)
+    bad = client.get(f"/api/v1/products/{pid}/triage?sort=colour", headers=viewer)
+    assert bad.status_code == 422 and "sort" in bad.text
+    names = ["PYSEC-2018-28", "CVE-2018-18074"]
+    refused = client.post(f"/api/v1/products/{pid}/vex/bulk", headers=viewer,
+                          json={"vulnerabilities": names, "state": "not_affected",
+                                "justification": "code_not_reachable"})
+    assert refused.status_code == 403
+    done = client.post(f"/api/v1/products/{pid}/vex/bulk", headers=editor,
+                       json={"vulnerabilities": names, "state": "not_affected",
+                             "justification": "code_not_reachable"})
+    assert done.status_code == 200 and done.json() == {"decided": 2}, done.text
+    hidden = client.get(f"/api/v1/products/{pid}/triage", headers=world.headers("Globex", "admin"))
+    assert hidden.status_code == 404

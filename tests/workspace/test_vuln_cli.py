@@ -44,6 +44,17 @@ def test_cli_flow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert found and all(f["release"] == "1.8.0" for f in found)
     vid = found[0]["vulnerability"]
     run("vex", "set", NAME, vid, "exploitable", "--response", "update")
+    page = json.loads(run("triage", NAME, "--release", "1.8.0", "--limit", "3", "--format", "json"))
+    assert page["total"] == len(found) and len(page["findings"]) == 3
+    mine = json.loads(run("triage", NAME, "--state", "exploitable", "--format", "json"))
+    assert {f["vulnerability"] for f in mine["findings"]} == {vid}
+    assert "open" in run("triage", NAME, "--fix-available", "yes")
+    run("triage", NAME, "--sort", "colour", code=2)
+    others = sorted({f["vulnerability"] for f in found} - {vid})[:2]
+    assert "2 triage decisions" in run("vex", "set-many", NAME, "not_affected", *others,
+                                        "--justification", "code_not_reachable")
+    again = json.loads(run("triage", NAME, "--state", "not_affected", "--format", "json"))
+    assert {f["vulnerability"] for f in again["findings"]} == set(others)
     diff = json.loads(run("sbom", "diff", NAME, "1.6.3", "1.8.0", "--format", "json"))
     assert any(c["component"].endswith("go-resty/resty/v2") for c in diff["changed"])
     outputs = {}
