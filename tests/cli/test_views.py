@@ -7,7 +7,7 @@ import json
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from prodsec.cli.views import Section, dump, render_table
@@ -19,6 +19,7 @@ JSON = st.recursive(SCALARS, lambda inner: st.lists(inner) | st.dictionaries(KEY
                     | st.tuples(inner, inner), max_leaves=30)
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow])  # generation slows on a loaded machine
 @given(JSON)
 def test_dump_writes_what_json_dumps_writes(value: object) -> None:
     assert dump(value) == json.dumps(value, indent=2, ensure_ascii=False)

@@ -208,3 +208,36 @@ def test_required_stays_required_until_repeal(kb: Any, engine: Engine, data: st.
             ended = any(d1.isoformat() < e <= d2.isoformat() for e in ends)
             if history[i][reg] == "required" and not ended:
                 assert history[i + 1][reg] == "required", (reg, d1, d2)
+
+
+def test_comply_once_reads_as_links_between_regimes(make_profile: Any, engine: Engine) -> None:
+    """Each link names a requirement of another instrument, the clause it goes through and a
+    confidence no higher than the mappings' on the way."""
+    check = engine.check(make_profile(markets=["DE", "GB"], radio=["wifi"]), AS_OF)
+    links = {link["requirement"]: link for g in check.comply_once for link in g["links"]}
+    psti = links["uk-psti:schedule-1:1"]
+    assert psti["regulation"] == "uk-psti"
+    targets = {s["requirement"]: s for s in psti["satisfies"]}
+    assert "eu-cra:annex-i:part-i:2:b" in targets
+    assert all(s["regulation"] != "uk-psti" for s in psti["satisfies"])
+    assert all(s["confidence"] in ("high", "medium", "low") for s in psti["satisfies"])
+    ranks = [("low", "medium", "high").index(s["confidence"]) for s in psti["satisfies"]]
+    assert ranks == sorted(ranks, reverse=True), "best match first"
+    for group in check.comply_once:
+        named = {link["requirement"] for link in group["links"]}
+        assert named <= set(group["requirements"])
+
+
+def test_only_the_deciding_branch_is_shown_as_the_reason(make_profile: Any,
+                                                           engine: Engine) -> None:
+    """A connected baby monitor is in the RED delegated act's scope as internet-connected; the
+    childcare branch also holds but is only 'also checked' (it is not what decides)."""
+    red = verdict(engine, make_profile(radio=["wifi"], internet=True, personal_data=True,
+                                       functions=["baby_monitor"]), "eu-red-da")
+    shown = [r for r in red.reasons if r.decisive]
+    folded = [r for r in red.reasons if not r.decisive]
+    assert any("Internet-connected" in r.text for r in shown)
+    assert any("Childcare" in r.text for r in folded)
+    assert not any("Childcare" in r.text for r in shown)
+    assert all(r.holds for r in folded)
+    assert all(d.get("decisive", True) is False for d in (r.to_dict() for r in folded))

@@ -114,7 +114,11 @@ def check_view(check: dict[str, Any]) -> list[Section]:
         if r["status"] == "not-applicable":
             continue
         notes = [f"{'✓' if x['holds'] else '✗' if x['holds'] is False else '?'} {x['text']}"
-                 + (f" [{x['citation']}]" if x["citation"] else "") for x in r["reasons"]]
+                 + (f" [{x['citation']}]" if x["citation"] else "") for x in r["reasons"]
+                 if x.get("decisive", True)]
+        also = [x["text"] for x in r["reasons"] if not x.get("decisive", True)]
+        if also:
+            notes.append("Also checked (not what decides): " + "; ".join(also))
         if r["missing_facts"]:
             notes.append("Missing facts: " + _join(r["missing_facts"]))
         for o in r["obligations"]:
@@ -129,9 +133,12 @@ def check_view(check: dict[str, Any]) -> list[Section]:
         sections.append(Section(f"{r['regulation']}: {r['status']}", notes=notes))
     if check["comply_once"]:
         sections.append(Section(
-            "Comply once: one measure, several regimes", ["requirements", "regimes", "via"],
-            [[_join(g["requirements"]), _join(g["regulations"]), _join(g["via"])]
-             for g in check["comply_once"]]))
+            "Comply once: doing one requirement also satisfies (confidence, through clause)",
+            ["requirement", "also satisfies"],
+            [[link["requirement"], "\n".join(
+                f"{s['requirement']} ({s['confidence']}"
+                + (f", through {s['via']})" if s["via"] else ")") for s in link["satisfies"])]
+             for g in check["comply_once"] for link in g["links"]]))
     return sections
 
 
@@ -139,7 +146,7 @@ def _first_reason(result: dict[str, Any]) -> str:
     """The deciding reason in a few words: the failed condition, the class, or the scope."""
     if result["missing_facts"]:
         return "missing: " + _join(result["missing_facts"])
-    reasons = result["reasons"]
+    reasons = [r for r in result["reasons"] if r.get("decisive", True)]
     failed = [r for r in reasons if r["holds"] is False]
     pick = failed[-1] if failed else reasons[-1] if result["category"] else reasons[0]
     text = pick["text"] if len(pick["text"]) <= 90 else pick["text"][:87] + "…"

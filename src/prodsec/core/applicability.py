@@ -26,6 +26,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from prodsec.core.knowledge import CATEGORIES, Doc, KnowledgeBase
+from prodsec.core.ordering import natural_key, natural_sorted
 from prodsec.core.profile import Profile
 from prodsec.core.rules import Node, Outcome, Reason, projection
 
@@ -60,6 +61,10 @@ class ObligationVerdict(NamedTuple):
             "nature": self.nature, "citation": self.citation,
             "requirements": list(self.requirements), "deadlines": list(self.deadlines),
         }
+
+
+_RANK = {"low": 0, "medium": 1, "high": 2}
+_WORD = {v: k for k, v in _RANK.items()}
 
 
 class Verdict(NamedTuple):
@@ -343,6 +348,39 @@ class Engine:
 
     # ---- across instruments ----------------------------------------------------------------
 
+    def _links(self, reqs: Sequence[str], binding: dict[str, str]) -> list[dict[str, Any]]:
+        """Within one comply-once group, for each requirement the requirements of *other*
+        instruments one measure satisfies: mapped directly, or through one standard's clause
+        mapped to both. The confidence of a link is the lower of its mappings' (high > medium >
+        low); the best link to each requirement is kept. This is what a person reads ("doing
+        CRA Annex I 2(b) also covers PSTI 1, high"), where the group alone is a matrix."""
+        edges: dict[str, dict[str, str]] = {}
+        for m in self.kb.mappings:
+            a, b, c = m["source"], m["target"], m.get("confidence", "low")
+            for x, y in ((a, b), (b, a)):
+                if _RANK.get(c, 0) > _RANK.get(edges.get(x, {}).get(y, ""), -1):
+                    edges.setdefault(x, {})[y] = c
+        out = []
+        for r in reqs:
+            best: dict[str, tuple[int, str | None]] = {}
+            for mid, c1 in edges.get(r, {}).items():
+                hops = [(mid, c1, None)] if mid in binding else [
+                    (s, min(c1, c2, key=lambda v: _RANK.get(v, 0)), mid)
+                    for s, c2 in edges.get(mid, {}).items() if s in binding]
+                for s, conf, via in hops:
+                    if s == r or binding[s] == binding[r]:
+                        continue
+                    rank = _RANK.get(conf, 0)
+                    if s not in best or rank > best[s][0]:
+                        best[s] = (rank, via)
+            if best:
+                out.append({"requirement": r, "regulation": binding[r], "satisfies": [
+                    {"requirement": s, "regulation": binding[s], "via": via,
+                     "confidence": _WORD[rank]}
+                    for s, (rank, via) in sorted(best.items(),
+                                                 key=lambda i: (-i[1][0], natural_key(i[0])))]})
+        return out
+
     def _comply_once(self, results: Iterable[Verdict]) -> tuple[dict[str, Any], ...]:
         """Groups of binding requirements of different instruments linked by mappings.
 
@@ -367,15 +405,15 @@ class Engine:
             groups.setdefault(find(rid), []).append(rid)
         out = []
         for members in groups.values():
-            reqs = sorted(r for r in members if r in binding)
+            reqs = natural_sorted([r for r in members if r in binding])
             regs = sorted({binding[r] for r in reqs})
             if len(regs) < 2:
                 continue
-            via = sorted(r for r in members if r not in binding)
+            via = natural_sorted([r for r in members if r not in binding])
             cats = sorted({self.kb.requirements[r]["category"] for r in reqs})
             out.append({"requirements": reqs, "regulations": regs, "via": via,
-                        "categories": cats})
-        out.sort(key=lambda g: (-len(g["regulations"]), g["requirements"]))
+                        "categories": cats, "links": self._links(reqs, binding)})
+        out.sort(key=lambda g: (-len(g["regulations"]), [natural_key(r) for r in g["requirements"]]))
         return tuple(out)
 
 

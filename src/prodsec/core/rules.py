@@ -24,14 +24,19 @@ class Facts(Protocol):
 
 
 class Reason(NamedTuple):
-    """Why a node came out as it did: its text, its citation, and whether it held."""
+    """Why a node came out as it did: its text, its citation, and whether it held.
+    ``decisive`` is false for a condition that came out the same way as the one that decided
+    (a second branch of an ``any`` that also holds): it was checked, but the verdict does not
+    rest on it, and a face shows it folded ("also checked"), never as the reason."""
 
     text: str
     citation: str | None
     holds: Truth
+    decisive: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "citation": self.citation, "holds": self.holds}
+        out = {"text": self.text, "citation": self.citation, "holds": self.holds}
+        return out if self.decisive else out | {"decisive": False}
 
 
 class Outcome(NamedTuple):
@@ -171,8 +176,12 @@ class _Junction(Node):
     def evaluate(self, facts: Facts) -> Outcome:
         outcomes = [c.evaluate(facts) for c in self.children]
         decided = [o for o in outcomes if o.value is self.decisive]
-        if decided:
-            return self._own(self.decisive, NO_MISSING, _reasons(decided))
+        if decided and self.decisive:  # any: the first branch that holds decides; the
+            # others that hold too were only also checked (never shown as the reason)
+            also = tuple(r._replace(decisive=False) for r in _reasons(decided[1:]))
+            return self._own(True, NO_MISSING, decided[0].reasons + also)
+        if decided:  # all: every failing condition is a reason why not
+            return self._own(False, NO_MISSING, _reasons(decided))
         unknown = [o for o in outcomes if o.value is None]
         if unknown:
             return self._own(None, _missing(unknown), _reasons(unknown))

@@ -161,8 +161,10 @@ def matches(finding: Mapping[str, Any], query: FindingQuery) -> bool:
         return False
     if query.component and query.component.lower() not in str(finding.get("component", "")).lower():
         return False
-    if query.min_cvss is not None and (cvss_of(finding) or -1.0) < query.min_cvss:
-        return False
+    if query.min_cvss is not None:
+        score = cvss_of(finding)
+        if score is None or score < query.min_cvss:
+            return False
     if query.text:
         names = [finding.get("vulnerability", ""), *finding.get("aliases", []),
                  finding.get("summary") or ""]

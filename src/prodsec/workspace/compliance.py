@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from prodsec.core import limits
 from prodsec.core.knowledge import KnowledgeBase
+from prodsec.core.ordering import natural_key
 from prodsec.db.models import (
     Assessment,
     Control,
@@ -81,9 +82,9 @@ def set_status(session: Session, actor: Actor, status: RequirementStatus, new: s
 
 def statuses_of(session: Session, actor: Actor, assessment_id: str) -> list[RequirementStatus]:
     """The requirement statuses of one of the actor's assessments, by requirement id."""
-    return list(session.scalars(select(RequirementStatus).where(
-        RequirementStatus.org_id == actor.org_id, RequirementStatus.assessment_id == assessment_id)
-        .order_by(RequirementStatus.requirement_id)))
+    rows = session.scalars(select(RequirementStatus).where(
+        RequirementStatus.org_id == actor.org_id, RequirementStatus.assessment_id == assessment_id))
+    return sorted(rows, key=lambda s: natural_key(s.requirement_id))
 
 
 def evidence_view(e: Evidence) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from prodsec.core.knowledge import CATEGORIES, KnowledgeBase
+from prodsec.core.ordering import natural_key
 from prodsec.db.models import Assessment, Evidence, EvidenceLink, RequirementStatus
 from prodsec.workspace.compliance import list_controls, products_of
 from prodsec.workspace.context import Actor
@@ -25,8 +26,9 @@ BINDING = ("required", "upcoming", "voluntary")
 
 
 def _statuses(session: Session, assessment: Assessment) -> list[RequirementStatus]:
-    return list(session.scalars(select(RequirementStatus).where(
-        RequirementStatus.assessment_id == assessment.id).order_by(RequirementStatus.requirement_id)))
+    rows = session.scalars(select(RequirementStatus).where(
+        RequirementStatus.assessment_id == assessment.id))
+    return sorted(rows, key=lambda s: natural_key(s.requirement_id))
 
 
 def due(kb: KnowledgeBase, requirement_id: str, as_of: dt.date,

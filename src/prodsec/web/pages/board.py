@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from prodsec.core.ordering import natural_sorted
 from prodsec.web.pages.common import (
     EditorForm,
     PageError,
@@ -61,7 +62,7 @@ def _row(session: Any, actor: Actor, kb: Any, row: Any, controls: list[Any]) -> 
 
     req = kb.requirements.get(row.requirement_id, {})
     linked = [c for c in controls if row.requirement_id in c.requirements]
-    also = sorted({r for c in linked for r in c.requirements if r != row.requirement_id})
+    also = natural_sorted({r for c in linked for r in c.requirements if r != row.requirement_id})
     return {"status": status_view(row), "title": req.get("title", ""), "text": req.get("text", ""),
             "citation": kb.cite(req.get("citation"), kb.document(kb.document_id(row.requirement_id)))
             if req else "", "controls": [c.name for c in linked], "also_satisfies": also,
