@@ -10,8 +10,6 @@ runs calls generated from the spec through both and compares exit code, stdout a
 
 from __future__ import annotations
 
-import sys
-
 from prodsec.cli.views import dump
 
 __all__ = ["dump", "try_fast"]
@@ -27,6 +25,7 @@ def try_fast(args: list[str]) -> int | None:
     cmd, kwargs = recognised
     import gc
 
+    from prodsec.cli.failure import report
     from prodsec.errors import ProdsecError
 
     # Importing SQLAlchemy and mapping the models creates ~10^5 long-lived objects; the cyclic
@@ -37,8 +36,7 @@ def try_fast(args: list[str]) -> int | None:
     try:
         code = cmd.load()(**kwargs)
     except ProdsecError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return report(exc)
     finally:
         gc.enable()
     return code or 0
