@@ -47,7 +47,7 @@ SOLO = {"file", "expires", "justification", "output"}
 
 def _required(cmd: Command) -> list[str]:
     args = [SAMPLES[a.name] for a in cmd.args if a.required]
-    if cmd.writes:
+    if any(opt.name == "db" for opt in cmd.opts):  # the prepared workspace, not an empty one
         args += ["--db", "{db}"]
     if cmd.words == ("status",):
         args = [ROUTER, SAMPLES["requirement"], "--set", "met", "--db", "{db}"]

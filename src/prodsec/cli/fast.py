@@ -30,8 +30,9 @@ def try_fast(args: list[str]) -> int | None:
 
     # Importing SQLAlchemy and mapping the models creates ~10^5 long-lived objects; the cyclic
     # GC would walk them again and again (~12 % of a workspace change's CPU) to free nothing.
-    # The changes are short and bounded (a bulk file has at most 10 000 rows): run without.
-    if cmd.writes:
+    # The workspace commands (a change, or a bounded read: at most 10 000 rows in a bulk file,
+    # 1 000 products in a list) are short: run without.
+    if cmd.writes or any(opt.name == "db" for opt in cmd.opts):
         gc.disable()
     try:
         code = cmd.load()(**kwargs)
