@@ -61,6 +61,7 @@ def _examples() -> dict[str, Callable[[], ProdsecError]]:
         "Conflict": lambda: errors.Conflict("name taken", precondition=False),
         "ValidationFailed": lambda: errors.ValidationFailed("name", "required"),
         "EvidenceTooLarge": lambda: errors.EvidenceTooLarge("file", "over 5 MB"),
+        "TriageQueryError": lambda: errors.TriageQueryError("sort", "expected priority, cvss…"),
         "OrganisationChoice": lambda: OrganisationChoice(["Acme", "Globex"]),
         "TextRefused": lambda: errors.TextRefused("name", "contains a NUL character"),
         "ProfileError": lambda: ProfileError("p.yaml", [FieldProblem("markets", "unknown")]),

@@ -20,6 +20,7 @@ ProdsecError                                   1   500  (message hidden from HTT
     ├── Conflict                                   409  a uniqueness rule; 412 a stale version
     ├── ValidationFailed                           422  one named field (``errors`` in the problem)
     │   ├── EvidenceTooLarge                       413  an upload over the size limit
+    │   ├── TriageQueryError                            a findings query's filter or sort value
     │   └── OrganisationChoice*                         the account is in several organisations
     ├── TextRefused                                     a NUL or a lone surrogate in a text field
     ├── SecretKeyError                             500  no usable secret key (the server's set-up)
@@ -201,6 +202,10 @@ class ValidationFailed(InputError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.detail = message
+
+
+class TriageQueryError(ValidationFailed):
+    """A filter or sort value of a findings query is not one prodsec knows."""
 
 
 class EvidenceTooLarge(ValidationFailed):
