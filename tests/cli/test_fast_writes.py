@@ -36,8 +36,8 @@ def test_recognised_forms(args: list[str], expected: dict[str, object]) -> None:
 @pytest.mark.parametrize("args", [
     ["status", "--help"], ["status", "P", "R", "--set", "met", "--set", "done"],
     ["status", "P", "R", "--set"], ["status", "P", "R", "--colour", "x"],
-    ["product", "add"], ["product", "add", "a", "b"], ["product", "list"], ["product", "add", "-h"],
-    ["gaps"],
+    ["product", "add"], ["product", "add", "a", "b"], ["product", "list", "extra"],
+    ["product", "add", "-h"], ["gaps", "P", "Q"], ["gaps", "--expiring-days", "-1"],
 ])
 def test_anything_else_goes_to_typer(args: list[str]) -> None:
     assert recognise(args) is None
@@ -49,12 +49,17 @@ def _run(code: str, tmp: Path) -> subprocess.CompletedProcess[str]:
                                                       "PRODSEC_DATA_DIR": str(tmp)})
 
 
-def test_a_status_change_imports_neither_typer_nor_pydantic(tmp_path: Path) -> None:
+def _assessed(tmp_path: Path) -> str:
     db = str(tmp_path / "ws.db")
     for args in (["product", "add", "examples/products/router.yaml"],
                  ["assess", ROUTER, "--as-of", "2026-11-27"]):
         subprocess.run([sys.executable, "-m", "prodsec", *args, "--db", db], check=True,
                        capture_output=True, cwd=ROOT, timeout=120)
+    return db
+
+
+def test_a_status_change_imports_neither_typer_nor_pydantic(tmp_path: Path) -> None:
+    db = _assessed(tmp_path)
     result = _run(
         "import sys\nfrom prodsec.cli import main\ntry:\n"
         f"    main(['status', {ROUTER!r}, 'uk-psti:schedule-1:1', '--set', 'met', '--db', {db!r}])\n"
@@ -63,6 +68,22 @@ def test_a_status_change_imports_neither_typer_nor_pydantic(tmp_path: Path) -> N
         tmp_path)
     assert result.stdout.splitlines() == [f"uk-psti:schedule-1:1 of {ROUTER}: met", "exit 0", "[]"], \
         result.stderr
+
+
+def test_the_workspace_reads_import_neither_typer_nor_pydantic(tmp_path: Path) -> None:
+    """``product list`` and ``gaps`` were Typer commands: Typer, Rich and pydantic cost them
+    ~20x ``python -c pass`` more than a status change."""
+    db = _assessed(tmp_path)
+    result = _run(
+        "import sys\nfrom prodsec.cli import main\nfor args in (['product', 'list'], "
+        f"['gaps', {ROUTER!r}, '--as-of', '2026-11-27']):\n    try:\n"
+        f"        main([*args, '--format', 'json', '--db', {db!r}])\n"
+        "    except SystemExit as exc:\n        print('exit', exc.code)\n"
+        "print(sorted(m for m in ('typer', 'rich', 'pydantic', 'alembic') if m in sys.modules))",
+        tmp_path)
+    lines = result.stdout.splitlines()
+    assert lines.count("exit 0") == 2 and lines[-1] == "[]", result.stderr
+    assert f'"product": "{ROUTER}"' in result.stdout
 
 
 def test_fast_and_typer_paths_answer_alike(tmp_path: Path, capsys: pytest.CaptureFixture[str],

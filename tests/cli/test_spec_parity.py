@@ -47,7 +47,7 @@ SOLO = {"file", "expires", "justification", "output"}
 
 def _required(cmd: Command) -> list[str]:
     args = [SAMPLES[a.name] for a in cmd.args if a.required]
-    if cmd.writes:
+    if any(opt.name == "db" for opt in cmd.opts):  # the prepared workspace, not an empty one
         args += ["--db", "{db}"]
     if cmd.words == ("status",):
         args = [ROUTER, SAMPLES["requirement"], "--set", "met", "--db", "{db}"]
@@ -206,7 +206,8 @@ def test_the_service_enforces_the_depth_limit_for_every_face() -> None:
 @pytest.mark.parametrize("args", [
     ["regulations", "--format", "json"], ["regulations"], ["regulation", "eu-cra", "-f", "markdown"],
     ["mappings", "uk-psti:schedule-1:1", "--depth=3"], ["status", "P", "R", "--set", "met"],
-    ["check", "a.yaml", "b.yaml", "--output", "x.html"],
+    ["check", "a.yaml", "b.yaml", "--output", "x.html"], ["product", "list"],
+    ["gaps", "--expiring-days", "0", "-f", "json"],
 ])
 def test_the_spec_recognises_valid_calls(args: list[str]) -> None:
     assert spec.recognise(args) is not None
@@ -217,7 +218,7 @@ def test_the_spec_recognises_valid_calls(args: list[str]) -> None:
     ["mappings", "R", "--depth", "6"], ["mappings", "R", "--depth", "+2"], ["mappings"],
     ["regulation", "a", "b"], ["regulations", "--format", "json", "--format", "json"],
     ["regulation", "--", "-x"], ["regulation", ""], ["status", "P", "R", "--set"],
-    ["product", "list"], ["frobnicate"], [],
+    ["assess", "P"], ["frobnicate"], [],
 ])
 def test_anything_the_spec_is_unsure_of_goes_to_typer(args: list[str]) -> None:
     assert spec.recognise(args) is None

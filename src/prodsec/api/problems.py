@@ -1,17 +1,11 @@
 """Errors as RFC 9457 problem details (``application/problem+json``), for every failure.
 
-The exception tree of the workspace maps onto HTTP statuses here and nowhere else:
-
-ProdsecError
-├── PermissionDenied                    403  the role does not allow it
-└── InputError                          422  bad input (the message says what was expected)
-    ├── ValidationFailed                422  with ``errors: [{field, message}]``
-    │   └── EvidenceTooLarge            413
-    ├── NotFound, NotFoundError         404  (another organisation's id looks exactly like this)
-    └── Conflict                        412  stale If-Match, or 409 a uniqueness rule
-PreconditionRequired                    428  a write to an editable resource without If-Match
-Unauthenticated                         401  with WWW-Authenticate
-RateLimited                             429  with Retry-After
+A ``ProdsecError`` answers the ``http_status`` its class carries (the tree and its numbers are
+in ``prodsec.errors``, shared with the CLI's exit codes and the web's error pages), with its
+``slug`` as the problem's ``code``, its ``headers`` (Retry-After) and, for a
+``ValidationFailed``, ``errors: [{field, message}]``. A 500 of the tree hides its message.
+The API's own HTTP-level failures are ``ApiError``: 401 with WWW-Authenticate, 403 a
+cookie write without its CSRF header, 412/428 If-Match, 429 with Retry-After.
 
 A database that is busy (SQLite's writer lock) answers 503 with Retry-After; anything else
 unexpected answers a bare 500 problem: the traceback goes to the log, never to the client.
@@ -30,14 +24,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException
 
-from prodsec.errors import InputError, NotFoundError, ProdsecError
-from prodsec.workspace.context import (
-    Conflict,
-    EvidenceTooLarge,
-    NotFound,
-    PermissionDenied,
-    ValidationFailed,
-)
+from prodsec.errors import ProdsecError, ValidationFailed
 
 log = logging.getLogger("prodsec.api")
 MEDIA_TYPE = "application/problem+json"
@@ -56,36 +43,28 @@ def unauthenticated(detail: str = "credentials are missing or invalid") -> ApiEr
 
 
 def problem(status: int, detail: str | None, errors: list[dict[str, str]] | None = None,
-            headers: Mapping[str, str] | None = None) -> JSONResponse:
+            headers: Mapping[str, str] | None = None, code: str | None = None) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "title": HTTPStatus(status).phrase,
                             "status": status, "detail": detail}
+    if code is not None:
+        body["code"] = code
     if errors is not None:
         body["errors"] = errors
     return JSONResponse(body, status_code=status, headers=dict(headers or {}),
                         media_type=MEDIA_TYPE)
 
 
-def _status_of(exc: ProdsecError) -> int:
-    if isinstance(exc, PermissionDenied):
-        return 403
-    if isinstance(exc, EvidenceTooLarge):
-        return 413
-    if isinstance(exc, NotFound | NotFoundError):
-        return 404
-    if isinstance(exc, Conflict):
-        return 412 if exc.precondition else 409
-    return 422 if isinstance(exc, InputError) else 500
-
-
 async def on_prodsec_error(_request: Request, exc: Exception) -> JSONResponse:
+    """The one mapping of the tree to HTTP: the class's status, slug and headers."""
     assert isinstance(exc, ProdsecError)
-    status = _status_of(exc)
-    if status == 500:
-        log.error("unexpected prodsec error: %s", exc)
-        return problem(500, "internal error")
-    if isinstance(exc, ValidationFailed):
-        return problem(status, str(exc), [{"field": exc.field, "message": exc.detail}])
-    return problem(status, str(exc), [] if status == 422 else None)
+    status = exc.http_status
+    if status >= 500:
+        log.error("prodsec error (%s): %s", exc.slug, exc)
+        return problem(status, "internal error" if status == 500 else HTTPStatus(status).phrase,
+                       headers=exc.headers, code=exc.slug)
+    errors = ([{"field": exc.field, "message": exc.detail}] if isinstance(exc, ValidationFailed)
+              else [] if status == 422 else None)
+    return problem(status, str(exc), errors, exc.headers, exc.slug)
 
 
 async def on_api_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -43,6 +43,9 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str | None = None
+    code: str | None = Field(default=None, description=(
+        "What went wrong, as a stable name (prodsec.errors: e.g. not-found, conflict, "
+        "precondition-failed, validation-failed, too-large, permission-denied)."))
     errors: list[FieldError] | None = None
 
 

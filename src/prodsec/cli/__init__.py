@@ -24,12 +24,12 @@ def main(argv: list[str] | None = None) -> None:
         run(args)
     except ModuleNotFoundError as exc:  # an optional dependency, on either path: name the extra
         from prodsec.cli.extras import missing_extra
+        from prodsec.cli.failure import report
 
         missing = missing_extra(exc)
         if missing is None:
             raise
-        print(f"error: {missing}", file=sys.stderr)
-        sys.exit(missing.exit_code)
+        sys.exit(report(missing))
     except BrokenPipeError:  # `prodsec … | head`: the reader left early; no traceback
         import os
 

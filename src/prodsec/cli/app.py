@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from prodsec.cli import build
+from prodsec.cli.failure import report
 from prodsec.errors import InputError, ProdsecError
 
 app = typer.Typer(
@@ -103,8 +104,7 @@ def run(args: list[str]) -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except ProdsecError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
+        sys.exit(report(exc))
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:

@@ -10,7 +10,7 @@ at once, on the fast path and the Typer one, instead of each command checking fo
 
 from __future__ import annotations
 
-from prodsec.errors import InputError
+from prodsec.errors import MissingExtra as MissingExtra
 
 #: top-level import name → the extra of pyproject.toml that installs it (a test checks that
 #: every requirement of every extra is here)
@@ -28,16 +28,6 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "univers": "vuln", "semver": "vuln", "packaging": "vuln", "defusedxml": "vuln",
     "cvss": "vuln", "jsonschema": "vuln", "lxml": "vuln", "spdx_python_model": "vuln",
 }
-
-
-class MissingExtra(InputError):
-    """A command needs an optional dependency that is not installed (exit 2)."""
-
-    def __init__(self, extra: str, module: str) -> None:
-        self.extra, self.module = extra, module
-        super().__init__(f"this command needs the optional '{extra}' dependencies (module "
-                         f"'{module}' is not installed); install them with: "
-                         f"pip install 'prodsec[{extra}]'")
 
 
 def missing_extra(exc: ModuleNotFoundError) -> MissingExtra | None:

@@ -10,8 +10,6 @@ runs calls generated from the spec through both and compares exit code, stdout a
 
 from __future__ import annotations
 
-import sys
-
 from prodsec.cli.views import dump
 
 __all__ = ["dump", "try_fast"]
@@ -27,18 +25,19 @@ def try_fast(args: list[str]) -> int | None:
     cmd, kwargs = recognised
     import gc
 
+    from prodsec.cli.failure import report
     from prodsec.errors import ProdsecError
 
     # Importing SQLAlchemy and mapping the models creates ~10^5 long-lived objects; the cyclic
     # GC would walk them again and again (~12 % of a workspace change's CPU) to free nothing.
-    # The changes are short and bounded (a bulk file has at most 10 000 rows): run without.
-    if cmd.writes:
+    # The workspace commands (a change, or a bounded read: at most 10 000 rows in a bulk file,
+    # 1 000 products in a list) are short: run without.
+    if cmd.writes or any(opt.name == "db" for opt in cmd.opts):
         gc.disable()
     try:
         code = cmd.load()(**kwargs)
     except ProdsecError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return report(exc)
     finally:
         gc.enable()
     return code or 0

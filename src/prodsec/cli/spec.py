@@ -103,6 +103,7 @@ DB = Opt("db", ("--db",), "SQLite file or database URL (default: PRODSEC_DATABAS
 
 _Q = "prodsec.cli.queries"
 _C = "prodsec.cli.changes"
+_R = "prodsec.cli.reads"
 
 COMMANDS: tuple[Command, ...] = (
     Command(("regulations",), "List every instrument: jurisdiction, kind, binding, conformity "
@@ -127,6 +128,8 @@ COMMANDS: tuple[Command, ...] = (
              Opt("output", ("--output", "-o"), "Write an HTML report.", Path))),
     Command(("product", "add"), "Add a product from its v1 profile (YAML or JSON).",
             f"{_C}:add_product", (Arg("profile", type=Path), ORG, DB), writes=True),
+    Command(("product", "list"), "List the organisation's products.", f"{_R}:product_list",
+            (ORG, DB, FORMAT)),
     Command(("product", "release"), "Record a release: version, date placed on the market, end "
             "of its support period.", f"{_C}:add_release",
             (Arg("product"), Arg("version_label", "VERSION"),
@@ -145,6 +148,11 @@ COMMANDS: tuple[Command, ...] = (
              Opt("file", ("--file",), "Many changes from a CSV (columns product, requirement, "
                  "status, justification) or YAML list, in one transaction: all or nothing.",
                  Path), ORG, DB), writes=True),
+    Command(("gaps",), "Gap analysis for one product, or the whole portfolio.", f"{_R}:gaps",
+            (Arg("product", "PRODUCT", "Product id or name (default: every product).",
+                 required=False), AS_OF,
+             Opt("expiring_days", ("--expiring-days",), "List evidence expiring within this "
+                 "many days.", int, 30, 0), ORG, DB, FORMAT)),
 )
 
 

@@ -14,18 +14,12 @@ from typing import Annotated, Any
 
 import typer
 
-from prodsec.errors import InputError
+from prodsec.errors import Invalid as Invalid
 
 sbom_app = typer.Typer(help="Validate SBOMs (CycloneDX, SPDX) and scan them against OSV advisories.",
                        no_args_is_help=True)
 csaf_app = typer.Typer(help="Validate CSAF 2.0 advisories (schema and section 6 tests).",
                        no_args_is_help=True)
-
-
-class Invalid(InputError):
-    """The document is invalid (or some inputs failed): exit code 2 after the full report.
-
-    Raised rather than ``typer.Exit(2)`` because ``run`` turns ProdsecError into its exit code."""
 
 
 class Format(StrEnum):

@@ -176,20 +176,7 @@ def token_create(
 build.register(product_app, "product", "add")
 
 
-@product_app.command("list")
-def product_list(org: OrgOpt = "default", db: DbOpt = None, fmt: FormatOpt = Format.table) -> None:
-    """List the organisation's products."""
-    from prodsec.workspace.products import list_products, product_view
-
-    with workspace(db, org) as (_, session, actor):
-        rows, total = list_products(session, actor, limit=1000)
-        data = {"total": total, "items": [product_view(p) for p in rows]}
-    emit(data, fmt, lambda d: [views.Section(
-        f"Products ({d['total']})", ["name", "id", "markets", "releases"],
-        [[p["name"], p["id"], ", ".join(p["profile"]["markets"]), str(len(p["releases"]))]
-         for p in d["items"]])])
-
-
+build.register(product_app, "product", "list")
 build.register(product_app, "product", "release")
 
 
@@ -206,21 +193,6 @@ def assess(product: str, as_of: AsOfOpt = None, org: OrgOpt = "default", db: DbO
         f"Assessments of {product}", ["instrument", "status", "category", "assessment", "applies from"],
         [[a["regulation"], a["status"], a["category"] or "", a["assessment"] or "",
           a["applies_from"] or ""] for a in d])])
-
-
-def gaps(product: Annotated[str | None, typer.Argument()] = None, as_of: AsOfOpt = None,
-         expiring_days: Annotated[int, typer.Option(min=0)] = 30, org: OrgOpt = "default",
-         db: DbOpt = None, fmt: FormatOpt = Format.table) -> None:
-    """Gap analysis for one product, or the whole portfolio."""
-    from prodsec.workspace import gaps as analysis
-
-    day = _date(as_of)
-    with workspace(db, org) as (_, session, actor):
-        if product:
-            data = analysis.product_gaps(session, actor, _kb(), product, day, expiring_days)
-        else:
-            data = analysis.portfolio_gaps(session, actor, _kb(), day, expiring_days)
-    emit(data, fmt, views.product_gaps_view if product else views.portfolio_gaps_view)
 
 
 def compare(products: Annotated[list[str], typer.Argument(
@@ -292,5 +264,5 @@ def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
     app.command("assess")(assess)
     build.register(app, "status")
-    app.command("gaps")(gaps)
+    build.register(app, "gaps")
     app.command("compare")(compare)

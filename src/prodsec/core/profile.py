@@ -59,6 +59,8 @@ class FieldProblem(NamedTuple):
 class ProfileError(InputError):
     """A profile is invalid; ``problems`` lists every field that is wrong."""
 
+    slug = "invalid-profile"
+
     def __init__(self, source: str, problems: Sequence[FieldProblem]) -> None:
         self.source = source
         self.problems = list(problems)

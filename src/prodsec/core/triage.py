@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from prodsec.errors import InputError
+from prodsec.errors import TriageQueryError as TriageQueryError
 
 #: Sort keys a caller may ask for; ``priority`` is the default.
 SORTS = ("priority", "cvss", "epss", "vulnerability", "component", "release", "state",
@@ -24,14 +24,6 @@ SORTS = ("priority", "cvss", "epss", "vulnerability", "component", "release", "s
 #: The triage states that still need a decision or a fix.
 OPEN_STATES = ("in_triage", "exploitable")
 MAX_LIMIT = 500
-
-
-class TriageQueryError(InputError):
-    """A filter or sort value of a findings query is not one prodsec knows."""
-
-    def __init__(self, field: str, detail: str) -> None:
-        super().__init__(f"{field}: {detail}")
-        self.field, self.detail = field, detail
 
 
 @dataclass(frozen=True)

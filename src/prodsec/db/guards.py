@@ -14,17 +14,9 @@ from typing import Any
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
-from prodsec.errors import InputError
+from prodsec.errors import TextRefused as TextRefused
 
 BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
-
-
-class TextRefused(InputError):
-    """A text field holds a NUL character or a lone surrogate; ``field`` names it."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.detail = field, message
 
 
 def text_problem(value: str) -> str | None:

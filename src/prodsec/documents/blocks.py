@@ -11,13 +11,9 @@ from prodsec.core.knowledge import KnowledgeBase
 from prodsec.documents.facts import Facts, Gap, cite
 from prodsec.documents.gather import AssessmentData, Inputs, Row, sorted_rows
 from prodsec.documents.info import ORG_FIELDS, PRODUCT_FIELDS
-from prodsec.errors import InputError
+from prodsec.errors import NotApplicable as NotApplicable
 
 BINDING = ("required", "upcoming", "voluntary")
-
-
-class NotApplicable(InputError):
-    """The document belongs to an instrument that does not apply to this product."""
 
 
 def list_items(kb: KnowledgeBase, list_id: str) -> dict[str, dict[str, str]]:

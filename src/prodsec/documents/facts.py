@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from prodsec.errors import InputError
+from prodsec.errors import DocumentRefused
 
 Doc = dict[str, Any]
 
@@ -53,7 +53,7 @@ class Gap:
         return True
 
 
-class MissingInformation(InputError):
+class MissingInformation(DocumentRefused):
     """Generation stopped: the listed facts are missing (exit code 2)."""
 
     def __init__(self, kind: str, missing: list[Missing]) -> None:
@@ -79,7 +79,7 @@ class Unverified:
         return f"{self.key}: {self.label}" + (f" — {self.note}" if self.note else "")
 
 
-class UnverifiedFacts(InputError):
+class UnverifiedFacts(DocumentRefused):
     """Generation of an issued document stopped: it rests on facts nobody has checked against
     the primary text, and the organisation has not confirmed them (exit code 2)."""
 

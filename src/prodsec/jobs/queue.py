@@ -32,7 +32,8 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from prodsec.db.engine import Database
-from prodsec.errors import InputError, ProdsecError
+from prodsec.errors import InputError
+from prodsec.errors import JobFailed as JobFailed
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +44,6 @@ TASK_MODULES: list[str] = ["prodsec.workspace.tasks"]
 STALLED_AFTER_S = 60.0
 #: Finished jobs are deleted after this many hours by a periodic job.
 KEEP_FINISHED_HOURS = 24 * 14
-
-
-class JobFailed(ProdsecError):
-    """A job ran out of attempts (on SQLite, where jobs run in the caller's process)."""
-
-    exit_code = 1
 
 
 class ActorLike(Protocol):

@@ -4,41 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prodsec.errors import InputError, ProdsecError
+# The workspace's kinds of error live in the one tree; imported from here too.
+from prodsec.errors import Conflict as Conflict
+from prodsec.errors import EvidenceTooLarge as EvidenceTooLarge
+from prodsec.errors import NotFound as NotFound
+from prodsec.errors import PermissionDenied as PermissionDenied
+from prodsec.errors import ValidationFailed as ValidationFailed
 
 ROLES = ("admin", "editor", "viewer")
-
-
-class PermissionDenied(ProdsecError):
-    """The actor's role does not allow this action (HTTP 403)."""
-
-    exit_code = 2
-
-
-class NotFound(InputError):
-    """No such object *in the actor's organisation* (HTTP 404: existence is never revealed)."""
-
-
-class Conflict(InputError):
-    """The object changed since it was read (HTTP 412), or a uniqueness rule was broken (409)."""
-
-    def __init__(self, message: str, current: object = None, precondition: bool = True) -> None:
-        super().__init__(message)
-        self.current = current
-        self.precondition = precondition
-
-
-class ValidationFailed(InputError):
-    """A field is invalid (HTTP 422); ``field`` names it."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.detail = message
-
-
-class EvidenceTooLarge(ValidationFailed):
-    """An upload over the size limit (HTTP 413)."""
 
 
 @dataclass(frozen=True)

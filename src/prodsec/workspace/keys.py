@@ -23,17 +23,13 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from prodsec.errors import InputError
+from prodsec.errors import SecretKeyError as SecretKeyError
 
 KEY_ENV = "PRODSEC_SECRET_KEY"
 KEY_FILE_ENV = "PRODSEC_SECRET_KEY_FILE"
 KEY_FILE_NAME = "secret.key"
 MIN_KEY_CHARS = 32
 ALGORITHM = "hmac-sha256"
-
-
-class SecretKeyError(InputError):
-    """No usable secret key (missing, too short, unreadable); the message says where to put one."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from prodsec.db.engine import Database
 from prodsec.db.models import User, WebSession, utcnow
-from prodsec.errors import ProdsecError
+from prodsec.errors import LoginThrottled as LoginThrottled
 from prodsec.workspace import devices
 from prodsec.workspace.context import Actor
 from prodsec.workspace.throttle import LoginLimiter, account_key, client_key
@@ -67,14 +67,6 @@ def end_session(session: Session, secret: str) -> None:
 
 def csrf_matches(expected: str, given: str | None) -> bool:
     return given is not None and secrets.compare_digest(expected, given)
-
-
-class LoginThrottled(ProdsecError):
-    """Too many failed logins for this account or from this client (HTTP 429)."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many failed sign-ins; try again in {retry_after} s")
-        self.retry_after = retry_after
 
 
 def sign_in(database: Database, limiter: LoginLimiter, email: str, password: str,

@@ -39,6 +39,8 @@ class StatusChange:
 class BadRows(InputError):
     """The file has rows that cannot be applied; nothing was changed."""
 
+    slug = "bad-rows"
+
     def __init__(self, source: str, problems: list[str]) -> None:
         shown = problems[:MAX_REPORTED]
         more = f"\n  … and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""

@@ -54,13 +54,10 @@ def login(body: schemas.LoginIn, request: Request, response: Response,
     is limited by the device's own budget, so strangers failing on the account do not keep
     its owner out (``workspace.devices``).
     """
-    try:
-        actor = sessions.sign_in(state.database, state.limiter, body.email, body.password,
-                                 _client(request, state), body.organisation,
-                                 request.cookies.get(devices.COOKIE))
-    except sessions.LoginThrottled as exc:
-        raise ApiError(429, "too many failed logins; try again later",
-                       {"Retry-After": str(exc.retry_after)}) from None
+    # A LoginThrottled is the problem handler's 429 with Retry-After, like every tree error.
+    actor = sessions.sign_in(state.database, state.limiter, body.email, body.password,
+                             _client(request, state), body.organisation,
+                             request.cookies.get(devices.COOKIE))
     if actor is None:
         raise ApiError(401, "wrong e-mail or password")
     with state.database.transaction() as session:

@@ -22,7 +22,7 @@ from markupsafe import Markup
 from prodsec.api.middleware import read_form
 from prodsec.core import limits
 from prodsec.core.knowledge import CATEGORIES
-from prodsec.workspace.context import Actor, Conflict, NotFound, PermissionDenied, ValidationFailed
+from prodsec.workspace.context import Actor, NotFound, PermissionDenied, ValidationFailed
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "web"
 COOKIE = "prodsec_session"
@@ -165,14 +165,19 @@ def redirect(url: str) -> RedirectResponse:
 
 
 def error_page(exc: Exception) -> Response:
-    raise PageError(status_of(exc), str(exc))
+    """The error page for a refused form: the class's status; a server fault (5xx) shows no
+    message, as the API's problem does not."""
+    status = status_of(exc)
+    raise PageError(status, "Something went wrong." if status >= 500 else str(exc))
 
 
 def status_of(exc: Exception) -> int:
-    """The status of a refused form: 403 role, 404 no such object here, 409 conflict, 422
-    anything else wrong in the input (the API's answers for the same errors)."""
-    return (403 if isinstance(exc, PermissionDenied) else 404 if isinstance(exc, NotFound)
-            else 409 if isinstance(exc, Conflict) else 422)
+    """The status of a refused form: the ``http_status`` its class carries in the one tree
+    (``prodsec.errors``), the API's answer to the same error; 422 for a value the form's own
+    parsing refused (``ValueError``)."""
+    from prodsec.errors import ProdsecError
+
+    return exc.http_status if isinstance(exc, ProdsecError) else 422
 
 
 def form_date(value: Any, field: str) -> dt.date | None:

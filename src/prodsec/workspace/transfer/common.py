@@ -20,7 +20,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SAWarning
 
 from prodsec.db.engine import Database
-from prodsec.errors import InputError
+from prodsec.errors import ArchiveError as ArchiveError
+from prodsec.errors import ArchiveTooLarge as ArchiveTooLarge
+from prodsec.errors import OrganisationExists as OrganisationExists
+from prodsec.errors import SignatureError as SignatureError
+from prodsec.errors import TargetNotEmpty as TargetNotEmpty
+from prodsec.errors import TransferError as TransferError
 from prodsec.workspace.compliance import blob_path, is_sha256
 
 BACKUP_FORMAT, BACKUP_VERSION = "prodsec-backup", 1
@@ -50,30 +55,7 @@ BACKUP_MEMBERS = re.compile(r"manifest\.json|tables/[a-z0-9_]{1,63}\.jsonl|evide
 EXPORT_MEMBERS = re.compile(re.escape(EXPORT_MEMBER) + r"|evidence/[0-9a-f]{64}")
 
 
-class TransferError(InputError):
-    """A backup, export or target that cannot be used; the message names the file."""
-
-
-class ArchiveError(TransferError):
-    """The archive is not a prodsec backup, is damaged or was tampered with."""
-
-
-class TargetNotEmpty(TransferError):
-    """A restore only goes into an empty database, so nothing is silently merged."""
-
-
-class OrganisationExists(TransferError):
-    """The target already has an organisation of that name."""
-
-
-class ArchiveTooLarge(ArchiveError):
-    """An archive that would expand beyond ``ArchiveLimits`` (a decompression bomb, say)."""
-
-
-class SignatureError(TransferError):
-    """An export whose signature is missing, made with another key, or does not match."""
-
-
+# The transfer errors live in the one tree (``prodsec.errors``); this one carries its JSON paths.
 class ExportFormatError(TransferError):
     """An export document that does not validate; every problem names its JSON path."""
 
