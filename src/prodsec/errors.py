@@ -12,7 +12,9 @@ ProdsecError
         ├── SbomFormatError                     CycloneDX (JSON, XML) or SPDX (JSON, YAML, tag-value)
         ├── AdvisoryFormatError                 an OSV advisory (JSON, YAML, a zip of them)
         ├── CsafFormatError                     a CSAF 2.0 document
-        └── VexFormatError                      a CycloneDX VEX, OpenVEX or CSAF VEX document
+        ├── VexFormatError                      a CycloneDX VEX, OpenVEX or CSAF VEX document
+        ├── CsafTreeError                       a CSAF provider tree (provider-metadata, feeds)
+        └── OpenPgpError                        an OpenPGP key that cannot be used, or no gpg
 
 Each parser raises its own type and nothing else for bad input (``tests/fuzz`` holds them to
 it); a reader's ``UnsupportedVersion`` is also its format's error (e.g.
@@ -111,6 +113,14 @@ class UnsupportedCsafVersion(CsafFormatError, UnsupportedVersion):
 
 class VexFormatError(FormatError):
     """A VEX document (CycloneDX VEX, OpenVEX, CSAF VEX) cannot be read."""
+
+
+class CsafTreeError(FormatError):
+    """A CSAF provider tree (CSAF 2.0 section 7) cannot be read or written."""
+
+
+class OpenPgpError(FormatError):
+    """An OpenPGP key that cannot be used (none, several, wrong passphrase), or GnuPG missing."""
 
 
 def suggest(wanted: str, known: Iterable[str], n: int = 3) -> list[str]:
