@@ -214,3 +214,32 @@ def test_candidates_key_rules() -> None:
     assert index.match("pkg:generic/openssl@3.0.1?arch=x86") == [comp]
     assert index.match("openssl  3.0.1") == [comp]
     assert index.match("openssl 3.0.2") == []
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_loose_files_have_their_hash_and_signature_checked(database: Database, editor: Actor,
+                                                           secret_key: bytes,
+                                                           tmp_path: Path) -> None:
+    """Outside a tree, a hash file or signature beside a file is checked too: a signature needs
+    the publisher's key (--key), a key the tree does not list is not trusted."""
+    from prodsec.formats import openpgp
+
+    real = DATA / "csaf" / "real" / "cisa" / "va-24-254-01.json"
+    folder = tmp_path / "in"
+    folder.mkdir()
+    data = real.read_bytes()
+    (folder / real.name).write_bytes(data)
+    (folder / (real.name + ".sha256")).write_text("0" * 64 + "  " + real.name + "\n")
+    (folder / "ok.json").write_bytes(data.replace(b"VA-24-254-01", b"VA-24-254-99"))
+    with openpgp.signer(secret_key, None, "test") as signer:
+        (folder / "ok.json.asc").write_bytes(signer.sign((folder / "ok.json").read_bytes()))
+        public = signer.public_key.encode()
+    with database.transaction() as s:
+        unchecked = csaf_ingest.ingest(s, editor, folder)
+    assert {r["source"]: r["reasons"] for r in unchecked["refused"]} == {
+        "ok.json": ["ok.json.asc: bad signature (signed, but no public key to check it with "
+                    "(--key))"],
+        "va-24-254-01.json": ["va-24-254-01.json.sha256: hash does not match the document"]}
+    with database.transaction() as s:
+        checked = csaf_ingest.ingest(s, editor, folder, [public])
+    assert [a["tracking_id"] for a in checked["advisories"]] == ["VA-24-254-99"]

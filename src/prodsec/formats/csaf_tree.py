@@ -42,6 +42,7 @@ METADATA = "provider-metadata.json"
 PUBLIC_TLP = {"WHITE": "white", "GREEN": "green", None: "unlabeled"}
 ROLIE_CATEGORY = {"scheme": "urn:ietf:params:rolie:category:information-type", "term": "csaf"}
 HASHES = ("sha256", "sha512")
+MAX_DOCUMENTS = 5000
 SCHEMA_URL = "https://docs.oasis-open.org/csaf/csaf/v2.0/csaf_json_schema.json"
 
 
@@ -75,8 +76,8 @@ def build(documents: list[bytes], publisher: dict[str, Any], base_url: str, now:
     is a ``csaf_provider``'s (no signatures); with it a ``csaf_trusted_provider``'s."""
     files: dict[str, bytes] = {}
     folders: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    for data in documents:
-        doc = json.loads(data)
+    for n, data in enumerate(documents):
+        doc = _published(data, n)
         label = tlp_of(doc)
         if label not in PUBLIC_TLP:
             raise CsafTreeError(f"{doc['document']['tracking']['id']}: TLP:{label} documents "
@@ -101,6 +102,22 @@ def build(documents: list[bytes], publisher: dict[str, Any], base_url: str, now:
     files[f"{WELL_KNOWN}/{METADATA}"] = _dump(
         provider_metadata(sorted(folders), publisher, base_url, now, key))
     return dict(sorted(files.items()))
+
+
+def _published(data: bytes, n: int) -> dict[str, Any]:
+    """A document the tree can place: JSON with a tracking id, dates and a title (the
+    publishing workflow validated the rest)."""
+    try:
+        doc = json.loads(data)
+        meta = doc["document"]
+        tracking = meta["tracking"]
+        if not all(isinstance(v, str) for v in (meta["title"], tracking["id"],
+                                                tracking["initial_release_date"],
+                                                tracking["current_release_date"])):
+            raise TypeError("title, tracking id and dates must be strings")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CsafTreeError(f"document {n + 1}: not a publishable CSAF document ({exc})") from None
+    return doc  # type: ignore[no-any-return]
 
 
 def _feed_url(base_url: str, folder: str) -> str:
@@ -267,12 +284,25 @@ def read(root: Path, verify: Callable[[bytes, bytes], str] | None,
         for line in index.read_text(encoding="utf-8", errors="replace").splitlines():
             if line.strip():
                 listed.setdefault(f"{index.parent.name}/{line.strip()}", {})
+    if len(listed) > MAX_DOCUMENTS:
+        raise CsafTreeError(f"{root}: {len(listed)} documents listed, more than {MAX_DOCUMENTS} "
+                            "(read it in parts)")
     trusted = meta.get("role") == "csaf_trusted_provider"
     documents = [_document(folder, path, links, verify, trusted)
                  for path, links in sorted(listed.items())]
     if not documents:
         problems.append(f"{METADATA}: no document is listed by a ROLIE feed or an index.txt")
     return Tree(folder, meta, documents, problems)
+
+
+def listed_fingerprints(tree_root: Path) -> set[str]:
+    """The fingerprints ``public_openpgp_keys`` lists (upper case)."""
+    found = find_metadata(tree_root)
+    try:
+        meta = json.loads(found.read_bytes()) if found else {}
+        return {str(k["fingerprint"]).upper() for k in meta.get("public_openpgp_keys") or []}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return set()
 
 
 def public_keys(tree_root: Path) -> tuple[list[bytes], list[str]]:
@@ -345,7 +375,7 @@ def _document(folder: Path, path: str, links: dict[str, str],
         item.problems.append(f"{path}: listed but missing")
         return item
     item.data = read_bytes(file, error=CsafTreeError)
-    item.problems += _hash_problems(file, path, item.data)
+    item.problems += hash_problems(file, path, item.data)
     item.problems += _place_problems(path, item.data)
     signature = file.with_name(file.name + ".asc")
     if signature.is_file():
@@ -363,7 +393,8 @@ def _document(folder: Path, path: str, links: dict[str, str],
     return item
 
 
-def _hash_problems(file: Path, path: str, data: bytes) -> list[str]:
+def hash_problems(file: Path, path: str, data: bytes) -> list[str]:
+    """The document's hash files (7.1.18) against its bytes: none at all is a problem too."""
     present = [a for a in (*HASHES, "sha3-512") if file.with_name(f"{file.name}.{a}").is_file()]
     if not present:
         return [f"{path}: no hash file (.sha256 or .sha512, CSAF 2.0 7.1.18)"]

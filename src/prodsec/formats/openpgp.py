@@ -53,10 +53,12 @@ class Verifier:
         sig = home / "document.asc"
         sig.write_bytes(signature)
         result = self.gpg.verify_data(str(sig), data)
-        if result.valid and result.fingerprint in self.fingerprints:
-            return str(result.fingerprint)
+        # a signing subkey's signature names the subkey; the key the provider lists is the primary
+        signer = getattr(result, "pubkey_fingerprint", None) or result.fingerprint
+        if result.valid and signer in self.fingerprints:
+            return str(signer)
         if result.valid:
-            return f"error: signed by {result.fingerprint}, not by a key the provider names"
+            return f"error: signed by {signer}, not by a key the provider names"
         return "error: " + (result.status or "not an OpenPGP signature")
 
 
@@ -93,12 +95,15 @@ def signer(secret_key: bytes, passphrase: str | None, source: str) -> Iterator[S
 
 
 @contextmanager
-def verifier(public_keys: list[bytes]) -> Iterator[Verifier]:
-    """A verifier trusting exactly these public keys (armored or binary)."""
+def verifier(public_keys: list[bytes], allowed: set[str] | None = None) -> Iterator[Verifier]:
+    """A verifier trusting these public keys (armored or binary) — only those whose fingerprint
+    is in ``allowed`` when it is given (a key file in a tree must be the key its metadata
+    names)."""
     with _home() as gpg:
         for key in public_keys:
             gpg.import_keys(key)
-        found = tuple(str(k["fingerprint"]) for k in gpg.list_keys())
+        found = tuple(str(k["fingerprint"]) for k in gpg.list_keys()
+                      if allowed is None or str(k["fingerprint"]).upper() in allowed)
         yield Verifier(gpg, found)
 
 

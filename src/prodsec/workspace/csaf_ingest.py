@@ -124,7 +124,7 @@ def sources(path: Path, extra_keys: list[bytes]) -> tuple[list[Source], list[str
     from prodsec.workspace.csaf_tree import read_verified
 
     if path.is_file():
-        return [Source(path.name, read_bytes(path))], []
+        return _loose([path], path.parent, extra_keys), []
     if not path.is_dir():
         raise CsafTreeError(f"{path}: no such file or folder")
     if csaf_tree.find_metadata(path) is not None:
@@ -136,7 +136,33 @@ def sources(path: Path, extra_keys: list[bytes]) -> tuple[list[Source], list[str
     files = sorted(p for p in path.rglob("*.json") if p.is_file())
     if len(files) > MAX_DOCUMENTS:
         raise CsafTreeError(f"{path}: {len(files)} JSON files, more than {MAX_DOCUMENTS}")
-    return [Source(str(p.relative_to(path)), read_bytes(p)) for p in files], []
+    return _loose(files, path, extra_keys), []
+
+
+def _loose(files: list[Path], root: Path, extra_keys: list[bytes]) -> list[Source]:
+    """Files outside a tree, each with the hash files and signature found beside it checked
+    (a signature needs the publisher's key, ``--key``)."""
+    from contextlib import ExitStack
+
+    from prodsec.formats import openpgp
+
+    out = []
+    with ExitStack() as stack:
+        verify = (stack.enter_context(openpgp.verifier(extra_keys)).verify if extra_keys
+                  else None)
+        for file in files:
+            name, data = file.relative_to(root).as_posix(), read_bytes(file)
+            problems = []
+            if any(file.with_name(f"{file.name}.{a}").is_file() for a in csaf_tree.HASHES):
+                problems += csaf_tree.hash_problems(file, name, data)
+            signature = file.with_name(file.name + ".asc")
+            if signature.is_file():
+                result = ("error: signed, but no public key to check it with (--key)"
+                          if verify is None else verify(data, signature.read_bytes()))
+                if result.startswith("error: "):
+                    problems.append(f"{name}.asc: bad signature ({result[7:]})")
+            out.append(Source(name, data, problems))
+    return out
 
 
 # ---- one document ----------------------------------------------------------------------------

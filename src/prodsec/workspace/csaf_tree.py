@@ -124,11 +124,14 @@ def read_verified(root: Path, extra_keys: list[bytes]) -> tuple[csaf_tree.Tree, 
     from prodsec.formats import openpgp
 
     keys, problems = csaf_tree.public_keys(root)
+    allowed = csaf_tree.listed_fingerprints(root)
+    for extra in extra_keys:  # the admin's own --key is trusted whatever the tree lists
+        allowed |= {f.upper() for f in openpgp.fingerprints(extra)}
     keys += extra_keys
     if not keys:
         tree = csaf_tree.read(root, None)
         return tree, problems + tree.problems
-    with openpgp.verifier(keys) as verifier:
+    with openpgp.verifier(keys, allowed) as verifier:
         tree = csaf_tree.read(root, verifier.verify)
     return tree, problems + tree.problems
 
