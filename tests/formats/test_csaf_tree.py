@@ -170,3 +170,22 @@ def test_invalid_metadata_and_amber_documents_are_refused(tmp_path: Path) -> Non
         csaf_tree.build([json.dumps(amber).encode()], PUBLISHER, BASE, NOW)
     with pytest.raises(CsafTreeError, match="not a CSAF provider tree"):
         csaf_tree.read(tmp_path, None)
+
+
+def test_paths_leaving_the_tree_are_not_followed(signed_tree: Path, tmp_path_factory:
+                                                 pytest.TempPathFactory) -> None:
+    """An offline copy of someone else's tree is untrusted: an index.txt line with ``..`` and
+    a document that is a link to a file outside are named, never read."""
+    outside = tmp_path_factory.mktemp("outside") / "secret.json"
+    outside.write_text("{}")
+    csaf = signed_tree / ".well-known" / "csaf"
+    with (csaf / "white" / "index.txt").open("a") as index:
+        index.write("../../../../etc/passwd\n")
+    path = _only_doc(signed_tree)
+    path.unlink()
+    path.symlink_to(outside)
+    tree = _read(signed_tree)
+    assert "white/index.txt line 4: '../../../../etc/passwd' is not a path inside the tree" in tree.problems
+    item = next(d for d in tree.documents if d.path.endswith(path.name))
+    assert item.problems == [f"white/{path.parent.name}/{path.name}: a link to a file outside the tree"]
+    assert item.data is None

@@ -281,9 +281,13 @@ def read(root: Path, verify: Callable[[bytes, bytes], str] | None,
     for url in _feed_urls(meta):
         _from_feed(folder, base, url, listed, problems)
     for index in sorted(folder.glob("*/index.txt")):
-        for line in index.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.strip():
-                listed.setdefault(f"{index.parent.name}/{line.strip()}", {})
+        for n, line in enumerate(index.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            rel = line.strip()
+            if rel and _inside(rel):
+                listed.setdefault(f"{index.parent.name}/{rel}", {})
+            elif rel:
+                problems.append(f"{index.parent.name}/index.txt line {n}: {rel[:200]!r} is not a "
+                                "path inside the tree")
     if len(listed) > MAX_DOCUMENTS:
         raise CsafTreeError(f"{root}: {len(listed)} documents listed, more than {MAX_DOCUMENTS} "
                             "(read it in parts)")
@@ -339,9 +343,14 @@ def _local(folder: Path, base: str, url: str) -> Path | None:
     if not url.startswith(base + "/"):
         return None
     rel = url[len(base) + 1:]
-    if not rel or any(part in ("", ".", "..") for part in rel.split("/")):
-        return None
-    return folder / rel
+    return folder / rel if _inside(rel) else None
+
+
+def _inside(rel: str) -> bool:
+    """A relative path that cannot leave the tree (no ``..``, no absolute path, no empty
+    part): an offline copy of someone else's tree is untrusted input."""
+    return bool(rel) and "\\" not in rel and not any(
+        part in ("", ".", "..") for part in rel.split("/"))
 
 
 def _from_feed(folder: Path, base: str, url: str, listed: dict[str, dict[str, str]],
@@ -373,6 +382,9 @@ def _document(folder: Path, path: str, links: dict[str, str],
     file = folder / path
     if not file.is_file():
         item.problems.append(f"{path}: listed but missing")
+        return item
+    if not file.resolve().is_relative_to(folder.resolve()):
+        item.problems.append(f"{path}: a link to a file outside the tree")
         return item
     item.data = read_bytes(file, error=CsafTreeError)
     item.problems += hash_problems(file, path, item.data)
