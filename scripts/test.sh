@@ -80,6 +80,15 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# CSAF provider trees are signed and checked with GnuPG (python-gnupg drives the gpg binary).
+if ! command -v gpg >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnupg >/dev/null
+  else
+    echo "note: install Debian's gnupg package to run the CSAF signature tests" >&2
+  fi
+fi
+
 POSTGRES=""
 DEFAULT_URL="postgresql+psycopg://postgres@127.0.0.1:5432/test"
 if [ -n "${PRODSEC_TEST_POSTGRES_URL:-}" ]; then

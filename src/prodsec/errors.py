@@ -44,7 +44,9 @@ ProdsecError                                   1   500  (message hidden from HTT
         ├── AdvisoryFormatError                         an OSV advisory (JSON, YAML, a zip)
         ├── CsafFormatError                             a CSAF 2.0 document
         │   └── UnsupportedCsafVersion                  (also an UnsupportedVersion)
-        └── VexFormatError                              CycloneDX VEX, OpenVEX or CSAF VEX
+        ├── VexFormatError                              CycloneDX VEX, OpenVEX or CSAF VEX
+        ├── CsafTreeError                               a CSAF provider tree (metadata, feeds)
+        └── OpenPgpError                                an unusable OpenPGP key, or no gpg
 
 A blank column inherits its parent's value. The classes marked * carry a domain type of a
 higher layer (a profile's problems, a document's missing facts, an export's JSON paths), so
@@ -317,6 +319,14 @@ class UnsupportedCsafVersion(CsafFormatError, UnsupportedVersion):
 
 class VexFormatError(FormatError):
     """A VEX document (CycloneDX VEX, OpenVEX, CSAF VEX) cannot be read."""
+
+
+class CsafTreeError(FormatError):
+    """A CSAF provider tree (CSAF 2.0 section 7) cannot be read or written."""
+
+
+class OpenPgpError(FormatError):
+    """An OpenPGP key that cannot be used (none, several, wrong passphrase), or GnuPG missing."""
 
 
 def suggest(wanted: str, known: Iterable[str], n: int = 3) -> list[str]:

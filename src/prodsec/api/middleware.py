@@ -91,12 +91,14 @@ UPLOADS = (
     _rule("POST", "/api/v1/evidence/files", "max_upload_bytes"),
     _rule("POST", f"/api/v1/products/{_ID}/releases/{_ID}/sbom", "max_document_bytes"),
     _rule("POST", f"/api/v1/products/{_ID}/vex/import", "max_document_bytes"),
+    _rule("POST", "/api/v1/csaf/ingest", "max_document_bytes"),
     _rule("POST", "/api/v1/(organisations/)?import", "max_document_bytes"),
     # web forms with a file field
     _rule("POST", "/products/import", "max_profile_bytes", multipart=True),
     _rule("POST", f"/products/{_ID}/statuses/{_ID}/evidence", "max_upload_bytes", multipart=True),
     _rule("POST", f"/products/{_ID}/sbom", "max_document_bytes", multipart=True),
     _rule("POST", f"/products/{_ID}/vex/import", "max_document_bytes", multipart=True),
+    _rule("POST", "/csaf/ingest", "max_document_bytes", multipart=True),
 )
 
 

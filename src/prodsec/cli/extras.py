@@ -27,6 +27,7 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "cyclonedx": "vuln", "spdx_tools": "vuln", "csaf": "vuln", "packageurl": "vuln",
     "univers": "vuln", "semver": "vuln", "packaging": "vuln", "defusedxml": "vuln",
     "cvss": "vuln", "jsonschema": "vuln", "lxml": "vuln", "spdx_python_model": "vuln",
+    "gnupg": "vuln",
 }
 
 

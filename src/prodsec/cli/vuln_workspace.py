@@ -34,6 +34,9 @@ def register(app: typer.Typer, sbom_app: typer.Typer, csaf_app: typer.Typer) -> 
     sbom_app.command("quality")(sbom_quality)
     csaf_app.command("author")(csaf_author_cmd)
     csaf_app.command("publish")(csaf_publish_cmd)
+    from prodsec.cli import csaf_provider
+
+    csaf_provider.register(csaf_app)
     app.add_typer(advisories_app, name="advisories")
     app.add_typer(vex_app, name="vex")
     app.add_typer(case_app, name="case")

@@ -77,18 +77,30 @@ def schema_failures(doc: dict[str, Any]) -> list[TestFailure]:
 @lru_cache(maxsize=1)
 def _schema_validator() -> Any:
     """Draft 2020-12 validator over the bundled CSAF schema; CVSS ``$ref``s resolve locally."""
+    from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped]
+
+    registry = schema_registry()
+    schema = registry.contents(CSAF_SCHEMA_URL)
+    return Draft202012Validator(schema, registry=registry, format_checker=FormatChecker())
+
+
+CSAF_SCHEMA_URL = "https://docs.oasis-open.org/csaf/csaf/v2.0/csaf_json_schema.json"
+
+
+@lru_cache(maxsize=1)
+def schema_registry() -> Any:
+    """The bundled CSAF 2.0 and FIRST CVSS schemas by their URLs, for ``$ref``s that name them
+    (the CSAF schema's CVSS scores, the provider schema's ``publisher``): never fetched."""
     import json
 
-    from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped]
     from referencing import Registry, Resource
 
     folder = resources.files("prodsec") / "schemas"
     registry: Registry[Any] = Registry()
-    for url, name in CVSS_URLS.items():
+    for url, name in {**CVSS_URLS, CSAF_SCHEMA_URL: "csaf-2.0.schema.json"}.items():
         contents = json.loads((folder / name).read_text(encoding="utf-8"))
         registry = registry.with_resource(url, Resource.from_contents(contents))
-    schema = json.loads((folder / "csaf-2.0.schema.json").read_text(encoding="utf-8"))
-    return Draft202012Validator(schema, registry=registry, format_checker=FormatChecker())
+    return registry
 
 
 def _run_test(test: str, doc: dict[str, Any]) -> list[TestFailure]:

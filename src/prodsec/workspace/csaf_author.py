@@ -128,6 +128,12 @@ def publisher_name(session: Session, actor: Actor) -> str:
     return _publisher(session, actor, "")[0]
 
 
+def publisher_identity(session: Session, actor: Actor) -> tuple[str, str]:
+    """(name, namespace) the organisation publishes under: its documents' and its CSAF
+    provider tree's ``publisher``."""
+    return _publisher(session, actor, "")
+
+
 def _publisher(session: Session, actor: Actor, override: str) -> tuple[str, str]:
     profile = session.scalar(select(OrgProfile).where(OrgProfile.org_id == actor.org_id))
     org = session.get(Organisation, actor.org_id)

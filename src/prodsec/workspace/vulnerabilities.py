@@ -783,3 +783,16 @@ def release_sbom(session: Session, actor: Actor, release_id: str) -> SbomRecord 
     """A release's stored SBOM record (with its quality report), or None."""
     return session.scalar(select(SbomRecord).where(SbomRecord.org_id == actor.org_id,
                                                    SbomRecord.release_id == release_id))
+
+
+def store_advisories(session: Session, actor: Actor, advisories: list[Advisory]) -> dict[str, int]:
+    """Add or update advisories that come from elsewhere than an OSV import (a supplier's CSAF
+    advisory, ``csaf_ingest``) and bring the findings of every release they touch up to date."""
+    actor.require("editor")
+    existing = {row.osv_id: (row.id, row.content_hash) for row in session.execute(
+        select(AdvisoryRecord.osv_id, AdvisoryRecord.id, AdvisoryRecord.content_hash)
+        .where(AdvisoryRecord.org_id == actor.org_id,
+               AdvisoryRecord.osv_id.in_([a.id for a in advisories])))}
+    touched = _store_advisories(session, actor, {a.id: a for a in advisories}, existing,
+                                ImportReport())
+    return recompute_for_packages(session, actor, touched)

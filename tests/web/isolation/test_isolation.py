@@ -17,6 +17,9 @@ from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.engine import Database
 from tests.api.conftest import BOM, ROLES, TEST_SETTINGS, TestClient, World
 from tests.api.test_isolation import acme_state
+from tests.realdata import DATA
+
+CSAF_ADVISORY = (DATA / "csaf" / "real" / "cisa" / "va-24-254-01.json").read_bytes()
 
 WIZARD = {"name": "Stolen", "markets": ["DE"], "functions": ["router"], "data_connection": "yes",
           "internet": "yes", "consumer": "yes", "personal_data": "no", "radio_answered": "1",
@@ -49,6 +52,7 @@ FORMS: dict[str, dict[str, Any]] = {
     "/products/{pid}/vex/import": {"files": {"file": ("vex.json", json.dumps(VEX).encode(),
                                                       "application/json")}},
     "/products/{pid}/csaf": {"data": {"release": "1.0", "title": "Stolen"}},
+    "/csaf/ingest": {"files": {"file": ("advisory.json", CSAF_ADVISORY, "application/json")}},
     "/products/{pid}/csaf/{doc_id}/publish": {"data": {"status": "final", "summary": "stolen"}},
     "/jobs/{job_id}/retry": {},
     "/cases/{case_id}/submit": {"data": {"stage": "early-warning", "reference": "stolen"}},

@@ -1,0 +1,114 @@
+"""``prodsec csaf tree`` (write or check a CSAF trusted-provider tree) and ``prodsec csaf
+ingest`` (read suppliers' CSAF advisories into the workspace), over ``workspace.csaf_tree`` and
+``workspace.csaf_ingest``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from prodsec.cli.vuln import Invalid
+from prodsec.cli.workspace import DbOpt, OrgOpt, workspace
+
+PASSPHRASE_ENV = "PRODSEC_CSAF_KEY_PASSPHRASE"
+KeyOpt = Annotated[Path | None, typer.Option(
+    "--key", exists=True, dir_okay=False, readable=True,
+    help="OpenPGP key file: the secret signing key (tree) or a trusted public key (check, "
+         "ingest). The passphrase, if any, is read from $" + PASSPHRASE_ENV + ".")]
+
+
+def register(csaf_app: typer.Typer) -> None:
+    """Attach ``tree`` and ``ingest`` to the ``csaf`` group."""
+    csaf_app.command("tree")(csaf_tree_cmd)
+    csaf_app.command("ingest")(csaf_ingest_cmd)
+
+
+def _key(path: Path | None) -> bytes | None:
+    from prodsec.formats._io import read_bytes
+
+    return read_bytes(path) if path is not None else None
+
+
+def csaf_tree_cmd(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write (or with --check, to check).")],
+    check: Annotated[bool, typer.Option("--check", help="Check an existing tree instead: "
+                                        "hashes, signatures, schemas, listings.")] = False,
+    key: KeyOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False,
+    org: OrgOpt = "default", db: DbOpt = None,
+) -> None:
+    """Write the organisation's published CSAF advisories as a static CSAF 2.0 provider tree
+    (.well-known/csaf/: provider-metadata.json, TLP and year folders, hashes, ROLIE feeds,
+    index.txt, changes.csv; OpenPGP signatures with --key), atomically; or --check one."""
+    if check:
+        _check(out_dir, key, as_json)
+        return
+    from prodsec.workspace.csaf_tree import write_tree
+
+    with workspace(db, org) as (_, session, actor):
+        summary = write_tree(session, actor, out_dir, secret_key=_key(key),
+                             passphrase=os.environ.get(PASSPHRASE_ENV), key_source=str(key))
+    for tracking in summary["left_out"]:
+        print(f"warning: {tracking} is TLP:AMBER/RED: left out (CSAF 2.0 7.1.5 wants it access "
+              "protected)", file=sys.stderr)
+    if summary["signed_by"] is None:
+        print("warning: no --key: documents are not signed, the tree is a csaf_provider's, not "
+              "a csaf_trusted_provider's (CSAF 2.0 7.1.19)", file=sys.stderr)
+    _out(summary, as_json, f"{out_dir}: {summary['documents']} advisories, {summary['files']} "
+         f"files; serve it at {summary['provider_metadata']}")
+
+
+def _check(root: Path, key: Path | None, as_json: bool) -> None:
+    from prodsec.workspace.csaf_tree import check_tree
+
+    extra = _key(key)
+    report = check_tree(root, [extra] if extra else [])
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        for problem in report["problems"]:
+            print(f"error: {root}: {problem}", file=sys.stderr)
+        print(f"{report['tree']}: {report['role']}, {report['documents']} documents, "
+              f"{report['signed']} with a good signature, {len(report['problems'])} problems")
+    if report["problems"]:
+        raise typer.Exit(2)
+
+
+def csaf_ingest_cmd(
+    path: Annotated[Path, typer.Argument(help="A CSAF file, a folder of them, or a provider "
+                                         "tree copied offline.")],
+    key: KeyOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False,
+    org: OrgOpt = "default", db: DbOpt = None,
+) -> None:
+    """Read suppliers' or CSIRTs' CSAF advisories: verified (tree metadata, hashes, signatures),
+    validated, and matched to the releases' components: known_affected becomes a finding,
+    known_not_affected/fixed a VEX proposal that never overrides our own triage."""
+    from prodsec.workspace.csaf_ingest import ingest
+
+    extra = _key(key)
+    with workspace(db, org) as (_, session, actor):
+        summary = ingest(session, actor, path, [extra] if extra else [])
+    for problem in summary["tree_problems"]:
+        print(f"warning: {path}: {problem}", file=sys.stderr)
+    for item in summary["refused"]:
+        print(f"error: {path}: refused {item['source']}: {'; '.join(item['reasons'][:5])}",
+              file=sys.stderr)
+    lines = [_line(a) for a in summary["advisories"]]
+    _out(summary, as_json, "\n".join(lines) or "no advisory ingested")
+    if summary["refused"]:
+        raise Invalid(f"{len(summary['refused'])} advisories refused; the others were ingested")
+
+
+def _line(a: dict[str, Any]) -> str:
+    accepted = sum(p["imported"] for p in a["proposals"])
+    return (f"{a['tracking_id']} v{a['version']} ({a['publisher']}): {len(a['affected'])} "
+            f"affected components, {a['findings']['added']} new findings, {accepted} VEX "
+            f"proposals, {a['unmatched']} statements about products not in any SBOM")
+
+
+def _out(data: dict[str, Any], as_json: bool, text: str) -> None:
+    print(json.dumps(data, indent=2, default=str) if as_json else text)

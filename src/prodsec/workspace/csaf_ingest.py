@@ -1,0 +1,284 @@
+"""Supplier and CSIRT CSAF advisories read into the workspace: matched against the components
+of the organisation's releases, so the supplier's statement becomes a finding or a VEX proposal.
+
+Input is a file, a folder of files, or a provider tree copied offline (CSAF 2.0 7.1): a tree's
+``provider-metadata.json`` must be schema-valid (else nothing is read), and each document's
+hash files and OpenPGP signature are checked with the keys the tree carries (or ``--key``). A
+document whose hash or signature is wrong, which is not valid CSAF 2.0 (schema and mandatory
+tests), or cannot be read is refused with the reason and nothing of it is stored.
+
+Matching (CSAF 2.0 9.1.13, asset matching): each product a status names is identified by its
+``product_identification_helper`` purl (with a version; qualifiers ignored) or CPE, else by
+its name, compared with a component's ``name version``. A relationship ("X as part of Y") is
+matched on Y first (the supplier's product we ship), then on X.
+
+- ``known_affected`` (and ``first_affected``/``last_affected``): an advisory
+  ``<tracking id>:<vulnerability>`` enters the advisory database for the exact component
+  versions matched, and the findings of every release that contains them are recomputed.
+- ``known_not_affected`` (with its flag or impact threat) and ``fixed``: a VEX statement
+  proposal on the component, recorded with the source ``import:csaf:<tracking id>``. It goes
+  through the supplier-VEX rules (``vex_import``): it never replaces or outranks our own
+  triage; a disagreement is reported as a conflict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from prodsec.core.advisory import Advisory, Affected
+from prodsec.db.models import Product, Release, SbomComponent, SbomRecord
+from prodsec.errors import CsafTreeError
+from prodsec.formats import csaf_tree
+from prodsec.formats._io import read_bytes
+from prodsec.formats.vex import Statement
+from prodsec.workspace import audit
+from prodsec.workspace.context import Actor
+
+AFFECTED = "exploitable"
+PROPOSED = ("not_affected", "resolved")
+MAX_DOCUMENTS = 5000
+
+
+@dataclass(frozen=True)
+class Component:
+    """One component of one release, as matching needs it."""
+
+    product_id: str
+    product: str
+    release: str
+    name: str
+    version: str | None
+    purl: str | None
+    cpe: str | None
+
+
+@dataclass
+class Candidates:
+    """The organisation's components by purl (no qualifiers), CPE and ``name version``."""
+
+    by_key: dict[str, list[Component]] = field(default_factory=dict)
+
+    def add(self, key: str | None, component: Component) -> None:
+        """Index a component under one of its identities."""
+        if key:
+            self.by_key.setdefault(key, []).append(component)
+
+    def match(self, identity: str | None) -> list[Component]:
+        """The components a CSAF product identity names (none for an unversioned purl: it
+        would match every version)."""
+        key = _key(identity)
+        return list(self.by_key.get(key, [])) if key else []
+
+
+def _key(identity: str | None) -> str | None:
+    if not identity:
+        return None
+    if identity.startswith("pkg:"):
+        core = identity.partition("#")[0].partition("?")[0]
+        return core if "@" in core.rsplit("/", 1)[-1] else None
+    if identity.startswith("cpe:"):
+        return identity
+    return "name:" + " ".join(identity.lower().split())
+
+
+def candidates(session: Session, actor: Actor) -> Candidates:
+    """Every component of every release of the organisation, indexed for matching."""
+    found = Candidates()
+    rows = session.execute(
+        select(SbomComponent, Release.version_label, Product.id, Product.name)
+        .join(SbomRecord, SbomRecord.id == SbomComponent.sbom_id)
+        .join(Release, Release.id == SbomRecord.release_id)
+        .join(Product, Product.id == Release.product_id)
+        .where(SbomComponent.org_id == actor.org_id))
+    for row, label, pid, pname in rows:
+        comp = Component(pid, pname, label, row.name, row.version, row.purl, row.cpe)
+        found.add(_key(row.purl), comp)
+        found.add(row.cpe, comp)
+        found.add(_key(f"{row.name} {row.version}" if row.version else None), comp)
+    return found
+
+
+# ---- reading the input -----------------------------------------------------------------------
+
+
+@dataclass
+class Source:
+    """One document to ingest: where it is, its bytes, and why it is refused already (the
+    tree's hash, signature and placement checks)."""
+
+    name: str
+    data: bytes | None
+    problems: list[str] = field(default_factory=list)
+
+
+def sources(path: Path, extra_keys: list[bytes]) -> tuple[list[Source], list[str]]:
+    """The documents under ``path`` (a file, a folder of files, or a provider tree) and the
+    tree-level problems. An invalid provider-metadata.json refuses the whole tree."""
+    from prodsec.workspace.csaf_tree import read_verified
+
+    if path.is_file():
+        return _loose([path], path.parent, extra_keys), []
+    if not path.is_dir():
+        raise CsafTreeError(f"{path}: no such file or folder")
+    if csaf_tree.find_metadata(path) is not None:
+        tree, problems = read_verified(path, extra_keys)
+        if any(p.startswith(csaf_tree.METADATA + " /") for p in problems) or not tree.metadata:
+            raise CsafTreeError(f"{path}: provider-metadata.json is invalid, nothing read: "
+                                + "; ".join(problems[:5]))
+        return [Source(d.path, d.data, d.problems) for d in tree.documents], problems
+    files = sorted(p for p in path.rglob("*.json") if p.is_file())
+    if len(files) > MAX_DOCUMENTS:
+        raise CsafTreeError(f"{path}: {len(files)} JSON files, more than {MAX_DOCUMENTS}")
+    return _loose(files, path, extra_keys), []
+
+
+def _loose(files: list[Path], root: Path, extra_keys: list[bytes]) -> list[Source]:
+    """Files outside a tree, each with the hash files and signature found beside it checked
+    (a signature needs the publisher's key, ``--key``)."""
+    from contextlib import ExitStack
+
+    from prodsec.formats import openpgp
+
+    out = []
+    with ExitStack() as stack:
+        verify = (stack.enter_context(openpgp.verifier(extra_keys)).verify if extra_keys
+                  else None)
+        for file in files:
+            name, data = file.relative_to(root).as_posix(), read_bytes(file)
+            problems = []
+            if any(file.with_name(f"{file.name}.{a}").is_file() for a in csaf_tree.HASHES):
+                problems += csaf_tree.hash_problems(file, name, data)
+            signature = file.with_name(file.name + ".asc")
+            if signature.is_file():
+                result = ("error: signed, but no public key to check it with (--key)"
+                          if verify is None else verify(data, signature.read_bytes()))
+                if result.startswith("error: "):
+                    problems.append(f"{name}.asc: bad signature ({result[7:]})")
+            out.append(Source(name, data, problems))
+    return out
+
+
+# ---- one document ----------------------------------------------------------------------------
+
+
+def ingest(session: Session, actor: Actor, path: Path,
+           extra_keys: list[bytes] | None = None) -> dict[str, Any]:
+    """Ingest every advisory under ``path``; the answer lists each with what it did or why it
+    was refused (``refused`` is non-empty when any was)."""
+    actor.require("editor")
+    items, tree_problems = sources(path, extra_keys or [])
+    return ingest_sources(session, actor, items, str(path), tree_problems)
+
+
+def ingest_sources(session: Session, actor: Actor, items: list[Source], origin: str,
+                   tree_problems: list[str] | None = None) -> dict[str, Any]:
+    """``ingest`` over documents already read (the API hands one request body)."""
+    actor.require("editor")
+    index = candidates(session, actor)
+    done, refused = [], []
+    for item in items:
+        reasons = item.problems or unusable(item)
+        if reasons:
+            refused.append({"source": item.name, "reasons": reasons})
+            continue
+        assert item.data is not None
+        done.append(_document(session, actor, item, index))
+    summary = {"source": origin, "tree_problems": tree_problems or [], "advisories": done,
+               "refused": refused}
+    audit.record(session, actor, "csaf.ingest", "organisation", actor.org_id, None, {
+        "source": origin, "refused": [r["source"] for r in refused],
+        "advisories": [{k: d[k] for k in ("tracking_id", "version", "sha256")} for d in done]})
+    return summary
+
+
+def unusable(item: Source) -> list[str]:
+    """Why the document cannot be ingested (unreadable, not valid CSAF 2.0), or nothing."""
+    from prodsec.workspace.csaf_tree import invalid
+
+    if item.data is None:
+        return [f"{item.name}: cannot be read"]
+    return [f"{item.name}: {p}" if not p.startswith(item.name) else p
+            for p in invalid(item.data, item.name)]
+
+
+def _document(session: Session, actor: Actor, item: Source, index: Candidates) -> dict[str, Any]:
+    from prodsec.formats.vex import parse_vex
+
+    assert item.data is not None
+    doc = json.loads(item.data)
+    tracking = doc["document"]["tracking"]
+    statements = parse_vex(item.data, item.name)
+    affected: dict[str, list[Component]] = {}
+    proposals: dict[str, list[Statement]] = {}
+    unmatched, skipped = 0, []
+    for st in statements:
+        if st.problem:
+            skipped.append({"where": st.where, "reason": st.problem})
+            continue
+        comps = index.match(st.product) or index.match(st.component)
+        unmatched += not comps
+        for comp in comps:
+            if comp.purl is None:
+                skipped.append({"where": st.where, "reason": f"{comp.name} matched but has no "
+                                "purl: prodsec matches findings by purl"})
+            elif st.state == AFFECTED:
+                affected.setdefault(st.vulnerability, []).append(comp)
+            elif st.state in PROPOSED:
+                proposals.setdefault(comp.product_id, []).append(st._replace(
+                    product=None, component=comp.purl))
+    findings = _findings(session, actor, doc, statements, affected)
+    vex = _proposals(session, actor, tracking["id"], proposals)
+    return {"source": item.name, "tracking_id": tracking["id"], "version": tracking["version"],
+            "publisher": doc["document"]["publisher"]["name"],
+            "sha256": hashlib.sha256(item.data).hexdigest(), "statements": len(statements),
+            "unmatched": unmatched, "skipped": skipped, "findings": findings,
+            "affected": sorted({f"{v} {c.purl}" for v, cs in affected.items() for c in cs}),
+            "proposals": vex}
+
+
+def _findings(session: Session, actor: Actor, doc: dict[str, Any], statements: list[Statement],
+              affected: dict[str, list[Component]]) -> dict[str, int]:
+    """One advisory per affected vulnerability, for exactly the component versions matched."""
+    from prodsec.formats.purl import package_key
+    from prodsec.workspace.vulnerabilities import store_advisories
+
+    if not affected:
+        return {"added": 0, "removed": 0, "kept": 0}
+    tracking = doc["document"]["tracking"]["id"]
+    aliases = {st.vulnerability: st.aliases for st in statements}
+    advisories = []
+    for vid, comps in sorted(affected.items()):
+        keys = {k for k in (package_key(c.purl or "") for c in comps) if k is not None}
+        items = tuple(Affected(eco, name, (), (version,)) for eco, name, version in sorted(keys))
+        advisories.append(Advisory(f"{tracking}:{vid}"[:128], (vid, *aliases.get(vid, ())),
+                                   summary=doc["document"]["title"][:500], affected=items,
+                                   modified=doc["document"]["tracking"]["current_release_date"]))
+    return store_advisories(session, actor, advisories)
+
+
+def _proposals(session: Session, actor: Actor, tracking: str,
+               by_product: dict[str, list[Statement]]) -> list[dict[str, Any]]:
+    from prodsec.workspace.vex_import import import_summary
+
+    out = []
+    for product_id, items in sorted(by_product.items()):
+        summary = import_summary(session, actor, product_id, b"", f"csaf:{tracking}",
+                                 parsed=_unique(items))
+        out.append({k: summary[k] for k in ("product_id", "statements", "imported", "refused",
+                                             "conflicts")})
+    return out
+
+
+def _unique(items: list[Statement]) -> list[Statement]:
+    """One statement per (vulnerability, component): a document may name a component twice."""
+    seen: dict[tuple[str, str | None], Statement] = {}
+    for st in items:
+        seen.setdefault((st.vulnerability, st.component), st)
+    return list(seen.values())

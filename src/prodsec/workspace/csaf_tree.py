@@ -1,0 +1,149 @@
+"""The organisation's published CSAF advisories as a static trusted-provider tree (CSAF 2.0
+7.1), ready to copy to any web server, and the check of such a tree.
+
+What goes in: every interim or final document, as its current revision's exact published bytes
+(``csaf_author.document_bytes``: the bytes whose SHA-256 the audit trail holds), TLP:WHITE,
+GREEN or unlabeled. AMBER/RED documents stay out (7.1.5: access protected) and are named in the
+answer. The tree is written into a temporary folder beside ``OUT_DIR`` and renamed into place,
+so a failure (a bad key, a full disk) leaves ``OUT_DIR`` as it was.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from contextlib import ExitStack
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from prodsec.db.models import CsafDocument, utcnow
+from prodsec.errors import CsafTreeError
+from prodsec.formats import csaf_tree
+from prodsec.workspace import audit
+from prodsec.workspace.context import Actor
+
+
+def published(session: Session, actor: Actor) -> tuple[list[bytes], list[str]]:
+    """The published documents' bytes for a public tree, and the tracking ids left out (TLP
+    AMBER/RED), in tracking-id order."""
+    from prodsec.workspace.csaf_author import PUBLISHED, document_bytes
+
+    rows = session.scalars(select(CsafDocument).where(
+        CsafDocument.org_id == actor.org_id, CsafDocument.status.in_(PUBLISHED))
+        .order_by(CsafDocument.tracking_id))
+    keep, left_out = [], []
+    for row in rows:
+        if csaf_tree.tlp_of(row.document) in csaf_tree.PUBLIC_TLP:
+            keep.append(document_bytes(row.document))
+        else:
+            left_out.append(row.tracking_id)
+    return keep, left_out
+
+
+def build_files(session: Session, actor: Actor, now: datetime | None = None,
+                secret_key: bytes | None = None, passphrase: str | None = None,
+                key_source: str = "key") -> tuple[dict[str, bytes], dict[str, Any]]:
+    """Every file of the tree (path → bytes) and a summary. Signed when a secret key is given."""
+    from prodsec.formats import openpgp
+    from prodsec.workspace.csaf_author import publisher_identity
+
+    actor.require("editor")
+    documents, left_out = published(session, actor)
+    name, namespace = publisher_identity(session, actor)
+    publisher = {"category": "vendor", "name": name, "namespace": namespace}
+    stamp = (now or utcnow()).strftime("%Y-%m-%dT%H:%M:%SZ")
+    base = f"{namespace}/{csaf_tree.WELL_KNOWN}"
+    with ExitStack() as stack:
+        sign: Callable[[bytes], bytes] | None = None
+        key = None
+        if secret_key is not None:
+            signer = stack.enter_context(openpgp.signer(secret_key, passphrase, key_source))
+            sign, key = signer.sign, csaf_tree.Key(signer.fingerprint, signer.public_key)
+        files = csaf_tree.build(documents, publisher, base, stamp, sign, key)
+    summary = {"documents": len(documents), "left_out": left_out, "files": len(files),
+               "signed_by": key.fingerprint if key else None,
+               "provider_metadata": f"{base}/{csaf_tree.METADATA}"}
+    return files, summary
+
+
+def write_tree(session: Session, actor: Actor, out_dir: Path, **options: Any) -> dict[str, Any]:
+    """Build the tree and put it at ``out_dir`` atomically (an existing tree there is
+    replaced whole; any other non-empty folder is refused rather than overwritten)."""
+    files, summary = build_files(session, actor, **options)
+    _replace(out_dir, files)
+    audit.record(session, actor, "csaf.tree", "organisation", actor.org_id, None,
+                 {**summary, "out_dir": str(out_dir)})
+    return summary
+
+
+def _replace(out_dir: Path, files: dict[str, bytes]) -> None:
+    out_dir = out_dir.resolve()
+    if out_dir.exists() and any(out_dir.iterdir()) and csaf_tree.find_metadata(out_dir) is None:
+        raise CsafTreeError(f"{out_dir}: not empty and not a CSAF tree: refusing to replace it")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        for rel, data in files.items():
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        if out_dir.exists():
+            old = out_dir.with_name(f".{out_dir.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            out_dir.rename(old)
+            staging.rename(out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            staging.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def check_tree(root: Path, extra_keys: list[bytes] | None = None) -> dict[str, Any]:
+    """Every problem of a tree on disk: provider-metadata schema, feeds, listings, each
+    document's hashes, signature, name, place and CSAF validity (schema and mandatory tests)."""
+    tree, problems = read_verified(root, extra_keys or [])
+    problems += csaf_tree.listing_problems(tree)
+    for item in tree.documents:
+        problems += item.problems
+        if item.data is not None:
+            problems += [f"{item.path}: {p}" for p in invalid(item.data, item.path)]
+    return {"tree": str(tree.folder), "role": tree.metadata.get("role"),
+            "documents": len(tree.documents), "problems": problems,
+            "signed": sum(1 for d in tree.documents if d.signed_by)}
+
+
+def read_verified(root: Path, extra_keys: list[bytes]) -> tuple[csaf_tree.Tree, list[str]]:
+    """The tree with every signature checked against the keys it carries (and ``extra_keys``)."""
+    from prodsec.formats import openpgp
+
+    keys, problems = csaf_tree.public_keys(root)
+    allowed = csaf_tree.listed_fingerprints(root)
+    for extra in extra_keys:  # the admin's own --key is trusted whatever the tree lists
+        allowed |= {f.upper() for f in openpgp.fingerprints(extra)}
+    keys += extra_keys
+    if not keys:
+        tree = csaf_tree.read(root, None)
+        return tree, problems + tree.problems
+    with openpgp.verifier(keys, allowed) as verifier:
+        tree = csaf_tree.read(root, verifier.verify)
+    return tree, problems + tree.problems
+
+
+def invalid(data: bytes, source: str) -> list[str]:
+    """Why a CSAF document is not valid (schema and mandatory tests), or nothing."""
+    from prodsec.errors import FormatError
+    from prodsec.formats import csaf
+
+    try:
+        report = csaf.validate(data, source, tests=tuple(t for t in csaf.TESTS
+                                                         if t.startswith("6.1.")))
+    except FormatError as exc:
+        return [str(exc)]
+    return [f"{f.test} {f.path}: {f.message}" for f in report.failures if f.blocking][:10]

@@ -1,0 +1,73 @@
+"""``prodsec csaf tree`` and ``prodsec csaf ingest`` end to end on an embedded database: author,
+publish, write a signed tree, check it, ingest it into another organisation; a tampered tree is
+named file by file (exit 2) and a folder that is not a tree is never overwritten."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from prodsec.cli.app import app
+from prodsec.errors import ProdsecError
+from tests.formats.test_csaf_tree import generate_key
+from tests.workspace.vuln_data import SBOM_B, make_osv_dir
+
+ROOT = Path(__file__).resolve().parents[2]
+NAME = "Fictinet AX3000 Home Router"
+V31 = "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:N/A:N"
+
+
+def test_tree_check_and_ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRODSEC_EVIDENCE_DIR", str(tmp_path / "ev"))
+    db = ["--db", str(tmp_path / "w.db")]
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0) -> str:
+        result = runner.invoke(app, [*args, *db])
+        exit_code = (result.exception.exit_code if isinstance(result.exception, ProdsecError)
+                     else result.exit_code)
+        assert exit_code == code, (args, result.output, result.exception)
+        return result.output + (str(result.exception) if result.exception else "")
+
+    for org in ("default", "Beta"):
+        run("product", "add", str(ROOT / "examples/products/router.yaml"), "--org", org)
+        run("product", "release", NAME, "1.8.0", "--org", org)
+        run("sbom", "import", NAME, "1.8.0", str(SBOM_B), "--org", org)
+    run("advisories", "import", str(make_osv_dir(tmp_path / "osv")))
+    found = json.loads(run("findings", NAME, "1.8.0", "--format", "json"))["findings"]
+    vid = found[0]["vulnerability"]
+    run("vex", "set", NAME, vid, "exploitable", "--response", "update")
+    run("csaf", "author", NAME, "1.8.0", "--tracking-id", "FN-2026-1", "--cvss", f"{vid}={V31}",
+        "--output", str(tmp_path / "draft.json"))
+    run("csaf", "publish", "FN-2026-1", "--output", str(tmp_path / "published.json"))
+    key = tmp_path / "secret.asc"
+    key.write_bytes(generate_key())
+    site = tmp_path / "site"
+    out = run("csaf", "tree", str(site), "--key", str(key))
+    assert "1 advisories" in out and "/.well-known/csaf/provider-metadata.json" in out
+    [doc] = site.glob(".well-known/csaf/white/*/fn-2026-1.json")
+    assert doc.read_bytes() == (tmp_path / "published.json").read_bytes()
+    assert "0 problems" in run("csaf", "tree", str(site), "--check")
+
+    summary = json.loads(run("csaf", "ingest", str(site), "--json", "--org", "Beta"))
+    [advisory] = summary["advisories"]
+    assert advisory["tracking_id"] == "FN-2026-1" and advisory["findings"]["added"] >= 1
+    beta = json.loads(run("findings", NAME, "1.8.0", "--format", "json", "--org", "Beta"))
+    assert [vid in f["aliases"] and f["vulnerability"].startswith("FN-2026-1:")
+            for f in beta["findings"]] == [True]
+
+    doc.write_bytes(doc.read_bytes().replace(b"FN-2026-1", b"FN-2026-2", 1))
+    out = run("csaf", "tree", str(site), "--check", code=2)
+    assert f"white/{doc.parent.name}/fn-2026-1.json.sha512: hash does not match" in out
+    out = run("csaf", "ingest", str(site), "--org", "Beta", code=2)
+    assert "refused white/" in out and "bad signature" in out
+
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    out = run("csaf", "tree", str(other), code=2)
+    assert "not empty and not a CSAF tree" in out
+    assert [p.name for p in other.iterdir()] == ["keep.txt"]

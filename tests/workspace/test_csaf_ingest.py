@@ -1,0 +1,245 @@
+"""Publish → tree → ingest: Acme publishes an advisory about proton-bridge 1.8.0 (real SBOM,
+real Go advisories) as a signed provider tree; Beta, which ships the same components, ingests
+the tree offline and gets the same advisory: its known_affected products as findings, its
+not-affected and fixed statements as VEX proposals below Beta's own triage. A changed byte
+refuses the advisory and stores nothing. Real third-party advisories (CISA, OASIS) are
+validated and matched by product name and version."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prodsec.core.knowledge import KnowledgeBase
+from prodsec.db.engine import Database
+from prodsec.errors import CsafTreeError
+from prodsec.workspace import csaf_author, csaf_ingest, csaf_tree, vex
+from prodsec.workspace import vulnerabilities as vulns
+from prodsec.workspace.context import Actor
+from prodsec.workspace.products import get_release_by_label
+from prodsec.workspace.vex_statements import effective
+from tests.formats.test_csaf_tree import generate_key
+from tests.realdata import DATA
+from tests.workspace.conftest import make_actor
+from tests.workspace.test_csaf_publish import _authored
+from tests.workspace.test_vulnerabilities import _product
+from tests.workspace.vuln_data import SBOM_B, make_osv_dir
+
+
+@pytest.fixture(scope="module")
+def osv_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_osv_dir(tmp_path_factory.mktemp("osv"))
+
+
+@pytest.fixture(scope="module")
+def secret_key() -> bytes:
+    return generate_key()
+
+
+def _published_tree(db: Database, acme: Actor, kb: KnowledgeBase, osv_dir: Path,
+                    key: bytes, out: Path) -> dict[str, Any]:
+    _, doc_id = _authored(db, acme, kb, osv_dir)
+    with db.transaction() as s:
+        revision = csaf_author.publish(s, acme, doc_id, "final")
+        doc: dict[str, Any] = revision.document
+        sha = revision.sha256
+    with db.transaction() as s:
+        summary = csaf_tree.write_tree(s, acme, out, secret_key=key)
+    assert summary["documents"] == 1 and summary["signed_by"]
+    return {"doc": doc, "sha256": sha}
+
+
+def _beta(db: Database, kb: KnowledgeBase) -> tuple[Actor, str]:
+    """Another organisation shipping the same components (no advisory database of its own)."""
+    beta = make_actor(db, "Beta", "editor")
+    pid = _product(db, beta, kb)
+    with db.transaction() as s:
+        vulns.import_sbom(s, beta, pid, "1.8.0", SBOM_B.read_bytes(), SBOM_B.name)
+    return beta, pid
+
+
+def _statuses(doc: dict[str, Any]) -> dict[str, set[str]]:
+    """Vulnerability name → the product statuses the published advisory gives it."""
+    out: dict[str, set[str]] = {}
+    for v in doc["vulnerabilities"]:
+        name = v.get("cve") or v["ids"][0]["text"]
+        out[name] = set(v["product_status"])
+    return out
+
+
+def test_publish_tree_ingest_round_trip(database: Database, editor: Actor, kb: KnowledgeBase,
+                                        osv_dir: Path, secret_key: bytes, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    published = _published_tree(database, editor, kb, osv_dir, secret_key, out)
+    report = csaf_tree.check_tree(out)
+    assert report["problems"] == [] and report["signed"] == 1
+    assert report["role"] == "csaf_trusted_provider"
+    beta, pid = _beta(database, kb)
+    with database.transaction() as s:
+        assert vulns.list_findings(s, beta, pid, "1.8.0") == []
+        summary = csaf_ingest.ingest(s, beta, out)
+    assert summary["refused"] == [] and summary["tree_problems"] == []
+    [advisory] = summary["advisories"]
+    doc = published["doc"]
+    # the same advisory: tracking id, version and the published bytes' SHA-256
+    assert (advisory["tracking_id"], advisory["version"], advisory["sha256"]) == (
+        "ACME-2026-001", doc["document"]["tracking"]["version"], published["sha256"])
+    statuses = _statuses(doc)
+    affected = {n for n, st in statuses.items() if "known_affected" in st}
+    proposed = {n for n, st in statuses.items() if st & {"known_not_affected", "fixed"}}
+    assert affected and proposed
+    with database.transaction() as s:
+        findings = vulns.list_findings(s, beta, pid, "1.8.0")
+        statements = vex.statements_for(s, beta, pid)
+    names = {f["aliases"][0] for f in findings}
+    assert names == affected
+    assert all(f["vulnerability"].startswith("ACME-2026-001:") for f in findings)
+    assert {r.vulnerability for r in statements} == proposed
+    assert {r.source for r in statements} == {"import:csaf:ACME-2026-001"}
+
+
+def test_our_triage_outranks_the_suppliers_advisory(database: Database, editor: Actor,
+                                                    kb: KnowledgeBase, osv_dir: Path,
+                                                    secret_key: bytes, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    published = _published_tree(database, editor, kb, osv_dir, secret_key, out)
+    beta, pid = _beta(database, kb)
+    fixed = next(n for n, st in _statuses(published["doc"]).items() if "fixed" in st)
+    with database.transaction() as s:
+        vex.set_statement(s, beta, pid, fixed, "exploitable")
+        summary = csaf_ingest.ingest(s, beta, out)
+    conflicts = [c for p in summary["advisories"][0]["proposals"] for c in p["conflicts"]]
+    assert [(c["vulnerability"], c["ours"][0]["state"]) for c in conflicts] == [(fixed, "exploitable")]
+    with database.transaction() as s:
+        rows = [r for r in vex.statements_for(s, beta, pid) if r.vulnerability == fixed]
+        release = get_release_by_label(s, beta, pid, "1.8.0").id
+    # the supplier's narrower statement is kept as a proposal, but ours decides
+    assert sorted((r.state, r.source) for r in rows) == [
+        ("exploitable", "manual"), ("resolved", "import:csaf:ACME-2026-001")]
+    purl = next(r.component_key for r in rows if r.source != "manual")
+    decision = effective(rows, release, {fixed}, purl)
+    assert decision is not None and (decision.state, decision.source) == ("exploitable", "manual")
+
+
+def test_a_bad_hash_refuses_the_advisory_and_stores_nothing(
+        database: Database, editor: Actor, kb: KnowledgeBase, osv_dir: Path, secret_key: bytes,
+        tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    _published_tree(database, editor, kb, osv_dir, secret_key, out)
+    path = next(out.glob(".well-known/csaf/white/*/acme-2026-001.json"))
+    path.write_bytes(path.read_bytes().replace(b"Initial release.", b"Initial releasE.", 1))
+    assert any("hash does not match" in p for p in csaf_tree.check_tree(out)["problems"])
+    beta, pid = _beta(database, kb)
+    with database.transaction() as s:
+        summary = csaf_ingest.ingest(s, beta, out)
+    assert summary["advisories"] == []
+    [refused] = summary["refused"]
+    assert refused["source"] == f"white/{path.parent.name}/acme-2026-001.json"
+    assert any(r.endswith(".sha256: hash does not match the document") for r in refused["reasons"])
+    assert any(".asc: bad signature" in r for r in refused["reasons"])
+    with database.transaction() as s:
+        assert vulns.list_findings(s, beta, pid, "1.8.0") == []
+        assert vex.statements_for(s, beta, pid) == []
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_an_invalid_provider_metadata_refuses_the_tree(database: Database, editor: Actor,
+                                                       kb: KnowledgeBase, osv_dir: Path,
+                                                       secret_key: bytes, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    _published_tree(database, editor, kb, osv_dir, secret_key, out)
+    meta_path = out / ".well-known" / "csaf" / "provider-metadata.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["publisher"]
+    meta_path.write_text(json.dumps(meta))
+    with database.transaction() as s, pytest.raises(CsafTreeError, match=r"provider-metadata\.json "
+                                                                          "is invalid"):
+        csaf_ingest.ingest(s, editor, out)
+
+
+# Components named as two real advisories name their products: IBM webMethods (CISA
+# va-24-254-01, by product name and version) and the CSAF Tools converter (BSI-2022-0001, by CPE).
+SUPPLIED = {"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "components": [
+    {"type": "application", "bom-ref": "wm", "name": "IBM webMethods Integration",
+     "version": "10.15", "purl": "pkg:maven/com.softwareag/webmethods-integration@10.15"},
+    {"type": "library", "bom-ref": "conv", "name": "cvrf-csaf-converter", "version": "1.0.0-alpha",
+     "cpe": "cpe:/a:csaf-tools:cvrf-csaf-converter:1.0.0-alpha",
+     "purl": "pkg:pypi/cvrf-csaf-converter@1.0.0-alpha"}]}
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_real_advisories_match_by_name_version_and_cpe(database: Database, editor: Actor,
+                                                       kb: KnowledgeBase, tmp_path: Path) -> None:
+    """Real third-party advisories read from a folder: CISA's names IBM webMethods Integration
+    10.15 known_affected (matched by name and version), BSI's the converter 1.0.0-alpha (by CPE);
+    each becomes findings on exactly that component. An invalid file in the folder is refused
+    alone, with the failed schema rule named, and stores nothing."""
+    pid = _product(database, editor, kb)
+    with database.transaction() as s:
+        vulns.import_sbom(s, editor, pid, "1.8.0", json.dumps(SUPPLIED).encode(), "supplied.json")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for real in (DATA / "csaf" / "real" / "cisa" / "va-24-254-01.json",
+                 DATA / "csaf" / "examples" / "csaf" / "bsi-2022-0001.json"):
+        (folder / real.name).write_bytes(real.read_bytes())
+    broken = json.loads((folder / "va-24-254-01.json").read_bytes())
+    del broken["document"]["title"]
+    broken["document"]["tracking"]["id"] = "BROKEN-1"
+    (folder / "broken.json").write_text(json.dumps(broken))
+    with database.transaction() as s:
+        summary = csaf_ingest.ingest(s, editor, folder)
+        found = {(f["component"], f["aliases"][0]) for f in vulns.list_findings(s, editor, pid)}
+    assert sorted(a["tracking_id"] for a in summary["advisories"]) == ["BSI-2022-0001",
+                                                                        "VA-24-254-01"]
+    [refused] = summary["refused"]
+    assert refused["source"] == "broken.json"
+    assert any("'title' is a required property" in r for r in refused["reasons"])
+    wm, conv = (c["purl"] for c in SUPPLIED["components"])  # type: ignore[index]
+    assert found == {(wm, "CVE-2024-45074"), (wm, "CVE-2024-45075"), (wm, "CVE-2024-45076"),
+                     (conv, "CVE-2022-27193")}
+
+
+def test_candidates_key_rules() -> None:
+    """An unversioned purl matches nothing (it would name every version); qualifiers do not
+    change the package; names compare case- and space-insensitively."""
+    comp = csaf_ingest.Component("p", "P", "1", "OpenSSL", "3.0.1", "pkg:generic/openssl@3.0.1",
+                                 None)
+    index = csaf_ingest.Candidates()
+    index.add(csaf_ingest._key(comp.purl), comp)
+    index.add(csaf_ingest._key("OpenSSL 3.0.1"), comp)
+    assert index.match("pkg:generic/openssl") == []
+    assert index.match("pkg:generic/openssl@3.0.1?arch=x86") == [comp]
+    assert index.match("openssl  3.0.1") == [comp]
+    assert index.match("openssl 3.0.2") == []
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_loose_files_have_their_hash_and_signature_checked(database: Database, editor: Actor,
+                                                           secret_key: bytes,
+                                                           tmp_path: Path) -> None:
+    """Outside a tree, a hash file or signature beside a file is checked too: a signature needs
+    the publisher's key (--key), a key the tree does not list is not trusted."""
+    from prodsec.formats import openpgp
+
+    real = DATA / "csaf" / "real" / "cisa" / "va-24-254-01.json"
+    folder = tmp_path / "in"
+    folder.mkdir()
+    data = real.read_bytes()
+    (folder / real.name).write_bytes(data)
+    (folder / (real.name + ".sha256")).write_text("0" * 64 + "  " + real.name + "\n")
+    (folder / "ok.json").write_bytes(data.replace(b"VA-24-254-01", b"VA-24-254-99"))
+    with openpgp.signer(secret_key, None, "test") as signer:
+        (folder / "ok.json.asc").write_bytes(signer.sign((folder / "ok.json").read_bytes()))
+        public = signer.public_key.encode()
+    with database.transaction() as s:
+        unchecked = csaf_ingest.ingest(s, editor, folder)
+    assert {r["source"]: r["reasons"] for r in unchecked["refused"]} == {
+        "ok.json": ["ok.json.asc: bad signature (signed, but no public key to check it with "
+                    "(--key))"],
+        "va-24-254-01.json": ["va-24-254-01.json.sha256: hash does not match the document"]}
+    with database.transaction() as s:
+        checked = csaf_ingest.ingest(s, editor, folder, [public])
+    assert [a["tracking_id"] for a in checked["advisories"]] == ["VA-24-254-99"]
