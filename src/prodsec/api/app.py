@@ -28,6 +28,7 @@ from prodsec.api.routes import (
     knowledge,
     products,
     releases,
+    sbom_check,
     sbom_parts,
     statuses,
     users,
@@ -42,7 +43,8 @@ from prodsec.workspace.throttle import LoginLimiter
 API_PREFIX = "/api/v1"
 DOCS_URL = "/api/docs"
 RESOURCES = (auth, products, releases, assessments, statuses, evidence, controls, gaps, audit,
-             users, knowledge, check, documents, vulnerabilities, sbom_parts, compare, jobs)
+             users, knowledge, check, documents, vulnerabilities, sbom_parts, sbom_check, compare,
+             jobs)
 ERRORS = {code: {"model": Problem, "content": {"application/problem+json": {}}}
           for code in (401, 403, 404, 422)}
 
