@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tests.realdata import DATA
-
 from prodsec.vuln.quality import document_facts
+from tests.realdata import DATA
 
 SPDX3 = DATA / "spdx3" / "software" / "example11" / "spdx3.0" / "sbom.spdx3.json"
 
