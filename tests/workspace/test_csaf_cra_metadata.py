@@ -34,6 +34,15 @@ def _with_findings(database: Database, editor: Actor, kb: KnowledgeBase, osv_dir
     return pid
 
 
+def _exported(database: Database, editor: Actor, kb: KnowledgeBase, osv_dir: Path,
+              fmt: str) -> tuple[dict, list[str]]:
+    """The release's VEX in ``fmt`` once the organisation's CRA facts are recorded."""
+    pid = _with_findings(database, editor, kb, osv_dir)
+    _set_cra_facts(database, editor, pid)
+    with database.transaction() as s:
+        return vex.export_with_warnings(s, editor, pid, "2.0", fmt)
+
+
 def _schema_valid(doc: dict) -> None:
     report = csaf.validate(json.dumps(doc).encode(), "authored", tests=())
     assert not report.failures, report.failures[:3]
@@ -42,10 +51,7 @@ def _schema_valid(doc: dict) -> None:
 @SQLITE_ONLY
 def test_csaf_vex_carries_publisher_contact_references_support_and_purl(
         database: Database, editor: Actor, kb: KnowledgeBase, osv_dir: Path) -> None:
-    pid = _with_findings(database, editor, kb, osv_dir)
-    _set_cra_facts(database, editor, pid)
-    with database.transaction() as s:
-        doc, warnings = vex.export_with_warnings(s, editor, pid, "2.0", "csaf")
+    doc, warnings = _exported(database, editor, kb, osv_dir, "csaf")
     _schema_valid(doc)
     assert csaf_author.check_clean(doc) == [] and warnings == []
     publisher = doc["document"]["publisher"]
@@ -87,10 +93,7 @@ def test_an_authored_advisory_carries_the_facts_and_missing_ones_are_not_invente
 @SQLITE_ONLY
 def test_openvex_names_the_manufacturer_and_the_product(
         database: Database, editor: Actor, kb: KnowledgeBase, osv_dir: Path) -> None:
-    pid = _with_findings(database, editor, kb, osv_dir)
-    _set_cra_facts(database, editor, pid)
-    with database.transaction() as s:
-        doc, _ = vex.export_with_warnings(s, editor, pid, "2.0", "openvex")
+    doc, _ = _exported(database, editor, kb, osv_dir, "openvex")
     assert vex.export_problems(doc, "openvex") == []
     assert doc["author"] == "Acme Devices GmbH" and doc["role"] == "manufacturer"
     purl = "pkg:generic/acme-devices-gmbh/" + vex.slug(ROUTER["name"]) + "@2.0"
