@@ -48,6 +48,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/cases/{case_id}/measure"): {"json": {"at": "2026-11-27T09:00:00Z"}},
     ("post", "/api/v1/cases/{case_id}/submissions"): {"json": {"stage": "early-warning"}},
     ("post", "/api/v1/products/{product_id}/releases/{release}/sbom"): {"content": b"{}"},
+    ("post", "/api/v1/sbom/bsi"): {"content": b"{}"},
     ("post", "/api/v1/products/{product_id}/vex/import"): {"json": {
         "bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1, "vulnerabilities": [
             {"id": "PYSEC-2018-28", "analysis": {"state": "resolved"},
@@ -61,6 +62,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
 # Operations that change nothing an organisation owns: they may answer a viewer (a user's own
 # password is the user's, whatever the role).
 READ_ONLY_POSTS = {"/api/v1/auth/login", "/api/v1/auth/logout", "/api/v1/check",
+                   "/api/v1/sbom/bsi",  # checks a body, stores nothing
                    "/api/v1/auth/password", "/api/v1/auth/password-reset",
                    # one's own invitations are one's own, whatever the role
                    "/api/v1/auth/invitations/{invitation_id}/accept",

@@ -29,6 +29,7 @@ from prodsec.api.routes import (
     knowledge,
     products,
     releases,
+    sbom_check,
     sbom_parts,
     statuses,
     users,
@@ -43,7 +44,8 @@ from prodsec.workspace.throttle import LoginLimiter
 API_PREFIX = "/api/v1"
 DOCS_URL = "/api/docs"
 RESOURCES = (auth, products, releases, assessments, statuses, evidence, controls, gaps, audit,
-             users, knowledge, check, documents, vulnerabilities, sbom_parts, compare, jobs, csaf_ingest)
+             users, knowledge, check, documents, vulnerabilities, sbom_parts, sbom_check, compare,
+             jobs, csaf_ingest)
 ERRORS = {code: {"model": Problem, "content": {"application/problem+json": {}}}
           for code in (401, 403, 404, 422)}
 

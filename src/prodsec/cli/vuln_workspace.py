@@ -138,12 +138,19 @@ def sbom_diff(product: str, release_a: str, release_b: str, org: OrgOpt = "defau
     _table(f"{product}: {release_a} → {release_b}", ["change", "component", release_a, release_b], rows)
 
 
-def sbom_quality(file: FileArg, fmt: FormatOpt = Format.table) -> None:
+def sbom_quality(file: FileArg, fmt: FormatOpt = Format.table,
+                 bsi: Annotated[bool, typer.Option(
+                     "--bsi", help="Check every data field of BSI TR-03183-2 v2.1.0, per "
+                     "component, with its clause (exit 1 when the SBOM does not conform).")] = False,
+                 ) -> None:
     """SBOM quality against the minimum elements (NTIA, BSI TR-03183-2): evidence for CRA
     Annex I Part II (1)."""
     from prodsec.formats._io import read_bytes
     from prodsec.workspace.vulnerabilities import sbom_quality as run
 
+    if bsi:
+        _bsi_report(read_bytes(file), str(file), fmt)
+        return
     report = run(read_bytes(file), str(file))
     if fmt is Format.json:
         _json(report)
@@ -154,6 +161,30 @@ def sbom_quality(file: FileArg, fmt: FormatOpt = Format.table) -> None:
              for d in report["document"]]
     _table(f"{file}: {report['components']} components, NTIA score {report['ntia_score']}%",
            ["element", "required by", "present", "%"], rows)
+
+
+def _bsi_report(data: bytes, source: str, fmt: Format) -> None:
+    """The TR-03183-2 report: JSON as is; else one row per field (totals over the components)
+    and the first findings; exit 1 when the SBOM does not conform."""
+    from prodsec.workspace.sbom_bsi import sbom_bsi
+
+    report = sbom_bsi(data, source)
+    if fmt is Format.json:
+        _json(report)
+    else:
+        rows = [[d["clause"], d["name"], d["level"], d["status"], d["message"][:70]]
+                for d in report["document"]]
+        rows += [[f["clause"], f["name"], f["level"],
+                  f"{f['present']}/{f['total']} present" + (
+                      f", {f['wrong_form']} wrong form" if f["wrong_form"] else ""), ""]
+                 for f in report["fields"]]
+        fmt_row = report["format"]
+        _table(f"{source}: {report['summary']}", ["clause", "field", "level", "status", "detail"],
+               [["4", "format", "required", "ok" if fmt_row["ok"] else "NO",
+                 fmt_row["message"]], *rows])
+        print(report["evidence"])
+    if not report["conforms"]:
+        raise typer.Exit(1)
 
 
 # ---- advisories and findings ---------------------------------------------------------------

@@ -265,21 +265,3 @@ def _root(model: Any, objects: Any, document: Any, refs: set[str]) -> Component 
             return _component(model, root, ())
     return None
 
-
-def document_facts(data: bytes) -> dict[str, Any] | None:
-    """Author and timestamp of an SPDX 3 document (its CreationInfo), in the shape of
-    ``vuln.quality.document_facts``; None when ``data`` is not SPDX 3 JSON-LD."""
-    import json
-
-    try:
-        doc = json.loads(data.decode("utf-8-sig"))
-    except ValueError:
-        return None
-    if not is_jsonld(doc) or not isinstance(doc.get("@graph"), list):
-        return None
-    infos = [i for item in doc["@graph"] if isinstance(item, dict)
-             for i in (item, item.get("creationInfo")) if isinstance(i, dict)
-             and i.get("type") == "CreationInfo"]
-    created = sorted(str(i["created"]) for i in infos if isinstance(i.get("created"), str))
-    return {"author": any(i.get("createdBy") for i in infos),
-            "timestamp": created[-1] if created else None}

@@ -45,7 +45,8 @@ def _is_sha512(algorithm: str) -> bool:
 
 
 def document_facts(data: bytes) -> dict[str, Any]:
-    """Author and timestamp of the SBOM itself, from CycloneDX or SPDX (JSON, XML, tag-value)."""
+    """Author and timestamp of the SBOM itself, from CycloneDX or SPDX (JSON, XML, tag-value,
+    SPDX 3 JSON-LD)."""
     text = data[:2_000_000].decode("utf-8", "replace")
     stripped = text.lstrip("\ufeff \t\r\n")
     if stripped.startswith("{"):
@@ -64,6 +65,8 @@ def document_facts(data: bytes) -> dict[str, Any]:
 
 
 def _json_facts(doc: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(doc.get("@graph"), list):
+        return _jsonld_facts(doc["@graph"])
     if "creationInfo" in doc:
         info = doc.get("creationInfo") or {}
         return {"author": bool(info.get("creators")), "timestamp": info.get("created")}
@@ -71,6 +74,17 @@ def _json_facts(doc: dict[str, Any]) -> dict[str, Any]:
     author = any(meta.get(k) for k in ("authors", "tools", "manufacture", "manufacturer",
                                        "supplier"))
     return {"author": author, "timestamp": meta.get("timestamp")}
+
+
+def _jsonld_facts(graph: list[Any]) -> dict[str, Any]:
+    """SPDX 3 JSON-LD keeps author and time in CreationInfo nodes (in the graph, or inline in
+    an element): an author when any names ``createdBy``; the time, the latest ``created``."""
+    infos = [i for item in graph if isinstance(item, dict)
+             for i in (item, item.get("creationInfo")) if isinstance(i, dict)
+             and i.get("type") == "CreationInfo"]
+    created = sorted(str(i["created"]) for i in infos if isinstance(i.get("created"), str))
+    return {"author": any(i.get("createdBy") for i in infos),
+            "timestamp": created[-1] if created else None}
 
 
 def quality(sbom: Sbom, facts: dict[str, Any]) -> dict[str, Any]:

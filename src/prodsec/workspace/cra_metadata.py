@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from prodsec.db.models import OrgProfile, Product, ProductDocumentation, Release
+from prodsec.db.models import Organisation, OrgProfile, Product, ProductDocumentation, Release
 from prodsec.workspace.context import Actor
 
 
@@ -41,11 +41,37 @@ class CraMetadata:
     warnings: tuple[str, ...] = field(default=())
 
 
+def organisation(session: Session, actor: Actor) -> str:
+    """Who the organisation is in documents it issues: the legal name of its profile, else the
+    workspace organisation's name (CSAF's publisher rule, shared by every VEX format)."""
+    profile = session.scalar(select(OrgProfile).where(OrgProfile.org_id == actor.org_id))
+    if profile is not None and profile.legal_name.strip():
+        return profile.legal_name.strip()
+    org = session.get(Organisation, actor.org_id)
+    return org.name if org is not None else "unknown"
+
+
+def slug(text: str) -> str:
+    """Lower-case letters, digits, '.', '_' and '-' (a purl namespace or name needs no escape)."""
+    import re
+
+    return re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-.") or "x"
+
+
+def release_purl(maker: str, product: str, version: str | None) -> str:
+    """The product identifier prodsec gives a release: ``pkg:generic/<org>/<product>@<version>``
+    (docs/vex.md); without a version, the product's identifier across releases."""
+    from packageurl import PackageURL
+
+    return str(PackageURL(type="generic", namespace=slug(maker), name=slug(product),
+                          version=version).to_string())
+
+
 def gather(session: Session, actor: Actor, product: Product, release: Release, maker: str,
            purl: str) -> CraMetadata:
     """Read the release's CRA facts; each one missing becomes a warning naming how to set it.
-    ``maker`` and ``purl`` are ``vex.organisation`` and ``vex.release_purl`` (passed in: the
-    VEX export calls this module)."""
+    ``maker`` and ``purl`` are ``organisation`` and ``release_purl`` (passed in: callers
+    have them already)."""
     profile = session.scalar(select(OrgProfile).where(OrgProfile.org_id == actor.org_id))
     docs = session.scalar(select(ProductDocumentation).where(
         ProductDocumentation.org_id == actor.org_id,
@@ -158,3 +184,60 @@ def apply_cyclonedx(doc: dict[str, Any], meta: CraMetadata) -> dict[str, Any]:
     if references:
         subject["externalReferences"] = references
     return doc
+
+
+# ---- CSAF 2.0 ----------------------------------------------------------------------------
+
+
+def csaf_contact(meta: CraMetadata) -> str:
+    """``document.publisher.contact_details``: where to report, how to reach, where we are."""
+    parts = [f"Security contact: {meta.security_contact}" if meta.security_contact else "",
+             f"Email: {meta.email}" if meta.email else "",
+             f"Address: {meta.address}" if meta.address else ""]
+    return "; ".join(p for p in parts if p)[:1000]
+
+
+def csaf_references(meta: CraMetadata) -> list[dict[str, str]]:
+    """``document.references`` (category ``external``) for the CRA facts held as URLs."""
+    refs = []
+    for value, summary in (
+            (meta.declaration_url, "EU declaration of conformity (CRA Art. 28, Annex II (6))"),
+            (meta.vdp_url, "Coordinated vulnerability disclosure policy (CRA Annex I Part II (5))"),
+            (meta.security_txt_url, "security.txt (RFC 9116)"),
+            (meta.csaf_url, "CSAF provider metadata"),
+            (_contact_url(meta.security_contact) if "://" in meta.security_contact else "",
+             "Single point of contact for vulnerability reports (CRA Art. 13(17))")):
+        if value.startswith(("https://", "http://")):
+            refs.append({"category": "external", "summary": summary, "url": value})
+    return refs
+
+
+def csaf_notes(meta: CraMetadata) -> list[dict[str, str]]:
+    """``document.notes``: the support period, which CSAF 2.0 has no field for."""
+    if meta.support_end is None:
+        return []
+    return [{"category": "general", "title": "Support period (CRA Art. 13(8))",
+             "text": f"Security updates for {meta.product} {meta.release} are provided until "
+                     f"{meta.support_end.isoformat()}."}]
+
+
+def apply_csaf(doc: dict[str, Any], meta: CraMetadata) -> dict[str, Any]:
+    """Write the CRA facts into a CSAF document: the publisher's contact details, references,
+    a support-period note, and the release's product identifier (``purl`` helper of its
+    ``product_version`` branch) beside the generic URI it has."""
+    document = doc["document"]
+    contact = csaf_contact(meta)
+    if contact:
+        document["publisher"]["contact_details"] = contact
+    document["references"] = [*document.get("references", []), *csaf_references(meta)]
+    document["notes"] = [*document.get("notes", []), *csaf_notes(meta)]
+    _csaf_release_purl(doc.get("product_tree", {}).get("branches") or [], meta.purl)
+    return doc
+
+
+def _csaf_release_purl(branches: list[dict[str, Any]], purl: str) -> None:
+    for branch in branches:
+        product = branch.get("product")
+        if isinstance(product, dict):
+            product.setdefault("product_identification_helper", {})["purl"] = purl
+        _csaf_release_purl(branch.get("branches") or [], purl)

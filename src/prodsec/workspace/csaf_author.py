@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from prodsec.db.models import CsafDocument, CsafRevision, Organisation, OrgProfile, utcnow
 from prodsec.formats.vex import CSAF_STATUS, OPENVEX_JUSTIFICATION, OPENVEX_STATUS
-from prodsec.workspace import audit
+from prodsec.workspace import audit, cra_metadata
 from prodsec.workspace.context import Actor, Conflict, ValidationFailed
 from prodsec.workspace.products import get_product
 
@@ -70,13 +70,22 @@ def build(session: Session, actor: Actor, product_ref: str, release_label: str, 
     findings = _with_vectors(findings, {**carried, **(cvss or {})})
     meta = _document(category, heading, tracking, name, namespace, now,
                      summary or _summary(product.name, release_label, findings), status, tlp)
-    doc: dict[str, Any] = sort_keys({
+    doc: dict[str, Any] = {
         "document": meta,
         "product_tree": _product_tree(name, namespace, product.name, release_label, release_pid,
                                       findings),
         "vulnerabilities": _vulnerabilities(findings, release_pid),
-    })
-    return doc
+    }
+    cra_metadata.apply_csaf(doc, cra_facts(session, actor, product, release))
+    return dict(sort_keys(doc))
+
+
+def cra_facts(session: Session, actor: Actor, product: Any,
+              release: Any) -> cra_metadata.CraMetadata:
+    """The release's CRA facts (``cra_metadata``), the product named as in every VEX format."""
+    maker = cra_metadata.organisation(session, actor)
+    purl = cra_metadata.release_purl(maker, product.name, release.version_label)
+    return cra_metadata.gather(session, actor, product, release, maker, purl)
 
 
 def sort_keys(value: Any) -> Any:

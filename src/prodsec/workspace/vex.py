@@ -31,6 +31,7 @@ from prodsec.formats.vex import (
     parse_vex,
 )
 from prodsec.workspace.context import Actor, ValidationFailed
+from prodsec.workspace.cra_metadata import organisation, release_purl, slug
 from prodsec.workspace.products import get_product
 from prodsec.workspace.vex_statements import (
     effective,
@@ -44,7 +45,7 @@ __all__ = [  # the vocabulary and parser live in prodsec.formats.vex; re-exporte
     "CSAF_STATUS", "JUSTIFICATIONS", "OPENVEX_CONTEXT", "OPENVEX_JUSTIFICATION", "OPENVEX_STATUS",
     "RESPONSES", "STATES", "SYNONYMS", "check_openvex", "decided_at", "effective", "export",
     "export_problems", "export_with_warnings", "normalise_state", "openvex", "organisation", "parse_time", "parse_vex",
-    "release_ids", "release_purl", "set_statement", "statement_view", "statements_for"]
+    "release_ids", "release_purl", "set_statement", "slug", "statement_view", "statements_for"]
 
 
 # ---- export ---------------------------------------------------------------------------------
@@ -88,41 +89,15 @@ def export_with_warnings(session: Session, actor: Actor, product_ref: str, relea
     if fmt == "csaf":
         from prodsec.workspace import csaf_author
 
+        # csaf_author writes the CRA facts (publisher contact, references, support note,
+        # the release's purl) into every CSAF document it builds, VEX included.
+        from prodsec.workspace.vex_location import tracking_id
+
         doc = csaf_author.build(session, actor, product_ref, release_label, "csaf_vex",
-                                publisher=author)
-        # The CSAF document's own fields are the CSAF work's (csaf_author): only the product
-        # identifier is written here, and the export says so rather than listing CRA gaps.
-        return _name_release(doc, purl), ["CSAF VEX: the CRA facts (support period, "
-                                          "security contact, declaration) are not written"]
+                                publisher=author,
+                                tracking_id=tracking_id(product.name, release_label))
+        return doc, warnings
     raise ValidationFailed("format", f"{fmt!r}: expected cyclonedx, openvex or csaf")
-
-
-def organisation(session: Session, actor: Actor) -> str:
-    """Who the organisation is in documents it issues: the legal name of its profile, else the
-    workspace organisation's name (CSAF's publisher rule, shared by every VEX format)."""
-    from prodsec.db.models import Organisation, OrgProfile
-
-    profile = session.scalar(select(OrgProfile).where(OrgProfile.org_id == actor.org_id))
-    if profile is not None and profile.legal_name.strip():
-        return profile.legal_name.strip()
-    org = session.get(Organisation, actor.org_id)
-    return org.name if org is not None else "unknown"
-
-
-def slug(text: str) -> str:
-    """Lower-case letters, digits, '.', '_' and '-' (a purl namespace or name needs no escape)."""
-    import re
-
-    return re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-.") or "x"
-
-
-def release_purl(maker: str, product: str, version: str | None) -> str:
-    """The product identifier prodsec gives a release: ``pkg:generic/<org>/<product>@<version>``
-    (docs/vex.md); without a version, the product's identifier across releases."""
-    from packageurl import PackageURL
-
-    return str(PackageURL(type="generic", namespace=slug(maker), name=slug(product),
-                          version=version).to_string())
 
 
 def decided_at(session: Session, actor: Actor, product_id: str, release_id: str,
@@ -296,23 +271,6 @@ def _openvex_statement(vid: str, items: list[dict[str, Any]], state: str,
     elif detail and status != "not_affected":
         statement["status_notes"] = detail
     return statement
-
-
-def _name_release(doc: dict[str, Any], purl: str) -> dict[str, Any]:
-    """The CSAF VEX names the release by the same product identifier as the other two formats:
-    the release's ``product_version`` gets it as its purl identification helper, beside the
-    generic URI that CSAF authoring gives it. (Done here rather than in ``csaf_author`` so that
-    advisories are untouched by this change.)"""
-
-    def visit(branches: list[dict[str, Any]]) -> None:
-        for branch in branches:
-            product = branch.get("product")
-            if isinstance(product, dict):
-                product.setdefault("product_identification_helper", {})["purl"] = purl
-            visit(branch.get("branches") or [])
-
-    visit(doc.get("product_tree", {}).get("branches") or [])
-    return doc
 
 
 def release_ids(session: Session, actor: Actor, product_id: str) -> list[str]:

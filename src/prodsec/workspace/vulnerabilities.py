@@ -95,21 +95,22 @@ def sbom_quality(data: bytes, source: str) -> dict[str, Any]:
 
 
 def _facts(data: bytes) -> dict[str, Any]:
-    """Who wrote the SBOM and when: SPDX 3 JSON-LD keeps them in CreationInfo elements, which
-    ``vuln.quality.document_facts`` does not read (yet)."""
-    from prodsec.formats import spdx3
+    """Who wrote the SBOM and when (CycloneDX, SPDX 2 and SPDX 3 alike)."""
     from prodsec.vuln.quality import document_facts
 
-    return spdx3.document_facts(data) or document_facts(data)
+    return document_facts(data)
 
 
 def parse_sbom(data: bytes, filename: str) -> tuple[Sbom, dict[str, Any]]:
     """The SBOM and its quality report: the slow part of an import, which needs no database
     (the server runs it before the write transaction begins)."""
+    from prodsec.vuln import bsi
     from prodsec.vuln.quality import quality
 
     sbom = read_sbom(data, filename, sized=True)
-    return sbom, quality(sbom, _facts(data))
+    report = quality(sbom, _facts(data))
+    report["bsi_tr_03183_2"] = bsi.summary(data)
+    return sbom, report
 
 
 DEFAULT_PART = "main"
@@ -302,6 +303,7 @@ def _refresh(session: Session, actor: Actor, record: SbomRecord) -> Assembly:
         author = all(any(d.get("element") == "author of SBOM data" and d.get("ok") for d in doc)
                      for doc in documents)
         report = quality(whole, {"author": author, "timestamp": stamps[-1] if stamps else None})
+        report["bsi_tr_03183_2"] = _bsi_of_parts(parts)
     report["parts"] = [{"name": p.name, "kind": p.kind, "filename": p.filename,
                         "components": len(a.sbom.components)}
                        for p, a in zip(parts, assembly.parts, strict=True)]
@@ -310,6 +312,16 @@ def _refresh(session: Session, actor: Actor, record: SbomRecord) -> Assembly:
     record.imported_at = utcnow()
     session.flush()
     return assembly
+
+
+def _bsi_of_parts(parts: list[Any]) -> dict[str, Any]:
+    """An assembled SBOM conforms to TR-03183-2 when every part does (each part is a document
+    of its own, checked at import; a part checked before the check existed counts as unknown)."""
+    checked = [(p.name, (p.quality or {}).get("bsi_tr_03183_2")) for p in parts]
+    verdicts = [bool(b and b.get("conforms")) for _, b in checked]
+    return {"conforms": all(verdicts) and all(b for _, b in checked),
+            "parts": [{"part": name, "summary": b.get("summary") if b else "not checked"}
+                      for name, b in checked]}
 
 
 def sbom_reports(session: Session, actor: Actor, release_ids: list[str]) -> dict[str, Any]:

@@ -177,7 +177,6 @@ def set_vex(work: Writer, product_id: str, body: VexDecision) -> dict[str, Any]:
 VexFormat = Literal["cyclonedx", "openvex", "csaf"]
 VEX_MEDIA = {"cyclonedx": "application/vnd.cyclonedx+json", "openvex": "application/json",
              "csaf": "application/json"}
-VEX_SUFFIX = {"cyclonedx": "vex.cdx.json", "openvex": "openvex.json", "csaf": "csaf-vex.json"}
 VEX_EXPORTED: dict[int | str, dict[str, Any]] = {200: {
     "description": "The VEX document, validated; Content-Disposition names a file.",
     "content": {"application/vnd.cyclonedx+json": {}, "application/json": {}}}}
@@ -190,23 +189,19 @@ def _download(doc: dict[str, Any], media_type: str, name: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def _slug(text: str) -> str:
-    import re
-
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "x"
-
-
 @router.get("/products/{product_id}/releases/{release}/vex", response_class=Response,
             responses=VEX_EXPORTED)
-def export_vex(work: UnitDep, product_id: str, release: str,
+def export_vex(work: UnitDep, request: Request, product_id: str, release: str,
                format: VexFormat = "cyclonedx",
                author: str = Query(default="", max_length=200,
                                    description="Author / publisher (default: you / the "
                                                "organisation).")) -> Response:
     """A release's triage as CycloneDX VEX 1.6, OpenVEX 0.2.0 or CSAF 2.0 VEX, validated with
-    the same validators as imported documents before it is handed out."""
+    the same validators as imported documents before it is handed out. The release's stable VEX
+    location (``workspace.vex_location``): a weak ETag over what the VEX says (304 on a
+    matching ``If-None-Match``) and the same file name on every pull."""
     from prodsec.api.routes.sbom_parts import with_warnings
-    from prodsec.workspace import vex
+    from prodsec.workspace import vex, vex_location
     from prodsec.workspace.context import ValidationFailed
     from prodsec.workspace.products import get_product
 
@@ -217,9 +212,15 @@ def export_vex(work: UnitDep, product_id: str, release: str,
     if problems:
         raise ValidationFailed("vex", f"the {format} export fails validation: "
                                + "; ".join(problems[:5]))
-    return with_warnings(_download(doc, VEX_MEDIA[format],
-                                   f"{_slug(product.name)}-{_slug(release)}."
-                                   f"{VEX_SUFFIX[format]}"), warnings)
+    tag = vex_location.etag(doc, format)
+    headers = {"ETag": tag}  # Cache-Control stays the API's (no-store): revalidate, never keep
+    if vex_location.matches(request.headers.get("if-none-match"), tag):
+        return Response(status_code=304, headers=headers)
+    response = with_warnings(_download(doc, VEX_MEDIA[format],
+                                       vex_location.file_name(product.name, release, format)),
+                             warnings)
+    response.headers.update(headers)
+    return response
 
 
 @router.post("/products/{product_id}/vex/import", openapi_extra=VEX_BODY, response_model=None)
