@@ -205,8 +205,10 @@ def get_org_profile(session: Session, actor: Actor) -> OrgProfile | None:
 
 def set_org_profile(session: Session, actor: Actor, changes: dict[str, Any],
                     if_match: int | None = None) -> OrgProfile:
-    """Update the named fields only (others keep their value); audited before → after."""
-    actor.require("editor")
+    """Update the named fields only (others keep their value); audited before → after.
+    Admins only: these are the organisation's legal identity, which every declaration of every
+    product states and a signatory signs for."""
+    actor.require("admin")
     profile = get_org_profile(session, actor)
     if profile is None:
         profile = OrgProfile(org_id=actor.org_id, **{n: "" for n in ORG_TEXT})
@@ -284,6 +286,14 @@ def _standard(kb: KnowledgeBase, i: int, item: Any) -> dict[str, str]:
     if extent == "part" and not parts:
         raise ValidationFailed(name, "a standard applied in part must name the parts applied")
     return {"standard": item["standard"], "extent": extent, "parts": parts}
+
+
+def standard_spec(spec: str) -> dict[str, str]:
+    """A standard as written on a command line or a form line: 'ID' (applied in full) or
+    'ID:PARTS' (in part)."""
+    sid, _, parts = spec.partition(":")
+    return {"standard": sid.strip(), "extent": "part" if parts.strip() else "full",
+            "parts": parts.strip()}
 
 
 NOTIFIED_BODY_KEYS = ("name", "number", "procedure", "certificate")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from prodsec.api.deps import UnitDep, Writer
@@ -61,7 +62,7 @@ def _generate(work: Any, product_id: str | None, body: DocumentRequest) -> Respo
     fmt = body.format or default_format(body.kind)
     data, record = render(body.kind, work.session, work.actor, product_id, fmt,
                           release=body.release, draft=body.draft, kb=work.kb, subject=body.subject,
-                          answers=body.restriction_answers)
+                          answers=body.restriction_answers, store=work.evidence_dir)
     name = f"{body.kind}{'-draft' if body.draft else ''}.{fmt}"
     return Response(data, media_type=MEDIA[fmt], headers={
         "Content-Disposition": f'attachment; filename="{name}"', "X-Document-SHA256": record.sha256})
@@ -88,6 +89,18 @@ def list_product_documents(work: UnitDep, product_id: str) -> list[DocumentRecor
     product = get_product(work.session, work.actor, product_id)
     return [DocumentRecord.model_validate(r) for r in list_records(
         work.session, work.actor, product.id, work.kb)]
+
+
+@router.get("/documents/{document_id}/content", response_class=FileResponse,
+            responses={200: {"description": "The bytes issued, exactly as generated.",
+                             "content": GENERATED[200]["content"]}})
+def download_document(work: UnitDep, document_id: str) -> Response:
+    """An earlier generated document, byte for byte as issued (its SHA-256 is the record's)."""
+    from prodsec.documents.render import document_file, filename, media_type
+
+    record, path = document_file(work.session, work.actor, work.evidence_dir, document_id)
+    return FileResponse(path, media_type=media_type(record), filename=filename(record),
+                        headers={"ETag": f'"{record.sha256}"'})
 
 
 class AcknowledgementRequest(BaseModel):
