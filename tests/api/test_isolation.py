@@ -29,6 +29,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/controls"): {"json": {"name": "SBOM", "requirements": []}},
     ("patch", "/api/v1/controls/{control_id}"): {"json": {"owner": "mallory"}},
     ("post", "/api/v1/controls/{control_id}/evidence"): {"json": {"evidence_id": "{evidence_id}"}},
+    ("patch", "/api/v1/evidence/{evidence_id}"): {"json": {"expires_on": "2020-01-01"}},
     ("post", "/api/v1/users"): {"json": {"email": "new@globex.example", "role": "viewer",
                                          "password": "a long enough password"}},
     ("patch", "/api/v1/users/{user_id}"): {"json": {"role": "admin"}},

@@ -65,7 +65,8 @@ def _generate(work: Any, product_id: str | None, body: DocumentRequest) -> Respo
                           answers=body.restriction_answers, store=work.evidence_dir)
     name = f"{body.kind}{'-draft' if body.draft else ''}.{fmt}"
     return Response(data, media_type=MEDIA[fmt], headers={
-        "Content-Disposition": f'attachment; filename="{name}"', "X-Document-SHA256": record.sha256})
+        "Content-Disposition": f'attachment; filename="{name}"', "X-Document-SHA256": record.sha256,
+        "X-Document-Id": record.id})
 
 
 @router.post("/products/{product_id}/documents", responses=GENERATED, response_class=Response)
