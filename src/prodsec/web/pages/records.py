@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
@@ -57,7 +58,9 @@ def where_in_web(pid: str, key: str) -> str | None:
         return f"/products/{pid}/facts#f-{name}"
     if head == "release":
         return f"/products/{pid}#releases"
-    if head in ("status", "assessment"):
+    if head == "status":  # the board filtered to that requirement
+        return f"/products/{pid}/board?q={quote(rest)}"
+    if head == "assessment":
         return f"/products/{pid}/board"
     return None
 
