@@ -157,6 +157,10 @@ def seed(world: World) -> None:
         "kind": "incident", "title": "outage", "aware_at": "2026-11-27T08:00:00Z"})["id"]
     world.ids["requirement_id"] = "uk-psti:schedule-1:1"
     world.ids["regulation_id"] = "eu-cra"
+    generated = world.call("POST", f"/api/v1/products/{product['id']}/documents", role="editor",
+                           json={"kind": "technical-file", "format": "md", "draft": True})
+    assert generated.status_code == 200, generated.text
+    world.ids["document_id"] = generated.headers["X-Document-Id"]
 
 
 # One advisory and a one-component SBOM: enough for a finding, a VEX decision and a CSAF advisory.

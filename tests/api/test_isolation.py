@@ -29,6 +29,11 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/controls"): {"json": {"name": "SBOM", "requirements": []}},
     ("patch", "/api/v1/controls/{control_id}"): {"json": {"owner": "mallory"}},
     ("post", "/api/v1/controls/{control_id}/evidence"): {"json": {"evidence_id": "{evidence_id}"}},
+    ("patch", "/api/v1/evidence/{evidence_id}"): {"json": {"expires_on": "2020-01-01"}},
+    ("post", "/api/v1/products/{product_id}/vex/bulk"): {"json": {
+        "vulnerabilities": ["PYSEC-2018-28"], "state": "in_triage"}},
+    ("patch", "/api/v1/organisation/profile"): {"json": {"legal_name": "Stolen"}},
+    ("patch", "/api/v1/products/{product_id}/documentation"): {"json": {"type_designation": "X"}},
     ("post", "/api/v1/users"): {"json": {"email": "new@globex.example", "role": "viewer",
                                          "password": "a long enough password"}},
     ("patch", "/api/v1/users/{user_id}"): {"json": {"role": "admin"}},

@@ -22,12 +22,18 @@ USERS = {"admin@acme.example": ("Acme", "admin"), "editor@acme.example": ("Acme"
 
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Migrated once, with the users (argon2 hashing is deliberately slow); copied per test."""
+    """Migrated once, with the users (argon2 hashing is deliberately slow); copied per test.
+    Its audit events are keyed with the tests' server key (the autouse fixture that sets it is
+    per test, so it is set here too: otherwise the chain is keyed with a key file and no
+    test's verification passes)."""
     path = tmp_path_factory.mktemp("template") / "web.db"
-    db = open_database(str(path))
-    with db.transaction() as session:
-        for email, (org, role) in USERS.items():
-            create_user(session, org, email, role, PASSWORD)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PRODSEC_SECRET_KEY", "test-secret-key-" + "0" * 48)  # tests/conftest.py
+        patch.delenv("PRODSEC_SECRET_KEY_FILE", raising=False)
+        db = open_database(str(path))
+        with db.transaction() as session:
+            for email, (org, role) in USERS.items():
+                create_user(session, org, email, role, PASSWORD)
     with db.engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     db.dispose()

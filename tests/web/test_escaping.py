@@ -196,3 +196,43 @@ def test_sign_in_and_admin_pages_escape(app: Any) -> None:
     assert refused_user.status_code == 422
     assert_escaped(refused_user, "admin form error")
     assert_escaped(client.get("/admin"), "/admin")
+
+
+def test_records_pages_escape(hostile: tuple[TestClient, str, str], app: Any) -> None:
+    """Organisation details, documentation facts (and their errors), the missing-information
+    page, the audit trail (which prints every before → after) and the board's evidence links."""
+    import re
+
+    client, csrf, product = hostile
+    facts = client.get(f"{product}/facts").text
+    version = re.search(r'name="version" value="([^"]*)"', facts)
+    assert version is not None
+    saved = client.post(f"{product}/facts", data={
+        "csrf_token": csrf, "version": version.group(1), "type_designation": PAYLOAD,
+        "risk_assessment": PAYLOAD, "notified_body.name": PAYLOAD, "notified_body.number": "1",
+        "notified_body.procedure": PAYLOAD, "notified_body.certificate": PAYLOAD,
+        "pledge_progress.goal-1": PAYLOAD}, follow_redirects=False)
+    assert saved.status_code == 303, saved.text[:500]
+    assert_escaped(client.get(f"{product}/facts"), "documentation facts")
+    wrong = client.post(f"{product}/facts", data={"csrf_token": csrf, "version": "0",
+                                                  "standards_applied": PAYLOAD})
+    assert wrong.status_code == 409
+    assert_escaped(wrong, "documentation facts error keeps the values")
+    admin = TestClient(app)
+    admin_csrf = sign_in(admin, "admin@acme.example")
+    org = admin.post("/organisation", data={"csrf_token": admin_csrf, "legal_name": PAYLOAD,
+                                            "postal_address": PAYLOAD}, follow_redirects=False)
+    assert org.status_code == 303, org.text[:500]
+    assert_escaped(admin.get("/organisation"), "organisation details")
+    assert_escaped(client.get("/organisation"), "organisation details, read only")
+    refused = admin.post("/organisation", data={"csrf_token": admin_csrf, "version": "1",
+                                                "legal_name": PAYLOAD, "website": PAYLOAD})
+    assert refused.status_code == 422
+    assert_escaped(refused, "organisation error keeps the values")
+    missing = client.post(f"{product}/documents", data={"csrf_token": csrf, "kind": "technical-file",
+                                                        "format": "html", "draft": "0"})
+    assert missing.status_code == 422
+    assert_escaped(missing, "missing information", shown=False)
+    assert_escaped(client.get("/audit"), "audit trail")
+    assert_escaped(client.get("/audit", params={"entity": PAYLOAD, "product": PAYLOAD}),
+                   "audit filters", shown=False)

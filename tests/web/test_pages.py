@@ -150,7 +150,7 @@ def test_documents_from_the_product_page(client: TestClient) -> None:
     assert "Technical documentation (CRA Annex VII)" in page
     missing = client.post(f"{product}/documents", data={"csrf_token": csrf, "kind": "technical-file",
                                                          "format": "html", "draft": "0"})
-    assert missing.status_code == 422 and "enter with" in missing.text
+    assert missing.status_code == 422 and 'href="/organisation#f-legal_name"' in missing.text
     draft = client.post(f"{product}/documents", data={"csrf_token": csrf, "kind": "technical-file",
                                                        "format": "md", "draft": "1"})
     assert draft.status_code == 200 and "MISSING" in draft.text

@@ -216,6 +216,10 @@ class EvidenceUrlIn(Model):
     expires_on: dt.date | None = None
 
 
+class EvidenceUpdate(Model):
+    expires_on: dt.date | None = Field(description="The new expiry date, or null for none.")
+
+
 class Control(BaseModel):
     id: str
     name: str

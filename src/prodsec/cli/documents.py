@@ -20,6 +20,7 @@ from prodsec.cli.workspace import DbOpt, OrgOpt, workspace
 from prodsec.errors import InputError
 
 org_app = typer.Typer(help="The organisation's details that documents state.", no_args_is_help=True)
+evidence_app = typer.Typer(help="Evidence files: download, expiry.", no_args_is_help=True)
 
 Text = Annotated[str | None, typer.Option()]
 
@@ -38,7 +39,8 @@ def document(
         "eu-declaration, eu-declaration-simplified, red-declaration, technical-file, "
         "user-information, psti-statement, vdp, cisa-pledge-report, security-txt, "
         "oscal-assessment-results, oscal-catalog (PRODUCT is then an instrument id), "
-        "or 'list' to show the generation records of PRODUCT."))],
+        "'list' to show the generation records of PRODUCT, or 'download' to write the "
+        "record PRODUCT (an id from 'list') to --output, byte for byte as issued."))],
     product: Annotated[str | None, typer.Argument(metavar="[PRODUCT]")] = None,
     release: Annotated[str | None, typer.Option(help="Release version (default: the latest).")] = None,
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="md, html, pdf (txt for "
@@ -61,6 +63,9 @@ def document(
     if kind == "list":
         _list(product, org, db, Format(fmt) if fmt in ("json", "markdown", "table") else Format.table)
         return
+    if kind == "download":
+        _download(product, output, org, db)
+        return
     from prodsec.documents import render
     from prodsec.documents.render import default_format
 
@@ -74,9 +79,10 @@ def document(
             done = acknowledge(session, actor, kind, product, confirm, reason or "", release)
         print(f"{len(done)} fact(s) confirmed: {', '.join(d['key'] for d in done)}",
               file=sys.stderr)
-    with workspace(db, org) as (_, session, actor):
+    with workspace(db, org) as (database, session, actor):
         data, record = render(kind, session, actor, product, chosen, release, draft,
-                              answers=_pairs(restriction_answer or []))
+                              answers=_pairs(restriction_answer or []),
+                              store=database.evidence_dir)
         sha = record.sha256
     if output is None:
         sys.stdout.write(data.decode())
@@ -93,10 +99,68 @@ def _list(product: str | None, org: str, db: str | None, fmt: Format) -> None:
         data = list_records(session, actor, product)
     emit(data, fmt, lambda d: [views.Section(
         f"Documents{' of ' + product if product else ''} ({len(d)})",
-        ["kind", "format", "release", "created", "stale", "draft", "sha256"],
-        [[r["kind"], r["format"], r["release"] or r["subject"] or "", r["created_at"],
+        ["id", "kind", "format", "release", "created", "stale", "draft", "sha256"],
+        [[r["id"], r["kind"], r["format"], r["release"] or r["subject"] or "", r["created_at"],
           "STALE" if r["stale"] else "", "draft" if r["draft"] else "", r["sha256"][:16]]
          for r in d])])
+
+
+def _download(record_id: str | None, output: Path | None, org: str, db: str | None) -> None:
+    """An earlier generated document, through the service the API and the web use."""
+    from prodsec.documents.render import document_file
+
+    if not record_id or output is None:
+        raise InputError("document download needs the record ID (see 'document list') and "
+                         "--output FILE")
+    with workspace(db, org) as (database, session, actor):
+        record, path = document_file(session, actor, database.evidence_dir, record_id)
+        sha = record.sha256
+    _copy_out(path, output)
+    print(f"{record_id} written to {output} (sha256 {sha})", file=sys.stderr)
+
+
+def _copy_out(source: Path, output: Path) -> None:
+    """Copy a stored file byte for byte (its hash is on record); '-' is standard output."""
+    data = source.read_bytes()
+    if str(output) == "-":
+        sys.stdout.buffer.write(data)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(data)
+
+
+# ---- prodsec evidence download / expire -----------------------------------------------------
+
+
+@evidence_app.command("download")
+def evidence_download(
+    evidence_id: Annotated[str, typer.Argument(metavar="ID")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Write to FILE ('-': stdout).")],
+    org: OrgOpt = "default", db: DbOpt = None,
+) -> None:
+    """Write an evidence file byte for byte as uploaded."""
+    from prodsec.workspace.compliance import evidence_file
+
+    with workspace(db, org) as (database, session, actor):
+        evidence, path = evidence_file(session, actor, database.evidence_dir, evidence_id)
+        sha = evidence.sha256
+    _copy_out(path, output)
+    print(f"evidence {evidence_id} written to {output} (sha256 {sha})", file=sys.stderr)
+
+
+@evidence_app.command("expire")
+def evidence_expire(
+    evidence_id: Annotated[str, typer.Argument(metavar="ID")],
+    on: Annotated[str, typer.Option("--on", help="YYYY-MM-DD, or '' for no expiry.")],
+    org: OrgOpt = "default", db: DbOpt = None,
+) -> None:
+    """Set or clear the date after which the evidence no longer counts."""
+    from prodsec.workspace.compliance import get_evidence, set_evidence_expiry
+
+    day = _date(on) or None
+    with workspace(db, org) as (_, session, actor):
+        set_evidence_expiry(session, actor, get_evidence(session, actor, evidence_id), day)
+    print(f"evidence {evidence_id} expires {day.isoformat() if day else 'never'}")
 
 
 # ---- prodsec org set / show -----------------------------------------------------------------
@@ -192,6 +256,7 @@ def product_docs(
         get_product_docs,
         set_product_docs,
         set_release_support,
+        standard_spec,
     )
     from prodsec.workspace.products import get_product
 
@@ -209,7 +274,7 @@ def product_docs(
              "other_specifications": other_specifications}
     changes: dict[str, Any] = {k: _text(v) for k, v in texts.items() if v is not None}
     if standard is not None:
-        changes["standards_applied"] = [_standard(s) for s in standard if s]
+        changes["standards_applied"] = [standard_spec(s) for s in standard if s]
     if notified_body is not None:
         changes["notified_body"] = _pairs(notified_body.split(";")) if notified_body else None
     with workspace(db, org) as (_, session, actor):
@@ -255,11 +320,6 @@ def _date(value: str | None) -> Any:
     return parse_date(value)
 
 
-def _standard(spec: str) -> dict[str, str]:
-    sid, _, parts = spec.partition(":")
-    return {"standard": sid, "extent": "part" if parts else "full", "parts": parts}
-
-
 def _pairs(items: list[str]) -> dict[str, str]:
     """['a=1', 'b=2'] → {'a': '1', 'b': '2'}."""
     out = {}
@@ -277,4 +337,5 @@ def register(app: typer.Typer) -> None:
 
     app.command("document")(document)
     app.add_typer(org_app, name="org")
+    app.add_typer(evidence_app, name="evidence")
     product_app.command("docs")(product_docs)

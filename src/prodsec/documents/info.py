@@ -146,9 +146,11 @@ def _check(field: Field, value: Any) -> Any:
         return None if field.kind in ("int", "bool", "date") else ""
     checkers = {
         "email": _email, "url": _url, "email-or-url": _email_or_url, "int": _days,
-        "country": _country, "languages": _languages,
+        "country": _country, "languages": _languages, "date": _day, "bool": _yes_no,
     }
     checker = checkers.get(field.kind)
+    if field.kind not in ("int", "bool", "date", "json") and not isinstance(value, str):
+        raise ValidationFailed(field.name, f"expected text, got {value!r}")
     if field.kind == "text":
         return str(value).strip()
     return checker(field.name, value) if checker else value
@@ -168,6 +170,22 @@ def _email_or_url(name: str, value: str) -> str:
 def _days(name: str, value: Any) -> int:
     if not isinstance(value, int) or not 1 <= value <= 365:
         raise ValidationFailed(name, f"expected a number of days from 1 to 365, got {value!r}")
+    return value
+
+
+def _day(name: str, value: Any) -> dt.date:
+    """A date, or its ISO text (as JSON and forms send it)."""
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationFailed(name, f"expected a date YYYY-MM-DD, got {value!r}") from None
+
+
+def _yes_no(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationFailed(name, f"expected true or false, got {value!r}")
     return value
 
 
@@ -205,8 +223,10 @@ def get_org_profile(session: Session, actor: Actor) -> OrgProfile | None:
 
 def set_org_profile(session: Session, actor: Actor, changes: dict[str, Any],
                     if_match: int | None = None) -> OrgProfile:
-    """Update the named fields only (others keep their value); audited before → after."""
-    actor.require("editor")
+    """Update the named fields only (others keep their value); audited before → after.
+    Admins only: these are the organisation's legal identity, which every declaration of every
+    product states and a signatory signs for."""
+    actor.require("admin")
     profile = get_org_profile(session, actor)
     if profile is None:
         profile = OrgProfile(org_id=actor.org_id, **{n: "" for n in ORG_TEXT})
@@ -284,6 +304,14 @@ def _standard(kb: KnowledgeBase, i: int, item: Any) -> dict[str, str]:
     if extent == "part" and not parts:
         raise ValidationFailed(name, "a standard applied in part must name the parts applied")
     return {"standard": item["standard"], "extent": extent, "parts": parts}
+
+
+def standard_spec(spec: str) -> dict[str, str]:
+    """A standard as written on a command line or a form line: 'ID' (applied in full) or
+    'ID:PARTS' (in part)."""
+    sid, _, parts = spec.partition(":")
+    return {"standard": sid.strip(), "extent": "part" if parts.strip() else "full",
+            "parts": parts.strip()}
 
 
 NOTIFIED_BODY_KEYS = ("name", "number", "procedure", "certificate")

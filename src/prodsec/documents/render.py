@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import re
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -38,7 +40,9 @@ from prodsec.documents.facts import (
 from prodsec.documents.gather import Inputs, gather
 from prodsec.errors import InputError
 from prodsec.workspace import audit
-from prodsec.workspace.context import Actor
+from prodsec.workspace.compliance import blob_path, store_blob
+from prodsec.workspace.context import Actor, NotFound
+from prodsec.workspace.scope import owned
 
 KINDS: dict[str, g.Kind] = {k.name: k for k in (
     g.Kind("eu-declaration", "EU declaration of conformity (CRA Annex V)", g.eu_declaration,
@@ -260,14 +264,17 @@ def unconfirmed(facts: list[Unverified], acknowledged: set[str]) -> list[Unverif
 def render(kind_name: str, session: Session, actor: Actor, product_ref: str | None, fmt: str,
            release: str | None = None, draft: bool = False, *, today: dt.date | None = None,
            kb: KnowledgeBase | None = None, subject: str | None = None,
-           answers: dict[str, str] | None = None) -> tuple[bytes, GeneratedDocument]:
+           answers: dict[str, str] | None = None,
+           store: Path | None = None) -> tuple[bytes, GeneratedDocument]:
     """Generate a document and store its generation record (with the audit trail).
 
     ``product_ref`` is the product (by id or name); kinds that are about the organisation
     (security-txt, vdp) take None. For ``oscal-catalog`` the instrument is ``subject`` (or
     ``product_ref`` when no subject is given). ``answers`` are the manufacturer's answers to
     OJ-listing restrictions (``<standard>:<restriction>`` → applies | does-not-apply), kept in
-    the generation record (and so in the audit trail).
+    the generation record (and so in the audit trail). ``store``: the evidence store, where the
+    bytes are kept under their SHA-256 so the record can be downloaded later exactly as issued
+    (``document_file``; backups and exports carry the file with the record).
     """
     from prodsec.services.knowledge import knowledge_base
 
@@ -288,8 +295,15 @@ def render(kind_name: str, session: Session, actor: Actor, product_ref: str | No
     inputs = gather(session, actor, kb, product_ref, release, today)
     inputs.answers = check_answers(kb, answers or {})
     data = build(kind_name, kb, inputs, fmt, draft, subject)
-    record = _record(session, actor, k, inputs, fmt, draft, data, subject)
-    return data, record
+    if store is None:
+        return data, _record(session, actor, k, inputs, fmt, draft, data, subject)
+    sha, _size, created = store_blob(store, io.BytesIO(data))
+    try:
+        return data, _record(session, actor, k, inputs, fmt, draft, data, subject)
+    except BaseException:
+        if created:  # a failed write leaves no file behind either
+            blob_path(store, sha).unlink(missing_ok=True)
+        raise
 
 
 def _record(session: Session, actor: Actor, k: g.Kind, inputs: Inputs, fmt: str, draft: bool,
@@ -326,6 +340,31 @@ def record_view(r: GeneratedDocument, stale: bool | None = None) -> dict[str, An
     if stale is not None:
         out["stale"] = stale
     return out
+
+
+def filename(r: GeneratedDocument) -> str:
+    """The name a download is saved under: kind, release, draft mark, date, format."""
+    parts = [r.kind, r.release_label or r.subject or "", "draft" if r.draft else "",
+             r.created_at.strftime("%Y%m%d-%H%M%S")]
+    stem = "-".join(p for p in parts if p)
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem)[:120] + f".{r.fmt}"
+
+
+def document_file(session: Session, actor: Actor, store: Path, record_id: str
+                  ) -> tuple[GeneratedDocument, Path]:
+    """A generation record of the actor's organisation and the file of the bytes it issued:
+    ``NotFound`` for another organisation's record, or one generated before documents were
+    kept (its hash is on record; generating it again gives today's version)."""
+    record = owned(session, actor, GeneratedDocument, record_id, "generated document")
+    path = blob_path(store, record.sha256)
+    if not path.exists():
+        raise NotFound(f"generated document {record_id!r} was not kept (generated before "
+                       "documents were stored, or its file is missing): generate it again")
+    return record, path
+
+
+def media_type(r: GeneratedDocument) -> str:
+    return MEDIA.get(r.fmt, "application/octet-stream")
 
 
 def list_records(session: Session, actor: Actor, product_ref: str | None,

@@ -210,9 +210,7 @@ def history(session: Session, actor: Actor, entity_id: str | None = None, limit:
     if entity_id:
         query = query.where(AuditEvent.entity_id == entity_id)
     rows = session.scalars(query.order_by(AuditEvent.seq.desc()).limit(limit).offset(offset))
-    return [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "entity": e.entity,
-             "entity_id": e.entity_id, "before": json.loads(e.before) if e.before else None,
-             "after": json.loads(e.after) if e.after else None, "hash": e.hash} for e in rows]
+    return [_view(e) for e in rows]
 
 
 def count(session: Session, org_id: str, entity_id: str | None = None) -> int:
@@ -220,3 +218,39 @@ def count(session: Session, org_id: str, entity_id: str | None = None) -> int:
     if entity_id:
         query = query.where(AuditEvent.entity_id == entity_id)
     return int(session.scalar(query) or 0)
+
+
+def _view(e: AuditEvent) -> dict[str, Any]:
+    return {"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "entity": e.entity,
+            "entity_id": e.entity_id, "before": json.loads(e.before) if e.before else None,
+            "after": json.loads(e.after) if e.after else None, "hash": e.hash}
+
+
+def events_page(session: Session, actor: Actor, *, before_seq: int | None = None,
+                entity: str = "", product_id: str = "", limit: int = 50
+                ) -> tuple[list[dict[str, Any]], int | None]:
+    """One page of the organisation's events, newest first, and the ``before_seq`` of the next
+    page (None on the last). Keyset paging on ``seq``: a page costs the same however deep, and
+    events appended meanwhile never shift a page. ``entity`` keeps one kind of object
+    (product, release, evidence...); ``product_id`` keeps the events about one product — the
+    product itself and every object whose recorded state names it (canonical JSON, so the
+    pair is spelt one way)."""
+    query = select(AuditEvent).where(AuditEvent.org_id == actor.org_id)
+    if before_seq is not None:
+        query = query.where(AuditEvent.seq < before_seq)
+    if entity:
+        query = query.where(AuditEvent.entity == entity)
+    if product_id:
+        named = f'%"product_id":{canonical(product_id)}%'
+        query = query.where((AuditEvent.entity_id == product_id)
+                            | AuditEvent.before.like(named) | AuditEvent.after.like(named))
+    rows = list(session.scalars(query.order_by(AuditEvent.seq.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [_view(e) for e in rows], (rows[-1].seq if more and rows else None)
+
+
+def entities(session: Session, actor: Actor) -> list[str]:
+    """The kinds of object the organisation's trail has events about (for a filter)."""
+    return sorted(session.scalars(select(AuditEvent.entity).where(
+        AuditEvent.org_id == actor.org_id).distinct()))

@@ -179,6 +179,42 @@ def get_evidence(session: Session, actor: Actor, evidence_id: str) -> Evidence:
     return owned(session, actor, Evidence, evidence_id, "evidence")
 
 
+def evidence_file(session: Session, actor: Actor, evidence_dir: Path, evidence_id: str
+                  ) -> tuple[Evidence, Path]:
+    """An evidence item of the actor's organisation and its file in the store, for a download
+    by any face (so every face enforces the same tenancy): ``NotFound`` for another
+    organisation's id, a URL, or a file missing from the store."""
+    evidence = get_evidence(session, actor, evidence_id)
+    if not evidence.sha256:
+        raise NotFound(f"evidence {evidence_id!r} is a URL, not a file: {evidence.url}")
+    path = blob_path(evidence_dir, evidence.sha256)
+    if not path.exists():
+        raise NotFound(f"the file of evidence {evidence_id!r} is missing from the store")
+    return evidence, path
+
+
+def set_evidence_expiry(session: Session, actor: Actor, evidence: Evidence,
+                        expires_on: dt.date | None) -> Evidence:
+    """Change (or clear, with None) the date after which the evidence no longer proves
+    anything; the file itself never changes. Audited before → after."""
+    actor.require("editor")
+    before = evidence_view(evidence)
+    evidence.expires_on = expires_on
+    session.flush()
+    audit.record(session, actor, "evidence.update", "evidence", evidence.id, before,
+                 evidence_view(evidence))
+    return evidence
+
+
+def expiry_state(expires_on: dt.date | None, today: dt.date, soon_days: int = 30) -> str:
+    """'expired', 'expiring' (within ``soon_days``) or '' — what a board shows next to it."""
+    if expires_on is None:
+        return ""
+    if expires_on < today:
+        return "expired"
+    return "expiring" if (expires_on - today).days <= soon_days else ""
+
+
 def link_evidence(session: Session, actor: Actor, evidence: Evidence, *,
                   status: RequirementStatus | None = None, control: Control | None = None
                   ) -> EvidenceLink:

@@ -39,6 +39,9 @@ FORMS: dict[str, dict[str, Any]] = {
     "/products/{pid}/documents/acknowledge": {"data": {"kind": "red-declaration", "fact": "all",
                                                        "reason": "checked"}},
     "/products/{pid}/releases": {"data": {"version_label": "9.9"}},
+    "/products/{pid}/facts": {"data": {"type_designation": "Stolen"}},
+    "/organisation": {"data": {"legal_name": "Stolen"}},
+    "/evidence/{eid}/expiry": {"data": {"expires_on": "2020-01-01"}},
     "/products/{pid}/statuses/{sid}": {"data": {"version": "1", "status": "met"}},
     "/products/{pid}/statuses/{sid}/evidence": {"data": {"title": "x",
                                                          "url": "https://example.com/x"}},
@@ -73,7 +76,7 @@ READ_ONLY_FORMS = {"/logout", "/products/preview", "/account/password", "/passwo
 ADMIN_ONLY = ("/admin",)
 PARAMS = {"pid": "product_id", "sid": "status_id", "reg_id": "regulation_id", "uid": "user_id",
           "iid": "invitation_id", "answer": "answer", "doc_id": "doc_id", "case_id": "case_id",
-          "job_id": "job_id"}
+          "job_id": "job_id", "eid": "evidence_id", "record_id": "document_id"}
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
 

@@ -7,15 +7,19 @@ missing and where to enter it — a document never invents content.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Header, Response
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from prodsec.api.deps import UnitDep, Writer
+from prodsec.api.deps import UnitDep, Writer, set_etag
+from prodsec.api.deps import if_match as deps_if_match
 from prodsec.workspace.products import get_product
 
 router = APIRouter(tags=["documents"])
+IfMatchHeader = Annotated[str | None, Header(alias="If-Match", description=(
+    'The ETag of the last GET, e.g. "3"; leave out only before the first write.'))]
 
 
 class DocumentRequest(BaseModel):
@@ -61,10 +65,11 @@ def _generate(work: Any, product_id: str | None, body: DocumentRequest) -> Respo
     fmt = body.format or default_format(body.kind)
     data, record = render(body.kind, work.session, work.actor, product_id, fmt,
                           release=body.release, draft=body.draft, kb=work.kb, subject=body.subject,
-                          answers=body.restriction_answers)
+                          answers=body.restriction_answers, store=work.evidence_dir)
     name = f"{body.kind}{'-draft' if body.draft else ''}.{fmt}"
     return Response(data, media_type=MEDIA[fmt], headers={
-        "Content-Disposition": f'attachment; filename="{name}"', "X-Document-SHA256": record.sha256})
+        "Content-Disposition": f'attachment; filename="{name}"', "X-Document-SHA256": record.sha256,
+        "X-Document-Id": record.id})
 
 
 @router.post("/products/{product_id}/documents", responses=GENERATED, response_class=Response)
@@ -88,6 +93,18 @@ def list_product_documents(work: UnitDep, product_id: str) -> list[DocumentRecor
     product = get_product(work.session, work.actor, product_id)
     return [DocumentRecord.model_validate(r) for r in list_records(
         work.session, work.actor, product.id, work.kb)]
+
+
+@router.get("/documents/{document_id}/content", response_class=FileResponse,
+            responses={200: {"description": "The bytes issued, exactly as generated.",
+                             "content": GENERATED[200]["content"]}})
+def download_document(work: UnitDep, document_id: str) -> Response:
+    """An earlier generated document, byte for byte as issued (its SHA-256 is the record's)."""
+    from prodsec.documents.render import document_file, filename, media_type
+
+    record, path = document_file(work.session, work.actor, work.evidence_dir, document_id)
+    return FileResponse(path, media_type=media_type(record), filename=filename(record),
+                        headers={"ETag": f'"{record.sha256}"'})
 
 
 class AcknowledgementRequest(BaseModel):
@@ -140,3 +157,66 @@ def acknowledge_facts(work: Writer, product_id: str,
     return [Acknowledgement(**a) for a in acknowledge(
         work.session, work.actor, body.kind, product.id, body.facts, body.reason, body.release,
         kb=work.kb)]
+
+
+# ---- what documents state: the organisation's details and a product's documentation ----
+
+
+class Details(BaseModel):
+    fields: dict[str, Any] = Field(description="Field name → value (null: not entered).")
+    version: int | None = Field(description="The ETag to send as If-Match; null before any.")
+
+
+def _version(if_match: str | None) -> int | None:
+    """If-Match is optional here: nothing exists before the first write."""
+    return None if if_match is None else deps_if_match(if_match)
+
+
+@router.get("/organisation/profile", response_model=Details)
+def get_organisation_details(work: UnitDep, response: Response) -> Details:
+    """The manufacturer's details documents state (``prodsec org show``)."""
+    from prodsec.documents.info import get_org_profile, org_view
+
+    view = org_view(get_org_profile(work.session, work.actor))
+    version = view.pop("version")
+    if version is not None:
+        set_etag(response, version)
+    return Details(fields=view, version=version)
+
+
+@router.patch("/organisation/profile", response_model=Details)
+def update_organisation_details(work: Writer, body: dict[str, Any], response: Response,
+                                if_match: IfMatchHeader = None) -> Details:
+    """Change the named fields (admins only: the organisation's legal identity); null or ''
+    clears one (``prodsec org set``)."""
+    from prodsec.documents.info import org_view, set_org_profile
+
+    view = org_view(set_org_profile(work.session, work.actor, body, _version(if_match)))
+    version = view.pop("version")
+    set_etag(response, version)
+    return Details(fields=view, version=version)
+
+
+@router.get("/products/{product_id}/documentation", response_model=Details)
+def get_product_documentation(work: UnitDep, product_id: str, response: Response) -> Details:
+    """What documents state about the product (``prodsec product docs --show``)."""
+    from prodsec.documents.info import docs_view, get_product_docs
+
+    product = get_product(work.session, work.actor, product_id)
+    view = docs_view(get_product_docs(work.session, work.actor, product.id))
+    if view["version"] is not None:
+        set_etag(response, view["version"])
+    return Details(**view)
+
+
+@router.patch("/products/{product_id}/documentation", response_model=Details)
+def update_product_documentation(work: Writer, product_id: str, body: dict[str, Any],
+                                 response: Response, if_match: IfMatchHeader = None) -> Details:
+    """Merge the named fields into the product's documentation (``prodsec product docs``)."""
+    from prodsec.documents.info import docs_view, set_product_docs
+
+    product = get_product(work.session, work.actor, product_id)
+    view = docs_view(set_product_docs(work.session, work.actor, work.kb, product.id, body,
+                                      _version(if_match)))
+    set_etag(response, view["version"])
+    return Details(**view)

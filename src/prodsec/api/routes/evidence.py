@@ -19,7 +19,7 @@ from prodsec.api import schemas
 from prodsec.api.deps import EditorActor, PagingDep, StateDep, UnitDep, Writer
 from prodsec.db.models import Evidence
 from prodsec.workspace import compliance, staging, writes
-from prodsec.workspace.context import EvidenceTooLarge, NotFound
+from prodsec.workspace.context import EvidenceTooLarge
 
 router = APIRouter(prefix="/evidence", tags=["evidence"])
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {
@@ -88,12 +88,17 @@ def get_evidence(work: UnitDep, evidence_id: str) -> schemas.Evidence:
             responses={200: {"content": {"application/octet-stream": {}}}})
 def download_evidence(work: UnitDep, evidence_id: str) -> Response:
     """The file, byte for byte as uploaded (always as an attachment, never rendered)."""
-    evidence = compliance.get_evidence(work.session, work.actor, evidence_id)
-    if not evidence.sha256:
-        raise NotFound(f"evidence {evidence_id!r} is a URL, not a file: {evidence.url}")
-    path = compliance.blob_path(work.evidence_dir, evidence.sha256)
-    if not path.exists():
-        raise NotFound(f"the file of evidence {evidence_id!r} is missing from the store")
+    evidence, path = compliance.evidence_file(work.session, work.actor, work.evidence_dir,
+                                              evidence_id)
     return FileResponse(path, media_type="application/octet-stream",
                         filename=evidence.filename or f"{evidence.sha256}.bin",
                         headers={"ETag": f'"{evidence.sha256}"'})
+
+
+@router.patch("/{evidence_id}", response_model=schemas.Evidence)
+def update_evidence(work: Writer, evidence_id: str, body: schemas.EvidenceUpdate
+                    ) -> schemas.Evidence:
+    """Change or clear (null) the evidence's expiry date; the file itself never changes."""
+    evidence = compliance.get_evidence(work.session, work.actor, evidence_id)
+    return _out(compliance.set_evidence_expiry(work.session, work.actor, evidence,
+                                               body.expires_on))

@@ -26,13 +26,14 @@ from prodsec.web.pages import (
     knowledge,
     portfolio,
     products,
+    records,
     vulnerabilities,
 )
 from prodsec.web.pages.common import PageError, WebState, install_error_pages
 
 #: The areas in the order their routes are matched (``/products/new`` before ``/products/{pid}``).
 AREAS = (account, knowledge, products, board, vulnerabilities, csaf, cases, portfolio, admin,
-         jobs)
+         jobs, records)
 
 #: Every page and form, as plain routes (``include_router`` would wrap each area's router, and
 #: the isolation walk reads the routes one by one).

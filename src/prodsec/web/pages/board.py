@@ -11,6 +11,7 @@ from prodsec.core.ordering import natural_sorted
 from prodsec.web.pages.common import (
     EditorForm,
     PageError,
+    current_date,
     form_date,
     form_values,
     form_write,
@@ -68,8 +69,9 @@ def _row(session: Any, actor: Actor, kb: Any, row: Any, controls: list[Any]) -> 
             if req else "", "controls": [c.name for c in linked], "also_satisfies": also,
             "related": [r["requirement"] for r in kb.related(row.requirement_id, 1)][:6]
             if row.requirement_id in kb.requirements else [],
-            "evidence": [compliance.evidence_view(e) for e in
-                         compliance.evidence_for_status(session, actor, row.id)]}
+            "evidence": [compliance.evidence_view(e) | {
+                "expiry": compliance.expiry_state(e.expires_on, current_date())}
+                for e in compliance.evidence_for_status(session, actor, row.id)]}
 
 
 @router.get("/products/{pid}/board", response_class=HTMLResponse)

@@ -25,6 +25,7 @@ from prodsec.web.pages.common import (
     svg,
     web_state,
 )
+from prodsec.web.pages.records import where_in_web
 from prodsec.web.questions import profile_from_form, questions
 from prodsec.workspace.context import Actor, NotFound, PermissionDenied, ValidationFailed
 
@@ -187,10 +188,12 @@ async def generate_document(request: Request, pid: str, sent: EditorForm) -> Res
         if isinstance(exc, MissingInformation | UnverifiedFacts):
             missing, unverified = ((exc.missing, []) if isinstance(exc, MissingInformation)
                                    else ([], exc.facts))
+            shown: list[dict[str, str | None]] = [
+                {**m.to_dict(), "href": where_in_web(pid, m.key)} for m in missing]
             return render(request, "missing.html.j2", {
-                "kind": name, "format": fmt, "pid": pid, "missing": missing,
+                "kind": name, "format": fmt, "pid": pid, "missing": shown,
                 "unverified": unverified, "answers": answers,
-                "questions": [m for m in missing if m.key.startswith("restriction.")]},
+                "questions": [m for m in shown if str(m["key"]).startswith("restriction.")]},
                 422, actor, csrf)
         raise PageError(403 if isinstance(exc, PermissionDenied) else 422, str(exc))
 
@@ -201,7 +204,8 @@ async def generate_document(request: Request, pid: str, sent: EditorForm) -> Res
                         headers={"Content-Disposition": f'{disposition}; filename="{filename}"'})
 
     return await form_write(request, sent, lambda s: render_document(
-        name, s, actor, pid, fmt, draft=draft, kb=state.kb, answers=answers)[0], done, refused)
+        name, s, actor, pid, fmt, draft=draft, kb=state.kb, answers=answers,
+        store=state.database.evidence_dir)[0], done, refused)
 
 
 @router.post("/products/{pid}/documents/acknowledge", response_class=HTMLResponse)
