@@ -215,8 +215,7 @@ def submit(session: Session, actor: Actor, kb: KnowledgeBase, case_id: str, stag
                                   else draft(session, actor, kb, case.id, stage)["content"])
     empty = reports.missing(case.kind, stages, fields)
     if empty:
-        raise ValidationFailed("content", "required items are empty: " + ", ".join(empty)
-                               + " (write 'not known yet' where that is the answer)")
+        raise reports.ItemsMissing(empty)
     doc = reports.report(_header(session, actor, case, when), case.kind, stages, fields)
     digest = reports.sha256(doc)
     row = None

@@ -23,14 +23,16 @@ from prodsec.web.pages import (
     cases,
     jobs,
     knowledge,
+    lifecycle,
     portfolio,
     products,
     vulnerabilities,
 )
 from prodsec.web.pages.common import PageError, WebState, install_error_pages
 
-#: The areas in the order their routes are matched (``/products/new`` before ``/products/{pid}``).
-AREAS = (account, knowledge, products, board, vulnerabilities, cases, portfolio, admin, jobs)
+#: The areas in the order their routes are matched (``/products/new`` and ``/products/archived``
+#: before ``/products/{pid}``).
+AREAS = (account, knowledge, lifecycle, products, board, vulnerabilities, cases, portfolio, admin, jobs)
 
 #: Every page and form, as plain routes (``include_router`` would wrap each area's router, and
 #: the isolation walk reads the routes one by one).
