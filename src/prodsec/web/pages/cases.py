@@ -66,11 +66,22 @@ def _next_form(session: Any, actor: Actor, kb: Any, case: dict[str, Any],
     draft = article14.draft(session, actor, kb, case["id"], todo[0])
     mine = form_error if (form_error or {}).get("case") == case["id"] else None
     content = (mine or {}).get("values") or draft["content"]
+    def item(i: Any, group: str) -> dict[str, Any]:
+        return {"key": i.key, "label": i.label, "point": i.point, "required": i.required,
+                "kind": i.kind, "value": content.get(i.key), "group": group}
+
+    seen: set[str] = set()
+    groups = []  # this stage's items, then each later stage's (sent only when included)
+    for stage in todo:
+        own = [item(i, stage) for i in reports.ITEMS[(case["kind"], stage)] if i.key not in seen]
+        seen |= {i["key"] for i in own}
+        groups.append({"stage": stage, "items": own})
+    users = [item(i, "users") | {"required": False, "final_required": i.required}
+             for i in reports.USER_ITEMS]
     return {"stage": todo[0], "later": todo[1:], "blocked": draft["blocked"],
             "clock": next(s for s in case["stages"] if s["stage"] == todo[0]),
-            "items": [{"key": i.key, "label": i.label, "point": i.point,
-                       "required": i.required, "kind": i.kind, "value": content.get(i.key)}
-                      for i in reports.items_of(case["kind"], todo)]}
+            "groups": groups, "users": users,
+            "items": [i for g in groups for i in g["items"]] + users}
 
 
 def _field_errors(exc: Exception) -> dict[str, str]:
@@ -113,7 +124,8 @@ async def submit_report(request: Request, case_id: str, sent: EditorForm) -> Res
     return await form_write(request, sent, work, lambda _r: redirect(f"/cases#case-{case_id}"),
                             lambda exc: _cases(request, actor, csrf, status_of(exc), form_error={
                                 "case": case_id, "action": "submit", "text": str(exc),
-                                "values": values, "fields": _field_errors(exc)}))
+                                "values": values, "fields": _field_errors(exc),
+                                "sent_includes": list(includes)}))
 
 
 @router.post("/cases/{case_id}/measure", response_class=HTMLResponse)
