@@ -8,7 +8,6 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-import yaml
 from sqlalchemy import select
 
 from prodsec.core.knowledge import KnowledgeBase
@@ -16,18 +15,14 @@ from prodsec.db.engine import Database
 from prodsec.db.models import AuditEvent, Evidence, Product
 from prodsec.workspace import article14, compliance, products, vex_statements
 from prodsec.workspace.context import Actor, Conflict, PermissionDenied
-
-ROOT = Path(__file__).resolve().parents[2]
-ROUTER = yaml.safe_load((ROOT / "examples/products/router.yaml").read_text())
-AS_OF = dt.date(2026, 11, 27)
+from tests.workspace.test_workspace import AS_OF, ROUTER, _add_and_assess
 
 
 def _router(db: Database, actor: Actor, kb: KnowledgeBase) -> str:
+    pid = _add_and_assess(db, actor, kb)
     with db.transaction() as s:
-        product = products.add_product(s, actor, kb, ROUTER)
-        products.assess(s, actor, kb, product.id, AS_OF)
-        products.add_release(s, actor, product.id, "1.0", dt.date(2026, 1, 1), None)
-        return product.id
+        products.add_release(s, actor, pid, "1.0", dt.date(2026, 1, 1), None)
+    return pid
 
 
 def test_profile_changes_name_each_verdict_change_and_store_nothing(
