@@ -19,6 +19,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
                                                        "new_password": "a fine long password"}},
     ("post", "/api/v1/products"): {"json": {"profile": CAMERA}},
     ("put", "/api/v1/products/{product_id}"): {"json": {"profile": ROUTER}},
+    ("post", "/api/v1/products/{product_id}/profile-diff"): {"json": {"profile": ROUTER}},
     ("post", "/api/v1/products/{product_id}/releases"): {"json": {"version_label": "9.9"}},
     ("patch", "/api/v1/releases/{release_id}"): {"json": {"support_rationale": "five years"}},
     ("post", "/api/v1/products/{product_id}/assessments"): {"json": {"as_of": "2026-11-27"}},
@@ -68,6 +69,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
 # password is the user's, whatever the role).
 READ_ONLY_POSTS = {"/api/v1/auth/login", "/api/v1/auth/logout", "/api/v1/check",
                    "/api/v1/sbom/bsi",  # checks a body, stores nothing
+                   "/api/v1/products/{product_id}/profile-diff",  # computes, stores nothing
                    "/api/v1/auth/password", "/api/v1/auth/password-reset",
                    # one's own invitations are one's own, whatever the role
                    "/api/v1/auth/invitations/{invitation_id}/accept",

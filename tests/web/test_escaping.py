@@ -236,3 +236,52 @@ def test_records_pages_escape(hostile: tuple[TestClient, str, str], app: Any) ->
     assert_escaped(client.get("/audit"), "audit trail")
     assert_escaped(client.get("/audit", params={"entity": PAYLOAD, "product": PAYLOAD}),
                    "audit filters", shown=False)
+
+def test_lifecycle_and_case_pages_escape(hostile: tuple[TestClient, str, str]) -> None:
+    """Product edit (the wizard pre-filled, the review with the answers as hidden fields),
+    delete, archived list, release edit and its errors, and the case forms (issue 16, h16b)."""
+    import re
+
+    client, csrf, product = hostile
+    pid = product.rsplit("/", 1)[1]
+    edit = client.get(f"{product}/edit")
+    assert_escaped(edit, "edit wizard pre-filled")
+    review = client.post(f"{product}/edit", data={"csrf_token": csrf, **ROUTER, "version": "1",
+                                                  "description": PAYLOAD, "consumer": "no",
+                                                  "action": "review"})
+    assert review.status_code == 200, review.text[:300]
+    assert_escaped(review, "edit review with hidden answers")
+    refused = client.post(f"{product}/edit", data={"csrf_token": csrf, **ROUTER, "version": "1",
+                                                   "markets_other": PAYLOAD, "action": "review"})
+    assert_escaped(refused, "edit errors keep the values")
+    assert_escaped(client.get(f"{product}/delete"), "delete page")
+    rid = re.findall(r'/releases/([0-9a-f]{32})"', client.get(product).text)[-1]
+    assert_escaped(client.get(f"{product}/releases/{rid}"), "release edit page")
+    bad = client.post(f"{product}/releases/{rid}", data={
+        "csrf_token": csrf, "version": "1", "version_label": PAYLOAD[:90],
+        "support_rationale": PAYLOAD, "support_end": PAYLOAD})
+    assert bad.status_code == 422
+    assert_escaped(bad, "release edit error")
+    assert_escaped(client.get("/cases/new", params={"product": pid, "vulnerability": PAYLOAD}),
+                   "case form pre-filled from the query")
+    case = client.post("/cases/new", data={"csrf_token": csrf, "product": pid,
+                                           "kind": "vulnerability", "title": PAYLOAD,
+                                           "description": PAYLOAD, "member_state": "DE"})
+    assert case.status_code == 422
+    assert_escaped(case, "case form errors")
+    cid = re.search(r'id="case-([0-9a-f]{32})"', client.get("/cases").text).group(1)  # type: ignore[union-attr]
+    measured = client.post(f"/cases/{cid}/measure", data={"csrf_token": csrf, "at": PAYLOAD})
+    assert_escaped(measured, "case measure error")
+    archived = client.post(f"{product}/archive", data={"csrf_token": csrf, "version": "1"},
+                           follow_redirects=False)
+    assert archived.status_code == 409  # an open case keeps it active
+    assert_escaped(client.post(f"{product}/archive", data={"csrf_token": csrf, "version": "1"}),
+                   "archive refusal")
+    other = client.post("/products/new", data={"csrf_token": csrf, **ROUTER,
+                                               "name": f"Other {PAYLOAD}"},
+                        follow_redirects=False).headers["location"]
+    done = client.post(f"{other}/archive", data={"csrf_token": csrf, "version": "1"},
+                       follow_redirects=False)
+    assert done.status_code == 303
+    assert_escaped(client.get("/products/archived"), "archived products")
+    assert_escaped(client.get(other), "archived product page")

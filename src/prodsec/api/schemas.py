@@ -123,6 +123,8 @@ class Product(BaseModel):
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    archived_at: dt.datetime | None = Field(
+        None, description="When archived (hidden from the portfolio, read-only); null if not.")
     releases: list[Release]
 
 

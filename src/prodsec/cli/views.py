@@ -429,3 +429,31 @@ def comparison_view(data: dict[str, Any]) -> list[Section]:
         sections.append(Section(f"{aspect['title']} — as of {data['as_of']}", ["", *names], rows,
                                 [f"Sources: {'; '.join(sources)}."]))
     return sections
+
+
+def profile_changes_view(data: dict[str, Any]) -> list[Section]:
+    """``product edit``: each instrument whose verdict changes, one row per change."""
+    rows: list[list[str]] = []
+    for change in data["changes"]:
+        for f in change["fields"]:
+            rows.append([change["regulation"], f["field"], str(f["from"] or "—"), str(f["to"] or "—")])
+        for key in ("obligations", "requirements"):
+            for item in change[key]["added"]:
+                rows.append([change["regulation"], key, "—", f"{item['id']} ({item['label']})"])
+            for item in change[key]["removed"]:
+                rows.append([change["regulation"], key, f"{item['id']} ({item['label']})", "—"])
+    saved = data.get("saved_version")
+    notes = [("profile unchanged" if not data["profile_changed"] else
+              "no verdict changes" if not rows else f"{len(data['changes'])} instrument(s) change"),
+             f"saved: version {saved}, re-assessed" if saved else "not saved (--dry-run)"]
+    return [Section("Verdict changes", ["instrument", "what", "from", "to"], rows, notes)]
+
+
+def deletion_view(data: dict[str, Any]) -> list[Section]:
+    """``product delete``: what goes, what stays, and whether it was deleted."""
+    name = data["product"]["name"]
+    rows = [[k.replace("_", " "), str(v), "deleted"] for k, v in data["removed"].items()]
+    rows += [[k.replace("_", " "), str(v), "kept"] for k, v in data["kept"].items()]
+    notes = [f"refused: {data['blocked']}" if data["blocked"] else
+             f"{name} deleted" if data["deleted"] else f"{name}: nothing deleted yet"]
+    return [Section(f"Deleting {name}", ["what", "count", ""], rows, notes)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -178,6 +179,75 @@ build.register(product_app, "product", "add")
 
 build.register(product_app, "product", "list")
 build.register(product_app, "product", "release")
+
+VersionOpt = Annotated[int | None, typer.Option(
+    "--if-version", min=1, help="Refuse if the product changed since this version (its 'version').")]
+
+
+@product_app.command("edit")
+def product_edit(product: str, profile: Annotated[Path, typer.Argument(help="The new v1 profile.")],
+                 if_version: VersionOpt = None,
+                 dry_run: Annotated[bool, typer.Option(
+                     "--dry-run", help="Show what would change in the verdicts; save nothing.")] = False,
+                 as_of: AsOfOpt = None, org: OrgOpt = "default", db: DbOpt = None,
+                 fmt: FormatOpt = Format.table) -> None:
+    """Replace a product's profile: shows which verdicts change (from → to), then saves it and
+    re-assesses (statuses carry over), unless --dry-run."""
+    from prodsec.services.check import read_document
+    from prodsec.workspace import products
+
+    raw, kb, day = read_document(profile), _kb(), _date(as_of)
+    with workspace(db, org) as (_, session, actor):
+        data = products.profile_changes(session, actor, kb, product, raw, day)
+        if not dry_run:
+            saved = products.update_profile(session, actor, kb, product, raw, if_version)
+            products.assess(session, actor, kb, saved.id, day)
+            data["saved_version"] = saved.version
+    emit(data, fmt, views.profile_changes_view)
+
+
+@product_app.command("archive")
+def product_archive(product: str, if_version: VersionOpt = None, org: OrgOpt = "default",
+                    db: DbOpt = None) -> None:
+    """Archive a product: hidden from the portfolio, read-only until restored; nothing is
+    deleted."""
+    _set_archived(product, True, if_version, org, db)
+
+
+@product_app.command("restore")
+def product_restore(product: str, if_version: VersionOpt = None, org: OrgOpt = "default",
+                    db: DbOpt = None) -> None:
+    """Restore an archived product: back in the portfolio and editable."""
+    _set_archived(product, False, if_version, org, db)
+
+
+def _set_archived(product: str, archived: bool, if_version: int | None, org: str,
+                  db: str | None) -> None:
+    from prodsec.workspace.products import set_archived
+
+    with workspace(db, org) as (_, session, actor):
+        row = set_archived(session, actor, product, archived, if_version)
+        print(f"{row.name} {'archived' if archived else 'restored'} (version {row.version})")
+
+
+@product_app.command("delete")
+def product_delete(product: str, yes: Annotated[bool, typer.Option(
+                       "--yes", help="Delete; without it, only say what would be deleted.")] = False,
+                   if_version: VersionOpt = None, org: OrgOpt = "default", db: DbOpt = None,
+                   fmt: FormatOpt = Format.table) -> None:
+    """Delete a product with its releases, SBOMs, findings, assessments and documents. The
+    audit trail keeps every event about it; evidence stays in the library, unlinked. Refused
+    while it has Article 14 cases (archive it instead)."""
+    from prodsec.errors import InputError
+    from prodsec.workspace.products import delete_product, deletion_effects
+
+    with workspace(db, org) as (_, session, actor):
+        effects = deletion_effects(session, actor, product)
+        if yes:
+            delete_product(session, actor, product, if_version)
+    emit(effects | {"deleted": yes}, fmt, views.deletion_view)
+    if not yes:
+        raise InputError("nothing deleted: re-run with --yes to delete")
 
 
 def assess(product: str, as_of: AsOfOpt = None, org: OrgOpt = "default", db: DbOpt = None,

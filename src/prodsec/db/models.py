@@ -168,6 +168,8 @@ class Product(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                     onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    #: When it was archived (hidden from the portfolio, read-only until restored), or None.
+    archived_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     releases: Mapped[list[Release]] = relationship(back_populates="product",
                                                    cascade="all, delete-orphan",

@@ -117,3 +117,30 @@ def profile_from_form(form: Mapping[str, Any], getlist: Any) -> dict[str, Any]:
             vehicle["automated_driving_level"] = int(level)
         raw["vehicle"] = vehicle
     return raw
+
+
+def form_from_profile(profile: Mapping[str, Any]) -> dict[str, Any]:
+    """The wizard's form values for a stored profile (the inverse of ``profile_from_form``), so
+    editing a product starts from its answers: markets outside the wizard's boxes go to
+    "other markets", a fact left unknown stays "Don't know"."""
+    boxes = {code for code, _label in COMMON_MARKETS}
+    markets = list(profile.get("markets") or [])
+    form: dict[str, Any] = {key: profile[key] for key in ("name", "manufacturer", "description")
+                            if profile.get(key)}
+    form |= {"markets": [m for m in markets if m in boxes],
+             "markets_other": ", ".join(m for m in markets if m not in boxes),
+             "radio": list(profile.get("radio") or []),
+             "functions": list(profile.get("functions") or []),
+             "sector_law": list(profile.get("sector_law") or [])}
+    for key, value in profile.items():
+        if isinstance(value, bool):
+            form[key] = "yes" if value else "no"
+    vehicle: Mapping[str, Any] = profile.get("vehicle") or {}
+    if vehicle.get("category"):
+        form["vehicle_category"] = vehicle["category"]
+        for key in ("ecus", "software_updates", "designed_to_pedal"):
+            if isinstance(vehicle.get(key), bool):
+                form[f"vehicle_{key}"] = "yes" if vehicle[key] else "no"
+        if vehicle.get("automated_driving_level") is not None:
+            form["vehicle_automated_driving_level"] = str(vehicle["automated_driving_level"])
+    return form

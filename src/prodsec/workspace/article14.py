@@ -23,7 +23,7 @@ from prodsec.services.knowledge import eu_member_states
 from prodsec.workspace import article14_reports as reports
 from prodsec.workspace import audit
 from prodsec.workspace.context import Actor, Conflict, NotFound, ValidationFailed, bounded
-from prodsec.workspace.products import _flush, get_product
+from prodsec.workspace.products import _flush, get_product, writable
 
 KINDS = ("vulnerability", "incident")
 STAGES = ("early-warning", "notification", "final-report")
@@ -138,7 +138,7 @@ def open_case(session: Session, actor: Actor, product_ref: str, kind: str, title
     assert aware is not None
     if aware > utcnow() + dt.timedelta(minutes=5):
         raise ValidationFailed("aware_at", "is in the future")
-    product = get_product(session, actor, product_ref)
+    product = writable(get_product(session, actor, product_ref))
     case = Article14Case(org_id=actor.org_id, product_id=product.id, kind=kind, title=title.strip(),
                          vulnerability=vulnerability, aware_at=aware,
                          member_state=member_state(session, actor, member_state_code),
@@ -215,8 +215,7 @@ def submit(session: Session, actor: Actor, kb: KnowledgeBase, case_id: str, stag
                                   else draft(session, actor, kb, case.id, stage)["content"])
     empty = reports.missing(case.kind, stages, fields)
     if empty:
-        raise ValidationFailed("content", "required items are empty: " + ", ".join(empty)
-                               + " (write 'not known yet' where that is the answer)")
+        raise reports.ItemsMissing(empty)
     doc = reports.report(_header(session, actor, case, when), case.kind, stages, fields)
     digest = reports.sha256(doc)
     row = None

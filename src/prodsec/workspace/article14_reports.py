@@ -97,6 +97,16 @@ USER_ITEMS = (
 )
 
 
+class ItemsMissing(ValidationFailed):
+    """Required items of a report are empty; ``keys`` names them, so a form can say so next to
+    each field (the API answers the same 422 with the message)."""
+
+    def __init__(self, keys: list[str]) -> None:
+        super().__init__("content", "required items are empty: " + ", ".join(keys)
+                         + " (write 'not known yet' where that is the answer)")
+        self.keys = keys
+
+
 def items_of(kind: str, stages: list[str]) -> list[Item]:
     """The items of every covered stage, in the Article's order, then the users' block."""
     seen: dict[str, Item] = {}

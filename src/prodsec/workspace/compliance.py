@@ -361,6 +361,10 @@ def list_controls(session: Session, actor: Actor) -> list[Control]:
                                 .order_by(Control.name)))
 
 
-def products_of(session: Session, actor: Actor) -> list[Product]:
-    return list(session.scalars(select(Product).where(Product.org_id == actor.org_id)
-                                .order_by(Product.name)))
+def products_of(session: Session, actor: Actor, archived: bool = False) -> list[Product]:
+    """The organisation's products by name; archived ones only when asked for (the portfolio,
+    the org-wide gaps and documents leave them out)."""
+    query = select(Product).where(Product.org_id == actor.org_id)
+    if not archived:
+        query = query.where(Product.archived_at.is_(None))
+    return list(session.scalars(query.order_by(Product.name)))

@@ -16,7 +16,7 @@ from prodsec.core import limits
 from prodsec.core.applicability import Engine
 from prodsec.core.knowledge import KnowledgeBase
 from prodsec.core.profile import TEXT_LIMITS, ProfileError, parse_profile
-from prodsec.db.models import Assessment, Product, Release, RequirementStatus
+from prodsec.db.models import Assessment, Product, Release, RequirementStatus, utcnow
 from prodsec.workspace import audit
 from prodsec.workspace.context import Actor, Conflict, NotFound, ValidationFailed, bounded
 from prodsec.workspace.scope import by_id_or_name, owned
@@ -49,6 +49,7 @@ def product_view(product: Product) -> dict[str, Any]:
         "id": product.id, "name": product.name, "profile": product.profile,
         "version": product.version, "created_at": product.created_at.isoformat(),
         "updated_at": product.updated_at.isoformat(),
+        "archived_at": product.archived_at.isoformat() if product.archived_at else None,
         "releases": [release_view(r) for r in product.releases],
     }
 
@@ -115,10 +116,19 @@ def check_version(obj: Any, if_match: int | None) -> None:
                        f"(now {obj.version}); reload and try again", current=obj)
 
 
+def writable(product: Product) -> Product:
+    """An archived product is read-only: every change to it or its releases waits for a
+    restore (a 409, so the user learns why rather than a missing page)."""
+    if product.archived_at is not None:
+        raise Conflict(f"product {product.name!r} is archived (read-only); restore it first",
+                       precondition=False)
+    return product
+
+
 def update_profile(session: Session, actor: Actor, kb: KnowledgeBase, product_ref: str,
                    raw_profile: Any, if_match: int | None) -> Product:
     actor.require("editor")
-    product = get_product(session, actor, product_ref)
+    product = writable(get_product(session, actor, product_ref))
     check_version(product, if_match)
     before = product.profile
     profile = _validated(kb, raw_profile)
@@ -140,10 +150,105 @@ def _flush(session: Session, obj: Any) -> None:
         raise Conflict(f"conflicts with an existing record: {exc.orig}", precondition=False) from None
 
 
-def delete_product(session: Session, actor: Actor, product_ref: str, if_match: int | None) -> None:
+def profile_changes(session: Session, actor: Actor, kb: KnowledgeBase, product_ref: str,
+                    raw_profile: Any, as_of: dt.date) -> dict[str, Any]:
+    """What saving ``raw_profile`` would change in the product's verdicts on ``as_of``
+    (stores nothing): the validated profile, the version it applies to (the If-Match of the
+    save) and the instruments whose verdict changes, from → to."""
+    from prodsec.core.verdict_diff import diff_checks
+
+    product = get_product(session, actor, product_ref)
+    profile = _validated(kb, raw_profile)
+    engine = Engine(kb)
+    before = engine.check(parse_profile(product.profile, kb.vocabulary, product.name), as_of)
+    after = engine.check(parse_profile(profile, kb.vocabulary, "profile"), as_of)
+    return {"product": product.id, "version": product.version, "profile": profile,
+            "profile_changed": profile != product.profile,
+            "changes": diff_checks(before.to_dict(), after.to_dict())}
+
+
+def set_archived(session: Session, actor: Actor, product_ref: str, archived: bool,
+                 if_match: int | None) -> Product:
+    """Archive a product (hidden from the portfolio, read-only) or restore it. A product
+    with an open Article 14 case stays active: its clocks still run."""
+    from prodsec.db.models import Article14Case
+
     actor.require("editor")
     product = get_product(session, actor, product_ref)
     check_version(product, if_match)
+    if (product.archived_at is not None) == archived:
+        raise Conflict(f"product {product.name!r} is {'already' if archived else 'not'} archived",
+                       precondition=False)
+    if archived and session.scalar(select(Article14Case.id).where(
+            Article14Case.product_id == product.id, Article14Case.closed_at.is_(None))):
+        raise Conflict(f"product {product.name!r} has an open Article 14 case; close it before "
+                       "archiving", precondition=False)
+    before = product_view(product)
+    product.archived_at = utcnow() if archived else None
+    _flush(session, product)
+    audit.record(session, actor, "product.archive" if archived else "product.restore",
+                 "product", product.id, {"archived_at": before["archived_at"]},
+                 {"archived_at": product_view(product)["archived_at"]})
+    return product
+
+
+def deletion_effects(session: Session, actor: Actor, product_ref: str) -> dict[str, Any]:
+    """What deleting the product removes and what stays for the audit trail, counted, and
+    why it cannot be deleted (or None). Shown before a delete is confirmed."""
+    from sqlalchemy import func
+
+    from prodsec.db.models import (
+        Article14Case,
+        AuditEvent,
+        CsafDocument,
+        EvidenceLink,
+        FindingRecord,
+        GeneratedDocument,
+        SbomRecord,
+        VexStatement,
+    )
+
+    product = get_product(session, actor, product_ref)
+
+    def count(model: Any, *where: Any) -> int:
+        return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+    release_ids = [r.id for r in product.releases]
+    assessments = select(Assessment.id).where(Assessment.product_id == product.id)
+    statuses = select(RequirementStatus.id).where(RequirementStatus.assessment_id.in_(assessments))
+    cases = count(Article14Case, Article14Case.product_id == product.id)
+    return {
+        "product": product_view(product),
+        "removed": {"releases": len(release_ids),
+                    "sboms": count(SbomRecord, SbomRecord.release_id.in_(release_ids)),
+                    "findings": count(FindingRecord, FindingRecord.release_id.in_(release_ids)),
+                    "assessments": count(Assessment, Assessment.product_id == product.id),
+                    "generated_documents": count(GeneratedDocument,
+                                                 GeneratedDocument.product_id == product.id),
+                    "vex_statements": count(VexStatement, VexStatement.product_id == product.id),
+                    "csaf_documents": count(CsafDocument, CsafDocument.product_id == product.id),
+                    "evidence_links": count(EvidenceLink, EvidenceLink.status_id.in_(statuses))},
+        "kept": {"audit_events": count(AuditEvent, AuditEvent.org_id == actor.org_id,
+                                       AuditEvent.entity_id.in_([product.id, *release_ids])),
+                 "evidence_items": int(session.scalar(
+                     select(func.count(func.distinct(EvidenceLink.evidence_id)))
+                     .where(EvidenceLink.status_id.in_(statuses))) or 0)},
+        "blocked": (f"it has {cases} Article 14 case(s): their submitted reports are records of "
+                    "a legal obligation; archive the product instead") if cases else None,
+    }
+
+
+def delete_product(session: Session, actor: Actor, product_ref: str, if_match: int | None) -> None:
+    """Delete a product with its releases, SBOMs, findings, assessments and generated
+    documents. The audit trail keeps every event about it (and this one, with the product as it
+    was); evidence files stay in the organisation's library, unlinked. Refused while it has
+    Article 14 cases (see ``deletion_effects``)."""
+    actor.require("editor")
+    product = get_product(session, actor, product_ref)
+    check_version(product, if_match)
+    blocked = deletion_effects(session, actor, product.id)["blocked"]
+    if blocked:
+        raise Conflict(f"product {product.name!r} cannot be deleted: {blocked}", precondition=False)
     before = product_view(product)
     session.delete(product)
     session.flush()
@@ -154,7 +259,7 @@ def add_release(session: Session, actor: Actor, product_ref: str, version_label:
                 placed_on_market: dt.date | None, support_end: dt.date | None,
                 support_rationale: str = "") -> Release:
     actor.require("editor")
-    product = get_product(session, actor, product_ref)
+    product = writable(get_product(session, actor, product_ref))
     _check_release_text(version_label, support_rationale)
     if placed_on_market and support_end and support_end < placed_on_market:
         raise ValidationFailed("support_end", "must not be before placed_on_market")
@@ -185,6 +290,7 @@ def update_release(session: Session, actor: Actor, release: Release, changes: di
                    if_match: int | None) -> Release:
     """Change a release's label, dates or rationale (only the keys given)."""
     actor.require("editor")
+    writable(release.product)
     check_version(release, if_match)
     before = release_view(release)
     label = changes.get("version_label", release.version_label)
@@ -207,6 +313,7 @@ def update_release(session: Session, actor: Actor, release: Release, changes: di
 
 def delete_release(session: Session, actor: Actor, release: Release, if_match: int | None) -> None:
     actor.require("editor")
+    writable(release.product)
     check_version(release, if_match)
     before = release_view(release)
     session.delete(release)
@@ -243,7 +350,7 @@ def assess(session: Session, actor: Actor, kb: KnowledgeBase, product_ref: str,
     Earlier assessments of the same instrument are kept (``superseded``), never rewritten.
     """
     actor.require("editor")
-    product = get_product(session, actor, product_ref)
+    product = writable(get_product(session, actor, product_ref))
     profile = parse_profile(product.profile, kb.vocabulary, product.name)
     check = Engine(kb).check(profile, as_of)
     created = []

@@ -16,7 +16,7 @@ from prodsec.db.models import VexStatement, new_id, utcnow
 from prodsec.formats.vex import JUSTIFICATIONS, RESPONSES, STATES, SYNONYMS
 from prodsec.workspace import audit
 from prodsec.workspace.context import Actor, ValidationFailed, bounded
-from prodsec.workspace.products import _flush, check_version, get_product
+from prodsec.workspace.products import _flush, check_version, get_product, writable
 from prodsec.workspace.products import get_release_by_label as get_release
 
 
@@ -50,7 +50,7 @@ def set_statement(session: Session, actor: Actor, product_ref: str, vulnerabilit
                   source: str = "manual", if_match: int | None = None) -> VexStatement:
     """Create or replace the triage decision for a vulnerability in a product."""
     actor.require("editor")
-    product = get_product(session, actor, product_ref)
+    product = writable(get_product(session, actor, product_ref))
     state = normalise_state(state)
     bounded("vulnerability", vulnerability, limits.VULNERABILITY_ID, required=True)
     responses = list(responses or [])

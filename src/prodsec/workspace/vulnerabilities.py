@@ -44,7 +44,7 @@ from prodsec.db.models import (
 from prodsec.errors import InputError
 from prodsec.workspace import audit
 from prodsec.workspace.context import Actor, EvidenceTooLarge, NotFound, ValidationFailed
-from prodsec.workspace.products import get_product, get_release_by_label
+from prodsec.workspace.products import get_product, get_release_by_label, writable
 
 CHUNK = 500
 
@@ -163,6 +163,7 @@ def import_sbom(session: Session, actor: Actor, product_ref: str, release_label:
     actor.require("editor")
     check_part(part, kind)
     release = get_release(session, actor, product_ref, release_label)
+    writable(release.product)  # an archived product is read-only
     sbom, report = parsed or parse_sbom(data, filename)
     record = release_sbom(session, actor, release.id)
     before = _sbom_summary(record) if record else None

@@ -42,6 +42,13 @@ FORMS: dict[str, dict[str, Any]] = {
     "/products/{pid}/facts": {"data": {"type_designation": "Stolen"}},
     "/organisation": {"data": {"legal_name": "Stolen"}},
     "/evidence/{eid}/expiry": {"data": {"expires_on": "2020-01-01"}},
+    "/products/{pid}/edit": {"data": {**WIZARD, "version": "1", "action": "save"}},
+    "/products/{pid}/archive": {"data": {"version": "1"}},
+    "/products/{pid}/restore": {"data": {"version": "1"}},
+    "/products/{pid}/delete": {"data": {"version": "1"}},
+    "/products/{pid}/releases/{rid}": {"data": {"version": "1", "version_label": "6.6",
+                                                "support_end": "2031-01-01"}},
+    "/products/{pid}/releases/{rid}/delete": {"data": {"version": "1"}},
     "/products/{pid}/statuses/{sid}": {"data": {"version": "1", "status": "met"}},
     "/products/{pid}/statuses/{sid}/evidence": {"data": {"title": "x",
                                                          "url": "https://example.com/x"}},
@@ -59,6 +66,10 @@ FORMS: dict[str, dict[str, Any]] = {
     "/products/{pid}/csaf/{doc_id}/publish": {"data": {"status": "final", "summary": "stolen"}},
     "/jobs/{job_id}/retry": {},
     "/cases/{case_id}/submit": {"data": {"stage": "early-warning", "reference": "stolen"}},
+    "/cases/new": {"data": {"product": "{pid}", "kind": "incident", "title": "Stolen",
+                            "member_state": "DE"}},
+    "/cases/{case_id}/measure": {"data": {}},
+    "/cases/{case_id}/close": {"data": {"vex_reference": "stolen"}},
     "/admin/users": {"data": {"email": "new@globex.example", "role": "viewer",
                               "password": "a long enough password"}},
     "/admin/tokens": {"data": {"user": "{email}", "name": "stolen"}},
@@ -76,7 +87,8 @@ READ_ONLY_FORMS = {"/logout", "/products/preview", "/account/password", "/passwo
 ADMIN_ONLY = ("/admin",)
 PARAMS = {"pid": "product_id", "sid": "status_id", "reg_id": "regulation_id", "uid": "user_id",
           "iid": "invitation_id", "answer": "answer", "doc_id": "doc_id", "case_id": "case_id",
-          "job_id": "job_id", "eid": "evidence_id", "record_id": "document_id"}
+          "job_id": "job_id", "eid": "evidence_id", "record_id": "document_id",
+          "rid": "release_id"}
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
 

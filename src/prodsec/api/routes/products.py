@@ -1,8 +1,9 @@
-"""Products: a v1 profile each; editable with If-Match."""
+"""Products: a v1 profile each; editable with If-Match, archived and restored, deleted."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
@@ -55,3 +56,33 @@ def replace_profile(work: Writer, product_id: str, version: IfMatch, body: schem
 def delete_product(work: Writer, product_id: str, version: IfMatch) -> Response:
     products.delete_product(work.session, work.actor, product_id, version)
     return Response(status_code=204)
+
+
+@router.post("/{product_id}/profile-diff", response_model=dict[str, Any])
+def profile_diff(work: UnitDep, product_id: str, body: schemas.ProductIn) -> dict[str, Any]:
+    """What replacing the profile would change in the verdicts today, instrument by
+    instrument (from → to); stores nothing. ``version`` is the If-Match for the PUT."""
+    return products.profile_changes(work.session, work.actor, work.kb, product_id, body.profile,
+                                    dt.date.today())
+
+
+@router.post("/{product_id}/archive", response_model=schemas.Product)
+def archive_product(work: Writer, product_id: str, version: IfMatch,
+                    response: Response) -> schemas.Product:
+    """Archive: hidden from the portfolio and read-only until restored; nothing is deleted."""
+    return _out(products.set_archived(work.session, work.actor, product_id, True, version),
+                response)
+
+
+@router.post("/{product_id}/restore", response_model=schemas.Product)
+def restore_product(work: Writer, product_id: str, version: IfMatch,
+                    response: Response) -> schemas.Product:
+    return _out(products.set_archived(work.session, work.actor, product_id, False, version),
+                response)
+
+
+@router.get("/{product_id}/deletion", response_model=dict[str, Any])
+def deletion_effects(work: UnitDep, product_id: str) -> dict[str, Any]:
+    """What a DELETE would remove and what stays for the audit trail, and why it is refused
+    (``blocked``) if it would be."""
+    return products.deletion_effects(work.session, work.actor, product_id)

@@ -24,6 +24,7 @@ from prodsec.web.pages import (
     csaf,
     jobs,
     knowledge,
+    lifecycle,
     portfolio,
     products,
     records,
@@ -31,9 +32,10 @@ from prodsec.web.pages import (
 )
 from prodsec.web.pages.common import PageError, WebState, install_error_pages
 
-#: The areas in the order their routes are matched (``/products/new`` before ``/products/{pid}``).
-AREAS = (account, knowledge, products, board, vulnerabilities, csaf, cases, portfolio, admin,
-         jobs, records)
+#: The areas in the order their routes are matched (``/products/new`` and ``/products/archived``
+#: before ``/products/{pid}``).
+AREAS = (account, knowledge, lifecycle, products, board, vulnerabilities, csaf, cases, portfolio,
+         admin, jobs, records)
 
 #: Every page and form, as plain routes (``include_router`` would wrap each area's router, and
 #: the isolation walk reads the routes one by one).
