@@ -22,6 +22,7 @@ from prodsec.api.routes import (
     controls,
     documents,
     evidence,
+    feeds,
     gaps,
     health,
     jobs,
@@ -42,7 +43,7 @@ from prodsec.workspace.throttle import LoginLimiter
 API_PREFIX = "/api/v1"
 DOCS_URL = "/api/docs"
 RESOURCES = (auth, products, releases, assessments, statuses, evidence, controls, gaps, audit,
-             users, knowledge, check, documents, vulnerabilities, sbom_parts, compare, jobs)
+             users, knowledge, check, documents, vulnerabilities, sbom_parts, compare, jobs, feeds)
 ERRORS = {code: {"model": Problem, "content": {"application/problem+json": {}}}
           for code in (401, 403, 404, 422)}
 

@@ -679,7 +679,9 @@ def _advisories_for(session: Session, actor: Actor, keys: set[tuple[str, str]]) 
 
 def list_findings(session: Session, actor: Actor, product_ref: str,
                   release_label: str | None = None) -> list[dict[str, Any]]:
-    """A product's findings (one release, or every release), with KEV flag and VEX state."""
+    """A product's findings (one release, or every release), with VEX state and the
+    exploitation signals (``signals.annotate``: exploited, EPSS, priority)."""
+    from prodsec.workspace import signals
     from prodsec.workspace import vex_statements as vex
 
     product = get_product(session, actor, product_ref)
@@ -705,7 +707,7 @@ def list_findings(session: Session, actor: Actor, product_ref: str,
         view["vex_conflicts"] = vex.conflicts(statements, release.id, names,
                                               component.purl or "", decision)
         rows.append(view)
-    return rows
+    return signals.annotate(session, actor, rows)
 
 
 def alias_scores(session: Session, actor: Actor, advisories: Iterable[AdvisoryRecord]
