@@ -132,3 +132,27 @@ def test_kev_file_dropped_in_the_watched_folder_ends_in_a_running_case(
         jobs.enqueue(s, "feeds.watch")
     jobs.run_worker(pg, wait=False)
     assert [r["task_name"] for r in _jobs(pg)].count("kev.import") == 1
+
+
+def test_sbom_change_rescans_only_that_release_and_keeps_triage(pg: Database,  # noqa: F811
+                                                                tmp_path: Path) -> None:
+    from prodsec.workspace import vex
+
+    editor = make_actor(pg, "Acme", "editor")
+    a, b = (fd.release(pg, editor, name, FUTURE) for name in ("A", "B"))
+    with pg.transaction() as s:
+        vulns.import_advisories(s, editor, fd.osv_dir(tmp_path / "osv"))  # both flagged inline
+        vex.set_statement(s, editor, a, "PYSEC-2020-102", "not_affected",
+                          justification="code_not_reachable")
+        release_a = vulns.get_release(s, editor, a, "1.0").id
+        kept = {f["id"] for f in vulns.list_findings(s, editor, b)}
+    with pg.transaction() as s:
+        vulns.import_sbom(s, editor, a, "1.0", fd.sbom(("salt", "3000"), ("requests", "2.19.0")),
+                          "sbom2.json", rescan="job")
+    rescans = [r for r in _jobs(pg) if r["task_name"] == "findings.rescan_release"]
+    assert [r["args"]["release_id"] for r in rescans] == [release_a]  # not B's
+    jobs.run_worker(pg, wait=False)
+    with pg.transaction() as s:
+        states = {f["vulnerability"]: f["state"] for f in vulns.list_findings(s, editor, a)}
+        assert states["PYSEC-2020-102"] == "not_affected"  # the triage survived the rescan
+        assert {f["id"] for f in vulns.list_findings(s, editor, b)} == kept
