@@ -207,3 +207,12 @@ def test_watched_folder_imports_each_new_file_once_by_content(database: Database
     with database.transaction() as s:
         runs = {r["filename"]: r["status"] for r in feeds.list_runs(s, editor)}
     assert runs == {"kev.json": "imported", "scores.csv.gz": "imported", "notes.txt": "refused"}
+
+
+def test_a_finding_found_after_the_signal_proposes_at_its_scan(database: Database,
+                                                               editor: Actor,
+                                                               tmp_path: Path) -> None:
+    assert _import(database, editor, fd.KEV.read_bytes(), "kev.json")["proposals"] == []
+    _with_advisories(database, editor, tmp_path)  # the inline recompute finds salt: exploited
+    with database.transaction() as s:
+        assert fd.SALT_CVE in {p["vulnerability"] for p in proposals.list_proposals(s, editor)}

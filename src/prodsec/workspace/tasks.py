@@ -142,12 +142,8 @@ def rescan_release(db: Database, actor: dict[str, Any], org_id: str,
     from prodsec.workspace.vulnerabilities import recompute_findings
 
     jobs.report_progress(0, 1, f"rescanning release {release_id}")
-    from prodsec.workspace.proposals import propose
-
-    with db.transaction() as session:
-        who = as_actor(actor)
-        counts = recompute_findings(session, who, [release_id])
-        counts["proposed"] = len(propose(session, who, release_ids=[release_id]))
+    with db.transaction() as session:  # recomputing also proposes cases (``proposals``)
+        counts = recompute_findings(session, as_actor(actor), [release_id])
     jobs.report_progress(1, 1, f"added {counts['added']}, removed {counts['removed']}, "
                          f"kept {counts['kept']}")
     return counts

@@ -608,11 +608,17 @@ def queue_rescans(session: Session, actor: Actor, release_ids: Iterable[str]) ->
 
 
 def recompute_findings(session: Session, actor: Actor, release_ids: Iterable[str]) -> dict[str, int]:
-    """Bring the findings of these releases in line with their SBOMs and the advisories."""
+    """Bring the findings of these releases in line with their SBOMs and the advisories; a
+    known-exploited finding in a supported release then proposes an Article 14 case
+    (``proposals``: once per product and vulnerability, whichever path found it)."""
+    from prodsec.workspace.proposals import propose
+
+    ids = list(release_ids)
     totals = {"added": 0, "removed": 0, "kept": 0}
-    for release_id in release_ids:
+    for release_id in ids:
         for key, value in _recompute_release(session, actor, release_id).items():
             totals[key] += value
+    totals["proposed"] = len(propose(session, actor, release_ids=ids)) if ids else 0
     return totals
 
 
