@@ -17,6 +17,7 @@ from prodsec.db.engine import Database
 from prodsec.db.models import CaseProposal, FeedImport
 from prodsec.services.knowledge import knowledge_base
 from prodsec.workspace import article14, feeds, proposals
+from prodsec.workspace import proposal_decisions as decisions
 from prodsec.workspace import vulnerabilities as vulns
 from tests.jobs.test_queue import NEEDS_POSTGRES, pg  # noqa: F401 (fixture)
 from tests.workspace import feed_data as fd
@@ -116,7 +117,7 @@ def test_kev_file_dropped_in_the_watched_folder_ends_in_a_running_case(
     assert fd.SALT_CVE in waiting and waiting[fd.SALT_CVE]["product_id"] == pid
     aware = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=2)
     with pg.transaction() as s:
-        confirmed = proposals.confirm(s, editor, waiting[fd.SALT_CVE]["id"], aware)
+        confirmed = decisions.confirm(s, editor, waiting[fd.SALT_CVE]["id"], aware)
         view = article14.case_view(s, knowledge_base(),
                                    article14.get_case(s, editor, confirmed.case_id or ""))
     stages = {st["stage"]: st for st in view["stages"]}

@@ -14,6 +14,7 @@ from prodsec.db.models import CaseProposal, EpssScore, EuvdEntry, FeedImport
 from prodsec.errors import FormatError
 from prodsec.services.knowledge import knowledge_base
 from prodsec.workspace import article14, feeds, proposals
+from prodsec.workspace import proposal_decisions as decisions
 from prodsec.workspace import vulnerabilities as vulns
 from prodsec.workspace.context import Actor, Conflict, NotFound, PermissionDenied, ValidationFailed
 from prodsec.workspace.tasks import queue_folder
@@ -145,12 +146,12 @@ def test_known_exploited_finding_proposes_one_case_which_a_person_confirms(
         salt = next(p for p in listed if p["vulnerability"] == fd.SALT_CVE)
         assert salt["signal_date"] == "2021-11-03" and salt["releases"] == ["1.0"]
         with pytest.raises(PermissionDenied):
-            proposals.confirm(s, viewer, salt["id"], dt.datetime.now(dt.UTC))
+            decisions.confirm(s, viewer, salt["id"], dt.datetime.now(dt.UTC))
         with pytest.raises(NotFound):
-            proposals.confirm(s, outsider, salt["id"], dt.datetime.now(dt.UTC))
+            decisions.confirm(s, outsider, salt["id"], dt.datetime.now(dt.UTC))
     aware = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=3)
     with database.transaction() as s:
-        proposal = proposals.confirm(s, editor, salt["id"], aware)
+        proposal = decisions.confirm(s, editor, salt["id"], aware)
         case = article14.get_case(s, editor, proposal.case_id or "")
         view = article14.case_view(s, knowledge_base(), case)
     assert view["vulnerability"] == fd.SALT_CVE
@@ -159,7 +160,7 @@ def test_known_exploited_finding_proposes_one_case_which_a_person_confirms(
     assert dt.datetime.fromisoformat(early["due"]) == aware + dt.timedelta(hours=24)
     assert "Proposed by prodsec at" in case.description
     with database.transaction() as s, pytest.raises(Conflict, match="confirmed"):
-        proposals.dismiss(s, editor, salt["id"], "not ours")
+        decisions.dismiss(s, editor, salt["id"], "not ours")
 
 
 def test_dismissed_with_reason_and_no_proposal_after_support_ends(
@@ -175,8 +176,8 @@ def test_dismissed_with_reason_and_no_proposal_after_support_ends(
         assert products == {"Router"}
         first = proposals.list_proposals(s, editor)[0]
         with pytest.raises(ValidationFailed):
-            proposals.dismiss(s, editor, first["id"], "  ")
-        proposals.dismiss(s, editor, first["id"], "salt-master is not shipped enabled")
+            decisions.dismiss(s, editor, first["id"], "  ")
+        decisions.dismiss(s, editor, first["id"], "salt-master is not shipped enabled")
     with database.transaction() as s:
         done = proposals.list_proposals(s, editor, "dismissed")
         assert [p["reason"] for p in done] == ["salt-master is not shipped enabled"]

@@ -166,11 +166,12 @@ def confirm(proposal_id: str,
             org: OrgOpt = "default", db: DbOpt = None, fmt: FormatOpt = Format.table) -> None:
     """Confirm a proposed case: the Article 14 case opens with your moment of awareness."""
     from prodsec.cli.vuln_workspace import _kb, _show_case
-    from prodsec.workspace import article14, proposals
+    from prodsec.workspace import article14
+    from prodsec.workspace import proposal_decisions as decisions
     from prodsec.workspace.vex import parse_time
 
     with workspace(db, org) as (_, session, actor):
-        proposal = proposals.confirm(session, actor, proposal_id, parse_time(aware_at),
+        proposal = decisions.confirm(session, actor, proposal_id, parse_time(aware_at),
                                      title=title, member_state_code=member_state)
         assert proposal.case_id is not None
         view = article14.case_view(session, _kb(), article14.get_case(session, actor,
@@ -181,10 +182,11 @@ def confirm(proposal_id: str,
 def dismiss(proposal_id: str, reason: Annotated[str, typer.Option(help="Why no case.")],
             org: OrgOpt = "default", db: DbOpt = None, fmt: FormatOpt = Format.table) -> None:
     """Dismiss a proposed case, with the reason (kept and audited)."""
+    from prodsec.workspace import proposal_decisions as decisions
     from prodsec.workspace import proposals
 
     with workspace(db, org) as (_, session, actor):
-        proposal = proposals.dismiss(session, actor, proposal_id, reason)
+        proposal = decisions.dismiss(session, actor, proposal_id, reason)
         view = proposals.describe(session, proposal)
     if fmt is Format.json:
         _json(view)

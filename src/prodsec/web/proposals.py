@@ -56,12 +56,12 @@ def _aware_at(raw: str) -> dt.datetime:
 @router.post("/cases/proposed/{proposal_id}/confirm", response_class=HTMLResponse)
 async def confirm(request: Request, proposal_id: str, sent: EditorForm) -> Response:
     """Open the case with the awareness time the person states."""
-    from prodsec.workspace import proposals
+    from prodsec.workspace import proposal_decisions as decisions
 
     raw = str(sent.form.get("aware_at") or "")
 
     def work(session: Any) -> Any:
-        return proposals.confirm(session, sent.actor, proposal_id, _aware_at(raw))
+        return decisions.confirm(session, sent.actor, proposal_id, _aware_at(raw))
 
     return await _form_write(
         request, sent, work, lambda p: _redirect(f"/cases#case-{p.case_id}"),
@@ -72,11 +72,11 @@ async def confirm(request: Request, proposal_id: str, sent: EditorForm) -> Respo
 @router.post("/cases/proposed/{proposal_id}/dismiss", response_class=HTMLResponse)
 async def dismiss(request: Request, proposal_id: str, sent: EditorForm) -> Response:
     """Close the proposal without a case, with the reason."""
-    from prodsec.workspace import proposals
+    from prodsec.workspace import proposal_decisions as decisions
 
     reason = str(sent.form.get("reason") or "")[:10000]
     return await _form_write(
-        request, sent, lambda session: proposals.dismiss(session, sent.actor, proposal_id, reason),
+        request, sent, lambda session: decisions.dismiss(session, sent.actor, proposal_id, reason),
         lambda _p: _redirect("/cases/proposed"),
         lambda exc: _page(request, sent.actor, sent.csrf, _status(exc),
                           {"id": proposal_id, "text": str(exc)}))

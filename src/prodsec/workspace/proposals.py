@@ -5,7 +5,7 @@ vulnerability: a feed saying so is a strong hint, not awareness. So prodsec prop
 once per product and vulnerability, with the time it proposed it and the signal (CISA KEV or
 ENISA EUVD, and its date) — and a person confirms it with the moment of awareness they state,
 which opens the case (``article14.open_case``) and starts the clocks; or dismisses it with a
-reason. The unique constraint on (product, vulnerability) makes a proposal happen exactly once,
+reason (``proposal_decisions``). The unique constraint on (product, vulnerability) makes a proposal happen exactly once,
 even when two imports find it at the same moment on two workers: the second insert does
 nothing (``ON CONFLICT DO NOTHING``), and a job that runs again proposes nothing new.
 
@@ -22,7 +22,6 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from prodsec.core import limits
 from prodsec.db.models import (
     AdvisoryAlias,
     AdvisoryRecord,
@@ -34,7 +33,7 @@ from prodsec.db.models import (
     utcnow,
 )
 from prodsec.workspace import audit, signals
-from prodsec.workspace.context import Actor, Conflict, NotFound, ValidationFailed, bounded
+from prodsec.workspace.context import Actor, NotFound, ValidationFailed
 
 CHUNK = 500
 #: The event a proposal emits for notifications (``prodsec.workspace.outbox``, when present).
@@ -132,7 +131,7 @@ def _emit(session: Session, actor: Actor, payload: dict[str, Any]) -> None:
                                                              payload)
 
 
-# ---- the person's decision -------------------------------------------------------------------
+# ---- reading ----------------------------------------------------------------------------------
 
 
 def get_proposal(session: Session, actor: Actor, proposal_id: str,
@@ -143,53 +142,6 @@ def get_proposal(session: Session, actor: Actor, proposal_id: str,
     if found is None:
         raise NotFound(f"no proposed case {proposal_id[:40]!r}; see prodsec case proposed")
     return found
-
-
-def _open(session: Session, actor: Actor, proposal_id: str) -> CaseProposal:
-    actor.require("editor")
-    proposal = get_proposal(session, actor, proposal_id, lock=True)
-    if proposal.status != "proposed":
-        raise Conflict(f"proposal {proposal_id} was {proposal.status} by {proposal.decided_by} "
-                       f"at {proposal.decided_at:%Y-%m-%d %H:%M} UTC", precondition=False)
-    return proposal
-
-
-def confirm(session: Session, actor: Actor, proposal_id: str, aware_at: dt.datetime, *,
-            title: str | None = None, member_state_code: str | None = None) -> CaseProposal:
-    """Open the Article 14 case: its clocks start at ``aware_at``, the moment of awareness the
-    person states (the proposal's own time stays on the proposal and in the case's text)."""
-    from prodsec.workspace import article14
-
-    proposal = _open(session, actor, proposal_id)
-    text = (f"Proposed by prodsec at {proposal.proposed_at:%Y-%m-%d %H:%M} UTC from "
-            f"{proposal.signal.upper()} (listed {proposal.signal_date or 'undated'}) for "
-            f"release(s) {', '.join(proposal.releases)}; confirmed by {actor.email}.")
-    case = article14.open_case(
-        session, actor, proposal.product_id, "vulnerability",
-        title or f"{proposal.vulnerability}: actively exploited ({proposal.signal.upper()})",
-        aware_at, vulnerability=proposal.vulnerability, member_state_code=member_state_code,
-        description=text)
-    _decide(session, actor, proposal, "confirmed", "", case.id)
-    return proposal
-
-
-def dismiss(session: Session, actor: Actor, proposal_id: str, reason: str) -> CaseProposal:
-    """Close the proposal without a case; the reason is kept (and audited)."""
-    bounded("reason", reason.strip(), limits.TEXT, required=True)
-    proposal = _open(session, actor, proposal_id)
-    _decide(session, actor, proposal, "dismissed", reason.strip(), None)
-    return proposal
-
-
-def _decide(session: Session, actor: Actor, proposal: CaseProposal, status: str, reason: str,
-            case_id: str | None) -> None:
-    before = {"status": proposal.status}
-    proposal.status, proposal.reason, proposal.case_id = status, reason, case_id
-    proposal.decided_at, proposal.decided_by = utcnow(), actor.email
-    session.flush()
-    action = {"confirmed": "confirm", "dismissed": "dismiss"}[status]
-    audit.record(session, actor, f"case.proposal.{action}", "case-proposal", proposal.id, before,
-                 {"status": status, "reason": reason, "case_id": case_id})
 
 
 def list_proposals(session: Session, actor: Actor, status: str | None = "proposed"

@@ -81,9 +81,10 @@ def confirm(work: Writer, proposal_id: str, body: Confirm) -> dict[str, Any]:
     """Open the Article 14 case; its clocks start at the stated awareness time. Returns the
     case with its clocks and the proposal."""
     from prodsec.workspace import article14, proposals
+    from prodsec.workspace import proposal_decisions as decisions
 
     aware = body.aware_at if body.aware_at.tzinfo else body.aware_at.replace(tzinfo=dt.UTC)
-    proposal = proposals.confirm(work.session, work.actor, proposal_id, aware,
+    proposal = decisions.confirm(work.session, work.actor, proposal_id, aware,
                                  title=body.title, member_state_code=body.member_state)
     assert proposal.case_id is not None
     case = article14.get_case(work.session, work.actor, proposal.case_id)
@@ -94,7 +95,8 @@ def confirm(work: Writer, proposal_id: str, body: Confirm) -> dict[str, Any]:
 @router.post("/case-proposals/{proposal_id}/dismiss")
 def dismiss(work: Writer, proposal_id: str, body: Dismiss) -> dict[str, Any]:
     """Close the proposal without a case, with the reason."""
+    from prodsec.workspace import proposal_decisions as decisions
     from prodsec.workspace import proposals
 
     return proposals.describe(
-        work.session, proposals.dismiss(work.session, work.actor, proposal_id, body.reason))
+        work.session, decisions.dismiss(work.session, work.actor, proposal_id, body.reason))
