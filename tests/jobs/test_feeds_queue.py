@@ -100,7 +100,7 @@ def test_kev_file_dropped_in_the_watched_folder_ends_in_a_running_case(
     pid = fd.release(pg, editor, "Router", FUTURE)
     (folder / "known_exploited_vulnerabilities.json").write_bytes(fd.KEV.read_bytes())
     with pg.transaction() as s:
-        jobs.enqueue(s, "feeds.watch")  # what the periodic job does every minute
+        jobs.enqueue(s, "prodsec.watch_feeds")  # what the periodic job does every minute
     jobs.run_worker(pg, wait=False)
     jobs.run_worker(pg, wait=False)  # the import the watch queued
     with pg.transaction() as s:
@@ -110,7 +110,7 @@ def test_kev_file_dropped_in_the_watched_folder_ends_in_a_running_case(
     assert report.findings == {"releases": 1, "queued": 1}
     jobs.run_worker(pg, wait=False)  # the rescan finds salt 3000 affected: exploited (KEV)
     assert {r["task_name"]: r["status"] for r in _jobs(pg)} == {
-        "feeds.watch": "succeeded", "kev.import": "succeeded",
+        "prodsec.watch_feeds": "succeeded", "kev.import": "succeeded",
         "findings.rescan_release": "succeeded"}
     with pg.transaction() as s:
         waiting = {p["vulnerability"]: p for p in proposals.list_proposals(s, editor)}
@@ -130,7 +130,7 @@ def test_kev_file_dropped_in_the_watched_folder_ends_in_a_running_case(
     # the same file again: skipped by content, no new job
     (folder / "again.json").write_bytes(fd.KEV.read_bytes())
     with pg.transaction() as s:
-        jobs.enqueue(s, "feeds.watch")
+        jobs.enqueue(s, "prodsec.watch_feeds")
     jobs.run_worker(pg, wait=False)
     assert [r["task_name"] for r in _jobs(pg)].count("kev.import") == 1
 

@@ -30,7 +30,7 @@ from prodsec.workspace.context import Actor, Conflict, ValidationFailed
 
 KINDS = {"kev": "CISA KEV catalogue (JSON)", "epss": "FIRST EPSS scores file (CSV)",
          "euvd": "ENISA EUVD export (JSON)"}
-#: Where the periodic ``feeds.watch`` job looks for new files, and as which organisation.
+#: Where the periodic ``prodsec.watch_feeds`` job looks for new files, and as which organisation.
 DIR_ENV, ORG_ENV = "PRODSEC_FEEDS_DIR", "PRODSEC_FEEDS_ORG"
 #: A feed file larger than this is refused before it is read (EPSS, the largest, is ~2 MB gzip).
 MAX_FILE_BYTES = 32 * 1024 * 1024

@@ -116,7 +116,7 @@ def queue_folder(db: Database, folder: Path, who: Actor) -> list[dict[str, Any]]
     return queued
 
 
-@jobs.task("feeds.watch", max_attempts=1, periodic="* * * * *",
+@jobs.task("prodsec.watch_feeds", max_attempts=1, periodic="* * * * *",
            queueing_lock=lambda a: "feeds-watch")
 def watch_folder(db: Database, timestamp: int | None = None) -> dict[str, Any]:
     """Every minute: queue the import of each new file in ``PRODSEC_FEEDS_DIR`` (for the
