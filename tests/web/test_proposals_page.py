@@ -1,4 +1,4 @@
-"""The proposed-cases page (``prodsec.web.proposals``): listed for the organisation, confirmed
+"""The proposed-cases page (``prodsec.web.pages.proposals``): listed for the organisation, confirmed
 with a stated awareness time into a case, dismissed with a reason; role and CSRF enforced."""
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from sqlalchemy import select
 from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.engine import Database
 from prodsec.db.models import User
-from prodsec.web import proposals as proposals_page
 from prodsec.workspace import feeds, proposals
 from prodsec.workspace import vulnerabilities as vulns
 from prodsec.workspace.users import actor_for
@@ -22,10 +21,7 @@ from tests.workspace import feed_data as fd
 
 
 def _client(db: Database, kb: KnowledgeBase) -> TestClient:
-    app = build_app(db, kb)
-    if not any(getattr(r, "path", "") == "/cases/proposed" for r in app.routes):
-        app.include_router(proposals_page.router)  # until the integrator wires it
-    return TestClient(app)
+    return TestClient(build_app(db, kb))
 
 
 def _seed(db: Database, tmp_path: Path) -> list[dict[str, Any]]:

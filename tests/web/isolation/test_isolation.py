@@ -52,6 +52,8 @@ FORMS: dict[str, dict[str, Any]] = {
     "/products/{pid}/csaf/{doc_id}/publish": {"data": {"status": "final", "summary": "stolen"}},
     "/jobs/{job_id}/retry": {},
     "/cases/{case_id}/submit": {"data": {"stage": "early-warning", "reference": "stolen"}},
+    "/cases/proposed/{proposal_id}/confirm": {"data": {"aware_at": "2026-11-27T08:00"}},
+    "/cases/proposed/{proposal_id}/dismiss": {"data": {"reason": "stolen"}},
     "/admin/users": {"data": {"email": "new@globex.example", "role": "viewer",
                               "password": "a long enough password"}},
     "/admin/tokens": {"data": {"user": "{email}", "name": "stolen"}},
@@ -69,7 +71,7 @@ READ_ONLY_FORMS = {"/logout", "/products/preview", "/account/password", "/passwo
 ADMIN_ONLY = ("/admin",)
 PARAMS = {"pid": "product_id", "sid": "status_id", "reg_id": "regulation_id", "uid": "user_id",
           "iid": "invitation_id", "answer": "answer", "doc_id": "doc_id", "case_id": "case_id",
-          "job_id": "job_id"}
+          "job_id": "job_id", "proposal_id": "proposal_id"}
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
 

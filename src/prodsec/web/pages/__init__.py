@@ -25,12 +25,14 @@ from prodsec.web.pages import (
     knowledge,
     portfolio,
     products,
+    proposals,
     vulnerabilities,
 )
 from prodsec.web.pages.common import PageError, WebState, install_error_pages
 
 #: The areas in the order their routes are matched (``/products/new`` before ``/products/{pid}``).
-AREAS = (account, knowledge, products, board, vulnerabilities, cases, portfolio, admin, jobs)
+AREAS = (account, knowledge, products, board, vulnerabilities, proposals, cases, portfolio, admin,
+         jobs)
 
 #: Every page and form, as plain routes (``include_router`` would wrap each area's router, and
 #: the isolation walk reads the routes one by one).

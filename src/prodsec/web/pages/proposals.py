@@ -4,7 +4,7 @@ the clocks) or dismiss it with a reason. The same service as the CLI's ``case pr
 the API's ``/api/v1/case-proposals``; the forms go through the pages' one write path (role,
 then CSRF token, then ``writes.write``).
 
-Mounted with ``app.include_router(prodsec.web.proposals.router)`` beside ``pages.router``.
+An area of ``prodsec.web.pages`` (listed in its ``AREAS``).
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from prodsec.web.pages import (
+from prodsec.web.pages.common import (
     EditorForm,
-    _form_write,
-    _redirect,
-    _render,
-    _state,
-    _status,
-    _who,
+    form_write,
+    redirect,
+    render,
+    signed_in,
+    status_of,
+    web_state,
 )
 from prodsec.workspace.context import Actor
 
@@ -32,7 +32,7 @@ router = APIRouter()
 @router.get("/cases/proposed", response_class=HTMLResponse)
 def proposed_page(request: Request) -> HTMLResponse:
     """Cases proposed by KEV/EUVD signals, waiting for a person's decision."""
-    actor, csrf = _who(request)
+    actor, csrf = signed_in(request)
     return _page(request, actor, csrf)
 
 
@@ -40,9 +40,9 @@ def _page(request: Request, actor: Actor, csrf: str, status: int = 200,
           error: dict[str, str] | None = None) -> HTMLResponse:
     from prodsec.workspace import proposals
 
-    with _state(request).database.transaction() as session:
+    with web_state(request).database.transaction() as session:
         rows = proposals.list_proposals(session, actor)
-    return _render(request, "cases_proposed.html.j2", {"proposals": rows, "error": error},
+    return render(request, "cases_proposed.html.j2", {"proposals": rows, "error": error},
                    status, actor=actor, csrf=csrf)
 
 
@@ -63,9 +63,9 @@ async def confirm(request: Request, proposal_id: str, sent: EditorForm) -> Respo
     def work(session: Any) -> Any:
         return decisions.confirm(session, sent.actor, proposal_id, _aware_at(raw))
 
-    return await _form_write(
-        request, sent, work, lambda p: _redirect(f"/cases#case-{p.case_id}"),
-        lambda exc: _page(request, sent.actor, sent.csrf, _status(exc),
+    return await form_write(
+        request, sent, work, lambda p: redirect(f"/cases#case-{p.case_id}"),
+        lambda exc: _page(request, sent.actor, sent.csrf, status_of(exc),
                           {"id": proposal_id, "text": str(exc)}))
 
 
@@ -75,8 +75,8 @@ async def dismiss(request: Request, proposal_id: str, sent: EditorForm) -> Respo
     from prodsec.workspace import proposal_decisions as decisions
 
     reason = str(sent.form.get("reason") or "")[:10000]
-    return await _form_write(
+    return await form_write(
         request, sent, lambda session: decisions.dismiss(session, sent.actor, proposal_id, reason),
-        lambda _p: _redirect("/cases/proposed"),
-        lambda exc: _page(request, sent.actor, sent.csrf, _status(exc),
+        lambda _p: redirect("/cases/proposed"),
+        lambda exc: _page(request, sent.actor, sent.csrf, status_of(exc),
                           {"id": proposal_id, "text": str(exc)}))
