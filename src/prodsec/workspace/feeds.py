@@ -164,10 +164,10 @@ def _euvd(session: Session, actor: Actor, data: bytes, source: str) -> Outcome:
     from prodsec.workspace.vulnerabilities import _bulk
 
     records = euvd.parse(data, source)
-    stored = {row.euvd_id: row for row in session.scalars(select(EuvdEntry).where(
-        EuvdEntry.org_id == actor.org_id, EuvdEntry.euvd_id.in_([r.euvd_id for r in records])))
-    } if len(records) <= 5000 else {row.euvd_id: row for row in session.scalars(
-        select(EuvdEntry).where(EuvdEntry.org_id == actor.org_id))}
+    ids = [r.euvd_id for r in records]
+    stored = {row.euvd_id: row for start in range(0, len(ids), 1000)
+              for row in session.scalars(select(EuvdEntry).where(
+                  EuvdEntry.org_id == actor.org_id, EuvdEntry.euvd_id.in_(ids[start:start + 1000])))}
     rows, changed, flagged = [], [], set()
     for record in records:
         old = stored.get(record.euvd_id)
