@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from prodsec.core.triage import priority_key
 from prodsec.db.models import EpssScore, EuvdEntry, KevEntry
 from prodsec.workspace.context import Actor
 
@@ -87,7 +88,8 @@ def _cves(row: dict[str, Any]) -> list[str]:
 def annotate(session: Session, actor: Actor, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Add ``exploited`` ({source, date} or None), ``epss`` and ``epss_percentile`` (the highest
     among the finding's CVE ids), EUVD ids to ``aliases``, and ``priority``: the finding's
-    place (1 = first) in the order exploited > EPSS > CVSS. Rows keep their order."""
+    place (1 = first) in triage's order (``core.triage.priority_key``: exploited > EPSS >
+    CVSS). Rows keep their order."""
     names = {c for row in rows for c in _cves(row)}
     signals, scores, euvd = (exploited(session, actor, names), epss(session, actor, names),
                              euvd_ids(session, actor, names))
@@ -104,12 +106,6 @@ def annotate(session: Session, actor: Actor, rows: list[dict[str, Any]]) -> list
     for rank, row in enumerate(sorted(rows, key=priority_key), start=1):
         row["priority"] = rank
     return rows
-
-
-def priority_key(row: dict[str, Any]) -> tuple[int, float, float]:
-    """Sort key (ascending = most urgent first): exploited, then EPSS, then CVSS base score."""
-    cvss = (row.get("cvss") or {}).get("base_score")
-    return (0 if row.get("exploited") else 1, -(row.get("epss") or 0.0), -(cvss or 0.0))
 
 
 def by_priority(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
