@@ -57,6 +57,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/products/{product_id}/csaf/{doc_id}/publish"): {"json": {
         "status": "final", "summary": "stolen"}},
     ("get", "/api/v1/compare"): {"params": {"product": ["{product_id}", "{product_id}"]}},
+    ("post", "/api/v1/products/{product_id}/vex/bulk"): {"json": {
+        "vulnerabilities": ["PYSEC-2018-28"], "state": "not_affected",
+        "justification": "code_not_reachable"}},
     ("post", "/api/v1/feeds"): {"params": {"filename": "e.csv"}, "content": (
         b"#model_version:v2025.03.14,score_date:2025-09-03T00:00:00Z\ncve,epss,percentile\n"
         b"CVE-2018-18074,0.5,0.9\n")},
