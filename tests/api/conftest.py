@@ -196,6 +196,11 @@ def seed_vulnerabilities(world: World, database: Database, tmp_path: Path) -> No
        params={"part": "seedpart"})
     ok("POST", f"/api/v1/products/{pid}/vex", json={
         "vulnerability": "PYSEC-2018-28", "state": "exploitable", "responses": ["update"]})
+    from tests.workspace.feed_data import euvd_exploited
+
+    world.ids["proposal_id"] = ok("POST", "/api/v1/feeds", params={"filename": "euvd.json"},
+                                  content=euvd_exploited("CVE-2018-18074"))["proposals"][0][
+                                      "proposal_id"]
     world.ids["release"] = "1.0"
     world.ids["part"] = "seedpart"  # the SBOM above is the release's one part (a name no
     # answer contains by chance: the isolation test masks ids in answers by their names)

@@ -64,6 +64,15 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/products/{product_id}/csaf/{doc_id}/publish"): {"json": {
         "status": "final", "summary": "stolen"}},
     ("get", "/api/v1/compare"): {"params": {"product": ["{product_id}", "{product_id}"]}},
+    ("post", "/api/v1/products/{product_id}/vex/bulk"): {"json": {
+        "vulnerabilities": ["PYSEC-2018-28"], "state": "not_affected",
+        "justification": "code_not_reachable"}},
+    ("post", "/api/v1/feeds"): {"params": {"filename": "e.csv"}, "content": (
+        b"#model_version:v2025.03.14,score_date:2025-09-03T00:00:00Z\ncve,epss,percentile\n"
+        b"CVE-2018-18074,0.5,0.9\n")},
+    ("post", "/api/v1/case-proposals/{proposal_id}/confirm"): {"json": {
+        "aware_at": "2026-11-27T08:00:00Z"}},
+    ("post", "/api/v1/case-proposals/{proposal_id}/dismiss"): {"json": {"reason": "not ours"}},
 }
 # Operations that change nothing an organisation owns: they may answer a viewer (a user's own
 # password is the user's, whatever the role).

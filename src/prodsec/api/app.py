@@ -23,6 +23,7 @@ from prodsec.api.routes import (
     csaf_ingest,
     documents,
     evidence,
+    feeds,
     gaps,
     health,
     jobs,
@@ -45,7 +46,7 @@ API_PREFIX = "/api/v1"
 DOCS_URL = "/api/docs"
 RESOURCES = (auth, products, releases, assessments, statuses, evidence, controls, gaps, audit,
              users, knowledge, check, documents, vulnerabilities, sbom_parts, sbom_check, compare,
-             jobs, csaf_ingest)
+             jobs, csaf_ingest, feeds)
 ERRORS = {code: {"model": Problem, "content": {"application/problem+json": {}}}
           for code in (401, 403, 404, 422)}
 

@@ -93,6 +93,7 @@ UPLOADS = (
     _rule("POST", f"/api/v1/products/{_ID}/vex/import", "max_document_bytes"),
     _rule("POST", "/api/v1/csaf/ingest", "max_document_bytes"),
     _rule("POST", "/api/v1/(organisations/)?import", "max_document_bytes"),
+    _rule("POST", "/api/v1/feeds", "max_document_bytes"),  # KEV/EUVD JSON, EPSS CSV or gzip
     # web forms with a file field
     _rule("POST", "/products/import", "max_profile_bytes", multipart=True),
     _rule("POST", f"/products/{_ID}/statuses/{_ID}/evidence", "max_upload_bytes", multipart=True),

@@ -77,6 +77,7 @@ def _register_command_groups() -> None:
     """Command groups live in their own modules; each adds its commands to ``app``."""
     from prodsec.cli import (
         documents,
+        feeds,
         jobs,
         knowledge,
         ops,
@@ -90,6 +91,7 @@ def _register_command_groups() -> None:
     for group in (workspace, ops, server, documents, vuln, knowledge, jobs):
         group.register(app)
     vuln_workspace.register(app, vuln.sbom_app, vuln.csaf_app)
+    feeds.register(app, vuln_workspace.case_app)
     sbom_parts.register(vuln.sbom_app)
 
 

@@ -254,19 +254,29 @@ def _queue_import(source: Path, kev: Path | None, org: str, db: str | None,
 
 
 def findings(product: str, release: Annotated[str | None, typer.Argument()] = None,
+             sort: Annotated[str, typer.Option(
+                 "--sort", help="release (by release, component, vulnerability) or priority "
+                 "(exploited, then EPSS, then CVSS).")] = "release",
              org: OrgOpt = "default", db: DbOpt = None, fmt: FormatOpt = Format.table) -> None:
-    """A product's findings (one release or all) with known-exploited flag and VEX state."""
+    """A product's findings (one release or all) with exploitation signals and VEX state."""
+    from prodsec.workspace.signals import by_priority
     from prodsec.workspace.vulnerabilities import list_findings
 
+    if sort not in ("release", "priority"):
+        raise Invalid(f"--sort {sort!r}: expected release or priority")
     with workspace(db, org) as (_, session, actor):
         rows = list_findings(session, actor, product, release)
+    rows = by_priority(rows) if sort == "priority" else rows
     if fmt is Format.json:
         _json({"findings": rows})
         return
-    _table(f"{len(rows)} findings", ["release", "component", "vulnerability", "aliases",
-                                     "severity", "fixed", "KEV", "state"],
-           [[f["release"], f["component"], f["vulnerability"], ", ".join(f["aliases"]),
-             _severity_cell(f), ", ".join(f["fixed"]), "yes" if f["known_exploited"] else "",
+    _table(f"{len(rows)} findings", ["#", "release", "component", "vulnerability", "aliases",
+                                     "severity", "EPSS", "fixed", "exploited", "state"],
+           [[f["priority"], f["release"], f["component"], f["vulnerability"],
+             ", ".join(f["aliases"]), _severity_cell(f),
+             "" if f["epss"] is None else f"{f['epss']:.3f}", ", ".join(f["fixed"]),
+             f"{f['exploited']['source'].upper()} {f['exploited']['date'] or ''}".strip()
+             if f["exploited"] else "",
              f["state"] + (f" ({len(f['vex_conflicts'])} supplier conflict)"
                            if f["vex_conflicts"] else "")]
             for f in rows])

@@ -739,3 +739,85 @@ class JobReport(Base):
     note: Mapped[str] = mapped_column(String(500), default="")
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FeedImport(Base):
+    """One imported feed file (CISA KEV, FIRST EPSS, ENISA EUVD): what changed, from which file.
+    The unique content hash refuses a file imported before, even by two imports at once."""
+
+    __tablename__ = "feed_imports"
+    __table_args__ = (UniqueConstraint("org_id", "sha256", name="uq_feed_imports_org_sha256"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                        index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # kev | epss | euvd
+    filename: Mapped[str] = mapped_column(String(300))
+    sha256: Mapped[str] = mapped_column(String(64))
+    feed_date: Mapped[str | None] = mapped_column(String(64))  # the file's own date/version
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    #: imported, or refused (a watched folder's file that could not be imported: not retried)
+    status: Mapped[str] = mapped_column(String(16), default="imported")
+    error: Mapped[str] = mapped_column(Text, default="")
+    imported_by: Mapped[str] = mapped_column(String(320))
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EpssScore(Base):
+    """FIRST EPSS: the probability that a CVE is exploited in the next 30 days, as of a date."""
+
+    __tablename__ = "epss_scores"
+    __table_args__ = (UniqueConstraint("org_id", "cve", name="uq_epss_scores_org_cve"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    cve: Mapped[str] = mapped_column(String(64))
+    epss: Mapped[float] = mapped_column(Float)
+    percentile: Mapped[float] = mapped_column(Float)
+    score_date: Mapped[str | None] = mapped_column(String(64))
+
+
+class EuvdEntry(Base):
+    """An ENISA EUVD record: its EUVD id is an alias of the CVE it names; ``exploited_since``
+    is EUVD's exploited flag (set on the records of its exploited-vulnerabilities list)."""
+
+    __tablename__ = "euvd_entries"
+    __table_args__ = (UniqueConstraint("org_id", "euvd_id", name="uq_euvd_entries_org_id"),
+                      Index("ix_euvd_entries_cve", "org_id", "cve"))
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    euvd_id: Mapped[str] = mapped_column(String(64))
+    cve: Mapped[str | None] = mapped_column(String(64))
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    exploited_since: Mapped[str | None] = mapped_column(String(32))  # ISO date-time (UTC)
+    base_score: Mapped[float | None] = mapped_column(Float)
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+
+class CaseProposal(Base):
+    """An Article 14 case the exploitation signals propose for a product: one per product and
+    vulnerability, ever (the unique constraint makes concurrent imports propose it once). A
+    person confirms it (with the awareness time they state, which starts the clocks) or
+    dismisses it with a reason."""
+
+    __tablename__ = "case_proposals"
+    __table_args__ = (UniqueConstraint("product_id", "vulnerability",
+                                       name="uq_case_proposals_product_vuln"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                        index=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"),
+                                            index=True)
+    vulnerability: Mapped[str] = mapped_column(String(128))  # the CVE
+    releases: Mapped[list[str]] = mapped_column(JSON, default=list)  # labels when proposed
+    signal: Mapped[str] = mapped_column(String(16))  # kev | euvd
+    signal_date: Mapped[str | None] = mapped_column(String(32))
+    proposed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="proposed")  # confirmed | dismissed
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    case_id: Mapped[str | None] = mapped_column(
+        ForeignKey("article14_cases.id", ondelete="SET NULL"))

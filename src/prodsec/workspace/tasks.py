@@ -1,4 +1,5 @@
-"""The workspace's jobs: advisory and KEV imports and incremental rescans.
+"""The workspace's jobs: advisory and feed (KEV, EPSS, EUVD) imports, the watched feed folder,
+and incremental rescans (which propose Article 14 cases for known-exploited findings).
 
 Each task opens its own transaction and writes its whole result in it, so a worker killed
 mid-job leaves nothing half-done and the job's next attempt starts clean. Rescans take the
@@ -50,14 +51,85 @@ def import_advisories(db: Database, actor: dict[str, Any], org_id: str, path: st
     return report.to_dict() | ({"kev_new": kev_new} if kev else {})
 
 
-@jobs.task("kev.import", max_attempts=3, lock=lambda a: f"advisories:{a['org_id']}")
-def import_kev(db: Database, actor: dict[str, Any], org_id: str, path: str) -> dict[str, int]:
-    """Import a CISA KEV catalogue (known-exploited flags are read at query time: no rescan)."""
+def import_file(db: Database, who: Actor, path: str, kind: str | None = None,
+                watched: bool = False) -> dict[str, Any]:
+    """Import one feed file in one transaction. A watched folder's file that is refused is
+    remembered with the reason (in a transaction of its own), so it is not tried again."""
+    import hashlib
+
+    from prodsec.errors import InputError
     from prodsec.formats._io import read_bytes
-    from prodsec.workspace.vulnerabilities import import_kev as run
+    from prodsec.workspace import feeds
+
+    data = read_bytes(Path(path), feeds.MAX_FILE_BYTES)
+    try:
+        with db.transaction() as session:
+            return feeds.import_feed(session, who, data, path, kind)
+    except InputError as exc:
+        if watched:
+            with db.transaction() as session:
+                feeds.refuse(session, who, Path(path), hashlib.sha256(data).hexdigest(), kind,
+                             str(exc))
+        raise
+
+
+def _feed_task(kind: str) -> Any:
+    def run(db: Database, actor: dict[str, Any], org_id: str, path: str,
+            sha256: str | None = None, watched: bool = False) -> dict[str, Any]:
+        return import_file(db, as_actor(actor), path, kind, watched)
+
+    run.__doc__ = f"Import a {kind} feed file (incremental; proposals for new exploitation)."
+    return run
+
+
+def _feed_job(kind: str) -> Any:
+    """Register ``<kind>.import``: one import of a kind at a time per organisation (a file's
+    scores are compared with the stored ones), one waiting job per file."""
+    return jobs.task(f"{kind}.import", max_attempts=3,
+                     lock=lambda a: f"feeds:{a['org_id']}:{kind}",
+                     queueing_lock=lambda a: f"feed:{a['org_id']}:{a.get('sha256') or a['path']}",
+                     )(_feed_task(kind))
+
+
+import_kev, import_epss, import_euvd = (_feed_job(k) for k in ("kev", "epss", "euvd"))
+
+
+def queue_folder(db: Database, folder: Path, who: Actor) -> list[dict[str, Any]]:
+    """Queue one import job per new file of the folder, by the kind its content shows; a file
+    of no known kind is refused (and remembered) here. On SQLite the jobs run at the commit."""
+    from prodsec.errors import FormatError
+    from prodsec.formats._io import read_bytes
+    from prodsec.workspace import feeds
+
+    queued: list[dict[str, Any]] = []
+    with db.transaction() as session:
+        for path, digest in feeds.pending_files(session, who, folder):
+            try:
+                kind = feeds.detect(read_bytes(path, feeds.MAX_FILE_BYTES), str(path))
+            except FormatError as exc:
+                feeds.refuse(session, who, path, digest, None, str(exc))
+                queued.append({"file": path.name, "kind": None, "refused": str(exc)})
+                continue
+            job = jobs.enqueue(session, f"{kind}.import", actor=who, path=str(path),
+                               sha256=digest, watched=True)
+            queued.append({"file": path.name, "kind": kind, "job": job})
+    return queued
+
+
+@jobs.task("prodsec.watch_feeds", max_attempts=1, periodic="* * * * *",
+           queueing_lock=lambda a: "feeds-watch")
+def watch_folder(db: Database, timestamp: int | None = None) -> dict[str, Any]:
+    """Every minute: queue the import of each new file in ``PRODSEC_FEEDS_DIR`` (for the
+    organisation ``PRODSEC_FEEDS_ORG``); each file once, by its content hash."""
+    import os
+
+    from prodsec.workspace import feeds
 
     with db.transaction() as session:
-        return {"new": run(session, as_actor(actor), read_bytes(Path(path)), path)}
+        who = feeds.watch_actor(session)
+    if who is None:
+        return {"skipped": f"{feeds.DIR_ENV} is not set"}
+    return {"files": queue_folder(db, Path(os.environ[feeds.DIR_ENV]), who)}
 
 
 @jobs.task("findings.rescan_release", max_attempts=5,
@@ -70,7 +142,7 @@ def rescan_release(db: Database, actor: dict[str, Any], org_id: str,
     from prodsec.workspace.vulnerabilities import recompute_findings
 
     jobs.report_progress(0, 1, f"rescanning release {release_id}")
-    with db.transaction() as session:
+    with db.transaction() as session:  # recomputing also proposes cases (``proposals``)
         counts = recompute_findings(session, as_actor(actor), [release_id])
     jobs.report_progress(1, 1, f"added {counts['added']}, removed {counts['removed']}, "
                          f"kept {counts['kept']}")

@@ -621,11 +621,17 @@ def queue_rescans(session: Session, actor: Actor, release_ids: Iterable[str]) ->
 
 
 def recompute_findings(session: Session, actor: Actor, release_ids: Iterable[str]) -> dict[str, int]:
-    """Bring the findings of these releases in line with their SBOMs and the advisories."""
+    """Bring the findings of these releases in line with their SBOMs and the advisories; a
+    known-exploited finding in a supported release then proposes an Article 14 case
+    (``proposals``: once per product and vulnerability, whichever path found it)."""
+    from prodsec.workspace.proposals import propose
+
+    ids = list(release_ids)
     totals = {"added": 0, "removed": 0, "kept": 0}
-    for release_id in release_ids:
+    for release_id in ids:
         for key, value in _recompute_release(session, actor, release_id).items():
             totals[key] += value
+    totals["proposed"] = len(propose(session, actor, release_ids=ids)) if ids else 0
     return totals
 
 
@@ -692,7 +698,9 @@ def _advisories_for(session: Session, actor: Actor, keys: set[tuple[str, str]]) 
 
 def list_findings(session: Session, actor: Actor, product_ref: str,
                   release_label: str | None = None) -> list[dict[str, Any]]:
-    """A product's findings (one release, or every release), with KEV flag and VEX state."""
+    """A product's findings (one release, or every release), with VEX state and the
+    exploitation signals (``signals.annotate``: exploited, EPSS, priority)."""
+    from prodsec.workspace import signals
     from prodsec.workspace import vex_statements as vex
 
     product = get_product(session, actor, product_ref)
@@ -718,7 +726,7 @@ def list_findings(session: Session, actor: Actor, product_ref: str,
         view["vex_conflicts"] = vex.conflicts(statements, release.id, names,
                                               component.purl or "", decision)
         rows.append(view)
-    return rows
+    return signals.annotate(session, actor, rows)
 
 
 def alias_scores(session: Session, actor: Actor, advisories: Iterable[AdvisoryRecord]

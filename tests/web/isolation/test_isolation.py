@@ -70,6 +70,8 @@ FORMS: dict[str, dict[str, Any]] = {
                             "member_state": "DE"}},
     "/cases/{case_id}/measure": {"data": {}},
     "/cases/{case_id}/close": {"data": {"vex_reference": "stolen"}},
+    "/cases/proposed/{proposal_id}/confirm": {"data": {"aware_at": "2026-11-27T08:00"}},
+    "/cases/proposed/{proposal_id}/dismiss": {"data": {"reason": "stolen"}},
     "/admin/users": {"data": {"email": "new@globex.example", "role": "viewer",
                               "password": "a long enough password"}},
     "/admin/tokens": {"data": {"user": "{email}", "name": "stolen"}},
@@ -88,7 +90,7 @@ ADMIN_ONLY = ("/admin",)
 PARAMS = {"pid": "product_id", "sid": "status_id", "reg_id": "regulation_id", "uid": "user_id",
           "iid": "invitation_id", "answer": "answer", "doc_id": "doc_id", "case_id": "case_id",
           "job_id": "job_id", "eid": "evidence_id", "record_id": "document_id",
-          "rid": "release_id"}
+          "rid": "release_id", "proposal_id": "proposal_id"}
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
 

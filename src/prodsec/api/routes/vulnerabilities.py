@@ -111,11 +111,16 @@ async def import_sbom(actor: EditorActor, state: StateDep, request: Request, pro
 
 
 @router.get("/products/{product_id}/findings")
-def findings(work: UnitDep, product_id: str, release: str | None = None) -> list[dict[str, Any]]:
-    """Components × advisories of a product's releases, with KEV flag and VEX state."""
+def findings(work: UnitDep, product_id: str, release: str | None = None,
+             sort: Literal["release", "priority"] = "release") -> list[dict[str, Any]]:
+    """Components × advisories of a product's releases, with VEX state and the exploitation
+    signals: ``exploited`` (KEV or EUVD, with its date), ``epss``, and ``priority`` (1 = most
+    urgent: exploited, then EPSS, then CVSS); ``sort=priority`` lists them in that order."""
+    from prodsec.workspace.signals import by_priority
     from prodsec.workspace.vulnerabilities import list_findings
 
-    return list_findings(work.session, work.actor, product_id, release)
+    rows = list_findings(work.session, work.actor, product_id, release)
+    return by_priority(rows) if sort == "priority" else rows
 
 
 @router.get("/products/{product_id}/triage")
