@@ -57,6 +57,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/products/{product_id}/csaf/{doc_id}/publish"): {"json": {
         "status": "final", "summary": "stolen"}},
     ("get", "/api/v1/compare"): {"params": {"product": ["{product_id}", "{product_id}"]}},
+    ("post", "/api/v1/notifications/subscriptions"): {"json": {
+        "channel": "email", "address": "mallory@globex.example", "kinds": ["support.ending"]}},
 }
 # Operations that change nothing an organisation owns: they may answer a viewer (a user's own
 # password is the user's, whatever the role).
@@ -66,7 +68,7 @@ READ_ONLY_POSTS = {"/api/v1/auth/login", "/api/v1/auth/logout", "/api/v1/check",
                    "/api/v1/auth/invitations/{invitation_id}/accept",
                    "/api/v1/auth/invitations/{invitation_id}/decline"}
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
-ADMIN_ONLY = ("/api/v1/users", "/api/v1/tokens", "/api/v1/invitations")
+ADMIN_ONLY = ("/api/v1/users", "/api/v1/tokens", "/api/v1/invitations", "/api/v1/notifications")
 
 
 def operations(world: World) -> list[tuple[str, str, dict[str, Any]]]:

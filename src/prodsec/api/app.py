@@ -26,6 +26,7 @@ from prodsec.api.routes import (
     health,
     jobs,
     knowledge,
+    notifications,
     products,
     releases,
     sbom_parts,
@@ -42,7 +43,8 @@ from prodsec.workspace.throttle import LoginLimiter
 API_PREFIX = "/api/v1"
 DOCS_URL = "/api/docs"
 RESOURCES = (auth, products, releases, assessments, statuses, evidence, controls, gaps, audit,
-             users, knowledge, check, documents, vulnerabilities, sbom_parts, compare, jobs)
+             users, knowledge, check, documents, vulnerabilities, sbom_parts, compare, jobs,
+             notifications)
 ERRORS = {code: {"model": Problem, "content": {"application/problem+json": {}}}
           for code in (401, 403, 404, 422)}
 

@@ -78,6 +78,7 @@ def _register_command_groups() -> None:
         documents,
         jobs,
         knowledge,
+        notifications,
         ops,
         sbom_parts,
         server,
@@ -86,7 +87,7 @@ def _register_command_groups() -> None:
         workspace,
     )
 
-    for group in (workspace, ops, server, documents, vuln, knowledge, jobs):
+    for group in (workspace, ops, server, documents, vuln, knowledge, jobs, notifications):
         group.register(app)
     vuln_workspace.register(app, vuln.sbom_app, vuln.csaf_app)
     sbom_parts.register(vuln.sbom_app)
