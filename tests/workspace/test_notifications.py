@@ -245,3 +245,18 @@ def test_removing_a_subscription_drops_its_deliveries(database: Database, admin:
     assert _count(database, NotificationDelivery) == 0
     with database.transaction() as s:  # a product change is unaffected by any of this
         products.add_product(s, admin, kb, ROUTER)
+
+
+def test_a_worker_delivers_as_a_job(database: Database, admin: Actor, private_ok: None) -> None:
+    """The same delivery through procrastinate: the task is registered and runs on a worker."""
+    if database.is_sqlite:
+        pytest.skip("a worker needs PostgreSQL")
+    from prodsec import jobs
+
+    with webhook_receiver(Receiver(SECRET)) as hook:
+        _subscribe(database, admin, "webhook", hook.url)
+        event_id = _emit(database, admin, "CVE-2026-6000")
+        with database.transaction() as s:
+            assert jobs.enqueue(s, "notifications.deliver") is not None
+        jobs.run_worker(database, wait=False)
+    assert [(r["event_id"], r["signed"]) for r in hook.received] == [(event_id, True)]
