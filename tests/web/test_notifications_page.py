@@ -1,6 +1,5 @@
 """/notifications: admins add and remove subscriptions with the CSRF token; others get 403;
-an unsafe webhook URL is shown back with the reason. The router is included here until
-``prodsec.web.mount`` includes it (pages.py is being split)."""
+an unsafe webhook URL is shown back with the reason."""
 
 from __future__ import annotations
 
@@ -11,16 +10,12 @@ from fastapi.testclient import TestClient
 
 from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.engine import Database
-from prodsec.web import notifications
 from tests.web.conftest import build_app, csrf_of, sign_in
 
 
 @pytest.fixture
 def client(web_db: Database, kb: KnowledgeBase) -> Any:
-    app = build_app(web_db, kb)
-    if not any(getattr(r, "path", "") == "/notifications" for r in app.routes):
-        app.include_router(notifications.router)
-    return TestClient(app)
+    return TestClient(build_app(web_db, kb))
 
 
 def test_admin_adds_and_removes_a_subscription(client: Any) -> None:

@@ -23,6 +23,7 @@ from prodsec.web.pages import (
     cases,
     jobs,
     knowledge,
+    notifications,
     portfolio,
     products,
     vulnerabilities,
@@ -30,7 +31,8 @@ from prodsec.web.pages import (
 from prodsec.web.pages.common import PageError, WebState, install_error_pages
 
 #: The areas in the order their routes are matched (``/products/new`` before ``/products/{pid}``).
-AREAS = (account, knowledge, products, board, vulnerabilities, cases, portfolio, admin, jobs)
+AREAS = (account, knowledge, products, board, vulnerabilities, cases, portfolio, admin, jobs,
+         notifications)
 
 #: Every page and form, as plain routes (``include_router`` would wrap each area's router, and
 #: the isolation walk reads the routes one by one).

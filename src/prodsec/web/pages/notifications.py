@@ -1,9 +1,6 @@
 """The notifications page: an admin's subscriptions (webhook or e-mail, kinds, thresholds), the
 form to add one, removal, and the latest delivery attempts — the same services as
-``prodsec notifications`` and ``/api/v1/notifications``.
-
-Its own router (``router``), for ``prodsec.web.mount`` to include next to the pages'.
-"""
+``prodsec notifications`` and ``/api/v1/notifications``."""
 
 from __future__ import annotations
 
@@ -12,27 +9,35 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from prodsec.web.pages import AdminForm, _form_write, _permit, _redirect, _render, _state, _who
+from prodsec.web.pages.common import (
+    AdminForm,
+    form_write,
+    permit,
+    redirect,
+    render,
+    signed_in,
+    web_state,
+)
 from prodsec.workspace import notifications
 from prodsec.workspace.outbox import KINDS
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 
 def _page(request: Request, actor: Any, csrf: str, form: dict[str, Any] | None = None,
           error: str = "", added: dict[str, Any] | None = None, status: int = 200) -> HTMLResponse:
-    _permit(actor, "admin")
-    with _state(request).database.transaction() as session:
+    permit(actor, "admin")
+    with web_state(request).database.transaction() as session:
         subscriptions = notifications.list_subscriptions(session, actor)
         log = notifications.delivery_log(session, actor, limit=50)
-    return _render(request, "notifications.html.j2", {
+    return render(request, "notifications.html.j2", {
         "subscriptions": subscriptions, "log": log, "kinds": KINDS, "form": form or {},
         "error": error, "added": added}, status=status, actor=actor, csrf=csrf)
 
 
 @router.get("/notifications", response_class=HTMLResponse)
 def notifications_page(request: Request) -> HTMLResponse:
-    actor, csrf = _who(request)
+    actor, csrf = signed_in(request)
     return _page(request, actor, csrf)
 
 
@@ -65,12 +70,12 @@ async def add(request: Request, sent: AdminForm) -> Response:
         return _page(request, sent.actor, sent.csrf, values | {"kinds": kinds}, str(exc),
                      status=422)
 
-    return await _form_write(request, sent, work, done, refused)
+    return await form_write(request, sent, work, done, refused)
 
 
 @router.post("/notifications/{subscription_id}/remove", response_class=HTMLResponse)
 async def remove(request: Request, subscription_id: str, sent: AdminForm) -> Response:
-    return await _form_write(
+    return await form_write(
         request, sent, lambda s: notifications.remove_subscription(s, sent.actor, subscription_id),
-        lambda _r: _redirect("/notifications"),
+        lambda _r: redirect("/notifications"),
         lambda exc: _page(request, sent.actor, sent.csrf, error=str(exc), status=422))
