@@ -57,6 +57,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/products/{product_id}/csaf/{doc_id}/publish"): {"json": {
         "status": "final", "summary": "stolen"}},
     ("get", "/api/v1/compare"): {"params": {"product": ["{product_id}", "{product_id}"]}},
+    ("post", "/api/v1/products/{product_id}/vex/bulk"): {"json": {
+        "vulnerabilities": ["PYSEC-2018-28"], "state": "in_triage"}},
     ("post", "/api/v1/notifications/subscriptions"): {"json": {
         "channel": "email", "address": "mallory@globex.example", "kinds": ["support.ending"]}},
 }
