@@ -155,6 +155,9 @@ def seed(world: World) -> None:
         "email": "invited@acme.example", "role": "viewer", "password": PASSWORD})["id"]
     world.ids["case_id"] = ok("POST", f"/api/v1/products/{product['id']}/cases", json={
         "kind": "incident", "title": "outage", "aware_at": "2026-11-27T08:00:00Z"})["id"]
+    world.ids["subscription_id"] = ok("POST", "/api/v1/notifications/subscriptions",
+                                      role="admin", json={
+        "channel": "email", "address": "psirt@acme.example", "kinds": ["support.ending"]})["id"]
     world.ids["requirement_id"] = "uk-psti:schedule-1:1"
     world.ids["regulation_id"] = "eu-cra"
     generated = world.call("POST", f"/api/v1/products/{product['id']}/documents", role="editor",

@@ -31,8 +31,6 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("patch", "/api/v1/controls/{control_id}"): {"json": {"owner": "mallory"}},
     ("post", "/api/v1/controls/{control_id}/evidence"): {"json": {"evidence_id": "{evidence_id}"}},
     ("patch", "/api/v1/evidence/{evidence_id}"): {"json": {"expires_on": "2020-01-01"}},
-    ("post", "/api/v1/products/{product_id}/vex/bulk"): {"json": {
-        "vulnerabilities": ["PYSEC-2018-28"], "state": "in_triage"}},
     ("patch", "/api/v1/organisation/profile"): {"json": {"legal_name": "Stolen"}},
     ("patch", "/api/v1/products/{product_id}/documentation"): {"json": {"type_designation": "X"}},
     ("post", "/api/v1/users"): {"json": {"email": "new@globex.example", "role": "viewer",
@@ -73,6 +71,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/case-proposals/{proposal_id}/confirm"): {"json": {
         "aware_at": "2026-11-27T08:00:00Z"}},
     ("post", "/api/v1/case-proposals/{proposal_id}/dismiss"): {"json": {"reason": "not ours"}},
+    ("post", "/api/v1/notifications/subscriptions"): {"json": {
+        "channel": "email", "address": "mallory@globex.example", "kinds": ["support.ending"]}},
 }
 # Operations that change nothing an organisation owns: they may answer a viewer (a user's own
 # password is the user's, whatever the role).
@@ -84,7 +84,7 @@ READ_ONLY_POSTS = {"/api/v1/auth/login", "/api/v1/auth/logout", "/api/v1/check",
                    "/api/v1/auth/invitations/{invitation_id}/accept",
                    "/api/v1/auth/invitations/{invitation_id}/decline"}
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
-ADMIN_ONLY = ("/api/v1/users", "/api/v1/tokens", "/api/v1/invitations")
+ADMIN_ONLY = ("/api/v1/users", "/api/v1/tokens", "/api/v1/invitations", "/api/v1/notifications")
 
 
 def operations(world: World) -> list[tuple[str, str, dict[str, Any]]]:

@@ -28,6 +28,7 @@ from prodsec.api.routes import (
     health,
     jobs,
     knowledge,
+    notifications,
     products,
     releases,
     sbom_check,
@@ -46,7 +47,7 @@ API_PREFIX = "/api/v1"
 DOCS_URL = "/api/docs"
 RESOURCES = (auth, products, releases, assessments, statuses, evidence, controls, gaps, audit,
              users, knowledge, check, documents, vulnerabilities, sbom_parts, sbom_check, compare,
-             jobs, csaf_ingest, feeds)
+             jobs, csaf_ingest, feeds, notifications)
 ERRORS = {code: {"model": Problem, "content": {"application/problem+json": {}}}
           for code in (401, 403, 404, 422)}
 

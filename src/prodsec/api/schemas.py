@@ -113,6 +113,7 @@ class Release(BaseModel):
     placed_on_market: dt.date | None
     support_end: dt.date | None
     support_rationale: str
+    expected_use_months: int | None = None
     version: int
 
 
@@ -139,6 +140,8 @@ class ReleaseIn(Model):
     placed_on_market: dt.date | None = None
     support_end: dt.date | None = None
     support_rationale: Text = ""
+    #: CRA Art. 13(8): needed (with the rationale) when the support period is under five years
+    expected_use_months: Annotated[int, Field(ge=1, le=1200)] | None = None
 
 
 class ReleasePatch(Model):
@@ -146,6 +149,7 @@ class ReleasePatch(Model):
     placed_on_market: dt.date | None = None
     support_end: dt.date | None = None
     support_rationale: Text | None = None
+    expected_use_months: Annotated[int, Field(ge=1, le=1200)] | None = None
 
 
 # ---- assessments and statuses -------------------------------------------------------------
@@ -650,3 +654,73 @@ class JobList(BaseModel):
     queue: str
     jobs: list[Job]
     next_before: int | None
+
+
+# ---- notifications and support periods ------------------------------------------------------
+
+
+EventKind = Literal["finding.exploited", "article14.stage_due", "article14.stage_overdue",
+                    "support.ending", "assessment.stale"]
+
+
+class SubscriptionIn(Model):
+    """A webhook (``url``, optional ``secret``) or an e-mail ``address``, for event kinds."""
+
+    channel: Literal["webhook", "email"]
+    url: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    address: Annotated[str, StringConstraints(max_length=320)] | None = None
+    secret: Annotated[str, StringConstraints(min_length=16, max_length=200)] | None = None
+    kinds: Annotated[list[EventKind], Field(min_length=1, max_length=5)]
+    stage_due_hours: Annotated[int, Field(ge=1, le=720)] = 24
+    support_days: Annotated[int, Field(ge=1, le=3650)] = 90
+
+
+class Subscription(BaseModel):
+    id: str
+    channel: str
+    target: str
+    kinds: list[str]
+    stage_due_hours: int
+    support_days: int
+    active: bool
+    created_by: str
+    created_at: str | None
+    #: the webhook secret, in the answer to the POST only
+    secret: str | None = None
+
+
+class DeliveryAttempt(BaseModel):
+    subscription_id: str
+    delivery_id: str
+    attempt: int
+    at: str
+    ok: bool
+    status: str
+    error: str
+    duration_ms: int
+
+
+class SupportCheck(BaseModel):
+    status: str
+    ok: bool
+    months: int | None
+    message: str
+    requirement: str
+    citation: str
+    url: str
+
+
+class ReleaseSupport(BaseModel):
+    release_id: str
+    release: str
+    placed_on_market: str | None
+    support_end: str | None
+    expected_use_months: int | None
+    justification: str
+    check: SupportCheck
+
+
+class ProductSupport(BaseModel):
+    product: str
+    product_id: str
+    releases: list[ReleaseSupport]

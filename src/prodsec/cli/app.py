@@ -80,6 +80,7 @@ def _register_command_groups() -> None:
         feeds,
         jobs,
         knowledge,
+        notifications,
         ops,
         sbom_parts,
         server,
@@ -88,7 +89,7 @@ def _register_command_groups() -> None:
         workspace,
     )
 
-    for group in (workspace, ops, server, documents, vuln, knowledge, jobs):
+    for group in (workspace, ops, server, documents, vuln, knowledge, jobs, notifications):
         group.register(app)
     vuln_workspace.register(app, vuln.sbom_app, vuln.csaf_app)
     feeds.register(app, vuln_workspace.case_app)

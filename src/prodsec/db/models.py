@@ -190,6 +190,9 @@ class Release(Base):
     placed_on_market: Mapped[dt.date | None] = mapped_column(Date)
     support_end: Mapped[dt.date | None] = mapped_column(Date)
     support_rationale: Mapped[str] = mapped_column(Text, default="")
+    #: CRA Art. 13(8): the expected use time, recorded when the support period is shorter than
+    #: five years (it must then correspond to it); None otherwise.
+    expected_use_months: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     product: Mapped[Product] = relationship(back_populates="releases")
@@ -821,3 +824,83 @@ class CaseProposal(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     case_id: Mapped[str | None] = mapped_column(
         ForeignKey("article14_cases.id", ondelete="SET NULL"))
+
+
+class NotificationSubscription(Base):
+    """Where an organisation wants to be told, and about what: a webhook (URL and the secret
+    that signs each delivery) or an e-mail address, for some event kinds, with thresholds."""
+
+    __tablename__ = "notification_subscriptions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                        index=True)
+    channel: Mapped[str] = mapped_column(String(16))  # webhook | email
+    target: Mapped[str] = mapped_column(String(2000))  # URL or address
+    secret: Mapped[str] = mapped_column(String(200), default="")  # webhooks: HMAC key
+    kinds: Mapped[list[str]] = mapped_column(JSON)
+    stage_due_hours: Mapped[int] = mapped_column(Integer, default=24)
+    support_days: Mapped[int] = mapped_column(Integer, default=90)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class NotificationEvent(Base):
+    """The outbox: one row per thing to tell, written in the transaction of the change that
+    caused it. ``(org_id, dedupe_key)`` is unique, so the same event is emitted once however
+    often a scan or a retried job finds it again."""
+
+    __tablename__ = "notification_events"
+    __table_args__ = (UniqueConstraint("org_id", "dedupe_key"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                        index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, object]] = mapped_column(JSON)
+    dedupe_key: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class NotificationDelivery(Base):
+    """One event for one subscription: pending until delivered, retried with backoff, failed
+    after the last attempt. ``claimed_until`` keeps two workers from sending it at once."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (UniqueConstraint("event_id", "subscription_id"),
+                      Index("ix_notification_deliveries_due", "status", "next_attempt_at"))
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                        index=True)
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("notification_events.id", ondelete="CASCADE"), index=True)
+    subscription_id: Mapped[str] = mapped_column(
+        ForeignKey("notification_subscriptions.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class NotificationAttempt(Base):
+    """The delivery log: each attempt with its outcome (HTTP status or SMTP reply, or error)."""
+
+    __tablename__ = "notification_attempts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                        index=True)
+    delivery_id: Mapped[str] = mapped_column(
+        ForeignKey("notification_deliveries.id", ondelete="CASCADE"), index=True)
+    subscription_id: Mapped[str] = mapped_column(
+        ForeignKey("notification_subscriptions.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(64), default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)

@@ -338,7 +338,7 @@ def set_release_support(session: Session, actor: Actor, product_ref: str, versio
     """Correct a release's end of support or its rationale (the technical file states both);
     audited like every other change."""
     from prodsec.workspace.context import NotFound
-    from prodsec.workspace.products import release_view
+    from prodsec.workspace.products import release_view, require_lawful_support
 
     actor.require("editor")
     product = get_product(session, actor, product_ref)
@@ -352,6 +352,8 @@ def set_release_support(session: Session, actor: Actor, product_ref: str, versio
         release.support_end = support_end
     if rationale is not None:
         release.support_rationale = rationale.strip()
+    require_lawful_support(release.placed_on_market, release.support_end,
+                           release.expected_use_months, release.support_rationale)
     _flush(session, release)
     audit.record(session, actor, "release.update", "release", release.id, before,
                  release_view(release))

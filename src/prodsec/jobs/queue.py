@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 #: Modules whose import registers tasks (procrastinate's ``import_paths``): the worker and the
 #: in-process runner import them by name, so this module needs no import of the layers above.
-TASK_MODULES: list[str] = ["prodsec.workspace.tasks"]
+TASK_MODULES: list[str] = ["prodsec.workspace.tasks", "prodsec.workspace.notification_tasks"]
 #: A job whose worker sent no heartbeat for this long is retried (``PRODSEC_JOBS_STALLED_AFTER``).
 STALLED_AFTER_S = 60.0
 #: Finished jobs are deleted after this many hours by a periodic job.

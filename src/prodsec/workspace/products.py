@@ -59,7 +59,8 @@ def release_view(release: Release) -> dict[str, Any]:
         "id": release.id, "product_id": release.product_id, "version_label": release.version_label,
         "placed_on_market": release.placed_on_market.isoformat() if release.placed_on_market else None,
         "support_end": release.support_end.isoformat() if release.support_end else None,
-        "support_rationale": release.support_rationale, "version": release.version,
+        "support_rationale": release.support_rationale,
+        "expected_use_months": release.expected_use_months, "version": release.version,
     }
 
 
@@ -257,24 +258,39 @@ def delete_product(session: Session, actor: Actor, product_ref: str, if_match: i
 
 def add_release(session: Session, actor: Actor, product_ref: str, version_label: str,
                 placed_on_market: dt.date | None, support_end: dt.date | None,
-                support_rationale: str = "") -> Release:
+                support_rationale: str = "", expected_use_months: int | None = None) -> Release:
     actor.require("editor")
     product = writable(get_product(session, actor, product_ref))
     _check_release_text(version_label, support_rationale)
     if placed_on_market and support_end and support_end < placed_on_market:
         raise ValidationFailed("support_end", "must not be before placed_on_market")
+    require_lawful_support(placed_on_market, support_end, expected_use_months, support_rationale)
     if session.scalar(select(Release.id).where(Release.product_id == product.id,
                                                Release.version_label == version_label)):
         raise Conflict(f"release {version_label} of {product.name!r} already exists",
                        precondition=False)
     release = Release(org_id=actor.org_id, product_id=product.id, version_label=version_label,
                       placed_on_market=placed_on_market, support_end=support_end,
-                      support_rationale=support_rationale)
+                      support_rationale=support_rationale,
+                      expected_use_months=expected_use_months)
     session.add(release)
     _flush(session, release)
     audit.record(session, actor, "release.create", "release", release.id, None,
                  release_view(release))
     return release
+
+
+def require_lawful_support(placed_on_market: dt.date | None, support_end: dt.date | None,
+                           expected_use_months: int | None, justification: str) -> None:
+    """Refuse a support period shorter than five years that is not justified by a shorter
+    expected use time (CRA Art. 13(8), ``prodsec.core.support``)."""
+    from prodsec.core.support import check_support
+
+    if expected_use_months is not None and not 1 <= expected_use_months <= 1200:
+        raise ValidationFailed("expected_use_months", "expected 1 to 1200 months")
+    verdict = check_support(placed_on_market, support_end, expected_use_months, justification)
+    if verdict.status == "short-unjustified":
+        raise ValidationFailed("support_end", f"{verdict.message} ({verdict.citation})")
 
 
 def _check_release_text(version_label: str, support_rationale: str) -> None:
@@ -298,13 +314,16 @@ def update_release(session: Session, actor: Actor, release: Release, changes: di
             Release.product_id == release.product_id, Release.version_label == label)):
         raise Conflict(f"release {label} of {release.product.name!r} already exists",
                        precondition=False)
-    for key in ("version_label", "placed_on_market", "support_end", "support_rationale"):
+    for key in ("version_label", "placed_on_market", "support_end", "support_rationale",
+                "expected_use_months"):
         if key in changes:
             setattr(release, key, changes[key])
     _check_release_text(release.version_label, release.support_rationale)
     if release.placed_on_market and release.support_end and \
             release.support_end < release.placed_on_market:
         raise ValidationFailed("support_end", "must not be before placed_on_market")
+    require_lawful_support(release.placed_on_market, release.support_end,
+                           release.expected_use_months, release.support_rationale)
     _flush(session, release)
     audit.record(session, actor, "release.update", "release", release.id, before,
                  release_view(release))

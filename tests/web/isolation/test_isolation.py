@@ -65,6 +65,9 @@ FORMS: dict[str, dict[str, Any]] = {
     "/csaf/ingest": {"files": {"file": ("advisory.json", CSAF_ADVISORY, "application/json")}},
     "/products/{pid}/csaf/{doc_id}/publish": {"data": {"status": "final", "summary": "stolen"}},
     "/jobs/{job_id}/retry": {},
+    "/notifications": {"data": {"channel": "email", "target": "mallory@globex.example",
+                                "kinds": "support.ending"}},
+    "/notifications/{subscription_id}/remove": {},
     "/cases/{case_id}/submit": {"data": {"stage": "early-warning", "reference": "stolen"}},
     "/cases/new": {"data": {"product": "{pid}", "kind": "incident", "title": "Stolen",
                             "member_state": "DE"}},
@@ -86,11 +89,11 @@ PAGES: dict[str, dict[str, Any]] = {"/compare": {"params": {"product": ["{pid}",
 # Forms that change nothing an organisation owns (a user's own password is the user's).
 READ_ONLY_FORMS = {"/logout", "/products/preview", "/account/password", "/password-reset",
                    "/account/invitations/{iid}/{answer}"}  # one's own invitations
-ADMIN_ONLY = ("/admin",)
+ADMIN_ONLY = ("/admin", "/notifications")
 PARAMS = {"pid": "product_id", "sid": "status_id", "reg_id": "regulation_id", "uid": "user_id",
           "iid": "invitation_id", "answer": "answer", "doc_id": "doc_id", "case_id": "case_id",
           "job_id": "job_id", "eid": "evidence_id", "record_id": "document_id",
-          "rid": "release_id", "proposal_id": "proposal_id"}
+          "rid": "release_id", "proposal_id": "proposal_id", "subscription_id": "subscription_id"}
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
 

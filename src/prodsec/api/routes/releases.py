@@ -28,7 +28,8 @@ def list_releases(work: UnitDep, product_id: str) -> list[schemas.Release]:
 def create_release(work: Writer, product_id: str, body: schemas.ReleaseIn,
                    response: Response) -> schemas.Release:
     release = products.add_release(work.session, work.actor, product_id, body.version_label,
-                                   body.placed_on_market, body.support_end, body.support_rationale)
+                                   body.placed_on_market, body.support_end, body.support_rationale,
+                                   body.expected_use_months)
     return _out(release, response)
 
 

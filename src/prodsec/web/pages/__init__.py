@@ -25,6 +25,7 @@ from prodsec.web.pages import (
     jobs,
     knowledge,
     lifecycle,
+    notifications,
     portfolio,
     products,
     proposals,
@@ -36,7 +37,7 @@ from prodsec.web.pages.common import PageError, WebState, install_error_pages
 #: The areas in the order their routes are matched (``/products/new`` and ``/products/archived``
 #: before ``/products/{pid}``, ``/cases/proposed`` before ``/cases/{case_id}``).
 AREAS = (account, knowledge, lifecycle, products, board, vulnerabilities, csaf, proposals, cases,
-         portfolio, admin, jobs, records)
+         portfolio, admin, jobs, records, notifications)
 
 #: Every page and form, as plain routes (``include_router`` would wrap each area's router, and
 #: the isolation walk reads the routes one by one).

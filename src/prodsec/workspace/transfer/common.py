@@ -44,10 +44,12 @@ QUEUE_PREFIX = "procrastinate_"
 #: if they had one.
 SOFT_REFERENCES = {("components", "part_id"): "sbom_parts",
                    ("dependency_edges", "part_id"): "sbom_parts"}
-# Tables never exported: secrets stay in their workspace; the organisation and its members
-# travel in their own sections of the document.
+# Tables never exported: secrets stay in their workspace (webhook secrets included, and with
+# the subscriptions go their events, deliveries and delivery log); the organisation and its
+# members travel in their own sections of the document.
 NOT_EXPORTED = frozenset({"api_tokens", "web_sessions", "memberships", "organisations", "users",
-                          "invitations"})
+                          "invitations", "notification_subscriptions", "notification_events",
+                          "notification_deliveries", "notification_attempts"})
 BATCH = 1000
 MAX_PROBLEMS = 20
 REQUIRED_BLOBS = frozenset({("evidence", "sha256")})

@@ -3,7 +3,7 @@ file once, by content hash), and the Article 14 cases exploitation signals propo
 product and vulnerability)
 
 Revision ID: 0012_h17a
-Revises: 0011_h18_sbom_parts
+Revises: 0012_h16b
 Create Date: 2026-12-03
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0012_h17a'
-down_revision = '0011_h18_sbom_parts'
+down_revision = '0012_h16b'
 branch_labels = None
 depends_on = None
 
