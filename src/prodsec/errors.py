@@ -12,6 +12,7 @@ ProdsecError                                   1   500  (message hidden from HTT
 ├── JobFailed                                  1   500  a job ran out of attempts
 ├── LoginThrottled                             1   429  too many failed sign-ins (Retry-After)
 ├── MissingExtra                               2   501  an optional dependency is not installed
+├── SmtpNotConfigured*                                 no usable PRODSEC_SMTP_URL (set-up)
 ├── PermissionDenied                           2   403  the actor's role does not allow it
 └── InputError                                 2   422  a user's file, field or argument
     ├── ProfileError*                                   a product profile is invalid
@@ -20,6 +21,7 @@ ProdsecError                                   1   500  (message hidden from HTT
     ├── Conflict                                   409  a uniqueness rule; 412 a stale version
     ├── ValidationFailed                           422  one named field (``errors`` in the problem)
     │   ├── EvidenceTooLarge                       413  an upload over the size limit
+    │   ├── ItemsMissing*                               an Article 14 report's empty items
     │   ├── TriageQueryError                            a findings query's filter or sort value
     │   └── OrganisationChoice*                         the account is in several organisations
     ├── TextRefused                                     a NUL or a lone surrogate in a text field
@@ -51,7 +53,8 @@ ProdsecError                                   1   500  (message hidden from HTT
 A blank column inherits its parent's value. The classes marked * carry a domain type of a
 higher layer (a profile's problems, a document's missing facts, an export's JSON paths), so
 they are defined next to it — ``core.profile``, ``workspace.users``,
-``workspace.status_changes``, ``documents.facts``, ``workspace.transfer.common`` — as
+``workspace.status_changes``, ``documents.facts``, ``workspace.transfer.common``,
+``workspace.article14_reports``, ``workspace.notification_delivery`` — as
 subclasses of a class here, and take their numbers from it. The old homes of the others
 re-export them (``workspace.context.NotFound`` is ``errors.NotFound``).
 

@@ -53,6 +53,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/cases/{case_id}/submissions"): {"json": {"stage": "early-warning"}},
     ("post", "/api/v1/products/{product_id}/releases/{release}/sbom"): {"content": b"{}"},
     ("post", "/api/v1/sbom/bsi"): {"content": b"{}"},
+    ("post", "/api/v1/csaf/ingest"): {"content": b"{}"},
     ("post", "/api/v1/products/{product_id}/vex/import"): {"json": {
         "bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1, "vulnerabilities": [
             {"id": "PYSEC-2018-28", "analysis": {"state": "resolved"},

@@ -36,7 +36,7 @@ from prodsec.workspace import audit, signals
 from prodsec.workspace.context import Actor, NotFound, ValidationFailed
 
 CHUNK = 500
-#: The event a proposal emits for notifications (``prodsec.workspace.outbox``, when present).
+#: The event a proposal emits for notifications (``prodsec.workspace.outbox``).
 EVENT = "finding.exploited"
 STATUSES = ("proposed", "confirmed", "dismissed")
 
@@ -120,15 +120,12 @@ def event_payload(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _emit(session: Session, actor: Actor, payload: dict[str, Any]) -> None:
-    """Hand the event to the notifications outbox, in this transaction, if it is installed
-    (it is another module's: looked up by name, so this one works without it)."""
-    import importlib
-    import importlib.util
+    """Hand the event to the notifications outbox, in this transaction: a rolled-back import
+    tells nobody, and one product × CVE is told once (the dedupe key)."""
+    from prodsec.workspace import outbox
 
-    if importlib.util.find_spec("prodsec.workspace.outbox") is None:
-        return
-    importlib.import_module("prodsec.workspace.outbox").emit(session, actor.org_id, EVENT,
-                                                             payload)
+    outbox.emit(session, actor.org_id, EVENT, payload,
+                dedupe_key=f"{EVENT}:{payload['product_id']}:{payload['vulnerability']}")
 
 
 # ---- reading ----------------------------------------------------------------------------------
