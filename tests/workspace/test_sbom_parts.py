@@ -52,8 +52,8 @@ def _release(db: Database, actor: Actor, kb: KnowledgeBase) -> str:
 
 def _add(db: Database, actor: Actor, pid: str, path: Path, part: str, kind: str) -> dict:
     with db.transaction() as s:
-        return sbom_import.import_sbom(s, actor, pid, "2.0", path.read_bytes(), path.name, part=part,
-                                 kind=kind)
+        return sbom_import.import_sbom(s, actor, pid, "2.0", path.read_bytes(), path.name,
+                                       part=part, kind=kind)
 
 
 def test_parts_are_merged_by_purl_with_their_origin_and_conflicts_listed(
