@@ -319,6 +319,18 @@ def test_forged_foreign_or_expired_device_cookies_give_no_bypass(
     assert devices.device_key(real, owner.upper()) == f"device:{device}"
 
 
+def test_a_device_cookie_names_the_account_in_its_one_stored_form(owner: str) -> None:
+    """Every spelling sign-in takes for the account (``users.lookup_email``: NFKC, case,
+    surrounding space) is the same account for its device cookie too."""
+    from prodsec.workspace import devices
+
+    cookie = devices.issue(f"  {owner.upper()} ")
+    fullwidth = "".join(chr(ord(c) + 0xFEE0) if c.isalpha() else c for c in owner)
+    for spelling in (owner, fullwidth, f"{owner}\t"):
+        assert devices.device_key(cookie, spelling) is not None, spelling
+    assert devices.device_key(cookie, owner.replace("@", "x@")) is None
+
+
 def test_wrong_passwords_from_a_device_back_off_that_device_only(
         database: Database, limiter: LoginLimiter, clock: Clock, owner: str) -> None:
     """A stolen device cookie buys its thief the budget of one client, no more; the account

@@ -31,7 +31,13 @@ _VERSION = "v1"
 
 
 def _message(device: str, expires: int, email: str) -> bytes:
-    return f"prodsec device cookie|{_VERSION}|{device}|{expires}|{email.strip().lower()}".encode()
+    """What the MAC covers; the address in the one form sign-in looks it up by
+    (``users.lookup_email``), so every spelling that reaches the account names the same
+    cookie (a strip and lower-case of its own let an NFKC lookalike of the address sign in
+    but lose its device)."""
+    from prodsec.workspace.users import lookup_email
+
+    return f"prodsec device cookie|{_VERSION}|{device}|{expires}|{lookup_email(email)}".encode()
 
 
 def issue(email: str, now: dt.datetime | None = None, ttl: dt.timedelta = DEVICE_TTL) -> str:

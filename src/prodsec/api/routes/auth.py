@@ -24,7 +24,7 @@ from prodsec.api.problems import ApiError
 from prodsec.db.models import utcnow
 from prodsec.workspace import devices, sessions, users, writes
 from prodsec.workspace.context import Actor, ValidationFailed
-from prodsec.workspace.throttle import account_key, client_key
+from prodsec.workspace.throttle import password_change_key
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 T = TypeVar("T")
@@ -87,12 +87,13 @@ async def change_password(actor: Annotated[Actor, Depends(_signed_in)],
                           state: Annotated[AppState, Depends(app_state)]) -> Response:
     """Change your own password, knowing the current one; your other sessions end.
 
-    A wrong current password counts as a failed login (the same back-off), so a stolen
-    session cannot be used to guess the password behind it. (No ``Unit`` here: the limiter
-    commits in its own transactions, which on SQLite must not wait for the request's; the
-    change itself is a queued write, ``writes.write``.)"""
+    A wrong current password is a failed attempt with the sign-in's back-off, on the user's
+    own key (``throttle.password_change_key``), so a stolen session cannot be used to guess
+    the password behind it, and strangers failing to sign in cannot keep the owner from
+    changing it. (No ``Unit`` here: the limiter commits in its own transactions, which on
+    SQLite must not wait for the request's; the change itself is a queued write.)"""
     limiter = state.limiter
-    keys = (account_key(actor.email), client_key(_client(request, state)))
+    keys = (password_change_key(actor.user_id),)
     wait = await run_in_threadpool(limiter.claim, *keys)
     if wait:
         raise ApiError(429, "too many failed attempts; try again later", {"Retry-After": str(wait)})

@@ -183,13 +183,14 @@ def password_page(request: Request) -> HTMLResponse:
 @router.post("/account/password", response_class=HTMLResponse)
 async def change_password(request: Request, sent: ViewerForm) -> Response:
     """``users.change_password`` under the login limiter (a wrong current password is a
-    failed login); the other sessions of the user end, this one stays."""
-    from prodsec.workspace.throttle import account_key, client_key
+    failed attempt on ``throttle.password_change_key``); the other sessions of the user end,
+    this one stays."""
+    from prodsec.workspace.throttle import password_change_key
     from prodsec.workspace.users import change_password
 
     actor, csrf, form = sent.actor, sent.csrf, sent.form
     limiter = web_state(request).limiter
-    keys = (account_key(actor.email), client_key(_client(request)))
+    keys = (password_change_key(actor.user_id),)
     wait = await run_in_threadpool(limiter.claim, *keys)
     if wait:
         return await run_in_threadpool(render, request, "password.html.j2", {
