@@ -62,12 +62,14 @@ def login(body: schemas.LoginIn, request: Request, response: Response,
         raise ApiError(401, "wrong e-mail or password")
     with state.database.transaction() as session:
         secret, csrf = sessions.create_session(session, actor, state.settings.session_ttl)
+        device = devices.remember(session, actor, request.headers.get("user-agent"),
+                                  request.cookies.get(devices.COOKIE))
     expires = utcnow() + state.settings.session_ttl
     response.set_cookie(SESSION_COOKIE, secret, max_age=int(state.settings.session_ttl
                                                               .total_seconds()),
                         httponly=True, samesite="lax", path="/",
                         secure=state.settings.secure_cookies or request.url.scheme == "https")
-    response.set_cookie(devices.COOKIE, devices.issue(body.email), max_age=devices.max_age(),
+    response.set_cookie(devices.COOKIE, device, max_age=devices.max_age(),
                         httponly=True, samesite="strict", path="/",
                         secure=state.settings.secure_cookies or request.url.scheme == "https")
     return schemas.LoginOut.model_validate(_me(actor) | {"csrf_token": csrf,

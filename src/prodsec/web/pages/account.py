@@ -82,21 +82,23 @@ def login(request: Request, email: Annotated[str, Form()] = "",
         return _login_form(request, target, email, "E-mail or password is wrong.", 401)
     with state.database.transaction() as session:
         secret, _csrf = create_session(session, actor)
+        device = devices.remember(session, actor, request.headers.get("user-agent"),
+                                  request.cookies.get(devices.COOKIE))
     response = redirect(target)
     response.set_cookie(COOKIE, secret, httponly=True, samesite="lax", path="/",
                         secure=state.secure_cookies or request.url.scheme == "https",
                         max_age=12 * 3600)
     response.delete_cookie(LOGIN_COOKIE, path="/login")
-    set_device_cookie(response, email, state.secure_cookies or request.url.scheme == "https")
+    set_device_cookie(response, device, state.secure_cookies or request.url.scheme == "https")
     return response
 
 
-def set_device_cookie(response: Response, email: str, secure: bool) -> None:
-    """A fresh known-device cookie for the account just signed in to (``devices``): HttpOnly,
-    SameSite=Strict, sent with sign-in attempts only."""
+def set_device_cookie(response: Response, cookie: str, secure: bool) -> None:
+    """The fresh known-device cookie (``devices.remember``) for the account just signed in to:
+    HttpOnly, SameSite=Strict, sent with sign-in attempts only."""
     from prodsec.workspace import devices
 
-    response.set_cookie(devices.COOKIE, devices.issue(email), max_age=devices.max_age(),
+    response.set_cookie(devices.COOKIE, cookie, max_age=devices.max_age(),
                         httponly=True, samesite="strict", path="/", secure=secure)
 
 
