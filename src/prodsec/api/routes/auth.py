@@ -167,6 +167,20 @@ def me(work: UnitDep) -> schemas.Me:
     return schemas.Me.model_validate(_me(work.actor))
 
 
+@router.get("/devices", response_model=list[schemas.Device])
+def my_devices(work: UnitDep, request: Request) -> list[schemas.Device]:
+    """Your remembered sign-in devices, newest first; ``current`` is the one asking."""
+    return [schemas.Device.model_validate(d) for d in devices.list_devices(
+        work.session, work.actor, current=request.cookies.get(devices.COOKIE))]
+
+
+@router.delete("/devices/{device_id}", status_code=204, response_class=Response)
+def revoke_my_device(work: UnitDep, device_id: str) -> Response:
+    """Forget one of your devices: its cookie no longer exempts sign-ins from the back-off."""
+    devices.revoke(work.session, work.actor, device_id)
+    return Response(status_code=204)
+
+
 @router.post("/logout", status_code=204, response_class=Response)
 def logout(work: UnitDep, request: Request) -> Response:
     """End the cookie session (a bearer token stays valid: revoke it under /tokens)."""
