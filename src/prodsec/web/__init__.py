@@ -17,7 +17,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 def mount(app: Any, database: Any, kb: Any, limiter: Any = None, secure_cookies: bool = False) -> None:
     from fastapi.staticfiles import StaticFiles
 
-    from prodsec.web import account, pages
+    from prodsec.web import pages
     from prodsec.workspace.throttle import LoginLimiter
 
     # The limiter's state lives in the database, so every limiter on it shares one budget;
@@ -29,5 +29,4 @@ def mount(app: Any, database: Any, kb: Any, limiter: Any = None, secure_cookies:
                                    secure_cookies=secure_cookies)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(pages.router)
-    app.include_router(account.router)
     pages.install_error_pages(app)

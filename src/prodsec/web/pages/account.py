@@ -249,3 +249,42 @@ async def redeem_reset(request: Request, token: Annotated[str, Form(max_length=2
             "error": {"field": exc.field, "text": exc.detail}}, 422)
     return redirect("/login")
 
+
+
+# ---- your sign-in devices -----------------------------------------------------------------
+# A device listed here exempts its sign-ins from the account's back-off while strangers guess
+# (``workspace.devices``); revoking one (a lost laptop) ends that. Same service as ``prodsec
+# user devices`` and ``/api/v1/auth/devices``.
+
+
+def _devices_page(request: Request, actor: Actor, csrf: str, error: str | None = None,
+                  status: int = 200) -> HTMLResponse:
+    from prodsec.workspace import devices
+
+    with web_state(request).database.transaction() as session:
+        listed = devices.list_devices(session, actor,
+                                      current=request.cookies.get(devices.COOKIE))
+    return render(request, "devices.html.j2", {"devices": listed, "error": error}, status,
+                  actor, csrf)
+
+
+@router.get("/account/devices", response_class=HTMLResponse)
+def my_devices(request: Request) -> HTMLResponse:
+    """Your remembered sign-in devices, newest first, each with a revoke button."""
+    actor, csrf = signed_in(request)
+    return _devices_page(request, actor, csrf)
+
+
+@router.post("/account/devices/{device_id}/revoke", response_class=HTMLResponse)
+async def revoke_device(request: Request, device_id: str, sent: ViewerForm) -> Response:
+    """Forget one of your devices; back to the list."""
+    from prodsec.workspace import devices
+
+    def refused(exc: Exception) -> Response:
+        return _devices_page(request, sent.actor, sent.csrf, str(exc), 404)
+
+    def done(_: Any) -> Response:
+        return redirect("/account/devices")
+
+    return await form_write(request, sent, lambda s: devices.revoke(s, sent.actor, device_id),
+                            done, refused, missing_is_404=False)
