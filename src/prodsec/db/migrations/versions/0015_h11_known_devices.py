@@ -2,7 +2,7 @@
 them; a cookie without its row gives no back-off exemption at sign-in.
 
 Revision ID: 0012_h11
-Revises: 0011_h18_sbom_parts
+Revises: 0012_h17b
 Create Date: 2026-12-03
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0012_h11'
-down_revision = '0011_h18_sbom_parts'
+down_revision = '0012_h17b'
 branch_labels = None
 depends_on = None
 
