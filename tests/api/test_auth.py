@@ -448,3 +448,66 @@ def test_every_forwarded_for_line_counts(proxied: TestClient) -> None:
     # ...and the address the attacker named on its own line was never charged
     assert proxied.post(LOGIN, headers=from_client("198.51.100.0"), json={
         "email": "other@acme.example", "password": "guess"}).status_code == 401
+
+
+def test_strangers_failing_to_sign_in_do_not_keep_the_owner_from_changing_the_password(
+        proxied: TestClient, database: Database) -> None:
+    """The change used the account's (and the client's) limiter keys, which a stranger fills by
+    failing to sign in: the signed-in owner got 429 for as long as the flood went on. It has
+    its own key now; the owner's own wrong current passwords still back off there."""
+    with database.transaction() as session:
+        create_user(session, "Acme", "alice@acme.example", "editor", PASSWORD)
+    now = frozen(proxied)
+    owner = from_client("198.51.100.20")
+    signed_in = proxied.post(LOGIN, headers=owner,
+                             json={"email": "alice@acme.example", "password": PASSWORD})
+    csrf = {"X-CSRF-Token": signed_in.json()["csrf_token"]} | owner
+    stranger = TestClient(proxied.app, client=PROXY)
+    for n in range(8):  # from the owner's own address (a shared NAT) and from others
+        now[0] += dt.timedelta(seconds=2 ** n)
+        for address in ("198.51.100.20", f"203.0.113.{n}"):
+            stranger.post(LOGIN, headers=from_client(address),
+                          json={"email": "alice@acme.example", "password": "wrong guess!!"})
+    assert stranger.post(LOGIN, headers=owner, json={
+        "email": "alice@acme.example", "password": PASSWORD}).status_code == 429
+    for _ in range(5):  # the owner's own typos: the budget of one client
+        wrong = proxied.post("/api/v1/auth/password", headers=csrf, json={
+            "current_password": "not the password", "new_password": NEW_PASSWORD})
+        assert wrong.status_code == 422
+    assert proxied.post("/api/v1/auth/password", headers=csrf, json={
+        "current_password": PASSWORD, "new_password": NEW_PASSWORD}).status_code == 429
+    now[0] += dt.timedelta(seconds=2)
+    done = proxied.post("/api/v1/auth/password", headers=csrf, json={
+        "current_password": PASSWORD, "new_password": NEW_PASSWORD})
+    assert done.status_code == 204, done.text
+
+
+def test_devices_are_listed_and_revoked_by_their_user_and_an_admin(world: World,
+                                                                  database: Database) -> None:
+    """Over the API: a sign-in's device is listed (``current`` for the asking browser) and
+    revoked; an admin sees and revokes a member's; a viewer may not see another's, and
+    another organisation's admin gets 404 for the same ids."""
+    with database.transaction() as session:
+        user, _ = create_user(session, "Acme", "me@acme.example", "viewer", PASSWORD)
+    viewer = {"email": "me@acme.example", "user_id": user.id}
+    browser = TestClient(world.client.app)
+    signed_in = browser.post(LOGIN, headers={"User-Agent": "Laptop"},
+                             json={"email": viewer["email"], "password": PASSWORD})
+    assert signed_in.status_code == 200
+    csrf = {"X-CSRF-Token": signed_in.json()["csrf_token"]}
+    mine = browser.get("/api/v1/auth/devices").json()
+    assert [(d["label"], d["current"]) for d in mine] == [("Laptop", True)]
+    uid, device = viewer["user_id"], mine[0]["id"]
+    url = f"/api/v1/users/{uid}/devices"
+    assert world.call("GET", url, role="admin").json()[0]["id"] == device
+    assert world.call("GET", url, role="editor").status_code == 403
+    assert world.call("GET", url, org="Globex", role="admin").status_code == 404
+    assert world.call("DELETE", f"{url}/{device}", org="Globex",
+                      role="admin").status_code == 404
+    assert browser.delete(f"/api/v1/auth/devices/{device}", headers=csrf).status_code == 204
+    assert browser.get("/api/v1/auth/devices").json() == []
+    again = browser.post(LOGIN, json={"email": viewer["email"], "password": PASSWORD})
+    assert again.status_code == 200
+    other = browser.get("/api/v1/auth/devices").json()[0]["id"]
+    assert world.call("DELETE", f"{url}/{other}", role="admin").status_code == 204
+    assert world.call("GET", url, role="admin").json() == []

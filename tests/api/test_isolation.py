@@ -83,7 +83,9 @@ READ_ONLY_POSTS = {"/api/v1/auth/login", "/api/v1/auth/logout", "/api/v1/check",
                    "/api/v1/auth/password", "/api/v1/auth/password-reset",
                    # one's own invitations are one's own, whatever the role
                    "/api/v1/auth/invitations/{invitation_id}/accept",
-                   "/api/v1/auth/invitations/{invitation_id}/decline"}
+                   "/api/v1/auth/invitations/{invitation_id}/decline",
+                   # and so are one's own sign-in devices
+                   "/api/v1/auth/devices/{device_id}"}
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 ADMIN_ONLY = ("/api/v1/users", "/api/v1/tokens", "/api/v1/invitations", "/api/v1/notifications")
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 OLD, NEW, NEWER = "amber lantern over quiet fjords", "violet kettle under the stairs", \
     "seven quiet lanterns by the sea"
@@ -43,3 +45,38 @@ def test_reset_redeem_change(tmp_path: Path) -> None:
     assert changed.returncode == 0, changed.stderr
     trail = run(tmp_path, "audit", "verify", "--org", "Acme")
     assert trail.returncode == 0, trail.stderr
+
+
+def test_devices_listed_and_revoked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``prodsec user devices``: the devices a sign-in remembered, and one revoked by id."""
+    from sqlalchemy import select
+
+    from prodsec.db.engine import open_database
+    from prodsec.db.models import User
+    from prodsec.workspace import devices
+    from prodsec.workspace.users import actor_for
+
+    made = run(tmp_path, "user", "create", "ann@acme.example", "--org", "Acme",
+               "--password-stdin", stdin=f"{OLD}\n")
+    assert made.returncode == 0, made.stderr
+    assert "no remembered devices" in run(tmp_path, "user", "devices", "ann@acme.example",
+                                          "--org", "Acme").stdout
+    monkeypatch.setenv("PRODSEC_SECRET_KEY", "k" * 40)  # what a sign-in would do
+    database = open_database(str(tmp_path / "ws.db"))
+    with database.transaction() as session:
+        user = session.scalar(select(User).where(User.email == "ann@acme.example"))
+        assert user is not None
+        devices.remember(session, actor_for(session, user), "Phone")
+    database.dispose()
+    listed = run(tmp_path, "user", "devices", "ann@acme.example", "--org", "Acme")
+    assert listed.returncode == 0 and "Phone" in listed.stdout, listed.stderr
+    device = listed.stdout.split()[0]
+    unknown = run(tmp_path, "user", "devices", "ann@acme.example", "--org", "Acme",
+                  "--revoke", "0" * 64)
+    assert unknown.returncode != 0 and "no device" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+    revoked = run(tmp_path, "user", "devices", "ann@acme.example", "--org", "Acme",
+                  "--revoke", device)
+    assert revoked.returncode == 0 and "revoked" in revoked.stdout, revoked.stderr
+    assert "no remembered devices" in run(tmp_path, "user", "devices", "ann@acme.example",
+                                          "--org", "Acme").stdout

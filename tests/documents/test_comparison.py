@@ -20,7 +20,7 @@ from prodsec.core.profile import parse_profile
 from prodsec.db.engine import Database
 from prodsec.documents import comparison
 from prodsec.errors import ProdsecError
-from prodsec.workspace import compliance, products, vex
+from prodsec.workspace import compliance, products, sbom_import, vex
 from prodsec.workspace import vulnerabilities as vulns
 from prodsec.workspace.context import Actor, NotFound, ValidationFailed
 from tests.workspace.vuln_data import SBOM_B, make_osv_dir
@@ -42,7 +42,7 @@ def _two_products(db: Database, actor: Actor, kb: KnowledgeBase, osv_dir: Path) 
         router = products.add_product(s, actor, kb, ROUTER)
         products.add_release(s, actor, router.id, "1.8.0", dt.date(2026, 1, 5),
                              dt.date(2031, 1, 5), "five years")
-        vulns.import_sbom(s, actor, router.id, "1.8.0", SBOM_B.read_bytes(), SBOM_B.name)
+        sbom_import.import_sbom(s, actor, router.id, "1.8.0", SBOM_B.read_bytes(), SBOM_B.name)
         vulns.import_advisories(s, actor, osv_dir)
         first = vulns.list_findings(s, actor, router.id, "1.8.0")[0]
         vex.set_statement(s, actor, router.id, first["vulnerability"], "not_affected",

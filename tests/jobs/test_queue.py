@@ -21,7 +21,7 @@ from prodsec import jobs
 from prodsec.db.engine import Database, open_database
 from prodsec.services.knowledge import knowledge_base
 from prodsec.workspace import jobs as job_views
-from prodsec.workspace import products, vex
+from prodsec.workspace import products, sbom_import, vex
 from prodsec.workspace import vulnerabilities as vulns
 from prodsec.workspace.context import Actor, Conflict, NotFound, PermissionDenied
 from tests.jobs import synthetic
@@ -67,7 +67,7 @@ def _release(db: Database, actor: Actor, n: int, label: str = "1.0") -> tuple[st
     with db.transaction() as s:
         product = products.add_product(s, actor, knowledge_base(), ROUTER | {"name": f"R{label}"})
         release = products.add_release(s, actor, product.id, label, None, None)
-        vulns.import_sbom(s, actor, product.id, label, synthetic.sbom(n), "sbom.json")
+        sbom_import.import_sbom(s, actor, product.id, label, synthetic.sbom(n), "sbom.json")
         return product.id, release.id
 
 
@@ -115,7 +115,7 @@ def test_advisory_change_rescans_only_releases_with_an_affected_package(pg: Data
     with pg.transaction() as s:  # a second product whose modules no advisory names
         product = products.add_product(s, editor, knowledge_base(), ROUTER | {"name": "Other"})
         products.add_release(s, editor, product.id, "9.9", None, None)
-        vulns.import_sbom(s, editor, product.id, "9.9", synthetic.sbom(20, offset=1000), "o.json")
+        sbom_import.import_sbom(s, editor, product.id, "9.9", synthetic.sbom(20, offset=1000), "o.json")
     with pg.transaction() as s:
         report = vulns.import_advisories(s, editor, synthetic.osv_dir(tmp_path / "osv", 20),
                                          rescan="job")
@@ -261,7 +261,7 @@ def test_sqlite_rescans_in_process_with_the_same_result(lite: Database, tmp_path
     assert _flagged(lite, editor, pid) == synthetic.expected(30)
     # an SBOM change rescans that release only (here: half the modules)
     with lite.transaction() as s:
-        vulns.import_sbom(s, editor, pid, "1.0", synthetic.sbom(15), "sbom2.json", rescan="job")
+        sbom_import.import_sbom(s, editor, pid, "1.0", synthetic.sbom(15), "sbom2.json", rescan="job")
     assert _flagged(lite, editor, pid) == synthetic.expected(15)
 
 

@@ -215,7 +215,7 @@ def test_triage_exploited_first_and_in_bulk(server: str, browser: Any, web_db: A
 
     import yaml
 
-    from prodsec.workspace import products, vulnerabilities
+    from prodsec.workspace import products, sbom_import, vulnerabilities
     from prodsec.workspace.users import authenticate_password
 
     if not _import_advisories(web_db, tmp_path):
@@ -227,8 +227,8 @@ def test_triage_exploited_first_and_in_bulk(server: str, browser: Any, web_db: A
         assert actor is not None
         pid = products.add_product(session, actor, kb, router).id
         products.add_release(session, actor, pid, "1.8.0", None, None)
-        vulnerabilities.import_sbom(session, actor, pid, "1.8.0", vuln_data.SBOM_B.read_bytes(),
-                                    vuln_data.SBOM_B.name)
+        sbom_import.import_sbom(session, actor, pid, "1.8.0", vuln_data.SBOM_B.read_bytes(),
+                                vuln_data.SBOM_B.name)
         rows = vulnerabilities.list_findings(session, actor, pid)
         last = rows[-1]
         cve = next(a for a in last["aliases"] if a.startswith("CVE-"))

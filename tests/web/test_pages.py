@@ -236,7 +236,7 @@ def test_reporting_clocks_page(app: Any, web_db: Any) -> None:
 
 def test_vulnerabilities_page_and_triage(app: Any, web_db: Any, tmp_path: Any) -> None:
     """Real proton-bridge SBOM and Go advisories: findings listed; a VEX decision is saved."""
-    from prodsec.workspace import products, vulnerabilities
+    from prodsec.workspace import products, sbom_import, vulnerabilities
     from prodsec.workspace.users import authenticate_password
     from tests.workspace import vuln_data
 
@@ -248,7 +248,7 @@ def test_vulnerabilities_page_and_triage(app: Any, web_db: Any, tmp_path: Any) -
         actor = authenticate_password(session, "editor@acme.example", PASSWORD)
         assert actor is not None
         products.add_release(session, actor, pid, "1.6.3", None, None)
-        vulnerabilities.import_sbom(session, actor, pid, "1.6.3", vuln_data.SBOM_A.read_bytes(),
+        sbom_import.import_sbom(session, actor, pid, "1.6.3", vuln_data.SBOM_A.read_bytes(),
                                     vuln_data.SBOM_A.name)
         vulnerabilities.import_advisories(session, actor, vuln_data.make_osv_dir(tmp_path / "osv"))
     page = client.get(f"{product}/vulnerabilities").text

@@ -127,3 +127,22 @@ def test_an_invited_account_accepts_in_the_browser(app: Any) -> None:
     assert joined.status_code == 200 and "You are now a member of Acme" in joined.text
     listed = admin.get("/admin").text.split("Invitations (pending)")[0]
     assert "<td>admin@globex.example</td>" in listed
+
+
+def test_your_devices_are_listed_and_revoked(app: Any) -> None:
+    """The account page lists the device a sign-in remembered (this one marked) and revokes
+    it with the session's CSRF token; a forged token changes nothing."""
+    client = TestClient(app)
+    csrf = sign_in(client, "editor@acme.example")
+    page = client.get("/account/devices")
+    assert page.status_code == 200 and "(this device)" in page.text
+    action = re.search(r'action="(/account/devices/[0-9a-f]{64}/revoke)"', page.text)
+    assert action
+    assert client.post(action.group(1), data={"csrf_token": "forged"}).status_code == 403
+    assert "(this device)" in client.get("/account/devices").text
+    done = client.post(action.group(1), data={"csrf_token": csrf}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/account/devices"
+    assert "No remembered devices" in client.get("/account/devices").text
+    gone = client.post(action.group(1), data={"csrf_token": csrf})
+    assert gone.status_code == 404 and "no device" in gone.text
+    assert 'href="/account/devices"' in client.get("/account/password").text

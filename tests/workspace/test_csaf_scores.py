@@ -15,7 +15,7 @@ from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.engine import Database
 from prodsec.formats import csaf, cyclonedx, osv
 from prodsec.vuln import AdvisoryIndex, scan
-from prodsec.workspace import csaf_author, products, vex
+from prodsec.workspace import csaf_author, products, sbom_import, vex
 from prodsec.workspace import vulnerabilities as vulns
 from prodsec.workspace.context import Actor
 from tests.workspace.vuln_data import SBOM_B, make_osv_dir
@@ -59,7 +59,7 @@ def _authored(db: Database, actor: Actor, kb: KnowledgeBase, folder: Path,
     with db.transaction() as s:
         product = products.add_product(s, actor, kb, ROUTER)
         products.add_release(s, actor, product.id, "1.8.0", None, None)
-        vulns.import_sbom(s, actor, product.id, "1.8.0", SBOM_B.read_bytes(), SBOM_B.name)
+        sbom_import.import_sbom(s, actor, product.id, "1.8.0", SBOM_B.read_bytes(), SBOM_B.name)
         vulns.import_advisories(s, actor, folder)
         vex.set_statement(s, actor, product.id, target, "exploitable", responses=["update"])
         findings = vulns.list_findings(s, actor, product.id, "1.8.0")

@@ -17,8 +17,9 @@ from sqlalchemy import func, select
 
 from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.engine import Database, open_database
-from prodsec.db.models import Base, LoginThrottle
+from prodsec.db.models import AuditEvent, Base, LoginThrottle, Organisation, User
 from prodsec.workspace import users
+from prodsec.workspace.context import Actor
 from prodsec.workspace.throttle import LoginLimiter, account_key
 
 PASSWORD = "amber lantern over quiet fjords"
@@ -281,13 +282,30 @@ def flood(database: Database, limiter: LoginLimiter, email: str, clock: Clock,
     assert limiter.retry_after(account_key(email)) > 1
 
 
+def actor_of(database: Database, email: str, org: str | None = None) -> Actor:
+    with database.transaction() as session:
+        user = session.scalar(select(User).where(User.email == email))
+        assert user is not None
+        org_id = session.scalar(select(Organisation.id).where(Organisation.name == org)) \
+            if org else None
+        return users.actor_for(session, user, org_id)
+
+
+def remembered(database: Database, email: str, previous: str | None = None) -> str:
+    """A device cookie as a sign-in leaves it: issued and remembered."""
+    from prodsec.workspace import devices
+
+    with database.transaction() as session:
+        return devices.remember(session, actor_of(database, email), "Firefox\u202e on Linux",
+                                previous)
+
+
 def test_a_device_cookie_lets_the_owner_in_while_a_stranger_floods(
         database: Database, limiter: LoginLimiter, clock: Clock, owner: str) -> None:
-    from prodsec.workspace import devices
     from prodsec.workspace.sessions import LoginThrottled, sign_in
 
-    cookie = devices.issue(owner, now=clock())
     assert sign_in(database, limiter, owner, PASSWORD, "203.0.113.7") is not None
+    cookie = remembered(database, owner)
     flood(database, limiter, owner, clock)
     with pytest.raises(LoginThrottled):  # without the cookie: the account's back-off
         sign_in(database, limiter, owner, PASSWORD, "203.0.113.7")
@@ -319,14 +337,25 @@ def test_forged_foreign_or_expired_device_cookies_give_no_bypass(
     assert devices.device_key(real, owner.upper()) == f"device:{device}"
 
 
+def test_a_device_cookie_names_the_account_in_its_one_stored_form(owner: str) -> None:
+    """Every spelling sign-in takes for the account (``users.lookup_email``: NFKC, case,
+    surrounding space) is the same account for its device cookie too."""
+    from prodsec.workspace import devices
+
+    cookie = devices.issue(f"  {owner.upper()} ")
+    fullwidth = "".join(chr(ord(c) + 0xFEE0) if c.isalpha() else c for c in owner)
+    for spelling in (owner, fullwidth, f"{owner}\t"):
+        assert devices.device_key(cookie, spelling) is not None, spelling
+    assert devices.device_key(cookie, owner.replace("@", "x@")) is None
+
+
 def test_wrong_passwords_from_a_device_back_off_that_device_only(
         database: Database, limiter: LoginLimiter, clock: Clock, owner: str) -> None:
     """A stolen device cookie buys its thief the budget of one client, no more; the account
     and other devices are untouched by it."""
-    from prodsec.workspace import devices
     from prodsec.workspace.sessions import LoginThrottled, sign_in
 
-    stolen, mine = devices.issue(owner), devices.issue(owner)
+    stolen, mine = remembered(database, owner), remembered(database, owner)
     for _ in range(5):
         assert sign_in(database, limiter, owner, "wrong guess!!", "192.0.2.9",
                        device_cookie=stolen) is None
@@ -335,3 +364,59 @@ def test_wrong_passwords_from_a_device_back_off_that_device_only(
     assert limiter.retry_after(account_key(owner)) == 0
     assert sign_in(database, limiter, owner, PASSWORD, "192.0.2.9", device_cookie=mine)
     assert sign_in(database, limiter, owner, PASSWORD, "203.0.113.7")
+
+
+def test_a_revoked_or_replaced_device_gets_no_exemption(
+        database: Database, limiter: LoginLimiter, clock: Clock, owner: str) -> None:
+    """The owner lists their devices and revokes one (say, a lost laptop): its cookie, MAC
+    still valid, then gets the account's back-off like no cookie; so does a cookie the next
+    sign-in on that device replaced."""
+    from prodsec.workspace import devices
+    from prodsec.workspace.sessions import LoginThrottled, sign_in
+
+    lost, old = remembered(database, owner), remembered(database, owner)
+    kept = remembered(database, owner, previous=old)  # the device signed in again: rotated
+    me = actor_of(database, owner)
+    with database.transaction() as session:
+        listed = devices.list_devices(session, me, current=kept)
+    assert len(listed) == 2 and [d["current"] for d in listed].count(True) == 1
+    assert all(d["label"] == "Firefox on Linux" for d in listed)  # no bidi control kept
+    lost_id = next(d["id"] for d in listed if not d["current"])
+    with database.transaction() as session:
+        devices.revoke(session, me, lost_id)
+    flood(database, limiter, owner, clock)
+    for cookie in (lost, old):
+        assert devices.device_key(cookie, owner) is not None  # the MAC alone would pass
+        with pytest.raises(LoginThrottled):
+            sign_in(database, limiter, owner, PASSWORD, "198.51.100.1", device_cookie=cookie)
+    assert sign_in(database, limiter, owner, PASSWORD, "198.51.100.1", device_cookie=kept)
+
+
+def test_an_admin_revokes_a_members_device_and_no_one_else_does(
+        database: Database, owner: str) -> None:
+    from prodsec.workspace import devices
+    from prodsec.workspace.context import NotFound, PermissionDenied
+
+    with database.transaction() as session:
+        users.create_user(session, "Acme", "admin@acme.example", "admin", PASSWORD)
+        users.create_user(session, "Acme", "viewer@acme.example", "viewer", PASSWORD)
+        users.create_user(session, "Globex", "admin@globex.example", "admin", PASSWORD)
+    remembered(database, owner)
+    alice = actor_of(database, owner)
+    admin, viewer = actor_of(database, "admin@acme.example"), actor_of(database,
+                                                                       "viewer@acme.example")
+    stranger = actor_of(database, "admin@globex.example")
+    with database.transaction() as session:
+        [device] = devices.list_devices(session, admin, alice.user_id)
+        with pytest.raises(PermissionDenied):
+            devices.list_devices(session, viewer, alice.user_id)
+        with pytest.raises(NotFound):
+            devices.revoke(session, stranger, device["id"], alice.user_id)
+        with pytest.raises(NotFound):  # one's own devices do not include another's
+            devices.revoke(session, viewer, device["id"])
+    with database.transaction() as session:
+        devices.revoke(session, admin, device["id"], alice.user_id)
+    with database.transaction() as session:
+        assert devices.list_devices(session, alice) == []
+        event = session.scalar(select(AuditEvent).where(AuditEvent.action == "device.revoke"))
+        assert event is not None and event.entity_id == alice.user_id

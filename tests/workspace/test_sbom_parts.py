@@ -20,7 +20,7 @@ from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.engine import Database
 from prodsec.db.models import FindingRecord, OrgProfile, ProductDocumentation, SbomRecord
 from prodsec.formats import cyclonedx
-from prodsec.workspace import products, sbom_export, vex
+from prodsec.workspace import products, sbom_export, sbom_import, vex
 from prodsec.workspace import vulnerabilities as vulns
 from prodsec.workspace.context import Actor, NotFound, ValidationFailed
 from tests.realdata import DATA
@@ -52,8 +52,8 @@ def _release(db: Database, actor: Actor, kb: KnowledgeBase) -> str:
 
 def _add(db: Database, actor: Actor, pid: str, path: Path, part: str, kind: str) -> dict:
     with db.transaction() as s:
-        return vulns.import_sbom(s, actor, pid, "2.0", path.read_bytes(), path.name, part=part,
-                                 kind=kind)
+        return sbom_import.import_sbom(s, actor, pid, "2.0", path.read_bytes(), path.name,
+                                       part=part, kind=kind)
 
 
 def test_parts_are_merged_by_purl_with_their_origin_and_conflicts_listed(

@@ -21,7 +21,7 @@ from prodsec.db.engine import Database
 from prodsec.db.models import VexStatement
 from prodsec.formats import csaf, cyclonedx
 from prodsec.formats.vex import JUSTIFICATIONS, RESPONSES, STATES, canonical, parse_vex
-from prodsec.workspace import audit, products, vex
+from prodsec.workspace import audit, products, sbom_import, vex
 from prodsec.workspace import vulnerabilities as vulns
 from prodsec.workspace.context import Actor
 from prodsec.workspace.vex_import import import_summary
@@ -250,7 +250,7 @@ def test_round_trip_with_the_full_go_database(database: Database, editor: Actor,
     with database.transaction() as s:
         product = products.add_product(s, editor, kb, ROUTER)
         products.add_release(s, editor, product.id, "1.8.0", None, None)
-        vulns.import_sbom(s, editor, product.id, "1.8.0", sbom.read_bytes(), sbom.name)
+        sbom_import.import_sbom(s, editor, product.id, "1.8.0", sbom.read_bytes(), sbom.name)
         vulns.import_advisories(s, editor, SHARED / "osv" / "go" / "osv")
         pid = product.id
     findings = _findings(database, editor, pid)

@@ -16,7 +16,7 @@ from prodsec.db.engine import Database
 from prodsec.db.models import AdvisoryRecord, FindingRecord, SbomComponent, SbomRecord
 from prodsec.formats import csaf, cyclonedx, osv
 from prodsec.vuln import AdvisoryIndex, scan
-from prodsec.workspace import audit, csaf_author, products, vex
+from prodsec.workspace import audit, csaf_author, products, sbom_import, vex
 from prodsec.workspace import vulnerabilities as vulns
 from prodsec.workspace.context import Actor, NotFound, PermissionDenied, ValidationFailed
 from tests.realdata import DATA
@@ -47,7 +47,7 @@ def _product(db: Database, actor: Actor, kb: KnowledgeBase) -> str:
 def _loaded(db: Database, actor: Actor, kb: KnowledgeBase, osv_dir: Path) -> str:
     pid = _product(db, actor, kb)
     with db.transaction() as s:
-        vulns.import_sbom(s, actor, pid, "1.8.0", SBOM_B.read_bytes(), SBOM_B.name)
+        sbom_import.import_sbom(s, actor, pid, "1.8.0", SBOM_B.read_bytes(), SBOM_B.name)
         vulns.import_advisories(s, actor, osv_dir)
     return pid
 
@@ -103,7 +103,7 @@ def test_findings_recomputed_when_either_side_changes(database: Database, editor
         assert kept["state"] == "not_affected"  # the VEX decision survived the recomputation
     # the SBOM side: the older SBOM into the same release replaces it and recomputes
     with database.transaction() as s:
-        result = vulns.import_sbom(s, editor, pid, "1.8.0", SBOM_A.read_bytes(), SBOM_A.name)
+        result = sbom_import.import_sbom(s, editor, pid, "1.8.0", SBOM_A.read_bytes(), SBOM_A.name)
         assert result["findings"]["added"] + result["findings"]["removed"] > 0
         assert s.scalar(select(func.count()).select_from(SbomRecord)) == 1
 
@@ -140,11 +140,11 @@ def test_failed_sbom_import_leaves_the_previous_one(database: Database, editor: 
                                                     kb: KnowledgeBase, tmp_path: Path) -> None:
     pid = _product(database, editor, kb)
     with database.transaction() as s:
-        vulns.import_sbom(s, editor, pid, "1.6.3", SBOM_A.read_bytes(), SBOM_A.name)
+        sbom_import.import_sbom(s, editor, pid, "1.6.3", SBOM_A.read_bytes(), SBOM_A.name)
     bad = json.loads(SBOM_A.read_text())
     bad["components"][3]["type"] = "not-a-type"
     with pytest.raises(ValidationFailed, match="/components/3/type"), database.transaction() as s:
-        vulns.import_sbom(s, editor, pid, "1.6.3", json.dumps(bad).encode(), "bad.json")
+        sbom_import.import_sbom(s, editor, pid, "1.6.3", json.dumps(bad).encode(), "bad.json")
     with database.transaction() as s:
         record = s.scalar(select(SbomRecord))
         assert record is not None and record.filename == SBOM_A.name
@@ -244,7 +244,7 @@ def test_vex_for_one_product_does_not_apply_to_another(database: Database, edito
         with database.transaction() as s:
             copy = products.add_product(s, editor, kb, dict(ROUTER, name=f"Copy {fmt}"))
             products.add_release(s, editor, copy.id, "1.8.0", None, None)
-            vulns.import_sbom(s, editor, copy.id, "1.8.0", SBOM_B.read_bytes(), SBOM_B.name)
+            sbom_import.import_sbom(s, editor, copy.id, "1.8.0", SBOM_B.read_bytes(), SBOM_B.name)
             summary = import_summary(s, editor, copy.id, json.dumps(doc).encode(), f"x.{fmt}")
             states = {f["state"] for f in vulns.list_findings(s, editor, copy.id, "1.8.0")}
         assert summary["imported"] == 0 and summary["refused"], fmt
@@ -291,10 +291,10 @@ def test_csaf_advisory_authored_from_findings(database: Database, editor: Actor,
 def test_sbom_diff_and_quality(database: Database, editor: Actor, kb: KnowledgeBase) -> None:
     pid = _product(database, editor, kb)
     with database.transaction() as s:
-        vulns.import_sbom(s, editor, pid, "1.6.3", SBOM_A.read_bytes(), SBOM_A.name)
+        sbom_import.import_sbom(s, editor, pid, "1.6.3", SBOM_A.read_bytes(), SBOM_A.name)
         with pytest.raises(NotFound, match="no SBOM"):
             vulns.sbom_diff(s, editor, pid, "1.6.3", "1.8.0")
-        vulns.import_sbom(s, editor, pid, "1.8.0", SBOM_B.read_bytes(), SBOM_B.name)
+        sbom_import.import_sbom(s, editor, pid, "1.8.0", SBOM_B.read_bytes(), SBOM_B.name)
         diff = vulns.sbom_diff(s, editor, pid, "1.6.3", "1.8.0")
     resty = next(c for c in diff["changed"] if c["component"].endswith("go-resty/resty/v2"))
     assert (resty["from"], resty["to"]) == ("v2.3.0", "v2.6.0")

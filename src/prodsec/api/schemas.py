@@ -441,6 +441,17 @@ class RoleIn(Model):
     role: Role
 
 
+class Device(BaseModel):
+    """A remembered sign-in device (``workspace.devices``): while remembered, its cookie
+    exempts its sign-ins from the account's back-off; revoke it if it is lost."""
+
+    id: str
+    label: str
+    signed_in_at: dt.datetime
+    expires_at: dt.datetime
+    current: bool
+
+
 class Token(BaseModel):
     id: str
     name: str

@@ -103,7 +103,7 @@ def sbom_import(product: str, release: str, file: FileArg, org: OrgOpt = "defaul
     """Import an SBOM as one part of a release's SBOM (replacing that part) and recompute the
     release's findings over all its parts."""
     from prodsec.formats._io import read_bytes
-    from prodsec.workspace.vulnerabilities import import_sbom
+    from prodsec.workspace.sbom_import import import_sbom
 
     data = read_bytes(file)
     with workspace(db, org) as (_, session, actor):

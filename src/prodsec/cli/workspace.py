@@ -118,6 +118,35 @@ def user_password(email: str, org: OrgOpt = "default", password_stdin: PasswordS
     print(f"password of {email} changed; {ended} browser session(s) ended")
 
 
+@user_app.command("devices")
+def user_devices(email: str, org: OrgOpt = "default", db: DbOpt = None,
+                 revoke: Annotated[str | None, typer.Option(
+                     help="Forget this device (its id): its cookie no longer exempts sign-ins "
+                          "from the account's back-off.")] = None) -> None:
+    """List a user's remembered sign-in devices, or revoke one (``--revoke ID``)."""
+    from sqlalchemy import select
+
+    from prodsec.db.models import User
+    from prodsec.workspace import devices
+    from prodsec.workspace.context import NotFound
+    from prodsec.workspace.users import lookup_email
+
+    with workspace(db, org) as (_, session, actor):
+        user = session.scalar(select(User).where(User.email == lookup_email(email)))
+        if user is None:
+            raise NotFound(f"no user {email!r} in {org}")
+        if revoke is not None:
+            devices.revoke(session, actor, revoke, user.id)
+            print(f"device {revoke} of {email} revoked")
+            return
+        listed = devices.list_devices(session, actor, user.id)
+    for device in listed:
+        print(f"{device['id']}  signed in {device['signed_in_at']}  until "
+              f"{device['expires_at']}  {device['label'] or '(no label)'}")
+    if not listed:
+        print(f"{email} has no remembered devices")
+
+
 @user_app.command("reset")
 def user_reset(email: str, org: OrgOpt = "default", db: DbOpt = None) -> None:
     """Reset a member's password (admin): the old one stops working and a one-time secret,

@@ -124,6 +124,20 @@ class WebSession(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
+class KnownDevice(Base):
+    """A device cookie issued at a sign-in (``workspace.devices``): only the SHA-256 of its
+    device id is kept. A cookie whose row is gone (revoked by its user or an admin, replaced
+    by the next sign-in's, expired) gives no back-off exemption."""
+
+    __tablename__ = "known_devices"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the device id
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
 class LoginThrottle(Base):
     """The login limiter's state for one key (an account, a client address): consecutive
     failures, attempts in flight, and until when the key is refused. ``key`` is the SHA-256 of

@@ -84,9 +84,13 @@ def sign_in(database: Database, limiter: LoginLimiter, email: str, password: str
 
     An attempt carrying a valid device cookie for this account (``devices``) is limited by
     that device's budget only: strangers failing on the account, or from the same address,
-    do not keep its owner out. The caller issues a fresh cookie after a success.
+    do not keep its owner out, as long as the device is remembered (not revoked). The caller
+    issues a fresh cookie after a success (``devices.remember``).
     """
     device = devices.device_key(device_cookie, email)
+    if device is not None:
+        with database.transaction() as session:  # revoked or replaced: no exemption
+            device = device if devices.known(session, device) else None
     keys = (device,) if device else (account_key(email), client_key(client))
     wait = limiter.claim(*keys)
     if wait:

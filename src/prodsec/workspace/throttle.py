@@ -62,6 +62,17 @@ def client_key(address: str) -> str:
     return f"client:{address}"
 
 
+def password_change_key(user_id: str) -> str:
+    """The budget of wrong current passwords when a signed-in user changes their password.
+
+    Its own key, not the account's or the client's: a stranger failing to sign in to the
+    account (from anywhere, the owner's own network included) fills those, and must not keep
+    the owner, signed in, from changing the password. Only someone holding the user's session
+    can spend this budget, and a thief guessing the password behind a stolen session backs off
+    here as fast as one client does at the sign-in."""
+    return f"password-change:{user_id}"
+
+
 class LoginLimiter:
     """Claims and outcomes of login attempts, per key, in the database (shared by every
     process and replica on it, surviving restarts). Keys are stored as their SHA-256."""

@@ -84,11 +84,13 @@ FORMS: dict[str, dict[str, Any]] = {
     "/account/password": {"data": {"current_password": "wrong",
                                    "new_password": "a fine long new password"}},
     "/password-reset": {"data": {"token": "psr_forged", "new_password": "a fine long password"}},
+    "/account/devices/{device_id}/revoke": {},
 }
 PAGES: dict[str, dict[str, Any]] = {"/compare": {"params": {"product": ["{pid}", "{pid}"]}}}
 # Forms that change nothing an organisation owns (a user's own password is the user's).
 READ_ONLY_FORMS = {"/logout", "/products/preview", "/account/password", "/password-reset",
-                   "/account/invitations/{iid}/{answer}"}  # one's own invitations
+                   "/account/invitations/{iid}/{answer}",  # one's own invitations
+                   "/account/devices/{device_id}/revoke"}  # and sign-in devices
 ADMIN_ONLY = ("/admin", "/notifications")
 PARAMS = {"pid": "product_id", "sid": "status_id", "reg_id": "regulation_id", "uid": "user_id",
           "iid": "invitation_id", "answer": "answer", "doc_id": "doc_id", "case_id": "case_id",

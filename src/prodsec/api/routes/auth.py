@@ -24,7 +24,7 @@ from prodsec.api.problems import ApiError
 from prodsec.db.models import utcnow
 from prodsec.workspace import devices, sessions, users, writes
 from prodsec.workspace.context import Actor, ValidationFailed
-from prodsec.workspace.throttle import account_key, client_key
+from prodsec.workspace.throttle import password_change_key
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 T = TypeVar("T")
@@ -62,12 +62,14 @@ def login(body: schemas.LoginIn, request: Request, response: Response,
         raise ApiError(401, "wrong e-mail or password")
     with state.database.transaction() as session:
         secret, csrf = sessions.create_session(session, actor, state.settings.session_ttl)
+        device = devices.remember(session, actor, request.headers.get("user-agent"),
+                                  request.cookies.get(devices.COOKIE))
     expires = utcnow() + state.settings.session_ttl
     response.set_cookie(SESSION_COOKIE, secret, max_age=int(state.settings.session_ttl
                                                               .total_seconds()),
                         httponly=True, samesite="lax", path="/",
                         secure=state.settings.secure_cookies or request.url.scheme == "https")
-    response.set_cookie(devices.COOKIE, devices.issue(body.email), max_age=devices.max_age(),
+    response.set_cookie(devices.COOKIE, device, max_age=devices.max_age(),
                         httponly=True, samesite="strict", path="/",
                         secure=state.settings.secure_cookies or request.url.scheme == "https")
     return schemas.LoginOut.model_validate(_me(actor) | {"csrf_token": csrf,
@@ -87,12 +89,13 @@ async def change_password(actor: Annotated[Actor, Depends(_signed_in)],
                           state: Annotated[AppState, Depends(app_state)]) -> Response:
     """Change your own password, knowing the current one; your other sessions end.
 
-    A wrong current password counts as a failed login (the same back-off), so a stolen
-    session cannot be used to guess the password behind it. (No ``Unit`` here: the limiter
-    commits in its own transactions, which on SQLite must not wait for the request's; the
-    change itself is a queued write, ``writes.write``.)"""
+    A wrong current password is a failed attempt with the sign-in's back-off, on the user's
+    own key (``throttle.password_change_key``), so a stolen session cannot be used to guess
+    the password behind it, and strangers failing to sign in cannot keep the owner from
+    changing it. (No ``Unit`` here: the limiter commits in its own transactions, which on
+    SQLite must not wait for the request's; the change itself is a queued write.)"""
     limiter = state.limiter
-    keys = (account_key(actor.email), client_key(_client(request, state)))
+    keys = (password_change_key(actor.user_id),)
     wait = await run_in_threadpool(limiter.claim, *keys)
     if wait:
         raise ApiError(429, "too many failed attempts; try again later", {"Retry-After": str(wait)})
@@ -162,6 +165,20 @@ async def decline_invitation(invitation_id: str, request: Request, state: StateD
 @router.get("/me", response_model=schemas.Me)
 def me(work: UnitDep) -> schemas.Me:
     return schemas.Me.model_validate(_me(work.actor))
+
+
+@router.get("/devices", response_model=list[schemas.Device])
+def my_devices(work: UnitDep, request: Request) -> list[schemas.Device]:
+    """Your remembered sign-in devices, newest first; ``current`` is the one asking."""
+    return [schemas.Device.model_validate(d) for d in devices.list_devices(
+        work.session, work.actor, current=request.cookies.get(devices.COOKIE))]
+
+
+@router.delete("/devices/{device_id}", status_code=204, response_class=Response)
+def revoke_my_device(work: UnitDep, device_id: str) -> Response:
+    """Forget one of your devices: its cookie no longer exempts sign-ins from the back-off."""
+    devices.revoke(work.session, work.actor, device_id)
+    return Response(status_code=204)
 
 
 @router.post("/logout", status_code=204, response_class=Response)

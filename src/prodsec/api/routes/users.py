@@ -71,6 +71,25 @@ def reset_password(work: Admin, user_id: str) -> schemas.PasswordResetOut:
     return schemas.PasswordResetOut(token=secret, expires_at=expires)
 
 
+@router.get("/users/{user_id}/devices", response_model=list[schemas.Device])
+def member_devices(work: Admin, user_id: str) -> list[schemas.Device]:
+    """A member's remembered sign-in devices."""
+    from prodsec.workspace import devices
+
+    return [schemas.Device.model_validate(d)
+            for d in devices.list_devices(work.session, work.actor, user_id)]
+
+
+@router.delete("/users/{user_id}/devices/{device_id}", status_code=204,
+               response_class=Response)
+def revoke_member_device(work: Admin, user_id: str, device_id: str) -> Response:
+    """Forget a member's device (a lost laptop): its cookie no longer exempts sign-ins."""
+    from prodsec.workspace import devices
+
+    devices.revoke(work.session, work.actor, device_id, user_id)
+    return Response(status_code=204)
+
+
 @router.delete("/users/{user_id}", status_code=204, response_class=Response)
 def remove_user(work: Admin, user_id: str) -> Response:
     """Remove the user from this organisation and revoke their tokens for it."""

@@ -97,17 +97,17 @@ async def import_sbom(actor: EditorActor, state: StateDep, request: Request, pro
     as the request body, as its part ``part``; returns the quality report of the whole, the
     part's own, conflicting versions across parts and the recomputed findings.
 
-    The body is received and parsed before the write transaction begins (a 17 MB SBOM used to
-    hold SQLite's writer lock for 76 s); the transaction only stores rows."""
-    from prodsec.workspace.vulnerabilities import check_part, get_release, parse_sbom
-    from prodsec.workspace.vulnerabilities import import_sbom as store
+    The body is received and parsed, and every row (the part's components, the release's
+    re-assembly, its findings) built in a read transaction, before the write transaction
+    begins (``workspace.sbom_import``): it only inserts the rows."""
+    from prodsec.workspace.sbom_import import import_sbom_queued
+    from prodsec.workspace.vulnerabilities import check_part, get_release
 
     check_part(part, kind)
     await writes.read(state.database, lambda s: get_release(s, actor, product_id, release))
     data = await _body(request, "sbom")
-    parsed = await to_thread.run_sync(parse_sbom, data, filename)
-    return await writes.write(state.database, actor.org_id, lambda session: store(
-        session, actor, product_id, release, data, filename, parsed, part=part, kind=kind))
+    return await import_sbom_queued(state.database, actor, product_id, release, data, filename,
+                                    part=part, kind=kind)
 
 
 @router.get("/products/{product_id}/findings")

@@ -82,21 +82,23 @@ def login(request: Request, email: Annotated[str, Form()] = "",
         return _login_form(request, target, email, "E-mail or password is wrong.", 401)
     with state.database.transaction() as session:
         secret, _csrf = create_session(session, actor)
+        device = devices.remember(session, actor, request.headers.get("user-agent"),
+                                  request.cookies.get(devices.COOKIE))
     response = redirect(target)
     response.set_cookie(COOKIE, secret, httponly=True, samesite="lax", path="/",
                         secure=state.secure_cookies or request.url.scheme == "https",
                         max_age=12 * 3600)
     response.delete_cookie(LOGIN_COOKIE, path="/login")
-    set_device_cookie(response, email, state.secure_cookies or request.url.scheme == "https")
+    set_device_cookie(response, device, state.secure_cookies or request.url.scheme == "https")
     return response
 
 
-def set_device_cookie(response: Response, email: str, secure: bool) -> None:
-    """A fresh known-device cookie for the account just signed in to (``devices``): HttpOnly,
-    SameSite=Strict, sent with sign-in attempts only."""
+def set_device_cookie(response: Response, cookie: str, secure: bool) -> None:
+    """The fresh known-device cookie (``devices.remember``) for the account just signed in to:
+    HttpOnly, SameSite=Strict, sent with sign-in attempts only."""
     from prodsec.workspace import devices
 
-    response.set_cookie(devices.COOKIE, devices.issue(email), max_age=devices.max_age(),
+    response.set_cookie(devices.COOKIE, cookie, max_age=devices.max_age(),
                         httponly=True, samesite="strict", path="/", secure=secure)
 
 
@@ -183,13 +185,14 @@ def password_page(request: Request) -> HTMLResponse:
 @router.post("/account/password", response_class=HTMLResponse)
 async def change_password(request: Request, sent: ViewerForm) -> Response:
     """``users.change_password`` under the login limiter (a wrong current password is a
-    failed login); the other sessions of the user end, this one stays."""
-    from prodsec.workspace.throttle import account_key, client_key
+    failed attempt on ``throttle.password_change_key``); the other sessions of the user end,
+    this one stays."""
+    from prodsec.workspace.throttle import password_change_key
     from prodsec.workspace.users import change_password
 
     actor, csrf, form = sent.actor, sent.csrf, sent.form
     limiter = web_state(request).limiter
-    keys = (account_key(actor.email), client_key(_client(request)))
+    keys = (password_change_key(actor.user_id),)
     wait = await run_in_threadpool(limiter.claim, *keys)
     if wait:
         return await run_in_threadpool(render, request, "password.html.j2", {
@@ -246,3 +249,42 @@ async def redeem_reset(request: Request, token: Annotated[str, Form(max_length=2
             "error": {"field": exc.field, "text": exc.detail}}, 422)
     return redirect("/login")
 
+
+
+# ---- your sign-in devices -----------------------------------------------------------------
+# A device listed here exempts its sign-ins from the account's back-off while strangers guess
+# (``workspace.devices``); revoking one (a lost laptop) ends that. Same service as ``prodsec
+# user devices`` and ``/api/v1/auth/devices``.
+
+
+def _devices_page(request: Request, actor: Actor, csrf: str, error: str | None = None,
+                  status: int = 200) -> HTMLResponse:
+    from prodsec.workspace import devices
+
+    with web_state(request).database.transaction() as session:
+        listed = devices.list_devices(session, actor,
+                                      current=request.cookies.get(devices.COOKIE))
+    return render(request, "devices.html.j2", {"devices": listed, "error": error}, status,
+                  actor, csrf)
+
+
+@router.get("/account/devices", response_class=HTMLResponse)
+def my_devices(request: Request) -> HTMLResponse:
+    """Your remembered sign-in devices, newest first, each with a revoke button."""
+    actor, csrf = signed_in(request)
+    return _devices_page(request, actor, csrf)
+
+
+@router.post("/account/devices/{device_id}/revoke", response_class=HTMLResponse)
+async def revoke_device(request: Request, device_id: str, sent: ViewerForm) -> Response:
+    """Forget one of your devices; back to the list."""
+    from prodsec.workspace import devices
+
+    def refused(exc: Exception) -> Response:
+        return _devices_page(request, sent.actor, sent.csrf, str(exc), 404)
+
+    def done(_: Any) -> Response:
+        return redirect("/account/devices")
+
+    return await form_write(request, sent, lambda s: devices.revoke(s, sent.actor, device_id),
+                            done, refused, missing_is_404=False)

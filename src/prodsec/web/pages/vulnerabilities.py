@@ -160,8 +160,8 @@ async def import_sbom(request: Request, pid: str, sent: EditorForm) -> Response:
     on worker threads."""
     from prodsec.errors import InputError
     from prodsec.workspace import writes
-    from prodsec.workspace.vulnerabilities import check_part, get_release, parse_sbom
-    from prodsec.workspace.vulnerabilities import import_sbom as store
+    from prodsec.workspace.sbom_import import import_sbom_queued
+    from prodsec.workspace.vulnerabilities import check_part, get_release
 
     actor, csrf, form = sent.actor, sent.csrf, sent.form
     release = str(form.get("release") or "")
@@ -172,9 +172,8 @@ async def import_sbom(request: Request, pid: str, sent: EditorForm) -> Response:
         check_part(part, kind)
         data, name = await _upload(form, "an SBOM")
         await writes.read(database, lambda s: get_release(s, actor, pid, release))  # 404
-        parsed = await run_in_threadpool(parse_sbom, data, name)  # before the transaction
-        release_id = str((await writes.write(database, actor.org_id, lambda s: store(
-            s, actor, pid, release, data, name, parsed, part=part, kind=kind)))["release_id"])
+        release_id = str((await import_sbom_queued(database, actor, pid, release, data, name,
+                                                   part=part, kind=kind))["release_id"])
     except NotFound as exc:
         raise PageError(404, str(exc)) from None
     except (InputError, PermissionDenied) as exc:
