@@ -16,7 +16,7 @@ from prodsec import jobs
 from prodsec.db.engine import Database
 from prodsec.db.models import CaseProposal, FeedImport
 from prodsec.services.knowledge import knowledge_base
-from prodsec.workspace import article14, feeds, proposals
+from prodsec.workspace import article14, feeds, proposals, sbom_import
 from prodsec.workspace import proposal_decisions as decisions
 from prodsec.workspace import vulnerabilities as vulns
 from tests.jobs.test_queue import NEEDS_POSTGRES, pg  # noqa: F401 (fixture)
@@ -148,7 +148,7 @@ def test_sbom_change_rescans_only_that_release_and_keeps_triage(pg: Database,  #
         release_a = vulns.get_release(s, editor, a, "1.0").id
         kept = {f["id"] for f in vulns.list_findings(s, editor, b)}
     with pg.transaction() as s:
-        vulns.import_sbom(s, editor, a, "1.0", fd.sbom(("salt", "3000"), ("requests", "2.19.0")),
+        sbom_import.import_sbom(s, editor, a, "1.0", fd.sbom(("salt", "3000"), ("requests", "2.19.0")),
                           "sbom2.json", rescan="job")
     rescans = [r for r in _jobs(pg) if r["task_name"] == "findings.rescan_release"]
     assert [r["args"]["release_id"] for r in rescans] == [release_a]  # not B's

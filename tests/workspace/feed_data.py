@@ -16,8 +16,7 @@ import yaml
 
 from prodsec.db.engine import Database
 from prodsec.services.knowledge import knowledge_base
-from prodsec.workspace import products
-from prodsec.workspace import vulnerabilities as vulns
+from prodsec.workspace import products, sbom_import
 from prodsec.workspace.context import Actor
 from tests.realdata import DATA
 
@@ -52,7 +51,7 @@ def release(db: Database, actor: Actor, name: str, support_end: dt.date | None,
         product = products.add_product(s, actor, knowledge_base(), ROUTER | {"name": name})
         products.add_release(s, actor, product.id, label, None, support_end,
                              "" if support_end is None else "expected use")
-        vulns.import_sbom(s, actor, product.id, label, sbom(("salt", "3000")), "sbom.json",
+        sbom_import.import_sbom(s, actor, product.id, label, sbom(("salt", "3000")), "sbom.json",
                           rescan=rescan)
         return product.id
 

@@ -16,7 +16,7 @@ import pytest
 from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.engine import Database
 from prodsec.errors import CsafTreeError
-from prodsec.workspace import csaf_author, csaf_ingest, csaf_tree, vex
+from prodsec.workspace import csaf_author, csaf_ingest, csaf_tree, sbom_import, vex
 from prodsec.workspace import vulnerabilities as vulns
 from prodsec.workspace.context import Actor
 from prodsec.workspace.products import get_release_by_label
@@ -57,7 +57,7 @@ def _beta(db: Database, kb: KnowledgeBase) -> tuple[Actor, str]:
     beta = make_actor(db, "Beta", "editor")
     pid = _product(db, beta, kb)
     with db.transaction() as s:
-        vulns.import_sbom(s, beta, pid, "1.8.0", SBOM_B.read_bytes(), SBOM_B.name)
+        sbom_import.import_sbom(s, beta, pid, "1.8.0", SBOM_B.read_bytes(), SBOM_B.name)
     return beta, pid
 
 
@@ -179,7 +179,7 @@ def test_real_advisories_match_by_name_version_and_cpe(database: Database, edito
     alone, with the failed schema rule named, and stores nothing."""
     pid = _product(database, editor, kb)
     with database.transaction() as s:
-        vulns.import_sbom(s, editor, pid, "1.8.0", json.dumps(SUPPLIED).encode(), "supplied.json")
+        sbom_import.import_sbom(s, editor, pid, "1.8.0", json.dumps(SUPPLIED).encode(), "supplied.json")
     folder = tmp_path / "in"
     folder.mkdir()
     for real in (DATA / "csaf" / "real" / "cisa" / "va-24-254-01.json",
