@@ -37,7 +37,6 @@ from prodsec.db.models import (
     new_id,
     utcnow,
 )
-from prodsec.errors import ProdsecError
 from prodsec.workspace import audit
 from prodsec.workspace import vulnerabilities as vulns
 from prodsec.workspace.context import Actor
@@ -47,8 +46,9 @@ from prodsec.workspace.products import writable
 ATTEMPTS = 3
 
 
-class Stale(ProdsecError):
-    """What a prepared import was built on changed before its write transaction began."""
+class Stale(Exception):
+    """What a prepared import was built on changed before its write transaction began (an
+    internal signal to prepare again, never a user's error: not in the exception tree)."""
 
 
 @dataclass(frozen=True)
