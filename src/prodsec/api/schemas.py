@@ -15,6 +15,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from prodsec.core import limits
+from prodsec.core.verdict_view import VerdictView
 
 T = TypeVar("T")
 Text = Annotated[str, StringConstraints(max_length=limits.TEXT)]
@@ -560,26 +561,12 @@ class Standard(BaseModel):
     oj_listings: list[dict[str, Any]] = []
 
 
-class Verdict(BaseModel):
-    regulation: str
-    title: str
-    status: str
-    category: str | None
-    assessment: str | None
-    assessment_detail: str | None
-    applies_from: dt.date | None
-    reasons: list[dict[str, Any]]
-    missing_facts: list[str]
-    obligations: list[dict[str, Any]]
-    standards: list[dict[str, Any]]
-    requirements: dict[str, list[str]]
-
-
 class CheckResult(BaseModel):
     product: str
     as_of: dt.date
     law_as_of: dt.date | None = None
-    results: list[Verdict]
+    results: list[VerdictView] = Field(description="One verdict per instrument: the one verdict "
+                                       "type of every face (core.verdict_view).")
     comply_once: list[dict[str, Any]]
 
 

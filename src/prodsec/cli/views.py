@@ -8,7 +8,7 @@ table, Markdown and JSON faces cannot disagree.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the CLI's fast path
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ def standards_view(stds: list[dict[str, Any]]) -> list[Section]:
                                   "referenced by", "OJ listing"], rows)]
 
 
-def check_view(check: dict[str, Any]) -> list[Section]:
+def check_view(check: Mapping[str, Any]) -> list[Section]:
     rows = []
     for r in check["results"]:
         rows.append([r["regulation"], r["status"], r["category"] or "", r["assessment"] or "",

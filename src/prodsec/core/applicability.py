@@ -23,12 +23,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from prodsec.core.knowledge import CATEGORIES, Doc, KnowledgeBase
 from prodsec.core.ordering import natural_key, natural_sorted
 from prodsec.core.profile import Profile
 from prodsec.core.rules import Node, Outcome, Reason, projection
+
+if TYPE_CHECKING:  # the views import typing_extensions, which `prodsec check` need not load
+    from prodsec.core.verdict_view import CheckView, ObligationView, VerdictView
 
 MAKER_ROLES = frozenset({"manufacturer", "vehicle-manufacturer", "signatory", "applicant"})
 #: How a class's route reads in a verdict; certification is a third-party route.
@@ -54,7 +57,7 @@ class ObligationVerdict(NamedTuple):
         """Whether it binds the product (as opposed to a condition of a voluntary label)."""
         return self.nature != "voluntary"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ObligationView:
         return {
             "id": self.id, "title": self.title, "text": self.text,
             "applies_from": self.applies_from, "until": self.until, "in_force": self.in_force,
@@ -91,7 +94,7 @@ class Verdict(NamedTuple):
         return self.status in ("required", "upcoming", "voluntary")
 
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> VerdictView:
         return {
             "regulation": self.regulation, "title": self.title, "status": self.status,
             "category": self.category, "assessment": self.assessment,
@@ -113,7 +116,7 @@ class Check(NamedTuple):
     #: The knowledge base's "law as of" date: the law has been reviewed up to it.
     law_as_of: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> CheckView:
         return {"product": self.product, "as_of": self.as_of, "law_as_of": self.law_as_of,
                 "results": [r.to_dict() for r in self.results],
                 "comply_once": list(self.comply_once)}

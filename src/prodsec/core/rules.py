@@ -14,7 +14,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    from prodsec.core.verdict_view import ReasonView
 
 Truth = bool | None
 
@@ -34,9 +37,11 @@ class Reason(NamedTuple):
     holds: Truth
     decisive: bool = True
 
-    def to_dict(self) -> dict[str, Any]:
-        out = {"text": self.text, "citation": self.citation, "holds": self.holds}
-        return out if self.decisive else out | {"decisive": False}
+    def to_dict(self) -> ReasonView:
+        out: ReasonView = {"text": self.text, "citation": self.citation, "holds": self.holds}
+        if not self.decisive:
+            out["decisive"] = False
+        return out
 
 
 class Outcome(NamedTuple):

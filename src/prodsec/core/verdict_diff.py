@@ -5,6 +5,7 @@ CLI's ``product edit``, the API) shows the same diff before a profile is saved."
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 #: The verdict's scalar fields a user decides on, with the word shown for each.
@@ -12,7 +13,7 @@ FIELDS = (("status", "status"), ("category", "class"), ("assessment", "assessmen
           ("applies_from", "applies from"))
 
 
-def diff_checks(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+def diff_checks(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The instruments whose verdict changes, in the knowledge base's order; an instrument
     with no change is left out (an empty list: the edit changes no verdict)."""
     old = {r["regulation"]: r for r in before.get("results", [])}

@@ -151,6 +151,6 @@ def is_single(paths: list[str]) -> bool:
 def report(checks: list[Check], failures: list[Failure], single: bool) -> dict[str, Any]:
     """The JSON document of a run: the check itself for one file, else all plus the matrix."""
     if single and checks:
-        return checks[0].to_dict()
+        return dict(checks[0].to_dict())
     return {"checks": [c.to_dict() for c in checks], "portfolio": portfolio(checks),
             "failures": [f.to_dict() for f in failures]}
