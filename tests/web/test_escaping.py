@@ -216,7 +216,7 @@ def test_records_pages_escape(hostile: tuple[TestClient, str, str], app: Any) ->
     assert_escaped(client.get(f"{product}/facts"), "documentation facts")
     wrong = client.post(f"{product}/facts", data={"csrf_token": csrf, "version": "0",
                                                   "standards_applied": PAYLOAD})
-    assert wrong.status_code == 409
+    assert wrong.status_code == 412  # a stale version (If-Match semantics)
     assert_escaped(wrong, "documentation facts error keeps the values")
     admin = TestClient(app)
     admin_csrf = sign_in(admin, "admin@acme.example")

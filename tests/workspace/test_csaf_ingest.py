@@ -243,3 +243,19 @@ def test_loose_files_have_their_hash_and_signature_checked(database: Database, e
     with database.transaction() as s:
         checked = csaf_ingest.ingest(s, editor, folder, [public])
     assert [a["tracking_id"] for a in checked["advisories"]] == ["VA-24-254-99"]
+
+
+def test_a_symbolic_link_out_of_the_folder_is_not_followed(tmp_path: Path) -> None:
+    """A loose folder of advisories: a link to a file or a folder elsewhere is skipped, never
+    read (pentest h11pen2 F6)."""
+    from prodsec.workspace import csaf_ingest
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.json").write_text("{}")
+    folder = tmp_path / "supplier"
+    folder.mkdir()
+    (folder / "link.json").symlink_to(outside / "secret.json")
+    (folder / "dir").symlink_to(outside, target_is_directory=True)
+    found, problems = csaf_ingest.sources(folder, [])
+    assert found == [] and problems == []

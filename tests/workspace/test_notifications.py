@@ -260,3 +260,32 @@ def test_a_worker_delivers_as_a_job(database: Database, admin: Actor, private_ok
             assert jobs.enqueue(s, "notifications.deliver") is not None
         jobs.run_worker(database, wait=False)
     assert [(r["event_id"], r["signed"]) for r in hook.received] == [(event_id, True)]
+
+
+def test_a_line_break_in_a_title_does_not_stop_the_mail() -> None:
+    """A product name or case title may hold a line break (it is typed by editors); the
+    subject stays one valid header line and the mail goes out (pentest h11pen2 F2)."""
+    from email.message import EmailMessage
+
+    subject, _body = delivery.message_text({
+        "kind": "article14.stage_overdue", "id": "e1", "created_at": "2026-12-03T00:00:00Z",
+        "payload": {"summary": "Router\r\nBcc: x@evil.example: early-warning overdue"}})
+    assert "\n" not in subject and "\r" not in subject
+    assert subject == "[prodsec] article14.stage_overdue: Router Bcc: x@evil.example: " \
+                      "early-warning overdue"
+    message = EmailMessage()
+    message["Subject"] = subject  # raises ValueError for a header with a line break
+    assert message["Subject"] == subject
+
+
+@pytest.mark.parametrize(("address", "public"), [
+    ("64:ff9b::a9fe:a9fe", False), ("64:ff9b::7f00:1", False), ("::127.0.0.1", False),
+    ("fec0::1", False), ("2002:7f00:1::", False), ("::ffff:10.0.0.1", False),
+    ("64:ff9b::101:101", True), ("2606:4700:4700::1111", True), ("1.1.1.1", True),
+])
+def test_ipv6_that_carries_a_private_ipv4_is_refused(address: str, public: bool) -> None:
+    """NAT64, IPv4-compatible, 6to4 and site-local addresses reach the IPv4 inside on some
+    networks; Python calls several of them global (pentest h11pen2 F3)."""
+    import ipaddress
+
+    assert notifications.is_public(ipaddress.ip_address(address)) is public

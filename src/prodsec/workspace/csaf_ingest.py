@@ -133,7 +133,11 @@ def sources(path: Path, extra_keys: list[bytes]) -> tuple[list[Source], list[str
             raise CsafTreeError(f"{path}: provider-metadata.json is invalid, nothing read: "
                                 + "; ".join(problems[:5]))
         return [Source(d.path, d.data, d.problems) for d in tree.documents], problems
-    files = sorted(p for p in path.rglob("*.json") if p.is_file())
+    # files inside the folder only: a symbolic link (to a file or a folder) is not followed out
+    # of it (pentest h11pen2 F6)
+    root = path.resolve()
+    files = sorted(p for p in path.rglob("*.json")
+                   if p.is_file() and not p.is_symlink() and p.resolve().is_relative_to(root))
     if len(files) > MAX_DOCUMENTS:
         raise CsafTreeError(f"{path}: {len(files)} JSON files, more than {MAX_DOCUMENTS}")
     return _loose(files, path, extra_keys), []

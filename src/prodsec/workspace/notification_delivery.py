@@ -248,8 +248,11 @@ def smtp_settings() -> SmtpSettings:
 def message_text(event: dict[str, Any]) -> tuple[str, str]:
     """Subject and plain-text body of an event's e-mail."""
     payload = event["payload"]
-    about = payload.get("summary") or payload.get("product") or ""
+    about = str(payload.get("summary") or payload.get("product") or "")
     subject = f"[prodsec] {event['kind']}" + (f": {about}" if about else "")
+    # one line: a product name or case title with a line break (or any control character)
+    # would make the header invalid and the mail undeliverable (pentest h11pen2 F2)
+    subject = " ".join("".join(c if c.isprintable() else " " for c in subject).split())
     body = (f"{payload.get('summary', event['kind'])}\n\nEvent {event['id']} at "
             f"{event['created_at']}\n\n{json.dumps(payload, indent=2, sort_keys=True)}\n")
     return subject[:200], body

@@ -66,6 +66,29 @@ def check_webhook_url(url: str) -> tuple[str, int, list[str]]:
     return parts.hostname, port, _public_addresses(parts.hostname, port)
 
 
+#: IPv6 ranges that carry an IPv4 address (NAT64, IPv4-compatible) or are deprecated
+#: (site-local): Python's ``is_global`` calls some of them global, yet on a host with NAT64 or
+#: 6to4 they reach the IPv4 inside (pentest h11pen2 F3).
+_EMBEDDING = tuple(ipaddress.ip_network(n) for n in (
+    "64:ff9b::/96", "64:ff9b:1::/48", "::/96", "2002::/16", "2001::/32", "fec0::/10"))
+
+
+def is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether a webhook may be sent to this address: global, not multicast, and for IPv6 no
+    IPv4 inside (mapped, 6to4, Teredo, NAT64, compatible) that is not public itself."""
+    if not ip.is_global or ip.is_multicast:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if inner is None and any(ip in net for net in _EMBEDDING[:3]):
+            inner = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if inner is not None:
+            return is_public(inner)
+        if any(ip in net for net in _EMBEDDING):
+            return False
+    return True
+
+
 def _public_addresses(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -75,7 +98,7 @@ def _public_addresses(host: str, port: int) -> list[str]:
     if not allow_private():
         for address in addresses:
             ip = ipaddress.ip_address(address.split("%")[0])
-            if not ip.is_global or ip.is_multicast:
+            if not is_public(ip):
                 raise ValidationFailed("url", f"host {host!r} resolves to {address}, a "
                                        "loopback, private, link-local or reserved address "
                                        "(allowed only with PRODSEC_WEBHOOK_ALLOW_PRIVATE=1)")

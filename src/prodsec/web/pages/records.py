@@ -302,7 +302,7 @@ def audit_trail(request: Request, before: int | None = Query(None, ge=1),
 
     actor, csrf = signed_in(request)
     with web_state(request).database.transaction() as session:
-        report = audit.verify(session, actor.org_id)
+        report, age = audit.verify_shared(session, actor.org_id)
         events, next_before = audit.events_page(session, actor, before_seq=before, entity=entity,
                                                 product_id=product, limit=AUDIT_PAGE)
         kinds = audit.entities(session, actor)
@@ -310,6 +310,7 @@ def audit_trail(request: Request, before: int | None = Query(None, ge=1),
         choices = [(p.id, p.name) for p in rows]
     return render(request, "audit.html.j2", {
         "report": report.to_dict(), "note": report.authentication_note(), "events": events,
+        "checked_seconds_ago": int(age),
         "next_before": next_before, "kinds": kinds, "products": choices,
         "filters": {"entity": entity, "product": product, "before": before}},
         actor=actor, csrf=csrf)

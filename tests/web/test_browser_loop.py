@@ -1,0 +1,185 @@
+"""#16: the whole loop in one walk through a real browser (Debian's Chromium), as a compliance
+lead would do it without a terminal: sign in → a product (its profile imported on the new-
+product page; the wizard itself is walked in ``test_browser.test_end_to_end``) → a release →
+the organisation's details and the product's documentation facts → the assessment with
+evidence → the EU declaration generated, downloaded, opened → the release's SBOM uploaded →
+findings, known-exploited first → two triaged at once → the VEX downloaded and validated → an
+Article 14 case confirmed for the exploited CVE and its early warning submitted → the audit
+trail verified. The advisory databases are an administrator's import (a CLI or job step), so
+the test loads them through the same service. Screenshots at 1 280 and 390 px."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.documents.workspace_setup import EXAMPLES, ORG, docs_fields
+from tests.web.conftest import PASSWORD
+from tests.web.test_browser import CHROMIUM, browser, login, server
+from tests.web.test_browser_declaration import _fill, _meet_every_requirement, shoot
+from tests.workspace import vuln_data
+
+__all__ = ["browser", "server"]  # the fixtures, used by name
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason="Debian's chromium is not installed (scripts/test.sh installs it)")
+
+
+def _advisories(web_db: Any, tmp_path: Path) -> None:
+    from prodsec.workspace.users import authenticate_password
+    from prodsec.workspace.vulnerabilities import import_advisories
+
+    with web_db.transaction() as session:
+        actor = authenticate_password(session, "admin@acme.example", PASSWORD)
+        assert actor is not None
+        import_advisories(session, actor, vuln_data.make_osv_dir(tmp_path / "go"))
+
+
+def _kev(web_db: Any, cve: str) -> None:
+    from prodsec.workspace.users import authenticate_password
+    from prodsec.workspace.vulnerabilities import import_kev
+
+    with web_db.transaction() as session:
+        actor = authenticate_password(session, "admin@acme.example", PASSWORD)
+        assert actor is not None
+        import_kev(session, actor, json.dumps({"vulnerabilities": [
+            {"cveID": cve, "dateAdded": "2026-12-01"}]}).encode(), "kev.json")
+
+
+def test_the_whole_loop_in_the_browser(server: str, browser: Any, web_db: Any,
+                                       tmp_path: Path) -> None:
+    from prodsec.formats import cyclonedx
+
+    _advisories(web_db, tmp_path)
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    login(page, server, "admin@acme.example")
+
+    # a product and its release
+    page.goto(f"{server}/products/new")
+    page.get_by_label("Profile (.yaml or .json, format v1)").set_input_files(
+        str(EXAMPLES / "camera.yaml"))
+    page.locator("form[action='/products/import'] button[type=submit]").click()
+    page.wait_for_url(re.compile(r".*/products/[0-9a-f]+$"))
+    product_url = page.url
+    name = page.locator("h1").inner_text()
+    page.get_by_label("Version", exact=True).fill("1.8.0")
+    page.get_by_label("Placed on the market").fill("2028-01-10")
+    page.get_by_label("Support ends").fill("2033-01-10")
+    page.get_by_label("How the support period was determined").fill(
+        "Expected time in use of five years, from sales data of the previous model.")
+    page.get_by_role("button", name="Add release").click()
+    page.wait_for_load_state()
+    shoot(page, "loop-01-product")
+
+    # the organisation and the documentation facts
+    page.goto(f"{server}/organisation")
+    _fill(page, ORG)
+    page.get_by_role("button", name="Save organisation details").click()
+    page.get_by_text("Saved.").wait_for()
+    page.goto(f"{product_url}/facts")
+    facts = docs_fields(name)
+    _fill(page, {k: v for k, v in facts.items() if isinstance(v, str)})
+    page.locator("#i-standards_applied").fill("etsi-en-303-645\nen-18031-1\nen-18031-2")
+    for key, value in facts["notified_body"].items():
+        page.locator(f"#i-nb-{key}").fill(value)
+    page.get_by_role("button", name="Save documentation facts").click()
+    page.get_by_text("Saved.").wait_for()
+
+    # the assessment: every requirement met, one with evidence attached on the board
+    _meet_every_requirement(page, product_url)
+    page.goto(f"{product_url}/board?q=annex-i:part-i:2:b")
+    item = page.locator("li.item", has_text="eu-cra:annex-i:part-i:2:b").first
+    evidence = tmp_path / "default-settings-review.txt"
+    evidence.write_text("secure-by-default configuration reviewed")
+    item.get_by_label("Evidence file").set_input_files(str(evidence))
+    item.get_by_role("button", name="Attach").click()
+    page.wait_for_load_state()
+    assert "default-settings-review.txt" in page.locator(
+        "li.item", has_text="eu-cra:annex-i:part-i:2:b").first.inner_text()
+    shoot(page, "loop-02-board")
+
+    # the EU declaration: generated, downloaded, opened
+    page.goto(product_url)
+    page.get_by_role("button", name="EU declaration of conformity (CRA Annex V) as html",
+                     exact=True).click()
+    page.wait_for_load_state()
+    if page.locator("input[name=fact]").count():
+        for box in page.locator("input[name=fact]").all():
+            box.check()
+        page.get_by_label("How did you check them?").fill("Read against the Official Journal text.")
+        page.get_by_role("button", name="Confirm the ticked facts").click()
+        page.get_by_text("Nothing is left to confirm.").wait_for()
+        page.get_by_role("button", name="Generate eu-declaration").click()
+        page.wait_for_load_state()
+    assert "Example Devices GmbH" in page.content()
+    page.goto(f"{product_url}#documents")
+    row = page.locator("table.generated tbody tr").first
+    with page.expect_download() as got:
+        row.get_by_role("link", name=re.compile("Download eu-declaration")).click()
+    declaration = tmp_path / got.value.suggested_filename
+    got.value.save_as(declaration)
+    opened = browser.new_page()
+    opened.goto(declaration.as_uri())
+    assert "Example Devices GmbH" in opened.locator("body").inner_text()
+    opened.close()
+
+    # the release's SBOM, its findings known-exploited first, two triaged at once
+    page.goto(f"{product_url}/vulnerabilities")
+    page.get_by_label("SBOM file (CycloneDX, SPDX 2 or SPDX 3)").set_input_files(
+        str(vuln_data.SBOM_B))
+    page.get_by_role("button", name="Import SBOM").click()
+    page.locator("tr[id^=f-]").first.wait_for()
+    last = page.locator("tr[id^=f-] strong").last.inner_text()
+    aliases = page.locator("tr[id^=f-]").last.locator(".aliases").inner_text()
+    cve = next(a.strip() for a in aliases.split(",") if a.strip().startswith("CVE-"))
+    _kev(web_db, cve)
+    page.reload()
+    first = page.locator("tr[id^=f-]").first
+    assert last in first.inner_text() and "known exploited" in first.inner_text()
+    shoot(page, "loop-03-findings")
+    rows = page.locator("tr[id^=f-]")
+    for i in (1, 2):
+        rows.nth(i).locator("input[type=checkbox]").check()
+    page.locator("#bulk-state").select_option("not_affected")
+    page.locator("#bulk-just").select_option("code_not_reachable")
+    page.get_by_role("button", name="Apply to ticked").click()
+    page.wait_for_load_state()
+    assert "not_affected" in page.locator("#findings ~ *").first.page.content()
+
+    # the VEX for customers, downloaded and valid
+    with page.expect_download() as got:
+        page.locator("a[href*='/vex?format=cyclonedx']").first.click()
+    vex = tmp_path / got.value.suggested_filename
+    got.value.save_as(vex)
+    assert cyclonedx.validate(vex.read_bytes(), vex.name).valid
+    assert "not_affected" in vex.read_text()
+
+    # the Article 14 case for the exploited CVE, confirmed; its early warning submitted
+    page.goto(f"{server}/cases")
+    page.get_by_role("link", name="Confirm a case").click()
+    page.get_by_label("Product", exact=True).select_option(product_url.rsplit("/", 1)[1])
+    page.get_by_label("An actively exploited vulnerability").check()
+    page.get_by_label("Vulnerability id").fill(cve)
+    page.get_by_label("Title", exact=True).fill(f"Actively exploited {cve}")
+    page.get_by_label("Member state of the main establishment").fill("DE")
+    page.get_by_role("button", name="Confirm the case and start the clocks").click()
+    page.wait_for_url(re.compile(r".*/cases#case-[0-9a-f]+$"))
+    case = page.locator("article.case", has_text=f"Actively exploited {cve}")
+    assert "Next report: early-warning" in case.inner_text()
+    case.get_by_role("textbox", name=re.compile("Member States where")).fill("DE")
+    case.get_by_role("button", name="Submit early-warning").click()
+    page.wait_for_load_state()
+    case = page.locator("article.case", has_text=f"Actively exploited {cve}")
+    assert "Next report: notification" in case.inner_text()
+    shoot(page, "loop-04-case")
+
+    # the audit trail, verified
+    page.goto(f"{server}/audit")
+    main = page.locator("main").inner_text()
+    assert "Chain verified" in main
+    for action in ("document.generate", "vex.set", "case.open"):
+        assert action in main or page.get_by_text(action).count(), action
+    shoot(page, "loop-05-audit")
