@@ -55,7 +55,7 @@ def test_edit_shows_the_verdict_diff_then_saves_with_the_version(client: TestCli
                 if a.regulation_id == "uk-psti"]
         assert psti and psti[0].status == "not-applicable"  # re-assessed at the save
     stale = client.post(f"/products/{pid}/edit", data={**answers, "action": "save"})
-    assert stale.status_code == 409 and "changed since version 1" in unescape(stale.text)
+    assert stale.status_code == 412 and "changed since version 1" in unescape(stale.text)
     assert 'id="e-form"' in stale.text and 'value="Router X"' in stale.text  # values kept
 
 
@@ -115,7 +115,7 @@ def test_delete_page_says_what_is_kept_then_deletes(client: TestClient, web_db: 
     assert "Kept for the audit trail" in text and "audit events" in text
     assert re.search(r"releases</th><td>1</td>", page.text)
     stale = client.post(f"/products/{pid}/delete", data={"csrf_token": csrf, "version": "0"})
-    assert stale.status_code == 409 and 'id="e-delete"' in stale.text
+    assert stale.status_code == 412 and 'id="e-delete"' in stale.text
     gone = client.post(f"/products/{pid}/delete", data={"csrf_token": csrf, "version": "1"},
                        follow_redirects=False)
     assert gone.status_code == 303 and gone.headers["location"] == "/portfolio"
@@ -162,7 +162,7 @@ def test_release_edit_support_period_errors_and_delete(client: TestClient) -> No
     page = client.get(product).text
     assert "2031-01-10" in page and "five years of expected use" in page
     stale = client.post(f"{url}/delete", data={"csrf_token": csrf, "version": "1"})
-    assert stale.status_code == 409 and 'id="e-form"' in stale.text
+    assert stale.status_code == 412 and 'id="e-form"' in stale.text
     deleted = client.post(f"{url}/delete", data={"csrf_token": csrf, "version": "2"},
                           follow_redirects=False)
     assert deleted.status_code == 303 and client.get(url).status_code == 404

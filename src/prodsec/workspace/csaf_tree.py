@@ -120,14 +120,23 @@ def check_tree(root: Path, extra_keys: list[bytes] | None = None) -> dict[str, A
 
 
 def read_verified(root: Path, extra_keys: list[bytes]) -> tuple[csaf_tree.Tree, list[str]]:
-    """The tree with every signature checked against the keys it carries (and ``extra_keys``)."""
+    """The tree with every signature checked. With ``extra_keys`` (the admin's ``--key``) only
+    those keys count: a tree whose own keys or listed fingerprints differ is reported, and a
+    document signed by anything else is refused — the tree cannot vouch for itself (review
+    h18 F1). Without them, the keys the tree carries are used."""
     from prodsec.formats import openpgp
 
     keys, problems = csaf_tree.public_keys(root)
-    allowed = csaf_tree.listed_fingerprints(root)
-    for extra in extra_keys:  # the admin's own --key is trusted whatever the tree lists
-        allowed |= {f.upper() for f in openpgp.fingerprints(extra)}
-    keys += extra_keys
+    listed = csaf_tree.listed_fingerprints(root)
+    if extra_keys:
+        pinned = {f.upper() for extra in extra_keys for f in openpgp.fingerprints(extra)}
+        foreign = sorted({f.upper() for f in listed} - pinned)
+        if foreign:
+            problems.append(f"{csaf_tree.METADATA}: lists OpenPGP key(s) {', '.join(foreign)}, "
+                            "not the --key given; only the --key is trusted")
+        keys, allowed = list(extra_keys), pinned
+    else:  # the tree's own keys: it vouches for itself (docs/csaf.md says to pin with --key)
+        allowed = listed
     if not keys:
         tree = csaf_tree.read(root, None)
         return tree, problems + tree.problems
