@@ -14,8 +14,6 @@ import datetime as dt
 import json
 import re
 import shutil
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,14 @@ import yaml
 
 from prodsec.db.engine import open_database
 from tests.web.conftest import PASSWORD, build_app
-from tests.web.test_browser import CHROMIUM, _free_port, _import_advisories, login, next_step
+from tests.web.test_browser import (
+    CHROMIUM,
+    _import_advisories,
+    chromium_browser,
+    login,
+    next_step,
+    serving,
+)
 from tests.workspace import vuln_data
 
 AXE = Path(__file__).resolve().parent / "axe" / "axe.min.js"
@@ -76,8 +81,6 @@ def _seed(db: Any, kb: Any, tmp: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def site(template_db: Path, kb: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """One server for the whole module: seeding and starting it per page would cost minutes."""
-    import uvicorn
-
     tmp = tmp_path_factory.mktemp("a11y")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PRODSEC_EVIDENCE_DIR", str(tmp / "evidence"))
@@ -85,31 +88,15 @@ def site(template_db: Path, kb: Any, tmp_path_factory: pytest.TempPathFactory) -
         shutil.copyfile(template_db, target)
         db = open_database(str(target))
         ids = _seed(db, kb, tmp)
-        port = _free_port()
-        srv = uvicorn.Server(uvicorn.Config(build_app(db, kb), host="127.0.0.1", port=port,
-                                            log_level="warning"))
-        thread = threading.Thread(target=srv.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not srv.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert srv.started, "server did not start"
-        yield Site(f"http://127.0.0.1:{port}", ids)
-        srv.should_exit = True
-        thread.join(timeout=10)
+        with serving(build_app(db, kb)) as base:
+            yield Site(base, ids)
         db.dispose()
 
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
+    with chromium_browser() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
