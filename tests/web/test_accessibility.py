@@ -295,3 +295,15 @@ def test_a_board_error_is_next_to_its_item_with_the_filter_kept(site: Site, admi
     page.goto(site.url("/products/{pid}/board?category=prevention"))
     assert page.locator("li.item").count() == shown, "the same filtered list"
     page.close()
+
+
+def test_the_check_catches_a_violation(chromium: Any) -> None:
+    """The harness is not vacuous: an unlabelled field and an image without a text
+    alternative are reported as the serious/critical violations they are."""
+    page = chromium.new_page()
+    page.set_content('<html lang="en"><head><title>t</title></head><body><main>'
+                     '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw="><input type="text">'
+                     '</main></body></html>')
+    found = {v["id"] for v in axe_violations(page)}
+    assert {"image-alt", "label"} <= found, found
+    page.close()
