@@ -54,7 +54,7 @@ class Site:
 
 def _seed(db: Any, kb: Any, tmp: Path) -> dict[str, str]:
     """Two products (one from the examples, with its release's SBOM and findings), a case."""
-    from prodsec.workspace import article14, products, vulnerabilities
+    from prodsec.workspace import article14, products, sbom_import
     from prodsec.workspace.users import authenticate_password
 
     _import_advisories(db, tmp)
@@ -63,10 +63,10 @@ def _seed(db: Any, kb: Any, tmp: Path) -> dict[str, str]:
         actor = authenticate_password(session, "admin@acme.example", PASSWORD)
         assert actor is not None
         pid = products.add_product(session, actor, kb, router).id
-        products.add_release(session, actor, pid, "1.8.0", None, None)
+        rid = products.add_release(session, actor, pid, "1.8.0", None, None).id
         if vuln_data.SBOM_B.exists():
-            vulnerabilities.import_sbom(session, actor, pid, "1.8.0", vuln_data.SBOM_B.read_bytes(),
-                                        vuln_data.SBOM_B.name)
+            sbom_import.import_sbom(session, actor, pid, "1.8.0", vuln_data.SBOM_B.read_bytes(),
+                                    vuln_data.SBOM_B.name)
         other = products.add_product(session, actor, kb, router | {
             "name": "Home Gateway with a very long name that does not fit in a table cell "
                     "because marketing wanted every feature in it"}).id
@@ -75,7 +75,7 @@ def _seed(db: Any, kb: Any, tmp: Path) -> dict[str, str]:
         article14.open_case(session, actor, pid, "vulnerability", "Exploited in the wild",
                             dt.datetime.now(dt.UTC) - dt.timedelta(hours=2),
                             vulnerability="CVE-2020-26160", member_state_code="DE")
-    return {"pid": pid, "other": other}
+    return {"pid": pid, "other": other, "rid": rid}
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +140,7 @@ def _missing_documents(page: Any) -> None:
     page.get_by_role("button", name="Technical documentation (CRA Annex VII) as html",
                      exact=True).click()
     page.wait_for_load_state()
-    assert "enter with" in page.locator("main").inner_text()
+    assert "Cannot issue" in page.locator("main").inner_text()
 
 
 def _board_error(page: Any) -> None:
@@ -167,7 +167,19 @@ PAGES: list[tuple[str, str, bool, Callable[[Any], None] | None]] = [
     ("board-filtered", "/products/{pid}/board?q=art-13", True, None),
     ("board-error", "/products/{pid}/board?q=art-13", True, _board_error),
     ("vulnerabilities", "/products/{pid}/vulnerabilities", True, None),
+    ("product-edit", "/products/{pid}/edit", True, None),
+    ("product-delete", "/products/{pid}/delete", True, None),
+    ("products-archived", "/products/archived", True, None),
+    ("release", "/products/{pid}/releases/{rid}", True, None),
+    ("facts", "/products/{pid}/facts", True, None),
+    ("organisation", "/organisation", True, None),
+    ("audit", "/audit", True, None),
+    ("csaf", "/csaf", True, None),
     ("cases", "/cases", True, None),
+    ("cases-proposed", "/cases/proposed", True, None),
+    ("case-new", "/cases/new", True, None),
+    ("notifications", "/notifications", True, None),
+    ("account-devices", "/account/devices", True, None),
     ("compare", "/compare?product={pid}&product={other}", True, None),
     ("jobs", "/jobs", True, None),
     ("admin", "/admin", True, None),
