@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +34,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def server(web_db: Any, kb: Any) -> Iterator[str]:
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """The app on a free local port in a thread, for as long as the block runs; its address."""
     import uvicorn
 
     port = _free_port()
-    config = uvicorn.Config(build_app(web_db, kb), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -51,8 +53,9 @@ def server(web_db: Any, kb: Any) -> Iterator[str]:
     thread.join(timeout=10)
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
+@contextmanager
+def chromium_browser() -> Iterator[Any]:
+    """Debian's Chromium under Playwright, quiet (no network of its own)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -61,6 +64,18 @@ def browser() -> Iterator[Any]:
             "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
         yield b
         b.close()
+
+
+@pytest.fixture
+def server(web_db: Any, kb: Any) -> Iterator[str]:
+    with serving(build_app(web_db, kb)) as base:
+        yield base
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    with chromium_browser() as b:
+        yield b
 
 
 def shoot(page: Any, name: str) -> None:

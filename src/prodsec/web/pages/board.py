@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -53,7 +54,25 @@ def _board_data(request: Request, actor: Actor, pid: str, status: str = "", cate
         return {"product": products.product_view(product), "instruments": instruments,
                 "controls": [compliance.control_view(c) for c in controls],
                 "filters": {"status": status, "category": category, "q": q},
+                "query": _query(status, category, q),
                 "statuses": compliance.STATUSES}
+
+
+def _query(status: str, category: str, q: str) -> str:
+    """The board's filter as a query string ("" when none), carried by every form's action so
+    that a save, or its error, comes back to the same filtered list."""
+    kept = {k: v for k, v in (("q", q), ("status", status), ("category", category)) if v}
+    return "?" + urlencode(kept) if kept else ""
+
+
+def _filters(request: Request) -> dict[str, str]:
+    """The filter a board form was posted from (its action's query string), bounded."""
+    return {k: str(request.query_params.get(k, ""))[:200] for k in ("status", "category", "q")}
+
+
+def _back(request: Request, pid: str, sid: str) -> Response:
+    """After a write: the same filtered board, scrolled to the item."""
+    return redirect(f"/products/{pid}/board{_query(**_filters(request))}#s-{sid}")
 
 
 def _row(session: Any, actor: Actor, kb: Any, row: Any, controls: list[Any]) -> dict[str, Any]:
@@ -109,13 +128,16 @@ async def change_status(request: Request, pid: str, sid: str, sent: EditorForm) 
         return _board_error(request, actor, csrf, pid, message, sid, 412)
 
     return await form_write(request, sent, work,
-                             lambda _r: redirect(f"/products/{pid}/board#s-{sid}"), refused)
+                             lambda _r: _back(request, pid, sid), refused)
 
 
 def _board_error(request: Request, actor: Actor, csrf: str, pid: str, message: str, sid: str,
                  status: int, form: Any = None) -> HTMLResponse:
-    data = _board_data(request, actor, pid)
+    data = _board_data(request, actor, pid, **_filters(request))
     entered = form_values(form) if form is not None else None
+    shown = {r["status"]["id"] for i in data["instruments"] for r in i["rows"]}
+    if sid not in shown:  # filtered out (e.g. someone changed its status): the error on top
+        sid = ""
     return render(request, "board.html.j2", data | {
         "message": None, "error": {"sid": sid, "text": message, "form": entered}}, status, actor, csrf)
 
@@ -157,7 +179,7 @@ async def upload_evidence(request: Request, pid: str, sid: str, sent: EditorForm
     except (ValidationFailed, PermissionDenied) as exc:
         return await to_thread.run_sync(_board_error, request, actor, csrf, pid, str(exc), sid,
                                         status_of(exc), form)
-    return redirect(f"/products/{pid}/board#s-{sid}")
+    return _back(request, pid, sid)
 
 
 @router.post("/products/{pid}/statuses/{sid}/control", response_class=HTMLResponse)
@@ -181,6 +203,6 @@ async def link_control(request: Request, pid: str, sid: str, sent: EditorForm) -
             raise ValidationFailed("control", "choose a control or name a new one")
 
     return await form_write(
-        request, sent, work, lambda _r: redirect(f"/products/{pid}/board#s-{sid}"),
+        request, sent, work, lambda _r: _back(request, pid, sid),
         lambda exc: _board_error(request, actor, csrf, pid, str(exc), sid, status_of(exc), form))
 

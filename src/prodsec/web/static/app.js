@@ -20,6 +20,13 @@
       if (t.classList.contains("next")) { show(current + 1); focusStep(); }
       if (t.classList.contains("prev")) { show(current - 1); focusStep(); }
     });
+    // Keyboard: Enter in an answer goes to the next question rather than submitting a preview.
+    form.addEventListener("keydown", function (e) {
+      var t = e.target;
+      if (e.key !== "Enter" || t.tagName !== "INPUT" || t.type === "file") return;
+      if (current === steps.length - 1) return;
+      e.preventDefault(); show(current + 1); focusStep();
+    });
     function focusStep() {
       var first = steps[current].querySelector("input, select, textarea");
       if (first) first.focus();
@@ -57,3 +64,20 @@
   unfold();
   window.addEventListener("hashchange", unfold);
 })();
+
+// Printing (h16d): folded sections print unfolded, so a printed board or product is complete.
+(function () {
+  window.addEventListener("beforeprint", function () {
+    document.querySelectorAll("main details").forEach(function (d) { d.open = true; });
+  });
+})();
+
+// A refused board save comes back scrolled to its item (#s-…); browsers skip autofocus when
+// the address has a fragment (and move the focus to the fragment's target), so the field in
+// error gets the focus here, once the page has loaded (h16d).
+window.addEventListener("load", function () {
+  if (!/^#s-[\w-]+$/.test(location.hash)) return;
+  var item = document.getElementById(location.hash.slice(1));
+  var field = item && item.querySelector(".error") && item.querySelector("[autofocus]");
+  if (field) field.focus({ preventScroll: true });
+});
