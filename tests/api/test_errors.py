@@ -76,7 +76,13 @@ def test_upload_and_download_round_trip(world: World) -> None:
 
 
 def test_writes_need_if_match(world: World) -> None:
-    pid = world.ids["product_id"]
+    """(A product of its own: the seeded one has an Article 14 case, and a product with
+    reporting records cannot be deleted at all.)"""
+    from tests.api.conftest import CAMERA
+
+    made = world.call("POST", "/api/v1/products", json={"profile": CAMERA | {"name": "Gone"}})
+    assert made.status_code == 201, made.text
+    pid = made.json()["id"]
     got = world.call("DELETE", f"/api/v1/products/{pid}")
     assert got.status_code == 428
     got = world.call("DELETE", f"/api/v1/products/{pid}", headers={"If-Match": '"7"'})
