@@ -48,7 +48,7 @@ def _meet_every_requirement(page: Any, product_url: str) -> None:
     html = page.content()
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert csrf is not None
-    forms = re.findall(r'action="(/products/[0-9a-f]+/statuses/[0-9a-f]+)" class="status-form">\s*'
+    forms = re.findall(r'action="(/products/[0-9a-f]+/statuses/[0-9a-f]+)[^"]*" class="status-form">\s*'
                        r'<input type="hidden" name="csrf_token" value="[^"]+">\s*'
                        r'<input type="hidden" name="version" value="(\d+)">', html)
     assert len(forms) > 20
