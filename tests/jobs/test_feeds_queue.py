@@ -32,6 +32,7 @@ def _jobs(db: Database) -> list[dict[str, Any]]:
         return [dict(r) for r in c.execute(text(
             "SELECT id, task_name, status::text AS status, args FROM procrastinate_jobs "
             "WHERE task_name NOT IN ('prodsec.retry_stalled_jobs', 'prodsec.remove_old_jobs') "
+            "AND task_name NOT LIKE 'notifications.%' "  # the notifications' periodic jobs
             "ORDER BY id")).mappings()]
 
 
