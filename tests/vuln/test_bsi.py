@@ -197,3 +197,18 @@ def test_spdx2_is_refused_by_clause_4_but_its_fields_are_read() -> None:
     report = bsi.check(doc)
     assert report["format"]["ok"] is False
     assert copy.deepcopy(report["document"])[1]["status"] == "present"  # creationInfo.created
+
+
+def test_a_creator_named_only_as_supplier_is_read() -> None:
+    """The field table reads the component creator from ``supplier`` too (contact e-mail or
+    URL): a component that names its creator only there has one (review h18 F7)."""
+    doc = _doc()
+    first = doc["components"][0]
+    first.pop("manufacturer", None)
+    first.pop("authors", None)
+    first["supplier"] = {"name": "Puppeteer authors", "url": ["https://pptr.dev"],
+                         "contact": [{"email": "security@pptr.example"}]}
+    report = bsi.check(doc)
+    assert _breaking(report) == [], _breaking(report)
+    first.pop("supplier")
+    assert (PUPPETEER, "component-creator", "missing") in _breaking(bsi.check(doc))

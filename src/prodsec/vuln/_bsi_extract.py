@@ -94,7 +94,8 @@ def _cdx_component(c: dict[str, Any], declared: set[Any], nested: bool) -> Facts
     ref = str(c.get("bom-ref") or c.get("name") or "")
     facts = Facts(ref, str(c.get("name") or ref))
     facts.add("component-creator", *_cdx_contacts(c.get("manufacturer")),
-              *[_dict(a).get("email") for a in _list(c.get("authors"))])
+              *[_dict(a).get("email") for a in _list(c.get("authors"))],
+              *_cdx_contacts(c.get("supplier")))  # as the field table says (review h18 F7)
     facts.add("component-name", c.get("name"))
     facts.add("component-version", c.get("version"))
     props = [_dict(p) for p in _list(c.get("properties"))]
