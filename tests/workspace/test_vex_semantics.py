@@ -302,3 +302,18 @@ def test_an_imported_statement_never_overrides_our_decision(database: Database, 
         events = [e for e in audit.history(s, editor, triaged)
                   if e["action"] == "vex.import-conflict"]
     assert len(events) == 1 and events[0]["after"]["source"] == "bad.json"
+
+
+def test_openvex_names_an_osv_iri_only_for_ids_osv_serves() -> None:
+    """A supplier advisory's id (``FN-SA 2026/002:CVE-…``) has no osv.dev page: the statement
+    names it without an ``@id`` rather than with a broken IRI (review h18 F2)."""
+    from prodsec.workspace import vex as vex_module
+
+    item = {"aliases": ["CVE-2020-36567"], "component": "pkg:golang/github.com/gin-gonic/gin@v1.4.0"}
+    osv = vex_module._openvex_statement("GO-2020-0001", [item], "in_triage", None, "",
+                                        "pkg:generic/acme/router@1.0")
+    own = vex_module._openvex_statement("FN-SA 2026/002:CVE-2020-36567", [item], "in_triage",
+                                        None, "", "pkg:generic/acme/router@1.0")
+    assert osv["vulnerability"]["@id"] == "https://osv.dev/vulnerability/GO-2020-0001"
+    assert "@id" not in own["vulnerability"]
+    assert own["vulnerability"]["name"] == "FN-SA 2026/002:CVE-2020-36567"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -245,11 +246,17 @@ def _ident(value: str) -> dict[str, Any]:
     return {"@id": f"urn:x-prodsec:component:{quote(value, safe='')}"}
 
 
+#: Ids osv.dev serves: CVE, GHSA, GO, PYSEC, RUSTSEC, OSV... — a prefix, a dash, no spaces.
+_OSV_ID = re.compile(r"[A-Z][A-Za-z0-9]*-[A-Za-z0-9][A-Za-z0-9._:-]*")
+
+
 def _openvex_statement(vid: str, items: list[dict[str, Any]], state: str,
                        justification: str | None, detail: str, product: str) -> dict[str, Any]:
     status = OPENVEX_STATUS[state]
     aliases = sorted({a for a in items[0]["aliases"] if a != vid})
-    vulnerability: dict[str, Any] = {"@id": f"https://osv.dev/vulnerability/{vid}", "name": vid}
+    vulnerability: dict[str, Any] = {"name": vid}
+    if _OSV_ID.fullmatch(vid):  # an IRI only where OSV serves the id (review h18 F2)
+        vulnerability["@id"] = f"https://osv.dev/vulnerability/{vid}"
     if aliases:
         vulnerability["aliases"] = aliases
     subcomponents = [_ident(c) for c in sorted({f["component"] for f in items})]
