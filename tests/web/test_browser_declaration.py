@@ -59,23 +59,29 @@ def _meet_every_requirement(page: Any, product_url: str) -> None:
         assert sent.status == 303, (action, sent.status)
 
 
-def test_final_eu_declaration_in_the_browser(server: str, browser: Any, tmp_path: Path) -> None:
-    page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    login(page, server, "admin@acme.example")
+def camera_with_release(page: Any, server: str, version: str) -> tuple[str, str]:
+    """The camera example imported on the new-product page and one release entered; the
+    product's address and name."""
     page.goto(f"{server}/products/new")
     page.get_by_label("Profile (.yaml or .json, format v1)").set_input_files(
         str(EXAMPLES / "camera.yaml"))
     page.locator("form[action='/products/import'] button[type=submit]").click()
     page.wait_for_url(re.compile(r".*/products/[0-9a-f]+$"))
-    product_url = page.url
-    name = page.locator("h1").inner_text()
-    page.get_by_label("Version", exact=True).fill("2.0")
+    product_url, name = page.url, page.locator("h1").inner_text()
+    page.get_by_label("Version", exact=True).fill(version)
     page.get_by_label("Placed on the market").fill("2028-01-10")
     page.get_by_label("Support ends").fill("2033-01-10")
     page.get_by_label("How the support period was determined").fill(
         "Expected time in use of five years, from sales data of the previous model.")
     page.get_by_role("button", name="Add release").click()
     page.wait_for_load_state()
+    return product_url, name
+
+
+def test_final_eu_declaration_in_the_browser(server: str, browser: Any, tmp_path: Path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    login(page, server, "admin@acme.example")
+    product_url, name = camera_with_release(page, server, "2.0")
 
     # the refusal names what is missing and links to the field where it is entered
     page.get_by_role("button", name="EU declaration of conformity (CRA Annex V) as html",

@@ -17,10 +17,15 @@ from typing import Any
 
 import pytest
 
-from tests.documents.workspace_setup import EXAMPLES, ORG, docs_fields
+from tests.documents.workspace_setup import ORG, docs_fields
 from tests.web.conftest import PASSWORD
 from tests.web.test_browser import CHROMIUM, browser, login, server
-from tests.web.test_browser_declaration import _fill, _meet_every_requirement, shoot
+from tests.web.test_browser_declaration import (
+    _fill,
+    _meet_every_requirement,
+    camera_with_release,
+    shoot,
+)
 from tests.workspace import vuln_data
 
 __all__ = ["browser", "server"]  # the fixtures, used by name
@@ -58,20 +63,7 @@ def test_the_whole_loop_in_the_browser(server: str, browser: Any, web_db: Any,
     login(page, server, "admin@acme.example")
 
     # a product and its release
-    page.goto(f"{server}/products/new")
-    page.get_by_label("Profile (.yaml or .json, format v1)").set_input_files(
-        str(EXAMPLES / "camera.yaml"))
-    page.locator("form[action='/products/import'] button[type=submit]").click()
-    page.wait_for_url(re.compile(r".*/products/[0-9a-f]+$"))
-    product_url = page.url
-    name = page.locator("h1").inner_text()
-    page.get_by_label("Version", exact=True).fill("1.8.0")
-    page.get_by_label("Placed on the market").fill("2028-01-10")
-    page.get_by_label("Support ends").fill("2033-01-10")
-    page.get_by_label("How the support period was determined").fill(
-        "Expected time in use of five years, from sales data of the previous model.")
-    page.get_by_role("button", name="Add release").click()
-    page.wait_for_load_state()
+    product_url, name = camera_with_release(page, server, "1.8.0")
     shoot(page, "loop-01-product")
 
     # the organisation and the documentation facts
