@@ -43,11 +43,16 @@ def test_tree_check_and_ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     run("csaf", "author", NAME, "1.8.0", "--tracking-id", "FN-2026-1", "--cvss", f"{vid}={V31}",
         "--output", str(tmp_path / "draft.json"))
     run("csaf", "publish", "FN-2026-1", "--output", str(tmp_path / "published.json"))
+    run("csaf", "author", NAME, "1.8.0", "--tracking-id", "FN-2026-G", "--cvss", f"{vid}={V31}",
+        "--tlp", "GREEN", "--output", str(tmp_path / "green-draft.json"))
+    run("csaf", "publish", "FN-2026-G")
     key = tmp_path / "secret.asc"
     key.write_bytes(generate_key())
     site = tmp_path / "site"
     out = run("csaf", "tree", str(site), "--key", str(key))
     assert "1 advisories" in out and "/.well-known/csaf/provider-metadata.json" in out
+    assert "warning: FN-2026-G is TLP:GREEN: left out of the public tree" in out
+    assert not (site / ".well-known/csaf/green").exists()
     [doc] = site.glob(".well-known/csaf/white/*/fn-2026-1.json")
     assert doc.read_bytes() == (tmp_path / "published.json").read_bytes()
     assert "0 problems" in run("csaf", "tree", str(site), "--check")
@@ -64,6 +69,16 @@ def test_tree_check_and_ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert f"white/{doc.parent.name}/fn-2026-1.json.sha512: hash does not match" in out
     out = run("csaf", "ingest", str(site), "--org", "Beta", code=2)
     assert "refused white/" in out and "bad signature" in out
+
+    protected = tmp_path / "protected"
+    out = run("csaf", "tree", str(protected), "--access-protected", "--aggregators", "mirror")
+    assert "2 advisories" in out and "left out" not in out
+    assert ("warning: .well-known/csaf/green/ holds TLP:GREEN/AMBER/RED advisories: serve it "
+            "ONLY behind access control") in out
+    assert len(list(protected.glob(".well-known/csaf/green/*/fn-2026-g.json"))) == 1
+    meta = json.loads((protected / ".well-known/csaf/provider-metadata.json").read_text())
+    assert meta["mirror_on_CSAF_aggregators"] is True
+    assert "0 problems" in run("csaf", "tree", str(protected), "--check")
 
     other = tmp_path / "notes"
     other.mkdir()

@@ -78,7 +78,8 @@ def test_authored_advisory_is_a_clean_draft(database: Database, editor: Actor, k
     assert events and events[0]["after"]["status"] == "draft"
     assert_clean(doc)
     self_ref = next(r for r in doc["document"]["references"] if r["category"] == "self")
-    assert self_ref["url"].endswith("/.well-known/csaf/acme-2026-001.json")
+    year = tracking["initial_release_date"][:4]
+    assert self_ref["url"].endswith(f"/.well-known/csaf/white/{year}/acme-2026-001.json")
     tree = doc["product_tree"]
     release = tree["branches"][0]["branches"][0]["branches"][0]["product"]
     uri = release["product_identification_helper"]["x_generic_uris"][0]["uri"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +17,15 @@ from prodsec.cli.vuln import Invalid
 from prodsec.cli.workspace import DbOpt, OrgOpt, workspace
 
 PASSPHRASE_ENV = "PRODSEC_CSAF_KEY_PASSPHRASE"
+
+
+class Aggregators(StrEnum):
+    """``csaf tree --aggregators``: the keys of ``formats.csaf_tree.AGGREGATORS``."""
+
+    NONE = "none"
+    LIST = "list"
+    MIRROR = "mirror"
+
 KeyOpt = Annotated[Path | None, typer.Option(
     "--key", exists=True, dir_okay=False, readable=True,
     help="OpenPGP key file: the secret signing key (tree) or a trusted public key (check, "
@@ -39,6 +49,14 @@ def csaf_tree_cmd(
     check: Annotated[bool, typer.Option("--check", help="Check an existing tree instead: "
                                         "hashes, signatures, schemas, listings.")] = False,
     key: KeyOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False,
+    access_protected: Annotated[bool, typer.Option(
+        "--access-protected", help="Also write TLP:GREEN, AMBER and RED advisories, each label "
+        "in its own folder (green/, amber/, red/) that must be served only behind access "
+        "control (CSAF 2.0 7.1.5). Without it only TLP:WHITE and unlabeled ones are written.")]
+        = False,
+    aggregators: Annotated[Aggregators, typer.Option(
+        "--aggregators", help="What CSAF aggregators may do: none, list (list the provider; "
+        "the default) or mirror (list it and mirror its advisories).")] = Aggregators.LIST,
     org: OrgOpt = "default", db: DbOpt = None,
 ) -> None:
     """Write the organisation's published CSAF advisories as a static CSAF 2.0 provider tree
@@ -51,15 +69,30 @@ def csaf_tree_cmd(
 
     with workspace(db, org) as (_, session, actor):
         summary = write_tree(session, actor, out_dir, secret_key=_key(key),
-                             passphrase=os.environ.get(PASSPHRASE_ENV), key_source=str(key))
-    for tracking in summary["left_out"]:
-        print(f"warning: {tracking} is TLP:AMBER/RED: left out (CSAF 2.0 7.1.5 wants it access "
-              "protected)", file=sys.stderr)
+                             passphrase=os.environ.get(PASSPHRASE_ENV), key_source=str(key),
+                             access_protected=access_protected, aggregators=aggregators.value)
+    _warn(summary)
+    _out(summary, as_json, f"{out_dir}: {summary['documents']} advisories, {summary['files']} "
+         f"files; serve it at {summary['provider_metadata']}")
+
+
+def _warn(summary: dict[str, Any]) -> None:
+    """What the writer of a tree must know before copying it to a server."""
+    for item in summary["left_out"]:
+        print(f"warning: {item['tracking_id']} is TLP:{item['tlp']}: left out of the public "
+              "tree (--access-protected writes it to its own folder for a server with access "
+              "control, CSAF 2.0 7.1.5)", file=sys.stderr)
+    for folder in summary["access_protected"]:
+        print(f"warning: {folder} holds TLP:GREEN/AMBER/RED advisories: serve it ONLY behind "
+              "access control (TLS client certificates or tokens, CSAF 2.0 7.1.5), never on "
+              "the public server", file=sys.stderr)
+    for item in summary["self_reference_elsewhere"]:
+        print(f"warning: {item['tracking_id']}: its self reference is {item['self']}, the tree "
+              f"serves it at {item['served_at']}; its next revision (prodsec csaf publish) "
+              "names the tree's URL", file=sys.stderr)
     if summary["signed_by"] is None:
         print("warning: no --key: documents are not signed, the tree is a csaf_provider's, not "
               "a csaf_trusted_provider's (CSAF 2.0 7.1.19)", file=sys.stderr)
-    _out(summary, as_json, f"{out_dir}: {summary['documents']} advisories, {summary['files']} "
-         f"files; serve it at {summary['provider_metadata']}")
 
 
 def _check(root: Path, key: Path | None, as_json: bool) -> None:

@@ -15,8 +15,14 @@ requirement 9)::
     <tlp>/<yyyy>/<name>.json.sha512
     <tlp>/<yyyy>/<name>.json.asc      requirement 19
 
-``<tlp>`` is ``white``, ``green`` or ``unlabeled``. TLP:AMBER and TLP:RED documents must be
-access protected (requirement 5), so a tree meant for any web server never holds them.
+``<tlp>`` is ``white`` or ``unlabeled`` in the public tree. TLP:AMBER and TLP:RED documents
+must be access protected, under a different path than the public ones (requirement 5), and
+TLP:GREEN ones may not go "via publicly accessible channels" (FIRST TLP 1.0,
+https://www.first.org/tlp/v1/, the definition CSAF 2.0 3.2.1.5.2 points to): ``build`` writes
+them, each label in its own folder (``green``, ``amber``, ``red``), only when asked to
+(``access_protected``), for a server that puts those folders behind access control. Every document's URL is ``document_url``: the same function
+gives the advisory's ``self`` reference when it is authored (CSAF 2.0 6.2.11), so the reference
+names the place the tree serves it from.
 ``build`` is pure (the clock and the signer are inputs), so the same documents and time give
 the same bytes; ``read`` and ``check`` name each problem with its file.
 """
@@ -39,7 +45,10 @@ from prodsec.formats._io import load_json, pointer, read_bytes
 
 WELL_KNOWN = ".well-known/csaf"
 METADATA = "provider-metadata.json"
-PUBLIC_TLP = {"WHITE": "white", "GREEN": "green", None: "unlabeled"}
+TLP_FOLDER = {"WHITE": "white", None: "unlabeled", "GREEN": "green", "AMBER": "amber",
+              "RED": "red"}
+PUBLIC_TLP = frozenset({"WHITE", None})
+ACCESS_PROTECTED_TLP = ("GREEN", "AMBER", "RED")
 ROLIE_CATEGORY = {"scheme": "urn:ietf:params:rolie:category:information-type", "term": "csaf"}
 HASHES = ("sha256", "sha512")
 MAX_DOCUMENTS = 5000
@@ -69,39 +78,86 @@ class Key:
     public: str
 
 
-def build(documents: list[bytes], publisher: dict[str, Any], base_url: str, now: str,
-          sign: Callable[[bytes], bytes] | None = None, key: Key | None = None) -> dict[str, bytes]:
+AGGREGATORS = {"none": (False, False), "list": (True, False), "mirror": (True, True)}
+"""What the provider lets CSAF aggregators do (``list_on_CSAF_aggregators``,
+``mirror_on_CSAF_aggregators``). ``list`` is the default because it is what CSAF 2.0 7.1.7 has
+an aggregator assume when a publisher says nothing: listed, not mirrored."""
+
+
+def base_url(namespace: str) -> str:
+    """Where the tree is served: ``<namespace>/.well-known/csaf`` (requirement 9)."""
+    return f"{namespace.rstrip('/')}/{WELL_KNOWN}"
+
+
+def document_path(label: str | None, initial_release_date: str, tracking_id: str) -> str:
+    """``<tlp folder>/<yyyy>/<file name>``: the document's place in the tree, by its TLP label,
+    the year of its ``initial_release_date`` (requirement 11) and its tracking id (5.1)."""
+    return f"{TLP_FOLDER[label]}/{initial_release_date[:4]}/{file_name(tracking_id)}"
+
+
+def document_url(base: str, label: str | None, initial_release_date: str,
+                 tracking_id: str) -> str:
+    """The URL the tree serves a document at under ``base`` (``base_url``): the one URL its
+    ``self`` reference names (CSAF 2.0 6.2.11: ``self``, under the publisher's namespace, ending
+    in the 5.1 file name), so a consumer following the reference finds the file."""
+    return f"{base}/{document_path(label, initial_release_date, tracking_id)}"
+
+
+def build(documents: list[bytes], publisher: dict[str, Any], base: str, now: str,
+          sign: Callable[[bytes], bytes] | None = None, key: Key | None = None, *,
+          access_protected: bool = False, aggregators: str = "list") -> dict[str, bytes]:
     """Every file of the tree, by path relative to the web root. ``documents`` are the exact
     published bytes; ``now`` stamps ``last_updated`` and the feeds. Without ``sign`` the tree
-    is a ``csaf_provider``'s (no signatures); with it a ``csaf_trusted_provider``'s."""
+    is a ``csaf_provider``'s (no signatures); with it a ``csaf_trusted_provider``'s. A TLP:GREEN,
+    AMBER or RED document is refused unless ``access_protected`` (then it goes in its label's
+    own folder, which the server must put behind access control)."""
     files: dict[str, bytes] = {}
     folders: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for n, data in enumerate(documents):
         doc = _published(data, n)
-        label = tlp_of(doc)
-        if label not in PUBLIC_TLP:
-            raise CsafTreeError(f"{doc['document']['tracking']['id']}: TLP:{label} documents "
-                                "must be access protected (CSAF 2.0 7.1.5), not in a public tree")
         tracking = doc["document"]["tracking"]
-        rel = f"{tracking['initial_release_date'][:4]}/{file_name(tracking['id'])}"
-        folder = PUBLIC_TLP[label]
-        path = f"{WELL_KNOWN}/{folder}/{rel}"
-        if path in files:
+        label = _placeable_label(doc, access_protected)
+        path = document_path(label, tracking["initial_release_date"], tracking["id"])
+        folder, rel = path.split("/", 1)
+        if f"{WELL_KNOWN}/{path}" in files:
             raise CsafTreeError(f"{tracking['id']}: two documents share the file name {rel}")
-        files[path] = data
-        for algo in HASHES:
-            files[f"{path}.{algo}"] = f"{hashlib.new(algo, data).hexdigest()}  {rel.split('/')[1]}\n".encode()
-        if sign is not None:
-            files[f"{path}.asc"] = sign(data)
+        files.update(_document_files(f"{WELL_KNOWN}/{path}", data, sign))
         folders.setdefault(folder, []).append((rel, doc))
     for folder, docs in sorted(folders.items()):
-        files.update(_folder(folder, docs, publisher, base_url, now, sign is not None))
+        files.update(_folder(folder, docs, publisher, base, now, sign is not None))
     if key is not None:
         files[f"{WELL_KNOWN}/openpgp/{key.fingerprint}.asc"] = key.public.encode()
-    files[f"{WELL_KNOWN}/service.json"] = _dump(_service(sorted(folders), publisher, base_url))
+    files[f"{WELL_KNOWN}/service.json"] = _dump(_service(sorted(folders), publisher, base))
     files[f"{WELL_KNOWN}/{METADATA}"] = _dump(
-        provider_metadata(sorted(folders), publisher, base_url, now, key))
+        provider_metadata(sorted(folders), publisher, base, now, key, aggregators))
     return dict(sorted(files.items()))
+
+
+def _placeable_label(doc: dict[str, Any], access_protected: bool) -> str | None:
+    """The document's TLP label when the tree may hold it: one of CSAF 2.0's labels, and a
+    public one unless access-protected folders were asked for."""
+    label, tracking_id = tlp_of(doc), doc["document"]["tracking"]["id"]
+    if label not in TLP_FOLDER:
+        raise CsafTreeError(f"{tracking_id}: TLP label {label!r} is not one of CSAF 2.0's "
+                            "(WHITE, GREEN, AMBER, RED)")
+    if label not in PUBLIC_TLP and not access_protected:
+        raise CsafTreeError(f"{tracking_id}: TLP:{label} documents must be access protected "
+                            "(CSAF 2.0 7.1.5; TLP:GREEN: not via publicly accessible channels), "
+                            "not in a public tree")
+    return label
+
+
+def _document_files(path: str, data: bytes,
+                    sign: Callable[[bytes], bytes] | None) -> dict[str, bytes]:
+    """The document, a hash file per algorithm (requirement 18: hash, two spaces, file name)
+    and, when signing, its detached signature (requirement 19)."""
+    name = path.rsplit("/", 1)[1]
+    files = {path: data}
+    for algo in HASHES:
+        files[f"{path}.{algo}"] = f"{hashlib.new(algo, data).hexdigest()}  {name}\n".encode()
+    if sign is not None:
+        files[f"{path}.asc"] = sign(data)
+    return files
 
 
 def _published(data: bytes, n: int) -> dict[str, Any]:
@@ -120,47 +176,58 @@ def _published(data: bytes, n: int) -> dict[str, Any]:
     return doc  # type: ignore[no-any-return]
 
 
-def _feed_url(base_url: str, folder: str) -> str:
-    return f"{base_url}/{folder}/csaf-feed-tlp-{folder}.json"
+def _feed_url(base: str, folder: str) -> str:
+    return f"{base}/{folder}/csaf-feed-tlp-{folder}.json"
 
 
 def _label(folder: str) -> str:
     return "UNLABELED" if folder == "unlabeled" else folder.upper()
 
 
-def provider_metadata(folders: list[str], publisher: dict[str, Any], base_url: str, now: str,
-                      key: Key | None) -> dict[str, Any]:
+def provider_metadata(folders: list[str], publisher: dict[str, Any], base: str, now: str,
+                      key: Key | None, aggregators: str = "list") -> dict[str, Any]:
     """provider-metadata.json (requirement 7): the publisher as in the documents, a ROLIE feed
-    per TLP folder, the signing key, and the role the tree qualifies for (7.2.2/7.2.3)."""
+    per TLP folder, the signing key, the role the tree qualifies for (7.2.2/7.2.3) and what
+    aggregators may do, as the provider said (``AGGREGATORS``), never more."""
+    if aggregators not in AGGREGATORS:
+        raise CsafTreeError(f"aggregators {aggregators!r}: expected one of "
+                            f"{', '.join(AGGREGATORS)}")
+    listed, mirrored = AGGREGATORS[aggregators]
     meta: dict[str, Any] = {
-        "canonical_url": f"{base_url}/{METADATA}",
+        "canonical_url": f"{base}/{METADATA}",
         "distributions": [{"rolie": {"feeds": [
-            {"summary": f"{_label(f)} advisories of {publisher['name']}.",
-             "tlp_label": _label(f), "url": _feed_url(base_url, f)} for f in folders]}}]
+            {"summary": _feed_summary(f, publisher), "tlp_label": _label(f),
+             "url": _feed_url(base, f)} for f in folders]}}]
         if folders else [],
-        "last_updated": now, "list_on_CSAF_aggregators": True, "metadata_version": "2.0",
-        "mirror_on_CSAF_aggregators": True, "publisher": publisher,
+        "last_updated": now, "list_on_CSAF_aggregators": listed, "metadata_version": "2.0",
+        "mirror_on_CSAF_aggregators": mirrored, "publisher": publisher,
         "role": "csaf_trusted_provider" if key else "csaf_provider",
     }
     if not folders:
         del meta["distributions"]
     if key is not None:
         meta["public_openpgp_keys"] = [{"fingerprint": key.fingerprint,
-                                        "url": f"{base_url}/openpgp/{key.fingerprint}.asc"}]
+                                        "url": f"{base}/openpgp/{key.fingerprint}.asc"}]
     return meta
 
 
-def _service(folders: list[str], publisher: dict[str, Any], base_url: str) -> dict[str, Any]:
+def _feed_summary(folder: str, publisher: dict[str, Any]) -> str:
+    protected = " Access protected: only for the recipients the label allows." if folder in {
+        TLP_FOLDER[t] for t in ACCESS_PROTECTED_TLP} else ""
+    return f"{_label(folder)} advisories of {publisher['name']}.{protected}"
+
+
+def _service(folders: list[str], publisher: dict[str, Any], base: str) -> dict[str, Any]:
     return {"service": {"workspace": [{"title": f"CSAF advisories of {publisher['name']}",
                                        "collection": [{
                                            "title": f"{publisher['name']} CSAF feed (TLP:{_label(f)})",
-                                           "href": _feed_url(base_url, f),
+                                           "href": _feed_url(base, f),
                                            "categories": {"category": [ROLIE_CATEGORY]}}
                                            for f in folders]}]}}
 
 
 def _folder(folder: str, docs: list[tuple[str, dict[str, Any]]], publisher: dict[str, Any],
-            base_url: str, now: str, signed: bool) -> dict[str, bytes]:
+            base: str, now: str, signed: bool) -> dict[str, bytes]:
     """index.txt, changes.csv (newest ``current_release_date`` first, then by name) and the
     ROLIE feed of one TLP folder."""
     prefix = f"{WELL_KNOWN}/{folder}"
@@ -172,9 +239,9 @@ def _folder(folder: str, docs: list[tuple[str, dict[str, Any]]], publisher: dict
     feed = {"feed": {
         "id": f"{_slug(publisher['name'])}-csaf-feed-tlp-{folder}",
         "title": f"{publisher['name']} CSAF feed (TLP:{_label(folder)})",
-        "link": [{"rel": "self", "href": _feed_url(base_url, folder)}],
+        "link": [{"rel": "self", "href": _feed_url(base, folder)}],
         "category": [ROLIE_CATEGORY], "updated": now,
-        "entry": [_entry(f"{base_url}/{folder}/{rel}", doc, signed) for rel, doc in newest],
+        "entry": [_entry(f"{base}/{folder}/{rel}", doc, signed) for rel, doc in newest],
     }}
     return {f"{prefix}/index.txt": "".join(f"{rel}\n" for rel, _ in ordered).encode(),
             f"{prefix}/changes.csv": changes.encode(),
@@ -324,7 +391,7 @@ def public_keys(tree_root: Path) -> tuple[list[bytes], list[str]]:
         return [], []
     keys, problems = [], []
     for entry in entries:
-        local = _local(folder, base, str(entry.get("url", "")))
+        local = local_path(folder, base, str(entry.get("url", "")))
         if local is None or not local.is_file():
             problems.append(f"{METADATA}: public key {entry.get('fingerprint')} is not in the "
                             f"tree ({entry.get('url')}); give it with --key")
@@ -338,7 +405,7 @@ def _feed_urls(meta: dict[str, Any]) -> list[str]:
             for feed in dist.get("rolie", {}).get("feeds", [])]
 
 
-def _local(folder: Path, base: str, url: str) -> Path | None:
+def local_path(folder: Path, base: str, url: str) -> Path | None:
     """The file a URL under the metadata's base names, kept inside the tree (no ``..``)."""
     if not url.startswith(base + "/"):
         return None
@@ -355,7 +422,7 @@ def _inside(rel: str) -> bool:
 
 def _from_feed(folder: Path, base: str, url: str, listed: dict[str, dict[str, str]],
                problems: list[str]) -> None:
-    local = _local(folder, base, url)
+    local = local_path(folder, base, url)
     if local is None or not local.is_file():
         problems.append(f"{METADATA}: ROLIE feed {url} is not in the tree")
         return
@@ -366,7 +433,7 @@ def _from_feed(folder: Path, base: str, url: str, listed: dict[str, dict[str, st
         problems.append(f"{local.relative_to(folder)}: not a ROLIE feed ({exc})")
         return
     for i, entry in enumerate(entries if isinstance(entries, list) else []):
-        src = _local(folder, base, str(entry.get("content", {}).get("src", "")))
+        src = local_path(folder, base, str(entry.get("content", {}).get("src", "")))
         if src is None:
             problems.append(f"{local.relative_to(folder)} /feed/entry/{i}/content/src: not a file "
                             "of this tree")

@@ -191,9 +191,22 @@ def apply_cyclonedx(doc: dict[str, Any], meta: CraMetadata) -> dict[str, Any]:
 
 def csaf_contact(meta: CraMetadata) -> str:
     """``document.publisher.contact_details``: where to report, how to reach, where we are."""
-    parts = [f"Security contact: {meta.security_contact}" if meta.security_contact else "",
-             f"Email: {meta.email}" if meta.email else "",
-             f"Address: {meta.address}" if meta.address else ""]
+    return _contact_details(meta.security_contact, meta.email, meta.address)
+
+
+def organisation_contact(session: Session, actor: Actor) -> str:
+    """The organisation's ``contact_details`` as its CSAF documents carry them (no release
+    needed): provider-metadata.json's publisher SHOULD match the documents' (CSAF 2.0 7.1.7)."""
+    profile = session.scalar(select(OrgProfile).where(OrgProfile.org_id == actor.org_id))
+    if profile is None:
+        return ""
+    return _contact_details(*(str(getattr(profile, name) or "").strip()
+                              for name in ("security_contact", "contact_email", "postal_address")))
+
+
+def _contact_details(security_contact: str, email: str, address: str) -> str:
+    parts = [f"Security contact: {security_contact}" if security_contact else "",
+             f"Email: {email}" if email else "", f"Address: {address}" if address else ""]
     return "; ".join(p for p in parts if p)[:1000]
 
 

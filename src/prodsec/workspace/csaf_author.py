@@ -171,7 +171,7 @@ def _document(category: str, title: str, tracking: str, publisher: str, namespac
         "notes": [{"category": "summary", "title": "Summary", "text": summary}],
         "references": [
             {"category": "self", "summary": "Canonical URL of this document",
-             "url": canonical_url(namespace, tracking)},
+             "url": canonical_url(namespace, tlp, now, tracking)},
             {"category": "external", "summary": "OSV.dev vulnerability database",
              "url": "https://osv.dev/"}],
         "tracking": {
@@ -184,14 +184,26 @@ def _document(category: str, title: str, tracking: str, publisher: str, namespac
     }
 
 
-def canonical_url(namespace: str, tracking: str) -> str:
-    """Where the publisher serves the document: ``<namespace>/.well-known/csaf/<file>``, the
-    file named from the tracking id by CSAF 5.1 (test 6.2.11 wants a ``self`` reference ending
-    in that name). The folder follows the CSAF provider layout (CSAF 7.1.1: a
-    ``provider-metadata.json`` under ``/.well-known/csaf/``); publishers serving elsewhere set
-    it when they publish."""
-    name = re.sub(r"[^+\-a-z0-9]+", "_", tracking.lower())
-    return f"{namespace}/.well-known/csaf/{name}.json"
+def canonical_url(namespace: str, tlp: str, initial_release_date: str, tracking: str) -> str:
+    """Where the publisher's provider tree serves the document (``csaf_tree.document_url``:
+    ``<namespace>/.well-known/csaf/<tlp>/<yyyy>/<file>``, CSAF 2.0 7.1.9, 7.1.11, 5.1): the URL
+    of its ``self`` reference (test 6.2.11), so the reference and the published file are one."""
+    from prodsec.formats import csaf_tree
+
+    return csaf_tree.document_url(csaf_tree.base_url(namespace), tlp, initial_release_date,
+                                  tracking)
+
+
+def with_canonical_url(meta: dict[str, Any]) -> dict[str, Any]:
+    """``document`` with its ``self`` reference set from its own publisher namespace, TLP label
+    and tracking: publishing fixes ``initial_release_date`` (and so the year folder) only at
+    the first release, after the draft was written."""
+    tracking = meta["tracking"]
+    url = canonical_url(meta["publisher"]["namespace"], meta["distribution"]["tlp"]["label"],
+                        tracking["initial_release_date"], tracking["id"])
+    references = [{**r, "url": url} if r.get("category") == "self" else r
+                  for r in meta.get("references", [])]
+    return {**meta, "references": references}
 
 
 def _product_tree(vendor: str, namespace: str, product: str, release: str, release_pid: str,
@@ -492,7 +504,7 @@ def publish(session: Session, actor: Actor, ref: str, status: str, summary: str 
                         "initial_release_date": initial, "current_release_date": now,
                         "revision_history": history,
                         "generator": {**tracking["generator"], "date": now}}
-    new = sort_keys({**doc, "document": meta})
+    new = sort_keys({**doc, "document": with_canonical_url(meta)})
     _refuse_unclean(new)
     before = {"status": row.status, "version": tracking["version"], "sha256": row.sha256}
     row.document, row.sha256, row.status = new, _sha(new), status
