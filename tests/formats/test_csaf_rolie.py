@@ -160,9 +160,21 @@ def test_a_feed_provider_metadata_does_not_list(csaf: Path) -> None:
         "(CSAF 2.0 7.1.7, 7.1.15)"]
 
 
-def test_a_feed_that_is_not_json_is_named(csaf: Path) -> None:
+def test_a_feed_that_is_not_json_is_named_once(csaf: Path) -> None:
+    """The reader names it; the feed checks do not repeat it."""
     (csaf / FEED).write_text("{not json")
-    assert _problems(csaf)[0].startswith(f"{FEED}: not a ROLIE feed (")
+    tree = csaf_tree.read(csaf.parent.parent, None)
+    assert [p for p in tree.problems if "not a ROLIE feed" in p] == [
+        p for p in tree.problems if p.startswith(f"{FEED}: not a ROLIE feed (")]
+    assert len([p for p in tree.problems if "not a ROLIE feed" in p]) == 1
+    assert csaf_rolie.feed_problems(tree) == []
+
+
+def test_metadata_without_a_canonical_url_says_nothing_more(csaf: Path) -> None:
+    _edit(csaf / "provider-metadata.json", lambda m: m.pop("canonical_url"))
+    tree = csaf_tree.read(csaf.parent.parent, None)
+    assert any("canonical_url" in p for p in tree.problems)
+    assert csaf_rolie.feed_problems(tree) == []
 
 
 # ---- what the tree holds: TLP folders, aggregator flags, hash files ------------------------
