@@ -68,3 +68,17 @@ def test_the_builder_refuses_what_it_cannot_place() -> None:
     del doc["document"]["tracking"]["id"]
     with pytest.raises(CsafTreeError, match="document 1: not a publishable CSAF document"):
         csaf_tree.build([json.dumps(doc).encode()], PUBLISHER, BASE, NOW)
+
+
+def test_the_check_names_an_advisory_missing_from_its_feed(tmp_path: Path) -> None:
+    """``check_tree`` runs the ROLIE feed checks (``formats.csaf_rolie``): a feed that lost an
+    entry is the one problem, named with the advisory and the feed."""
+    _write(tmp_path, csaf_tree.build(_docs(), PUBLISHER, BASE, NOW))
+    feed_file = tmp_path / ".well-known" / "csaf" / "white" / "csaf-feed-tlp-white.json"
+    feed = json.loads(feed_file.read_text())
+    gone = feed["feed"]["entry"].pop()
+    feed_file.write_text(json.dumps(feed))
+    rel = gone["content"]["src"].removeprefix(BASE + "/")
+    assert check_tree(tmp_path)["problems"] == [
+        f"{rel}: not in the ROLIE feed white/csaf-feed-tlp-white.json (CSAF 2.0 7.1.15: every "
+        "document of a TLP label is in its feed)"]
