@@ -174,9 +174,7 @@ def _bsi_report(data: bytes, source: str, fmt: Format) -> None:
     else:
         rows = [[d["clause"], d["name"], d["level"], d["status"], d["message"][:70]]
                 for d in report["document"]]
-        rows += [[f["clause"], f["name"], f["level"],
-                  f"{f['present']}/{f['total']} present" + (
-                      f", {f['wrong_form']} wrong form" if f["wrong_form"] else ""), ""]
+        rows += [[f["clause"], f["name"], f["level"], _bsi_counts(f), ""]
                  for f in report["fields"]]
         fmt_row = report["format"]
         _table(f"{source}: {report['summary']}", ["clause", "field", "level", "status", "detail"],
@@ -185,6 +183,14 @@ def _bsi_report(data: bytes, source: str, fmt: Format) -> None:
         print(report["evidence"])
     if not report["conforms"]:
         raise typer.Exit(1)
+
+
+def _bsi_counts(row: dict[str, Any]) -> str:
+    """'3/5 present, 1 inferred, 1 wrong form': an inferred value is counted apart, never as
+    present."""
+    extra = [f"{row[k]} {words}" for k, words in (("inferred", "inferred"),
+                                                   ("wrong_form", "wrong form")) if row[k]]
+    return ", ".join([f"{row['present']}/{row['total']} present", *extra])
 
 
 # ---- advisories and findings ---------------------------------------------------------------

@@ -4,14 +4,24 @@ Why a report of its own next to ``quality`` (7 elements): the TR is the field li
 market and most CRA checkers hold an SBOM to, and the CRA asks the manufacturer to identify and
 document the components (Annex I Part II (1)) — a per-clause report is evidence an authority can
 read. The fields, clauses, levels and mappings are data (``data/bsi-tr-03183-2.yaml``, each
-marked ``verified`` or not); this module only judges the values ``_bsi_extract`` found:
-present, missing, or wrong form (an email or URL that is neither, a path as a filename, a
-hash that is not SHA-512, a licence that is no SPDX identifier or expression...).
+marked ``verified`` against the TR's text or not); this module only judges what
+``_bsi_extract`` found. Each field of each subject gets one status:
 
-Verdict: the SBOM conforms when its format is one section 4 allows and no required field is
-missing or in the wrong form, nor any other field in the wrong form. A missing additional field
-is listed but does not decide the verdict: the TR requires it only if the information exists,
-which no SBOM can show.
+- ``present``: a value where the TR's mapping (section 8.2) puts it, in the field's form;
+- ``inferred``: no value there, but one read from another place that says the same only by
+  inference (the finding names that place in ``inferred_from``): a supplier's e-mail as the
+  component creator, a SHA-512 in ``components[].hashes``, an SPDX 3 purpose on the package;
+- ``missing``: nothing, there or anywhere the reader looks;
+- ``wrong form``: a value that is not in the field's form (an email or URL that is neither, a
+  path as a filename, a hash that is not SHA-512, a licence that is no SPDX identifier or
+  expression...), where the TR maps it or where it was inferred from.
+
+Verdict: the SBOM conforms when its format is one section 4 allows, every required field of
+the SBOM and of each component is present (an inferred value does not fill a required field:
+a consumer reading the TR's mapping would not find it there), and no field at any level is in
+the wrong form. A missing or inferred additional or optional field is listed but does not
+decide the verdict: the TR requires an additional field only if the information exists, which
+no SBOM can show.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ from typing import Any
 
 from prodsec.vuln._bsi_extract import Document, Facts, cyclonedx, spdx2, spdx3
 
-PRESENT, MISSING, WRONG = "present", "missing", "wrong form"
+PRESENT, INFERRED, MISSING, WRONG = "present", "inferred", "missing", "wrong form"
 EVIDENCE = ("This report is evidence toward CRA Annex I Part II (1) (Regulation (EU) 2024/2847): "
             "it documents, per component, the data fields BSI TR-03183-2 v2.1.0 requires of an "
             "SBOM; it is not a certification.")
@@ -140,13 +150,14 @@ def check(doc: dict[str, Any]) -> dict[str, Any]:
 
 def _breaks(finding: dict[str, Any]) -> bool:
     status, level = finding["status"], finding["level"]
-    return bool(status == WRONG or (status == MISSING and level == "required"))
+    return bool(status == WRONG or (status in (MISSING, INFERRED) and level == "required"))
 
 
 def _reasons(fmt: dict[str, Any], breaking: list[dict[str, Any]]) -> str:
     parts = [] if fmt["ok"] else [f"format (clause 4): {fmt['message']}"]
     if breaking:
-        parts.append(f"{len(breaking)} findings on required fields or in the wrong form")
+        parts.append(f"{len(breaking)} findings on required fields (missing or only inferred) "
+                     "or in the wrong form")
     return ": " + "; ".join(parts)
 
 
@@ -176,21 +187,41 @@ def _mapping_key(document: Document) -> str:
 
 def _finding(f: Field, facts: Facts, key: str) -> dict[str, Any]:
     values = facts.values.get(f.id, [])
-    if not values:
-        misplaced = facts.misplaced.get(f.id)
-        status, message = (WRONG, misplaced) if misplaced else (MISSING, _missing(f, key))
-    else:
+    inferred = facts.inferred.get(f.id, [])
+    extra: dict[str, Any] = {}
+    if values:
         problem = _form(f, values)
         status, message = (WRONG, problem) if problem else (PRESENT, ", ".join(values)[:200])
+    elif inferred:
+        status, message = _inferred(f, inferred, key)
+        extra["inferred_from"] = list(dict.fromkeys(source for source, _ in inferred))
+    elif f.id in facts.misplaced:
+        status, message = WRONG, facts.misplaced[f.id]
+    else:
+        status, message = MISSING, _missing(f, key)
     return {"field": f.id, "name": f.name, "clause": f.clause, "level": f.level,
-            "status": status, "message": message}
+            "status": status, "message": message, **extra}
+
+
+def _inferred(f: Field, inferred: list[tuple[str, str]], key: str) -> tuple[str, str]:
+    """Judge values read from elsewhere: their form still counts (a wrong one is wrong form);
+    a good one is 'inferred', with where the TR wants the field."""
+    source = inferred[0][0]
+    problem = _form(f, [value for _, value in inferred])
+    if problem:
+        return WRONG, f"{problem} (inferred from {source})"
+    values = ", ".join(dict.fromkeys(value for _, value in inferred))[:200]
+    return INFERRED, f"inferred from {source}: {values}; the TR's place: {_where(f, key)}"
+
+
+def _where(f: Field, key: str) -> str:
+    label = {"cyclonedx": "CycloneDX", "spdx3": "SPDX 3", "spdx2": "SPDX 2"}[key]
+    return f"{label}: {f.mapping[key]}"
 
 
 def _missing(f: Field, key: str) -> str:
-    where = f.mapping[key]
     why = {"additional": " (required if the information exists)", "optional": " (optional)"}
-    label = {"cyclonedx": "CycloneDX", "spdx3": "SPDX 3", "spdx2": "SPDX 2"}[key]
-    return f"not given{why.get(f.level, '')}; {label}: {where}"
+    return f"not given{why.get(f.level, '')}; {_where(f, key)}"
 
 
 def _form(f: Field, values: list[str]) -> str | None:
@@ -255,12 +286,13 @@ def _licence(value: str) -> str | None:
 
 def _totals(per_component: list[Field],
             components: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per field: how many components have it present, missing, in the wrong form."""
+    """Per field: how many components have it present, inferred, missing, in the wrong form."""
     rows = []
     for i, f in enumerate(per_component):
         statuses = [c["findings"][i]["status"] for c in components]
         rows.append({"field": f.id, "name": f.name, "clause": f.clause, "level": f.level,
                      "verified": f.verified, "present": statuses.count(PRESENT),
+                     "inferred": statuses.count(INFERRED),
                      "missing": statuses.count(MISSING), "wrong_form": statuses.count(WRONG),
                      "total": len(statuses)})
     return rows
