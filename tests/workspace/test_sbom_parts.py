@@ -20,6 +20,7 @@ from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.engine import Database
 from prodsec.db.models import FindingRecord, OrgProfile, ProductDocumentation, SbomRecord
 from prodsec.formats import cyclonedx
+from prodsec.vuln import bsi
 from prodsec.workspace import products, sbom_export, sbom_import, vex
 from prodsec.workspace import vulnerabilities as vulns
 from prodsec.workspace.context import Actor, NotFound, ValidationFailed
@@ -173,10 +174,16 @@ def test_export_is_schema_valid_nested_and_carries_the_cra_facts(
     meta = doc["metadata"]
     assert meta["manufacturer"]["name"] == "Acme Devices GmbH"
     assert meta["manufacturer"]["contact"] == [{"email": "info@acme.example"}]
-    assert meta["lifecycles"][0]["description"].startswith("security updates provided until "
-                                                           "2031-12-31")
-    assert {"name": "prodsec:cra:support-period-end", "value": "2031-12-31"} in meta["properties"]
     product = meta["component"]
+    # The support end under the CycloneDX taxonomy's own name; lifecycles only say in which
+    # phase the data was captured, which an export does not know, so none are written.
+    assert {"name": "cdx:lifecycle:milestone:endOfGuaranteedSupport",
+            "value": "2031-12-31"} in product["properties"]
+    assert "lifecycles" not in meta
+    assert product["manufacturer"] == meta["manufacturer"]  # the product's creator (TR table 9)
+    creator = next(d for d in bsi.check(doc)["document"] if d["field"] == "sbom-creator")
+    assert (creator["status"], creator["message"]) == ("present", "info@acme.example, "
+                                                       "https://acme.example")
     assert product["purl"] == "pkg:generic/acme-devices-gmbh/" + vex.slug(ROUTER["name"]) + "@2.0"
     refs = {r["type"]: r["url"] for r in product["externalReferences"]}
     assert refs["security-contact"] == "mailto:psirt@acme.example"
@@ -211,7 +218,7 @@ def test_missing_cra_facts_are_warnings_never_invented(database: Database, edito
                     "declaration of conformity"):
         assert missing in text
     meta = doc["metadata"]
-    assert "lifecycles" not in meta and "externalReferences" not in meta["component"]
+    assert "externalReferences" not in meta["component"] and "properties" not in meta["component"]
     assert meta["manufacturer"] == {"name": "Acme"}  # the workspace organisation, as warned
     assert vex_warnings == warnings
 
@@ -230,7 +237,9 @@ def test_vex_exports_carry_the_cra_facts_and_validate(database: Database, editor
     assert vex.export_problems(cdx, "cyclonedx") == [] and cdx_warnings == []
     assert vex.export_problems(open_vex, "openvex") == []
     assert cdx["metadata"]["manufacturer"]["name"] == "Acme Devices GmbH"
-    assert cdx["metadata"]["lifecycles"] and cdx["metadata"]["component"]["externalReferences"]
+    product = cdx["metadata"]["component"]
+    assert product["externalReferences"] and product["properties"] == [
+        {"name": "cdx:lifecycle:milestone:endOfGuaranteedSupport", "value": "2031-12-31"}]
     assert cdx["vulnerabilities"]
     assert open_vex["author"] == "Acme Devices GmbH"
     assert open_warnings and "OpenVEX 0.2.0 has no field" in open_warnings[0]

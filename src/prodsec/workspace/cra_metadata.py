@@ -150,36 +150,37 @@ def cyclonedx_manufacturer(meta: CraMetadata) -> dict[str, Any]:
     return entity
 
 
-def cyclonedx_lifecycles(meta: CraMetadata) -> list[dict[str, Any]]:
-    """The support period as a named lifecycle (CycloneDX has no end-of-support field)."""
+#: The official CycloneDX property (taxonomy ``cdx:lifecycle:milestone``) for the date until
+#: which the manufacturer gives assured support, software updates included: the CRA's
+#: support period end (Art. 13(8)). Its value is an ISO 8601 date.
+SUPPORT_END = "cdx:lifecycle:milestone:endOfGuaranteedSupport"
+
+
+def cyclonedx_product_properties(meta: CraMetadata) -> list[dict[str, str]]:
+    """Properties of the product (``metadata.component``), under names the CycloneDX property
+    taxonomy defines. ``metadata.lifecycles`` is not the place for the support period: its
+    phases (design, pre-build, build, post-build, operations, discovery, decommission) say in
+    which stage the BOM's data was captured, which an export does not know."""
     if meta.support_end is None:
         return []
-    return [{"name": "security-support",
-             "description": f"security updates provided until {meta.support_end.isoformat()} "
-                            "(CRA Art. 13(8) support period)"}]
-
-
-def cyclonedx_properties(meta: CraMetadata) -> list[dict[str, str]]:
-    """The same facts as machine-readable properties, for tools that read no lifecycle text."""
-    props = [{"name": "prodsec:cra:product-identifier", "value": meta.purl}]
-    if meta.support_end is not None:
-        props.append({"name": "prodsec:cra:support-period-end",
-                      "value": meta.support_end.isoformat()})
-    return props
+    return [{"name": SUPPORT_END, "value": meta.support_end.isoformat()}]
 
 
 def apply_cyclonedx(doc: dict[str, Any], meta: CraMetadata) -> dict[str, Any]:
-    """Write the CRA facts into a CycloneDX document's metadata (its subject component gets the
-    product identifier and the references)."""
+    """Write the CRA facts into a CycloneDX document: ``metadata.manufacturer`` (the creator of
+    the BOM, TR-03183-2 table 8) and the product as ``metadata.component`` with its identifier,
+    manufacturer (its creator, table 9), supplier, support end and references."""
     metadata = doc.setdefault("metadata", {})
-    metadata["manufacturer"] = cyclonedx_manufacturer(meta)
-    lifecycles = cyclonedx_lifecycles(meta)
-    if lifecycles:
-        metadata["lifecycles"] = lifecycles
-    metadata["properties"] = cyclonedx_properties(meta)
+    entity = cyclonedx_manufacturer(meta)
+    metadata["manufacturer"] = entity
     subject = metadata.setdefault("component", {"type": "application", "bom-ref": "product"})
     subject.update({"name": meta.product, "version": meta.release, "purl": meta.purl})
+    subject["manufacturer"] = dict(entity)
     subject["supplier"] = {"name": meta.manufacturer}
+    properties = [p for p in subject.get("properties", []) if p.get("name") != SUPPORT_END]
+    properties += cyclonedx_product_properties(meta)
+    if properties:
+        subject["properties"] = properties
     references = cyclonedx_references(meta)
     if references:
         subject["externalReferences"] = references
