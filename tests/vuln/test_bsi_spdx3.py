@@ -132,6 +132,15 @@ def test_a_file_without_container_or_firmware_does_not_state_structured() -> Non
     assert _not_present(doc) == {"structured": "missing"}
 
 
+def test_dependencies_without_completeness_are_wrong_form() -> None:
+    """TR 5.2.2: the completeness of the list must be indicated (the relationship's
+    ``completeness``, table 9)."""
+    doc = _doc()
+    next(e for e in doc["@graph"] if e.get("relationshipType") == "dependsOn").pop("completeness")
+    assert _not_present(doc) == {"dependencies": "wrong form"}
+    assert "completeness is not indicated" in _findings(doc)["dependencies"]["message"]
+
+
 def test_an_effective_licence_is_read_from_the_tables_other_relationship() -> None:
     doc = _doc()
     doc["@graph"].append(_rel("other", PKG, NS + "lic", comment="hasEffectiveLicense"))

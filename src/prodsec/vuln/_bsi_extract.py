@@ -99,10 +99,43 @@ def cyclonedx(doc: dict[str, Any]) -> Document:
     sbom.add("timestamp", meta.get("timestamp"))
     serial = doc.get("serialNumber")
     sbom.add("sbom-uri", serial if isinstance(serial, str) else None)
-    declared = {d.get("ref") for d in _list(doc.get("dependencies")) if isinstance(d, dict)}
-    components = [_cdx_component(c, declared, nested)
+    graph = Graph({d.get("ref") for d in _list(doc.get("dependencies")) if isinstance(d, dict)},
+                  _cdx_completeness(_list(doc.get("compositions"))))
+    components = [_cdx_component(c, graph, nested)
                   for c, nested in _cdx_walk(_list(doc.get("components")))]
     return Document("CycloneDX", str(doc.get("specVersion") or ""), sbom, components)
+
+
+@dataclass(frozen=True)
+class Graph:
+    """What a CycloneDX document says about dependencies: the refs with an entry of their own,
+    and per ref the completeness its ``compositions`` state (``aggregate``)."""
+
+    declared: set[Any]
+    completeness: dict[str, str]
+
+
+def _cdx_completeness(compositions: list[Any]) -> dict[str, str]:
+    """ref → aggregate, for every ref a composition lists in ``assemblies`` or ``dependencies``
+    (TR table 9: compositions say how complete the dependencies and assemblies are)."""
+    found: dict[str, str] = {}
+    for composition in map(_dict, compositions):
+        aggregate = composition.get("aggregate")
+        if isinstance(aggregate, str) and aggregate:
+            for ref in _list(composition.get("assemblies")) + _list(composition.get("dependencies")):
+                found.setdefault(str(ref), aggregate)
+    return found
+
+
+def declared(completeness: str | None) -> str:
+    """The value of the dependencies field: 'declared', with the completeness the document
+    states for the list, or the words the check reads as a missing indication."""
+    return f"declared; completeness {completeness}" if completeness else NO_COMPLETENESS
+
+
+#: The dependencies value when the list is given but its completeness is not (TR 5.2.2 asks
+#: for both).
+NO_COMPLETENESS = "declared; completeness not indicated"
 
 
 def _cdx_walk(items: list[Any], nested: bool = False) -> list[tuple[dict[str, Any], bool]]:
@@ -121,7 +154,7 @@ def _cdx_contacts(entity: Any) -> list[Any]:
             + _list(entity.get("url")))
 
 
-def _cdx_component(c: dict[str, Any], declared: set[Any], nested: bool) -> Facts:
+def _cdx_component(c: dict[str, Any], graph: Graph, nested: bool) -> Facts:
     ref = str(c.get("bom-ref") or c.get("name") or "")
     facts = Facts(ref, str(c.get("name") or ref))
     facts.add("component-creator", *_cdx_contacts(c.get("manufacturer")))
@@ -132,7 +165,7 @@ def _cdx_component(c: dict[str, Any], declared: set[Any], nested: bool) -> Facts
     facts.add("component-name", c.get("name"))
     facts.add("component-version", c.get("version"))
     _cdx_properties(c, facts)
-    _cdx_dependencies(c, facts, declared, nested)
+    _cdx_dependencies(c, facts, graph, nested)
     _cdx_licences(c, facts)
     _cdx_references(c, facts)
     facts.add("other-identifiers", c.get("purl"), c.get("cpe"),
@@ -152,12 +185,14 @@ def _cdx_properties(c: dict[str, Any], facts: Facts) -> None:
         facts.add(field_id, *[p.get("value") for p in props if p.get("name") in names])
 
 
-def _cdx_dependencies(c: dict[str, Any], facts: Facts, declared: set[Any], nested: bool) -> None:
+def _cdx_dependencies(c: dict[str, Any], facts: Facts, graph: Graph, nested: bool) -> None:
     """Declared: an entry in ``dependencies`` (an empty one states there are none) or nested
-    components that it contains. A component only nested inside another states nothing about
-    its own dependencies: that is inferred."""
-    if c.get("bom-ref") in declared or _list(c.get("components")):
-        facts.add("dependencies", "declared")
+    components that it contains, with the completeness a composition states for it. A
+    component only nested inside another states nothing about its own dependencies: that is
+    inferred."""
+    ref = c.get("bom-ref")
+    if ref in graph.declared or _list(c.get("components")):
+        facts.add("dependencies", declared(graph.completeness.get(str(ref))))
     elif nested:
         facts.infer("dependencies", "nested in another component, without a dependencies entry "
                     "of its own", "declared")
@@ -287,10 +322,14 @@ def _spdx3_package(p: dict[str, Any], nodes: dict[str, Any],
 
 def _spdx3_dependencies(facts: Facts, ref: str, relations: list[dict[str, Any]]) -> None:
     """Table 9: a ``contains`` or ``dependsOn`` relationship from the package (``to`` empty
-    states none). Other dependency types, or being only another's target, are inferred."""
-    kinds = {_name(r.get("relationshipType")) for r in relations if r.get("from") == ref}
+    states none), its ``completeness`` the indication the TR asks for. Other dependency types,
+    or being only another's target, are inferred."""
+    own = [r for r in relations if r.get("from") == ref]
+    kinds = {_name(r.get("relationshipType")) for r in own}
     if kinds & TR_EDGES:
-        facts.add("dependencies", "declared")
+        stated = [_name(r.get("completeness")) for r in own
+                  if _name(r.get("relationshipType")) in TR_EDGES and r.get("completeness")]
+        facts.add("dependencies", declared(stated[0] if stated else None))
     elif kinds & OTHER_EDGES:
         facts.infer("dependencies", f"relationship {sorted(kinds & OTHER_EDGES)[0]} (table 9 "
                     "names contains / dependsOn)", "declared")

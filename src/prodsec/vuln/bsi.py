@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from prodsec.vuln._bsi_extract import Document, Facts, cyclonedx, spdx2, spdx3
+from prodsec.vuln._bsi_extract import NO_COMPLETENESS, Document, Facts, cyclonedx, spdx2, spdx3
 
 PRESENT, INFERRED, MISSING, WRONG = "present", "inferred", "missing", "wrong form"
 EVIDENCE = ("This report is evidence toward CRA Annex I Part II (1) (Regulation (EU) 2024/2847): "
@@ -232,6 +232,10 @@ def _form(f: Field, values: list[str]) -> str | None:
         if values[0] not in f.values:
             return f"{values[0]!r} is not one of {', '.join(repr(v) for v in f.values)}"
         return None
+    if f.form == "declared" and NO_COMPLETENESS in values:
+        return ("the dependencies are listed but their completeness is not indicated (TR 5.2.2; "
+                "CycloneDX: compositions[].aggregate naming the component; SPDX 3: the "
+                "relationship's completeness)")
     if f.form == "filename" and len(values) > 1:
         return f"given {len(values)} times; at most one filename expected"
     checks = {"email-or-url": _email_or_url, "date-time": _date_time, "filename": _filename,
