@@ -5,6 +5,7 @@ confirmed into a case; a refused file exits non-zero with the reason and no trac
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 from tests.cli.test_workspace_cli import ROUTER, ok, run
@@ -54,3 +55,37 @@ def test_refused_feed_file_exits_non_zero_with_the_reason(tmp_path: Path) -> Non
     wrong = run(tmp_path, "feeds", "import", str(fd.KEV), "--kind", "epss")
     assert wrong.returncode != 0 and "expected a FIRST EPSS" in wrong.stderr
     assert json.loads(ok(tmp_path, "feeds", "runs", "--format", "json"))["runs"] == []
+
+
+def test_advisories_import_with_kev_is_the_feed_import(tmp_path: Path) -> None:
+    """``advisories import --kev`` records a feed import, proposes the case and emits its
+    notification event like ``feeds import``; the same catalogue again is skipped with the
+    reason while the advisories are still imported."""
+    ok(tmp_path, "product", "add", "examples/products/router.yaml")
+    ok(tmp_path, "product", "release", ROUTER, "1.0", "--support-end", "2031-12-31",
+       "--rationale", "expected use")
+    sbom = tmp_path / "sbom.json"
+    sbom.write_bytes(fd.sbom(("salt", "3000")))
+    ok(tmp_path, "sbom", "import", ROUTER, "1.0", str(sbom))
+    osv = fd.osv_dir(tmp_path / "osv")
+    out = ok(tmp_path, "advisories", "import", str(osv), "--kev", str(fd.KEV))
+    assert f"{fd.KEV.name} (" in out and "48 new known-exploited CVEs" in out
+    assert "Article 14 case(s) proposed" in out
+    runs = json.loads(ok(tmp_path, "feeds", "runs", "--format", "json"))["runs"]
+    assert [(r["kind"], r["filename"], r["counts"]["new"]) for r in runs] == [
+        ("kev", fd.KEV.name, 48)]
+    waiting = json.loads(ok(tmp_path, "cases", "proposed", "--format", "json"))["proposals"]
+    assert fd.SALT_CVE in {p["vulnerability"] for p in waiting}
+    with sqlite3.connect(tmp_path / "ws.db") as db:
+        events = [json.loads(p)["vulnerability"] for (p,) in db.execute(
+            "SELECT payload FROM notification_events WHERE kind = 'finding.exploited'")]
+    assert fd.SALT_CVE in events
+    again = json.loads(ok(tmp_path, "advisories", "import", str(osv), "--kev", str(fd.KEV),
+                          "--format", "json"))
+    assert again["files"] > 0 and "already imported" in again["kev"]["skipped"]
+    assert len(json.loads(ok(tmp_path, "feeds", "runs", "--format", "json"))["runs"]) == 1
+    bad = tmp_path / "kev.json"
+    bad.write_bytes(b'{"vulnerabilities": []}')
+    refused = run(tmp_path, "advisories", "import", str(osv), "--kev", str(bad))
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "kev.json: not a feed prodsec reads" in refused.stderr

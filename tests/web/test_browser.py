@@ -226,11 +226,10 @@ def test_triage_exploited_first_and_in_bulk(server: str, browser: Any, web_db: A
                                              tmp_path: Path) -> None:
     """58 real findings: the known-exploited one is first, a filter and a sort are links that
     survive a bulk decision, and two findings are triaged at once."""
-    import json
 
     import yaml
 
-    from prodsec.workspace import products, sbom_import, vulnerabilities
+    from prodsec.workspace import feeds, products, sbom_import, vulnerabilities
     from prodsec.workspace.users import authenticate_password
 
     if not _import_advisories(web_db, tmp_path):
@@ -247,8 +246,8 @@ def test_triage_exploited_first_and_in_bulk(server: str, browser: Any, web_db: A
         rows = vulnerabilities.list_findings(session, actor, pid)
         last = rows[-1]
         cve = next(a for a in last["aliases"] if a.startswith("CVE-"))
-        vulnerabilities.import_kev(session, actor, json.dumps(
-            {"vulnerabilities": [{"cveID": cve, "dateAdded": "2024-01-02"}]}).encode(), "kev.json")
+        feeds.import_feed(session, actor, vuln_data.kev_catalogue({cve: "2024-01-02"}),
+                          "kev.json")
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     login(page, server, "editor@acme.example")
     page.goto(f"{server}/products/{pid}/vulnerabilities#findings")

@@ -10,7 +10,6 @@ the test loads them through the same service. Screenshots at 1 280 and 390 px.""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -44,14 +43,13 @@ def _advisories(web_db: Any, tmp_path: Path) -> None:
 
 
 def _kev(web_db: Any, cve: str) -> None:
+    from prodsec.workspace.feeds import import_feed
     from prodsec.workspace.users import authenticate_password
-    from prodsec.workspace.vulnerabilities import import_kev
 
     with web_db.transaction() as session:
         actor = authenticate_password(session, "admin@acme.example", PASSWORD)
         assert actor is not None
-        import_kev(session, actor, json.dumps({"vulnerabilities": [
-            {"cveID": cve, "dateAdded": "2026-12-01"}]}).encode(), "kev.json")
+        import_feed(session, actor, vuln_data.kev_catalogue({cve: "2026-12-01"}), "kev.json")
 
 
 def test_the_whole_loop_in_the_browser(server: str, browser: Any, web_db: Any,

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from prodsec.db.engine import Database
-from prodsec.db.models import CaseProposal, EpssScore, EuvdEntry, FeedImport
+from prodsec.db.models import CaseProposal, EpssScore, EuvdEntry, FeedImport, NotificationEvent
 from prodsec.errors import FormatError
 from prodsec.services.knowledge import knowledge_base
-from prodsec.workspace import article14, feeds, proposals
+from prodsec.workspace import article14, feeds, proposals, vex
 from prodsec.workspace import proposal_decisions as decisions
 from prodsec.workspace import vulnerabilities as vulns
 from prodsec.workspace.context import Actor, Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -182,6 +183,74 @@ def test_dismissed_with_reason_and_no_proposal_after_support_ends(
         done = proposals.list_proposals(s, editor, "dismissed")
         assert [p["reason"] for p in done] == ["salt-master is not shipped enabled"]
     assert _count(database, CaseProposal) == len(run["proposals"])
+
+
+@pytest.mark.parametrize(("state", "source"), [
+    ("not_affected", "manual"), ("false_positive", "manual"), ("resolved", "manual"),
+    ("not_affected", "import:supplier.cdx.json")])
+def test_a_finding_triaged_out_of_the_product_is_proposed_only_once_reopened(
+        database: Database, editor: Actor, tmp_path: Path, state: str, source: str) -> None:
+    """CRA Art. 14(1): a vulnerability assessed as not in the product (ours, or a supplier's
+    statement where we decided nothing) is no exploited vulnerability *contained in* it."""
+    pid = _with_advisories(database, editor, tmp_path)
+    with database.transaction() as s:
+        vex.set_statement(s, editor, pid, fd.SALT_CVE, state, detail="salt-master not shipped",
+                          source=source)
+    run = _import(database, editor, fd.KEV.read_bytes(), "kev.json")
+    made = {p["vulnerability"] for p in run["proposals"]}
+    assert made and fd.SALT_CVE not in made  # the other exploited salt CVEs still are
+    with database.transaction() as s:  # a rescan does not propose it either
+        assert proposals.propose(s, editor, release_ids=[r.id for r in
+                                 vulns.get_product(s, editor, pid).releases]) == []
+        assert _events(s, fd.SALT_CVE) == 0
+    with database.transaction() as s:  # re-opened: under investigation again
+        vex.set_statement(s, editor, pid, fd.SALT_CVE, "under_investigation")
+    with database.transaction() as s:
+        salt = [p for p in proposals.list_proposals(s, editor)
+                if p["vulnerability"] == fd.SALT_CVE]
+        assert [(p["signal"], p["releases"]) for p in salt] == [("kev", ["1.0"])]
+        assert _events(s, fd.SALT_CVE) == 1
+
+
+def test_a_triaged_finding_found_after_the_signal_is_not_proposed_at_its_scan(
+        database: Database, editor: Actor, tmp_path: Path) -> None:
+    _import(database, editor, fd.KEV.read_bytes(), "kev.json")
+    pid = fd.release(database, editor, "Router", FUTURE)
+    with database.transaction() as s:
+        vex.set_statement(s, editor, pid, fd.SALT_CVE, "not_affected",
+                          justification="code_not_reachable", release_label="1.0")
+        vulns.import_advisories(s, editor, fd.osv_dir(tmp_path / "osv"))  # rescans inline
+    with database.transaction() as s:
+        waiting = {p["vulnerability"] for p in proposals.list_proposals(s, editor)}
+        assert waiting and fd.SALT_CVE not in waiting
+        vex.set_statement(s, editor, pid, fd.SALT_CVE, "exploitable", release_label="1.0")
+    with database.transaction() as s:
+        assert fd.SALT_CVE in {p["vulnerability"] for p in proposals.list_proposals(s, editor)}
+
+
+def _events(session: Session, cve: str) -> int:
+    """How many ``finding.exploited`` notification events name this CVE."""
+    return sum(e.payload["vulnerability"] == cve for e in session.scalars(
+        select(NotificationEvent).where(NotificationEvent.kind == proposals.EVENT)))
+
+
+def test_kev_given_with_advisories_is_a_feed_import_and_a_repeat_is_skipped(
+        database: Database, editor: Actor, viewer: Actor, tmp_path: Path) -> None:
+    """``advisories import --kev``: the same import as ``feeds import`` (recorded, proposing,
+    notifying); the same catalogue again is skipped with the reason, not a refusal of the
+    advisories it came with."""
+    _with_advisories(database, editor, tmp_path)
+    with database.transaction() as s:
+        first = feeds.import_with_advisories(s, editor, fd.KEV.read_bytes(), "kev.json")
+    assert first["kind"] == "kev" and first["counts"]["new"] == 48 and "skipped" not in first
+    assert fd.SALT_CVE in {p["vulnerability"] for p in first["proposals"]}
+    with database.transaction() as s:
+        again = feeds.import_with_advisories(s, editor, fd.KEV.read_bytes(), "copy.json")
+        assert again["proposals"] == [] and "already imported" in again["skipped"]
+        assert [r["filename"] for r in feeds.list_runs(s, editor)] == ["kev.json"]
+        assert _events(s, fd.SALT_CVE) == 1
+    with database.transaction() as s, pytest.raises(PermissionDenied):
+        feeds.import_with_advisories(s, viewer, fd.KEV.read_bytes(), "k")
 
 
 # ---- the watched folder ---------------------------------------------------------------------

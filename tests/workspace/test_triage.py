@@ -11,11 +11,11 @@ import pytest
 
 from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.engine import Database
-from prodsec.workspace import triage, vex
+from prodsec.workspace import feeds, triage, vex
 from prodsec.workspace import vulnerabilities as vulns
 from prodsec.workspace.context import Actor, PermissionDenied, ValidationFailed
 from tests.workspace.test_vulnerabilities import _loaded
-from tests.workspace.vuln_data import make_osv_dir
+from tests.workspace.vuln_data import kev_catalogue, make_osv_dir
 
 # The NVD's CVSS 3.1 vector for CVE-2022-27664 (golang.org/x/net HTTP/2 denial of service;
 # https://nvd.nist.gov/vuln/detail/CVE-2022-27664, base score 7.5 HIGH). The Go advisory
@@ -38,8 +38,7 @@ def test_priority_page_with_release_counts(database: Database, editor: Actor,
         rows = vulns.list_findings(s, editor, pid)
         last = rows[-1]
         cve = next(a for a in last["aliases"] if a.startswith("CVE-"))
-        kev = {"vulnerabilities": [{"cveID": cve, "dateAdded": "2024-01-02"}]}
-        vulns.import_kev(s, editor, json.dumps(kev).encode(), "kev.json")
+        feeds.import_feed(s, editor, kev_catalogue({cve: "2024-01-02"}), "kev.json")
         vex.set_statement(s, editor, pid, rows[0]["vulnerability"], "not_affected",
                           justification="code_not_reachable")
         page = triage.triage_findings(s, editor, kb, pid, triage.parse_query({"limit": "5"}))

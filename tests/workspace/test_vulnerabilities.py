@@ -14,13 +14,14 @@ from sqlalchemy import func, select
 from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.engine import Database
 from prodsec.db.models import AdvisoryRecord, FindingRecord, SbomComponent, SbomRecord
+from prodsec.errors import FormatError
 from prodsec.formats import csaf, cyclonedx, osv
 from prodsec.vuln import AdvisoryIndex, scan
-from prodsec.workspace import audit, csaf_author, products, sbom_import, vex
+from prodsec.workspace import audit, csaf_author, feeds, products, sbom_import, vex
 from prodsec.workspace import vulnerabilities as vulns
 from prodsec.workspace.context import Actor, NotFound, PermissionDenied, ValidationFailed
 from tests.realdata import DATA
-from tests.workspace.vuln_data import SBOM_A, SBOM_B, make_osv_dir
+from tests.workspace.vuln_data import SBOM_A, SBOM_B, kev_catalogue, make_osv_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUTER = yaml.safe_load((ROOT / "examples/products/router.yaml").read_text())
@@ -173,13 +174,13 @@ def test_kev_flag(database: Database, editor: Actor, kb: KnowledgeBase, osv_dir:
     with database.transaction() as s:
         finding = vulns.list_findings(s, editor, pid)[0]
         cve = next(a for a in finding["aliases"] if a.startswith("CVE-"))
-        kev = {"vulnerabilities": [{"cveID": cve, "dateAdded": "2024-01-02"},
-                                   {"cveID": "CVE-2099-0001"}]}
-        assert vulns.import_kev(s, editor, json.dumps(kev).encode(), "kev.json") == 2
+        kev = kev_catalogue({cve: "2024-01-02", "CVE-2099-0001": None})
+        assert feeds.import_feed(s, editor, kev, "kev.json")["counts"]["new"] == 2
         flagged = [f for f in vulns.list_findings(s, editor, pid) if f["known_exploited"]]
         assert {f["vulnerability"] for f in flagged} == {finding["vulnerability"]}
-        with pytest.raises(ValidationFailed, match="cveID"):
-            vulns.import_kev(s, editor, b'{"vulnerabilities": [{"cveID": 3}]}', "bad.json")
+        with pytest.raises(FormatError, match="cveID"):
+            feeds.import_feed(s, editor, b'{"catalogVersion": "1", "vulnerabilities": '
+                              b'[{"cveID": 3}]}', "bad.json")
 
 
 def _triage(db: Database, actor: Actor, pid: str) -> list[dict[str, object]]:

@@ -46,3 +46,13 @@ def make_osv_dir(target: Path) -> Path:
     for path in relevant_files():
         shutil.copy(path, target / path.name)
     return target
+
+
+def kev_catalogue(entries: dict[str, str | None], version: str = "2026.12.01") -> bytes:
+    """A CISA KEV catalogue in the real layout (catalogVersion, count, vulnerabilities), listing
+    these CVEs with their dateAdded: what ``prodsec feeds import`` and ``advisories import
+    --kev`` read."""
+    return json.dumps({"title": "CISA Catalog of Known Exploited Vulnerabilities",
+                       "catalogVersion": version, "count": len(entries),
+                       "vulnerabilities": [{"cveID": cve, "dateAdded": added}
+                                           for cve, added in entries.items()]}).encode()

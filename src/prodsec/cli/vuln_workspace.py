@@ -205,38 +205,52 @@ def advisories_import(
         "per affected release); the files must be readable by the workers.")] = False,
     org: OrgOpt = "default", db: DbOpt = None, fmt: FormatOpt = Format.table,
 ) -> None:
-    """Import OSV advisories incrementally (bad files are reported and skipped: exit 2)."""
+    """Import OSV advisories incrementally (bad files are reported and skipped: exit 2). A KEV
+    catalogue is imported as by ``prodsec feeds import`` (recorded, proposes Article 14 cases)."""
     from rich.progress import Progress
 
     from prodsec.cli.vuln import _stderr
     from prodsec.formats import osv
     from prodsec.formats._io import read_bytes
-    from prodsec.workspace.vulnerabilities import import_advisories, import_kev
+    from prodsec.workspace import feeds
+    from prodsec.workspace.vulnerabilities import import_advisories
 
     if not source.exists():
         raise Invalid(f"{source}: no such file or directory; expected OSV files, a directory or a zip")
     if background:
         _queue_import(source, kev, org, db, fmt)
         return
+    catalogue = read_bytes(kev, feeds.MAX_FILE_BYTES) if kev else None  # refused before the work
     with workspace(db, org) as (_, session, actor), \
             Progress(transient=True, console=_stderr()) as bar:
         task = bar.add_task("importing advisories", total=osv.count_files(source))
         report = import_advisories(session, actor, source, lambda n: bar.advance(task, n))
-        new_kev = import_kev(session, actor, read_bytes(kev), str(kev)) if kev else None
-    data = report.to_dict() | ({"kev_new": new_kev} if kev else {})
+        run = (None if catalogue is None else
+               feeds.import_with_advisories(session, actor, catalogue, str(kev)))
     if fmt is Format.json:
-        _json(data)
+        _json(report.to_dict() | ({"kev": run} if run else {}))
     else:
         print(f"{source}: {report.files} files: {report.added} added, {report.updated} updated, "
               f"{report.unchanged} unchanged, {report.removed} removed (withdrawn), "
               f"{len(report.failures)} failed; findings {report.findings}")
-        if kev:
-            print(f"{kev}: {new_kev} new known-exploited CVEs")
+        if run:
+            print(_kev_line(run))
     for source_file, message in report.failures:
         print(f"error: skipped {source_file}: {message}", file=sys.stderr)
     if report.failures:
         raise Invalid(f"{source}: {len(report.failures)} advisory files failed (listed above); "
                       "the others were imported")
+
+
+def _kev_line(run: dict[str, Any]) -> str:
+    """What the KEV catalogue changed: newly exploited CVEs and the cases they propose."""
+    if run.get("skipped"):
+        return f"{run['skipped']} (the advisories were imported)"
+    counts, made = run["counts"], run["proposals"]
+    return (f"{run['filename']} ({run['feed_date']}): {counts['new']} new known-exploited CVEs, "
+            f"{counts['changed']} changed, {counts['unchanged']} unchanged; "
+            + (f"{len(made)} Article 14 case(s) proposed: see prodsec case proposed" if made
+               else "no Article 14 case proposed"))
 
 
 def _queue_import(source: Path, kev: Path | None, org: str, db: str | None,

@@ -76,6 +76,32 @@ def import_feed(session: Session, actor: Actor, data: bytes, source: str,
     return view
 
 
+def import_with_advisories(session: Session, actor: Actor, data: bytes,
+                           source: str) -> dict[str, Any]:
+    """The CISA KEV catalogue given with an advisory import (``advisories import --kev``),
+    imported as any KEV file is (``import_feed``: incremental, recorded, proposals and their
+    notifications) — except that a catalogue imported before is skipped with the reason
+    (``skipped``) instead of refused: the advisories it comes with are still imported, and a
+    daily script may pass the same catalogue again."""
+    actor.require("editor")
+    before = _earlier_import(session, actor, hashlib.sha256(data).hexdigest())
+    if before is None:
+        return import_feed(session, actor, data, source, "kev")
+    return run_view(before) | {"proposals": [], "skipped": _already(source, before)}
+
+
+def _earlier_import(session: Session, actor: Actor, digest: str) -> FeedImport | None:
+    """The organisation's successful import of the file with this SHA-256, if any."""
+    return session.scalar(select(FeedImport).where(
+        FeedImport.org_id == actor.org_id, FeedImport.sha256 == digest,
+        FeedImport.status == "imported"))
+
+
+def _already(source: str, before: FeedImport) -> str:
+    return (f"{Path(source).name}: already imported (same content as {before.filename}, "
+            f"{before.kind}, at {before.imported_at:%Y-%m-%d %H:%M} UTC): nothing imported")
+
+
 def _claim(session: Session, actor: Actor, kind: str, data: bytes, source: str) -> FeedImport:
     """The run's row, written first: its unique (organisation, SHA-256) refuses a file imported
     before — also when two imports of it run at once (the second waits, then fails)."""
@@ -83,9 +109,7 @@ def _claim(session: Session, actor: Actor, kind: str, data: bytes, source: str) 
     before = session.scalar(select(FeedImport).where(FeedImport.org_id == actor.org_id,
                                                      FeedImport.sha256 == digest))
     if before is not None and before.status == "imported":
-        raise Conflict(f"{Path(source).name}: already imported (same content as "
-                       f"{before.filename}, {before.kind}, at {before.imported_at:%Y-%m-%d %H:%M}"
-                       " UTC): nothing imported", precondition=False)
+        raise Conflict(_already(source, before), precondition=False)
     if before is not None:  # refused by the watched folder earlier: a person tries again
         session.delete(before)
         session.flush()

@@ -10,13 +10,16 @@ even when two imports find it at the same moment on two workers: the second inse
 nothing (``ON CONFLICT DO NOTHING``), and a job that runs again proposes nothing new.
 
 Proposals are looked for where the signals meet the findings: after a KEV or EUVD import (for
-the CVEs it newly flags) and after a release's rescan (for its findings).
+the CVEs it newly flags), after a release's rescan (for its findings), and when triage re-opens
+a vulnerability (``reconsider``). A finding triaged as not in the product (not affected, false
+positive, fixed) is not proposed (``_contained`` says why).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -29,10 +32,12 @@ from prodsec.db.models import (
     FindingRecord,
     Product,
     Release,
+    SbomComponent,
+    VexStatement,
     new_id,
     utcnow,
 )
-from prodsec.workspace import audit, signals
+from prodsec.workspace import audit, signals, vex_decisions
 from prodsec.workspace.context import Actor, NotFound, ValidationFailed
 
 CHUNK = 500
@@ -41,36 +46,85 @@ EVENT = "finding.exploited"
 STATUSES = ("proposed", "confirmed", "dismissed")
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """A finding in a supported release, with what is needed to read its triage."""
+
+    product_id: str
+    release_id: str
+    label: str
+    purl: str
+    names: frozenset[str]  # the advisory's id and aliases
+
+    @property
+    def cves(self) -> set[str]:
+        return {n for n in self.names if n.startswith("CVE-")}
+
+
 def propose(session: Session, actor: Actor, *, release_ids: Iterable[str] | None = None,
-            cves: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """Propose a case for every known-exploited finding in a supported release, among these
-    releases' findings or the findings of these CVEs; return the proposals made now (those
-    proposed before are not proposed again)."""
+            cves: Iterable[str] | None = None, product_id: str | None = None
+            ) -> list[dict[str, Any]]:
+    """Propose a case for every known-exploited finding in a supported release that triage has
+    not ruled out (``_contained``), among these releases' findings or the findings of these
+    vulnerability names (a CVE, or any alias), of one product when ``product_id`` is given;
+    return the proposals made now (those proposed before are not proposed again)."""
+    findings = list(_candidates(session, actor, release_ids, cves, product_id))
+    hits = signals.exploited(session, actor, {c for f in findings for c in f.cves})
     found: dict[tuple[str, str], set[str]] = {}
-    for product_id, label, names in _candidates(session, actor, release_ids, cves):
-        for cve in names:
-            found.setdefault((product_id, cve), set()).add(label)
-    hits = signals.exploited(session, actor, {cve for _, cve in found})
+    for finding in _contained(session, actor, [f for f in findings if f.cves & hits.keys()]):
+        for cve in finding.cves & hits.keys():
+            found.setdefault((finding.product_id, cve), set()).add(finding.label)
     made = []
-    for (product_id, cve), labels in sorted(found.items()):
-        if cve in hits:
-            row = _insert(session, actor, product_id, cve, sorted(labels), hits[cve])
-            if row is not None:
-                made.append(row)
+    for (product, cve), labels in sorted(found.items()):
+        row = _insert(session, actor, product, cve, sorted(labels), hits[cve])
+        if row is not None:
+            made.append(row)
     return made
 
 
+def reconsider(session: Session, actor: Actor, product_id: str,
+               vulnerability: str) -> list[dict[str, Any]]:
+    """Look again at one product's findings of a vulnerability whose triage was re-opened (its
+    state set back to affected or under investigation): an exploited one is proposed now."""
+    return propose(session, actor, cves=[vulnerability], product_id=product_id)
+
+
+def _contained(session: Session, actor: Actor,
+               findings: list[Candidate]) -> Iterable[Candidate]:
+    """The findings whose triage does not say the release is free of the vulnerability.
+
+    CRA Art. 14(1) asks for a notification when the manufacturer *becomes aware of an actively
+    exploited vulnerability contained in the product*. A finding the manufacturer assessed as
+    ``not_affected`` or ``false_positive``, or fixed (``resolved``), by its own decision or by a
+    supplier's VEX statement where it decided nothing (``vex_decisions.effective``), is not
+    contained in it: proposing a case would ask a person to notify what they have ruled out.
+    The decision is read when proposals are looked for, so a finding re-opened later is
+    proposed then (``reconsider``)."""
+    statements: dict[str, list[VexStatement]] = {}
+    for finding in findings:
+        if finding.product_id not in statements:
+            statements[finding.product_id] = vex_decisions.statements_for(
+                session, actor, finding.product_id)
+        decision = vex_decisions.effective(statements[finding.product_id], finding.release_id,
+                                           set(finding.names), finding.purl)
+        if decision is None or decision.state not in vex_decisions.NOT_IN_PRODUCT:
+            yield finding
+
+
 def _candidates(session: Session, actor: Actor, release_ids: Iterable[str] | None,
-                cves: Iterable[str] | None) -> Iterable[tuple[str, str, set[str]]]:
-    """(product id, release label, CVE names of the finding) of findings in supported releases."""
+                cves: Iterable[str] | None, product_id: str | None) -> Iterable[Candidate]:
+    """The findings in supported releases among these releases' or these names'."""
     today = dt.datetime.now(dt.UTC).date()
-    base = (select(Release.product_id, Release.version_label, AdvisoryRecord.osv_id,
-                   AdvisoryRecord.aliases)
+    base = (select(Release.product_id, FindingRecord.release_id, Release.version_label,
+                   SbomComponent.purl, AdvisoryRecord.osv_id, AdvisoryRecord.aliases)
             .select_from(FindingRecord)
             .join(Release, Release.id == FindingRecord.release_id)
+            .join(SbomComponent, SbomComponent.id == FindingRecord.component_id)
             .join(AdvisoryRecord, AdvisoryRecord.id == FindingRecord.advisory_id)
             .where(FindingRecord.org_id == actor.org_id,
                    or_(Release.support_end.is_(None), Release.support_end >= today)))
+    if product_id is not None:
+        base = base.where(Release.product_id == product_id)
     queries = []
     if release_ids is not None:
         ids = sorted(set(release_ids))
@@ -83,8 +137,8 @@ def _candidates(session: Session, actor: Actor, release_ids: Iterable[str] | Non
                            AdvisoryAlias.alias.in_(names[i:i + CHUNK]))
                     for i in range(0, len(names), CHUNK)]
     for query in queries:
-        for product_id, label, osv_id, aliases in session.execute(query):
-            yield product_id, label, {n for n in (osv_id, *aliases) if n.startswith("CVE-")}
+        for product, release_id, label, purl, osv_id, aliases in session.execute(query):
+            yield Candidate(product, release_id, label, purl or "", frozenset((osv_id, *aliases)))
 
 
 def _insert(session: Session, actor: Actor, product_id: str, cve: str, labels: list[str],

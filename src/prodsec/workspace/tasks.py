@@ -26,12 +26,13 @@ def as_actor(data: dict[str, Any]) -> Actor:
 @jobs.task("advisories.import", max_attempts=3, lock=lambda a: f"advisories:{a['org_id']}")
 def import_advisories(db: Database, actor: dict[str, Any], org_id: str, path: str,
                       kev: str | None = None) -> dict[str, Any]:
-    """Import an OSV directory/zip (and a KEV catalogue) then queue a rescan of each release
-    that contains a package whose advisories changed — only those."""
+    """Import an OSV directory/zip (and a KEV catalogue, as a feed file: ``kev`` is its run)
+    then queue a rescan of each release that contains a package whose advisories changed —
+    only those."""
     from prodsec.formats import osv
     from prodsec.formats._io import read_bytes
+    from prodsec.workspace import feeds
     from prodsec.workspace.vulnerabilities import import_advisories as run
-    from prodsec.workspace.vulnerabilities import import_kev
 
     who = as_actor(actor)
     source = Path(path)
@@ -43,12 +44,14 @@ def import_advisories(db: Database, actor: dict[str, Any], org_id: str, path: st
         if done[0] % 200 == 0:
             jobs.report_progress(done[0], total, f"reading {source.name}")
 
+    catalogue = read_bytes(Path(kev), feeds.MAX_FILE_BYTES) if kev else None
     with db.transaction() as session:
         report = run(session, who, source, advance, rescan="job")
-        kev_new = import_kev(session, who, read_bytes(Path(kev)), kev) if kev else None
+        kev_run = (None if catalogue is None else
+                   feeds.import_with_advisories(session, who, catalogue, str(kev)))
     jobs.report_progress(done[0], total, f"imported; {report.findings.get('queued', 0)} "
                          "release rescans queued")
-    return report.to_dict() | ({"kev_new": kev_new} if kev else {})
+    return report.to_dict() | ({"kev": kev_run} if kev_run else {})
 
 
 def import_file(db: Database, who: Actor, path: str, kind: str | None = None,

@@ -34,13 +34,8 @@ from prodsec.formats.vex import (
 from prodsec.workspace.context import Actor, ValidationFailed
 from prodsec.workspace.cra_metadata import organisation, release_purl, slug
 from prodsec.workspace.products import get_product
-from prodsec.workspace.vex_statements import (
-    effective,
-    normalise_state,
-    set_statement,
-    statement_view,
-    statements_for,
-)
+from prodsec.workspace.vex_decisions import effective, statements_for
+from prodsec.workspace.vex_statements import normalise_state, set_statement, statement_view
 
 __all__ = [  # the vocabulary and parser live in prodsec.formats.vex; re-exported for callers
     "CSAF_STATUS", "JUSTIFICATIONS", "OPENVEX_CONTEXT", "OPENVEX_JUSTIFICATION", "OPENVEX_STATUS",

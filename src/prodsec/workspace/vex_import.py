@@ -10,7 +10,7 @@ one transaction, so a failure half-way stores nothing.
 
 An imported statement never replaces or outranks a decision we made (``source`` ``manual``):
 one with our decision at exactly its scope is not stored, one at a narrower scope is stored but
-ranks below ours (``vex_statements.effective``); where they disagree the import is reported as
+ranks below ours (``vex_decisions.effective``); where they disagree the import is reported as
 a conflict (summary ``conflicts``, audit event ``vex.import-conflict``, and ``vex_conflicts`` on
 the findings).
 """
@@ -29,12 +29,11 @@ from prodsec.workspace import audit
 from prodsec.workspace.context import Actor, ValidationFailed
 from prodsec.workspace.products import get_product
 from prodsec.workspace.vex import organisation, release_purl
+from prodsec.workspace.vex_decisions import imported, statements_for
 from prodsec.workspace.vex_statements import (
-    imported,
     normalise_state,
     set_statement,
     statement_view,
-    statements_for,
     validate_decision,
 )
 

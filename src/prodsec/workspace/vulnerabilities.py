@@ -533,32 +533,6 @@ def _remove(session: Session, actor: Actor, pks: list[str],
     return touched
 
 
-def import_kev(session: Session, actor: Actor, data: bytes, source: str) -> int:
-    """Known-exploited CVEs from a CISA KEV catalogue (JSON); returns how many are new."""
-    from prodsec.formats._io import expect_object, load_json
-
-    actor.require("editor")
-    doc = expect_object(load_json(data, source), source, "a CISA KEV catalogue")
-    entries = doc.get("vulnerabilities")
-    if not isinstance(entries, list):
-        raise ValidationFailed("kev", f"{source}: /vulnerabilities: expected a list of entries")
-    known = set(session.scalars(select(KevEntry.cve).where(KevEntry.org_id == actor.org_id)))
-    rows = []
-    for i, entry in enumerate(entries):
-        cve = entry.get("cveID") if isinstance(entry, dict) else None
-        if not isinstance(cve, str) or not cve.startswith("CVE-"):
-            raise ValidationFailed("kev", f"{source}: /vulnerabilities/{i}/cveID: expected CVE-YYYY-N")
-        if cve not in known:
-            known.add(cve)
-            rows.append({"id": new_id(), "org_id": actor.org_id, "cve": cve,
-                         "date_added": str(entry.get("dateAdded") or "") or None,
-                         "source": Path(source).name[:300]})
-    _bulk(session, KevEntry, rows)
-    audit.record(session, actor, "kev.import", "advisory-database", actor.org_id, None,
-                 {"source": source, "entries": len(entries), "new": len(rows)})
-    return len(rows)
-
-
 def kev_cves(session: Session, actor: Actor) -> set[str]:
     """Every CVE the organisation's known-exploited catalogues list."""
     return set(session.scalars(select(KevEntry.cve).where(KevEntry.org_id == actor.org_id)))
@@ -719,7 +693,7 @@ def list_findings(session: Session, actor: Actor, product_ref: str,
     """A product's findings (one release, or every release), with VEX state and the
     exploitation signals (``signals.annotate``: exploited, EPSS, priority)."""
     from prodsec.workspace import signals
-    from prodsec.workspace import vex_statements as vex
+    from prodsec.workspace import vex_decisions as vex
 
     product = get_product(session, actor, product_ref)
     query = (select(FindingRecord, SbomComponent, AdvisoryRecord, Release)
