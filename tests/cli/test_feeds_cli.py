@@ -7,18 +7,24 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from tests.cli.test_workspace_cli import ROUTER, ok, run
 from tests.workspace import feed_data as fd
 
 
-def test_watch_once_findings_by_priority_and_confirm(tmp_path: Path) -> None:
+def _router_shipping_salt(tmp_path: Path) -> None:
+    """The router with a supported release 1.0 whose SBOM names salt 3000."""
     ok(tmp_path, "product", "add", "examples/products/router.yaml")
     ok(tmp_path, "product", "release", ROUTER, "1.0", "--support-end", "2031-12-31",
        "--rationale", "expected use")
     sbom = tmp_path / "sbom.json"
     sbom.write_bytes(fd.sbom(("salt", "3000")))
     ok(tmp_path, "sbom", "import", ROUTER, "1.0", str(sbom))
+
+
+def test_watch_once_findings_by_priority_and_confirm(tmp_path: Path) -> None:
+    _router_shipping_salt(tmp_path)
     ok(tmp_path, "advisories", "import", str(fd.osv_dir(tmp_path / "osv")))
     drop = tmp_path / "drop"
     drop.mkdir()
@@ -61,12 +67,7 @@ def test_advisories_import_with_kev_is_the_feed_import(tmp_path: Path) -> None:
     """``advisories import --kev`` records a feed import, proposes the case and emits its
     notification event like ``feeds import``; the same catalogue again is skipped with the
     reason while the advisories are still imported."""
-    ok(tmp_path, "product", "add", "examples/products/router.yaml")
-    ok(tmp_path, "product", "release", ROUTER, "1.0", "--support-end", "2031-12-31",
-       "--rationale", "expected use")
-    sbom = tmp_path / "sbom.json"
-    sbom.write_bytes(fd.sbom(("salt", "3000")))
-    ok(tmp_path, "sbom", "import", ROUTER, "1.0", str(sbom))
+    _router_shipping_salt(tmp_path)
     osv = fd.osv_dir(tmp_path / "osv")
     out = ok(tmp_path, "advisories", "import", str(osv), "--kev", str(fd.KEV))
     assert f"{fd.KEV.name} (" in out and "48 new known-exploited CVEs" in out
@@ -89,3 +90,25 @@ def test_advisories_import_with_kev_is_the_feed_import(tmp_path: Path) -> None:
     refused = run(tmp_path, "advisories", "import", str(osv), "--kev", str(bad))
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "kev.json: not a feed prodsec reads" in refused.stderr
+
+
+def test_jobs_run_periodic_watches_the_feed_folder_on_sqlite(tmp_path: Path,
+                                                            monkeypatch: Any) -> None:
+    """The cron line of docs/jobs.md: PRODSEC_FEEDS_DIR set, one run imports the new file."""
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "kev.json").write_bytes(fd.KEV.read_bytes())
+    monkeypatch.setenv("PRODSEC_FEEDS_DIR", str(drop))
+    table = ok(tmp_path, "jobs", "run-periodic")
+    assert "prodsec.watch_feeds" in table and "notifications.deliver" in table
+    assert "SQLite has no job queue" in table
+    runs = json.loads(ok(tmp_path, "feeds", "runs", "--format", "json"))["runs"]
+    assert [(r["filename"], r["status"]) for r in runs] == [("kev.json", "imported")]
+    (drop / "junk.txt").write_text("not a feed")  # refused by its content, remembered
+    assert "junk.txt: refused: " in ok(tmp_path, "jobs", "run-periodic")
+    (drop / "cut.json").write_bytes(fd.KEV.read_bytes()[:3000])  # a KEV file whose import fails
+    again = run(tmp_path, "jobs", "run-periodic", "--format", "json")
+    assert again.returncode == 1 and "Traceback" not in again.stderr
+    failed = [t for t in json.loads(again.stdout)["tasks"] if t["status"] == "failed"]
+    assert [t["task"] for t in failed] == ["prodsec.watch_feeds"]
+    assert "cut.json" in failed[0]["detail"]

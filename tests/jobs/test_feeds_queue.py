@@ -91,6 +91,24 @@ def test_two_concurrent_imports_propose_the_case_once(pg: Database,  # noqa: F81
         assert s.scalar(select(func.count()).select_from(FeedImport)) == 2
 
 
+def test_advisory_import_job_imports_its_kev_as_a_feed(pg: Database,  # noqa: F811
+                                                      tmp_path: Path) -> None:
+    """``advisories import --background --kev``: the job records the catalogue as a feed import,
+    and the rescans it queues propose the case (the KEV is stored by then)."""
+    editor = make_actor(pg, "Acme", "editor")
+    fd.release(pg, editor, "Router", FUTURE)
+    with pg.transaction() as s:
+        jobs.enqueue(s, "advisories.import", actor=editor,
+                     path=str(fd.osv_dir(tmp_path / "osv")), kev=str(fd.KEV))
+    jobs.run_worker(pg, wait=False)
+    ran = {r["task_name"]: r["status"] for r in _jobs(pg)}  # and maybe a periodic watch
+    assert {ran.get("advisories.import"), ran.get("findings.rescan_release")} == {"succeeded"}
+    with pg.transaction() as s:
+        assert [(r["kind"], r["counts"]["new"]) for r in feeds.list_runs(s, editor)] == [
+            ("kev", 48)]
+        assert fd.SALT_CVE in {p["vulnerability"] for p in proposals.list_proposals(s, editor)}
+
+
 def test_kev_file_dropped_in_the_watched_folder_ends_in_a_running_case(
         pg: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     editor = make_actor(pg, "Acme", "editor")

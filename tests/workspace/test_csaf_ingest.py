@@ -20,7 +20,7 @@ from prodsec.workspace import csaf_author, csaf_ingest, csaf_tree, sbom_import, 
 from prodsec.workspace import vulnerabilities as vulns
 from prodsec.workspace.context import Actor
 from prodsec.workspace.products import get_release_by_label
-from prodsec.workspace.vex_statements import effective
+from prodsec.workspace.vex_decisions import effective
 from tests.formats.test_csaf_tree import generate_key
 from tests.realdata import DATA
 from tests.workspace.conftest import make_actor

@@ -1,7 +1,10 @@
-"""``prodsec worker`` and ``prodsec jobs list|show|retry``: the job queue from the shell.
+"""``prodsec worker`` and ``prodsec jobs list|show|retry|run-periodic``: the job queue from the
+shell.
 
 A worker needs PostgreSQL (the queue lives there); on SQLite jobs run in-process when their
-change commits, so there is nothing to start and nothing queued to list.
+change commits, so there is nothing to start and nothing queued to list — and the periodic
+work (notification scans and deliveries, the watched feed folder) runs when cron calls
+``prodsec jobs run-periodic``.
 """
 
 from __future__ import annotations
@@ -104,6 +107,39 @@ def jobs_retry(job_id: JobArg, org: OrgOpt = "default", db: DbOpt = None,
     with workspace(db, org) as (_, session, actor):
         data = jobs.retry_job(session, actor, job_id)
     emit(data, fmt, _job_view)
+
+
+def _periodic_view(data: dict[str, Any]) -> list[Section]:
+    rows = [[t["task"], t["schedule"], t["status"], _detail(t["detail"])] for t in data["tasks"]]
+    refused = [f"{item['file']}: refused: {item['refused']}" for t in data["tasks"]
+               if isinstance(t["detail"], dict) for item in t["detail"].get("files", [])
+               if "refused" in item]  # the watched folder's: remembered, not tried again
+    return [Section("Periodic tasks, run once", ["task", "worker schedule", "status", "result"],
+                    rows, notes=refused)]
+
+
+def _detail(value: Any) -> str:
+    """A task's result on one line: ``key value`` pairs, lists by their length."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {len(v) if isinstance(v, list) else v}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
+@jobs_app.command("run-periodic")
+def jobs_run_periodic(db: DbOpt = None, fmt: FormatOpt = Format.table) -> None:
+    """Run every periodic task once, now, in this process (what a PostgreSQL worker does on
+    its schedule; on SQLite, run this from cron). Exit 1 when one of them failed."""
+    from prodsec import jobs
+    from prodsec.cli.changes import open_db
+
+    database = open_db(db)
+    try:
+        data = {"tasks": jobs.run_periodic(database)}
+    finally:
+        database.dispose()
+    emit(data, fmt, _periodic_view)
+    if any(t["status"] == "failed" for t in data["tasks"]):
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,8 +1,8 @@
 """``prodsec notifications add|list|remove|log|run`` and ``prodsec support check|set``.
 
 Subscriptions are managed by admins (the CLI acts as the local admin). On PostgreSQL the worker
-runs the scan and the deliveries periodically; on SQLite, ``notifications run`` does both once
-(call it from cron).
+runs the scan and the deliveries periodically; on SQLite, ``jobs run-periodic`` (from cron)
+runs them with the other periodic tasks, and ``notifications run`` does just these two once.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def log(subscription: Annotated[str | None, typer.Option(help="Only this subscri
 @notifications_app.command("run")
 def run(db: DbOpt = None, fmt: FormatOpt = Format.table) -> None:
     """Scan and deliver once, now, for every organisation (what the worker does periodically;
-    on SQLite, run this from cron)."""
+    ``prodsec jobs run-periodic`` runs these with the other periodic tasks, for cron)."""
     from prodsec.cli.changes import open_db
     from prodsec.workspace.notification_tasks import deliver, scan
 

@@ -22,6 +22,7 @@ from prodsec.jobs.queue import (
     actor_args,
     enqueue,
     report_progress,
+    run_periodic,
     run_worker,
     spec,
     task,
@@ -29,4 +30,4 @@ from prodsec.jobs.queue import (
 )
 
 __all__ = ["TASK_MODULES", "JobFailed", "TaskSpec", "actor_args", "enqueue", "report_progress",
-           "run_worker", "spec", "task", "tasks"]
+           "run_periodic", "run_worker", "spec", "task", "tasks"]

@@ -44,6 +44,11 @@ TASK_MODULES: list[str] = ["prodsec.workspace.tasks", "prodsec.workspace.notific
 STALLED_AFTER_S = 60.0
 #: Finished jobs are deleted after this many hours by a periodic job.
 KEEP_FINISHED_HOURS = 24 * 14
+#: The order ``run_periodic`` runs the periodic tasks in: what finds work (new feed files and
+#: the cases they propose, due stages) before what sends it, so one cron run delivers what it
+#: found. A periodic task not named here runs after these, by name.
+PERIODIC_ORDER = ("prodsec.retry_stalled_jobs", "prodsec.watch_feeds", "notifications.scan",
+                  "notifications.deliver", "prodsec.remove_old_jobs")
 
 
 class ActorLike(Protocol):
@@ -72,6 +77,8 @@ class TaskSpec:
     queueing_lock: Callable[[dict[str, Any]], str | None] | None
     #: cron expression (6 fields = with seconds) for a periodic task
     periodic: str | None = None
+    #: the queue's own housekeeping: only where there is a queue (PostgreSQL)
+    needs_queue: bool = False
 
 
 _TASKS: dict[str, TaskSpec] = {}
@@ -82,11 +89,13 @@ _current_job: contextvars.ContextVar[tuple[int, Engine] | None] = contextvars.Co
 def task(name: str, *, max_attempts: int = 5,
          lock: Callable[[dict[str, Any]], str | None] | None = None,
          queueing_lock: Callable[[dict[str, Any]], str | None] | None = None,
-         periodic: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+         periodic: str | None = None,
+         needs_queue: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``fn(db, **kwargs)`` as the task ``name`` (returned unchanged)."""
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        _TASKS[name] = TaskSpec(name, fn, max_attempts, lock, queueing_lock, periodic)
+        _TASKS[name] = TaskSpec(name, fn, max_attempts, lock, queueing_lock, periodic,
+                                needs_queue)
         return fn
 
     return register
@@ -212,6 +221,34 @@ def run_in_process(engine: Engine, task_spec: TaskSpec, args: dict[str, Any]) ->
     return None
 
 
+def run_periodic(database: Database) -> list[dict[str, Any]]:
+    """Run every periodic task once, now, in this process: the same functions the worker's
+    periodic jobs call, so SQLite (which has no worker) gets the same work from cron — no
+    second scheduler. Each task runs on its own: one that fails is reported in its entry
+    (``status`` failed, ``detail`` the error) and the others still run. The queue's
+    housekeeping (``needs_queue``) is skipped on SQLite: there is no queue to keep."""
+    results = []
+    for task_spec in sorted((t for t in tasks().values() if t.periodic), key=_periodic_rank):
+        entry = {"task": task_spec.name, "schedule": task_spec.periodic}
+        if task_spec.needs_queue and database.is_sqlite:
+            results.append(entry | {"status": "skipped", "detail": "SQLite has no job queue"})
+            continue
+        try:
+            value = run_in_process(database.engine, task_spec, {"timestamp": int(time.time())})
+        except Exception as exc:  # reported, and the next task still runs
+            log.warning("periodic task %s failed: %s", task_spec.name, exc)
+            results.append(entry | {"status": "failed", "detail": f"{type(exc).__name__}: {exc}"})
+        else:
+            results.append(entry | {"status": "done", "detail": value})
+    return results
+
+
+def _periodic_rank(task_spec: TaskSpec) -> tuple[int, str]:
+    known = task_spec.name in PERIODIC_ORDER
+    return (PERIODIC_ORDER.index(task_spec.name) if known else len(PERIODIC_ORDER),
+            task_spec.name)
+
+
 # ---- progress and errors ---------------------------------------------------------------------
 
 
@@ -331,7 +368,7 @@ def _stalled_after() -> float:
 
 
 @task("prodsec.retry_stalled_jobs", max_attempts=1, periodic="* * * * * */15",
-      queueing_lock=lambda args: "retry-stalled")
+      queueing_lock=lambda args: "retry-stalled", needs_queue=True)
 def retry_stalled_jobs(db: Database, timestamp: int | None = None) -> dict[str, int]:
     """Requeue the jobs of workers that stopped sending heartbeats (killed, lost their
     machine): the job runs again from the start; its earlier attempt left nothing behind
@@ -356,7 +393,7 @@ def retry_stalled_jobs(db: Database, timestamp: int | None = None) -> dict[str, 
 
 
 
-@task("prodsec.remove_old_jobs", max_attempts=1, periodic="17 3 * * *")
+@task("prodsec.remove_old_jobs", max_attempts=1, periodic="17 3 * * *", needs_queue=True)
 def remove_old_jobs(db: Database, timestamp: int | None = None) -> None:
     """Delete jobs finished (succeeded, or failed and not retried) more than
     ``KEEP_FINISHED_HOURS`` ago, with procrastinate's own query: the queue stays small."""

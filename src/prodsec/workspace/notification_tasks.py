@@ -1,8 +1,8 @@
 """The periodic jobs of notifications: find what to tell (``notifications.scan``) and tell it
 (``notifications.deliver``). System jobs: they run over every organisation with a subscription.
 
-On SQLite there is no worker to run periodic jobs: ``prodsec notifications run`` does both once
-(from cron, or by hand).
+On SQLite there is no worker to run periodic jobs: ``prodsec jobs run-periodic`` (from cron)
+runs them once with every other periodic task; ``prodsec notifications run`` runs just these.
 """
 
 from __future__ import annotations
