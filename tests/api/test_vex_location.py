@@ -1,5 +1,6 @@
 """The per-release VEX location: the same URL, a weak ETag that moves only when the triage
-does, 304 on ``If-None-Match``, a stable file name (CSAF: its CSAF 5.1 name), authentication."""
+does, 304 on ``If-None-Match``, a stable file name (CSAF: its CSAF 5.1 name, and a version that
+moves with the content), authentication."""
 
 from __future__ import annotations
 
@@ -30,6 +31,11 @@ def test_the_etag_is_stable_until_the_triage_changes(world: World, proton: dict[
             justification="code_not_reachable", detail="never called")
     changed = world.call("GET", url, params={"format": fmt}, headers={"If-None-Match": tag})
     assert changed.status_code == 200 and changed.headers["etag"] != tag
+    if fmt == "csaf":  # a viewer's pull recorded version 1; the changed triage is version 2
+        versions = [r.json()["document"]["tracking"]["version"] for r in (first, again, changed)]
+        assert versions == ["1", "1", "2"]
+        history = changed.json()["document"]["tracking"]["revision_history"]
+        assert [h["number"] for h in history] == ["1", "2"]
 
 
 def test_the_csaf_vex_has_a_stable_tracking_id_and_csaf_file_name(

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from prodsec.cli.app import app
 from prodsec.errors import ProdsecError
 from tests.formats.test_csaf_tree import generate_key
+from tests.realdata import DATA
 from tests.workspace.vuln_data import SBOM_B, make_osv_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,3 +87,21 @@ def test_tree_check_and_ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     out = run("csaf", "tree", str(other), code=2)
     assert "not empty and not a CSAF tree" in out
     assert [p.name for p in other.iterdir()] == ["keep.txt"]
+
+
+def test_ingest_names_every_skipped_statement(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """An advisory about products no release ships is ingested, and each statement that
+    recorded nothing is printed with its JSON location and the reason."""
+    monkeypatch.setenv("PRODSEC_EVIDENCE_DIR", str(tmp_path / "ev"))
+    real = DATA / "csaf" / "real" / "cisa" / "va-24-254-01.json"
+    result = CliRunner().invoke(app, ["csaf", "ingest", str(real), "--db",
+                                      str(tmp_path / "w.db")])
+    assert result.exit_code == 0, result.output
+    skipped = [line for line in result.output.splitlines() if ": skipped: " in line]
+    doc = json.loads(real.read_bytes())
+    statuses = sum(len(ids) for v in doc["vulnerabilities"]
+                   for ids in v["product_status"].values())
+    assert len(skipped) == statuses > 0
+    assert skipped[0].startswith("warning: va-24-254-01.json/vulnerabilities/0/product_status/")
+    assert "no component of any release is" in skipped[0]

@@ -259,3 +259,121 @@ def test_a_symbolic_link_out_of_the_folder_is_not_followed(tmp_path: Path) -> No
     (folder / "dir").symlink_to(outside, target_is_directory=True)
     found, problems = csaf_ingest.sources(folder, [])
     assert found == [] and problems == []
+
+
+def _cves(doc: dict[str, Any]) -> list[str]:
+    return [v["cve"] for v in doc["vulnerabilities"] if "cve" in v]
+
+
+def _mandatory_failures(doc: dict[str, Any]) -> list[str]:
+    """The official CSAF 2.0 schema (bundled copy) and every mandatory test, 6.1.23 (multiple
+    use of the same CVE) among them, as prodsec's validator runs them."""
+    from prodsec.formats import csaf
+
+    report = csaf.validate(json.dumps(doc).encode(), "authored.json",
+                           tests=tuple(t for t in csaf.TESTS if t.startswith("6.1.")))
+    return [f"{f.test} {f.path}: {f.message}" for f in report.failures]
+
+
+def test_a_suppliers_statement_on_a_known_cve_lands_on_the_existing_finding(
+        database: Database, editor: Actor, kb: KnowledgeBase, osv_dir: Path, secret_key: bytes,
+        tmp_path: Path) -> None:
+    """Beta has its findings from the OSV import; Acme's advisory names the same CVEs known
+    affected. No second finding: the statement goes onto the OSV finding as a supplier
+    proposal (exploitable, with Acme's remediation and the advisory as its source), and
+    Beta's authored advisory and CSAF VEX name each CVE once and pass the validator."""
+    out = tmp_path / "site"
+    published = _published_tree(database, editor, kb, osv_dir, secret_key, out)
+    beta, pid = _beta(database, kb)
+    with database.transaction() as s:
+        vulns.import_advisories(s, beta, osv_dir)
+        before = {(f["component"], f["vulnerability"]) for f in vulns.list_findings(s, beta, pid)}
+    with database.transaction() as s:
+        summary = csaf_ingest.ingest(s, beta, out)
+    [advisory] = summary["advisories"]
+    affected = {n for n, st in _statuses(published["doc"]).items() if "known_affected" in st}
+    assert advisory["findings"] == {"added": 0, "removed": 0, "kept": 0}
+    assert advisory["affected"] == []
+    assert {line.split()[0] for line in advisory["on_existing_findings"]} == affected
+    with database.transaction() as s:
+        findings = vulns.list_findings(s, beta, pid, "1.8.0")
+        rows = [r for r in vex.statements_for(s, beta, pid) if r.state == "exploitable"]
+        vex_doc = vex.export(s, beta, pid, "1.8.0", "csaf")
+        advisory_doc = csaf_author.build(s, beta, pid, "1.8.0", "csaf_security_advisory")
+    assert {(f["component"], f["vulnerability"]) for f in findings} == before
+    assert {r.vulnerability for r in rows} == affected
+    assert {r.source for r in rows} == {"import:csaf:ACME-2026-001"}
+    assert all(r.detail.startswith("Acme") and "ACME-2026-001 version 1" in r.detail for r in rows)
+    on_them = [f for f in findings if affected & {f["vulnerability"], *f["aliases"]}]
+    assert on_them and {f["state"] for f in on_them} == {"exploitable"}
+    for doc in (vex_doc, advisory_doc):
+        assert len(_cves(doc)) == len(set(_cves(doc))) > 0
+        assert _mandatory_failures(doc) == []
+    with database.transaction() as s:  # ingesting it again changes nothing
+        again = csaf_ingest.ingest(s, beta, out)["advisories"][0]
+        assert again["on_existing_findings"] == advisory["on_existing_findings"]
+        assert len(vulns.list_findings(s, beta, pid, "1.8.0")) == len(findings)
+
+
+def test_two_advisories_of_one_cve_make_one_csaf_vulnerability(
+        database: Database, editor: Actor, kb: KnowledgeBase, osv_dir: Path, secret_key: bytes,
+        tmp_path: Path) -> None:
+    """The other order: Acme's advisory first (its findings), then the OSV import (a second
+    advisory of each of those CVEs on the same component). Authoring groups by CVE anyway: one
+    ``vulnerabilities[]`` entry per CVE, one status per product, in the advisory and the VEX."""
+    out = tmp_path / "site"
+    _published_tree(database, editor, kb, osv_dir, secret_key, out)
+    beta, pid = _beta(database, kb)
+    with database.transaction() as s:
+        csaf_ingest.ingest(s, beta, out)
+        vulns.import_advisories(s, beta, osv_dir)
+    with database.transaction() as s:
+        findings = vulns.list_findings(s, beta, pid, "1.8.0")
+        vex_doc = vex.export(s, beta, pid, "1.8.0", "csaf")
+        advisory_doc = csaf_author.build(s, beta, pid, "1.8.0", "csaf_security_advisory")
+    by_cve: dict[tuple[str, str], set[str]] = {}
+    for f in findings:
+        for cve in (n for n in (f["vulnerability"], *f["aliases"]) if n.startswith("CVE-")):
+            by_cve.setdefault((f["component"], cve), set()).add(f["vulnerability"])
+    assert any(len(ids) == 2 for ids in by_cve.values())  # the duplicate this guards against
+    for doc in (vex_doc, advisory_doc):
+        assert len(_cves(doc)) == len(set(_cves(doc))) > 0
+        assert _mandatory_failures(doc) == []
+        for v in doc["vulnerabilities"]:
+            named = [p for pids in v["product_status"].values() for p in pids]
+            assert len(named) == len(set(named))
+
+
+def test_identities_match_in_their_canonical_forms() -> None:
+    """``pkg:npm/Lodash`` is ``pkg:npm/lodash``; a CPE 2.2 URI in capitals is the same CPE 2.3."""
+    comp = csaf_ingest.Component("p", "P", "1", "lodash", "4.17.21", "pkg:npm/lodash@4.17.21",
+                                 "cpe:2.3:a:lodash:lodash:4.17.21:*:*:*:*:*:*:*")
+    index = csaf_ingest.Candidates()
+    index.add(csaf_ingest._key(comp.purl), comp)
+    index.add(csaf_ingest._key(comp.cpe), comp)
+    assert index.match("pkg:npm/Lodash@4.17.21") == [comp]
+    assert index.match("pkg:NPM/lodash@4.17.21?b=&a=1") == [comp]
+    assert index.match("cpe:/a:Lodash:Lodash:4.17.21") == [comp]
+    assert index.match("pkg:npm/lodash@4.17.20") == []
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_every_skipped_item_is_reported_with_its_place(database: Database, editor: Actor,
+                                                       kb: KnowledgeBase, osv_dir: Path,
+                                                       secret_key: bytes,
+                                                       tmp_path: Path) -> None:
+    """A tree whose index.txt does not list its documents is read, but the listing problem is
+    reported; every statement that recorded nothing is listed with its JSON location."""
+    out = tmp_path / "site"
+    _published_tree(database, editor, kb, osv_dir, secret_key, out)
+    index = next(out.glob(".well-known/csaf/white/index.txt"))
+    index.write_text("")
+    other = make_actor(database, "Gamma", "editor")  # ships none of the components
+    with database.transaction() as s:
+        summary = csaf_ingest.ingest(s, other, out)
+    assert "white/index.txt: does not list exactly the documents of white/" in \
+        summary["tree_problems"]
+    [advisory] = summary["advisories"]
+    assert advisory["statements"] == advisory["unmatched"] == len(advisory["skipped"]) > 0
+    assert all(s["where"].startswith("/vulnerabilities/") and "no component" in s["reason"]
+               for s in advisory["skipped"])

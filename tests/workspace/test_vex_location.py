@@ -1,8 +1,19 @@
-"""``vex_location``: the ETag ignores when a document was made, not what it says."""
+"""``vex_location``: the ETag ignores when a document was made, not what it says; the
+release's CSAF VEX gets a new version only when what it says changed."""
 
 from __future__ import annotations
 
-from prodsec.workspace import vex_location
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from prodsec.core.knowledge import KnowledgeBase
+from prodsec.db.engine import Database
+from prodsec.workspace import vex, vex_location
+from prodsec.workspace.context import Actor
+from tests.workspace.test_vulnerabilities import _loaded, _triage
+from tests.workspace.vuln_data import make_osv_dir
 
 
 def _cdx(serial: str, stamp: str, state: str) -> dict:
@@ -36,3 +47,65 @@ def test_if_none_match_is_compared_weakly_and_lists_are_read() -> None:
 def test_file_names() -> None:
     assert vex_location.file_name("Router X", "1.0", "csaf") == "router-x-1_0-vex.json"
     assert vex_location.file_name("Router X", "1.0", "openvex") == "Router-X-1.0.openvex.json"
+
+
+# ---- the release's CSAF VEX versions ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def osv_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_osv_dir(tmp_path_factory.mktemp("osv"))
+
+
+def _tracking(db: Database, actor: Actor, pid: str) -> dict:
+    with db.transaction() as s:
+        doc = vex.export(s, actor, pid, "1.8.0", "csaf")
+        assert vex.export_problems(doc, "csaf") == []
+        return dict(doc["document"]["tracking"])
+
+
+def test_same_content_same_version_changed_content_next_version(
+        database: Database, editor: Actor, kb: KnowledgeBase, osv_dir: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pulled again later with nothing changed: version 1, its date, one history entry. After a
+    triage change: version 2 with a second history entry, the initial date kept; pulled again:
+    still version 2."""
+    pid = _loaded(database, editor, kb, osv_dir)
+    clock = [dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)]
+    monkeypatch.setattr(vex_location, "utcnow", lambda: clock[0])
+    first = _tracking(database, editor, pid)
+    assert (first["version"], first["current_release_date"]) == ("1", "2026-12-01T09:00:00Z")
+    assert [h["number"] for h in first["revision_history"]] == ["1"]
+    clock[0] += dt.timedelta(days=1)
+    assert _tracking(database, editor, pid) == first
+    _triage(database, editor, pid)
+    second = _tracking(database, editor, pid)
+    assert second["version"] == "2" and second["current_release_date"] == "2026-12-02T09:00:00Z"
+    assert second["initial_release_date"] == first["initial_release_date"]
+    assert [(h["number"], h["date"]) for h in second["revision_history"]] == [
+        ("1", "2026-12-01T09:00:00Z"), ("2", "2026-12-02T09:00:00Z")]
+    clock[0] += dt.timedelta(days=1)
+    assert _tracking(database, editor, pid) == second
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_each_release_and_format_keeps_its_own_history(database: Database, editor: Actor,
+                                                       kb: KnowledgeBase, osv_dir: Path) -> None:
+    """Other formats record nothing; the versions are the release's, not the product's."""
+    from sqlalchemy import select
+
+    from prodsec.db.models import ReleaseVexRevision
+    from prodsec.workspace import sbom_import
+    from tests.workspace.vuln_data import SBOM_A
+
+    pid = _loaded(database, editor, kb, osv_dir)
+    with database.transaction() as s:
+        sbom_import.import_sbom(s, editor, pid, "1.6.3", SBOM_A.read_bytes(), SBOM_A.name)
+    with database.transaction() as s:
+        vex.export(s, editor, pid, "1.8.0", "cyclonedx")
+        vex.export(s, editor, pid, "1.8.0", "openvex")
+        assert s.scalars(select(ReleaseVexRevision)).all() == []
+        vex.export(s, editor, pid, "1.8.0", "csaf")
+        vex.export(s, editor, pid, "1.6.3", "csaf")
+        rows = s.scalars(select(ReleaseVexRevision)).all()
+        assert sorted(r.version for r in rows) == [1, 1]
+        assert len({r.release_id for r in rows}) == 2

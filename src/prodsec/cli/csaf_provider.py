@@ -130,6 +130,10 @@ def csaf_ingest_cmd(
     for item in summary["refused"]:
         print(f"error: {path}: refused {item['source']}: {'; '.join(item['reasons'][:5])}",
               file=sys.stderr)
+    for a in summary["advisories"]:
+        for skipped in a["skipped"]:
+            print(f"warning: {a['source']}{skipped['where']}: skipped: {skipped['reason']}",
+                  file=sys.stderr)
     lines = [_line(a) for a in summary["advisories"]]
     _out(summary, as_json, "\n".join(lines) or "no advisory ingested")
     if summary["refused"]:
@@ -139,7 +143,8 @@ def csaf_ingest_cmd(
 def _line(a: dict[str, Any]) -> str:
     accepted = sum(p["imported"] for p in a["proposals"])
     return (f"{a['tracking_id']} v{a['version']} ({a['publisher']}): {len(a['affected'])} "
-            f"affected components, {a['findings']['added']} new findings, {accepted} VEX "
+            f"affected components, {a['findings']['added']} new findings, "
+            f"{len(a['on_existing_findings'])} statements on existing findings, {accepted} VEX "
             f"proposals, {a['unmatched']} statements about products not in any SBOM")
 
 

@@ -409,11 +409,12 @@ def vex_export(
     with workspace(db, org) as (_, session, actor):
         doc, warnings = vex.export_with_warnings(session, actor, product, release, export_format,
                                                  author)
-    for line in warnings:
-        print(f"warning: {line}", file=sys.stderr)
-    problems = vex.export_problems(doc, export_format)
-    if problems:
-        raise Invalid(f"exported {export_format} fails validation: {'; '.join(problems[:5])}")
+        for line in warnings:
+            print(f"warning: {line}", file=sys.stderr)
+        # inside the transaction: a CSAF VEX that fails records no revision (vex_location)
+        problems = vex.export_problems(doc, export_format)
+        if problems:
+            raise Invalid(f"exported {export_format} fails validation: {'; '.join(problems[:5])}")
     _write(doc, output)
 
 

@@ -697,6 +697,25 @@ class CsafRevision(Base):
     published_by: Mapped[str] = mapped_column(String(320))
 
 
+class ReleaseVexRevision(Base):
+    """One version of a release's CSAF VEX at its stable location (``workspace.vex_location``):
+    the SHA-256 of what the document says (not when it was made) and when that content was
+    first handed out. A consumer treats the same tracking id and version as the same document,
+    so changed content gets the next version; the same content keeps its version and date."""
+
+    __tablename__ = "release_vex_revisions"
+    __table_args__ = (UniqueConstraint("release_id", "version"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                        index=True)
+    release_id: Mapped[str] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"),
+                                            index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    released_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Article14Case(Base):
     """A CRA Article 14 reporting case: an actively exploited vulnerability or a severe
     incident, with the moment of awareness that starts the clocks (UTC)."""

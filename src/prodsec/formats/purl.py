@@ -96,3 +96,58 @@ def _library_key(purl: str) -> tuple[str, str, str] | None:
         joiner = MAVEN_SEPARATOR if ecosystem == "Maven" else "/"
         name = f"{parsed.namespace}{joiner}{name}"
     return ecosystem, normalise_name(ecosystem, name), parsed.version
+
+
+# ---- identity comparison (CSAF 2.0 9.1.13, asset matching) ------------------------------------
+
+#: types whose namespace the purl spec (or the registry) treats case-insensitively beyond what
+#: packageurl-python lowercases itself: npm scopes are lower case on the registry.
+_LOWER_NAMESPACE = frozenset({"npm"})
+
+
+def canonical_purl(purl: str, *, qualifiers: bool = True) -> str | None:
+    """The purl in its canonical form, so two spellings of one package compare equal: the type
+    lower case, namespace and name by the type's case rules (packageurl-python's: npm, PyPI,
+    GitHub… lower case, PyPI ``_`` → ``-``), qualifiers sorted by key with empty values dropped
+    (purl spec), and without them when ``qualifiers`` is false (they never change which package
+    it is). None for what is not a purl."""
+    from packageurl import PackageURL
+
+    try:
+        parsed = PackageURL.from_string(purl.strip())
+    except ValueError:
+        return None
+    namespace = parsed.namespace
+    if namespace and parsed.type in _LOWER_NAMESPACE:
+        namespace = namespace.lower()
+    kept = ({k.lower(): v for k, v in sorted(parsed.qualifiers.items()) if v}
+            if qualifiers and isinstance(parsed.qualifiers, dict) else None)
+    return PackageURL(parsed.type, namespace, parsed.name, parsed.version, kept or None,
+                      parsed.subpath if qualifiers else None).to_string()
+
+
+CPE23_FIELDS = 11  # part, vendor, product, version, update, edition, language, sw_edition,
+# target_sw, target_hw, other (NISTIR 7695, CPE 2.3 formatted string)
+_CPE_SPLIT = re.compile(r"(?<!\\):")
+_CPE_ESCAPE = re.compile(r"\\(.)")  # a 2.3 quoted character stands for itself
+
+
+def canonical_cpe(cpe: str) -> str | None:
+    """A CPE as a lower-case CPE 2.3 formatted string with all eleven fields: CPE names compare
+    case-insensitively (the CPE 2.3 naming specification, NISTIR 7695), an omitted trailing field is ANY (``*``), and a CPE
+    2.2 URI (``cpe:/a:vendor:product:version``, its empty fields ANY) is read into the same
+    form, so ``cpe:/a:Vendor:Product:1.0`` and ``cpe:2.3:a:vendor:product:1.0:*:*:*:*:*:*:*``
+    match. None for what is not a CPE."""
+    from urllib.parse import unquote
+
+    text = cpe.strip().lower()
+    if text.startswith("cpe:2.3:"):
+        fields = [_CPE_ESCAPE.sub(r"\1", f) for f in _CPE_SPLIT.split(text[len("cpe:2.3:"):])]
+    elif text.startswith("cpe:/"):
+        fields = [unquote(f) or "*" for f in text[len("cpe:/"):].split(":")]
+    else:
+        return None
+    if fields[0] not in ("a", "o", "h", "*") or len(fields) > CPE23_FIELDS:
+        return None
+    fields += ["*"] * (CPE23_FIELDS - len(fields))
+    return "cpe:2.3:" + ":".join(f.replace("\\", "\\\\").replace(":", "\\:") for f in fields)

@@ -124,8 +124,8 @@ def conclusive(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Findings of vulnerabilities with at least one decided state: a security advisory may not
     carry a vulnerability that is only under investigation (CSAF 6.1.27, as the csaf package
     checks); those wait for the next revision."""
-    decided = {f["vulnerability"] for f in findings if f["state"] != "in_triage"}
-    return [f for f in findings if f["vulnerability"] in decided]
+    decided = {vulnerability_key(f) for f in findings if f["state"] != "in_triage"}
+    return [f for f in findings if vulnerability_key(f) in decided]
 
 
 def _slug(text: str) -> str:
@@ -275,17 +275,45 @@ def _in_release(component_pid: str, release_pid: str) -> str:
 _CVE = re.compile(r"^CVE-[0-9]{4}-[0-9]{4,}$")
 
 
+def vulnerability_key(f: dict[str, Any]) -> str:
+    """What one ``vulnerabilities[]`` entry stands for: the finding's CVE (its id or first CVE
+    alias), else its id. Two advisories of one CVE (a GHSA and a PYSEC, an OSV advisory and a
+    supplier's CSAF) are one entry: CSAF 2.0 test 6.1.23 forbids naming a CVE twice."""
+    names: list[str] = [f["vulnerability"], *f["aliases"]]
+    return next((n for n in names if _CVE.match(n)), names[0])
+
+
 def _vulnerabilities(findings: list[dict[str, Any]], release_pid: str) -> list[dict[str, Any]]:
     groups: dict[str, list[dict[str, Any]]] = {}
     for f in findings:
-        groups.setdefault(f["vulnerability"], []).append(f)
-    return [_vulnerability(vid, items, release_pid) for vid, items in sorted(groups.items())]
+        groups.setdefault(vulnerability_key(f), []).append(f)
+    return [_vulnerability(key, _one_per_product(items), release_pid)
+            for key, items in sorted(groups.items())]
 
 
-def _vulnerability(vid: str, items: list[dict[str, Any]], release_pid: str) -> dict[str, Any]:
+#: which finding speaks for a product when several advisories of one CVE cover it: a decision
+#: before one still in triage, then the most cautious status (never understate)
+_CAUTION = ("exploitable", "in_triage", "resolved", "resolved_with_pedigree", "false_positive",
+            "not_affected")
+
+
+def _one_per_product(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One finding per component of the release, so a product gets one status, one score and
+    one remediation per vulnerability entry (tests 6.1.6 contradicting status, 6.1.7 several
+    scores of one version)."""
+    ranked = sorted(items, key=lambda f: (f["state"] == "in_triage", _CAUTION.index(f["state"]),
+                                         f["cvss"] is None, f["vulnerability"]))
+    chosen: dict[str, dict[str, Any]] = {}
+    for f in ranked:
+        chosen.setdefault(f["csaf_product_id"], f)
+    return sorted(chosen.values(), key=lambda f: (f["vulnerability"], f["csaf_product_id"]))
+
+
+def _vulnerability(key: str, items: list[dict[str, Any]], release_pid: str) -> dict[str, Any]:
     first = items[0]
-    names = [vid, *first["aliases"]]
-    cve = next((n for n in names if n.startswith("CVE-")), None)
+    vid = first["vulnerability"]
+    names = list(dict.fromkeys(n for f in items for n in (f["vulnerability"], *f["aliases"])))
+    cve = key if _CVE.match(key) else None
     status: dict[str, list[str]] = {}
     flags: dict[str, list[str]] = {}
     threats: list[dict[str, Any]] = []

@@ -9,10 +9,17 @@ tests), or cannot be read is refused with the reason and nothing of it is stored
 
 Matching (CSAF 2.0 9.1.13, asset matching): each product a status names is identified by its
 ``product_identification_helper`` purl (with a version; qualifiers ignored) or CPE, else by
-its name, compared with a component's ``name version``. A relationship ("X as part of Y") is
+its name, compared with a component's ``name version``; purls and CPEs are compared in their
+canonical forms (``formats.purl.canonical_purl``, ``canonical_cpe``). A relationship ("X as part of Y") is
 matched on Y first (the supplier's product we ship), then on X.
 
-- ``known_affected`` (and ``first_affected``/``last_affected``): an advisory
+- ``known_affected`` (and ``first_affected``/``last_affected``) on a component that already
+  has a finding for that vulnerability (its id or any alias, e.g. the CVE of an OSV advisory):
+  the supplier's statement is recorded on that finding, not as a second one — a VEX statement
+  proposal ``exploitable`` with the supplier's remediation (CSAF ``remediations``: response and
+  details) and the source ``import:csaf:<tracking id>``. Two findings of one CVE would make
+  every CSAF document authored from the release name the CVE twice (CSAF 2.0 test 6.1.23).
+- ``known_affected`` on a component without such a finding: an advisory
   ``<tracking id>:<vulnerability>`` enters the advisory database for the exact component
   versions matched, and the findings of every release that contains them are recomputed.
 - ``known_not_affected`` (with its flag or impact threat) and ``fixed``: a VEX statement
@@ -78,14 +85,21 @@ class Candidates:
 
 
 def _key(identity: str | None) -> str | None:
+    """The comparison form of a product identity: a purl canonical and without qualifiers or
+    subpath (``pkg:npm/Lodash@4.17.21`` is ``pkg:npm/lodash@4.17.21``), a CPE as lower-case
+    CPE 2.3, a name lower case with its spaces collapsed. None for an unversioned purl (it would
+    name every version) or a malformed purl or CPE."""
+    from prodsec.formats.purl import canonical_cpe, canonical_purl
+
     if not identity:
         return None
-    if identity.startswith("pkg:"):
-        core = identity.partition("#")[0].partition("?")[0]
-        return core if "@" in core.rsplit("/", 1)[-1] else None
-    if identity.startswith("cpe:"):
-        return identity
-    return "name:" + " ".join(identity.lower().split())
+    text = identity.strip()
+    if text.lower().startswith("pkg:"):
+        core = canonical_purl(text, qualifiers=False)
+        return core if core is not None and "@" in core.rsplit("/", 1)[-1] else None
+    if text.lower().startswith("cpe:"):
+        return canonical_cpe(text)
+    return "name:" + " ".join(text.lower().split())
 
 
 def candidates(session: Session, actor: Actor) -> Candidates:
@@ -100,7 +114,7 @@ def candidates(session: Session, actor: Actor) -> Candidates:
     for row, label, pid, pname in rows:
         comp = Component(pid, pname, label, row.name, row.version, row.purl, row.cpe)
         found.add(_key(row.purl), comp)
-        found.add(row.cpe, comp)
+        found.add(_key(row.cpe), comp)
         found.add(_key(f"{row.name} {row.version}" if row.version else None), comp)
     return found
 
@@ -132,6 +146,8 @@ def sources(path: Path, extra_keys: list[bytes]) -> tuple[list[Source], list[str
         if any(p.startswith(csaf_tree.METADATA + " /") for p in problems) or not tree.metadata:
             raise CsafTreeError(f"{path}: provider-metadata.json is invalid, nothing read: "
                                 + "; ".join(problems[:5]))
+        # index.txt / changes.csv that do not list the documents: reported, not silently passed
+        problems += csaf_tree.listing_problems(tree)
         return [Source(d.path, d.data, d.problems) for d in tree.documents], problems
     # files inside the folder only: a symbolic link (to a file or a folder) is not followed out
     # of it (pentest h11pen2 F6)
@@ -175,7 +191,9 @@ def _loose(files: list[Path], root: Path, extra_keys: list[bytes]) -> list[Sourc
 def ingest(session: Session, actor: Actor, path: Path,
            extra_keys: list[bytes] | None = None) -> dict[str, Any]:
     """Ingest every advisory under ``path``; the answer lists each with what it did or why it
-    was refused (``refused`` is non-empty when any was)."""
+    was refused (``refused`` is non-empty when any was), the tree's problems (feeds, listings,
+    keys) in ``tree_problems`` and, per advisory, every statement that recorded nothing in
+    ``skipped`` with its JSON location and the reason."""
     actor.require("editor")
     items, tree_problems = sources(path, extra_keys or [])
     return ingest_sources(session, actor, items, str(path), tree_problems)
@@ -227,7 +245,10 @@ def _document(session: Session, actor: Actor, item: Source, index: Candidates) -
             skipped.append({"where": st.where, "reason": st.problem})
             continue
         comps = index.match(st.product) or index.match(st.component)
-        unmatched += not comps
+        if not comps:
+            unmatched += 1
+            skipped.append({"where": st.where, "reason": f"{st.vulnerability}: no component of "
+                            f"any release is {st.component or st.product or 'the product named'}"})
         for comp in comps:
             if comp.purl is None:
                 skipped.append({"where": st.where, "reason": f"{comp.name} matched but has no "
@@ -237,33 +258,121 @@ def _document(session: Session, actor: Actor, item: Source, index: Candidates) -
             elif st.state in PROPOSED:
                 proposals.setdefault(comp.product_id, []).append(st._replace(
                     product=None, component=comp.purl))
-    findings = _findings(session, actor, doc, statements, affected)
+            else:
+                skipped.append({"where": st.where, "reason": f"{st.vulnerability} on "
+                                f"{comp.purl}: under investigation, nothing to record"})
+    found = _with_findings(session, actor, tracking["id"], statements, affected)
+    for st in statements:
+        for comp in affected.get(st.vulnerability, []):
+            if (st.vulnerability, comp.purl) in found and not st.problem:
+                proposals.setdefault(comp.product_id, []).append(_on_finding(doc, st, comp))
+    fresh = {v: [c for c in cs if (v, c.purl) not in found] for v, cs in affected.items()}
+    findings = _findings(session, actor, doc, statements, fresh)
     vex = _proposals(session, actor, tracking["id"], proposals)
     return {"source": item.name, "tracking_id": tracking["id"], "version": tracking["version"],
             "publisher": doc["document"]["publisher"]["name"],
             "sha256": hashlib.sha256(item.data).hexdigest(), "statements": len(statements),
             "unmatched": unmatched, "skipped": skipped, "findings": findings,
-            "affected": sorted({f"{v} {c.purl}" for v, cs in affected.items() for c in cs}),
+            "affected": sorted({f"{v} {c.purl}" for v, cs in fresh.items() for c in cs}),
+            "on_existing_findings": sorted({f"{v} {p}" for v, p in found}),
             "proposals": vex}
+
+
+def _own_id(tracking: str, vid: str) -> str:
+    """The advisory id a supplier's known-affected vulnerability gets in the database."""
+    return f"{tracking}:{vid}"[:128]
+
+
+def _with_findings(session: Session, actor: Actor, tracking: str, statements: list[Statement],
+                   affected: dict[str, list[Component]]) -> set[tuple[str, str | None]]:
+    """(vulnerability, component purl) pairs of ``affected`` that already have a finding from
+    another advisory naming the vulnerability by its id or an alias (an OSV import, another
+    supplier's CSAF). This document's own advisories do not count: re-ingesting it must find
+    the same."""
+    from prodsec.db.models import AdvisoryAlias, AdvisoryRecord, FindingRecord
+
+    names: dict[str, set[str]] = {}
+    for st in statements:
+        if st.vulnerability in affected:
+            for name in (st.vulnerability, *st.aliases):
+                names.setdefault(name, set()).add(st.vulnerability)
+    purls = sorted({c.purl for cs in affected.values() for c in cs if c.purl})
+    if not names or not purls:
+        return set()
+    rows = session.execute(
+        select(SbomComponent.purl, AdvisoryAlias.alias, AdvisoryRecord.osv_id)
+        .select_from(FindingRecord)
+        .join(SbomComponent, SbomComponent.id == FindingRecord.component_id)
+        .join(AdvisoryAlias, AdvisoryAlias.advisory_id == FindingRecord.advisory_id)
+        .join(AdvisoryRecord, AdvisoryRecord.id == FindingRecord.advisory_id)
+        .where(FindingRecord.org_id == actor.org_id, SbomComponent.purl.in_(purls),
+               AdvisoryAlias.alias.in_(sorted(names))))
+    wanted = {(v, c.purl) for v, cs in affected.items() for c in cs}
+    return {(vid, purl) for purl, alias, osv_id in rows if not osv_id.startswith(f"{tracking}:")
+            for vid in names.get(alias, ()) if (vid, purl) in wanted}
+
+
+#: CSAF remediation category → the CycloneDX response prodsec stores (none_available says
+#: nothing about what will be done, so it carries none)
+RESPONSE_OF = {"vendor_fix": "update", "workaround": "workaround_available",
+               "mitigation": "workaround_available", "no_fix_planned": "will_not_fix"}
+
+
+def _on_finding(doc: dict[str, Any], st: Statement, comp: Component) -> Statement:
+    """The supplier's known-affected statement as a proposal on the existing finding: the
+    remediations the advisory gives the product (responses and their details) and where it
+    comes from."""
+    from prodsec.core import limits
+
+    remedies = _remediations(doc, st.where)
+    responses = sorted({RESPONSE_OF[r["category"]] for r in remedies
+                        if r.get("category") in RESPONSE_OF})
+    meta = doc["document"]
+    said = "; ".join(str(r.get("details", "")).strip() for r in remedies if r.get("details"))
+    detail = (f"{meta['publisher']['name']} {meta['tracking']['id']} version "
+              f"{meta['tracking']['version']}: known affected" + (f". {said}" if said else "."))
+    return st._replace(product=None, component=comp.purl, responses=responses,
+                       detail=detail[:limits.TEXT])
+
+
+def _remediations(doc: dict[str, Any], where: str) -> list[dict[str, Any]]:
+    """The remediations of the vulnerability at ``where`` (``/vulnerabilities/i/product_status/
+    <status>/m``) that name the product it points at."""
+    parts = where.strip("/").split("/")
+    try:
+        vuln = doc["vulnerabilities"][int(parts[1])]
+        pid = vuln["product_status"][parts[3]][int(parts[4])]
+    except (IndexError, KeyError, ValueError, TypeError):
+        return []
+    return [r for r in vuln.get("remediations", []) if isinstance(r, dict)
+            and pid in (r.get("product_ids") or [])]
 
 
 def _findings(session: Session, actor: Actor, doc: dict[str, Any], statements: list[Statement],
               affected: dict[str, list[Component]]) -> dict[str, int]:
-    """One advisory per affected vulnerability, for exactly the component versions matched."""
+    """One advisory per affected vulnerability, for exactly the component versions matched
+    that have no finding of it yet. One the document made earlier for components that since
+    have a finding of their own is emptied (its findings go), never left as a duplicate."""
+    from prodsec.db.models import AdvisoryRecord
     from prodsec.formats.purl import package_key
     from prodsec.workspace.vulnerabilities import store_advisories
 
-    if not affected:
-        return {"added": 0, "removed": 0, "kept": 0}
     tracking = doc["document"]["tracking"]["id"]
+    earlier = set(session.scalars(select(AdvisoryRecord.osv_id).where(
+        AdvisoryRecord.org_id == actor.org_id,
+        AdvisoryRecord.osv_id.in_([_own_id(tracking, v) for v in affected]))))
     aliases = {st.vulnerability: st.aliases for st in statements}
     advisories = []
     for vid, comps in sorted(affected.items()):
         keys = {k for k in (package_key(c.purl or "") for c in comps) if k is not None}
+        if not keys and _own_id(tracking, vid) not in earlier:
+            continue
         items = tuple(Affected(eco, name, (), (version,)) for eco, name, version in sorted(keys))
-        advisories.append(Advisory(f"{tracking}:{vid}"[:128], (vid, *aliases.get(vid, ())),
+        advisories.append(Advisory(_own_id(tracking, vid), (vid, *aliases.get(vid, ())),
                                    summary=doc["document"]["title"][:500], affected=items,
                                    modified=doc["document"]["tracking"]["current_release_date"]))
+    if not advisories:
+        return {"added": 0, "removed": 0, "kept": 0}
     return store_advisories(session, actor, advisories)
 
 

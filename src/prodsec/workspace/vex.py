@@ -87,12 +87,12 @@ def export_with_warnings(session: Session, actor: Actor, product_ref: str, relea
 
         # csaf_author writes the CRA facts (publisher contact, references, support note,
         # the release's purl) into every CSAF document it builds, VEX included.
-        from prodsec.workspace.vex_location import tracking_id
+        from prodsec.workspace.vex_location import tracking_id, versioned_csaf
 
         doc = csaf_author.build(session, actor, product_ref, release_label, "csaf_vex",
                                 publisher=author,
                                 tracking_id=tracking_id(product.name, release_label))
-        return doc, warnings
+        return versioned_csaf(session, actor, release.id, doc), warnings
     raise ValidationFailed("format", f"{fmt!r}: expected cyclonedx, openvex or csaf")
 
 

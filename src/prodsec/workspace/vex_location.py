@@ -13,6 +13,12 @@ it is now. To make that URL something a customer's tooling can poll, the answer 
   ``+-a-z0-9`` as ``_``), which is also its name in a CSAF provider's tree
   (``<tlp>/<year>/<name>``, CSAF 7.1.11); for the other formats ``<product>-<release>`` and
   the format's suffix.
+- for CSAF, a version that means something: a consumer treats the same tracking id and version
+  as the same document, so each content the location hands out is a stored revision
+  (``ReleaseVexRevision``: the SHA-256 the ETag is made from, and when it was first handed
+  out). The same content answers with the same ``version`` and ``current_release_date``;
+  changed content with the next version and a new ``revision_history`` entry (CSAF 2.0
+  3.2.1.12).
 """
 
 from __future__ import annotations
@@ -21,6 +27,13 @@ import hashlib
 import json
 import re
 from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from prodsec.db.models import ReleaseVexRevision, utcnow
+from prodsec.workspace.context import Actor, Conflict
 
 SUFFIX = {"cyclonedx": "vex.cdx.json", "openvex": "openvex.json"}
 
@@ -40,8 +53,73 @@ def file_name(product: str, release: str, fmt: str) -> str:
 
 def etag(doc: dict[str, Any], fmt: str) -> str:
     """A weak ETag over what the document says, not when it was made."""
+    return f'W/"{content_sha256(doc, fmt)[:32]}"'
+
+
+def content_sha256(doc: dict[str, Any], fmt: str) -> str:
+    """SHA-256 of what the document says: without the moments it was made (and, for CSAF, its
+    tracking), keys sorted."""
     body = json.dumps(_without_moments(doc, fmt), sort_keys=True, ensure_ascii=False)
-    return f'W/"{hashlib.sha256(body.encode()).hexdigest()[:32]}"'
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def versioned_csaf(session: Session, actor: Actor, release_id: str,
+                   doc: dict[str, Any]) -> dict[str, Any]:
+    """The release's CSAF VEX with its tracking from the stored revisions: a new revision is
+    recorded when the content differs from the latest one. Any member who may read the VEX
+    records it: the revision is a fact about what was handed out, not an edit."""
+    digest = content_sha256(doc, "csaf")
+    revisions = _revisions(session, actor, release_id)
+    if not revisions or revisions[-1].content_sha256 != digest:
+        revisions.append(_record(session, actor, release_id,
+                                 revisions[-1].version + 1 if revisions else 1, digest))
+    return _with_tracking(doc, revisions)
+
+
+def _revisions(session: Session, actor: Actor, release_id: str) -> list[ReleaseVexRevision]:
+    return list(session.scalars(select(ReleaseVexRevision).where(
+        ReleaseVexRevision.org_id == actor.org_id, ReleaseVexRevision.release_id == release_id)
+        .order_by(ReleaseVexRevision.version)))
+
+
+def _record(session: Session, actor: Actor, release_id: str, version: int,
+            digest: str) -> ReleaseVexRevision:
+    """Store the next revision; two exports racing to record the same version: the loser is
+    told to ask again (it then sees the winner's revision)."""
+    row = ReleaseVexRevision(org_id=actor.org_id, release_id=release_id, version=version,
+                             content_sha256=digest, released_at=utcnow().replace(microsecond=0))
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        raise Conflict("the release's VEX was versioned by another request at the same moment: "
+                       "ask again", precondition=False) from None
+    return row
+
+
+def _with_tracking(doc: dict[str, Any], revisions: list[ReleaseVexRevision]) -> dict[str, Any]:
+    """``doc`` with ``/document/tracking`` saying which revision it is: version, first and
+    current release dates, the generator's date and one history entry per revision."""
+    first, latest = revisions[0], revisions[-1]
+    history = [{"date": _stamp(r.released_at), "number": str(r.version),
+                "summary": "Initial version." if r.version == 1 else
+                f"Revision {r.version}: the release's triage or findings changed."}
+               for r in revisions]
+    tracking = dict(doc["document"]["tracking"])
+    tracking.update({"version": str(latest.version), "revision_history": history,
+                     "initial_release_date": _stamp(first.released_at),
+                     "current_release_date": _stamp(latest.released_at),
+                     "generator": {**tracking.get("generator", {}),
+                                   "date": _stamp(latest.released_at)}})
+    return {**doc, "document": {**doc["document"], "tracking": tracking}}
+
+
+def _stamp(moment: Any) -> str:
+    """UTC ``YYYY-MM-DDTHH:MM:SSZ`` (SQLite hands back naive UTC, PostgreSQL aware)."""
+    import datetime as dt
+
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return str(aware.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def matches(if_none_match: str | None, tag: str) -> bool:
