@@ -127,6 +127,39 @@ def test_advisory_change_rescans_only_releases_with_an_affected_package(pg: Data
 
 
 @NEEDS_POSTGRES
+def test_advisory_change_touching_many_releases_queues_batches_that_keep_triage(
+        pg: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three releases in batches of two: two jobs, not three; a release whose rescan already
+    waits is not queued again; the batches' findings are the inline ones, triage kept."""
+    monkeypatch.setattr(vulns, "RESCAN_BATCH", 2)
+    editor = make_actor(pg, "Acme", "editor")
+    pids = [_release(pg, editor, 10, label)[0] for label in ("1.0", "2.0", "3.0")]
+    with pg.transaction() as s:
+        vex.set_statement(s, editor, pids[1], "GO-SYN-00001", "not_affected",
+                          justification="code_not_reachable")
+        report = vulns.import_advisories(s, editor, synthetic.osv_dir(tmp_path / "osv", 10),
+                                         rescan="job")
+    assert report.findings == {"releases": 3, "queued": 3}
+    rows = _job_rows(pg)
+    assert [r["task_name"] for r in rows] == ["findings.rescan_releases"] * 2
+    assert sorted(len(r["args"]["release_ids"]) for r in rows) == [1, 2]
+    with pg.transaction() as s:  # the same change again while they wait: covered by them
+        releases = vulns.releases_with_packages(s, editor, {("Go", synthetic.module(1))})
+        assert vulns.queue_rescans(s, editor, releases) == {"releases": 3, "queued": 0}
+    jobs.run_worker(pg, wait=False)
+    assert [r["status"] for r in _job_rows(pg)] == ["succeeded"] * 2
+    for pid in pids:
+        assert _flagged(pg, editor, pid) == synthetic.expected(10)
+    with pg.transaction() as s:
+        states = {f["vulnerability"]: f["state"] for f in vulns.list_findings(s, editor, pids[1])}
+        assert states["GO-SYN-00001"] == "not_affected"
+        batch = vulns.recompute_findings(s, editor, vulns.releases_with_packages(
+            s, editor, {("Go", synthetic.module(1))}))
+    assert batch == {"added": 0, "removed": 0, "kept": 3 * len(synthetic.expected(10)),
+                     "proposed": 0}  # a rerun changes nothing: retry-safe
+
+
+@NEEDS_POSTGRES
 def test_failed_job_is_retried_then_shown_failed_with_its_error(pg: Database) -> None:
     editor = make_actor(pg, "Acme", "editor")
     outsider = make_actor(pg, "Globex", "admin")

@@ -27,7 +27,8 @@ from prodsec.jobs.queue import (
     spec,
     task,
     tasks,
+    waiting_args,
 )
 
 __all__ = ["TASK_MODULES", "JobFailed", "TaskSpec", "actor_args", "enqueue", "report_progress",
-           "run_periodic", "run_worker", "spec", "task", "tasks"]
+           "run_periodic", "run_worker", "spec", "task", "tasks", "waiting_args"]

@@ -171,6 +171,19 @@ def _defer_in_postgres(session: Session, task_spec: TaskSpec, args: dict[str, An
     return int(job.id) if job.id is not None else None
 
 
+def waiting_args(session: Session, name: str, org_id: str) -> list[dict[str, Any]]:
+    """The arguments of the organisation's ``name`` jobs queued and not yet started (retries
+    waiting for their time included), read in the session's transaction; none on SQLite,
+    where a job runs when its change commits."""
+    if session.get_bind().dialect.name != "postgresql":
+        return []
+    from sqlalchemy import text
+
+    return [dict(row[0]) for row in session.execute(text(
+        "SELECT args FROM procrastinate_jobs WHERE task_name = :name AND status = 'todo' "
+        "AND args->>'org_id' = :org"), {"name": name, "org": org_id})]
+
+
 _PENDING = "prodsec.jobs.pending"
 _HOOKED = "prodsec.jobs.hooked"
 

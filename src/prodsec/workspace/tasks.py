@@ -142,11 +142,29 @@ def rescan_release(db: Database, actor: dict[str, Any], org_id: str,
                    release_id: str) -> dict[str, int]:
     """Bring one release's findings in line with its SBOM and the advisories, in one
     transaction (triage lives apart, in VEX statements, and is untouched)."""
+    return rescan(db, actor, [release_id])
+
+
+@jobs.task("findings.rescan_releases", max_attempts=5)
+def rescan_releases(db: Database, actor: dict[str, Any], org_id: str,
+                    release_ids: list[str]) -> dict[str, int]:
+    """A batch of releases an advisory change touched (``vulnerabilities.RESCAN_BATCH``), in
+    one transaction: all or nothing, so a retry starts clean. No procrastinate lock (a job has
+    one): each release is locked in the transaction instead (``lock_releases``)."""
+    return rescan(db, actor, release_ids)
+
+
+def rescan(db: Database, actor: dict[str, Any], release_ids: list[str]) -> dict[str, int]:
+    """Recompute these releases' findings in one transaction, reporting progress before and
+    after (recomputing also proposes cases: ``proposals``)."""
     from prodsec.workspace.vulnerabilities import recompute_findings
 
-    jobs.report_progress(0, 1, f"rescanning release {release_id}")
-    with db.transaction() as session:  # recomputing also proposes cases (``proposals``)
-        counts = recompute_findings(session, as_actor(actor), [release_id])
-    jobs.report_progress(1, 1, f"added {counts['added']}, removed {counts['removed']}, "
+    what = f"release {release_ids[0]}" if len(release_ids) == 1 else \
+        f"{len(release_ids)} releases"
+    jobs.report_progress(0, len(release_ids), f"rescanning {what}")
+    with db.transaction() as session:
+        counts = recompute_findings(session, as_actor(actor), release_ids)
+    jobs.report_progress(len(release_ids), len(release_ids),
+                         f"added {counts['added']}, removed {counts['removed']}, "
                          f"kept {counts['kept']}")
     return counts

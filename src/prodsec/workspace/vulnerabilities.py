@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy import delete, func, insert, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from prodsec.core.advisory import Advisory, Affected, Event, Range
@@ -562,30 +562,76 @@ def recompute_for_packages(session: Session, actor: Actor,
     return recompute_findings(session, actor, releases_with_packages(session, actor, keys))
 
 
+#: Releases per rescan job when an advisory change touches many. A job per release spent more
+#: on the queue (fetch, progress, finish: four commits) than on the rescan itself, and its five
+#: queries per release become five per batch (bench/scale.py measures both).
+RESCAN_BATCH = 25
+
+
 def queue_rescans(session: Session, actor: Actor, release_ids: Iterable[str]) -> dict[str, int]:
-    """Queue one rescan job per release in this transaction (a release whose rescan is
-    already waiting is not queued twice); on SQLite they run when this transaction commits."""
+    """Queue the rescans in this transaction: one job for a single release (an SBOM change),
+    batches of ``RESCAN_BATCH`` releases for many (an advisory change). A release whose rescan
+    is already waiting is not queued again: the waiting job reads the data when it runs. On
+    SQLite they run when this transaction commits."""
     from prodsec import jobs
 
-    releases = list(release_ids)
-    queued = len([r for r in releases if jobs.enqueue(session, "findings.rescan_release",
-                                                      actor=actor, release_id=r) is not None])
-    return {"releases": len(releases), "queued": queued}
+    releases = sorted(set(release_ids))
+    if len(releases) == 1:
+        queued = jobs.enqueue(session, "findings.rescan_release", actor=actor,
+                              release_id=releases[0]) is not None
+        return {"releases": 1, "queued": int(queued)}
+    waiting = waiting_rescans(session, actor)
+    fresh = [r for r in releases if r not in waiting]
+    for batch in _chunks(fresh, RESCAN_BATCH):
+        jobs.enqueue(session, "findings.rescan_releases", actor=actor, release_ids=batch)
+    return {"releases": len(releases), "queued": len(fresh)}
+
+
+def waiting_rescans(session: Session, actor: Actor) -> set[str]:
+    """The organisation's releases with a rescan queued and not yet started (none on SQLite,
+    where rescans run at the commit)."""
+    from prodsec import jobs
+
+    waiting = set()
+    for args in jobs.waiting_args(session, "findings.rescan_release", actor.org_id):
+        waiting.add(str(args["release_id"]))
+    for args in jobs.waiting_args(session, "findings.rescan_releases", actor.org_id):
+        waiting.update(str(r) for r in args["release_ids"])
+    return waiting
 
 
 def recompute_findings(session: Session, actor: Actor, release_ids: Iterable[str]) -> dict[str, int]:
     """Bring the findings of these releases in line with their SBOMs and the advisories; a
     known-exploited finding in a supported release then proposes an Article 14 case
-    (``proposals``: once per product and vulnerability, whichever path found it)."""
+    (``proposals``: once per product and vulnerability, whichever path found it).
+
+    The releases are read and written ``CHUNK`` at a time (one query each for components,
+    advisories and stored findings, not one per release), each locked for the transaction
+    first (``lock_releases``) so two rescans of one release queue instead of clashing."""
     from prodsec.workspace.proposals import propose
 
-    ids = list(release_ids)
+    ids = sorted(set(release_ids))
+    lock_releases(session, ids)
     totals = {"added": 0, "removed": 0, "kept": 0}
-    for release_id in ids:
-        for key, value in _recompute_release(session, actor, release_id).items():
+    for chunk in _chunks(ids, CHUNK):
+        rows = release_match_rows_of(session, actor, chunk)
+        counts = apply_findings_of(session, actor, wanted_findings_of(session, actor, rows))
+        for key, value in counts.items():
             totals[key] += value
     totals["proposed"] = len(propose(session, actor, release_ids=ids)) if ids else 0
     return totals
+
+
+def lock_releases(session: Session, release_ids: list[str]) -> None:
+    """On PostgreSQL, a transaction lock per release, taken in sorted order before any write,
+    so overlapping rescans (a batch and a single release) wait for each other and cannot
+    deadlock; SQLite writes one transaction at a time anyway."""
+    if session.get_bind().dialect.name != "postgresql" or not release_ids:
+        return
+    session.execute(text(
+        "SELECT pg_advisory_xact_lock(hashtextextended('prodsec.release:' || r, 0)) "
+        "FROM (SELECT r FROM unnest(CAST(:ids AS text[])) AS r ORDER BY r) AS ordered"),
+        {"ids": sorted(release_ids)})
 
 
 #: What finding matching needs of a component: id, name, version, purl, ecosystem, package.
@@ -610,61 +656,87 @@ def wanted_findings(session: Session, actor: Actor, components: Iterable[MatchRo
                     ) -> dict[tuple[str, str], dict[str, Any]]:
     """(component id, advisory id) → what the finding says, for these components (reads the
     advisories only, so an import can run it before its write transaction)."""
+    return wanted_findings_of(session, actor, {"": list(components)})[""]
+
+
+def wanted_findings_of(session: Session, actor: Actor, components: dict[str, list[MatchRow]]
+                       ) -> dict[str, dict[tuple[str, str], dict[str, Any]]]:
+    """``wanted_findings`` of several releases (release id → its components), with one read of
+    the advisories of all their packages."""
     from prodsec.formats.purl import package_key
     from prodsec.vuln.index import AdvisoryIndex
 
-    chosen = matched_packages(components)
-    index = AdvisoryIndex(_advisories_for(session, actor, {(r[4] or "", r[5] or "")
-                                                           for r in chosen}))
-    wanted: dict[tuple[str, str], dict[str, Any]] = {}
-    for cid, _, _, purl, _, _ in chosen:
-        key = package_key(purl or "")
-        if key is None:
-            continue
-        for entry in index.lookup(*key):
-            wanted[(cid, entry.advisory.id)] = {"affected": entry.described,
-                                                "fixed": list(entry.fixed)}
+    chosen = {release: matched_packages(rows) for release, rows in components.items()}
+    index = AdvisoryIndex(_advisories_for(session, actor, {
+        (r[4] or "", r[5] or "") for rows in chosen.values() for r in rows}))
+    wanted: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+    for release, rows in chosen.items():
+        found = wanted[release] = {}
+        for cid, _, _, purl, _, _ in rows:
+            key = package_key(purl or "")
+            if key is None:
+                continue
+            for entry in index.lookup(*key):
+                found[(cid, entry.advisory.id)] = {"affected": entry.described,
+                                                   "fixed": list(entry.fixed)}
     return wanted
 
 
 def release_match_rows(session: Session, actor: Actor, release_id: str) -> list[MatchRow]:
     """``MatchRow`` of every component of a release's SBOM."""
-    return [tuple(row) for row in session.execute(  # type: ignore[misc]
-        select(*MATCH_COLUMNS).join(SbomRecord, SbomRecord.id == SbomComponent.sbom_id)
-        .where(SbomComponent.org_id == actor.org_id, SbomRecord.release_id == release_id))]
+    return release_match_rows_of(session, actor, [release_id])[release_id]
 
 
-def _recompute_release(session: Session, actor: Actor, release_id: str) -> dict[str, int]:
-    return apply_findings(session, actor, release_id,
-                          wanted_findings(session, actor,
-                                          release_match_rows(session, actor, release_id)))
+def release_match_rows_of(session: Session, actor: Actor, release_ids: list[str]
+                          ) -> dict[str, list[MatchRow]]:
+    """``MatchRow`` of every component of each release's SBOM, in one query (a release
+    without an SBOM has none)."""
+    rows: dict[str, list[MatchRow]] = {r: [] for r in release_ids}
+    for release_id, *match in session.execute(
+            select(SbomRecord.release_id, *MATCH_COLUMNS)
+            .join(SbomRecord, SbomRecord.id == SbomComponent.sbom_id)
+            .where(SbomComponent.org_id == actor.org_id, SbomRecord.release_id.in_(release_ids))):
+        rows[release_id].append(tuple(match))  # type: ignore[arg-type]
+    return rows
 
 
 def apply_findings(session: Session, actor: Actor, release_id: str,
                    wanted: dict[tuple[str, str], dict[str, Any]]) -> dict[str, int]:
-    """Make a release's stored findings ``wanted``: keep those that still hold (their
-    ``first_seen`` stays), update what changed, add the new, remove the rest."""
-    stored = {(cid, aid): (fid, affected, fixed) for fid, cid, aid, affected, fixed in
-              session.execute(select(FindingRecord.id, FindingRecord.component_id,
-                                     FindingRecord.advisory_id, FindingRecord.affected,
-                                     FindingRecord.fixed)
-                              .where(FindingRecord.org_id == actor.org_id,
-                                     FindingRecord.release_id == release_id))}
-    gone = [fid for key, (fid, _, _) in stored.items() if key not in wanted]
-    for start in range(0, len(gone), CHUNK):
-        session.execute(delete(FindingRecord).where(FindingRecord.id.in_(gone[start:start + CHUNK])))
+    """Make a release's stored findings ``wanted`` (``apply_findings_of`` for one release)."""
+    return apply_findings_of(session, actor, {release_id: wanted})
+
+
+def apply_findings_of(session: Session, actor: Actor,
+                      wanted: dict[str, dict[tuple[str, str], dict[str, Any]]]) -> dict[str, int]:
+    """Make each release's stored findings what it ``wanted``: keep those that still hold
+    (their ``first_seen`` stays), update what changed, add the new, remove the rest — one
+    read, one delete and one insert for all the releases."""
+    stored: dict[str, dict[tuple[str, str], tuple[str, Any, Any]]] = {r: {} for r in wanted}
+    for fid, rid, cid, aid, affected, fixed in session.execute(
+            select(FindingRecord.id, FindingRecord.release_id, FindingRecord.component_id,
+                   FindingRecord.advisory_id, FindingRecord.affected, FindingRecord.fixed)
+            .where(FindingRecord.org_id == actor.org_id,
+                   FindingRecord.release_id.in_(list(wanted)))):
+        stored[rid][(cid, aid)] = (fid, affected, fixed)
+    gone = [fid for rid, old in stored.items() for key, (fid, _, _) in old.items()
+            if key not in wanted[rid]]
+    for chunk in _chunks(gone, CHUNK):
+        session.execute(delete(FindingRecord).where(FindingRecord.id.in_(chunk)))
     now = utcnow()
     _bulk(session, FindingRecord, [
-        {"id": new_id(), "org_id": actor.org_id, "release_id": release_id, "component_id": c,
+        {"id": new_id(), "org_id": actor.org_id, "release_id": rid, "component_id": c,
          "advisory_id": a, "first_seen": now, **extra}
-        for (c, a), extra in wanted.items() if (c, a) not in stored])
-    for pair, extra in wanted.items():  # only what changed: one UPDATE per finding was N+1
-        old = stored.get(pair)
-        if old is not None and (old[1] != extra["affected"] or list(old[2]) != extra["fixed"]):
-            session.execute(update(FindingRecord).where(FindingRecord.id == old[0])
-                            .values(**extra))
-    return {"added": len(wanted.keys() - stored.keys()), "removed": len(gone),
-            "kept": len(wanted.keys() & stored.keys())}
+        for rid, found in wanted.items() for (c, a), extra in found.items()
+        if (c, a) not in stored[rid]])
+    for rid, found in wanted.items():  # only what changed: one UPDATE per finding was N+1
+        for pair, extra in found.items():
+            old = stored[rid].get(pair)
+            if old is not None and (old[1] != extra["affected"] or list(old[2]) != extra["fixed"]):
+                session.execute(update(FindingRecord).where(FindingRecord.id == old[0])
+                                .values(**extra))
+    return {"added": sum(len(found.keys() - stored[r].keys()) for r, found in wanted.items()),
+            "removed": len(gone),
+            "kept": sum(len(found.keys() & stored[r].keys()) for r, found in wanted.items())}
 
 
 def _advisories_for(session: Session, actor: Actor, keys: set[tuple[str, str]]) -> list[Advisory]:
@@ -677,14 +749,17 @@ def _advisories_for(session: Session, actor: Actor, keys: set[tuple[str, str]]) 
     # SQLAlchemy most of a large import's time, far longer than the query itself.
     chunks = [(e, names[i:i + CHUNK]) for e, names in packages.items()
               for i in range(0, len(names), CHUNK)]
+    # Columns, not ORM objects: a batched rescan reads thousands of rows it never changes.
     for ecosystem, chunk in chunks:
-        for row in session.scalars(select(AffectedPackage).where(
+        for advisory_id, package, raw_ranges, versions in session.execute(
+                select(AffectedPackage.advisory_id, AffectedPackage.package,
+                       AffectedPackage.ranges, AffectedPackage.versions).where(
                 AffectedPackage.org_id == actor.org_id, AffectedPackage.ecosystem == ecosystem,
                 AffectedPackage.package.in_(chunk))):
             ranges = tuple(Range(str(r["type"]), tuple(Event(k, v) for k, v in r["events"]))  # type: ignore[attr-defined]
-                           for r in row.ranges)
-            by_advisory[row.advisory_id].append(
-                Affected(row.ecosystem, row.package, ranges, tuple(row.versions)))
+                           for r in raw_ranges)
+            by_advisory[advisory_id].append(
+                Affected(ecosystem, package, ranges, tuple(versions)))
     return [Advisory(pk, affected=tuple(items)) for pk, items in by_advisory.items()]
 
 
