@@ -3,16 +3,19 @@
 Seeds PRODUCTS products, one release each with an SBOM of COMPONENTS components drawn from a
 pool of PACKAGES Go modules, and one advisory per module (findings computed once, in bulk, by
 rescan jobs). Then measures
-  (a) the portfolio list (GET /api/v1/products) and a product page (GET /api/v1/products/{id})
-      p50/p99 under CLIENTS concurrent clients;
+  (a) the portfolio list (GET /api/v1/products?after=…, keyset pages at random depths) and a
+      product page (GET /api/v1/products/{id}) p50/p99 under CLIENTS concurrent clients;
   (b) an advisory update touching 1 % of the packages: the rescan jobs it queues, drained by 1
-      and by 2 `prodsec worker` processes (target >= 1.6x on 2 cores);
+      and by 2 idle `prodsec worker` processes (target >= 1.6x on 2 cores), after a warm-up
+      round, alternately ROUNDS times each, medians compared;
   (c) API throughput with 1 and with 2 uvicorn processes (the clients spread over them, as a
       load balancer would: the API keeps no state of its own).
 
     PRODSEC_BENCH_POSTGRES_URL=postgresql://… python bench/scale.py [--products 10000]
+        [--rounds 3] [--schema bench_scale]
 
-Not part of the test suite. Runs in its own schema, dropped at the end.
+Not part of the test suite. Runs in its own schema (--schema or PRODSEC_BENCH_SCHEMA, so two
+runs on one database do not collide), dropped at the end.
 """
 
 from __future__ import annotations
@@ -297,14 +300,19 @@ async def load(bases: list[str], token: str, paths: list[str], clients: int,
 
 
 def api_paths(url: str, org: str, products: int) -> list[str]:
+    """200 product pages and 50 portfolio pages at random depths, the latter read with the
+    keyset cursor a client paging through gets (``after``: the previous page's last name)."""
+    from urllib.parse import quote
+
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.connect() as c:
         ids = [r[0] for r in c.execute(text("SELECT id FROM products ORDER BY random() LIMIT 200"))]
+        names = [r[0] for r in c.execute(text("SELECT name FROM products ORDER BY random() "
+                                              "LIMIT 50"))]
     engine.dispose()
-    offsets = [random.Random(i).randrange(0, max(products - 50, 1)) for i in range(50)]
-    return ([f"/api/v1/products?limit=50&offset={o}" for o in offsets]
+    return ([f"/api/v1/products?limit=50&after={quote(n)}" for n in names]
             + [f"/api/v1/products/{i}" for i in ids])
 
 

@@ -50,6 +50,29 @@ def test_lists_paginate_and_filter(world: World) -> None:
     assert named["total"] == 1
 
 
+def test_products_page_through_with_the_keyset_cursor(world: World) -> None:
+    """``after`` walks the portfolio page by page, each product once, in name order; the last
+    page says there is no next one; a cursor with an offset is a 422 naming ``after``."""
+    for i in range(3):
+        world.call("POST", "/api/v1/products", json={"profile": CAMERA | {"name": f"Cursor {i}"}})
+    everything = world.call("GET", "/api/v1/products", params={"limit": 500}).json()
+    assert everything["next_after"] is None
+    names, after = [], None
+    while True:
+        params: dict[str, Any] = {"limit": 2} | ({"after": after} if after else {})
+        page = world.call("GET", "/api/v1/products", params=params).json()
+        assert page["total"] == everything["total"] and len(page["items"]) <= 2
+        names += [p["name"] for p in page["items"]]
+        after = page["next_after"]
+        if after is None:
+            break
+        assert after == page["items"][-1]["name"]
+    assert names == [p["name"] for p in everything["items"]]
+    assert len(names) == everything["total"] >= 4
+    both = world.call("GET", "/api/v1/products", params={"after": "Cursor 0", "offset": 1})
+    assert both.status_code == 422 and both.json()["errors"][0]["field"] == "after"
+
+
 def test_article14_clocks_through_the_api(world: World) -> None:
     """An exploited vulnerability known for 30 h: early warning overdue, notification due."""
     import datetime as dt

@@ -130,6 +130,12 @@ class Product(BaseModel):
     releases: list[Release]
 
 
+class ProductPage(Page[Product]):
+    """A page of products; ``next_after`` is the cursor of the next page (None on the last)."""
+
+    next_after: str | None = None
+
+
 class ProductIn(Model):
     """A product is its v1 profile (see ``prodsec schema profile``)."""
 

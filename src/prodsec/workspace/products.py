@@ -82,13 +82,23 @@ def get_release_by_label(session: Session, actor: Actor, product_ref: str,
 
 
 def list_products(session: Session, actor: Actor, limit: int = 50, offset: int = 0,
-                  name_contains: str | None = None) -> tuple[list[Product], int]:
+                  name_contains: str | None = None, after: str | None = None
+                  ) -> tuple[list[Product], int]:
+    """A page of the organisation's products by name, and how many there are in all.
+
+    ``after`` (a name: the last one of the previous page) is the keyset cursor: the
+    ``(org_id, name)`` index finds the page directly, where an ``offset`` makes PostgreSQL
+    walk and drop every earlier row (O(n) at the end of a 10 000-product portfolio)."""
     from sqlalchemy import func
 
+    if after is not None and offset:
+        raise ValidationFailed("after", "give either a cursor (after) or an offset, not both")
     query = select(Product).where(Product.org_id == actor.org_id)
     if name_contains:
         query = query.where(Product.name.ilike(f"%{name_contains}%"))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    if after is not None:
+        query = query.where(Product.name > after)
     rows = list(session.scalars(query.order_by(Product.name).limit(limit).offset(offset)
                                 .options(selectinload(Product.releases))))
     return rows, int(total)

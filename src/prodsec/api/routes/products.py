@@ -21,14 +21,20 @@ def _out(product: Product, response: Response | None = None) -> schemas.Product:
     return schemas.Product.model_validate(products.product_view(product))
 
 
-@router.get("", response_model=schemas.Page[schemas.Product])
+@router.get("", response_model=schemas.ProductPage)
 def list_products(work: UnitDep, page: PagingDep,
                   name: Annotated[str | None, Query(max_length=200,
-                                                    description="Name contains this.")] = None
-                  ) -> schemas.Page[schemas.Product]:
-    rows, total = products.list_products(work.session, work.actor, page.limit, page.offset, name)
-    return schemas.Page[schemas.Product](items=[_out(p) for p in rows], total=total,
-                                         limit=page.limit, offset=page.offset)
+                                                    description="Name contains this.")] = None,
+                  after: Annotated[str | None, Query(
+                      max_length=200, description="Keyset cursor: the `next_after` of the "
+                      "previous page. Each page then costs the same at any depth, where an "
+                      "offset reads every earlier product.")] = None,
+                  ) -> schemas.ProductPage:
+    rows, total = products.list_products(work.session, work.actor, page.limit, page.offset, name,
+                                         after)
+    items = [_out(p) for p in rows]
+    return schemas.ProductPage(items=items, total=total, limit=page.limit, offset=page.offset,
+                               next_after=items[-1].name if len(items) == page.limit else None)
 
 
 @router.post("", status_code=201, response_model=schemas.Product)
