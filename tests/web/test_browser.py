@@ -12,7 +12,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,54 @@ def next_step(page: Any) -> None:
     page.locator(".step.current .next").click()
 
 
+def answer_wizard(page: Any, profile: Mapping[str, Any]) -> None:
+    """Walk the new-product wizard as a person does, one question at a time: type, tick or pick
+    the answer ``profile`` (a v1 profile's fields) gives, then Next. A fact it leaves out stays
+    "Don't know". Stops at the last question, so the caller sees the preview and saves."""
+    last = str(page.locator(".step").count())
+    while True:
+        step = page.locator(".step.current")
+        field = (step.locator("legend").get_attribute("id") or "").removeprefix("q-")
+        _answer(step, field, profile.get(field))
+        if field == "name" and profile.get("description"):
+            step.get_by_label("Short description (optional)").fill(profile["description"])
+        if step.get_attribute("data-step") == last:
+            return
+        next_step(page)
+
+
+def _answer(step: Any, field: str, value: Any) -> None:
+    """One question's answer in its own kind of control (text, yes/no, ticks, vehicle)."""
+    if value is None:
+        return
+    if isinstance(value, bool):
+        step.locator(f"input[name={field}][value={'yes' if value else 'no'}]").check()
+    elif isinstance(value, str):
+        step.locator(f"#f-{field}").fill(value)
+    elif isinstance(value, dict):
+        step.get_by_label(re.compile("Vehicle category")).select_option(value["category"])
+    else:
+        _tick(step, field, list(value))
+
+
+def _tick(step: Any, field: str, values: list[str]) -> None:
+    """Tick each choice, typing its label into the filter first where the list has one; a
+    market without a box goes into "Other markets"."""
+    others = []
+    for value in values:
+        box = step.locator(f"input[name={field}][value='{value}']")
+        if not box.count():
+            assert field == "markets", f"the wizard offers no {value!r} for {field}"
+            others.append(value)
+            continue
+        search = step.locator("input.filter")
+        if search.count():
+            search.fill(box.locator("xpath=..").inner_text().strip())
+        box.check()
+    if others:
+        step.get_by_label(re.compile("Other markets")).fill(", ".join(others))
+
+
 def _import_advisories(web_db: Any, tmp_path: Path) -> bool:
     """The Go advisories for the proton-bridge SBOM (an administrator's CLI step), if present."""
     from prodsec.workspace.users import authenticate_password
@@ -124,28 +172,10 @@ def test_end_to_end(server: str, browser: Any, web_db: Any, tmp_path: Path) -> N
 
     # the wizard, one question at a time, with the live preview
     page.get_by_role("link", name="New product").click()
-    page.get_by_label("What is the product called?").fill("Browser Router")
-    next_step(page)
-    page.locator(".step.current input[type=text]").fill("Example Devices GmbH")
-    next_step(page)
-    page.get_by_label("Germany").check()
-    page.get_by_label("United Kingdom").check()
-    next_step(page)
-    page.locator(".step.current input[value=no]").check()  # software only?
-    next_step(page)
-    page.locator(".step.current input[value=yes]").check()  # data connection
-    next_step(page)
-    page.locator(".step.current input[value=yes]").check()  # internet
-    next_step(page)
-    page.locator(".step.current input[value=wifi]").check()
-    next_step(page)
-    page.locator(".step.current input[value=yes]").check()  # consumer
-    next_step(page)
-    page.locator(".step.current input[value=no]").check()  # personal data
-    for _ in range(5):
-        next_step(page)
-    page.get_by_label("Filter").fill("router")
-    page.locator(".step.current input[value=router]").check()
+    answer_wizard(page, {"name": "Browser Router", "manufacturer": "Example Devices GmbH",
+                         "markets": ["DE", "GB"], "software_only": False, "data_connection": True,
+                         "internet": True, "radio": ["wifi"], "consumer": True,
+                         "personal_data": False, "functions": ["router"]})
     page.locator("#preview", has_text="important-class-1").wait_for(timeout=15000)
     shoot(page, "03-wizard")
     page.locator("#save").click()

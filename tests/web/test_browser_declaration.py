@@ -22,11 +22,13 @@ __all__ = ["browser", "server"]  # the fixtures, used by name
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason="Debian's chromium is not installed (scripts/test.sh installs it)")
 OUT = Path(os.environ.get("PRODSEC_SCREENSHOTS", str(SHOTS)))
+#: The widths every page is looked at: a desktop and a phone.
+VIEWPORTS = ((1280, 900, "desktop"), (390, 844, "phone"))
 
 
 def shoot(page: Any, name: str) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    for width, height, device in ((1280, 900, "desktop"), (390, 844, "phone")):
+    for width, height, device in VIEWPORTS:
         page.set_viewport_size({"width": width, "height": height})
         page.screenshot(path=str(OUT / f"{name}-{device}.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
@@ -68,6 +70,12 @@ def camera_with_release(page: Any, server: str, version: str) -> tuple[str, str]
     page.locator("form[action='/products/import'] button[type=submit]").click()
     page.wait_for_url(re.compile(r".*/products/[0-9a-f]+$"))
     product_url, name = page.url, page.locator("h1").inner_text()
+    enter_release(page, version)
+    return product_url, name
+
+
+def enter_release(page: Any, version: str) -> None:
+    """A release entered on the product page, with its market date and support period."""
     page.get_by_label("Version", exact=True).fill(version)
     page.get_by_label("Placed on the market").fill("2028-01-10")
     page.get_by_label("Support ends").fill("2033-01-10")
@@ -75,7 +83,6 @@ def camera_with_release(page: Any, server: str, version: str) -> tuple[str, str]
         "Expected time in use of five years, from sales data of the previous model.")
     page.get_by_role("button", name="Add release").click()
     page.wait_for_load_state()
-    return product_url, name
 
 
 def test_final_eu_declaration_in_the_browser(server: str, browser: Any, tmp_path: Path) -> None:

@@ -94,7 +94,7 @@ def test_supplier_vex_import_and_csaf_authoring(editor: tuple[TestClient, str, s
     client, csrf, product = editor
     _upload(client, product, csrf, vuln_data.SBOM_B.read_bytes())
     page = client.get(f"{product}/vulnerabilities").text
-    first = re.search(r'<tr id="f-[0-9a-f]+"[^>]*>\s*(?:<td><input[^>]*><label[^>]*>[^<]*</label></td>)?\s*<td><strong>([^<]+)</strong>.*?<code>([^<]+)</code>',
+    first = re.search(r'<tr id="f-[0-9a-f]+"[^>]*>\s*(?:<td[^>]*><input[^>]*><label[^>]*>[^<]*</label></td>)?\s*<td[^>]*><strong>([^<]+)</strong>.*?<code>([^<]+)</code>',
                       page, re.S)
     assert first
     vid, purl = first.group(1), first.group(2)
@@ -258,8 +258,8 @@ def test_sbom_parts_listed_exported_and_removed(editor: tuple[TestClient, str, s
         assert done.status_code == 303, done.text[:300]
     page = client.get(f"{product}/vulnerabilities").text
     assert "Assembled from 2 SBOMs" in page
-    assert re.search(r"<td>app</td><td>application</td>", page)
-    assert re.search(r"<td>firmware</td><td>firmware</td>", page)
+    assert re.search(r'<td data-label="Part">app</td><td data-label="Kind">application</td>', page)
+    assert re.search(r'<td data-label="Part">firmware</td><td data-label="Kind">firmware</td>', page)
     assert "components at conflicting versions across parts" in page
     links = re.findall(r'href="(/api/v1/products/[0-9a-f]+/releases/1\.8\.0/sbom\?spec=(1\.[67]))"',
                        page)
