@@ -101,3 +101,26 @@ def test_fast_and_typer_paths_answer_alike(tmp_path: Path, capsys: pytest.Captur
     assert exited.value.code == 2
     assert capsys.readouterr().err == fast_err == \
         "error: --support-end: expected an ISO 8601 date YYYY-MM-DD, got 'soon'\n"
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (["regulations", "--format", "json"], 0),
+    (["check", "no-such-profile.yaml", "--format", "json"], 2),
+])
+def test_the_program_ends_without_teardown_as_it_would_with_it(
+        tmp_path: Path, args: list[str], code: int) -> None:
+    """``main()`` run as the program ends a fast command with ``os._exit``: the output is
+    complete, the exit code kept and the atexit handlers run (a caller passing ``argv``, as
+    these tests do elsewhere, gets SystemExit instead)."""
+    import json
+
+    result = _run("import atexit, sys\n"
+                  "atexit.register(lambda: print('atexit ran', file=sys.stderr))\n"
+                  f"sys.argv = ['prodsec', *{args!r}]\n"
+                  "from prodsec.cli import main\nmain()\nprint('not reached')", tmp_path)
+    assert result.returncode == code and "not reached" not in result.stdout
+    assert result.stderr.endswith("atexit ran\n")
+    if code == 0:
+        assert len(json.loads(result.stdout)) == 11  # the whole answer, flushed
+    else:
+        assert result.stderr.startswith("error: no-such-profile.yaml: no such file")

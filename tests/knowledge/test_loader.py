@@ -28,6 +28,32 @@ def test_cache_round_trip_equals_fresh_build(tmp_path: Path, monkeypatch: pytest
     assert second == loader.load_data(use_cache=False) | {"version": second["version"]}
 
 
+def test_a_cache_entry_built_from_other_bytes_is_never_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The entry's name is only a CRC-32: an entry under the same name made from other bytes
+    (a collision, an edit, a different Python) is rebuilt, not served."""
+    import marshal
+
+    monkeypatch.setenv("PRODSEC_CACHE_DIR", str(tmp_path))
+    fresh = loader.load_data()
+    [entry] = tmp_path.glob("knowledge-*.marshal")
+    source, _ = marshal.loads(entry.read_bytes())
+    entry.write_bytes(marshal.dumps((source + b"edited", {"regulations": {}})))
+    assert loader.load_data() == fresh
+    assert marshal.loads(entry.read_bytes())[0] == source  # rebuilt and written again
+
+
+def test_version_is_the_sha256_of_the_knowledge_files() -> None:
+    """Assessments record the version: it must not change with the cache's layout."""
+    import hashlib
+    import sys
+
+    digest = hashlib.sha256(loader.FORMAT_VERSION.encode() + sys.version.encode())
+    for path in knowledge_files(DATA):
+        digest.update(str(path.relative_to(DATA)).encode() + b"\0" + path.read_bytes() + b"\0")
+    assert loader.load_data(use_cache=False)["version"] == digest.hexdigest()[:16]
+
+
 @pytest.fixture
 def data_copy(tmp_path: Path) -> Path:
     target = tmp_path / "data"

@@ -23,14 +23,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from prodsec.core.knowledge import CATEGORIES, Doc, KnowledgeBase
 from prodsec.core.ordering import natural_key, natural_sorted
 from prodsec.core.profile import Profile
+from prodsec.core.record import Record
 from prodsec.core.rules import Node, Outcome, Reason, projection
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the CLI's fast path
 if TYPE_CHECKING:  # the views import typing_extensions, which `prodsec check` need not load
+    from typing import Any
+
     from prodsec.core.verdict_view import CheckView, ObligationView, VerdictView
 
 MAKER_ROLES = frozenset({"manufacturer", "vehicle-manufacturer", "signatory", "applicant"})
@@ -39,7 +42,7 @@ ASSESSMENT = {"none": None, "self": "self", "self-if-harmonised": "self-if-harmo
               "third-party": "third-party", "certification": "third-party"}
 
 
-class ObligationVerdict(NamedTuple):
+class ObligationVerdict(Record):
     id: str
     title: str
     text: str
@@ -70,7 +73,7 @@ _RANK = {"low": 0, "medium": 1, "high": 2}
 _WORD = {v: k for k, v in _RANK.items()}
 
 
-class Verdict(NamedTuple):
+class Verdict(Record):
     """One instrument's verdict. (NamedTuples, not dataclasses, on this path: creating a
     dataclass costs about a millisecond at import, and ``prodsec check`` counts them.)"""
 
@@ -106,7 +109,7 @@ class Verdict(NamedTuple):
         }
 
 
-class Check(NamedTuple):
+class Check(Record):
     """All verdicts for one profile on one date, plus the "comply once" groups."""
 
     product: str
@@ -132,7 +135,7 @@ class _Compiled:
         self.exclusions = [(e, kb.compile(e["when"], reg)) for e in app["exclusions"]]
         self.mandatory = kb.compile(app.get("mandatory_when"), reg)
         self.classes = [(c, kb.compile(c.get("when"), reg)) for c in app["classes"]]
-        self.obligations = [(o, kb.compile(o.get("when"), reg), _expand(kb, o))
+        self.obligations = [(o, kb.compile(o.get("when"), reg), kb.obligation_requirements(o))
                             for o in app["obligations"]]
         self.requirement_rules = {r["id"]: kb.compile(r.get("when"), reg)
                                   for r in reg["requirements"]}
@@ -164,13 +167,6 @@ def _territory_nodes(data: Doc | None) -> list[Node]:
     codes = {*data["applies"], *data["outside"],
              *(m for e in data["undetermined"] for m in e["markets"])}
     return [FactNode("markets", "contains_any", sorted(codes), None, None)]
-
-
-def _expand(kb: KnowledgeBase, obligation: Doc) -> tuple[str, ...]:
-    ids = list(obligation["requirements"])
-    for prefix in obligation["requirement_prefixes"]:
-        ids += [r for r in kb.requirements if r == prefix or r.startswith(prefix + ":")]
-    return tuple(dict.fromkeys(ids))
 
 
 class Engine:

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
 
 from prodsec.core import limits
+from prodsec.core.record import Record
 from prodsec.errors import InputError, suggest
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the CLI's fast path
+if TYPE_CHECKING:
+    from typing import Any
 
 FORMAT_VERSION = 1
 
@@ -46,7 +50,7 @@ KNOWN_FIELDS = (*TEXT_FIELDS, *BOOL_FIELDS, *LIST_FIELDS, "vehicle", "format")
 REQUIRED = ("name", "markets")
 
 
-class FieldProblem(NamedTuple):
+class FieldProblem(Record):
     """One invalid field of a profile."""
 
     field: str
@@ -68,7 +72,7 @@ class ProfileError(InputError):
         super().__init__(f"{source}: invalid product profile:\n{detail}")
 
 
-class Vehicle(NamedTuple):
+class Vehicle(Record):
     category: str | None = None
     ecus: bool | None = None
     software_updates: bool | None = None
@@ -79,7 +83,7 @@ class Vehicle(NamedTuple):
     designed_to_pedal: bool | None = None
 
 
-class Profile(NamedTuple):
+class Profile(Record):
     """A validated, normalised product profile.
 
     ``markets`` holds the normalised codes plus the groups they imply (``DE`` ⇒ ``EU``);
@@ -138,7 +142,7 @@ class Profile(NamedTuple):
         return out
 
 
-class Vocabulary(NamedTuple):
+class Vocabulary(Record):
     """The closed vocabularies a profile is checked against (from ``vocabulary.yaml``)."""
 
     functions: Mapping[str, tuple[str, ...]]  # function → what it implies

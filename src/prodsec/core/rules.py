@@ -14,19 +14,28 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+from prodsec.core.record import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the CLI's fast path
 if TYPE_CHECKING:
+    from typing import Any, Protocol
+
     from prodsec.core.verdict_view import ReasonView
+
+    class Facts(Protocol):
+        """What a rule reads: a profile's facts by path (``Profile.fact``)."""
+
+        def fact(self, path: str) -> Any: ...
+
+    CiteFn = Callable[[Mapping[str, Any] | None], str | None]
+    ListFn = Callable[[str], tuple[str, Sequence["ListEntry"]]]
+    Projection = Callable[[Facts], Any]
 
 Truth = bool | None
 
 
-class Facts(Protocol):
-    def fact(self, path: str) -> Any: ...
-
-
-class Reason(NamedTuple):
+class Reason(Record):
     """Why a node came out as it did: its text, its citation, and whether it held.
     ``decisive`` is false for a condition that came out the same way as the one that decided
     (a second branch of an ``any`` that also holds): it was checked, but the verdict does not
@@ -44,7 +53,7 @@ class Reason(NamedTuple):
         return out
 
 
-class Outcome(NamedTuple):
+class Outcome(Record):
     value: Truth
     reasons: tuple[Reason, ...]
     missing: frozenset[str]
@@ -137,7 +146,7 @@ class FactNode(Node):
         return _compare(self.op, actual, self.expected)
 
 
-class ListEntry(NamedTuple):
+class ListEntry(Record):
     text: str
     citation: str | None
     functions: frozenset[str]
@@ -238,8 +247,6 @@ def _missing(outcomes: Sequence[Outcome]) -> frozenset[str]:
     return frozenset().union(*(o.missing for o in outcomes))
 
 
-CiteFn = Callable[[Mapping[str, Any] | None], str | None]
-ListFn = Callable[[str], tuple[str, Sequence[ListEntry]]]
 
 
 def compile_rule(rule: Mapping[str, Any], cite: CiteFn, lists: ListFn) -> Node:
@@ -273,7 +280,6 @@ def leaves(node: Node | None) -> list[Node]:
 LIST_FACTS = frozenset({"markets", "functions", "radio", "sector_law"})
 #: List facts a profile always has (empty when not given): safe to cut by intersection.
 ALWAYS_SET = frozenset({"markets", "functions", "sector_law"})
-Projection = Callable[[Facts], Any]
 
 
 def projection(nodes: Sequence[Node | None]) -> Projection:

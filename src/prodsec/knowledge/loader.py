@@ -3,8 +3,12 @@
 Why a cache: validating ~20 YAML files with pydantic costs a few hundred milliseconds and the
 imports of PyYAML and pydantic another ~150 ms, while a CLI query should answer in a few tens of
 milliseconds. The validated knowledge is stored as ``marshal`` data in the user's cache
-directory under the SHA-256 of every knowledge file (and the Python version); any edit to any
-file changes the key, so a stale cache is never read.
+directory, together with the exact bytes it was built from (every knowledge file's name and
+content, the Python version); it is read only when those bytes are still the same, so a stale
+cache is never read. The file is named by a CRC-32 of the bytes, which only spreads the
+entries: the comparison decides. (A SHA-256 key cost the CLI the import of OpenSSL's
+``_hashlib`` and the hashing, ~4 ms of a 60 ms ``prodsec check``.) The knowledge base's
+``version`` is still the SHA-256 of the files, computed when the cache is built.
 
 All errors of all files are collected and raised together (``KnowledgeBaseError``), each with
 the file and the path inside it, so an author fixes a file in one pass.
@@ -12,7 +16,6 @@ the file and the path inside it, so an author fixes a file in one pass.
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
 import sys
@@ -38,13 +41,21 @@ def knowledge_files(data_dir: Path = DATA_DIR) -> list[Path]:
     return files
 
 
-def content_hash(files: list[Path], data_dir: Path = DATA_DIR) -> str:
-    digest = hashlib.sha256(FORMAT_VERSION.encode())
-    digest.update(sys.version.encode())
+def source_bytes(files: list[Path], data_dir: Path = DATA_DIR) -> bytes:
+    """What the validated knowledge is built from: the format, the Python version (marshal's
+    format follows it) and every file's name and content, each followed by a NUL (the layout
+    the ``version`` has always been hashed from)."""
+    parts = [FORMAT_VERSION.encode(), sys.version.encode()]
     for path in files:
-        digest.update(str(path.relative_to(data_dir)).encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()
+        parts += [str(path.relative_to(data_dir)).encode(), b"\0", path.read_bytes(), b"\0"]
+    return b"".join(parts)
+
+
+def content_hash(source: bytes) -> str:
+    """The SHA-256 of the knowledge's source bytes: its ``version``, recorded with assessments."""
+    import hashlib
+
+    return hashlib.sha256(source).hexdigest()
 
 
 def cache_dir() -> Path:
@@ -58,19 +69,46 @@ def cache_dir() -> Path:
 def load_data(data_dir: Path = DATA_DIR, use_cache: bool = True) -> dict[str, Any]:
     """The validated knowledge base as plain data (dicts, lists, strings, ISO dates)."""
     files = knowledge_files(data_dir)
-    key = content_hash(files, data_dir)
-    cached = cache_dir() / f"knowledge-{key[:32]}.marshal"
+    source = source_bytes(files, data_dir)
+    cached = cache_dir() / f"knowledge-{cache_name(source)}.marshal"
     if use_cache:
-        try:
-            data: dict[str, Any] = marshal.loads(cached.read_bytes())
+        data: dict[str, Any] | None = read_cached(cached, source)
+        if data is not None:
             return data
-        except (OSError, EOFError, ValueError, TypeError):
-            pass
     data = build(files, data_dir)
-    data["version"] = key[:16]
+    data["version"] = content_hash(source)[:16]
     if use_cache:
-        write_atomic(cached, marshal.dumps(data))
+        write_cached(cached, source, data)
     return data
+
+
+def cache_name(source: bytes) -> str:
+    """A file name for the cache entry of ``source``: CRC-32 and length. Two sources may share
+    it; ``read_cached`` compares the bytes, so they only replace each other's entry."""
+    import zlib
+
+    return f"{zlib.crc32(source):08x}-{len(source):x}"
+
+
+def read_cached(path: Path, source: bytes) -> Any:
+    """The value cached at ``path`` for exactly these source bytes; None when there is none,
+    it was built from other bytes, or it is unreadable."""
+    try:
+        saved, value = marshal.loads(path.read_bytes())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    return value if saved == source else None
+
+
+def write_cached(path: Path, source: bytes, value: Any) -> bool:
+    """Cache ``value`` with the bytes it was made from; False when marshal cannot hold it
+    (a YAML timestamp is a ``datetime``) and nothing was written."""
+    try:
+        payload = marshal.dumps((source, value))
+    except ValueError:
+        return False
+    write_atomic(path, payload)
+    return True
 
 
 def write_atomic(path: Path, payload: bytes) -> None:

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any, NamedTuple
 
 from prodsec.core.applicability import Check, Engine
 from prodsec.core.knowledge import KnowledgeBase
 from prodsec.core.profile import FieldProblem, Profile, ProfileError, parse_profile
+from prodsec.core.record import Record
 from prodsec.errors import InputError, ProdsecError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the CLI's fast path
+if TYPE_CHECKING:
+    from typing import Any
 
 PROFILE_SUFFIXES = (".yaml", ".yml", ".json")
 MAX_PROFILE_BYTES = 1_000_000
 
 
-class Failure(NamedTuple):
+class Failure(Record):
     """A profile that could not be checked, and why."""
 
     source: str
@@ -81,27 +85,19 @@ def parse_document(data: bytes, source: str, json_text: bool = False) -> Any:
 
 
 def _read_yaml(source: str, data: bytes) -> Any:
-    """Parse YAML, through a cache keyed by the bytes' SHA-256 (PyYAML's import alone costs
-    ~25 ms, a third of a warm ``prodsec check``); a parse error is never cached."""
-    import hashlib
-    import marshal
-
+    """Parse YAML, through a cache of the parsed value with the bytes it came from (PyYAML's
+    import alone costs ~25 ms, a third of a warm ``prodsec check``); a parse error is never
+    cached, nor a value marshal cannot hold (dates: YAML timestamps)."""
     from prodsec import untrusted
-    from prodsec.knowledge.loader import cache_dir, write_atomic
+    from prodsec.knowledge.loader import cache_dir, cache_name, read_cached, write_cached
 
-    key = hashlib.sha256(data).hexdigest()
-    cached = cache_dir() / "yaml" / f"{key[:40]}.marshal"
-    try:
-        return marshal.loads(cached.read_bytes())
-    except (OSError, EOFError, ValueError, TypeError):
-        pass
+    cached = cache_dir() / "yaml" / f"{cache_name(data)}.marshal"
+    value = read_cached(cached, data)
+    if value is not None:
+        return value
     value = untrusted.load_yaml(data, source, aliases=False, max_bytes=MAX_PROFILE_BYTES,
                                 what="a product profile")
-    try:
-        payload = marshal.dumps(value)
-    except ValueError:  # e.g. dates: YAML timestamps are not marshal-able; skip the cache
-        return value
-    write_atomic(cached, payload)
+    write_cached(cached, data, value)
     return value
 
 

@@ -16,6 +16,7 @@ from prodsec.web.pages.common import (
     ViewerForm,
     error_page,
     form_write,
+    page_error,
     redirect,
     render,
     signed_in,
@@ -73,7 +74,7 @@ def login(request: Request, email: Annotated[str, Form()] = "",
                         organisation or None, request.cookies.get(devices.COOKIE))
     except LoginThrottled as exc:
         return _login_form(request, target, email, "Too many failed sign-ins. Try again in "
-                           f"{_wait_text(exc.retry_after)}.", 429)
+                           f"{_wait_text(exc.retry_after)}.", status_of(exc))
     except OrganisationChoice as exc:
         return _login_form(request, target, email, "This account belongs to several "
                            "organisations: choose one and enter the password again.",
@@ -162,7 +163,7 @@ async def answer_invitation(request: Request, iid: str, answer: str, sent: Viewe
         org_id = await writes.read(web_state(request).database,
                                    lambda s: invitation_org(s, actor.user_id, iid))
     except NotFound as exc:
-        raise PageError(404, str(exc)) from None
+        raise page_error(exc) from None
 
     def work(session: Any) -> str | None:
         if answer == "decline":
@@ -246,7 +247,7 @@ async def redeem_reset(request: Request, token: Annotated[str, Form(max_length=2
             s, token, new_password))
     except ValidationFailed as exc:
         return await run_in_threadpool(render, request, "password_reset.html.j2", {
-            "error": {"field": exc.field, "text": exc.detail}}, 422)
+            "error": {"field": exc.field, "text": exc.detail}}, status_of(exc))
     return redirect("/login")
 
 
@@ -281,7 +282,7 @@ async def revoke_device(request: Request, device_id: str, sent: ViewerForm) -> R
     from prodsec.workspace import devices
 
     def refused(exc: Exception) -> Response:
-        return _devices_page(request, sent.actor, sent.csrf, str(exc), 404)
+        return _devices_page(request, sent.actor, sent.csrf, str(exc), status_of(exc))
 
     def done(_: Any) -> Response:
         return redirect("/account/devices")

@@ -11,11 +11,11 @@ from fastapi.responses import HTMLResponse, Response
 from prodsec.core.ordering import natural_sorted
 from prodsec.web.pages.common import (
     EditorForm,
-    PageError,
     current_date,
     form_date,
     form_values,
     form_write,
+    page_error,
     redirect,
     render,
     signed_in,
@@ -37,7 +37,7 @@ def _board_data(request: Request, actor: Actor, pid: str, status: str = "", cate
         try:
             product = products.get_product(session, actor, pid)
         except NotFound as exc:
-            raise PageError(404, str(exc)) from None
+            raise page_error(exc) from None
         controls = compliance.list_controls(session, actor)
         instruments = []
         for a in products.current_assessments(session, actor, product.id):
@@ -125,7 +125,7 @@ async def change_status(request: Request, pid: str, sid: str, sent: EditorForm) 
             message = (f"Someone else changed {now.requirement_id} meanwhile: it is now "
                        f"'{now.status}'{' — ' + now.justification if now.justification else ''}. "
                        "Your change was not saved; review and save again.")
-        return _board_error(request, actor, csrf, pid, message, sid, 412)
+        return _board_error(request, actor, csrf, pid, message, sid, status_of(exc))
 
     return await form_write(request, sent, work,
                              lambda _r: _back(request, pid, sid), refused)
@@ -175,7 +175,7 @@ async def upload_evidence(request: Request, pid: str, sid: str, sent: EditorForm
 
             await writes.write(state.database, actor.org_id, insert)
     except NotFound as exc:
-        raise PageError(404, str(exc)) from None
+        raise page_error(exc) from None
     except (ValidationFailed, PermissionDenied) as exc:
         return await to_thread.run_sync(_board_error, request, actor, csrf, pid, str(exc), sid,
                                         status_of(exc), form)

@@ -84,11 +84,12 @@ def check_csrf(csrf: str, form: Any) -> None:
 
 
 def permit(actor: Actor, role: str) -> None:
-    """The role check every face shares (``Actor.require``), answered as a 403 page."""
+    """The role check every face shares (``Actor.require``), answered as the error page of
+    ``PermissionDenied`` (403)."""
     try:
         actor.require(role)
     except PermissionDenied as exc:
-        raise PageError(403, str(exc)) from None
+        raise page_error(exc) from None
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ async def form_write(request: Request, sent: Submitted, work: Callable[[Any], T]
                                     work)
     except NotFound as exc:
         if missing_is_404:
-            raise PageError(404, str(exc)) from None
+            raise page_error(exc) from None
         return await run_in_threadpool(refused, exc)
     except (InputError, PermissionDenied) as exc:
         return await run_in_threadpool(refused, exc)
@@ -165,10 +166,16 @@ def redirect(url: str) -> RedirectResponse:
 
 
 def error_page(exc: Exception) -> Response:
-    """The error page for a refused form: the class's status; a server fault (5xx) shows no
-    message, as the API's problem does not."""
+    """The error page for a refused form (a ``form_write`` callback: it never returns)."""
+    raise page_error(exc)
+
+
+def page_error(exc: Exception) -> PageError:
+    """The error page for an error of the tree: its class's status (``status_of``), so a
+    missing object is the 404 page and a refused role the 403 page without a number written
+    here; a server fault (5xx) shows no message, as the API's problem does not."""
     status = status_of(exc)
-    raise PageError(status, "Something went wrong." if status >= 500 else str(exc))
+    return PageError(status, "Something went wrong." if status >= 500 else str(exc))
 
 
 def status_of(exc: Exception) -> int:

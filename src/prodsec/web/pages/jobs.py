@@ -7,9 +7,9 @@ from fastapi.responses import HTMLResponse, Response
 
 from prodsec.web.pages.common import (
     EditorForm,
-    PageError,
     error_page,
     form_write,
+    page_error,
     redirect,
     render,
     signed_in,
@@ -32,7 +32,7 @@ def jobs_page(request: Request, status: str | None = None,
         try:
             data = jobs.list_jobs(session, actor, status or None, before)
         except ValidationFailed as exc:
-            raise PageError(422, str(exc)) from None
+            raise page_error(exc) from None
     return render(request, "jobs.html.j2", {"data": data, "status": status or ""},
                    actor=actor, csrf=csrf)
 

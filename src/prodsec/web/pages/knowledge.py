@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from prodsec.web.pages.common import (
-    PageError,
     current_date,
+    page_error,
     redirect,
     render,
     signed_in,
@@ -46,7 +46,7 @@ def regulation_page(request: Request, reg_id: str) -> HTMLResponse:
     try:
         reg = knowledge.regulation(kb, reg_id)
     except NotFoundError as exc:
-        raise PageError(404, str(exc)) from None
+        raise page_error(exc) from None
     related = {q["id"]: knowledge.mappings(kb, q["id"], 1)["related"]
                for reqs in reg["requirements"].values() for q in reqs}
     return render(request, "regulation.html.j2", {"reg": reg, "related": related,

@@ -14,12 +14,12 @@ from fastapi.responses import HTMLResponse, Response
 
 from prodsec.web.pages.common import (
     EditorForm,
-    PageError,
     Submitted,
     current_date,
     form_date,
     form_values,
     form_write,
+    page_error,
     permit,
     redirect,
     render,
@@ -40,7 +40,7 @@ def _read(request: Request, work: Any) -> Any:
         try:
             return work(session)
         except NotFound as exc:
-            raise PageError(404, str(exc)) from None
+            raise page_error(exc) from None
 
 
 def _version(form: Any) -> int | None:
@@ -112,7 +112,7 @@ async def edit_save(request: Request, pid: str, sent: EditorForm) -> Response:
 
     def refused(exc: Exception) -> Response:
         if isinstance(exc, ProfileError):
-            return wizard(_profile_errors(exc), 422)
+            return wizard(_profile_errors(exc), status_of(exc))
         field = getattr(exc, "field", "form").split(".")[-1]
         return wizard({field: str(exc)}, status_of(exc))
 
@@ -165,7 +165,7 @@ def _product_refused(request: Request, actor: Actor, csrf: str, pid: str) -> Any
 
     def refused(exc: Exception) -> Response:
         if isinstance(exc, NotFound):
-            raise PageError(404, str(exc))
+            raise page_error(exc)
         data = _product_data(request, actor, pid) | {"manage_error": str(exc), "svg": "",
                                                       "timeline": []}
         return render(request, "product.html.j2", data, status_of(exc), actor, csrf)

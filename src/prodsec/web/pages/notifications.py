@@ -16,6 +16,7 @@ from prodsec.web.pages.common import (
     redirect,
     render,
     signed_in,
+    status_of,
     web_state,
 )
 from prodsec.workspace import notifications
@@ -68,7 +69,7 @@ async def add(request: Request, sent: AdminForm) -> Response:
 
     def refused(exc: Exception) -> Response:
         return _page(request, sent.actor, sent.csrf, values | {"kinds": kinds}, str(exc),
-                     status=422)
+                     status=status_of(exc))
 
     return await form_write(request, sent, work, done, refused)
 
@@ -78,4 +79,5 @@ async def remove(request: Request, subscription_id: str, sent: AdminForm) -> Res
     return await form_write(
         request, sent, lambda s: notifications.remove_subscription(s, sent.actor, subscription_id),
         lambda _r: redirect("/notifications"),
-        lambda exc: _page(request, sent.actor, sent.csrf, error=str(exc), status=422))
+        lambda exc: _page(request, sent.actor, sent.csrf, error=str(exc),
+                          status=status_of(exc)))

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from prodsec.web.pages.common import (
-    PageError,
     current_date,
     obligation_word,
+    page_error,
     render,
     signed_in,
+    status_of,
     web_state,
 )
 from prodsec.workspace.context import NotFound, ValidationFailed
@@ -64,10 +65,10 @@ def compare_page(request: Request) -> HTMLResponse:
         try:
             data = comparison.compare(session, actor, state.kb, refs, current_date())
         except NotFound as exc:
-            raise PageError(404, str(exc)) from None
+            raise page_error(exc) from None
         except ValidationFailed as exc:
             return render(request, "compare.html.j2", {"data": None, "error": exc.detail},
-                           422, actor, csrf)
+                          status_of(exc), actor, csrf)
     return render(request, "compare.html.j2", {"data": data, "error": None,
                                                 "query": request.url.query}, actor=actor, csrf=csrf)
 

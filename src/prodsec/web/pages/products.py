@@ -10,7 +10,6 @@ from fastapi.responses import HTMLResponse, Response
 
 from prodsec.web.pages.common import (
     EditorForm,
-    PageError,
     ViewerForm,
     current_date,
     error_page,
@@ -18,6 +17,7 @@ from prodsec.web.pages.common import (
     form_values,
     form_write,
     obligation_word,
+    page_error,
     redirect,
     render,
     signed_in,
@@ -27,7 +27,7 @@ from prodsec.web.pages.common import (
 )
 from prodsec.web.pages.records import where_in_web
 from prodsec.web.questions import profile_from_form, questions
-from prodsec.workspace.context import Actor, NotFound, PermissionDenied, ValidationFailed
+from prodsec.workspace.context import Actor, NotFound, ValidationFailed
 
 router = APIRouter(include_in_schema=False)
 
@@ -88,7 +88,8 @@ async def wizard_save(request: Request, sent: EditorForm) -> Response:
     def refused(exc: Exception) -> Response:
         if isinstance(exc, ProfileError):
             return render(request, "wizard.html.j2",
-                           _wizard_context(request, values, _profile_errors(exc)), 422, actor, csrf)
+                           _wizard_context(request, values, _profile_errors(exc)), status_of(exc),
+                           actor, csrf)
         field = getattr(exc, "field", "name").split(".")[-1]
         return render(request, "wizard.html.j2",
                        _wizard_context(request, values, {field: str(exc)}), status_of(exc), actor, csrf)
@@ -156,7 +157,7 @@ def _product_data(request: Request, actor: Actor, pid: str) -> dict[str, Any]:
         try:
             product = products.get_product(session, actor, pid)
         except NotFound as exc:
-            raise PageError(404, str(exc)) from None
+            raise page_error(exc) from None
         assessments = products.current_assessments(session, actor, product.id)
         view = products.product_view(product)
         summary = gaps.product_gaps(session, actor, state.kb, product.id, current_date())
@@ -194,8 +195,8 @@ async def generate_document(request: Request, pid: str, sent: EditorForm) -> Res
                 "kind": name, "format": fmt, "pid": pid, "missing": shown,
                 "unverified": unverified, "answers": answers,
                 "questions": [m for m in shown if str(m["key"]).startswith("restriction.")]},
-                422, actor, csrf)
-        raise PageError(403 if isinstance(exc, PermissionDenied) else 422, str(exc))
+                status_of(exc), actor, csrf)
+        raise page_error(exc)
 
     def done(data: bytes) -> Response:
         disposition = "inline" if fmt == "html" else "attachment"

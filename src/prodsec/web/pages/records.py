@@ -20,11 +20,11 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from prodsec.web.pages.common import (
     AdminForm,
     EditorForm,
-    PageError,
     error_page,
     form_date,
     form_values,
     form_write,
+    page_error,
     redirect,
     render,
     signed_in,
@@ -180,7 +180,7 @@ def _facts_context(request: Request, actor: Actor, pid: str, values: dict[str, A
         try:
             product = products.get_product(session, actor, pid)
         except NotFound as exc:
-            raise PageError(404, str(exc)) from None
+            raise page_error(exc) from None
         docs = docs_view(get_product_docs(session, actor, product.id))
         view = products.product_view(product)
     texts = [{"name": f.name, "label": f.label, "kind": f.kind, "long": f.name not in ONE_LINE}
@@ -249,7 +249,7 @@ def download_document(request: Request, record_id: str) -> Response:
         try:
             record, path = document_file(session, actor, database.evidence_dir, record_id)
         except NotFound as exc:
-            raise PageError(404, str(exc)) from None
+            raise page_error(exc) from None
         name, media, sha = filename(record), media_type(record), record.sha256
     return FileResponse(path, media_type=media, filename=name, headers={"ETag": f'"{sha}"'})
 
@@ -266,7 +266,7 @@ def download_evidence(request: Request, eid: str) -> Response:
         try:
             evidence, path = compliance.evidence_file(session, actor, database.evidence_dir, eid)
         except NotFound as exc:
-            raise PageError(404, str(exc)) from None
+            raise page_error(exc) from None
         name, sha = evidence.filename or f"{evidence.sha256}.bin", evidence.sha256
     return FileResponse(path, media_type="application/octet-stream", filename=name,
                         headers={"ETag": f'"{sha}"'})

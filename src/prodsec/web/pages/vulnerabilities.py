@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from prodsec.web.pages.common import (
     EditorForm,
-    PageError,
     form_write,
+    page_error,
     redirect,
     render,
     signed_in,
@@ -44,7 +44,7 @@ def _findings_data(request: Request, actor: Actor, pid: str,
         try:
             product = products.get_product(session, actor, pid)
         except NotFound as exc:
-            raise PageError(404, str(exc)) from None
+            raise page_error(exc) from None
         try:
             query_error = None
             query = triage.parse_query(params)
@@ -175,7 +175,7 @@ async def import_sbom(request: Request, pid: str, sent: EditorForm) -> Response:
         release_id = str((await import_sbom_queued(database, actor, pid, release, data, name,
                                                    part=part, kind=kind))["release_id"])
     except NotFound as exc:
-        raise PageError(404, str(exc)) from None
+        raise page_error(exc) from None
     except (InputError, PermissionDenied) as exc:
         return await run_in_threadpool(_vulnerabilities, request, actor, csrf, pid, status_of(exc),
                                        form_error={"form": "sbom", "release": release,
@@ -195,7 +195,7 @@ def remove_sbom_part(request: Request, pid: str, sent: EditorForm) -> Response:
             release_id = str(remove(session, actor, pid, release,
                                     str(form.get("part") or ""))["release_id"])
     except NotFound as exc:
-        raise PageError(404, str(exc)) from None
+        raise page_error(exc) from None
     except (ValidationFailed, PermissionDenied) as exc:
         return _vulnerabilities(request, actor, csrf, pid, status_of(exc),
                                 form_error={"form": "sbom", "release": release,
@@ -231,7 +231,7 @@ async def import_vex(request: Request, pid: str, sent: EditorForm) -> Response:
         summary = await writes.write(database, actor.org_id, lambda s: (
             import_summary(s, actor, pid, data, name, release, parsed)))
     except NotFound as exc:
-        raise PageError(404, str(exc)) from None
+        raise page_error(exc) from None
     except (InputError, PermissionDenied) as exc:
         return await run_in_threadpool(_vulnerabilities, request, actor, csrf, pid, status_of(exc),
                                        form_error={"form": "vex", "release": release or "",
