@@ -23,6 +23,24 @@ Doc = dict[str, "Any"]  # a string: typing is not imported at run time
 #: The three requirement families every regime shares, in the order they are shown.
 CATEGORIES = ("prevention", "readiness", "handling")
 
+#: How each conformity assessment route (``knowledge.schema.Route``) reads on a page, with
+#: the provisions that define it in the instruments that use it. Pages show the label, never the
+#: route's id, which stays the value of the data and the API.
+ROUTE_LABELS: dict[str, dict[str, str]] = {
+    "none": {"label": "no conformity assessment (public self-reporting at most)",
+             "basis": "CISA Secure by Design pledge (voluntary)"},
+    "self": {"label": "self-declaration by the manufacturer",
+             "basis": "CRA Art. 32(1) (Module A); UK PSTI Act ss. 8-9 (statement of compliance)"},
+    "self-if-harmonised": {
+        "label": "self-declaration only if harmonised standards are applied in full, "
+                 "otherwise a notified body",
+        "basis": "CRA Art. 32(2); Directive 2014/53/EU Art. 17(3)-(4)"},
+    "third-party": {"label": "third-party assessment (notified body, test lab or approval authority)",
+                    "basis": "CRA Art. 32(3); Directive 2014/53/EU Art. 17(4)"},
+    "certification": {"label": "certification or type approval",
+                      "basis": "CRA Art. 32(4) and Art. 8(1); UN R155 paras 5-6 (type approval, CSMS certificate)"},
+}
+
 #: Relation of the target seen from the other end of a mapping.
 INVERSE = {"equal": "equal", "subset": "superset", "superset": "subset", "intersects": "intersects"}
 
@@ -43,6 +61,12 @@ class KnowledgeBase:
         self.law_as_of: str | None = log.get("law_as_of")
 
     # ---- lookups ---------------------------------------------------------------------------
+
+    @cached_property
+    def short_names(self) -> dict[str, str]:
+        """Each instrument's short title by id ("CRA" for ``eu-cra``): what a page shows, the
+        id being a code for the data and the API."""
+        return {reg_id: str(doc["short_name"]) for reg_id, doc in self.regulations.items()}
 
     @cached_property
     def vocabulary(self) -> Vocabulary:

@@ -29,10 +29,22 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from prodsec.db.models import AuditEvent, Organisation, utcnow
+from prodsec.db.models import (
+    Article14Case,
+    AuditEvent,
+    Control,
+    CsafDocument,
+    Evidence,
+    Organisation,
+    Product,
+    Release,
+    RequirementStatus,
+    VexStatement,
+    utcnow,
+)
 from prodsec.workspace.context import Actor
 from prodsec.workspace.keys import SecretKey, require_key, server_key
 
@@ -286,6 +298,49 @@ def events_page(session: Session, actor: Actor, *, before_seq: int | None = None
     more = len(rows) > limit
     rows = rows[:limit]
     return [_view(e) for e in rows], (rows[-1].seq if more and rows else None)
+
+
+#: The kinds of object the trail can name, each with its model, the name shown and the table
+#: joined to make it (a release is named by its product and version); other events keep their id.
+NAMED_KINDS: dict[str, tuple[Any, Any, Any]] = {
+    "product": (Product, Product.name, None),
+    "release": (Release, Product.name + " " + Release.version_label, Product),
+    "article14-case": (Article14Case, Article14Case.title, None),
+    "evidence": (Evidence, Evidence.title, None),
+    "control": (Control, Control.name, None),
+    "requirement_status": (RequirementStatus, RequirementStatus.requirement_id, None),
+    "csaf-document": (CsafDocument, CsafDocument.tracking_id, None),
+    "vex-statement": (VexStatement, VexStatement.vulnerability, None),
+}
+
+
+def _name_queries(org_id: str, ids: dict[str, set[str]]) -> list[Any]:
+    """One SELECT (kind, id, name) per kind of object on the page, each kept to the
+    organisation (an id of another tenant resolves to nothing)."""
+    queries = []
+    for kind, wanted in ids.items():
+        model, name, joined = NAMED_KINDS[kind]
+        query = select(literal(kind).label("kind"), model.id.label("id"), name.label("name"))
+        if joined is not None:
+            query = query.join(joined, joined.id == model.product_id)
+        queries.append(query.where(model.org_id == org_id, model.id.in_(sorted(wanted))))
+    return queries
+
+
+def object_names(session: Session, actor: Actor, events: list[dict[str, Any]]
+                 ) -> dict[tuple[str, str], str]:
+    """The current name of each object the events are about, by (kind, id), in one query for
+    the whole page (a UNION of one SELECT per kind present). An object of a named kind that is
+    missing from the answer has been deleted; the trail keeps its id."""
+    ids: dict[str, set[str]] = {}
+    for e in events:
+        if e["entity"] in NAMED_KINDS and e["entity_id"]:
+            ids.setdefault(e["entity"], set()).add(str(e["entity_id"]))
+    queries = _name_queries(actor.org_id, ids)
+    if not queries:
+        return {}
+    statement: Any = queries[0] if len(queries) == 1 else union_all(*queries)
+    return {(row.kind, row.id): row.name for row in session.execute(statement)}
 
 
 def entities(session: Session, actor: Actor) -> list[str]:

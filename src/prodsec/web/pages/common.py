@@ -16,12 +16,13 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader
+from jinja2 import Environment, FileSystemLoader, pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup
 
 from prodsec.api.middleware import read_form
 from prodsec.core import limits
-from prodsec.core.knowledge import CATEGORIES
+from prodsec.core.knowledge import CATEGORIES, ROUTE_LABELS
 from prodsec.workspace.context import Actor, NotFound, PermissionDenied, ValidationFailed
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "web"
@@ -35,6 +36,30 @@ templates = Jinja2Templates(env=Environment(loader=FileSystemLoader(str(TEMPLATE
 #: Forms take their maxlength from the same limits the services enforce.
 templates.env.globals["limits"] = limits
 T = TypeVar("T")
+
+
+@pass_context
+def instrument_name(context: Context, reg_id: str) -> Markup:
+    """An instrument as a reader knows it: its short title from the knowledge base, the id (the
+    code of the data and the API) in the title attribute; an unknown id stays as it is."""
+    name = (context.get("instrument_names") or {}).get(reg_id)
+    if not name:
+        return Markup("{}").format(reg_id)
+    return Markup('<span class="inst" title="{}">{}</span>').format(reg_id, name)
+
+
+def route_label(route: str | None) -> Markup:
+    """A conformity assessment route in words (``core.knowledge.ROUTE_LABELS``), with the
+    provisions that define it in the title attribute; an unknown route stays as it is."""
+    known = ROUTE_LABELS.get(str(route))
+    if not known:
+        return Markup("{}").format(route or "")
+    return Markup('<span class="route" title="{}: {}">{}</span>').format(
+        route, known["basis"], known["label"])
+
+
+templates.env.filters["instrument"] = instrument_name
+templates.env.filters["route"] = route_label
 
 
 @dataclass
@@ -157,7 +182,8 @@ def render(request: Request, name: str, context: dict[str, Any], status: int = 2
     web = getattr(request.app.state, "web", None)
     base = {"request": request, "actor": actor, "csrf": csrf, "categories": CATEGORIES,
             "path": request.url.path,
-            "law_as_of": getattr(getattr(web, "kb", None), "law_as_of", None)}
+            "law_as_of": getattr(getattr(web, "kb", None), "law_as_of", None),
+            "instrument_names": getattr(getattr(web, "kb", None), "short_names", {})}
     return templates.TemplateResponse(request, name, base | context, status_code=status)
 
 

@@ -39,7 +39,8 @@ AUDIT_PAGE = 50
 ONE_LINE = frozenset({"type_designation", "sbom_url", "doc_url", "support_type",
                       "conformity_route", "serial_numbers"})
 #: Where an evidence expiry form may send the browser back to: a board, at a requirement.
-BOARD_BACK = re.compile(r"/products/[A-Za-z0-9_-]{1,64}/board(#s-[A-Za-z0-9_-]{1,64})?")
+BOARD_BACK = re.compile(r"/products/[A-Za-z0-9_-]{1,64}/board(\?open=[A-Za-z0-9_-]{1,64})?"
+                        r"(#s-[A-Za-z0-9_-]{1,64})?")
 
 
 # ---- where each piece of missing information is entered ------------------------------------
@@ -77,11 +78,13 @@ def _org_fields() -> list[dict[str, Any]]:
 def _org_context(request: Request, actor: Actor, values: dict[str, Any] | None = None,
                  errors: dict[str, str] | None = None) -> dict[str, Any]:
     from prodsec.documents.info import get_org_profile, org_view
+    from prodsec.services.knowledge import eu_member_state_names
 
     with web_state(request).database.transaction() as session:
         current = org_view(get_org_profile(session, actor))
     return {"fields": _org_fields(), "values": values if values is not None else current,
-            "version": current["version"], "errors": errors or {}, "saved": False}
+            "version": current["version"], "errors": errors or {}, "saved": False,
+            "choices": {"country": eu_member_state_names()}}
 
 
 @router.get("/organisation", response_class=HTMLResponse)
@@ -292,6 +295,18 @@ async def evidence_expiry(request: Request, eid: str, sent: EditorForm) -> Respo
 # ---- audit trail ---------------------------------------------------------------------------
 
 
+def _named(events: list[dict[str, Any]], names: dict[tuple[str, str], str]) -> list[dict[str, Any]]:
+    """Each event with the current name of its object, or ``deleted`` when an object of a kind
+    the trail names no longer exists (its id stays: the trail outlives the object)."""
+    from prodsec.workspace.audit import NAMED_KINDS
+
+    out = []
+    for e in events:
+        name = names.get((e["entity"], str(e["entity_id"])))
+        out.append(e | {"name": name, "deleted": name is None and e["entity"] in NAMED_KINDS})
+    return out
+
+
 @router.get("/audit", response_class=HTMLResponse)
 def audit_trail(request: Request, before: int | None = Query(None, ge=1),
                 entity: str = Query("", max_length=64),
@@ -305,6 +320,7 @@ def audit_trail(request: Request, before: int | None = Query(None, ge=1),
         report, age = audit.verify_shared(session, actor.org_id)
         events, next_before = audit.events_page(session, actor, before_seq=before, entity=entity,
                                                 product_id=product, limit=AUDIT_PAGE)
+        events = _named(events, audit.object_names(session, actor, events))
         kinds = audit.entities(session, actor)
         rows, _total = products.list_products(session, actor, limit=500)
         choices = [(p.id, p.name) for p in rows]
