@@ -165,7 +165,8 @@ def profile_changes(session: Session, actor: Actor, kb: KnowledgeBase, product_r
                     raw_profile: Any, as_of: dt.date) -> dict[str, Any]:
     """What saving ``raw_profile`` would change in the product's verdicts on ``as_of``
     (stores nothing): the validated profile, the version it applies to (the If-Match of the
-    save) and the instruments whose verdict changes, from → to."""
+    save), the answers that change and the instruments whose verdict changes, from → to."""
+    from prodsec.core.profile_diff import diff_profiles
     from prodsec.core.verdict_diff import diff_checks
 
     product = get_product(session, actor, product_ref)
@@ -175,6 +176,7 @@ def profile_changes(session: Session, actor: Actor, kb: KnowledgeBase, product_r
     after = engine.check(parse_profile(profile, kb.vocabulary, "profile"), as_of)
     return {"product": product.id, "version": product.version, "profile": profile,
             "profile_changed": profile != product.profile,
+            "answers": diff_profiles(product.profile, profile),
             "changes": diff_checks(before.to_dict(), after.to_dict())}
 
 
