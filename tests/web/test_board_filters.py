@@ -40,7 +40,7 @@ def test_a_save_keeps_the_filter_and_returns_to_the_item(client: TestClient) -> 
                                                     "status": "in-progress"},
                         follow_redirects=False)
     assert saved.status_code == 303
-    assert saved.headers["location"] == f"{product}/board?q=art&category=prevention#s-{sid}"
+    assert saved.headers["location"] == f"{product}/board?q=art&category=prevention&open={sid}#s-{sid}"
 
 
 def test_a_refused_save_is_shown_in_its_item_on_the_filtered_list(client: TestClient) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from prodsec.core.ordering import natural_sorted
@@ -71,8 +71,11 @@ def _filters(request: Request) -> dict[str, str]:
 
 
 def _back(request: Request, pid: str, sid: str) -> Response:
-    """After a write: the same filtered board, scrolled to the item."""
-    return redirect(f"/products/{pid}/board{_query(**_filters(request))}#s-{sid}")
+    """After a write: the same filtered board, scrolled to the item and with its details open
+    (``open``), so that a status saved and then evidence attached need no reopening."""
+    query = _query(**_filters(request))
+    return redirect(f"/products/{pid}/board{query}{'&' if query else '?'}"
+                    f"{urlencode({'open': sid})}#s-{sid}")
 
 
 def _row(session: Any, actor: Actor, kb: Any, row: Any, controls: list[Any]) -> dict[str, Any]:
@@ -94,11 +97,13 @@ def _row(session: Any, actor: Actor, kb: Any, row: Any, controls: list[Any]) -> 
 
 
 @router.get("/products/{pid}/board", response_class=HTMLResponse)
-def board(request: Request, pid: str, status: str = "", category: str = "", q: str = "") -> HTMLResponse:
+def board(request: Request, pid: str, status: str = "", category: str = "", q: str = "",
+          open_item: str = Query("", alias="open", max_length=64)) -> HTMLResponse:
+    """The board; ``open`` names the item whose details stay open (the one just saved)."""
     actor, csrf = signed_in(request)
     data = _board_data(request, actor, pid, status, category, q)
-    return render(request, "board.html.j2", data | {"message": None, "error": None},
-                   actor=actor, csrf=csrf)
+    return render(request, "board.html.j2", data | {"message": None, "error": None,
+                                                    "opened": open_item}, actor=actor, csrf=csrf)
 
 
 @router.post("/products/{pid}/statuses/{sid}", response_class=HTMLResponse)
