@@ -41,6 +41,14 @@ def eu_member_states() -> frozenset[str]:
     return frozenset(knowledge_base().vocabulary.market_groups["EU"])
 
 
+def eu_member_state_names() -> list[tuple[str, str]]:
+    """The codes of ``eu_member_states`` (the list that validates a Member State) with their
+    names from the vocabulary's ISO 3166-1 countries, ordered by name: a form's choices."""
+    names = knowledge_base().data["vocabulary"]["countries"]
+    return sorted(((code, str(names.get(code, code))) for code in eu_member_states()),
+                  key=lambda pair: pair[1])
+
+
 def regulations(kb: KnowledgeBase) -> list[dict[str, Any]]:
     """Every instrument with its attributes and requirement counts by category."""
     return [_summary(reg) for reg in kb.regulations.values()]
