@@ -29,6 +29,8 @@ def test_edit_dry_run_then_save_with_version(tmp_path: Path) -> None:
     assert "saved_version" not in dry
     table = ok(tmp_path, "product", "edit", ROUTER, str(edited), "--dry-run")
     assert "eu-cra" in table and "not saved (--dry-run)" in table
+    assert [a["field"] for a in dry["answers"]] == ["markets"] and dry["answers"][0]["to"] == "US"
+    assert "Answers changed" in table
     stale = run(tmp_path, "product", "edit", ROUTER, str(edited), "--if-version", "7")
     assert stale.returncode == 2 and "changed since version 7" in stale.stderr
     assert "Traceback" not in stale.stderr

@@ -31,9 +31,12 @@ def test_profile_changes_name_each_verdict_change_and_store_nothing(
     with database.transaction() as s:
         same = products.profile_changes(s, editor, kb, pid, ROUTER, AS_OF)
         assert same == {"product": pid, "version": 1, "profile": same["profile"],
-                        "profile_changed": False, "changes": []}
+                        "profile_changed": False, "answers": [], "changes": []}
         data = products.profile_changes(s, editor, kb, pid, ROUTER | {"markets": ["US"]}, AS_OF)
         assert data["profile_changed"] and data["version"] == 1
+        assert [(a["field"], a["added"], a["removed"]) for a in data["answers"]] == [
+            ("markets", [m for m in ["US"] if m not in ROUTER["markets"]],
+             [m for m in ROUTER["markets"] if m != "US"])]
         cra = next(c for c in data["changes"] if c["regulation"] == "eu-cra")
         assert {"field": "status", "from": "required", "to": "not-applicable"} in cra["fields"]
         assert {"field": "class", "from": "important-class-1", "to": None} in cra["fields"]

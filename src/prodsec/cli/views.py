@@ -432,7 +432,8 @@ def comparison_view(data: dict[str, Any]) -> list[Section]:
 
 
 def profile_changes_view(data: dict[str, Any]) -> list[Section]:
-    """``product edit``: each instrument whose verdict changes, one row per change."""
+    """``product edit``: the answers the edit changes, then each instrument whose verdict
+    changes, one row per change."""
     rows: list[list[str]] = []
     for change in data["changes"]:
         for f in change["fields"]:
@@ -446,7 +447,9 @@ def profile_changes_view(data: dict[str, Any]) -> list[Section]:
     notes = [("profile unchanged" if not data["profile_changed"] else
               "no verdict changes" if not rows else f"{len(data['changes'])} instrument(s) change"),
              f"saved: version {saved}, re-assessed" if saved else "not saved (--dry-run)"]
-    return [Section("Verdict changes", ["instrument", "what", "from", "to"], rows, notes)]
+    answers = [[a["label"], a["from"], a["to"]] for a in data.get("answers", [])]
+    return [Section("Answers changed", ["answer", "from", "to"], answers, []),
+            Section("Verdict changes", ["instrument", "what", "from", "to"], rows, notes)]
 
 
 def deletion_view(data: dict[str, Any]) -> list[Section]:
