@@ -278,7 +278,7 @@ def test_every_pattern_compiles_under_the_v_flag(site: Site, admin: Any) -> None
     try:
         seen, invalid = 0, []
         for _name, path, _signed_in, _action in PAGES:
-            page.goto(site.url(path))
+            page.goto(site.url(path), wait_until="domcontentloaded")  # the form is there
             seen += page.locator("input[pattern]").count()
             invalid += page.evaluate(V_FLAG_CHECK)
         assert seen, "no page has a pattern: the check checks nothing"
