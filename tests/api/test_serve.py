@@ -46,7 +46,11 @@ def test_admin_password_from_the_environment(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PRODSEC_ADMIN_PASSWORD", "a very secret admin password")
     output, _ = serve(tmp_path, monkeypatch)
-    assert "password" not in output
+    assert "a very secret admin password" not in output
+    assert ("created admin@localhost (admin) in organisation 'default' with the password from "
+            "PRODSEC_ADMIN_PASSWORD") in output  # the line is logged, the secret never
+    again, _ = serve(tmp_path, monkeypatch)
+    assert "created" not in again
     db = open_database(str(tmp_path / "s.db"))
     with db.transaction() as session:
         assert authenticate_password(session, "admin@localhost", "a very secret admin password")

@@ -43,6 +43,8 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     max_document_bytes: int = 64 * 1024 * 1024  # an SBOM, VEX or import (as formats.MAX_BYTES)
     max_profile_bytes: int = 1024 * 1024  # a product profile file (the web's profile import)
+    #: an OSV advisory or zip of them (workspace.advisory_uploads.MAX_UPLOAD_BYTES)
+    max_advisory_bytes: int = 512 * 1024 * 1024
     secure_cookies: bool = False  # also Secure whenever the request itself is https
     session_ttl: dt.timedelta = sessions.SESSION_TTL
     login_failures: int = 5  # attempts per account and per client before the back-off

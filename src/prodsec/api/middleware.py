@@ -94,12 +94,15 @@ UPLOADS = (
     _rule("POST", "/api/v1/csaf/ingest", "max_document_bytes"),
     _rule("POST", "/api/v1/(organisations/)?import", "max_document_bytes"),
     _rule("POST", "/api/v1/feeds", "max_document_bytes"),  # KEV/EUVD JSON, EPSS CSV or gzip
+    _rule("POST", "/api/v1/advisories", "max_advisory_bytes"),  # OSV JSON or osv.dev's all.zip
     # web forms with a file field
     _rule("POST", "/products/import", "max_profile_bytes", multipart=True),
     _rule("POST", f"/products/{_ID}/statuses/{_ID}/evidence", "max_upload_bytes", multipart=True),
     _rule("POST", f"/products/{_ID}/sbom", "max_document_bytes", multipart=True),
     _rule("POST", f"/products/{_ID}/vex/import", "max_document_bytes", multipart=True),
     _rule("POST", "/csaf/ingest", "max_document_bytes", multipart=True),
+    _rule("POST", "/feeds/advisories", "max_advisory_bytes", multipart=True),
+    _rule("POST", "/feeds/upload", "max_document_bytes", multipart=True),
 )
 
 

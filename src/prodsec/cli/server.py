@@ -15,8 +15,8 @@ ADMIN_EMAIL = "admin@localhost"
 ADMIN_ORG = "default"
 
 
-def ensure_admin(database: Any) -> str | None:
-    """On a database without users, create the first admin; return a generated password.
+def ensure_admin(database: Any) -> tuple[bool, str | None]:
+    """On a database without users, create the first admin; return (created, generated password).
 
     The password comes from ``PRODSEC_ADMIN_PASSWORD``; without it a random one is made and
     returned so that it can be shown exactly once (only its argon2 hash is stored).
@@ -26,11 +26,20 @@ def ensure_admin(database: Any) -> str | None:
 
     with database.transaction() as session:
         if has_users(session):
-            return None
+            return False, None
         given = os.environ.get("PRODSEC_ADMIN_PASSWORD")
         password = given or secrets.token_urlsafe(18)
         create_user(session, ADMIN_ORG, ADMIN_EMAIL, "admin", password, "Administrator")
-    return None if given else password
+    return True, None if given else password
+
+
+def admin_line(generated: str | None) -> str:
+    """What the first start says about the admin it created: who, in which organisation, and
+    where the password is (never the password from the environment)."""
+    created = f"created {ADMIN_EMAIL} (admin) in organisation {ADMIN_ORG!r}"
+    if generated is None:
+        return f"{created} with the password from PRODSEC_ADMIN_PASSWORD"
+    return f"{created}; one-time password (shown only now): {generated}"
 
 
 def serve(
@@ -46,7 +55,9 @@ def serve(
              "networks, comma-separated); the login limiter then keys on the real client. "
              "Default: none (the TCP peer is the client).")] = "",
 ) -> None:
-    """Serve the REST API (docs at /api/docs); the first run creates an admin."""
+    """Serve the web UI (at /) and the REST API (under /api/v1, docs at /api/docs); needs the
+    server extra. The first start on a database without users creates admin@localhost in the
+    organisation 'default' (password: PRODSEC_ADMIN_PASSWORD, else a one-time one printed once)."""
     import uvicorn
 
     from prodsec.api import Settings, create_app
@@ -61,10 +72,9 @@ def serve(
         raise InputError(f"--trusted-proxies / PRODSEC_TRUSTED_PROXIES: {exc}") from None
     _check_port(host, port)  # before anything is written: a busy port creates no admin
     database = open_db(db)
-    generated = ensure_admin(database)
-    if generated:
-        print(f"created {ADMIN_EMAIL} in organisation {ADMIN_ORG!r}; one-time password "
-              f"(shown only now): {generated}", flush=True)
+    created, generated = ensure_admin(database)
+    if created:
+        print(admin_line(generated), flush=True)
     app = create_app(database, knowledge_base(), Settings(secure_cookies=secure_cookies,
                                                            trusted_proxies=proxies))
     _mount_web(app, database, secure_cookies)

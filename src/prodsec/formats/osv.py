@@ -73,6 +73,13 @@ def count_files(path: Path) -> int:
     return 1
 
 
+def check_zip(path: Path, name: str) -> int:
+    """How many advisory files an uploaded zip holds, after the same bounds ``load`` applies
+    (members, declared size); errors name the upload as ``name``, not where it was staged."""
+    with _open_zip(path, name) as archive:
+        return sum(1 for n in archive.namelist() if n.endswith(SUFFIXES))
+
+
 def _sources(path: Path) -> Iterator[tuple[str, bytes]]:
     if path.is_dir():
         for file in sorted(path.rglob("*")):
@@ -85,20 +92,22 @@ def _sources(path: Path) -> Iterator[tuple[str, bytes]]:
 
 
 @contextlib.contextmanager
-def _open_zip(path: Path) -> Iterator[zipfile.ZipFile]:
-    """The archive, or an AdvisoryFormatError when its directory is unreadable or too big."""
+def _open_zip(path: Path, name: str | None = None) -> Iterator[zipfile.ZipFile]:
+    """The archive, or an AdvisoryFormatError (naming it ``name``, default its path) when its
+    directory is unreadable or too big."""
+    where = name or str(path)
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise AdvisoryFormatError(f"{path}: not a readable zip ({exc})") from None
+        raise AdvisoryFormatError(f"{where}: not a readable zip ({exc})") from None
     with archive:
         members = archive.infolist()
         if len(members) > MAX_ZIP_MEMBERS:
-            raise AdvisoryFormatError(f"{path}: {len(members)} members; expected at most "
+            raise AdvisoryFormatError(f"{where}: {len(members)} members; expected at most "
                                       f"{MAX_ZIP_MEMBERS}")
         declared = sum(m.file_size for m in members if m.filename.endswith(SUFFIXES))
         if declared > MAX_ZIP_BYTES:
-            raise AdvisoryFormatError(f"{path}: {declared} bytes uncompressed; expected at most "
+            raise AdvisoryFormatError(f"{where}: {declared} bytes uncompressed; expected at most "
                                       f"{MAX_ZIP_BYTES}")
         yield archive
 

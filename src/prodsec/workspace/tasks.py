@@ -25,10 +25,10 @@ def as_actor(data: dict[str, Any]) -> Actor:
 
 @jobs.task("advisories.import", max_attempts=3, lock=lambda a: f"advisories:{a['org_id']}")
 def import_advisories(db: Database, actor: dict[str, Any], org_id: str, path: str,
-                      kev: str | None = None) -> dict[str, Any]:
+                      kev: str | None = None, source_name: str | None = None) -> dict[str, Any]:
     """Import an OSV directory/zip (and a KEV catalogue, as a feed file: ``kev`` is its run)
     then queue a rescan of each release that contains a package whose advisories changed —
-    only those."""
+    only those. ``source_name``: an upload's file name, recorded as the source."""
     from prodsec.formats import osv
     from prodsec.formats._io import read_bytes
     from prodsec.workspace import feeds
@@ -46,7 +46,7 @@ def import_advisories(db: Database, actor: dict[str, Any], org_id: str, path: st
 
     catalogue = read_bytes(Path(kev), feeds.MAX_FILE_BYTES) if kev else None
     with db.transaction() as session:
-        report = run(session, who, source, advance, rescan="job")
+        report = run(session, who, source, advance, rescan="job", name=source_name)
         kev_run = (None if catalogue is None else
                    feeds.import_with_advisories(session, who, catalogue, str(kev)))
     jobs.report_progress(done[0], total, f"imported; {report.findings.get('queued', 0)} "

@@ -430,10 +430,11 @@ def content_hash(advisory: Advisory) -> str:
 
 def import_advisories(session: Session, actor: Actor, path: Path,
                       progress: Callable[[int], None] | None = None,
-                      rescan: str = "inline") -> ImportReport:
+                      rescan: str = "inline", name: str | None = None) -> ImportReport:
     """Import OSV files (directory, zip, file) incrementally; recompute affected findings —
     here, or (``rescan="job"``) as one queued job per affected release, so many workers share
-    the work and each release's findings change in one transaction of their own."""
+    the work and each release's findings change in one transaction of their own. ``name``: the
+    source as the audit trail records it (an upload's file name rather than where it is kept)."""
     actor.require("editor")
     report = ImportReport()
     existing = {row.osv_id: (row.id, row.content_hash) for row in session.execute(
@@ -455,7 +456,7 @@ def import_advisories(session: Session, actor: Actor, path: Path,
     report.findings = (queue_rescans(session, actor, releases_with_packages(session, actor, touched))
                        if rescan == "job" else recompute_for_packages(session, actor, touched))
     audit.record(session, actor, "advisories.import", "advisory-database", actor.org_id, None,
-                 {"source": str(path), **{k: v for k, v in report.to_dict().items()
+                 {"source": name or str(path), **{k: v for k, v in report.to_dict().items()
                                           if k != "failures"},
                   "failed_files": [s for s, _ in report.failures]})
     return report

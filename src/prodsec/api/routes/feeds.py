@@ -1,6 +1,7 @@
-"""Exploitation feeds and proposed Article 14 cases: upload a KEV/EPSS/EUVD file, list the
-imports, and decide on the cases the signals propose. Thin wrappers over
-``prodsec.workspace.{feeds,proposals}``, as the CLI's ``feeds`` and ``case proposed`` are."""
+"""Exploitation feeds, OSV advisories and proposed Article 14 cases: upload a KEV/EPSS/EUVD
+file or an OSV advisory (or zip of them), list the imports, and decide on the cases the signals
+propose. Thin wrappers over ``prodsec.workspace.{feeds,advisory_uploads,proposals}``, as the
+CLI's ``feeds``, ``advisories import --background`` and ``case proposed`` are."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ FEED_BODY: dict[str, Any] = {"requestBody": {"required": True, "description": (
     "A CISA KEV catalogue (JSON), a FIRST EPSS scores file (CSV, gzip too) or an ENISA EUVD "
     "export (JSON)."), "content": {"application/octet-stream": {"schema": {
         "type": "string", "format": "binary"}}}}}
+
+ADVISORY_BODY: dict[str, Any] = {"requestBody": {"required": True, "description": (
+    "One OSV advisory (JSON) or a zip of them, as osv.dev's per-ecosystem all.zip."),
+    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 class Confirm(BaseModel):
@@ -65,6 +70,33 @@ def feed_runs(work: UnitDep, limit: int = Query(default=50, ge=1, le=500)) -> li
     from prodsec.workspace.feeds import list_runs
 
     return list_runs(work.session, work.actor, limit)
+
+
+@router.post("/advisories", status_code=202, openapi_extra=ADVISORY_BODY)
+async def upload_advisories(actor: EditorActor, state: StateDep, request: Request,
+                            filename: str = Query(default="advisories.json", max_length=300)
+                            ) -> dict[str, Any]:
+    """Import OSV advisories: the body is streamed into the store's staging folder (413 over
+    the limit), checked (422 naming the file for one that is not an OSV advisory or a readable
+    zip of them; nothing is imported) and queued as the ``advisories.import`` job: ``job`` is
+    its id on PostgreSQL (follow it at ``/api/v1/jobs/{job}``); on SQLite (``job`` null) it has
+    run by the time this answers."""
+    from prodsec.workspace import advisory_uploads, staging
+
+    store = state.database.evidence_dir
+    with staging.staged(store, advisory_uploads.MAX_UPLOAD_BYTES, "advisories") as item:
+        await staging.receive(item, request.stream())
+        return await writes.write(state.database, actor.org_id, lambda session: (
+            advisory_uploads.queue_upload(session, actor, store, item, filename)))
+
+
+@router.get("/advisories/imports")
+def advisory_imports(work: UnitDep, limit: int = Query(default=20, ge=1, le=200)
+                     ) -> list[dict[str, Any]]:
+    """The advisory imports, newest first, with what each changed."""
+    from prodsec.workspace.advisory_uploads import recent_imports
+
+    return recent_imports(work.session, work.actor, limit)
 
 
 @router.get("/case-proposals")

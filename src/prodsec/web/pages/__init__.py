@@ -22,6 +22,7 @@ from prodsec.web.pages import (
     board,
     cases,
     csaf,
+    feeds,
     jobs,
     knowledge,
     lifecycle,
@@ -37,7 +38,7 @@ from prodsec.web.pages.common import PageError, WebState, install_error_pages
 #: The areas in the order their routes are matched (``/products/new`` and ``/products/archived``
 #: before ``/products/{pid}``, ``/cases/proposed`` before ``/cases/{case_id}``).
 AREAS = (account, knowledge, lifecycle, products, board, vulnerabilities, csaf, proposals, cases,
-         portfolio, admin, jobs, records, notifications)
+         portfolio, admin, jobs, feeds, records, notifications)
 
 #: Every page and form, as plain routes (``include_router`` would wrap each area's router, and
 #: the isolation walk reads the routes one by one).

@@ -71,11 +71,13 @@ class WebState:
 
 
 class PageError(Exception):
-    """An error page (401 → login, 403, 404) for a browser request."""
+    """An error page (401 → login, 403, 404, a refusal) for a browser request. ``title`` says
+    what was refused; ``back`` is the (link, words) back to where the user was."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, title: str | None = None,
+                 back: tuple[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.title, self.back = status, message, title, back
 
 
 def web_state(request: Request) -> WebState:
@@ -196,12 +198,16 @@ def error_page(exc: Exception) -> Response:
     raise page_error(exc)
 
 
-def page_error(exc: Exception) -> PageError:
+def page_error(exc: Exception, title: str | None = None,
+               back: tuple[str, str] | None = None) -> PageError:
     """The error page for an error of the tree: its class's status (``status_of``), so a
     missing object is the 404 page and a refused role the 403 page without a number written
-    here; a server fault (5xx) shows no message, as the API's problem does not."""
+    here; a server fault (5xx) shows no message, as the API's problem does not. ``title`` and
+    ``back`` say what was refused and where to go back to (``PageError``)."""
     status = status_of(exc)
-    return PageError(status, "Something went wrong." if status >= 500 else str(exc))
+    if status >= 500:
+        return PageError(status, "Something went wrong.")
+    return PageError(status, str(exc), title, back)
 
 
 def status_of(exc: Exception) -> int:
@@ -222,6 +228,59 @@ def form_date(value: Any, field: str) -> dt.date | None:
         raise ValidationFailed(field, "expected a date YYYY-MM-DD") from None
 
 
+def form_months(value: Any, field: str) -> int | None:
+    """A whole number of months from a form (empty: none); the range is the service's check."""
+    text = str(value or "").strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise ValidationFailed(field, "expected a whole number of months, e.g. 36")
+    return int(text)
+
+
+#: The release forms' labels, so a refusal names the field as the user sees it.
+RELEASE_LABELS = {"version_label": "Version", "placed_on_market": "Placed on the market",
+                  "support_end": "Support ends", "expected_use_months": "Expected use time (months)",
+                  "support_rationale": "How the support period was determined"}
+
+
+def labelled(exc: Exception, labels: dict[str, str]) -> str:
+    """A refusal in the form's words: ``Support ends: …`` rather than ``support_end: …``."""
+    if isinstance(exc, ValidationFailed) and exc.field in labels:
+        return f"{labels[exc.field]}: {exc.detail}"
+    return str(exc)
+
+
+def _signed_in_or_none(request: Request) -> tuple[Actor | None, str]:
+    try:
+        return signed_in(request)
+    except PageError:
+        return None, ""
+
+
+def came_from(request: Request) -> str | None:
+    """The page the user came from: the Referer's path when it is this site's, else None."""
+    from urllib.parse import urlsplit
+
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.url.netloc or not referer.path.startswith("/"):
+        return None
+    path = referer.path + (f"?{referer.query}" if referer.query else "")
+    return None if path == request.url.path else path
+
+
+def refusal_page(request: Request, exc: PageError) -> HTMLResponse:
+    """A 4xx in the normal layout: navigation for a signed-in user, a title saying what was
+    refused, and a link back to where the user was (the page's own, the referring page, or the
+    start). A 5xx keeps the generic page (it says nothing the log should keep)."""
+    actor, csrf = _signed_in_or_none(request)
+    back = exc.back or ((came_from(request), "Back to the previous page")
+                        if came_from(request) else ("/", "Back to the start"))
+    return render(request, "error.html.j2", {"status": exc.status, "message": exc.message,
+                                             "title": exc.title, "back": back},
+                  exc.status, actor, csrf)
+
+
 def install_error_pages(app: Any) -> None:
     """Browsers get HTML error pages; /api paths keep the API's problem+json handlers."""
     from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -230,8 +289,10 @@ def install_error_pages(app: Any) -> None:
         assert isinstance(exc, PageError)
         if exc.status == 401:
             return redirect(f"/login?next={quote(str(request.url.path))}")
-        return render(request, "error.html.j2", {"status": exc.status, "message": exc.message},
-                       exc.status)
+        if exc.status >= 500:
+            return render(request, "error.html.j2", {"status": exc.status,
+                                                     "message": exc.message}, exc.status)
+        return await run_in_threadpool(refusal_page, request, exc)
 
     previous = app.exception_handlers.get(StarletteHTTPException)
 

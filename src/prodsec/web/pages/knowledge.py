@@ -1,4 +1,4 @@
-"""The knowledge pages: the landscape and one regulation."""
+"""The knowledge pages: the landscape, one regulation and the changes of the law."""
 
 from __future__ import annotations
 
@@ -53,3 +53,26 @@ def regulation_page(request: Request, reg_id: str) -> HTMLResponse:
                                                    "today": current_date().isoformat()},
                    actor=actor, csrf=csrf)
 
+
+
+@router.get("/knowledge/changes", response_class=HTMLResponse)
+def changes_page(request: Request, since: str = "", recorded_since: str = "") -> HTMLResponse:
+    """The changes of the law that can move a verdict (``prodsec knowledge changes``, ``GET
+    /api/v1/knowledge/changes``): date, act, what changed, the instruments and facts touched.
+    A malformed date is refused next to its field, the list left unfiltered."""
+    from prodsec.errors import InputError
+    from prodsec.services import knowledge
+
+    actor, csrf = signed_in(request)
+    kb = web_state(request).kb
+    entered = {"since": since.strip(), "recorded_since": recorded_since.strip()}
+    status, error = 200, None
+    try:
+        data = knowledge.changes(kb, entered["since"] or None, entered["recorded_since"] or None)
+    except InputError as exc:
+        field = "recorded_since" if str(exc).startswith("--recorded-since") else "since"
+        status, error = 422, {"field": field, "text": "expected a date YYYY-MM-DD"}
+        data = knowledge.changes(kb)
+    names = {r["id"]: r["short_name"] for r in knowledge.regulations(kb)}
+    return render(request, "changes.html.j2", {"data": data, "entered": entered, "error": error,
+                                                "names": names}, status, actor, csrf)

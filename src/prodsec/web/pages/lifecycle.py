@@ -17,6 +17,7 @@ from prodsec.web.pages.common import (
     Submitted,
     current_date,
     form_date,
+    form_months,
     form_values,
     form_write,
     page_error,
@@ -250,7 +251,8 @@ def _release_page(request: Request, actor: Actor, csrf: str, pid: str, rid: str,
 
 @router.get("/products/{pid}/releases/{rid}", response_class=HTMLResponse)
 def release_page(request: Request, pid: str, rid: str) -> HTMLResponse:
-    """A release's edit form: label, dates, the support period's end and its rationale."""
+    """A release's edit form: label, dates, the support period's end, the expected use time
+    and the rationale (CRA Art. 13(8))."""
     actor, csrf = signed_in(request)
     return _release_page(request, actor, csrf, pid, rid)
 
@@ -266,7 +268,9 @@ async def release_save(request: Request, pid: str, rid: str, sent: EditorForm) -
         changes = {"version_label": str(form.get("version_label") or "").strip(),
                    "placed_on_market": form_date(form.get("placed_on_market"), "placed_on_market"),
                    "support_end": form_date(form.get("support_end"), "support_end"),
-                   "support_rationale": str(form.get("support_rationale") or "")}
+                   "support_rationale": str(form.get("support_rationale") or ""),
+                   "expected_use_months": form_months(form.get("expected_use_months"),
+                                                      "expected_use_months")}
         products.update_release(session, sent.actor, release, changes, _version(form))
 
     return await form_write(request, sent, work,

@@ -9,13 +9,16 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from prodsec.web.pages.common import (
+    RELEASE_LABELS,
     EditorForm,
     ViewerForm,
     current_date,
     error_page,
     form_date,
+    form_months,
     form_values,
     form_write,
+    labelled,
     obligation_word,
     page_error,
     redirect,
@@ -174,7 +177,7 @@ async def generate_document(request: Request, pid: str, sent: EditorForm) -> Res
     """Generate a document (a write: it stores a generation record, so editors and admins
     only, as in the API); when information is missing, say what and where to enter it."""
     from prodsec.documents.facts import MissingInformation, UnverifiedFacts
-    from prodsec.documents.render import MEDIA
+    from prodsec.documents.render import KINDS, MEDIA
     from prodsec.documents.render import render as render_document
 
     actor, csrf, form = sent.actor, sent.csrf, sent.form
@@ -196,7 +199,9 @@ async def generate_document(request: Request, pid: str, sent: EditorForm) -> Res
                 "unverified": unverified, "answers": answers,
                 "questions": [m for m in shown if str(m["key"]).startswith("restriction.")]},
                 status_of(exc), actor, csrf)
-        raise page_error(exc)
+        kind = KINDS.get(name)
+        raise page_error(exc, title=f"Not generated: {kind.title if kind else name}",
+                         back=(f"/products/{pid}#documents", "Back to the product"))
 
     def done(data: bytes) -> Response:
         disposition = "inline" if fmt == "html" else "attachment"
@@ -272,15 +277,17 @@ async def add_release(request: Request, pid: str, sent: EditorForm) -> Response:
 
     def refused(exc: Exception) -> Response:
         data = _product_data(request, actor, pid)
-        data |= {"release_error": str(exc), "release_form": form_values(form), "svg": "",
+        data |= {"release_error": labelled(exc, RELEASE_LABELS),
+                 "release_form": form_values(form), "svg": "",
                  "timeline": []}
         return render(request, "product.html.j2", data, status_of(exc), actor, csrf)
 
     def work(session: Any) -> None:
         placed = form_date(form.get("placed_on_market"), "placed_on_market")
         end = form_date(form.get("support_end"), "support_end")
+        months = form_months(form.get("expected_use_months"), "expected_use_months")
         products.add_release(session, actor, pid, str(form.get("version_label") or ""),
-                             placed, end, str(form.get("support_rationale") or ""))
+                             placed, end, str(form.get("support_rationale") or ""), months)
 
     return await form_write(request, sent, work,
                              lambda _r: redirect(f"/products/{pid}#releases"), refused)
