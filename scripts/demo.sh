@@ -20,7 +20,9 @@ STEP=set-up
 rm -rf "$OUT" && mkdir -p "$OUT" && : >"$LOG"
 failed() { echo "demo failed at step '$STEP'; the end of $LOG:" >&2; tail -n 15 "$LOG" >&2; }
 trap 'code=$?; [ $code = 0 ] || failed; exit $code' EXIT
-export PRODSEC_CACHE_DIR="$PWD/$OUT/cache" PRODSEC_EVIDENCE_DIR="$PWD/$OUT/evidence"
+# everything stays in out/demo/, the workspace's secret key (data dir) included
+export PRODSEC_CACHE_DIR="$PWD/$OUT/cache" PRODSEC_EVIDENCE_DIR="$PWD/$OUT/evidence" \
+  PRODSEC_DATA_DIR="$PWD/$OUT"
 
 prodsec() { echo "\$ prodsec $*" >>"$LOG"; .venv/bin/prodsec "$@" 2>>"$LOG"; }
 py() { .venv/bin/python -c "$@"; }
@@ -90,6 +92,7 @@ line "" "imported as the router's release 1.0 (with the KEV catalogue): $triage"
 cat <<EOF
 done in $SECONDS s. Try next:
   . .venv/bin/activate
+  export PRODSEC_DATA_DIR=$PWD/$OUT PRODSEC_EVIDENCE_DIR=$PWD/$OUT/evidence   # the demo's key and files
   prodsec regulation eu-cra                          # dates, routes, standards, requirements
   prodsec check examples/products/camera.yaml        # what applies to one product, and why
   prodsec gaps "$ROUTER" --db $DB

@@ -180,7 +180,7 @@ BOM = {"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
 
 def seed_vulnerabilities(world: World, database: Database, tmp_path: Path) -> None:
     """Release 1.0's SBOM, a finding, its triage and an authored CSAF advisory (``doc_id``);
-    advisories have no API (an administrator imports them), so that one step is a library call."""
+    the advisory is imported with a library call (``POST /api/v1/advisories`` is tested on its own)."""
     import json
 
     from prodsec.db.models import User

@@ -3,6 +3,8 @@ proposal confirmed into a case, and the problems bad feed files answer with."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.api.conftest import World
 from tests.workspace import feed_data as fd
 
@@ -53,3 +55,66 @@ def test_bad_feed_files_are_problems_and_leave_nothing(world: World) -> None:
     viewer = world.call("POST", "/api/v1/feeds", role="viewer", content=fd.KEV.read_bytes())
     assert viewer.status_code == 403
     assert [r["kind"] for r in world.call("GET", "/api/v1/feeds").json()] == ["euvd"]
+
+
+def _osv_zip(*advisories: dict[str, object]) -> bytes:
+    import io
+    import json
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for advisory in advisories:
+            archive.writestr(f"{advisory['id']}.json", json.dumps(advisory))
+    return buffer.getvalue()
+
+
+SECOND = {"schema_version": "1.6.0", "id": "PYSEC-2023-74", "modified": "2024-01-01T00:00:00Z",
+          "aliases": ["CVE-2023-32681"], "summary": "Proxy-Authorization header leaked",
+          "affected": [{"package": {"name": "requests", "ecosystem": "PyPI"}, "ranges": [
+              {"type": "ECOSYSTEM", "events": [{"introduced": "2.3.0"}, {"fixed": "2.31.0"}]}]}]}
+
+
+def test_osv_zip_upload_is_queued_and_adds_its_findings(world: World, database: Any) -> None:
+    """On PostgreSQL the answer names the job and a worker makes the findings; on SQLite the
+    import has run by the time the answer comes."""
+    from prodsec import jobs
+
+    pid = world.ids["product_id"]
+
+    def vulnerabilities() -> set[str]:
+        rows = world.call("GET", f"/api/v1/products/{pid}/findings").json()
+        return {f["vulnerability"] for f in rows}
+
+    assert "PYSEC-2023-74" not in vulnerabilities()
+    uploaded = world.call("POST", "/api/v1/advisories", content=_osv_zip(SECOND),
+                          params={"filename": "PyPI/all.zip"})
+    assert uploaded.status_code == 202, uploaded.text
+    body = uploaded.json()
+    assert body["file"] == "all.zip" and body["files"] == 1 and len(body["sha256"]) == 64
+    if body["job"] is not None:
+        listed = world.call("GET", "/api/v1/jobs").json()["jobs"]
+        assert any(j["id"] == body["job"] and j["task"] == "advisories.import" for j in listed)
+        jobs.run_worker(database, wait=False)
+    assert "PYSEC-2023-74" in vulnerabilities()
+    imports = world.call("GET", "/api/v1/advisories/imports").json()
+    assert imports[0]["source"] == "all.zip" and imports[0]["added"] == 1
+    assert world.call("GET", "/api/v1/advisories/imports", org="Globex").json() == []
+
+
+def test_bad_osv_uploads_are_problems_and_import_nothing(world: World, monkeypatch: Any) -> None:
+    from prodsec.workspace import advisory_uploads
+
+    before = world.call("GET", "/api/v1/advisories/imports").json()
+    no_id = world.call("POST", "/api/v1/advisories", content=b'{"summary": "x"}',
+                       params={"filename": "x.json"})
+    assert no_id.status_code == 422 and no_id.json()["detail"].startswith("x.json: /id: missing")
+    not_zip = world.call("POST", "/api/v1/advisories", content=b"PK\x03\x04broken",
+                         params={"filename": "all.zip"})
+    assert not_zip.status_code == 422 and "all.zip" in not_zip.json()["detail"]
+    viewer = world.call("POST", "/api/v1/advisories", role="viewer", content=_osv_zip(SECOND))
+    assert viewer.status_code == 403
+    monkeypatch.setattr(advisory_uploads, "MAX_UPLOAD_BYTES", 100)
+    big = world.call("POST", "/api/v1/advisories", content=_osv_zip(SECOND))
+    assert big.status_code == 413 and "limit of 100 bytes" in big.json()["detail"]
+    assert world.call("GET", "/api/v1/advisories/imports").json() == before

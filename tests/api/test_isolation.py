@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from tests.api.conftest import CAMERA, ROLES, ROUTER, World
+from tests.realdata import DATA
 
 # Sample requests for every operation with a body; placeholders name ids of ``World.ids``.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -69,6 +70,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/feeds"): {"params": {"filename": "e.csv"}, "content": (
         b"#model_version:v2025.03.14,score_date:2025-09-03T00:00:00Z\ncve,epss,percentile\n"
         b"CVE-2018-18074,0.5,0.9\n")},
+    ("post", "/api/v1/advisories"): {"params": {"filename": "GO-2020-0001.json"}, "content": (
+        DATA / "osv" / "go" / "osv" / "GO-2020-0001.json").read_bytes()},
     ("post", "/api/v1/case-proposals/{proposal_id}/confirm"): {"json": {
         "aware_at": "2026-11-27T08:00:00Z"}},
     ("post", "/api/v1/case-proposals/{proposal_id}/dismiss"): {"json": {"reason": "not ours"}},

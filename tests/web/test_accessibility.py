@@ -182,6 +182,8 @@ PAGES: list[tuple[str, str, bool, Callable[[Any], None] | None]] = [
     ("account-devices", "/account/devices", True, None),
     ("compare", "/compare?product={pid}&product={other}", True, None),
     ("jobs", "/jobs", True, None),
+    ("feeds", "/feeds", True, None),
+    ("law-changes", "/knowledge/changes?since=2025-01-01", True, None),
     ("admin", "/admin", True, None),
     ("account-password", "/account/password", True, None),
     ("invitations", "/account/invitations", True, None),

@@ -285,3 +285,27 @@ def test_lifecycle_and_case_pages_escape(hostile: tuple[TestClient, str, str]) -
     assert done.status_code == 303
     assert_escaped(client.get("/products/archived"), "archived products")
     assert_escaped(client.get(other), "archived product page")
+
+
+def test_feeds_and_law_changes_pages_escape(app: Any) -> None:
+    """A feed file's name is listed, a refused upload's name is in its error, a typed date is
+    kept in its field: all as text."""
+    client = TestClient(app)
+    csrf = sign_in(client, "editor@acme.example")
+    kev = (Path(__file__).parents[1] / "data" / "kev" / "known_exploited_vulnerabilities.json")
+    done = client.post("/feeds/upload", data={"csrf_token": csrf, "kind": ""},
+                       files={"file": (f"{PAYLOAD}.json", kev.read_bytes(), "application/json")},
+                       follow_redirects=False)
+    assert done.status_code == 303, done.text[:500]
+    assert_escaped(client.get("/feeds"), "feed imports")
+    refused = client.post("/feeds/upload", data={"csrf_token": csrf, "kind": ""},
+                          files={"file": (f"{PAYLOAD}.csv", b"not a feed", "text/csv")})
+    assert refused.status_code == 422
+    assert_escaped(refused, "feed refusal")
+    osv = client.post("/feeds/advisories", data={"csrf_token": csrf},
+                      files={"file": (f"{PAYLOAD}.json", PAYLOAD.encode(), "application/json")})
+    assert osv.status_code == 422
+    assert_escaped(osv, "advisory refusal", shown=False)  # the kept name is plain characters
+    changes = client.get("/knowledge/changes", params={"since": PAYLOAD})
+    assert changes.status_code == 422
+    assert_escaped(changes, "law changes filter")

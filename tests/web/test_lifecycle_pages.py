@@ -263,3 +263,75 @@ def test_cases_new_is_for_editors(app: Any) -> None:
     assert viewer.get("/cases/new").status_code == 403
     assert viewer.post("/cases/new", data={"csrf_token": csrf}).status_code == 403
     assert "Confirm a case" not in viewer.get("/cases").text
+
+
+def test_a_short_support_period_is_justified_by_the_expected_use_time_on_both_forms(
+        client: TestClient) -> None:
+    """CRA Art. 13(8): under five years only with the expected use time and the rationale, which
+    both release forms now take; the refusal names the field by its label."""
+    csrf = sign_in(client, "editor@acme.example")
+    product = _create(client, csrf)
+    short = {"csrf_token": csrf, "version_label": "1.0", "placed_on_market": "2028-01-15",
+             "support_end": "2030-01-15", "support_rationale": "infants outgrow it in two years"}
+    refused = client.post(f"{product}/releases", data=short)
+    assert refused.status_code == 422
+    text = unescape(refused.text)
+    assert "Support ends: 24 months, shorter than 5 years" in text and "support_end:" not in text
+    assert 'name="expected_use_months"' in text and "infants outgrow it" in text  # values kept
+    wrong = client.post(f"{product}/releases", data=short | {"expected_use_months": "two"})
+    assert wrong.status_code == 422
+    assert "Expected use time (months): expected a whole number of months" in unescape(wrong.text)
+    added = client.post(f"{product}/releases", data=short | {"expected_use_months": "24"},
+                        follow_redirects=False)
+    assert added.status_code == 303, added.text
+    rid = re.search(r'/releases/([0-9a-f]{32})"', client.get(product).text).group(1)  # type: ignore[union-attr]
+    url = f"{product}/releases/{rid}"
+    assert 'name="expected_use_months" inputmode="numeric" pattern="[0-9]*" maxlength="4" ' \
+           'value="24"' in client.get(url).text
+    longer = client.post(url, data=short | {"version": "1", "expected_use_months": "72"})
+    assert longer.status_code == 422
+    assert 'id="e-support_end"' in longer.text and "the exception does not apply" in longer.text
+    assert 'value="72"' in longer.text
+    kept = client.post(url, data=short | {"version": "1", "expected_use_months": "20"},
+                       follow_redirects=False)
+    assert kept.status_code == 303
+
+
+def test_a_legal_refusal_is_shown_in_the_normal_layout_with_a_way_back(client: TestClient) -> None:
+    """A declaration refused because no regime covers the release: navigation, a title saying
+    what was refused, a link back to the product; unknown pages keep their plain 404."""
+    csrf = sign_in(client, "editor@acme.example")
+    product = _create(client, csrf)
+    client.post(f"{product}/releases", data={"csrf_token": csrf, "version_label": "1.0",
+                                             "placed_on_market": "2028-01-15",
+                                             "support_end": "2033-01-15"})
+    refused = client.post(f"{product}/documents", data={"csrf_token": csrf, "draft": "1",
+                                                        "kind": "red-declaration", "format": "md"})
+    assert refused.status_code == 422, refused.text[:300]
+    page = unescape(refused.text)
+    assert '<nav aria-label="Main">' in page and "Something went wrong" not in page
+    assert "<h1>Not generated: EU declaration of conformity (Directive 2014/53/EU, radio " \
+           "equipment)</h1>" in page
+    assert "the cybersecurity essential requirements of RED Art. 3(3)(d), (e), (f) apply only " \
+           "to 2027-12-10" in page
+    assert f'<a href="{product}#documents">Back to the product</a>' in page
+    back = client.get("/no/such/page", headers={"referer": f"http://testserver{product}"})
+    assert back.status_code == 404 and '<nav aria-label="Main">' in back.text
+    assert f'<a href="{product}">Back to the previous page</a>' in back.text
+    elsewhere = client.get("/no/such/page", headers={"referer": "https://evil.example/x"})
+    assert '<a href="/">Back to the start</a>' in elsewhere.text  # only this site's pages
+
+
+def test_the_law_changes_page_lists_and_filters(client: TestClient, kb: Any) -> None:
+    sign_in(client, "viewer@acme.example")
+    page = client.get("/portfolio").text
+    assert '<a href="/knowledge/changes">what changed</a>' in page
+    every = client.get("/knowledge/changes").text
+    assert every.count('<tr id="change-') == len(kb.changes) > 0
+    first = kb.changes[0]
+    assert f'id="change-{first["id"]}"><td>{first["date"]}</td>' in every
+    latest = max(c["date"] for c in kb.changes)
+    recent = client.get("/knowledge/changes", params={"since": latest}).text
+    assert recent.count('<tr id="change-') == sum(c["date"] >= latest for c in kb.changes)
+    bad = client.get("/knowledge/changes", params={"since": "yesterday"})
+    assert bad.status_code == 422 and 'id="e-since"' in bad.text and 'value="yesterday"' in bad.text

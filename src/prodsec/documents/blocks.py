@@ -336,7 +336,7 @@ def covers_release(inputs: Inputs, facts: Facts, reg_id: str, obligation: str) -
             raise NotApplicable(
                 f"{reg['short_name']} does not cover release {r.version_label} of "
                 f"{product_name(inputs)!r}: its first units are placed on the market on {first}, "
-                f"and {ob['title'].lower()} apply only to {end} ({cited}); no such declaration "
+                f"and {what} apply only to {end} ({cited}); no such declaration "
                 "can be drawn up")
         if start and first < start:
             return (f"This declaration covers the units of release {r.version_label} placed on "

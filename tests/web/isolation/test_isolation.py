@@ -20,6 +20,9 @@ from tests.api.test_isolation import acme_state
 from tests.realdata import DATA
 
 CSAF_ADVISORY = (DATA / "csaf" / "real" / "cisa" / "va-24-254-01.json").read_bytes()
+OSV_ADVISORY = (DATA / "osv" / "go" / "osv" / "GO-2020-0001.json").read_bytes()
+EPSS = (b"#model_version:v2025.03.14,score_date:2025-09-03T00:00:00Z\ncve,epss,percentile\n"
+        b"CVE-2018-18074,0.5,0.9\n")
 
 WIZARD = {"name": "Stolen", "markets": ["DE"], "functions": ["router"], "data_connection": "yes",
           "internet": "yes", "consumer": "yes", "personal_data": "no", "radio_answered": "1",
@@ -65,6 +68,9 @@ FORMS: dict[str, dict[str, Any]] = {
     "/csaf/ingest": {"files": {"file": ("advisory.json", CSAF_ADVISORY, "application/json")}},
     "/products/{pid}/csaf/{doc_id}/publish": {"data": {"status": "final", "summary": "stolen"}},
     "/jobs/{job_id}/retry": {},
+    "/feeds/advisories": {"files": {"file": ("GO-2020-0001.json", OSV_ADVISORY,
+                                             "application/json")}},
+    "/feeds/upload": {"data": {"kind": "epss"}, "files": {"file": ("e.csv", EPSS, "text/csv")}},
     "/notifications": {"data": {"channel": "email", "target": "mallory@globex.example",
                                 "kinds": "support.ending"}},
     "/notifications/{subscription_id}/remove": {},

@@ -303,6 +303,8 @@ def install_error_pages(app: Any) -> None:
         status = getattr(exc, "status_code", 500)
         message = {404: "There is no such page.", 405: "That action is not available here."}.get(
             status, getattr(exc, "detail", "Something went wrong."))
+        if status < 500:
+            return await run_in_threadpool(refusal_page, request, PageError(status, message))
         return render(request, "error.html.j2", {"status": status, "message": message}, status)
 
     app.add_exception_handler(PageError, page_error)
