@@ -97,6 +97,7 @@ def test_osv_zip_upload_is_queued_and_adds_its_findings(world: World, database: 
         assert any(j["id"] == body["job"] and j["task"] == "advisories.import" for j in listed)
         jobs.run_worker(database, wait=False)
     assert "PYSEC-2023-74" in vulnerabilities()
+    assert not any((database.evidence_dir / "advisory-uploads").rglob("*.*"))
     imports = world.call("GET", "/api/v1/advisories/imports").json()
     assert imports[0]["source"] == "all.zip" and imports[0]["added"] == 1
     assert world.call("GET", "/api/v1/advisories/imports", org="Globex").json() == []

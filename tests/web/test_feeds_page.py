@@ -78,6 +78,8 @@ def test_a_zip_uploaded_on_the_web_gives_the_sbom_its_findings(
     done = _upload(client, csrf, "all.zip", osv_zip())
     assert done.status_code == 303 and done.headers["location"] == "/feeds?imported=advisories"
     assert _findings(client, product) > 0
+    assert not any((web_db.evidence_dir / "advisory-uploads").rglob("*.*")), \
+        "the upload is removed once imported"
     page = client.get("/feeds?imported=advisories").text
     count = len(vuln_data.relevant_files())
     assert "The advisories were imported" in page

@@ -5,7 +5,7 @@ each ecosystem (``all.zip``).
 The upload is checked before anything is queued (a zip within the reader's member and size
 bounds holding advisory files; a single file that parses as an OSV advisory): a bad file is
 refused with the reason and nothing is imported. A good one is kept in the store under the
-organisation's folder and imported by the ``advisories.import`` job, as ``prodsec advisories
+organisation's folder until the ``advisories.import`` job has imported it, as ``prodsec advisories
 import --background`` does: on PostgreSQL a worker runs it (the caller links to the job); on
 SQLite it runs in this process right after the commit. Per-file failures inside a zip are
 reported and skipped, as on the command line; each import's report is in the audit trail
@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from prodsec import jobs
+from prodsec.db.models import new_id
 from prodsec.workspace import audit
 from prodsec.workspace.context import Actor, ValidationFailed
 from prodsec.workspace.staging import Staged
@@ -67,10 +68,11 @@ def queue_upload(session: Session, actor: Actor, store: Path, staged: Staged,
     name = safe_name(filename)
     staged.finish()
     files = check_upload(staged.path, name)
-    target = store / FOLDER / actor.org_id / f"{staged.sha256[:16]}-{name}"
+    # one file per upload, so each job owns (and, once imported, removes) its own
+    target = store / FOLDER / actor.org_id / f"{staged.sha256[:16]}-{new_id()[:8]}-{name}"
     job_id = jobs.enqueue(session, "advisories.import", actor=actor, path=str(target),
-                          source_name=name)
-    staged.claim(target)  # last: a refusal above leaves no file behind; the same file twice is one
+                          source_name=name, uploaded=True)
+    staged.claim(target)  # last: a refusal above leaves no file behind
     return {"job": job_id, "queued": job_id is not None, "file": name, "files": files,
             "sha256": staged.sha256, "size": staged.size}
 

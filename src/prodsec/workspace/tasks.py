@@ -25,10 +25,13 @@ def as_actor(data: dict[str, Any]) -> Actor:
 
 @jobs.task("advisories.import", max_attempts=3, lock=lambda a: f"advisories:{a['org_id']}")
 def import_advisories(db: Database, actor: dict[str, Any], org_id: str, path: str,
-                      kev: str | None = None, source_name: str | None = None) -> dict[str, Any]:
+                      kev: str | None = None, source_name: str | None = None,
+                      uploaded: bool = False) -> dict[str, Any]:
     """Import an OSV directory/zip (and a KEV catalogue, as a feed file: ``kev`` is its run)
     then queue a rescan of each release that contains a package whose advisories changed —
-    only those. ``source_name``: an upload's file name, recorded as the source."""
+    only those. ``source_name``: an upload's file name, recorded as the source; ``uploaded``:
+    the file is an upload kept for this job alone (``advisory_uploads``), removed once its
+    import is committed."""
     from prodsec.formats import osv
     from prodsec.formats._io import read_bytes
     from prodsec.workspace import feeds
@@ -49,6 +52,8 @@ def import_advisories(db: Database, actor: dict[str, Any], org_id: str, path: st
         report = run(session, who, source, advance, rescan="job", name=source_name)
         kev_run = (None if catalogue is None else
                    feeds.import_with_advisories(session, who, catalogue, str(kev)))
+    if uploaded:
+        source.unlink(missing_ok=True)
     jobs.report_progress(done[0], total, f"imported; {report.findings.get('queued', 0)} "
                          "release rescans queued")
     return report.to_dict() | ({"kev": kev_run} if kev_run else {})
