@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from prodsec.core.applicability import Engine
 from prodsec.core.knowledge import KnowledgeBase
@@ -17,6 +18,12 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "products"
 AS_OF = dt.date(2026, 11, 27)
 _EXTENDED_LEFT_OUT = pytest.StashKey[int]()  # how many extended tests were deselected
+
+# Property tests judge results, not speed: on a shared 2-core machine a slow example is load,
+# not a defect, so neither the per-example deadline nor the "too slow" health check may fail one.
+settings.register_profile("prodsec", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("prodsec")
 
 
 @pytest.fixture(autouse=True)
