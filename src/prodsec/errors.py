@@ -11,6 +11,7 @@ ProdsecError                                   1   500  (message hidden from HTT
 ├── KnowledgeBaseError                         3   500  the shipped knowledge files are invalid
 ├── JobFailed                                  1   500  a job ran out of attempts
 ├── LoginThrottled                             1   429  too many failed sign-ins (Retry-After)
+├── ServiceBusy                                1   503  contention a retry resolves (Retry-After)
 ├── MissingExtra                               2   501  an optional dependency is not installed
 ├── SmtpNotConfigured*                                 no usable PRODSEC_SMTP_URL (set-up)
 ├── PermissionDenied                           2   403  the actor's role does not allow it
@@ -124,6 +125,23 @@ class LoginThrottled(ProdsecError):
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"too many failed sign-ins; try again in {retry_after} s")
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class ServiceBusy(ProdsecError):
+    """Concurrent requests kept colliding on the same row past a bounded number of retries:
+    the request was right and will succeed when repeated (503 with Retry-After, RFC 9110
+    15.6.4), unlike a 409, which tells the client to change its request."""
+
+    http_status = 503
+    slug = "service-busy"
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
         self.retry_after = retry_after
 
     @property

@@ -318,3 +318,36 @@ def test_an_organisation_copy_keeps_its_parts_when_ids_are_remapped(
         doc, _ = sbom_export.export(s, other, ROUTER["name"], "2.0")
     assert [(p["name"], p["components"]) for p in parts] == [("app", 201), ("hardware", 6)]
     assert sum(len(c.get("components", [])) for c in doc["components"]) == 207
+
+
+def _findings(db: Database, actor: Actor, pid: str) -> dict[tuple[str, str], tuple[str, str]]:
+    """(component, vulnerability) → (finding id, first seen) of the release."""
+    with db.transaction() as s:
+        return {(f["component"], f["vulnerability"]): (f["id"], f["first_seen"])
+                for f in vulns.list_findings(s, actor, pid, "2.0")}
+
+
+def test_findings_keep_their_identity_when_parts_come_and_go(
+        database: Database, editor: Actor, kb: KnowledgeBase, osv_dir: Path) -> None:
+    """A finding is one per package and advisory in the release (docs/sbom.md): adding a part
+    that lists the same packages, importing it again or removing it changes neither the id nor
+    the first_seen of a pair that persists, and counts nothing as removed that did not go."""
+    pid = _release(database, editor, kb)
+    with database.transaction() as s:
+        vulns.import_advisories(s, editor, osv_dir)
+    _add(database, editor, pid, SBOM_B, "app", "application")
+    app = _findings(database, editor, pid)
+    assert app, "the test needs findings in the app part"
+    added = _add(database, editor, pid, SBOM_A, "old", "firmware")
+    both = _findings(database, editor, pid)
+    assert added["findings"]["removed"] == 0
+    assert added["findings"]["kept"] == len(app)
+    assert added["findings"]["added"] == len(both) - len(app) > 0
+    assert {pair: both[pair] for pair in app} == app  # ids and first_seen unchanged
+    again = _add(database, editor, pid, SBOM_A, "old", "firmware")
+    assert again["findings"] == {"added": 0, "removed": 0, "kept": len(both)}
+    assert _findings(database, editor, pid) == both
+    with database.transaction() as s:
+        removed = vulns.remove_sbom_part(s, editor, pid, "2.0", "old")
+    assert removed["findings"]["removed"] == len(both) - len(app)
+    assert _findings(database, editor, pid) == app

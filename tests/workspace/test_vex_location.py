@@ -109,3 +109,82 @@ def test_each_release_and_format_keeps_its_own_history(database: Database, edito
         rows = s.scalars(select(ReleaseVexRevision)).all()
         assert sorted(r.version for r in rows) == [1, 1]
         assert len({r.release_id for r in rows}) == 2
+
+
+def _stale_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first read of the revisions misses the one a concurrent pull has just committed (what
+    two pulls racing see), later reads are true."""
+    real = vex_location._revisions
+    calls = []
+
+    def stale(*args: object) -> list:
+        calls.append(1)
+        return [] if len(calls) == 1 else real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(vex_location, "_revisions", stale)
+
+
+def test_a_pull_that_loses_the_race_serves_the_winners_revision(
+        database: Database, editor: Actor, kb: KnowledgeBase, osv_dir: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """GET is safe (RFC 9110 9.2.1): the pull that finds its version recorded by another one is
+    not told to change its request (409); it serves the stored revision, which says the same."""
+    pid = _loaded(database, editor, kb, osv_dir)
+    first = _tracking(database, editor, pid)
+    _stale_once(monkeypatch)
+    assert _tracking(database, editor, pid) == first
+
+
+def test_a_pull_that_loses_the_race_to_other_content_takes_the_next_version(
+        database: Database, editor: Actor, kb: KnowledgeBase, osv_dir: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The winner recorded different content as version 1: this pull's content is version 2."""
+    from prodsec.db.models import ReleaseVexRevision, utcnow
+    from prodsec.workspace import vulnerabilities as vulns
+
+    pid = _loaded(database, editor, kb, osv_dir)
+    with database.transaction() as s:
+        release = vulns.get_release(s, editor, pid, "1.8.0")
+        s.add(ReleaseVexRevision(org_id=editor.org_id, release_id=release.id, version=1,
+                                 content_sha256="0" * 64, released_at=utcnow()))
+    _stale_once(monkeypatch)
+    tracking = _tracking(database, editor, pid)
+    assert tracking["version"] == "2"
+    assert [h["number"] for h in tracking["revision_history"]] == ["1", "2"]
+
+
+def test_a_pull_that_keeps_losing_is_told_to_retry_never_to_change(
+        database: Database, editor: Actor, kb: KnowledgeBase, osv_dir: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bounded: after RECORD_ATTEMPTS collisions a 503 with Retry-After, not a 4xx."""
+    from prodsec.errors import ServiceBusy
+
+    pid = _loaded(database, editor, kb, osv_dir)
+    monkeypatch.setattr(vex_location, "_record", lambda *args: None)
+    with pytest.raises(ServiceBusy) as caught:
+        _tracking(database, editor, pid)
+    assert caught.value.http_status == 503 and caught.value.headers == {"Retry-After": "1"}
+
+
+def test_concurrent_pulls_all_get_the_same_revision(
+        database: Database, editor: Actor, kb: KnowledgeBase, osv_dir: Path) -> None:
+    """Six first pulls at once: every one answers, all with version 1."""
+    import threading
+
+    pid = _loaded(database, editor, kb, osv_dir)
+    barrier = threading.Barrier(6)
+    results: list[object] = []
+
+    def pull() -> None:
+        barrier.wait()
+        try:
+            results.append(_tracking(database, editor, pid)["version"])
+        except Exception as exc:  # collected and asserted below
+            results.append(exc)
+
+    threads = [threading.Thread(target=pull) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == ["1"] * 6

@@ -64,7 +64,7 @@ class PreparedSbom:
     part: dict[str, Any]  # the SbomPart row
     record: dict[str, Any]  # the SbomRecord's values after the import (its id included)
     rows: tuple[bulk.PreparedRows, bulk.PreparedRows]  # components, dependency edges
-    findings: dict[tuple[str, str], dict[str, Any]]  # the release's, after the import
+    findings: dict[vulns.FindingKey, dict[str, Any]]  # the release's, after the import
     conflicts: tuple[str, ...]
     parts: int
     basis: tuple[Any, ...]
@@ -164,21 +164,25 @@ def store_sbom(session: Session, actor: Actor, prepared: PreparedSbom, *,
         prepared = _again(session, actor, prepared)
     record = vulns.release_sbom(session, actor, release.id)
     before = vulns.sbom_summary(record) if record else None
+    detached: vulns.Detached = {}
     if record is None:
         record = SbomRecord(id=prepared.part["sbom_id"], org_id=actor.org_id,
                             release_id=release.id, **prepared.record)
         session.add(record)
         session.flush()  # before its part (no relationship orders the two)
     else:
-        vulns.drop_part(session, actor, record.id, prepared.part["name"])
+        detached = vulns.drop_part(session, actor, record.id, prepared.part["name"])
         for name, value in prepared.record.items():
             setattr(record, name, value)
     session.add(SbomPart(**prepared.part, imported_at=utcnow()))
     session.flush()
     for rows in prepared.rows:
         bulk.insert_prepared(session, rows)
-    counts = (vulns.queue_rescans(session, actor, [release.id]) if rescan == "job"
-              else vulns.apply_findings(session, actor, release.id, prepared.findings))
+    if rescan == "job":  # the findings the job will find: kept now, so they keep their ids
+        vulns.apply_findings(session, actor, release.id, prepared.findings, detached)
+        counts = vulns.queue_rescans(session, actor, [release.id])
+    else:
+        counts = vulns.apply_findings(session, actor, release.id, prepared.findings, detached)
     sbom = prepared.sbom
     after = vulns.sbom_summary(record) | {
         "part": prepared.part["name"], "kind": prepared.part["kind"],

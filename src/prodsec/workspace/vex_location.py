@@ -33,7 +33,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from prodsec.db.models import ReleaseVexRevision, utcnow
-from prodsec.workspace.context import Actor, Conflict
+from prodsec.errors import ServiceBusy
+from prodsec.workspace.context import Actor
 
 SUFFIX = {"cyclonedx": "vex.cdx.json", "openvex": "openvex.json"}
 
@@ -63,37 +64,50 @@ def content_sha256(doc: dict[str, Any], fmt: str) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+#: Revisions tried when concurrent pulls keep recording the same version first.
+RECORD_ATTEMPTS = 5
+
+
 def versioned_csaf(session: Session, actor: Actor, release_id: str,
                    doc: dict[str, Any]) -> dict[str, Any]:
     """The release's CSAF VEX with its tracking from the stored revisions: a new revision is
     recorded when the content differs from the latest one. Any member who may read the VEX
-    records it: the revision is a fact about what was handed out, not an edit."""
+    records it: the revision is a fact about what was handed out, not an edit.
+
+    The pull is a GET, which a client may repeat and must never be told to change (RFC 9110
+    9.2.1, 15.5.10): when a concurrent pull recorded the version first, the latest revision
+    is read again and served if it says what this one says, else the next version is tried;
+    only after ``RECORD_ATTEMPTS`` collisions is the answer a 503 with Retry-After."""
     digest = content_sha256(doc, "csaf")
-    revisions = _revisions(session, actor, release_id)
-    if not revisions or revisions[-1].content_sha256 != digest:
-        revisions.append(_record(session, actor, release_id,
-                                 revisions[-1].version + 1 if revisions else 1, digest))
-    return _with_tracking(doc, revisions)
+    for _ in range(RECORD_ATTEMPTS):
+        revisions = _revisions(session, actor, release_id)
+        if revisions and revisions[-1].content_sha256 == digest:
+            return _with_tracking(doc, revisions)
+        row = _record(session, actor, release_id,
+                      revisions[-1].version + 1 if revisions else 1, digest)
+        if row is not None:
+            return _with_tracking(doc, [*revisions, row])
+    raise ServiceBusy("the release's VEX was being versioned by other requests at the same "
+                      "moment: ask again")
 
 
 def _revisions(session: Session, actor: Actor, release_id: str) -> list[ReleaseVexRevision]:
     return list(session.scalars(select(ReleaseVexRevision).where(
         ReleaseVexRevision.org_id == actor.org_id, ReleaseVexRevision.release_id == release_id)
-        .order_by(ReleaseVexRevision.version)))
+        .order_by(ReleaseVexRevision.version).execution_options(populate_existing=True)))
 
 
 def _record(session: Session, actor: Actor, release_id: str, version: int,
-            digest: str) -> ReleaseVexRevision:
-    """Store the next revision; two exports racing to record the same version: the loser is
-    told to ask again (it then sees the winner's revision)."""
+            digest: str) -> ReleaseVexRevision | None:
+    """Store the next revision, or None when a concurrent request stored that version first
+    (its savepoint is rolled back; the caller reads again)."""
     row = ReleaseVexRevision(org_id=actor.org_id, release_id=release_id, version=version,
                              content_sha256=digest, released_at=utcnow().replace(microsecond=0))
     try:
         with session.begin_nested():
             session.add(row)
     except IntegrityError:
-        raise Conflict("the release's VEX was versioned by another request at the same moment: "
-                       "ask again", precondition=False) from None
+        return None
     return row
 
 

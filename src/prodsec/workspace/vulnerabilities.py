@@ -11,6 +11,7 @@ caller's transaction: an import that fails leaves nothing behind.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -179,14 +180,13 @@ def remove_sbom_part(session: Session, actor: Actor, product_ref: str, release_l
         raise NotFound(f"release {release_label!r} has no SBOM part {part[:100]!r}"
                        + (f"; its parts: {', '.join(names)}" if names else ""))
     before = sbom_summary(record)
-    gone = drop_part(session, actor, record.id, part)
+    detached = drop_part(session, actor, record.id, part)
     remaining = len(names) - 1
     if remaining:
         _refresh(session, actor, record)
     else:
         session.execute(delete(SbomRecord).where(SbomRecord.id == record.id))
-    counts = recompute_findings(session, actor, [release.id])
-    counts["removed"] += gone
+    counts = recompute_findings(session, actor, [release.id], {release.id: detached})
     after = {"removed_part": part, "parts": remaining}
     audit.record(session, actor, "sbom.part.remove", "release", release.id, before, after)
     return after | {"release_id": release.id, "findings": counts}
@@ -197,22 +197,31 @@ def _parts(session: Session, actor: Actor, sbom_id: str) -> list[SbomPart]:
         SbomPart.org_id == actor.org_id, SbomPart.sbom_id == sbom_id).order_by(SbomPart.name)))
 
 
-def drop_part(session: Session, actor: Actor, sbom_id: str, name: str) -> int:
+def drop_part(session: Session, actor: Actor, sbom_id: str, name: str) -> Detached:
     """Delete a part with its components, edges and their findings (``part_id`` has no
-    cascading foreign key: see ``SbomComponent``); return how many findings went with it."""
+    cascading foreign key: see ``SbomComponent``). The findings deleted are handed back by
+    package and advisory (``Detached``): a package another part (or the part's new import)
+    still lists keeps its finding's id, ``first_seen`` and triage when ``apply_findings_of``
+    writes the release's findings again."""
     pid = session.scalar(select(SbomPart.id).where(SbomPart.org_id == actor.org_id,
                                                    SbomPart.sbom_id == sbom_id,
                                                    SbomPart.name == name))
     if pid is None:
-        return 0
+        return {}
     components = select(SbomComponent.id).where(SbomComponent.part_id == pid)
-    gone = session.scalar(select(func.count()).select_from(FindingRecord)
-                          .where(FindingRecord.component_id.in_(components))) or 0
+    detached: Detached = {}
+    for fid, aid, seen, cname, version, purl in session.execute(
+            select(FindingRecord.id, FindingRecord.advisory_id, FindingRecord.first_seen,
+                   SbomComponent.name, SbomComponent.version, SbomComponent.purl)
+            .join(SbomComponent, SbomComponent.id == FindingRecord.component_id)
+            .where(FindingRecord.component_id.in_(components))
+            .order_by(FindingRecord.first_seen, FindingRecord.id)):
+        detached.setdefault((package_identity(cname, version, purl), aid), (fid, seen))
     session.execute(delete(FindingRecord).where(FindingRecord.component_id.in_(components)))
     session.execute(delete(SbomComponent).where(SbomComponent.part_id == pid))
     session.execute(delete(DependencyEdge).where(DependencyEdge.part_id == pid))
     session.execute(delete(SbomPart).where(SbomPart.id == pid))
-    return gone
+    return detached
 
 
 def release_assembly(session: Session, actor: Actor, record: SbomRecord) -> Assembly:
@@ -601,14 +610,16 @@ def waiting_rescans(session: Session, actor: Actor) -> set[str]:
     return waiting
 
 
-def recompute_findings(session: Session, actor: Actor, release_ids: Iterable[str]) -> dict[str, int]:
+def recompute_findings(session: Session, actor: Actor, release_ids: Iterable[str],
+                       detached: dict[str, Detached] | None = None) -> dict[str, int]:
     """Bring the findings of these releases in line with their SBOMs and the advisories; a
     known-exploited finding in a supported release then proposes an Article 14 case
     (``proposals``: once per product and vulnerability, whichever path found it).
 
     The releases are read and written ``CHUNK`` at a time (one query each for components,
     advisories and stored findings, not one per release), each locked for the transaction
-    first (``lock_releases``) so two rescans of one release queue instead of clashing."""
+    first (``lock_releases``) so two rescans of one release queue instead of clashing.
+    ``detached``: the findings a part removal deleted (``drop_part``), by release."""
     from prodsec.workspace.proposals import propose
 
     ids = sorted(set(release_ids))
@@ -616,7 +627,8 @@ def recompute_findings(session: Session, actor: Actor, release_ids: Iterable[str
     totals = {"added": 0, "removed": 0, "kept": 0}
     for chunk in _chunks(ids, CHUNK):
         rows = release_match_rows_of(session, actor, chunk)
-        counts = apply_findings_of(session, actor, wanted_findings_of(session, actor, rows))
+        counts = apply_findings_of(session, actor, wanted_findings_of(session, actor, rows),
+                                   detached)
         for key, value in counts.items():
             totals[key] += value
     totals["proposed"] = len(propose(session, actor, release_ids=ids)) if ids else 0
@@ -649,19 +661,44 @@ def matched_packages(components: Iterable[MatchRow]) -> list[MatchRow]:
     unique: dict[str, MatchRow] = {}
     for row in sorted(components, key=lambda r: (r[1], r[2] is not None, r[2] or "", r[0])):
         if row[5]:
-            unique.setdefault(row[3] or row[0], row)
+            unique.setdefault(package_identity(row[1], row[2], row[3]), row)
     return list(unique.values())
 
 
+#: A finding's identity in its release: (``package_identity``, advisory id).
+FindingKey = tuple[str, str]
+#: Findings deleted with a part's components: key → (finding id, first seen).
+Detached = dict[FindingKey, tuple[str, Any]]
+
+
+def package_identity(name: str, version: str | None, purl: str | None) -> str:
+    """Which package a component is, whichever part lists it: its canonical purl
+    (``formats.purl.canonical_purl``), else its purl as written, else name and version. A
+    finding is one per package and advisory in a release (docs/sbom.md), so it is keyed on
+    this rather than on the component row, which each part (and each re-import) has anew."""
+    if purl:
+        return _canonical(purl) or purl
+    return f"{name}@{version or ''}"
+
+
+@functools.lru_cache(maxsize=65536)
+def _canonical(purl: str) -> str | None:
+    """``canonical_purl``, cached: a rescan canonicalises every component of its releases."""
+    from prodsec.formats.purl import canonical_purl
+
+    return canonical_purl(purl)
+
+
 def wanted_findings(session: Session, actor: Actor, components: Iterable[MatchRow]
-                    ) -> dict[tuple[str, str], dict[str, Any]]:
-    """(component id, advisory id) → what the finding says, for these components (reads the
-    advisories only, so an import can run it before its write transaction)."""
+                    ) -> dict[FindingKey, dict[str, Any]]:
+    """(package identity, advisory id) → what the finding says (the component it points at,
+    affected and fixed versions), for these components (reads the advisories only, so an
+    import can run it before its write transaction)."""
     return wanted_findings_of(session, actor, {"": list(components)})[""]
 
 
 def wanted_findings_of(session: Session, actor: Actor, components: dict[str, list[MatchRow]]
-                       ) -> dict[str, dict[tuple[str, str], dict[str, Any]]]:
+                       ) -> dict[str, dict[FindingKey, dict[str, Any]]]:
     """``wanted_findings`` of several releases (release id → its components), with one read of
     the advisories of all their packages."""
     from prodsec.formats.purl import package_key
@@ -670,16 +707,17 @@ def wanted_findings_of(session: Session, actor: Actor, components: dict[str, lis
     chosen = {release: matched_packages(rows) for release, rows in components.items()}
     index = AdvisoryIndex(_advisories_for(session, actor, {
         (r[4] or "", r[5] or "") for rows in chosen.values() for r in rows}))
-    wanted: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+    wanted: dict[str, dict[FindingKey, dict[str, Any]]] = {}
     for release, rows in chosen.items():
         found = wanted[release] = {}
-        for cid, _, _, purl, _, _ in rows:
+        for cid, name, version, purl, _, _ in rows:
             key = package_key(purl or "")
             if key is None:
                 continue
+            identity = package_identity(name, version, purl)
             for entry in index.lookup(*key):
-                found[(cid, entry.advisory.id)] = {"affected": entry.described,
-                                                   "fixed": list(entry.fixed)}
+                found[(identity, entry.advisory.id)] = {
+                    "component_id": cid, "affected": entry.described, "fixed": list(entry.fixed)}
     return wanted
 
 
@@ -702,42 +740,86 @@ def release_match_rows_of(session: Session, actor: Actor, release_ids: list[str]
 
 
 def apply_findings(session: Session, actor: Actor, release_id: str,
-                   wanted: dict[tuple[str, str], dict[str, Any]]) -> dict[str, int]:
+                   wanted: dict[FindingKey, dict[str, Any]],
+                   detached: Detached | None = None) -> dict[str, int]:
     """Make a release's stored findings ``wanted`` (``apply_findings_of`` for one release)."""
-    return apply_findings_of(session, actor, {release_id: wanted})
+    return apply_findings_of(session, actor, {release_id: wanted},
+                             {release_id: detached or {}})
 
 
 def apply_findings_of(session: Session, actor: Actor,
-                      wanted: dict[str, dict[tuple[str, str], dict[str, Any]]]) -> dict[str, int]:
-    """Make each release's stored findings what it ``wanted``: keep those that still hold
-    (their ``first_seen`` stays), update what changed, add the new, remove the rest — one
-    read, one delete and one insert for all the releases."""
-    stored: dict[str, dict[tuple[str, str], tuple[str, Any, Any]]] = {r: {} for r in wanted}
-    for fid, rid, cid, aid, affected, fixed in session.execute(
-            select(FindingRecord.id, FindingRecord.release_id, FindingRecord.component_id,
-                   FindingRecord.advisory_id, FindingRecord.affected, FindingRecord.fixed)
-            .where(FindingRecord.org_id == actor.org_id,
-                   FindingRecord.release_id.in_(list(wanted)))):
-        stored[rid][(cid, aid)] = (fid, affected, fixed)
-    gone = [fid for rid, old in stored.items() for key, (fid, _, _) in old.items()
-            if key not in wanted[rid]]
+                      wanted: dict[str, dict[FindingKey, dict[str, Any]]],
+                      detached: dict[str, Detached] | None = None) -> dict[str, int]:
+    """Make each release's stored findings what it ``wanted``, by package and advisory: keep
+    those that still hold (id and ``first_seen`` stay, pointed at the component now chosen
+    for the package when that changed), update what changed, add the new, remove the rest —
+    one read, one delete and one insert for all the releases. A finding ``detached`` by a part
+    replaced or removed in this transaction comes back with its id and ``first_seen`` when its
+    package and advisory are still wanted; only a pair that disappears counts as removed."""
+    stored, duplicates = _stored_findings(session, actor, list(wanted))
+    detached = detached or {}
+    gone = duplicates + [fid for rid, old in stored.items() for key, (fid, *_) in old.items()
+                         if key not in wanted[rid]]
     for chunk in _chunks(gone, CHUNK):
         session.execute(delete(FindingRecord).where(FindingRecord.id.in_(chunk)))
     now = utcnow()
-    _bulk(session, FindingRecord, [
-        {"id": new_id(), "org_id": actor.org_id, "release_id": rid, "component_id": c,
-         "advisory_id": a, "first_seen": now, **extra}
-        for rid, found in wanted.items() for (c, a), extra in found.items()
-        if (c, a) not in stored[rid]])
-    for rid, found in wanted.items():  # only what changed: one UPDATE per finding was N+1
-        for pair, extra in found.items():
-            old = stored[rid].get(pair)
-            if old is not None and (old[1] != extra["affected"] or list(old[2]) != extra["fixed"]):
+    fresh = [(rid, key, extra) for rid, found in wanted.items() for key, extra in found.items()
+             if key not in stored[rid]]
+    rows, returned = [], 0
+    for rid, key, extra in fresh:
+        back = detached.get(rid, {}).get(key)
+        returned += back is not None
+        fid, seen = back or (new_id(), now)
+        rows.append({"id": fid, "org_id": actor.org_id, "release_id": rid,
+                     "advisory_id": key[1], "first_seen": seen, **extra})
+    _bulk(session, FindingRecord, rows)
+    _update_changed(session, wanted, stored)
+    lost = sum(1 for rid, old in detached.items() for key in old
+               if key not in wanted.get(rid, {}) and key not in stored.get(rid, {}))
+    return {"added": len(fresh) - returned,
+            "removed": len(gone) - len(duplicates) + lost,
+            "kept": sum(len(found.keys() & stored[r].keys()) for r, found in wanted.items())
+            + returned}
+
+
+StoredFinding = tuple[str, str, Any, Any]  # finding id, component id, affected, fixed
+
+
+def _stored_findings(session: Session, actor: Actor, release_ids: list[str]
+                     ) -> tuple[dict[str, dict[FindingKey, StoredFinding]], list[str]]:
+    """The releases' stored findings by package and advisory, and the ids of any second
+    finding of one package and advisory (stored before findings were keyed on the package:
+    the oldest is kept)."""
+    stored: dict[str, dict[FindingKey, StoredFinding]] = {r: {} for r in release_ids}
+    duplicates = []
+    for fid, rid, cid, aid, affected, fixed, name, version, purl in session.execute(
+            select(FindingRecord.id, FindingRecord.release_id, FindingRecord.component_id,
+                   FindingRecord.advisory_id, FindingRecord.affected, FindingRecord.fixed,
+                   SbomComponent.name, SbomComponent.version, SbomComponent.purl)
+            .join(SbomComponent, SbomComponent.id == FindingRecord.component_id)
+            .where(FindingRecord.org_id == actor.org_id,
+                   FindingRecord.release_id.in_(release_ids))
+            .order_by(FindingRecord.first_seen, FindingRecord.id)):
+        key = (package_identity(name, version, purl), aid)
+        if key in stored[rid]:
+            duplicates.append(fid)
+        else:
+            stored[rid][key] = (fid, cid, affected, fixed)
+    return stored, duplicates
+
+
+def _update_changed(session: Session, wanted: dict[str, dict[FindingKey, dict[str, Any]]],
+                    stored: dict[str, dict[FindingKey, StoredFinding]]) -> None:
+    """Rewrite only the kept findings whose component, affected or fixed versions changed (one
+    UPDATE per finding was N+1)."""
+    for rid, found in wanted.items():
+        for key, extra in found.items():
+            old = stored[rid].get(key)
+            if old is not None and (old[1] != extra["component_id"]
+                                    or old[2] != extra["affected"]
+                                    or list(old[3]) != extra["fixed"]):
                 session.execute(update(FindingRecord).where(FindingRecord.id == old[0])
                                 .values(**extra))
-    return {"added": sum(len(found.keys() - stored[r].keys()) for r, found in wanted.items()),
-            "removed": len(gone),
-            "kept": sum(len(found.keys() & stored[r].keys()) for r, found in wanted.items())}
 
 
 def _advisories_for(session: Session, actor: Actor, keys: set[tuple[str, str]]) -> list[Advisory]:
