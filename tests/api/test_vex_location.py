@@ -55,3 +55,23 @@ def test_the_location_needs_authentication(world: World, proton: dict[str, Any])
     url = f"{proton['base']}/releases/{RELEASE}/vex"
     assert world.client.get(url).status_code == 401
     assert world.call("GET", url, org="Globex").status_code == 404
+
+
+def test_the_csaf_vex_self_reference_is_where_the_api_serves_it(
+        world: World, proton: dict[str, Any]) -> None:  # noqa: F811
+    """CSAF 2.0 3.2.1.8.2 / 6.2.11: ``self`` is the document's own URL, ending with its file
+    name. It names the API's per-release location (the provider tree never holds this
+    document), and that URL answers the same document."""
+    from urllib.parse import urlsplit
+
+    got = world.call("GET", f"{proton['base']}/releases/{RELEASE}/vex", params={"format": "csaf"})
+    self_ref = next(r for r in got.json()["document"]["references"] if r["category"] == "self")
+    assert ".well-known/csaf" not in self_ref["url"]
+    assert self_ref["url"] == (f"http://testserver{proton['base']}/releases/{RELEASE}/vex/"
+                               "fictinet-ax3000-home-router-1_8_0-vex.json")
+    served = world.call("GET", urlsplit(self_ref["url"]).path, role="viewer")
+    assert served.status_code == 200, served.text
+    assert served.headers["etag"] == got.headers["etag"]
+    assert served.json()["document"]["tracking"] == got.json()["document"]["tracking"]
+    wrong = world.call("GET", f"{proton['base']}/releases/{RELEASE}/vex/other.json")
+    assert wrong.status_code == 404

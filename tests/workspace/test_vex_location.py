@@ -12,7 +12,7 @@ from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.engine import Database
 from prodsec.workspace import vex, vex_location
 from prodsec.workspace.context import Actor
-from tests.workspace.test_vulnerabilities import _loaded, _triage
+from tests.workspace.test_vulnerabilities import NAME, _loaded, _triage
 from tests.workspace.vuln_data import make_osv_dir
 
 
@@ -188,3 +188,30 @@ def test_concurrent_pulls_all_get_the_same_revision(
     for thread in threads:
         thread.join()
     assert results == ["1"] * 6
+
+
+def _self_refs(doc: dict) -> list[str]:
+    return [r["url"] for r in doc["document"]["references"] if r["category"] == "self"]
+
+
+def test_the_self_reference_names_the_public_location_or_is_left_out(
+        database: Database, editor: Actor, kb: KnowledgeBase, osv_dir: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CSAF VEX's self reference is the API's per-release location under the configured
+    public URL (else the request's); with neither (the CLI) there is none, and a warning says
+    why, rather than a provider-tree URL where the document is never written."""
+    pid = _loaded(database, editor, kb, osv_dir)
+    monkeypatch.delenv(vex_location.PUBLIC_URL_ENV, raising=False)
+    with database.transaction() as s:
+        bare, warnings = vex.export_with_warnings(s, editor, pid, "1.8.0", "csaf")
+        asked, _ = vex.export_with_warnings(s, editor, pid, "1.8.0", "csaf",
+                                            location="http://10.0.0.5:8000/")
+        monkeypatch.setenv(vex_location.PUBLIC_URL_ENV, "https://vex.fictinet.example/")
+        public = vex.export(s, editor, pid, "1.8.0", "csaf")
+    assert _self_refs(bare) == [] and any("PRODSEC_PUBLIC_URL" in w for w in warnings)
+    assert vex.export_problems(bare, "csaf") == []
+    tail = (f"/api/v1/products/{pid}/releases/1.8.0/vex/"
+            + vex_location.file_name(NAME, "1.8.0", "csaf"))
+    assert _self_refs(asked) == ["http://10.0.0.5:8000" + tail]
+    assert _self_refs(public) == ["https://vex.fictinet.example" + tail]
+    assert public["document"]["tracking"]["version"] == "1"  # the reference is not content

@@ -56,10 +56,12 @@ def export(session: Session, actor: Actor, product_ref: str, release_label: str,
 
 
 def export_with_warnings(session: Session, actor: Actor, product_ref: str, release_label: str,
-                         fmt: str, author: str = "") -> tuple[dict[str, Any], list[str]]:
+                         fmt: str, author: str = "", location: str | None = None
+                         ) -> tuple[dict[str, Any], list[str]]:
     """``export``, and the CRA facts (``cra_metadata``) it could not write: those prodsec does
     not hold, and for OpenVEX those its schema has no field for (it names only the author and
-    the product)."""
+    the product). ``location``: the base URL the request reached the API at (CSAF's ``self``
+    reference, ``vex_location.public_base``)."""
     from prodsec.workspace import cra_metadata, vulnerabilities
 
     findings = vulnerabilities.list_findings(session, actor, product_ref, release_label)
@@ -83,16 +85,20 @@ def export_with_warnings(session: Session, actor: Actor, product_ref: str, relea
                         "identifier are written")
         return openvex(findings, author or maker, purl, times), warnings
     if fmt == "csaf":
-        from prodsec.workspace import csaf_author
-
         # csaf_author writes the CRA facts (publisher contact, references, support note,
         # the release's purl) into every CSAF document it builds, VEX included.
-        from prodsec.workspace.vex_location import tracking_id, versioned_csaf
+        from prodsec.workspace import csaf_author, vex_location
 
         doc = csaf_author.build(session, actor, product_ref, release_label, "csaf_vex",
                                 publisher=author,
-                                tracking_id=tracking_id(product.name, release_label))
-        return versioned_csaf(session, actor, release.id, doc), warnings
+                                tracking_id=vex_location.tracking_id(product.name, release_label))
+        base = vex_location.public_base(location)
+        doc = vex_location.with_self(doc, base and vex_location.location_url(
+            base, product.id, product.name, release_label))
+        if base is None:
+            warnings.append(f"no self reference: set {vex_location.PUBLIC_URL_ENV} to the "
+                            "address customers reach the API at")
+        return vex_location.versioned_csaf(session, actor, release.id, doc), warnings
     raise ValidationFailed("format", f"{fmt!r}: expected cyclonedx, openvex or csaf")
 
 

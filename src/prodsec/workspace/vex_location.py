@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -50,6 +52,36 @@ def file_name(product: str, release: str, fmt: str) -> str:
     if fmt == "csaf":
         return re.sub(r"[^+\-a-z0-9]+", "_", tracking_id(product, release).lower()) + ".json"
     return f"{_slug(product)}-{_slug(release)}.{SUFFIX[fmt]}"
+
+
+#: The address customers reach prodsec's API at (``https://prodsec.example.com``): the base
+#: of the CSAF VEX's ``self`` reference when the export is not made for an HTTP request.
+PUBLIC_URL_ENV = "PRODSEC_PUBLIC_URL"
+
+
+def public_base(request_base: str | None = None) -> str | None:
+    """The base URL of the location: ``PRODSEC_PUBLIC_URL`` when set (behind a proxy the
+    request's own address is not the public one), else the request's, else none (the CLI)."""
+    base = os.environ.get(PUBLIC_URL_ENV, "").strip() or request_base or ""
+    return base.rstrip("/") or None
+
+
+def location_url(base: str, product_id: str, product: str, release: str) -> str:
+    """Where the API serves the release's current CSAF VEX under its own file name
+    (``GET …/releases/{release}/vex/{file}``): the document's ``self`` reference. CSAF 2.0
+    3.2.1.8.2 ``self``: the document's own URL; 6.2.11: it ends with the CSAF 5.1 file name.
+    Not the provider tree's ``<tlp>/<yyyy>/<file>``, where this document is never written."""
+    return (f"{base}/api/v1/products/{quote(product_id, safe='')}/releases/"
+            f"{quote(release, safe='')}/vex/{file_name(product, release, 'csaf')}")
+
+
+def with_self(doc: dict[str, Any], url: str | None) -> dict[str, Any]:
+    """``doc`` with its ``self`` reference at ``url``, or without one when no URL is known (a
+    reference to where the document is not would be worse than none)."""
+    meta = doc["document"]
+    others = [r for r in meta.get("references", []) if r.get("category") != "self"]
+    mine = [{"category": "self", "summary": "Canonical URL of this document", "url": url}]
+    return {**doc, "document": {**meta, "references": (mine if url else []) + others}}
 
 
 def etag(doc: dict[str, Any], fmt: str) -> str:

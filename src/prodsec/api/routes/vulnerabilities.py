@@ -212,7 +212,7 @@ def export_vex(work: UnitDep, request: Request, product_id: str, release: str,
 
     product = get_product(work.session, work.actor, product_id)
     doc, warnings = vex.export_with_warnings(work.session, work.actor, product.id, release,
-                                             format, author)
+                                             format, author, location=str(request.base_url))
     problems = vex.export_problems(doc, format)
     if problems:
         raise ValidationFailed("vex", f"the {format} export fails validation: "
@@ -226,6 +226,24 @@ def export_vex(work: UnitDep, request: Request, product_id: str, release: str,
                              warnings)
     response.headers.update(headers)
     return response
+
+
+@router.get("/products/{product_id}/releases/{release}/vex/{file}", response_class=Response,
+            responses=VEX_EXPORTED)
+def export_csaf_vex_file(work: UnitDep, request: Request, product_id: str, release: str,
+                         file: str) -> Response:
+    """The release's current CSAF VEX under its CSAF 5.1 file name: the URL of the document's
+    ``self`` reference (CSAF 2.0 3.2.1.8.2, test 6.2.11), the same answer as
+    ``…/vex?format=csaf`` (ETag, 304). Any other file name is 404."""
+    from prodsec.workspace import vex_location
+    from prodsec.workspace.context import NotFound
+    from prodsec.workspace.products import get_product
+
+    product = get_product(work.session, work.actor, product_id)
+    expected = vex_location.file_name(product.name, release, "csaf")
+    if file != expected:
+        raise NotFound(f"{file[:100]!r}: release {release[:100]!r}'s CSAF VEX is {expected}")
+    return export_vex(work, request, product_id, release, "csaf", "")
 
 
 @router.post("/products/{product_id}/vex/import", openapi_extra=VEX_BODY, response_model=None)
