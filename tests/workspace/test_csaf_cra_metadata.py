@@ -40,7 +40,9 @@ def _exported(database: Database, editor: Actor, kb: KnowledgeBase, osv_dir: Pat
     pid = _with_findings(database, editor, kb, osv_dir)
     _set_cra_facts(database, editor, pid)
     with database.transaction() as s:
-        return vex.export_with_warnings(s, editor, pid, "2.0", fmt)
+        # as the API exports it: the request's address gives the CSAF self reference
+        return vex.export_with_warnings(s, editor, pid, "2.0", fmt,
+                                        location="https://prodsec.acme.example")
 
 
 def _schema_valid(doc: dict) -> None:
