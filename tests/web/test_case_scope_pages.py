@@ -81,7 +81,14 @@ def test_withdraw_a_case_opened_in_error_then_delete_the_product(client: TestCli
 
 def _bars(page: str) -> dict[str, str]:
     """Each instrument's progress line (up to the next section)."""
-    return {chunk.split("</strong>")[0].removeprefix("<strong>"): chunk.split("<h2")[0]
+    import re
+
+    def key(chunk: str) -> str:  # the instrument id: in the name's title attribute
+        head = chunk.split("</strong>")[0]
+        found = re.search(r'title="([^"]+)"', head)
+        return found.group(1) if found else head.removeprefix("<strong>")
+
+    return {key(chunk): chunk.split("<h2")[0]
             for chunk in unescape(page).split('<div class="prog">')[1:]}
 
 
