@@ -51,6 +51,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/products/{product_id}/cases"): {"json": {
         "kind": "incident", "title": "outage", "aware_at": "2026-11-27T08:00:00Z"}},
     ("post", "/api/v1/cases/{case_id}/measure"): {"json": {"at": "2026-11-27T09:00:00Z"}},
+    ("post", "/api/v1/cases/{case_id}/withdrawal"): {"json": {"reason": "opened in error"}},
     ("post", "/api/v1/cases/{case_id}/submissions"): {"json": {"stage": "early-warning"}},
     ("post", "/api/v1/products/{product_id}/releases/{release}/sbom"): {"content": b"{}"},
     ("post", "/api/v1/sbom/bsi"): {"content": b"{}"},

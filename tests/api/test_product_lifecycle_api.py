@@ -39,3 +39,39 @@ def test_diff_archive_restore_and_deletion(world: World) -> None:
     assert world.call("GET", f"{base}/deletion").json()["blocked"] is None
     gone = world.call("DELETE", base, headers={"If-Match": restored.headers["ETag"]})
     assert gone.status_code == 204 and world.call("GET", base).status_code == 404
+
+
+def test_a_case_opened_in_error_is_withdrawn_and_the_product_can_go(world: World) -> None:
+    """Review h16r M1: the world's incident case has no report yet; withdrawn (with a reason,
+    409 a second time), it stops its clocks and no longer blocks the deletion."""
+    pid, cid = world.ids["product_id"], world.ids["case_id"]
+    url = f"/api/v1/cases/{cid}/withdrawal"
+    assert world.call("POST", url, json={"reason": ""}).status_code == 422
+    assert world.call("POST", url, role="viewer", json={"reason": "x"}).status_code == 403
+    assert world.call("POST", url, org="Globex", json={"reason": "x"}).status_code == 404
+    done = world.call("POST", url, json={"reason": "no incident after all"})
+    assert done.status_code == 200, done.text
+    body = done.json()
+    assert body["status"] == "withdrawn" and not body["overdue"] and body["next_due"] is None
+    assert body["withdrawn_by"] == "editor@acme.example"
+    again = world.call("POST", url, json={"reason": "again"})
+    assert again.status_code == 409 and "withdrawn" in again.json()["detail"]
+    effects = world.call("GET", f"/api/v1/products/{pid}/deletion").json()
+    assert effects["blocked"] is None and effects["removed"]["article14_cases"] == 1
+
+
+def test_no_case_for_a_product_the_cra_excludes(world: World) -> None:
+    from pathlib import Path
+
+    import yaml
+
+    car = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples/products/car.yaml")
+                         .read_text())
+    made = world.call("POST", "/api/v1/products", json={"profile": car})
+    assert made.status_code == 201, made.text
+    refused = world.call("POST", f"/api/v1/products/{made.json()['id']}/cases", json={
+        "kind": "incident", "title": "telematics outage", "aware_at": "2026-11-27T08:00:00Z"})
+    assert refused.status_code == 422
+    problem = refused.json()
+    assert problem["errors"][0]["field"] == "product"
+    assert "not-applicable" in problem["detail"] and "Art. 2(2)(c)" in problem["detail"]

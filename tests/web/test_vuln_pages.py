@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,9 @@ def test_supplier_vex_import_and_csaf_authoring(editor: tuple[TestClient, str, s
     client, csrf, product = editor
     _upload(client, product, csrf, vuln_data.SBOM_B.read_bytes())
     page = client.get(f"{product}/vulnerabilities").text
+    # review h16r m5: the triage detail says what each VEX export makes of it
+    assert "exploitable: the action statement, what users should do (OpenVEX " \
+        "action_statement)" in unescape(page)
     first = re.search(r'<tr id="f-[0-9a-f]+"[^>]*>\s*(?:<td[^>]*><input[^>]*><label[^>]*>[^<]*</label></td>)?\s*<td[^>]*><strong>([^<]+)</strong>.*?<code>([^<]+)</code>',
                       page, re.S)
     assert first

@@ -99,17 +99,17 @@ def test_vulnerability_case_clocks_and_submissions(database: Database, editor: A
 def test_incident_final_report_is_one_month_after_the_notification(
         database: Database, editor: Actor, kb: KnowledgeBase) -> None:
     pid = _product(database, editor, kb)
-    aware = dt.datetime(2026, 1, 29, 10, 0, tzinfo=dt.UTC)
+    aware = dt.datetime(2026, 10, 29, 10, 0, tzinfo=dt.UTC)  # Art. 14 applies from 2026-09-11
     with database.transaction() as s:
         case = article14.open_case(s, editor, pid, "incident", "malicious update pushed", aware,
                                    member_state_code="FR")
         assert _stages(article14.case_view(s, kb, case, aware))["final-report"]["status"] == "pending"
         article14.submit(s, editor, kb, case.id, "notification",
-                         dt.datetime(2026, 1, 31, 9, 0, tzinfo=dt.UTC),
+                         dt.datetime(2026, 10, 31, 9, 0, tzinfo=dt.UTC),
                          content={**INCIDENT_NOTIFICATION, "unlawful_or_malicious_suspected": True},
                          includes=("early-warning",))
         stages = _stages(article14.case_view(s, kb, case, aware))
-        assert stages["final-report"]["due"] == "2026-02-28T09:00:00Z"  # calendar month
+        assert stages["final-report"]["due"] == "2026-11-30T09:00:00Z"  # calendar month
         assert stages["notification"]["in_time"] is True
 
 
@@ -147,7 +147,8 @@ def test_drafts_and_closing(database: Database, editor: Actor, kb: KnowledgeBase
                                    description="remote code execution in the web UI")
         early = article14.draft(s, editor, kb, case.id, "early-warning")
         assert early["requirement"] == "eu-cra:art-14:2:a"
-        assert "DE" in early["content"]["member_states"]  # the router is sold in DE
+        # the router is sold in "EU": where it has been made available is the person's to state
+        assert early["content"]["member_states"] == []
         final = article14.draft(s, editor, kb, case.id, "final-report")
         assert {"severity", "impact", "malicious_actor", "security_update"} <= set(final["content"])
         assert "impact" in final["to_complete"]
@@ -297,10 +298,12 @@ def test_each_submission_is_audited_with_the_reports_hash(database: Database, ed
     assert json.loads(data)["items"][0]["value"] == ["DE", "FR"]
 
 
-def test_every_member_state_can_open_a_case_and_is_pre_filled(database: Database, editor: Actor,
-                                                              kb: KnowledgeBase) -> None:
+def test_every_member_state_can_open_a_case_and_none_is_assumed(database: Database,
+                                                               editor: Actor,
+                                                               kb: KnowledgeBase) -> None:
     """All 27 (TEU Art. 52), Hungary included, from the one vocabulary list: a case can be
-    opened for each, and an EU-wide product's early warning names each (Art. 14(2)(a))."""
+    opened for each. An EU-wide product's early warning names none of them (review h16r m2):
+    "EU" does not say where the product has been made available (Art. 14(2)(a))."""
     states = sorted(kb.vocabulary.market_groups["EU"])
     assert len(states) == 27 and "HU" in states
     pid = _product(database, editor, kb)
@@ -310,7 +313,7 @@ def test_every_member_state_can_open_a_case_and_is_pre_filled(database: Database
         case = article14.open_case(s, editor, pid, "vulnerability", "t", AWARE,
                                    vulnerability="CVE-2020-26160", member_state_code="HU")
         known = article14._known(s, editor, case, products.get_product(s, editor, pid))
-    assert known["member_states"] == states
+    assert known["member_states"] == []
 
 
 @SQLITE_ONLY

@@ -215,8 +215,11 @@ def test_only_the_mandatory_part_of_a_label_can_be_missed(database: Database, ed
     """The example router (consumer, sold in Singapore and the EU): only CLS Level 1 is
     mandatory, for routers from 2021-04-13 (the MDDI release; IMDA's date); Levels 2-4 and
     label validity are conditions of the voluntary label, and so is every requirement of the
-    German IT security label: "to do for the label", never overdue or a missed date."""
+    German IT security label: "to do for the label", never overdue or a missed date. A date is
+    missed only for a release on the market (review h16r M3): release 1.0, placed 2025-06-01."""
     pid = _add_and_assess(database, editor, kb)
+    with database.transaction() as s:
+        products.add_release(s, editor, pid, "1.0", dt.date(2025, 6, 1), None)
     with database.transaction() as s:
         report = gaps.portfolio_gaps(s, editor, kb, AS_OF)
         detail = gaps.product_gaps(s, editor, kb, pid, AS_OF)
@@ -228,7 +231,7 @@ def test_only_the_mandatory_part_of_a_label_can_be_missed(database: Database, ed
     assert due and all(when == "for-label" for _, when in due.values())
     assert cls["overdue"] == 1 and cls["for_label"] == len(due)
     missed = [m for m in report["missed_dates"] if m["regulation"] == "sg-cls"]
-    assert [(m["applies_from"], m["open"]) for m in missed] == [("2021-04-13", 1)]
+    assert [(m["applies_from"], m["open"]) for m in missed] == [("2025-06-01", 1)]
     bsi = by_reg["de-it-security-label"]
     assert bsi["status"] == "voluntary" and bsi["missing"]
     assert {m["due"] for m in bsi["missing"]} == {"for-label"} and bsi["overdue"] == 0

@@ -260,6 +260,15 @@ class ControlPatch(Model):
 # ---- gaps ---------------------------------------------------------------------------------
 
 
+class ReleaseDue(BaseModel):
+    release: str
+    placed_on_market: dt.date
+    due: Literal["overdue", "upcoming", "not-reached"]
+    due_from: dt.date | None = Field(description=(
+        "When the requirement became (or becomes) due for this release: the later of its "
+        "placing on the market and the obligation's date; null when not reached."))
+
+
 class MissingRequirement(BaseModel):
     requirement: str
     category: str
@@ -267,11 +276,20 @@ class MissingRequirement(BaseModel):
     title: str
     applies_from: dt.date | None = Field(
         default=None, description="The date the requirement's own obligation applies from.")
-    due: Literal["overdue", "upcoming", "standing", "for-label"] | None = Field(
+    due: Literal["overdue", "upcoming", "unplaced", "not-reached", "standing",
+                 "for-label"] | None = Field(
         default=None, description=(
-            "overdue: a mandatory duty that applies and is open (a missed date); upcoming: does "
-            "not apply yet; standing: an event-triggered duty in force (CRA Art. 14), nothing "
-            "late until an event; for-label: only a condition of a voluntary label, never missed."))
+            "Measured per release (``releases``). overdue: a mandatory duty that applies to a "
+            "release already placed on the market and is open (a missed date); upcoming: it "
+            "does not apply yet, or only to releases placed later; unplaced: in force, but no "
+            "release has a placing date; not-reached: its obligation ended before every "
+            "release was first placed; standing: an event-triggered duty in force (CRA Art. "
+            "14), nothing late until an event; for-label: only a condition of a voluntary "
+            "label, never missed."))
+    due_from: dt.date | None = Field(default=None, description=(
+        "overdue: the date it became due for the first placed release; upcoming: when it "
+        "becomes due."))
+    releases: list[ReleaseDue] = Field(default_factory=list)
 
 
 class KnowledgeChange(BaseModel):
@@ -318,6 +336,13 @@ class InstrumentGaps(BaseModel):
     upcoming: int = 0
     standing: int = Field(default=0, description="Open event-triggered duties in force (Art. 14).")
     for_label: int = Field(default=0, description="Open conditions of a voluntary label.")
+    unplaced: int = Field(default=0, description="Open duties in force, no release placed yet.")
+    not_reached: int = Field(default=0, description="Open duties that reach no release.")
+    does_not_reach: str | None = Field(default=None, description=(
+        "Why the instrument reaches none of the product's releases (its obligations ended "
+        "before they were placed on the market), with the citation; null otherwise."))
+    overdue_since: dt.date | None = None
+    next_date: dt.date | None = None
     changes: list[KnowledgeChange] = Field(
         default_factory=list, description="Knowledge changes since a stale assessment that touch it.")
     status_was: str | None = None
@@ -332,10 +357,17 @@ class ExpiringEvidence(BaseModel):
     status_id: str | None
 
 
+class Placing(BaseModel):
+    release: str
+    placed: dt.date | None = Field(description="Placed on the market (null: not recorded).")
+
+
 class ProductGaps(BaseModel):
     product: str
     product_id: str
     as_of: dt.date
+    releases: list[Placing] = Field(default_factory=list, description=(
+        "The releases every date is measured against."))
     law_as_of: dt.date | None = None
     instruments: list[InstrumentGaps]
     expiring_evidence: list[ExpiringEvidence]
@@ -366,6 +398,7 @@ class ControlValue(BaseModel):
 
 class MissedDate(BaseModel):
     product: str
+    product_id: str | None = None
     regulation: str
     applies_from: dt.date | None
     open: int
@@ -376,7 +409,8 @@ class PortfolioGaps(BaseModel):
     products: list[ProductSummary]
     controls: list[ControlValue]
     missed_dates: list[MissedDate] = Field(
-        description="Required instruments with requirements that apply by as_of and are open.")
+        description=("Instruments with open requirements of releases placed on the market "
+                     "by as_of, past the date they became due (``due: overdue``)."))
     upcoming_dates: list[MissedDate] = Field(
         default_factory=list,
         description="Open requirements that do not apply yet, with the next date they do.")

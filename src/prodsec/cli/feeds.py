@@ -172,7 +172,7 @@ def confirm(proposal_id: str,
 
     with workspace(db, org) as (_, session, actor):
         proposal = decisions.confirm(session, actor, proposal_id, parse_time(aware_at),
-                                     title=title, member_state_code=member_state)
+                                     title=title, member_state_code=member_state, kb=_kb())
         assert proposal.case_id is not None
         view = article14.case_view(session, _kb(), article14.get_case(session, actor,
                                                                        proposal.case_id))

@@ -372,10 +372,11 @@ def product_gaps_view(data: dict[str, Any]) -> list[Section]:
         if inst["missing"]:
             sections.append(Section(
                 f"{inst['regulation']}: {len(inst['missing'])} open ({_open_counts(inst)})",
-                ["requirement", "category", "status", "applies from", "due", "title"],
+                ["requirement", "category", "status", "applies from", "due", "due from", "title"],
                 [[m["requirement"], m["category"], m["status"], m.get("applies_from") or "",
-                  DUE.get(m.get("due", ""), m.get("due", "")), m["title"]]
-                 for m in inst["missing"]]))
+                  DUE.get(m.get("due", ""), m.get("due", "")), m.get("due_from") or "",
+                  m["title"]] for m in inst["missing"]],
+                [inst["does_not_reach"]] if inst.get("does_not_reach") else []))
     if data["expiring_evidence"]:
         sections.append(Section("Evidence expiring", ["evidence", "expires", "expired"],
                                 [[e["title"], e["expires_on"], "yes" if e["expired"] else ""]
@@ -385,13 +386,16 @@ def product_gaps_view(data: dict[str, Any]) -> list[Section]:
 
 #: An open requirement's ``due`` as the gaps tables show it (workspace/gaps.py decides it).
 DUE = {"overdue": "overdue", "upcoming": "upcoming", "standing": "in force, no event yet",
-       "for-label": "to do for the label"}
+       "for-label": "to do for the label",
+       "unplaced": "in force, no release placed on the market yet",
+       "not-reached": "does not reach the releases"}
 
 
 def _open_counts(inst: dict[str, Any]) -> str:
-    """"2 overdue, 3 upcoming, 4 in force with no event yet, 5 to do for the label"."""
+    """"2 overdue, 3 upcoming, 4 in force, no event yet, 5 to do for the label"."""
     words = (("overdue", "overdue"), ("upcoming", "upcoming"),
-             ("standing", "in force, no event yet"), ("for_label", "to do for the label"))
+             ("unplaced", DUE["unplaced"]), ("not_reached", DUE["not-reached"]),
+             ("standing", DUE["standing"]), ("for_label", DUE["for-label"]))
     parts = [f"{inst.get(key, 0)} {word}" for key, word in words
              if inst.get(key, 0) or key in ("overdue", "upcoming")]
     return ", ".join(parts)
@@ -411,7 +415,8 @@ def portfolio_gaps_view(data: dict[str, Any]) -> list[Section]:
                     ["product", "met per instrument", "expiring evidence"], rows),
             Section("Controls that close the most open requirements (comply once)",
                     ["control", "requirements", "product × requirement", "regimes"], controls),
-            Section("Products that missed a date (requirements applicable now, still open)",
+            Section("Products that missed a date (open requirements of releases already "
+                    "placed on the market)",
                     ["product", "instrument", "applies since", "open"], missed),
             Section("Upcoming dates (open requirements that do not apply yet)",
                     ["product", "instrument", "applies from", "open"], upcoming)]

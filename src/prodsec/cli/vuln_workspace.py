@@ -16,6 +16,7 @@ import typer
 
 from prodsec.cli.vuln import FileArg, Format, FormatOpt, Invalid
 from prodsec.cli.workspace import DbOpt, OrgOpt, workspace
+from prodsec.core.triage import DETAIL_MEANING
 
 advisories_app = typer.Typer(help="The offline advisory database (OSV) and known-exploited flags.",
                              no_args_is_help=True)
@@ -344,7 +345,7 @@ def vex_set_many(
     state: Annotated[str, typer.Argument(help="The VEX state for every vulnerability named.")],
     vulnerabilities: Annotated[list[str], typer.Argument(help="OSV ids or aliases.")],
     justification: Annotated[str | None, typer.Option(help="For not_affected.")] = None,
-    detail: Annotated[str, typer.Option(help="Why (shown in VEX).")] = "",
+    detail: Annotated[str, typer.Option(help=f"Detail. {DETAIL_MEANING}.")] = "",
     org: OrgOpt = "default", db: DbOpt = None) -> None:
     """One triage decision for several vulnerabilities at once (all or none)."""
     from prodsec.workspace import triage
@@ -379,7 +380,7 @@ def vex_set(
     justification: Annotated[str | None, typer.Option(help="CycloneDX justification "
                                                       "(for not_affected).")] = None,
     response: Annotated[list[str] | None, typer.Option(help="CycloneDX response (repeat).")] = None,
-    detail: Annotated[str, typer.Option(help="Why (impact or action statement).")] = "",
+    detail: Annotated[str, typer.Option(help=f"Detail. {DETAIL_MEANING}.")] = "",
     release: Annotated[str | None, typer.Option(help="Only this release (default: all).")] = None,
     component: Annotated[str | None, typer.Option(help="Only this component purl.")] = None,
     org: OrgOpt = "default", db: DbOpt = None,
@@ -540,7 +541,7 @@ def case_open(
         case = article14.open_case(
             session, actor, product, "incident" if incident else "vulnerability", title,
             parse_time(aware_at), vulnerability=exploited, member_state_code=member_state,
-            description=description)
+            description=description, kb=_kb())
         view = article14.case_view(session, _kb(), case)
     _show_case(view, fmt)
 
@@ -571,7 +572,7 @@ def case_list(open_only: Annotated[bool, typer.Option("--open")] = False,
         return
     _table(f"{len(views)} Article 14 cases", ["id", "kind", "product", "title", "next", "due", "status"],
            [[v["id"][:8], v["kind"], v["product"], v["title"],
-             (v["next_due"] or {}).get("stage", "closed" if v["closed_at"] else "—"),
+             (v["next_due"] or {}).get("stage", "—" if v["status"] == "open" else v["status"]),
              (v["next_due"] or {}).get("due"), (v["next_due"] or {}).get("status")] for v in views])
 
 
@@ -664,6 +665,22 @@ def case_submit(
                                tuple(include or ()))
         when, sha = row.submitted_at.strftime('%Y-%m-%dT%H:%M:%SZ'), reports.sha256(row.content)
     print(f"{stage} submitted at {when}; sha256 of the report {sha}")
+
+
+@case_app.command("withdraw")
+def case_withdraw(
+    case_id: str,
+    reason: Annotated[str, typer.Option(help="Why the case was opened in error (kept).")],
+    org: OrgOpt = "default", db: DbOpt = None,
+) -> None:
+    """Withdraw a case opened in error, before any report is submitted: it is kept with who,
+    when and why; its clocks stop."""
+    from prodsec.workspace import article14
+
+    with workspace(db, org) as (_, session, actor):
+        case = article14.withdraw(session, actor, case_id, reason)
+        who = case.withdrawn_by
+    print(f"case {case_id} withdrawn by {who}; its clocks are stopped")
 
 
 @case_app.command("close")

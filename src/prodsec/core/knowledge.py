@@ -6,7 +6,7 @@ I/O. Indexes are built lazily so a command that lists regulations pays only for 
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from collections.abc import Iterable, Mapping
 from functools import cached_property
 
@@ -40,6 +40,12 @@ ROUTE_LABELS: dict[str, dict[str, str]] = {
     "certification": {"label": "certification or type approval",
                       "basis": "CRA Art. 32(4) and Art. 8(1); UN R155 paras 5-6 (type approval, CSMS certificate)"},
 }
+
+#: One obligation as it reaches a requirement: its ``nature`` (mandatory, on-event, voluntary),
+#: ``applies_from`` and ``until`` (the last placing date it covers, or None), as ISO dates, and
+#: the ``regulation`` and ``obligation`` ids it comes from. (A collections namedtuple: the
+#: CLI's fast path does not import typing.)
+Window = namedtuple("Window", "nature applies_from until regulation obligation")
 
 #: Relation of the target seen from the other end of a mapping.
 INVERSE = {"equal": "equal", "subset": "superset", "superset": "subset", "intersects": "intersects"}
@@ -131,20 +137,33 @@ class KnowledgeBase:
         return "mandatory" if reg.get("binding") == "mandatory" else "voluntary"
 
     @cached_property
+    def requirement_windows(self) -> dict[str, tuple[Window, ...]]:
+        """Requirement id → every obligation that names it, as a ``Window``: its nature, the
+        date it applies from and the last placing date it covers (``until``: the RED delegated
+        act's essential requirements cover equipment placed up to 2027-12-10, Delegated Reg.
+        (EU) 2026/339), with its regulation and obligation ids for the citation."""
+        out: dict[str, list[Window]] = {}
+        for reg in self.regulations.values():
+            app = reg.get("applicability") or {}
+            for ob in app.get("obligations", ()):
+                window = Window(self.obligation_nature(reg, ob), ob["applies_from"],
+                                ob.get("until"), reg["id"], ob["id"])
+                for rid in self.obligation_requirements(ob):
+                    out.setdefault(rid, []).append(window)
+        return {rid: tuple(windows) for rid, windows in out.items()}
+
+    @cached_property
     def requirement_terms(self) -> dict[str, dict[str, str]]:
         """Requirement id → {nature: the earliest date an obligation of that nature makes it
         apply}. CRA: Art. 14 ``on-event`` from 2026-09-11, Annex I ``mandatory`` from
         2027-12-11; SG CLS Level 1 ``mandatory`` (routers) from 2021-04-13 and ``voluntary``
         (the label) from 2020-10-07. Requirements no obligation names have no entry."""
         out: dict[str, dict[str, str]] = {}
-        for reg in self.regulations.values():
-            app = reg.get("applicability") or {}
-            for ob in app.get("obligations", ()):
-                nature = self.obligation_nature(reg, ob)
-                for rid in self.obligation_requirements(ob):
-                    terms = out.setdefault(rid, {})
-                    if nature not in terms or ob["applies_from"] < terms[nature]:
-                        terms[nature] = ob["applies_from"]
+        for rid, windows in self.requirement_windows.items():
+            terms = out.setdefault(rid, {})
+            for w in windows:
+                if w.nature not in terms or w.applies_from < terms[w.nature]:
+                    terms[w.nature] = w.applies_from
         return out
 
     def requirement(self, req_id: str) -> Doc:

@@ -23,6 +23,13 @@ SORTS = ("priority", "cvss", "epss", "vulnerability", "component", "release", "s
          "first_seen")
 #: The triage states that still need a decision or a fix.
 OPEN_STATES = ("in_triage", "exploitable")
+#: What a triage decision's free text becomes in the VEX exports, so the person writing it
+#: knows what they write (OpenVEX v0.2.0: an ``affected`` statement MUST carry an
+#: ``action_statement``, the remediation or mitigation; ``impact_statement`` says why a
+#: product is ``not_affected``; ``status_notes`` how any other status was determined).
+DETAIL_MEANING = ("exploitable: the action statement, what users should do (OpenVEX "
+                  "action_statement); not_affected: why not (impact_statement); other states: "
+                  "notes (status_notes); always CycloneDX analysis.detail")
 MAX_LIMIT = 500
 
 

@@ -741,6 +741,10 @@ class Article14Case(Base):
         ForeignKey("csaf_documents.id", ondelete="SET NULL"))
     vex_reference: Mapped[str] = mapped_column(String(2000), default="")
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # a case opened in error, before any report: withdrawn (closed_at set too), never deleted
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawn_by: Mapped[str | None] = mapped_column(String(320))
+    withdrawal_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy idiom)

@@ -68,7 +68,8 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
 def clocks(kb: KnowledgeBase, case: Article14Case, submissions: dict[str, Article14Submission],
            now: dt.datetime) -> list[dict[str, Any]]:
     """Each stage: due time (None while its starting event has not happened) and status —
-    submitted (with time, and whether in time), overdue, due, or pending."""
+    submitted (with time, and whether in time), overdue, due, pending, or withdrawn (the case
+    was opened in error: no due time)."""
     starts = {"awareness": _utc(case.aware_at),
               "corrective-or-mitigating-measure-available": _utc(case.measure_available_at),
               "incident-notification-submitted": _utc(submissions["notification"].submitted_at)
@@ -79,6 +80,8 @@ def clocks(kb: KnowledgeBase, case: Article14Case, submissions: dict[str, Articl
         start = starts.get(rule["from_event"])
         due = _add(start, rule) if start else None
         sent = submissions.get(stage)
+        if case.withdrawn_at is not None:
+            due = None  # opened in error: no clock runs
         entry = {"stage": stage, "requirement": rule["requirement"], "from_event": rule["from_event"],
                  "due": _iso(due), "submitted_at": _iso(_utc(sent.submitted_at)) if sent else None}
         if sent is not None:
@@ -87,6 +90,8 @@ def clocks(kb: KnowledgeBase, case: Article14Case, submissions: dict[str, Articl
             entry["in_time"] = due is None or (at is not None and at <= due)
             if due is not None and at is not None and at > due:
                 entry["late_hours"] = _hours(at - due)
+        elif case.withdrawn_at is not None:
+            entry["status"] = "withdrawn"
         elif due is None:
             entry["status"] = "pending"
         else:
@@ -123,9 +128,14 @@ def member_state(session: Session, actor: Actor, explicit: str | None) -> str:
 
 def open_case(session: Session, actor: Actor, product_ref: str, kind: str, title: str,
               aware_at: dt.datetime, *, vulnerability: str | None = None,
-              member_state_code: str | None = None, description: str = "") -> Article14Case:
+              member_state_code: str | None = None, description: str = "",
+              kb: KnowledgeBase | None = None) -> Article14Case:
     """Record an actively exploited vulnerability or a severe incident; the clocks start at
-    ``aware_at`` (which may be in the past: awareness is when it happened, not when typed)."""
+    ``aware_at`` (which may be in the past: awareness is when it happened, not when typed).
+    Refused where Article 14 does not bind the product on that day (``require_reporting``);
+    ``kb`` defaults to the shipped knowledge base."""
+    from prodsec.services.knowledge import knowledge_base
+
     actor.require("editor")
     if kind not in KINDS:
         raise ValidationFailed("kind", f"{kind!r}: expected vulnerability or incident")
@@ -139,6 +149,7 @@ def open_case(session: Session, actor: Actor, product_ref: str, kind: str, title
     if aware > utcnow() + dt.timedelta(minutes=5):
         raise ValidationFailed("aware_at", "is in the future")
     product = writable(get_product(session, actor, product_ref))
+    require_reporting(kb or knowledge_base(), product, aware)
     case = Article14Case(org_id=actor.org_id, product_id=product.id, kind=kind, title=title.strip(),
                          vulnerability=vulnerability, aware_at=aware,
                          member_state=member_state(session, actor, member_state_code),
@@ -149,12 +160,40 @@ def open_case(session: Session, actor: Actor, product_ref: str, kind: str, title
     return case
 
 
+def require_reporting(kb: KnowledgeBase, product: Product, aware: dt.datetime) -> None:
+    """Refuse a case Article 14 cannot ask for: awareness before the reporting obligation
+    applies (the knowledge base's ``reporting`` obligation date, 2026-09-11), or a product
+    whose CRA verdict on the day of awareness is ``not-applicable`` — the same verdict the
+    product page shows, with its decisive reasons and their articles."""
+    from prodsec.workspace.products import verdicts_on
+
+    reg = kb.regulation("eu-cra")
+    reporting = next(ob for ob in reg["applicability"]["obligations"] if ob["id"] == "reporting")
+    day = aware.date()
+    start = dt.date.fromisoformat(str(reporting["applies_from"]))
+    if day < start:
+        raise ValidationFailed("aware_at", (
+            f"awareness on {day} precedes {start}, when the CRA's reporting obligations apply "
+            f"({kb.cite(reporting['citation'], reg)}): no Article 14 case before then"))
+    verdict = verdicts_on(kb, product, day).get("eu-cra")
+    if verdict is None or verdict.status != "not-applicable":
+        return
+    why = "; ".join(f"{r.text} ({r.citation})" if r.citation else r.text
+                    for r in verdict.reasons if r.holds is not None and r.decisive)
+    raise ValidationFailed("product", (
+        f"the CRA does not apply to {product.name!r} on {day} (its eu-cra verdict is "
+        f"not-applicable: {why or 'out of scope'}), so Article 14 asks for no report and no "
+        "case can be opened"))
+
+
 def _facts(case: Article14Case) -> dict[str, Any]:
     return {"kind": case.kind, "title": case.title, "product_id": case.product_id,
             "vulnerability": case.vulnerability, "aware_at": _iso(_utc(case.aware_at)),
             "measure_available_at": _iso(_utc(case.measure_available_at)),
             "member_state": case.member_state, "csaf_document_id": case.csaf_document_id,
-            "vex_reference": case.vex_reference, "closed_at": _iso(_utc(case.closed_at))}
+            "vex_reference": case.vex_reference, "closed_at": _iso(_utc(case.closed_at)),
+            "withdrawn_at": _iso(_utc(case.withdrawn_at)), "withdrawn_by": case.withdrawn_by,
+            "withdrawal_reason": case.withdrawal_reason}
 
 
 def get_case(session: Session, actor: Actor, case_id: str) -> Article14Case:
@@ -179,6 +218,7 @@ def measure_available(session: Session, actor: Actor, case_id: str, at: dt.datet
     clock (14 days in the knowledge base)."""
     actor.require("editor")
     case = get_case(session, actor, case_id)
+    _refuse_if_withdrawn(case)
     if "final-report" in submissions_of(session, case):
         raise Conflict("the final report is submitted: the corrective-measure date its "
                        "deadline ran from is frozen (Art. 14(2)(c))", precondition=False)
@@ -202,6 +242,7 @@ def submit(session: Session, actor: Actor, kb: KnowledgeBase, case_id: str, stag
     actor.require("editor")
     stages = _covered(stage, includes)
     case = get_case(session, actor, case_id)
+    _refuse_if_withdrawn(case)
     when = _utc(at) or utcnow()
     if when < (_utc(case.aware_at) or when):
         raise ValidationFailed("at", "a report cannot precede awareness")
@@ -298,6 +339,7 @@ def close(session: Session, actor: Actor, case_id: str, csaf_ref: str | None,
 
     actor.require("editor")
     case = get_case(session, actor, case_id)
+    _refuse_if_withdrawn(case)
     if "final-report" not in submissions_of(session, case):
         raise Conflict("submit the final report before closing the case", precondition=False)
     before = _facts(case)
@@ -307,6 +349,47 @@ def close(session: Session, actor: Actor, case_id: str, csaf_ref: str | None,
     _flush(session, case)
     audit.record(session, actor, "case.close", "article14-case", case.id, before, _facts(case))
     return case
+
+
+def withdraw(session: Session, actor: Actor, case_id: str, reason: str) -> Article14Case:
+    """Withdraw a case opened in error (the wrong product, no exploitation after all): refused
+    once any report is submitted, for that report is the record of a legal obligation. The
+    case stays, with who withdrew it, when and why, in the audit trail too; its clocks stop
+    (``closed_at``), so it is never overdue and notifies nobody."""
+    actor.require("editor")
+    text = reason.strip()
+    bounded("reason", text, limits.TEXT, required=True)
+    case = get_case(session, actor, case_id)
+    refusal = _withdrawal_refused(session, case)
+    if refusal:
+        raise Conflict(refusal, precondition=False)
+    before = _facts(case)
+    now = utcnow()
+    case.withdrawn_at, case.withdrawn_by, case.withdrawal_reason = now, actor.email, text
+    case.closed_at = now
+    _flush(session, case)
+    audit.record(session, actor, "case.withdraw", "article14-case", case.id, before, _facts(case))
+    return case
+
+
+def _withdrawal_refused(session: Session, case: Article14Case) -> str | None:
+    if case.withdrawn_at is not None:
+        return (f"the case was withdrawn by {case.withdrawn_by} at "
+                f"{_iso(_utc(case.withdrawn_at))} already")
+    sent = submissions_of(session, case)
+    if sent:
+        return (f"its {', '.join(s for s in STAGES if s in sent)} was submitted: a submitted "
+                "report is the record of a legal obligation, so the case cannot be withdrawn")
+    if case.closed_at is not None:
+        return "the case is closed"
+    return None
+
+
+def _refuse_if_withdrawn(case: Article14Case) -> None:
+    """A withdrawn case takes no report, measure or closing: it was opened in error."""
+    if case.withdrawn_at is not None:
+        raise Conflict(f"the case was withdrawn at {_iso(_utc(case.withdrawn_at))} "
+                       f"({case.withdrawal_reason})", precondition=False)
 
 
 # ---- views and drafts -----------------------------------------------------------------------
@@ -323,10 +406,18 @@ def case_view(session: Session, kb: KnowledgeBase, case: Article14Case,
             "csirt": _csirt(case.member_state), "stages": stages,
             "next_due": open_due[0] if open_due else None,
             "overdue": any(s["status"] == "overdue" for s in stages),
+            "status": _status(case),
             "submissions": [{"stage": s.stage, "submitted_at": _iso(_utc(s.submitted_at)),
                              "reference": s.reference, "submitted_by": s.submitted_by,
                              "sha256": reports.sha256(s.content)}
                             for s in sent.values()]}
+
+
+def _status(case: Article14Case) -> str:
+    """open, closed (its final report in) or withdrawn (opened in error)."""
+    if case.withdrawn_at is not None:
+        return "withdrawn"
+    return "open" if case.closed_at is None else "closed"
 
 
 def _csirt(code: str) -> str:
@@ -370,11 +461,12 @@ def draft(session: Session, actor: Actor, kb: KnowledgeBase, case_id: str, stage
 
 def _known(session: Session, actor: Actor, case: Article14Case,
            product: Product | None) -> dict[str, Any]:
-    """Draft fields the workspace can answer: markets, product, severity and fixes."""
+    """Draft fields the workspace can answer: markets, product, severity and fixes. Only the
+    Member States the profile names one by one are pre-filled: "EU" says the product is sold
+    in the Union, not where it has been made available (Art. 14(2)(a) asks for what the
+    manufacturer knows), so the person states them."""
     profile: dict[str, Any] = product.profile if product else {}
-    markets = list(profile.get("markets") or [])
-    eu = eu_member_states()
-    states = sorted(eu) if "EU" in markets else sorted(set(markets) & eu)
+    states = sorted(set(profile.get("markets") or ()) & eu_member_states())
     known: dict[str, Any] = {"member_states": states,
                              "product": product.name if product else "",
                              "description": case.description}

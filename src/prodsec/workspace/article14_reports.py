@@ -40,13 +40,17 @@ class Item:
     label: str
     required: bool = True
     kind: str = "text"  # text | list | bool | datetime (ISO 8601 with a time)
+    hint: str = ""  # what the person must state, where the workspace cannot know it
 
 
 _MS = ("member_states", "Member States where the manufacturer knows the product has been made "
-       "available (where applicable)")
+       "available (where applicable)",
+       "Member State codes, comma-separated (e.g. DE, FR): state where you know it has been made "
+       "available. Only the Member States the product profile names are pre-filled; a profile "
+       "sold in 'EU' does not say which.")
 ITEMS: dict[tuple[str, str], tuple[Item, ...]] = {
     ("vulnerability", "early-warning"): (
-        Item(_MS[0], "Art. 14(2)(a)", _MS[1], required=False, kind="list"),),
+        Item(_MS[0], "Art. 14(2)(a)", _MS[1], required=False, kind="list", hint=_MS[2]),),
     ("vulnerability", "notification"): (
         Item("product", "Art. 14(2)(b)", "General information on the product concerned"),
         Item("nature_of_exploit", "Art. 14(2)(b)", "General nature of the exploit"),
@@ -67,7 +71,7 @@ ITEMS: dict[tuple[str, str], tuple[Item, ...]] = {
     ("incident", "early-warning"): (
         Item("unlawful_or_malicious_suspected", "Art. 14(4)(a)", "Whether the incident is "
              "suspected of being caused by unlawful or malicious acts", kind="bool"),
-        Item(_MS[0], "Art. 14(4)(a)", _MS[1], required=False, kind="list")),
+        Item(_MS[0], "Art. 14(4)(a)", _MS[1], required=False, kind="list", hint=_MS[2])),
     ("incident", "notification"): (
         Item("nature_of_incident", "Art. 14(4)(b)", "General nature of the incident"),
         Item("initial_assessment", "Art. 14(4)(b)", "Initial assessment of the incident"),

@@ -2,24 +2,26 @@
 
 Per product and instrument: requirements by status and category, % met, what is missing,
 evidence expiring within N days. Across the portfolio: the controls that would close the most
-open requirements across regimes ("comply once"), and the products that miss a date.
+open requirements across regimes ("comply once"), and the products that miss a date. A date
+is missed only for a release already placed on the market (``due``): one definition for the
+product page, the portfolio, ``prodsec gaps`` and the API.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from prodsec.core.knowledge import CATEGORIES, KnowledgeBase
 from prodsec.core.ordering import natural_key
-from prodsec.db.models import Assessment, Evidence, EvidenceLink, RequirementStatus
+from prodsec.db.models import Assessment, Evidence, EvidenceLink, Product, RequirementStatus
 from prodsec.workspace.compliance import list_controls, products_of
 from prodsec.workspace.context import Actor
-from prodsec.workspace.products import current_assessments, get_product
+from prodsec.workspace.products import current_assessments, get_product, verdicts_on
 
 DONE = ("met", "not-applicable")
 BINDING = ("required", "upcoming", "voluntary")
@@ -31,41 +33,121 @@ def _statuses(session: Session, assessment: Assessment) -> list[RequirementStatu
     return sorted(rows, key=lambda s: natural_key(s.requirement_id))
 
 
-def due(kb: KnowledgeBase, requirement_id: str, as_of: dt.date,
-        fallback: dt.date | None = None, binding: bool = True) -> tuple[str | None, str]:
-    """A requirement's own date of application and what, on ``as_of``, an open requirement is:
+class Placing(NamedTuple):
+    """A release and the day its first units are placed on the market (ISO date, or None when
+    not recorded): the dates every "overdue" is measured against."""
 
-    * ``overdue``   — a mandatory duty that applies and is not met (a missed date);
-    * ``upcoming``  — a mandatory or event-triggered duty that does not apply yet;
-    * ``standing``  — an event-triggered duty in force (CRA Art. 14 from 2026-09-11): nothing is
+    release: str
+    placed: str | None
+
+
+def placings_of(product: Product) -> tuple[Placing, ...]:
+    """The product's releases with their placing dates, in release order."""
+    return tuple(Placing(r.version_label, r.placed_on_market.isoformat()
+                         if r.placed_on_market else None) for r in product.releases)
+
+
+def due(kb: KnowledgeBase, requirement_id: str, as_of: dt.date,
+        fallback: dt.date | None = None, binding: bool = True,
+        placings: tuple[Placing, ...] = ()) -> dict[str, Any]:
+    """What, on ``as_of``, an open requirement is — the one definition of "overdue" every face
+    shows (product page, portfolio, ``prodsec gaps``, the API):
+
+    * ``overdue``    — a mandatory duty that applies to a release already placed on the market
+      and is not met: a missed date (``due_from``: the day it became due for the first such
+      release, the later of its placing and the obligation's date);
+    * ``upcoming``   — a mandatory duty that does not apply yet, or applies to no release placed
+      by ``as_of`` (a release placed in 2028 is not late in 2026): ``due_from`` is when;
+    * ``unplaced``   — a mandatory duty in force, but no release has a placing date: nothing
+      is on the market as far as the workspace knows, so nothing is missed;
+    * ``not-reached`` — a mandatory duty whose obligation ended before every release was
+      first placed (the RED delegated act covers placings up to 2027-12-10);
+    * ``standing``   — an event-triggered duty in force (CRA Art. 14 from 2026-09-11): nothing is
       late until an exploited vulnerability or incident starts its clocks;
-    * ``for-label`` — only a condition of a voluntary label (SG CLS Levels 2-4, the BSI label):
+    * ``for-label``  — only a condition of a voluntary label (SG CLS Levels 2-4, the BSI label):
       not yet met, never missed.
 
-    Each requirement carries the date of the obligation that names it (CRA Art. 14 from
-    2026-09-11, Annex I from 2027-12-11), not the instrument's first date. ``binding`` is
-    whether the assessment binds the product (required/upcoming): a voluntary scheme's
-    mandatory part (CLS Level 1 for routers) binds only a product the mandate holds for.
+    ``applies_from`` is the date of the obligation that names the requirement (CRA Art. 14 from
+    2026-09-11, Annex I from 2027-12-11), not the instrument's first date; ``releases`` gives
+    each dated release's own state and date. ``binding`` is whether the assessment binds the
+    product (required/upcoming): a voluntary scheme's mandatory part (CLS Level 1 for routers)
+    binds only a product the mandate holds for. In EU product law each unit is placed on the
+    market on its own (Blue Guide 2022, section 2.3), so a release first placed before an
+    obligation applies owes it from the obligation's date on.
     """
-    terms = kb.requirement_terms.get(requirement_id, {})
+    windows = kb.requirement_windows.get(requirement_id, ())
     today = as_of.isoformat()
-    for nature, reached in (("mandatory", "overdue"), ("on-event", "standing")):
-        start = terms.get(nature)
-        if binding and start is not None:
-            return start, reached if start <= today else "upcoming"
-    if terms:
-        return min(terms.values()), "for-label"
-    start = fallback.isoformat() if fallback else None
-    if not binding:
-        return start, "for-label"
-    if start is None or start <= today:
-        return start, "overdue"
-    return start, "upcoming"
+    mandatory = [(w.applies_from, w.until) for w in windows if w.nature == "mandatory"]
+    standing = [w.applies_from for w in windows if w.nature == "on-event"]
+    if binding and not mandatory and standing:
+        start = min(standing)
+        return _when(start, "standing" if start <= today else "upcoming", start)
+    if binding and not windows:
+        mandatory = [(fallback.isoformat() if fallback else None, None)]
+    if not binding or not mandatory:
+        start = min((w.applies_from for w in windows), default=None) or (
+            fallback.isoformat() if fallback else None)
+        return _when(start, "for-label", None)
+    return _measured(mandatory, today, placings)
+
+
+def _when(applies_from: str | None, state: str, due_from: str | None,
+          releases: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"applies_from": applies_from, "due": state, "due_from": due_from,
+            "releases": releases or []}
+
+
+def _measured(windows: list[tuple[str | None, str | None]], today: str,
+              placings: tuple[Placing, ...]) -> dict[str, Any]:
+    """A mandatory duty measured release by release (see ``due``)."""
+    start = min((w[0] for w in windows if w[0]), default=None)
+    releases = []
+    for p in placings:
+        if p.placed is None:
+            continue
+        reaching = [w for w in windows if w[1] is None or p.placed <= w[1]]
+        if not reaching:
+            releases.append({"release": p.release, "placed_on_market": p.placed,
+                             "due": "not-reached", "due_from": None})
+            continue
+        begins = min((w[0] for w in reaching if w[0]), default=None)
+        since = max(p.placed, begins) if begins else p.placed
+        releases.append({"release": p.release, "placed_on_market": p.placed,
+                         "due": "overdue" if since <= today else "upcoming", "due_from": since})
+    for state in ("overdue", "upcoming"):
+        dates = [str(r["due_from"]) for r in releases if r["due"] == state]
+        if dates:
+            return _when(start, state, min(dates), releases)
+    if releases:
+        return _when(start, "not-reached", None, releases)
+    if start is not None and start > today:
+        return _when(start, "upcoming", start)
+    return _when(start, "unplaced", None)
+
+
+def not_reached(kb: KnowledgeBase, regulation_id: str,
+                placings: tuple[Placing, ...]) -> str | None:
+    """Why the instrument reaches none of the product's dated releases, or None: every one of
+    its mandatory obligations ended before each release was first placed on the market."""
+    reg = kb.regulation(regulation_id)
+    obligations = [ob for ob in (reg.get("applicability") or {}).get("obligations") or ()
+                   if kb.obligation_nature(reg, ob) == "mandatory"]
+    dated = [(p.release, p.placed) for p in placings if p.placed is not None]
+    if not dated or not obligations or any(
+            not ob.get("until") or placed <= str(ob["until"])
+            for ob in obligations for _, placed in dated):
+        return None
+    ends = "; ".join(f"{ob['title']} cover placings up to {ob['until']} "
+                     f"({kb.cite(ob['citation'], reg)})" for ob in obligations)
+    first = ", ".join(f"{label} (first placed {placed})" for label, placed in dated)
+    return f"{reg['short_name']} does not reach release {first}: {ends}"
 
 
 def instrument_gaps(kb: KnowledgeBase, assessment: Assessment,
-                    statuses: list[RequirementStatus],
-                    as_of: dt.date | None = None) -> dict[str, Any]:
+                    statuses: list[RequirementStatus], as_of: dt.date | None = None,
+                    placings: tuple[Placing, ...] = ()) -> dict[str, Any]:
+    """One instrument's progress and its open requirements, each with what it is on ``as_of``
+    measured against the product's releases (``due``)."""
     by_status = Counter(s.status for s in statuses)
     by_category = {c: Counter(s.status for s in statuses if s.category == c) for c in CATEGORIES}
     done = sum(by_status[s] for s in DONE)
@@ -76,12 +158,11 @@ def instrument_gaps(kb: KnowledgeBase, assessment: Assessment,
     for s in statuses:
         if s.status in DONE:
             continue
-        applies_from, when = due(kb, s.requirement_id, day, assessment.applies_from, binding)
+        when = due(kb, s.requirement_id, day, assessment.applies_from, binding, placings)
         missing.append({"requirement": s.requirement_id, "category": s.category,
-                        "status": s.status, "applies_from": applies_from, "due": when,
+                        "status": s.status, **when,
                         "title": kb.requirements.get(s.requirement_id, {}).get("title", "")})
-    overdue = [m for m in missing if m["due"] == "overdue"]
-    upcoming = [m for m in missing if m["due"] == "upcoming"]
+    counts = Counter(m["due"] for m in missing)
     return {
         "regulation": assessment.regulation_id, "status": assessment.status,
         "category": assessment.category, "applies_from": (
@@ -91,17 +172,23 @@ def instrument_gaps(kb: KnowledgeBase, assessment: Assessment,
         "percent_met": round(100 * done / total, 1) if total else 100.0,
         "by_status": dict(by_status), "by_category": {c: dict(v) for c, v in by_category.items()},
         "missing": missing,
-        "overdue": len(overdue), "upcoming": len(upcoming),
-        "standing": sum(1 for m in missing if m["due"] == "standing"),
-        "for_label": sum(1 for m in missing if m["due"] == "for-label"),
-        "overdue_since": min((m["applies_from"] for m in overdue if m["applies_from"]), default=None),
-        "next_date": min((m["applies_from"] for m in upcoming if m["applies_from"]), default=None),
+        "overdue": counts["overdue"], "upcoming": counts["upcoming"],
+        "standing": counts["standing"], "for_label": counts["for-label"],
+        "unplaced": counts["unplaced"], "not_reached": counts["not-reached"],
+        "does_not_reach": not_reached(kb, assessment.regulation_id, placings) if binding else None,
+        "overdue_since": _first(missing, "overdue"), "next_date": _first(missing, "upcoming"),
     }
+
+
+def _first(missing: list[dict[str, Any]], state: str) -> str | None:
+    return min((m["due_from"] for m in missing if m["due"] == state and m["due_from"]),
+               default=None)
 
 
 def product_gaps(session: Session, actor: Actor, kb: KnowledgeBase, product_ref: str,
                  as_of: dt.date, expiring_days: int = 30) -> dict[str, Any]:
     product = get_product(session, actor, product_ref)
+    placings = placings_of(product)
     instruments = []
     status_ids: list[str] = []
     now: dict[str, str] | None = None
@@ -110,29 +197,16 @@ def product_gaps(session: Session, actor: Actor, kb: KnowledgeBase, product_ref:
             continue
         statuses = _statuses(session, a)
         status_ids += [s.id for s in statuses]
-        gaps = instrument_gaps(kb, a, statuses, as_of)
+        gaps = instrument_gaps(kb, a, statuses, as_of, placings)
         if gaps["stale"]:
             if now is None:
-                now = _verdicts_now(kb, product.profile, product.name, as_of)
+                now = {r: v.status for r, v in verdicts_on(kb, product, as_of).items()}
             gaps |= _what_changed(kb, a, product.profile, now)
         instruments.append(gaps)
     return {"product": product.name, "product_id": product.id, "as_of": as_of.isoformat(),
             "law_as_of": kb.law_as_of, "instruments": instruments,
+            "releases": [p._asdict() for p in placings],
             "expiring_evidence": expiring(session, actor, status_ids, as_of, expiring_days)}
-
-
-def _verdicts_now(kb: KnowledgeBase, profile: dict[str, Any], name: str,
-                  as_of: dt.date) -> dict[str, str]:
-    """Each instrument's status today, for a stale assessment's "was / is"."""
-    from prodsec.core.applicability import Engine
-    from prodsec.core.profile import parse_profile
-    from prodsec.errors import InputError
-
-    try:
-        check = Engine(kb).check(parse_profile(profile, kb.vocabulary, name), as_of)
-    except InputError:  # e.g. a profile naming a retired function: the change says why
-        return {}
-    return {v.regulation: v.status for v in check.results}
 
 
 def _what_changed(kb: KnowledgeBase, assessment: Assessment, profile: dict[str, Any],
@@ -180,17 +254,29 @@ def portfolio_gaps(session: Session, actor: Actor, kb: KnowledgeBase, as_of: dt.
         for inst in summary["instruments"]:
             for m in inst["missing"]:
                 open_reqs[m["requirement"]].add(product.name)
-            # a date is missed only by requirements that apply by as_of; the others are upcoming
-            if inst["status"] == "required" and inst["overdue"]:
-                missed.append({"product": product.name, "regulation": inst["regulation"],
-                               "applies_from": inst["overdue_since"], "open": inst["overdue"]})
-            if inst["status"] in ("required", "upcoming") and inst["upcoming"]:
-                upcoming.append({"product": product.name, "regulation": inst["regulation"],
-                                 "applies_from": inst["next_date"], "open": inst["upcoming"]})
+        dates = dated(summary)
+        missed += dates["missed"]
+        upcoming += dates["upcoming"]
     upcoming.sort(key=lambda u: (u["applies_from"] or "", u["product"], u["regulation"]))
     return {"as_of": as_of.isoformat(), "products": products,
             "controls": _control_value(session, actor, kb, open_reqs), "missed_dates": missed,
             "upcoming_dates": upcoming, "law_as_of": kb.law_as_of}
+
+
+def dated(summary: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """A product's missed and upcoming dates from its ``product_gaps``, per instrument: the
+    portfolio (API, CLI and web) lists exactly what the product page counts as overdue
+    (``due``), never a date of a release not yet placed on the market."""
+    out: dict[str, list[dict[str, Any]]] = {"missed": [], "upcoming": []}
+    for inst in summary["instruments"]:
+        for key, count, since in (("missed", "overdue", "overdue_since"),
+                                  ("upcoming", "upcoming", "next_date")):
+            if inst[count]:
+                out[key].append({"product": summary["product"],
+                                 "product_id": summary["product_id"],
+                                 "regulation": inst["regulation"],
+                                 "applies_from": inst[since], "open": inst[count]})
+    return out
 
 
 def _control_value(session: Session, actor: Actor, kb: KnowledgeBase,

@@ -7,13 +7,13 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from prodsec.core import limits
-from prodsec.core.applicability import Engine
+from prodsec.core.applicability import Engine, Verdict
 from prodsec.core.knowledge import KnowledgeBase
 from prodsec.core.profile import TEXT_LIMITS, ProfileError, parse_profile
 from prodsec.db.models import Assessment, Product, Release, RequirementStatus, utcnow
@@ -212,6 +212,7 @@ def deletion_effects(session: Session, actor: Actor, product_ref: str) -> dict[s
 
     from prodsec.db.models import (
         Article14Case,
+        Article14Submission,
         AuditEvent,
         CsafDocument,
         EvidenceLink,
@@ -229,7 +230,9 @@ def deletion_effects(session: Session, actor: Actor, product_ref: str) -> dict[s
     release_ids = [r.id for r in product.releases]
     assessments = select(Assessment.id).where(Assessment.product_id == product.id)
     statuses = select(RequirementStatus.id).where(RequirementStatus.assessment_id.in_(assessments))
-    cases = count(Article14Case, Article14Case.product_id == product.id)
+    cases = select(Article14Case.id).where(Article14Case.product_id == product.id)
+    reported = int(session.scalar(select(func.count(func.distinct(Article14Submission.case_id)))
+                                  .where(Article14Submission.case_id.in_(cases))) or 0)
     return {
         "product": product_view(product),
         "removed": {"releases": len(release_ids),
@@ -240,22 +243,41 @@ def deletion_effects(session: Session, actor: Actor, product_ref: str) -> dict[s
                                                  GeneratedDocument.product_id == product.id),
                     "vex_statements": count(VexStatement, VexStatement.product_id == product.id),
                     "csaf_documents": count(CsafDocument, CsafDocument.product_id == product.id),
-                    "evidence_links": count(EvidenceLink, EvidenceLink.status_id.in_(statuses))},
+                    "evidence_links": count(EvidenceLink, EvidenceLink.status_id.in_(statuses)),
+                    "article14_cases": count(Article14Case, Article14Case.product_id == product.id)
+                    - reported},
         "kept": {"audit_events": count(AuditEvent, AuditEvent.org_id == actor.org_id,
                                        AuditEvent.entity_id.in_([product.id, *release_ids])),
                  "evidence_items": int(session.scalar(
                      select(func.count(func.distinct(EvidenceLink.evidence_id)))
                      .where(EvidenceLink.status_id.in_(statuses))) or 0)},
-        "blocked": (f"it has {cases} Article 14 case(s): their submitted reports are records of "
-                    "a legal obligation; archive the product instead") if cases else None,
+        "blocked": _deletion_blocked(session, product, reported),
     }
+
+
+def _deletion_blocked(session: Session, product: Product, reported: int) -> str | None:
+    """Why the product cannot be deleted, or None: an Article 14 case with a submitted report
+    (that report is the record of a legal obligation), or an open case (its clocks run:
+    withdraw it if it was opened in error). Withdrawn cases and cases without any report go
+    with the product; the audit trail keeps their opening and withdrawal."""
+    from prodsec.db.models import Article14Case
+
+    if reported:
+        return (f"it has {reported} Article 14 case(s) with submitted reports: those reports are "
+                "records of a legal obligation; archive the product instead")
+    running = session.scalar(select(func.count()).select_from(Article14Case).where(
+        Article14Case.product_id == product.id, Article14Case.closed_at.is_(None)))
+    if running:
+        return (f"it has {running} open Article 14 case(s): their clocks run; withdraw a case "
+                "opened in error first (nothing submitted yet), or archive the product")
+    return None
 
 
 def delete_product(session: Session, actor: Actor, product_ref: str, if_match: int | None) -> None:
     """Delete a product with its releases, SBOMs, findings, assessments and generated
     documents. The audit trail keeps every event about it (and this one, with the product as it
     was); evidence files stay in the organisation's library, unlinked. Refused while it has
-    Article 14 cases (see ``deletion_effects``)."""
+    an Article 14 case with a submitted report or an open one (see ``deletion_effects``)."""
     actor.require("editor")
     product = get_product(session, actor, product_ref)
     check_version(product, if_match)
@@ -372,6 +394,21 @@ def status_view(s: RequirementStatus) -> dict[str, Any]:
     return {"id": s.id, "requirement": s.requirement_id, "category": s.category,
             "status": s.status, "justification": s.justification, "version": s.version,
             "updated_at": s.updated_at.isoformat(), "updated_by": s.updated_by}
+
+
+def verdicts_on(kb: KnowledgeBase, product: Product, day: dt.date) -> dict[str, Verdict]:
+    """Each instrument's verdict for the product's profile on ``day``, by instrument id: what
+    the product page and ``assess`` show, for the rules that depend on a date (Article 14
+    cases on the day of awareness, a stale assessment's verdict today). Empty when the
+    profile no longer parses (e.g. it names a retired function: the knowledge change says
+    why)."""
+    from prodsec.errors import InputError
+
+    try:
+        check = Engine(kb).check(parse_profile(product.profile, kb.vocabulary, product.name), day)
+    except InputError:
+        return {}
+    return {v.regulation: v for v in check.results}
 
 
 def assess(session: Session, actor: Actor, kb: KnowledgeBase, product_ref: str,

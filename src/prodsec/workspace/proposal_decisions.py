@@ -13,6 +13,7 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from prodsec.core import limits
+from prodsec.core.knowledge import KnowledgeBase
 from prodsec.db.models import CaseProposal, utcnow
 from prodsec.workspace import article14, audit
 from prodsec.workspace.context import Actor, Conflict, bounded
@@ -29,9 +30,12 @@ def _open(session: Session, actor: Actor, proposal_id: str) -> CaseProposal:
 
 
 def confirm(session: Session, actor: Actor, proposal_id: str, aware_at: dt.datetime, *,
-            title: str | None = None, member_state_code: str | None = None) -> CaseProposal:
+            title: str | None = None, member_state_code: str | None = None,
+            kb: KnowledgeBase | None = None) -> CaseProposal:
     """Open the Article 14 case: its clocks start at ``aware_at``, the moment of awareness the
-    person states (the proposal's own time stays on the proposal and in the case's text)."""
+    person states (the proposal's own time stays on the proposal and in the case's text).
+    Refused, and the proposal left waiting, where Article 14 does not bind the product
+    (``article14.require_reporting``): dismiss it then."""
     proposal = _open(session, actor, proposal_id)
     text = (f"Proposed by prodsec at {proposal.proposed_at:%Y-%m-%d %H:%M} UTC from "
             f"{proposal.signal.upper()} (listed {proposal.signal_date or 'undated'}) for "
@@ -40,7 +44,7 @@ def confirm(session: Session, actor: Actor, proposal_id: str, aware_at: dt.datet
         session, actor, proposal.product_id, "vulnerability",
         title or f"{proposal.vulnerability}: actively exploited ({proposal.signal.upper()})",
         aware_at, vulnerability=proposal.vulnerability, member_state_code=member_state_code,
-        description=text)
+        description=text, kb=kb)
     _decide(session, actor, proposal, "confirmed", "", case.id)
     return proposal
 

@@ -13,6 +13,9 @@ Proposals are looked for where the signals meet the findings: after a KEV or EUV
 the CVEs it newly flags), after a release's rescan (for its findings), and when triage re-opens
 a vulnerability (``reconsider``). A finding triaged as not in the product (not affected, false
 positive, fixed) is not proposed (``_contained`` says why).
+None is made for a product the CRA does not cover today (its eu-cra verdict
+``not-applicable``, e.g. a motor vehicle's part, Art. 2(2)(c)): Article 14 asks nothing of it,
+and confirming would be refused (``article14.require_reporting``).
 """
 
 from __future__ import annotations
@@ -74,8 +77,11 @@ def propose(session: Session, actor: Actor, *, release_ids: Iterable[str] | None
     for finding in _contained(session, actor, [f for f in findings if f.cves & hits.keys()]):
         for cve in finding.cves & hits.keys():
             found.setdefault((finding.product_id, cve), set()).add(finding.label)
+    outside = _outside_the_cra(session, actor, {pid for pid, _ in found})
     made = []
     for (product, cve), labels in sorted(found.items()):
+        if product in outside:
+            continue
         row = _insert(session, actor, product, cve, sorted(labels), hits[cve])
         if row is not None:
             made.append(row)
@@ -109,6 +115,20 @@ def _contained(session: Session, actor: Actor,
                                            set(finding.names), finding.purl)
         if decision is None or decision.state not in vex_decisions.NOT_IN_PRODUCT:
             yield finding
+
+
+def _outside_the_cra(session: Session, actor: Actor, product_ids: set[str]) -> set[str]:
+    """The products among these whose CRA verdict today is ``not-applicable``."""
+    from prodsec.services.knowledge import knowledge_base
+    from prodsec.workspace.products import get_product, verdicts_on
+
+    kb, today = knowledge_base(), dt.datetime.now(dt.UTC).date()
+    out = set()
+    for pid in sorted(product_ids):
+        verdict = verdicts_on(kb, get_product(session, actor, pid), today).get("eu-cra")
+        if verdict is not None and verdict.status == "not-applicable":
+            out.add(pid)
+    return out
 
 
 def _candidates(session: Session, actor: Actor, release_ids: Iterable[str] | None,

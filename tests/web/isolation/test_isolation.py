@@ -79,6 +79,7 @@ FORMS: dict[str, dict[str, Any]] = {
                             "member_state": "DE"}},
     "/cases/{case_id}/measure": {"data": {}},
     "/cases/{case_id}/close": {"data": {"vex_reference": "stolen"}},
+    "/cases/{case_id}/withdraw": {"data": {"reason": "stolen"}},
     "/cases/proposed/{proposal_id}/confirm": {"data": {"aware_at": "2026-11-27T08:00"}},
     "/cases/proposed/{proposal_id}/dismiss": {"data": {"reason": "stolen"}},
     "/admin/users": {"data": {"email": "new@globex.example", "role": "viewer",

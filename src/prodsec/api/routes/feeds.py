@@ -117,7 +117,7 @@ def confirm(work: Writer, proposal_id: str, body: Confirm) -> dict[str, Any]:
 
     aware = body.aware_at if body.aware_at.tzinfo else body.aware_at.replace(tzinfo=dt.UTC)
     proposal = decisions.confirm(work.session, work.actor, proposal_id, aware,
-                                 title=body.title, member_state_code=body.member_state)
+                                 title=body.title, member_state_code=body.member_state, kb=work.kb)
     assert proposal.case_id is not None
     case = article14.get_case(work.session, work.actor, proposal.case_id)
     return article14.case_view(work.session, work.kb, case) | {

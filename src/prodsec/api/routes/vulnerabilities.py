@@ -48,6 +48,11 @@ class Measure(Strict):
     at: dt.datetime = Field(description="When a corrective or mitigating measure became available.")
 
 
+class Withdrawal(Strict):
+    reason: str = Field(min_length=1, max_length=20000, description=(
+        "Why the case was opened in error (kept with who withdrew it and when)."))
+
+
 class VexDecision(Strict):
     vulnerability: str = Field(min_length=1, max_length=100)
     state: str = Field(description="CycloneDX VEX state: in_triage, exploitable, not_affected, resolved, ...")
@@ -401,7 +406,8 @@ def open_case(work: Writer, product_id: str, body: CaseOpen) -> dict[str, Any]:
 
     case = article14.open_case(work.session, work.actor, product_id, body.kind, body.title,
                                _aware(body.aware_at), vulnerability=body.vulnerability,
-                               member_state_code=body.member_state, description=body.description)
+                               member_state_code=body.member_state, description=body.description,
+                               kb=work.kb)
     return article14.case_view(work.session, work.kb, case)
 
 
@@ -419,6 +425,16 @@ def measure(work: Writer, case_id: str, body: Measure) -> dict[str, Any]:
     from prodsec.workspace import article14
 
     found = article14.measure_available(work.session, work.actor, case_id, _aware(body.at))
+    return article14.case_view(work.session, work.kb, found)
+
+
+@router.post("/cases/{case_id}/withdrawal")
+def withdraw(work: Writer, case_id: str, body: Withdrawal) -> dict[str, Any]:
+    """Withdraw a case opened in error, before any report is submitted (409 after): it is
+    kept with who, when and why; its clocks stop and it is never overdue."""
+    from prodsec.workspace import article14
+
+    found = article14.withdraw(work.session, work.actor, case_id, body.reason)
     return article14.case_view(work.session, work.kb, found)
 
 

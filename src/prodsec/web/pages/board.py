@@ -44,7 +44,8 @@ def _board_data(request: Request, actor: Actor, pid: str, status: str = "", cate
             if a.status not in gaps.BINDING:
                 continue
             rows = compliance.statuses_of(session, actor, a.id)
-            progress = gaps.instrument_gaps(kb, a, rows)
+            progress = gaps.instrument_gaps(kb, a, rows, current_date(),
+                                             gaps.placings_of(product))
             shown = [_row(session, actor, kb, r, controls) for r in rows
                      if (not status or r.status == status) and (not category or r.category == category)
                      and (not q or q.lower() in (r.requirement_id + " " + kb.requirements.get(

@@ -68,7 +68,7 @@ def _next_form(session: Any, actor: Actor, kb: Any, case: dict[str, Any],
     content = (mine or {}).get("values") or draft["content"]
     def item(i: Any, group: str) -> dict[str, Any]:
         return {"key": i.key, "label": i.label, "point": i.point, "required": i.required,
-                "kind": i.kind, "value": content.get(i.key), "group": group}
+                "kind": i.kind, "value": content.get(i.key), "group": group, "hint": i.hint}
 
     seen: set[str] = set()
     groups = []  # this stage's items, then each later stage's (sent only when included)
@@ -156,6 +156,19 @@ async def close(request: Request, case_id: str, sent: EditorForm) -> Response:
         _case_refused(request, sent, case_id, "close"))
 
 
+@router.post("/cases/{case_id}/withdraw", response_class=HTMLResponse)
+async def withdraw(request: Request, case_id: str, sent: EditorForm) -> Response:
+    """Withdraw a case opened in error (nothing submitted yet), with the reason: it stays on
+    the page as withdrawn, its clocks stopped."""
+    from prodsec.workspace import article14
+
+    reason = str(sent.form.get("reason") or "")
+    return await form_write(
+        request, sent, lambda s: article14.withdraw(s, sent.actor, case_id, reason),
+        lambda _r: redirect(f"/cases#case-{case_id}"),
+        _case_refused(request, sent, case_id, "withdraw"))
+
+
 def _case_refused(request: Request, sent: Any, case_id: str, action: str) -> Any:
     def refused(exc: Exception) -> Response:
         return _cases(request, sent.actor, sent.csrf, status_of(exc), form_error={
@@ -219,7 +232,7 @@ async def open_case(request: Request, sent: EditorForm) -> Response:
             str(form.get("title") or ""), _time("aware_at", str(form.get("aware_at") or "")),
             vulnerability=str(form.get("vulnerability") or "").strip() or None,
             member_state_code=str(form.get("member_state") or "") or None,
-            description=str(form.get("description") or ""))
+            description=str(form.get("description") or ""), kb=web_state(request).kb)
         return str(case.id)
 
     def refused(exc: Exception) -> Response:

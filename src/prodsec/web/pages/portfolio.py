@@ -28,12 +28,13 @@ def portfolio(request: Request) -> HTMLResponse:
     actor, csrf = signed_in(request)
     state = web_state(request)
     today = current_date()
-    rows, upcoming = [], []
+    rows, upcoming, missed = [], [], []
     with state.database.transaction() as session:
         for product in compliance.products_of(session, actor):
             current = {a.regulation_id: a for a in products.current_assessments(session, actor, product.id)}
             summary = gaps.product_gaps(session, actor, state.kb, product.id, today)
             met = {i["regulation"]: i["percent_met"] for i in summary["instruments"]}
+            missed += gaps.dated(summary)["missed"]
             rows.append({"product": product, "cells": {r: current.get(r) for r in _instruments(state.kb)},
                          "met": met, "expiring": summary["expiring_evidence"]})
             for a in current.values():
@@ -45,7 +46,8 @@ def portfolio(request: Request) -> HTMLResponse:
                                          "title": f"{obligation_word(ob)}: {ob['title']}"})
     upcoming.sort(key=lambda u: (u["date"], u["product"]))
     return render(request, "portfolio.html.j2", {
-        "rows": rows, "instruments": _instruments(state.kb), "upcoming": upcoming[:30]},
+        "rows": rows, "instruments": _instruments(state.kb), "upcoming": upcoming[:30],
+        "missed": missed},
         actor=actor, csrf=csrf)
 
 

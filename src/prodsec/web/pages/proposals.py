@@ -61,7 +61,8 @@ async def confirm(request: Request, proposal_id: str, sent: EditorForm) -> Respo
     raw = str(sent.form.get("aware_at") or "")
 
     def work(session: Any) -> Any:
-        return decisions.confirm(session, sent.actor, proposal_id, _aware_at(raw))
+        return decisions.confirm(session, sent.actor, proposal_id, _aware_at(raw),
+                                 kb=web_state(request).kb)
 
     return await form_write(
         request, sent, work, lambda p: redirect(f"/cases#case-{p.case_id}"),

@@ -34,7 +34,7 @@ def _findings_data(request: Request, actor: Actor, pid: str,
     exploited / overdue counts, one page of findings as the filters ask (known exploited
     first), the authored CSAF documents; no error and no import summary yet."""
     from prodsec.core.assembly import PART_KINDS
-    from prodsec.core.triage import SORTS
+    from prodsec.core.triage import DETAIL_MEANING, SORTS
     from prodsec.workspace import csaf_documents, products, triage, vex
     from prodsec.workspace.vulnerabilities import list_sbom_parts, sbom_reports
 
@@ -69,6 +69,7 @@ def _findings_data(request: Request, actor: Actor, pid: str,
             "query_error": query_error, "sorts": SORTS, "releases": releases,
             "documents": documents, "part_kinds": list(PART_KINDS),
             "states": vex.STATES, "justifications": vex.JUSTIFICATIONS, "error": None,
+            "detail_meaning": DETAIL_MEANING,
             "form_error": None, "vex_summary": None}
 
 
