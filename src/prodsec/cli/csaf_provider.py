@@ -26,6 +26,13 @@ class Aggregators(StrEnum):
     LIST = "list"
     MIRROR = "mirror"
 
+class AcceptTlp(StrEnum):
+    """``csaf ingest --accept-tlp``: ``workspace.csaf_trust.ACCEPT_CHOICES``."""
+
+    AMBER = "AMBER"
+    RED = "RED"
+
+
 KeyOpt = Annotated[Path | None, typer.Option(
     "--key", exists=True, dir_okay=False, readable=True,
     help="OpenPGP key file: the secret signing key (tree) or a trusted public key (check, "
@@ -105,8 +112,11 @@ def _check(root: Path, key: Path | None, as_json: bool) -> None:
     else:
         for problem in report["problems"]:
             print(f"error: {root}: {problem}", file=sys.stderr)
+        whose = ("the --key given" if key is not None
+                 else "the tree's own key (not pinned: give the publisher's key with --key)")
         print(f"{report['tree']}: {report['role']}, {report['documents']} documents, "
-              f"{report['signed']} with a good signature, {len(report['problems'])} problems")
+              f"{report['signed']} with a good signature by {whose}, "
+              f"{len(report['problems'])} problems")
     if report["problems"]:
         raise typer.Exit(2)
 
@@ -115,16 +125,22 @@ def csaf_ingest_cmd(
     path: Annotated[Path, typer.Argument(help="A CSAF file, a folder of them, or a provider "
                                          "tree copied offline.")],
     key: KeyOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False,
+    accept_tlp: Annotated[AcceptTlp | None, typer.Option(
+        "--accept-tlp", help="Also ingest TLP:AMBER (AMBER) or TLP:AMBER and RED (RED) "
+        "advisories; what they say is left out of public exports. Drafts are never ingested.")]
+        = None,
     org: OrgOpt = "default", db: DbOpt = None,
 ) -> None:
-    """Read suppliers' or CSIRTs' CSAF advisories: verified (tree metadata, hashes, signatures),
-    validated, and matched to the releases' components: known_affected becomes a finding,
-    known_not_affected/fixed a VEX proposal that never overrides our own triage."""
+    """Read suppliers' or CSIRTs' CSAF advisories: verified (tree metadata, feeds, hashes,
+    signatures; the signing key pinned per publisher on first use), validated, and matched to
+    the releases' components: known_affected becomes a finding, known_not_affected/fixed a VEX
+    proposal that never overrides our own triage."""
     from prodsec.workspace.csaf_ingest import ingest
 
     extra = _key(key)
     with workspace(db, org) as (_, session, actor):
-        summary = ingest(session, actor, path, [extra] if extra else [])
+        summary = ingest(session, actor, path, [extra] if extra else [],
+                         accept_tlp.value if accept_tlp else None)
     for problem in summary["tree_problems"]:
         print(f"warning: {path}: {problem}", file=sys.stderr)
     for item in summary["refused"]:

@@ -719,6 +719,42 @@ class ReleaseVexRevision(Base):
     released_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class IngestedCsaf(Base):
+    """One supplier CSAF document as ingested (``workspace.csaf_ingest``): the publisher
+    namespace, tracking id and version that identify it (CSAF 2.0 3.2.1.8, 3.2.1.12.4,
+    3.2.1.12.8), the SHA-256 of its bytes, so the same version with other bytes is refused, and
+    its TLP label (3.2.1.5), so what it said stays out of exports labelled less strictly."""
+
+    __tablename__ = "ingested_csaf"
+    __table_args__ = (UniqueConstraint("org_id", "namespace", "tracking_id", "version"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                        index=True)
+    namespace: Mapped[str] = mapped_column(String(500))
+    tracking_id: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64))
+    tlp: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    ingested_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CsafPublisherKey(Base):
+    """The OpenPGP key a supplier's CSAF documents were first found signed with, per publisher
+    namespace (trust on first use): a document signed by another key is refused unless the
+    admin names the key explicitly (``--key``), which re-pins it."""
+
+    __tablename__ = "csaf_publisher_keys"
+    __table_args__ = (UniqueConstraint("org_id", "namespace"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                        index=True)
+    namespace: Mapped[str] = mapped_column(String(500))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    pinned_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Article14Case(Base):
     """A CRA Article 14 reporting case: an actively exploited vulnerability or a severe
     incident, with the moment of awareness that starts the clocks (UTC)."""

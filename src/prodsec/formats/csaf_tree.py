@@ -499,7 +499,21 @@ def _place_problems(path: str, data: bytes) -> list[str]:
         problems.append(f"{path}: file name should be {name} (CSAF 2.0 5.1)")
     if len(parts) < 2 or parts[-2] != year:
         problems.append(f"{path}: should be in the folder {year} (initial_release_date, 7.1.11)")
-    return problems
+    return problems + _label_folder_problems(path, data)
+
+
+def _label_folder_problems(path: str, data: bytes) -> list[str]:
+    """A document in a TLP folder (``white/``, ``amber/``, ...) that carries another label: a
+    consumer trusting the folder would treat an AMBER document as WHITE (review h18r M6; the
+    feed's label must be the document's, CSAF 2.0 7.1.15)."""
+    folder = path.split("/")[0]
+    if folder not in TLP_FOLDER.values():
+        return []
+    label = tlp_of(json.loads(data))
+    if TLP_FOLDER.get(label) == folder:
+        return []
+    return [f"{path} is TLP:{label or 'UNLABELED'} but sits in the folder {folder}/ "
+            "(one folder and feed per TLP label, CSAF 2.0 7.1.15)"]
 
 
 def listing_problems(tree: Tree) -> list[str]:

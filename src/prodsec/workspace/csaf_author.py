@@ -38,7 +38,7 @@ def build(session: Session, actor: Actor, product_ref: str, release_label: str, 
     """The CSAF document for a release (not stored; ``author`` stores it), with keys sorted
     (test 6.2.13). ``status`` ``draft`` makes version 0 (tests 6.1.17, 6.1.18); ``cvss`` gives
     the manufacturer's CVSS v3/v2 vector per vulnerability where the advisory data has none."""
-    from prodsec.workspace import vulnerabilities
+    from prodsec.workspace import csaf_trust, vulnerabilities
 
     if category not in CATEGORIES:
         raise ValidationFailed("category", f"{category!r}: expected one of {', '.join(CATEGORIES)}")
@@ -48,7 +48,9 @@ def build(session: Session, actor: Actor, product_ref: str, release_label: str, 
         raise ValidationFailed("tlp", f"{tlp!r}: expected one of {', '.join(TLP_LABELS)}")
     product = get_product(session, actor, product_ref)
     release = vulnerabilities.get_release(session, actor, product.id, release_label)
-    findings = vulnerabilities.list_findings(session, actor, product.id, release_label)
+    # a supplier's TLP:GREEN/AMBER/RED statement never goes out under a looser label
+    findings = csaf_trust.withheld(session, actor, vulnerabilities.list_findings(
+        session, actor, product.id, release_label), tlp)[0]
     if not findings:
         raise ValidationFailed("findings", f"{product.name} {release_label} has no findings to "
                                "publish (import its SBOM and the advisories first)")

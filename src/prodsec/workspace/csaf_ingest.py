@@ -42,10 +42,10 @@ from sqlalchemy.orm import Session
 from prodsec.core.advisory import Advisory, Affected
 from prodsec.db.models import Product, Release, SbomComponent, SbomRecord
 from prodsec.errors import CsafTreeError
-from prodsec.formats import csaf_tree
+from prodsec.formats import csaf_rolie, csaf_tree
 from prodsec.formats._io import read_bytes
 from prodsec.formats.vex import Statement
-from prodsec.workspace import audit
+from prodsec.workspace import audit, csaf_trust
 from prodsec.workspace.context import Actor
 
 AFFECTED = "exploitable"
@@ -130,6 +130,7 @@ class Source:
     name: str
     data: bytes | None
     problems: list[str] = field(default_factory=list)
+    signed_by: str | None = None
 
 
 def sources(path: Path, extra_keys: list[bytes]) -> tuple[list[Source], list[str]]:
@@ -146,9 +147,11 @@ def sources(path: Path, extra_keys: list[bytes]) -> tuple[list[Source], list[str
         if any(p.startswith(csaf_tree.METADATA + " /") for p in problems) or not tree.metadata:
             raise CsafTreeError(f"{path}: provider-metadata.json is invalid, nothing read: "
                                 + "; ".join(problems[:5]))
-        # index.txt / changes.csv that do not list the documents: reported, not silently passed
-        problems += csaf_tree.listing_problems(tree)
-        return [Source(d.path, d.data, d.problems) for d in tree.documents], problems
+        # index.txt / changes.csv that do not list the documents, and the ROLIE feeds'
+        # problems (csaf tree --check's, CSAF 2.0 7.1.15): reported, not silently passed
+        problems += csaf_tree.listing_problems(tree) + csaf_rolie.feed_problems(tree)
+        return [Source(d.path, d.data, d.problems + _label_problems(d.path, problems),
+                       d.signed_by) for d in tree.documents], problems
     # files inside the folder only: a symbolic link (to a file or a folder) is not followed out
     # of it (pentest h11pen2 F6)
     root = path.resolve()
@@ -157,6 +160,12 @@ def sources(path: Path, extra_keys: list[bytes]) -> tuple[list[Source], list[str
     if len(files) > MAX_DOCUMENTS:
         raise CsafTreeError(f"{path}: {len(files)} JSON files, more than {MAX_DOCUMENTS}")
     return _loose(files, path, extra_keys), []
+
+
+def _label_problems(path: str, tree_problems: list[str]) -> list[str]:
+    """A document whose TLP label is not its feed's (``csaf_rolie``'s finding): refused, not
+    ingested under the feed's looser label (review h18r M6)."""
+    return [p for p in tree_problems if p.startswith(f"{path} is TLP:")]
 
 
 def _loose(files: list[Path], root: Path, extra_keys: list[bytes]) -> list[Source]:
@@ -175,13 +184,15 @@ def _loose(files: list[Path], root: Path, extra_keys: list[bytes]) -> list[Sourc
             problems = []
             if any(file.with_name(f"{file.name}.{a}").is_file() for a in csaf_tree.HASHES):
                 problems += csaf_tree.hash_problems(file, name, data)
-            signature = file.with_name(file.name + ".asc")
+            signature, signer = file.with_name(file.name + ".asc"), None
             if signature.is_file():
                 result = ("error: signed, but no public key to check it with (--key)"
                           if verify is None else verify(data, signature.read_bytes()))
                 if result.startswith("error: "):
                     problems.append(f"{name}.asc: bad signature ({result[7:]})")
-            out.append(Source(name, data, problems))
+                else:
+                    signer = result
+            out.append(Source(name, data, problems, signer))
     return out
 
 
@@ -189,35 +200,59 @@ def _loose(files: list[Path], root: Path, extra_keys: list[bytes]) -> list[Sourc
 
 
 def ingest(session: Session, actor: Actor, path: Path,
-           extra_keys: list[bytes] | None = None) -> dict[str, Any]:
+           extra_keys: list[bytes] | None = None, accept_tlp: str | None = None
+           ) -> dict[str, Any]:
     """Ingest every advisory under ``path``; the answer lists each with what it did or why it
     was refused (``refused`` is non-empty when any was), the tree's problems (feeds, listings,
     keys) in ``tree_problems`` and, per advisory, every statement that recorded nothing in
-    ``skipped`` with its JSON location and the reason."""
+    ``skipped`` with its JSON location and the reason. TLP:AMBER/RED documents need
+    ``accept_tlp`` (``csaf_trust``); ``extra_keys`` given explicitly may re-pin a publisher's
+    key."""
     actor.require("editor")
+    accepted = csaf_trust.accepted_labels(accept_tlp)
     items, tree_problems = sources(path, extra_keys or [])
-    return ingest_sources(session, actor, items, str(path), tree_problems)
+    return ingest_sources(session, actor, items, str(path), tree_problems, accepted,
+                          explicit_key=bool(extra_keys))
 
 
 def ingest_sources(session: Session, actor: Actor, items: list[Source], origin: str,
-                   tree_problems: list[str] | None = None) -> dict[str, Any]:
+                   tree_problems: list[str] | None = None,
+                   accepted: frozenset[str | None] = csaf_trust.DEFAULT_ACCEPTED,
+                   explicit_key: bool = False) -> dict[str, Any]:
     """``ingest`` over documents already read (the API hands one request body)."""
     actor.require("editor")
     index = candidates(session, actor)
     done, refused = [], []
     for item in items:
-        reasons = item.problems or unusable(item)
+        reasons = item.problems or unusable(item) or _untrusted(session, actor, item, accepted,
+                                                                explicit_key)
         if reasons:
             refused.append({"source": item.name, "reasons": reasons})
             continue
         assert item.data is not None
         done.append(_document(session, actor, item, index))
+        csaf_trust.remember(session, actor, json.loads(item.data), done[-1]["sha256"],
+                            item.signed_by)
     summary = {"source": origin, "tree_problems": tree_problems or [], "advisories": done,
                "refused": refused}
     audit.record(session, actor, "csaf.ingest", "organisation", actor.org_id, None, {
         "source": origin, "refused": [r["source"] for r in refused],
         "advisories": [{k: d[k] for k in ("tracking_id", "version", "sha256")} for d in done]})
     return summary
+
+
+def _untrusted(session: Session, actor: Actor, item: Source, accepted: frozenset[str | None],
+               explicit_key: bool) -> list[str]:
+    """Why a valid document is still refused: its status or TLP label, other bytes under a
+    version already ingested, a signer other than the publisher's pinned key."""
+    assert item.data is not None
+    doc = json.loads(item.data)
+    namespace = csaf_trust.identity(doc)[0]
+    found = (csaf_trust.tlp_problems(doc, accepted)
+             + csaf_trust.version_problems(session, actor, doc,
+                                           hashlib.sha256(item.data).hexdigest())
+             + csaf_trust.key_problems(session, actor, namespace, item.signed_by, explicit_key))
+    return [f"{item.name}: {p}" for p in found]
 
 
 def unusable(item: Source) -> list[str]:
@@ -271,6 +306,7 @@ def _document(session: Session, actor: Actor, item: Source, index: Candidates) -
     vex = _proposals(session, actor, tracking["id"], proposals)
     return {"source": item.name, "tracking_id": tracking["id"], "version": tracking["version"],
             "publisher": doc["document"]["publisher"]["name"],
+            "tlp": csaf_tree.tlp_of(doc), "signed_by": item.signed_by,
             "sha256": hashlib.sha256(item.data).hexdigest(), "statements": len(statements),
             "unmatched": unmatched, "skipped": skipped, "findings": findings,
             "affected": sorted({f"{v} {c.purl}" for v, cs in fresh.items() for c in cs}),

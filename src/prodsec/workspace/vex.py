@@ -62,15 +62,18 @@ def export_with_warnings(session: Session, actor: Actor, product_ref: str, relea
     not hold, and for OpenVEX those its schema has no field for (it names only the author and
     the product). ``location``: the base URL the request reached the API at (CSAF's ``self``
     reference, ``vex_location.public_base``)."""
-    from prodsec.workspace import cra_metadata, vulnerabilities
+    from prodsec.workspace import cra_metadata, csaf_trust, vulnerabilities
 
-    findings = vulnerabilities.list_findings(session, actor, product_ref, release_label)
+    # what a TLP:GREEN/AMBER/RED supplier document said stays out: OpenVEX and CycloneDX carry
+    # no label and the CSAF VEX is TLP:WHITE (csaf_author drops the same findings)
+    findings, left_out = csaf_trust.withheld(session, actor, vulnerabilities.list_findings(
+        session, actor, product_ref, release_label), "WHITE")
     product = get_product(session, actor, product_ref)
     release = vulnerabilities.get_release(session, actor, product.id, release_label)
     maker = organisation(session, actor)
     purl = release_purl(maker, product.name, release.version_label)
     meta = cra_metadata.gather(session, actor, product, release, maker, purl)
-    warnings = list(meta.warnings)
+    warnings = list(meta.warnings) + csaf_trust.left_out_warnings(left_out)
     if fmt == "cyclonedx":
         doc = cyclonedx_vex(product.name, release_label, findings, purl=purl,
                             author=author or maker)

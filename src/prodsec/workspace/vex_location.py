@@ -43,7 +43,7 @@ SUFFIX = {"cyclonedx": "vex.cdx.json", "openvex": "openvex.json"}
 
 def tracking_id(product: str, release: str) -> str:
     """The CSAF VEX's tracking id for a release: the same for every export of that release
-    (CSAF 3.2.1.12.6 lets the publisher choose it; a new export is a new version of it)."""
+    (CSAF 2.0 3.2.1.12.4 lets the publisher choose it; a new export is a new version of it)."""
     return f"{_slug(product)}-{_slug(release)}-vex"
 
 

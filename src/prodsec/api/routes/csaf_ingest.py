@@ -21,21 +21,32 @@ CSAF_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
 @router.post("/csaf/ingest", openapi_extra=CSAF_BODY, response_model=None)
 async def ingest_csaf(actor: EditorActor, state: StateDep, request: Request,
                       filename: str = Query(default="advisory.json", max_length=300, description=(
-                          "Recorded as the advisory's source."))) -> dict[str, Any] | Response:
+                          "Recorded as the advisory's source.")),
+                      accept_tlp: str | None = Query(default=None, pattern="^(AMBER|RED)$",
+                                                     description=(
+                          "Also ingest a TLP:AMBER (AMBER) or AMBER/RED (RED) advisory; what "
+                          "it says stays out of public exports. Drafts are never ingested."))
+                      ) -> dict[str, Any] | Response:
     """Validate the CSAF advisory and match its product tree to the releases' components:
     ``known_affected`` becomes findings, ``known_not_affected``/``fixed`` VEX proposals that
-    never override our own triage. An invalid document is refused whole (422 problem naming
-    each failed test) and nothing is stored. Checked before the write transaction begins."""
+    never override our own triage. An invalid document, a draft, a TLP:AMBER/RED one not
+    accepted or other bytes under a version already ingested is refused whole (422 problem
+    naming each reason) and nothing is stored. Checked before the write transaction begins."""
     from prodsec.api.routes.vulnerabilities import _body
     from prodsec.workspace.csaf_ingest import Source, ingest_sources, unusable
+    from prodsec.workspace.csaf_trust import accepted_labels
 
+    accepted = accepted_labels(accept_tlp)
     data = await _body(request, "csaf")
     item = Source(filename, data)
     reasons = await to_thread.run_sync(unusable, item)
     if reasons:
         return _refused(filename, reasons)
-    return await writes.write(state.database, actor.org_id, lambda session: ingest_sources(
-        session, actor, [item], filename))
+    summary = await writes.write(state.database, actor.org_id, lambda session: ingest_sources(
+        session, actor, [item], filename, accepted=accepted))
+    if summary["refused"]:  # its TLP label, status, version or signer: nothing of it stored
+        return _refused(filename, summary["refused"][0]["reasons"])
+    return summary
 
 
 def _refused(source: str, reasons: list[str]) -> Response:

@@ -39,9 +39,11 @@ async def ingest_csaf(request: Request, sent: EditorForm) -> Response:
     from prodsec.errors import InputError
     from prodsec.workspace import writes
     from prodsec.workspace.csaf_ingest import Source, ingest_sources, unusable
+    from prodsec.workspace.csaf_trust import accepted_labels
 
     actor, csrf = sent.actor, sent.csrf
     try:
+        accepted = accepted_labels(str(sent.form.get("accept_tlp") or "") or None)
         data, name = await _upload(sent.form, "a CSAF advisory")
         item = Source(name, data)
         reasons = await run_in_threadpool(unusable, item)
@@ -50,7 +52,8 @@ async def ingest_csaf(request: Request, sent: EditorForm) -> Response:
                 {"source": name, "reasons": reasons}], "tree_problems": []}
         else:
             summary = await writes.write(web_state(request).database, actor.org_id,
-                                         lambda s: ingest_sources(s, actor, [item], name))
+                                         lambda s: ingest_sources(s, actor, [item], name,
+                                                                    accepted=accepted))
     except (InputError, PermissionDenied) as exc:
         return await run_in_threadpool(_page, request, actor, csrf, status_of(exc), None,
                                        str(exc))
