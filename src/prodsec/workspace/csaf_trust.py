@@ -138,7 +138,7 @@ def source_labels(session: Session, actor: Actor) -> dict[str, str]:
             IngestedCsaf.org_id == actor.org_id, IngestedCsaf.tlp.is_not(None))):
         key = SOURCE_PREFIX + tracking_id
         if RANK.get(label, 3) > RANK.get(out.get(key), 0):
-            out[key] = label
+            out[key] = str(label)
     return out
 
 
