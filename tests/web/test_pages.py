@@ -378,3 +378,14 @@ def test_wizard_asks_whether_an_l1e_vehicle_is_designed_to_pedal(client: TestCli
     assert "designed_to_pedal" in client.get("/products/new").text
     assert "Excluded: Products with digital elements within the scope of Regulation (EU) No " \
            "168/2013" not in page
+
+
+def test_counts_are_written_in_the_singular_for_one() -> None:
+    """The board said "1 requirements": one filter writes every count in prose."""
+    from prodsec.web.pages.common import templates
+
+    render = templates.env.from_string(
+        '{{ 1 | counted("requirement") }}; {{ 2 | counted("requirement") }}; '
+        '{{ 0 | counted("evidence item") }}; {{ 1 | counted("analysis", "analyses") }}; '
+        '{{ 3 | counted("analysis", "analyses") }}').render()
+    assert render == "1 requirement; 2 requirements; 0 evidence items; 1 analysis; 3 analyses"

@@ -35,6 +35,15 @@ templates = Jinja2Templates(env=Environment(loader=FileSystemLoader(str(TEMPLATE
                                             autoescape=True))
 #: Forms take their maxlength from the same limits the services enforce.
 templates.env.globals["limits"] = limits
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``{{ n | counted("requirement") }}``: "1 requirement", "2 requirements". Pages print
+    counts in prose, and "1 requirements" reads as a mistake to the person checking them."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
+templates.env.filters["counted"] = counted
 T = TypeVar("T")
 
 

@@ -81,3 +81,12 @@ window.addEventListener("load", function () {
   var field = item && item.querySelector(".error") && item.querySelector("[autofocus]");
   if (field) field.focus({ preventScroll: true });
 });
+
+// On a phone the navigation is one row that scrolls sideways (app.css): scroll it so that the
+// current page's link is in view rather than cut off at the right edge (h16e).
+(function () {
+  var nav = document.querySelector(".top nav");
+  var here = nav && nav.querySelector("[aria-current=page]");
+  if (!here || nav.scrollWidth <= nav.clientWidth) return;
+  nav.scrollLeft += here.getBoundingClientRect().left - nav.getBoundingClientRect().left - 16;
+})();
