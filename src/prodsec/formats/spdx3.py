@@ -16,7 +16,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from prodsec.core.sbom import Component, Dependency, Hash, Issue, Sbom, ValidationReport
+from prodsec.core.sbom import (
+    Component,
+    Dependency,
+    ExternalReference,
+    Hash,
+    Issue,
+    Licence,
+    Sbom,
+    ValidationReport,
+)
 from prodsec.errors import SbomFormatError, UnsupportedSbomVersion
 from prodsec.formats._io import expect_object, load_json
 
@@ -25,7 +34,8 @@ VERSIONS = ("3.0.1",)
 #: Relationship types (SPDX 3.0.1 Core/Vocabularies/RelationshipType) that mean "from needs to".
 EDGES = {"dependsOn", "contains", "hasStaticLink", "hasDynamicLink", "hasOptionalDependency",
          "hasProvidedDependency", "hasPrerequisite"}
-LICENCES = {"hasDeclaredLicense", "hasConcludedLicense"}
+#: Licence relationships and the CycloneDX acknowledgement each stands for.
+LICENCES = {"hasDeclaredLicense": "declared", "hasConcludedLicense": "concluded"}
 _DECODE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 
 
@@ -208,7 +218,7 @@ def _ref(value: Any) -> str | None:
     return _text(value) or _text(getattr(value, "_id", None))
 
 
-def _component(model: Any, package: Any, licences: tuple[str, ...]) -> Component:
+def _component(model: Any, package: Any, licences: tuple[Licence, ...]) -> Component:
     identifiers = [(_iri_name(i.externalIdentifierType), _text(i.identifier))
                    for i in package.externalIdentifier]
     purl = _text(package.software_packageUrl) or next(
@@ -226,21 +236,29 @@ def _component(model: Any, package: Any, licences: tuple[str, ...]) -> Component
         supplier=_text(getattr(supplier, "name", None)),
         kind=_iri_name(package.software_primaryPurpose),
         hashes=hashes,
-        licenses=licences,
+        licenses=tuple(dict.fromkeys(licence.value for licence in licences)),
+        licence_choices=licences,
+        external_references=tuple(
+            ExternalReference(kind, url) for kind, url in (
+                ("website", package.software_homePage),
+                ("distribution", package.software_downloadLocation))
+            if isinstance(url, str) and url.startswith(("http://", "https://"))),
     )
 
 
-def _licences(model: Any, objects: Any) -> dict[str, tuple[str, ...]]:
+def _licences(model: Any, objects: Any) -> dict[str, tuple[Licence, ...]]:
     """element id → its declared then concluded licence expressions (NOASSERTION dropped)."""
-    found: dict[str, list[str]] = {}
+    found: dict[str, list[Licence]] = {}
     for rel in sorted(objects.foreach_type(model.Relationship),
                       key=lambda r: _iri_name(r.relationshipType) or ""):
-        if _iri_name(rel.relationshipType) not in LICENCES or _ref(rel.from_) is None:
+        acknowledgement = LICENCES.get(_iri_name(rel.relationshipType) or "")
+        if acknowledgement is None or _ref(rel.from_) is None:
             continue
         for target in rel.to:
             text = _text(getattr(target, "simplelicensing_licenseExpression", None))
             if text and text not in ("NOASSERTION", "NONE"):
-                found.setdefault(str(_ref(rel.from_)), []).append(text)
+                found.setdefault(str(_ref(rel.from_)), []).append(
+                    Licence("expression", text, acknowledgement))
     return {k: tuple(dict.fromkeys(v)) for k, v in found.items()}
 
 
