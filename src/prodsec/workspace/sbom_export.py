@@ -33,6 +33,9 @@ HASH_ALGORITHMS = {re.sub(r"[^a-z0-9]", "", a.lower()): a for a in (
     "BLAKE2b-256", "BLAKE2b-384", "BLAKE2b-512", "BLAKE3")}
 HEX_DIGEST = re.compile(r"[a-fA-F0-9]{32}|[a-fA-F0-9]{40}|[a-fA-F0-9]{64}|[a-fA-F0-9]{96}|"
                         r"[a-fA-F0-9]{128}")
+#: An SPDX licence expression's characters and shape: operands joined by AND, OR or WITH.
+SPDX_EXPRESSION = re.compile(r"[(\s]*[A-Za-z0-9.+:-]+[)\s]*(?:\s(?:AND|OR|WITH|and|or|with)\s"
+                             r"[(\s]*[A-Za-z0-9.+:-]+[)\s]*)*")
 
 
 def export(session: Session, actor: Actor, product_ref: str, release_label: str,
@@ -162,15 +165,28 @@ def licence_choice(component: Component, spec_version: str) -> list[dict[str, An
 
 
 def _licence_entry(licence: Licence) -> dict[str, Any]:
-    from cyclonedx.spdx import is_expression, is_supported_id
+    from cyclonedx.spdx import is_supported_id
 
     acknowledgement = ({"acknowledgement": licence.acknowledgement}
                        if licence.acknowledgement in ("declared", "concluded") else {})
     if licence.kind != "name" and is_supported_id(licence.value):
         return {"license": {"id": licence.value, **acknowledgement}}
-    if licence.kind != "name" and is_expression(licence.value):
+    if licence.kind != "name" and _is_expression(licence.value):
         return {"expression": licence.value, **acknowledgement}
     return {"license": {"name": licence.value, **acknowledgement}}
+
+
+def _is_expression(text: str) -> bool:
+    """SPDX licence expression syntax (SPDX 2.3 Annex D): ids, LicenseRef-/DocumentRef- refs,
+    AND/OR/WITH and balanced parentheses. Not the library's check, which refuses LicenseRef-."""
+    if not SPDX_EXPRESSION.fullmatch(text):
+        return False
+    depth = 0
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            return False
+    return depth == 0
 
 
 @lru_cache(maxsize=4)
