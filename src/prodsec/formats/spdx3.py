@@ -88,8 +88,10 @@ def _decode(doc: dict[str, Any], source: str) -> tuple[Any, Any]:
     """The bindings module and the linked object set; every refusal names its location."""
     graph = _graph(doc, source)
     _check_versions(graph, source)
+    _check_duplicates(graph, source)
     from spdx_python_model import v3_0_1 as model
 
+    _check_types(model, graph, source)
     objects = model.SHACLObjectSet()
     try:
         model.JSONLDDeserializer().deserialize_data(doc, objects)
@@ -120,6 +122,37 @@ def _graph(doc: dict[str, Any], source: str) -> list[Any]:
         if not isinstance(item.get("type"), str):
             raise SbomFormatError(f"{source}: /@graph/{i}/type: expected the element's type name")
     return graph
+
+
+def _check_types(model: Any, graph: list[Any], source: str) -> None:
+    """An element type the SPDX 3.0.1 model does not define, named with the closest one (the
+    bindings would take it for an extension and complain about its first property)."""
+    import difflib
+
+    known = [name for name in model.SHACLObject.CLASSES if "/" not in name]
+    for i, item in enumerate(graph):
+        if item["type"] not in model.SHACLObject.CLASSES:
+            close = difflib.get_close_matches(item["type"], known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise SbomFormatError(
+                f"{source}: /@graph/{i}/type: unknown type {item['type']!r:.100} at "
+                f"/@graph/{i}{hint}")
+
+
+def _check_duplicates(graph: list[Any], source: str) -> None:
+    """Two different elements under one ``spdxId`` are refused: the bindings would keep one
+    silently, and which version of a package the SBOM means would be a guess."""
+    first: dict[str, int] = {}
+    for j, item in enumerate(graph):
+        element_id = item.get("spdxId", item.get("@id"))
+        if not isinstance(element_id, str):
+            continue
+        i = first.setdefault(element_id, j)
+        if i != j and graph[i] != item:
+            differ = sorted(k for k in set(graph[i]) | set(item) if graph[i].get(k) != item.get(k))
+            raise SbomFormatError(
+                f"{source}: /@graph/{i} and /@graph/{j}: two different elements with the spdxId "
+                f"{element_id!r:.200} (they differ in {', '.join(differ[:5])})")
 
 
 def _locate_failure(model: Any, doc: dict[str, Any], graph: list[Any], exc: Exception) -> str:
