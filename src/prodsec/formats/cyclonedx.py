@@ -308,8 +308,9 @@ def _licence_choices(items: Any) -> list[Licence]:
         acknowledgement = _text(body.get("acknowledgement"))
         for kind, value in (("expression", entry.get("expression")), ("id", body.get("id")),
                             ("name", body.get("name"))):
-            if _text(value) and (kind == "expression") == (body is entry):
-                found.append(Licence(kind, value, acknowledgement))
+            text = _text(value)
+            if text and (kind == "expression") == (body is entry):
+                found.append(Licence(kind, text, acknowledgement))
                 break
     return found
 

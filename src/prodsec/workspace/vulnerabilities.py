@@ -243,7 +243,7 @@ def stored_parts(session: Session, actor: Actor, sbom_id: str,
             continue
         rows = session.execute(select(*columns).where(SbomComponent.part_id == part.id)
                                .order_by(SbomComponent.ref))
-        components = tuple(stored_component(row._mapping) for row in rows)
+        components = tuple(stored_component(dict(row._mapping)) for row in rows)
         edges = tuple(Dependency(s, t) for s, t in session.execute(
             select(DependencyEdge.source_ref, DependencyEdge.target_ref)
             .where(DependencyEdge.part_id == part.id)))
