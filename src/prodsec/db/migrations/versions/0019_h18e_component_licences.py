@@ -3,8 +3,8 @@ expression) and acknowledgement, and the component's external references (vcs, w
 merged CycloneDX export of a release writes them back as they came in. Rows imported before keep
 an empty list of each.
 
-Revision ID: 0017_h18e
-Revises: 0016_h18a
+Revision ID: 0019_h18e
+Revises: 0018_h18d
 Create Date: 2026-12-03
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0017_h18e'
-down_revision = '0016_h18a'
+revision = '0019_h18e'
+down_revision = '0018_h18d'
 branch_labels = None
 depends_on = None
 
