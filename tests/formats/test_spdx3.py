@@ -123,3 +123,29 @@ def test_a_missing_required_property_is_a_validation_issue() -> None:
     report = spdx3.validate(json.dumps(doc).encode(), "x")
     assert [i.location for i in report.issues] == ["/@graph/1"]
     assert "creationInfo" in report.issues[0].message
+
+
+def _with(extra: dict) -> bytes:
+    doc = json.loads(MAVEN.read_bytes())
+    doc["@graph"].append(extra)
+    return json.dumps(doc).encode()
+
+
+def test_a_duplicate_spdx_id_with_another_version_is_refused_naming_both() -> None:
+    """Review h18r M3: the bindings kept the first of two elements silently."""
+    doc = json.loads(MAVEN.read_bytes())
+    i, package = next((i, e) for i, e in enumerate(doc["@graph"])
+                      if e["type"] == "software_Package" and e.get("software_packageVersion"))
+    j = len(doc["@graph"])
+    with pytest.raises(SbomFormatError, match=rf"/@graph/{i} and /@graph/{j}: .*"
+                                              "software_packageVersion"):
+        spdx3.parse(_with({**package, "software_packageVersion": "9.9.9"}), "dup.json")
+    assert spdx3.parse(_with(dict(package)), "same.json").components  # an exact repeat is fine
+
+
+def test_a_misspelt_type_is_named_with_the_close_match() -> None:
+    """Review h18r L2."""
+    bad = {"spdxId": "urn:x:1", "type": "software_Pakage", "creationInfo": "_:creationInfo_0"}
+    with pytest.raises(SbomFormatError, match=r"unknown type 'software_Pakage' at /@graph/\d+; "
+                                              r"did you mean 'software_Package'\?"):
+        spdx3.parse(_with(bad), "typo.json")

@@ -351,3 +351,56 @@ def test_findings_keep_their_identity_when_parts_come_and_go(
         removed = vulns.remove_sbom_part(s, editor, pid, "2.0", "old")
     assert removed["findings"]["removed"] == len(both) - len(app)
     assert _findings(database, editor, pid) == app
+
+
+def _licence_and_reference_counts(components: list[dict]) -> tuple[int, int, int]:
+    """(licence ids, expressions, external references) over components, nested ones included."""
+    ids = expressions = references = 0
+    for c in components:
+        for choice in c.get("licenses", []):
+            ids += "id" in choice.get("license", {})
+            expressions += "expression" in choice
+        references += len(c.get("externalReferences", []))
+        nested = _licence_and_reference_counts(c.get("components", []))
+        ids, expressions, references = ids + nested[0], expressions + nested[1], \
+            references + nested[2]
+    return ids, expressions, references
+
+
+@pytest.mark.parametrize("spec", ["1.6", "1.7"])
+@SQLITE_ONLY
+def test_export_keeps_licence_ids_expressions_and_external_references(
+        database: Database, editor: Actor, kb: KnowledgeBase, spec: str) -> None:
+    """A round trip through a release keeps what the SBOM said: licence ids as ids, expressions
+    as expressions, every external reference, and a version on every part (review h18r M1)."""
+    pid = _release(database, editor, kb)
+    _add(database, editor, pid, SBOM_B, "app", "application")
+    source = json.loads(SBOM_B.read_text())["components"]
+    with database.transaction() as s:
+        doc, _ = sbom_export.export(s, editor, pid, "2.0", spec)
+    assert cyclonedx.validate(json.dumps(doc).encode(), "export").valid
+    wanted = _licence_and_reference_counts(source)
+    assert wanted[0] > 0 and wanted[2] > 0  # the fixture really has ids and references
+    assert _licence_and_reference_counts(doc["components"]) == wanted
+    assert [c["version"] for c in doc["components"]] == ["2.0"]
+
+
+def test_licence_choice_writes_ids_expressions_and_names_within_the_schema() -> None:
+    """An SPDX id → ``license.id``, an expression → ``expression`` (with its acknowledgement),
+    other text → ``license.name``; CycloneDX 1.6 allows one expression alone, not beside
+    licences, so there a mixed list names the expression."""
+    from prodsec.core.sbom import Component, Licence
+
+    mixed = Component("c", "c", licence_choices=(
+        Licence("id", "BSD-3-Clause", "declared"),
+        Licence("expression", "(Apache-2.0 AND LicenseRef-1)", "concluded")))
+    assert sbom_export.licence_choice(mixed, "1.7") == [
+        {"license": {"id": "BSD-3-Clause", "acknowledgement": "declared"}},
+        {"expression": "(Apache-2.0 AND LicenseRef-1)", "acknowledgement": "concluded"}]
+    assert sbom_export.licence_choice(mixed, "1.6")[1] == {"license": {
+        "name": "(Apache-2.0 AND LicenseRef-1)", "acknowledgement": "concluded"}}
+    alone = Component("c", "c", licenses=("MIT OR GPL-2.0-only",))
+    assert sbom_export.licence_choice(alone, "1.6") == [{"expression": "MIT OR GPL-2.0-only"}]
+    named = Component("c", "c", licence_choices=(Licence("name", "Faust proprietary"),))
+    assert sbom_export.licence_choice(named, "1.6") == [
+        {"license": {"name": "Faust proprietary"}}]

@@ -153,7 +153,10 @@ def csaf_ingest_cmd(
     lines = [_line(a) for a in summary["advisories"]]
     _out(summary, as_json, "\n".join(lines) or "no advisory ingested")
     if summary["refused"]:
-        raise Invalid(f"{len(summary['refused'])} advisories refused; the others were ingested")
+        refused = len(summary["refused"])
+        ingested = len(summary["advisories"])
+        raise Invalid(f"{refused} {'advisory' if refused == 1 else 'advisories'} refused; "
+                      + (f"the other {ingested} ingested" if ingested else "none ingested"))
 
 
 def _line(a: dict[str, Any]) -> str:

@@ -116,11 +116,17 @@ def sbom_import(product: str, release: str, file: FileArg, org: OrgOpt = "defaul
     for conflict in result["conflicts"]:
         print(f"conflict: {conflict}", file=sys.stderr)
     found = result["findings"]
-    print(f"{file}: {result['format']} {result['spec_version']}, {result['components']} components, "
-          f"{result['dependencies']} dependency edges → {product} {release} part {part} "
-          f"({result['parts']} parts)")
+    kind = " ".join(str(v) for v in (result["format"], result["spec_version"]) if v)
+    print(f"{file}: {kind}, {_count(result['components'], 'component')}, "
+          f"{_count(result['dependencies'], 'dependency edge')} → {product} {release} part "
+          f"{part} ({_count(result['parts'], 'part')})")
     print(f"findings: {found['added']} new, {found['kept']} kept, {found['removed']} removed; "
           f"NTIA minimum elements {result['quality']['ntia_score']}%")
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 part``, ``3 parts``: the CLI's counts read as English."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def sbom_diff(product: str, release_a: str, release_b: str, org: OrgOpt = "default",

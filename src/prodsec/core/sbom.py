@@ -19,11 +19,34 @@ class Hash:
 
 
 @dataclass(frozen=True)
+class Licence:
+    """One licence as the SBOM states it, kept apart from the flat ``Component.licenses`` text so
+    an export can write it back the same way (CycloneDX 1.6 §licenseChoice): ``kind`` is ``id``
+    (an SPDX licence id), ``name`` (a free name) or ``expression`` (an SPDX licence expression);
+    ``acknowledgement`` is ``declared`` or ``concluded`` when the SBOM says which."""
+
+    kind: str
+    value: str
+    acknowledgement: str | None = None
+
+
+@dataclass(frozen=True)
+class ExternalReference:
+    """A link the SBOM gives for a component (CycloneDX ``externalReferences``: vcs, website,
+    issue-tracker…), kept so a merged export does not lose where the source lives."""
+
+    kind: str
+    url: str
+
+
+@dataclass(frozen=True)
 class Component:
     """One package or artefact in an SBOM.
 
     ``ref`` is the document-local identifier (CycloneDX bom-ref, SPDX SPDXID) that dependency
     edges and VEX statements point to; ``purl`` is the cross-document identity used for matching.
+    ``licenses`` is each licence's text (for quality checks and search); ``licence_choices``
+    the same licences with their kind and acknowledgement, as far as the format says them.
     """
 
     ref: str
@@ -35,6 +58,8 @@ class Component:
     kind: str | None = None
     hashes: tuple[Hash, ...] = ()
     licenses: tuple[str, ...] = ()
+    licence_choices: tuple[Licence, ...] = ()
+    external_references: tuple[ExternalReference, ...] = ()
 
 
 @dataclass(frozen=True)

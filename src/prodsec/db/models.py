@@ -528,6 +528,10 @@ class SbomComponent(Base):
     kind: Mapped[str | None] = mapped_column(String(64))
     hashes: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     licenses: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Each licence's kind (SPDX id, name, expression) and acknowledgement, and the component's
+    # external references, so the merged CycloneDX export writes them back as they came in.
+    licence_choices: Mapped[list[dict[str, str | None]]] = mapped_column(JSON, default=list)
+    external_references: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     ecosystem: Mapped[str | None] = mapped_column(String(32))
     package: Mapped[str | None] = mapped_column(String(500))
     csaf_product_id: Mapped[str] = mapped_column(String(64))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prodsec.core.sbom import Component, Dependency, Hash, Sbom
+from prodsec.core.sbom import Component, Dependency, ExternalReference, Hash, Licence, Sbom
 
 
 def to_sbom(root: Any, version: str) -> Sbom:
@@ -53,6 +53,11 @@ def _component(element: Any, ns: str, path: str) -> Component:
         hashes=tuple(Hash(h.get("alg", ""), (h.text or "").strip())
                      for h in element.iterfind(f"{ns}hashes/{ns}hash")),
         licenses=tuple(_licenses(element, ns)),
+        licence_choices=tuple(_licence_choices(element, ns)),
+        external_references=tuple(
+            ExternalReference(r.get("type"), url)
+            for r in element.iterfind(f"{ns}externalReferences/{ns}reference")
+            if r.get("type") and (url := _child(r, ns, "url"))),
     )
 
 
@@ -63,6 +68,22 @@ def _licenses(element: Any, ns: str) -> list[str]:
         if value:
             found.append(value)
     found.extend((e.text or "").strip() for e in element.iterfind(f"{ns}licenses/{ns}expression"))
+    return found
+
+
+def _licence_choices(element: Any, ns: str) -> list[Licence]:
+    """As the JSON reader's: each licence with its kind and acknowledgement."""
+    found: list[Licence] = []
+    for choice in element.iterfind(f"{ns}licenses/*"):
+        tag = str(choice.tag).split("}")[-1]
+        acknowledgement = choice.get("acknowledgement")
+        if tag == "expression" and (choice.text or "").strip():
+            found.append(Licence("expression", choice.text.strip(), acknowledgement))
+        elif tag == "license":
+            kind = "id" if _child(choice, ns, "id") else "name"
+            value = _child(choice, ns, kind)
+            if value:
+                found.append(Licence(kind, value, acknowledgement))
     return found
 
 

@@ -12,7 +12,16 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from prodsec.core.sbom import Component, Dependency, Hash, Issue, Sbom, ValidationReport
+from prodsec.core.sbom import (
+    Component,
+    Dependency,
+    ExternalReference,
+    Hash,
+    Issue,
+    Licence,
+    Sbom,
+    ValidationReport,
+)
 from prodsec.errors import SbomFormatError, UnsupportedSbomVersion
 from prodsec.formats._io import expect_object, load_json, pointer, refuse_unstorable
 
@@ -260,6 +269,8 @@ def _component(item: dict[str, Any], path: str) -> Component:
         kind=_text(item.get("type")),
         hashes=tuple(_hashes(item.get("hashes"))),
         licenses=tuple(_licenses(item.get("licenses"))),
+        licence_choices=tuple(_licence_choices(item.get("licenses"))),
+        external_references=tuple(_external_references(item.get("externalReferences"))),
     )
 
 
@@ -283,6 +294,31 @@ def _licenses(items: Any) -> list[str]:
             if value:
                 found.append(value)
     return found
+
+
+def _licence_choices(items: Any) -> list[Licence]:
+    """Each licence with its kind (SPDX id, name, expression) and acknowledgement, so an export
+    can write it back as it came in."""
+    found: list[Licence] = []
+    for entry in items if isinstance(items, list) else ():
+        if not isinstance(entry, dict):
+            continue
+        licence = entry.get("license")
+        body = licence if isinstance(licence, dict) else entry
+        acknowledgement = _text(body.get("acknowledgement"))
+        for kind, value in (("expression", entry.get("expression")), ("id", body.get("id")),
+                            ("name", body.get("name"))):
+            text = _text(value)
+            if text and (kind == "expression") == (body is entry):
+                found.append(Licence(kind, text, acknowledgement))
+                break
+    return found
+
+
+def _external_references(items: Any) -> list[ExternalReference]:
+    return [ExternalReference(item["type"], item["url"])
+            for item in (items if isinstance(items, list) else ())
+            if isinstance(item, dict) and _text(item.get("type")) and _text(item.get("url"))]
 
 
 def _dependencies(items: Any) -> list[Dependency]:

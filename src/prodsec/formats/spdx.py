@@ -10,7 +10,16 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from prodsec.core.sbom import Component, Dependency, Hash, Issue, Sbom, ValidationReport
+from prodsec.core.sbom import (
+    Component,
+    Dependency,
+    ExternalReference,
+    Hash,
+    Issue,
+    Licence,
+    Sbom,
+    ValidationReport,
+)
 from prodsec.errors import SbomFormatError, UnsupportedSbomVersion
 from prodsec.formats import spdx3
 from prodsec.formats._io import decode_text, load_json, load_yaml, refuse_unstorable
@@ -163,8 +172,10 @@ def _component(package: Any) -> Component:
     purl = next((r.locator for r in refs if r.reference_type == "purl"), None)
     cpe = next((r.locator for r in refs if r.reference_type in ("cpe23Type", "cpe22Type")), None)
     supplier = getattr(package.supplier, "name", None)
-    licences = [str(x) for x in (package.license_declared, package.license_concluded)
-                if x is not None and not _is_placeholder(x)]
+    stated = [Licence("expression", str(x), acknowledgement) for x, acknowledgement in
+              ((package.license_declared, "declared"), (package.license_concluded, "concluded"))
+              if x is not None and not _is_placeholder(x)]
+    licences = [licence.value for licence in stated]
     return Component(
         ref=package.spdx_id,
         name=package.name,
@@ -175,7 +186,19 @@ def _component(package: Any) -> Component:
         kind=package.primary_package_purpose.name.lower() if package.primary_package_purpose else None,
         hashes=tuple(Hash(c.algorithm.name.replace("_", "-"), c.value) for c in package.checksums),
         licenses=tuple(dict.fromkeys(licences)),
+        licence_choices=tuple(stated),
+        external_references=tuple(_external_references(package)),
     )
+
+
+def _external_references(package: Any) -> list[ExternalReference]:
+    """The package's links as CycloneDX reference types: home page, download location and the
+    SECURITY ``advisory`` refs (SPDX 2.3 §7.11, §7.7, Annex F)."""
+    links = [("website", package.homepage), ("distribution", package.download_location)]
+    links += [("advisories", r.locator) for r in package.external_references or []
+              if r.reference_type == "advisory"]
+    return [ExternalReference(kind, url) for kind, url in links
+            if isinstance(url, str) and url.startswith(("http://", "https://"))]
 
 
 def _is_placeholder(value: Any) -> bool:

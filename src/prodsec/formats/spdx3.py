@@ -16,7 +16,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from prodsec.core.sbom import Component, Dependency, Hash, Issue, Sbom, ValidationReport
+from prodsec.core.sbom import (
+    Component,
+    Dependency,
+    ExternalReference,
+    Hash,
+    Issue,
+    Licence,
+    Sbom,
+    ValidationReport,
+)
 from prodsec.errors import SbomFormatError, UnsupportedSbomVersion
 from prodsec.formats._io import expect_object, load_json
 
@@ -25,7 +34,8 @@ VERSIONS = ("3.0.1",)
 #: Relationship types (SPDX 3.0.1 Core/Vocabularies/RelationshipType) that mean "from needs to".
 EDGES = {"dependsOn", "contains", "hasStaticLink", "hasDynamicLink", "hasOptionalDependency",
          "hasProvidedDependency", "hasPrerequisite"}
-LICENCES = {"hasDeclaredLicense", "hasConcludedLicense"}
+#: Licence relationships and the CycloneDX acknowledgement each stands for.
+LICENCES = {"hasDeclaredLicense": "declared", "hasConcludedLicense": "concluded"}
 _DECODE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 
 
@@ -78,8 +88,10 @@ def _decode(doc: dict[str, Any], source: str) -> tuple[Any, Any]:
     """The bindings module and the linked object set; every refusal names its location."""
     graph = _graph(doc, source)
     _check_versions(graph, source)
+    _check_duplicates(graph, source)
     from spdx_python_model import v3_0_1 as model
 
+    _check_types(model, graph, source)
     objects = model.SHACLObjectSet()
     try:
         model.JSONLDDeserializer().deserialize_data(doc, objects)
@@ -110,6 +122,37 @@ def _graph(doc: dict[str, Any], source: str) -> list[Any]:
         if not isinstance(item.get("type"), str):
             raise SbomFormatError(f"{source}: /@graph/{i}/type: expected the element's type name")
     return graph
+
+
+def _check_types(model: Any, graph: list[Any], source: str) -> None:
+    """An element type the SPDX 3.0.1 model does not define, named with the closest one (the
+    bindings would take it for an extension and complain about its first property)."""
+    import difflib
+
+    known = [name for name in model.SHACLObject.CLASSES if "/" not in name]
+    for i, item in enumerate(graph):
+        if item["type"] not in model.SHACLObject.CLASSES:
+            close = difflib.get_close_matches(item["type"], known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise SbomFormatError(
+                f"{source}: /@graph/{i}/type: unknown type {item['type']!r:.100} at "
+                f"/@graph/{i}{hint}")
+
+
+def _check_duplicates(graph: list[Any], source: str) -> None:
+    """Two different elements under one ``spdxId`` are refused: the bindings would keep one
+    silently, and which version of a package the SBOM means would be a guess."""
+    first: dict[str, int] = {}
+    for j, item in enumerate(graph):
+        element_id = item.get("spdxId", item.get("@id"))
+        if not isinstance(element_id, str):
+            continue
+        i = first.setdefault(element_id, j)
+        if i != j and graph[i] != item:
+            differ = sorted(k for k in set(graph[i]) | set(item) if graph[i].get(k) != item.get(k))
+            raise SbomFormatError(
+                f"{source}: /@graph/{i} and /@graph/{j}: two different elements with the spdxId "
+                f"{element_id!r:.200} (they differ in {', '.join(differ[:5])})")
 
 
 def _locate_failure(model: Any, doc: dict[str, Any], graph: list[Any], exc: Exception) -> str:
@@ -208,7 +251,7 @@ def _ref(value: Any) -> str | None:
     return _text(value) or _text(getattr(value, "_id", None))
 
 
-def _component(model: Any, package: Any, licences: tuple[str, ...]) -> Component:
+def _component(model: Any, package: Any, licences: tuple[Licence, ...]) -> Component:
     identifiers = [(_iri_name(i.externalIdentifierType), _text(i.identifier))
                    for i in package.externalIdentifier]
     purl = _text(package.software_packageUrl) or next(
@@ -226,21 +269,29 @@ def _component(model: Any, package: Any, licences: tuple[str, ...]) -> Component
         supplier=_text(getattr(supplier, "name", None)),
         kind=_iri_name(package.software_primaryPurpose),
         hashes=hashes,
-        licenses=licences,
+        licenses=tuple(dict.fromkeys(licence.value for licence in licences)),
+        licence_choices=licences,
+        external_references=tuple(
+            ExternalReference(kind, url) for kind, url in (
+                ("website", package.software_homePage),
+                ("distribution", package.software_downloadLocation))
+            if isinstance(url, str) and url.startswith(("http://", "https://"))),
     )
 
 
-def _licences(model: Any, objects: Any) -> dict[str, tuple[str, ...]]:
+def _licences(model: Any, objects: Any) -> dict[str, tuple[Licence, ...]]:
     """element id → its declared then concluded licence expressions (NOASSERTION dropped)."""
-    found: dict[str, list[str]] = {}
+    found: dict[str, list[Licence]] = {}
     for rel in sorted(objects.foreach_type(model.Relationship),
                       key=lambda r: _iri_name(r.relationshipType) or ""):
-        if _iri_name(rel.relationshipType) not in LICENCES or _ref(rel.from_) is None:
+        acknowledgement = LICENCES.get(_iri_name(rel.relationshipType) or "")
+        if acknowledgement is None or _ref(rel.from_) is None:
             continue
         for target in rel.to:
             text = _text(getattr(target, "simplelicensing_licenseExpression", None))
             if text and text not in ("NOASSERTION", "NONE"):
-                found.setdefault(str(_ref(rel.from_)), []).append(text)
+                found.setdefault(str(_ref(rel.from_)), []).append(
+                    Licence("expression", text, acknowledgement))
     return {k: tuple(dict.fromkeys(v)) for k, v in found.items()}
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import re
 import uuid
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from prodsec.core.assembly import PART_KINDS, Assembly, Merged
-from prodsec.core.sbom import Component
+from prodsec.core.sbom import Component, Licence
 from prodsec.db.models import utcnow
 from prodsec.workspace import cra_metadata
 from prodsec.workspace.context import Actor, NotFound, ValidationFailed
@@ -32,6 +33,9 @@ HASH_ALGORITHMS = {re.sub(r"[^a-z0-9]", "", a.lower()): a for a in (
     "BLAKE2b-256", "BLAKE2b-384", "BLAKE2b-512", "BLAKE3")}
 HEX_DIGEST = re.compile(r"[a-fA-F0-9]{32}|[a-fA-F0-9]{40}|[a-fA-F0-9]{64}|[a-fA-F0-9]{96}|"
                         r"[a-fA-F0-9]{128}")
+#: An SPDX licence expression's characters and shape: operands joined by AND, OR or WITH.
+SPDX_EXPRESSION = re.compile(r"[(\s]*[A-Za-z0-9.+:-]+[)\s]*(?:\s(?:AND|OR|WITH|and|or|with)\s"
+                             r"[(\s]*[A-Za-z0-9.+:-]+[)\s]*)*")
 
 
 def export(session: Session, actor: Actor, product_ref: str, release_label: str,
@@ -53,7 +57,8 @@ def export(session: Session, actor: Actor, product_ref: str, release_label: str,
     maker = vex.organisation(session, actor)
     meta = cra_metadata.gather(session, actor, product, release, maker,
                                vex.release_purl(maker, product.name, release.version_label))
-    doc = cra_metadata.apply_cyclonedx(build(assembly, spec_version), meta)
+    doc = cra_metadata.apply_cyclonedx(build(assembly, spec_version, release.version_label),
+                                       meta)
     problems = problems_of(doc)
     if problems:
         raise ValidationFailed("sbom", "the CycloneDX export fails validation: "
@@ -72,21 +77,23 @@ def problems_of(doc: dict[str, Any]) -> list[str]:
     return [f"{i.location}: {i.message}" for i in report.issues]
 
 
-def build(assembly: Assembly, spec_version: str) -> dict[str, Any]:
-    """The CycloneDX document of an assembly, without the CRA facts (pure)."""
+def build(assembly: Assembly, spec_version: str, version: str) -> dict[str, Any]:
+    """The CycloneDX document of an assembly, without the CRA facts (pure). Each part is a
+    component of the release ``version``: prodsec does not keep a part's own version, and
+    TR-03183-2 wants a version on every component."""
     from prodsec import __version__
 
     nested: dict[str, list[dict[str, Any]]] = {p.name: [] for p in assembly.parts}
     listed: dict[str, list[str]] = {p.name: [] for p in assembly.parts}
     for item in assembly.components:
-        nested[item.origins[0].part].append(_component(item))
+        nested[item.origins[0].part].append(_component(item, spec_version))
         for origin in item.origins:
             listed[origin.part].append(item.ref)
     parts = []
     for part in assembly.parts:
         entry: dict[str, Any] = {
             "type": PART_KINDS.get(part.kind, "application"), "bom-ref": _part_ref(part.name),
-            "name": part.name,
+            "name": part.name, "version": version,
             "description": f"{part.sbom.name or part.name}: {part.sbom.format} "
                            f"{part.sbom.spec_version} SBOM ({part.kind})",
             "properties": [{"name": "prodsec:sbom-part:kind", "value": part.kind}]}
@@ -116,7 +123,7 @@ def _dependencies(assembly: Assembly, listed: dict[str, list[str]]) -> list[dict
             for ref, targets in graph.items()]
 
 
-def _component(item: Merged) -> dict[str, Any]:
+def _component(item: Merged, spec_version: str) -> dict[str, Any]:
     c: Component = item.component
     kind = c.kind if c.kind in COMPONENT_TYPES else "library"
     entry: dict[str, Any] = {"type": kind, "bom-ref": item.ref, "name": c.name or item.ref}
@@ -130,10 +137,67 @@ def _component(item: Merged) -> dict[str, Any]:
               and HEX_DIGEST.fullmatch(h.value)]
     if hashes:
         entry["hashes"] = hashes
-    if c.licenses:
-        # Each as a named licence: the SBOMs' declared and concluded licences are kept apart,
-        # which a single CycloneDX expression could not do.
-        entry["licenses"] = [{"license": {"name": text}} for text in c.licenses]
+    licences = licence_choice(c, spec_version)
+    if licences:
+        entry["licenses"] = licences
+    references = [{"type": r.kind, "url": r.url} for r in c.external_references
+                  if r.kind in _reference_types(spec_version)]
+    if references:
+        entry["externalReferences"] = references
     entry["properties"] = [{"name": "prodsec:origin", "value": f"{o.part}: {o.ref}"}
                            for o in item.origins]
     return entry
+
+
+def licence_choice(component: Component, spec_version: str) -> list[dict[str, Any]]:
+    """The component's licences as CycloneDX ``licenseChoice``, the way the SBOMs stated them: a
+    listed SPDX id as ``license.id``, an SPDX expression as ``expression``, anything else as
+    ``license.name``, each with its acknowledgement (declared or concluded). CycloneDX 1.6 takes
+    either licences or one expression, not both: there, an expression beside other licences is
+    written as a named licence, which is what it was before the kinds were kept."""
+    stated = component.licence_choices or tuple(
+        Licence("expression", text) for text in component.licenses)
+    entries = [_licence_entry(licence) for licence in dict.fromkeys(stated)]
+    if spec_version == "1.6" and len(entries) > 1:
+        entries = [{"license": {"name": e.pop("expression"), **e}} if "expression" in e else e
+                   for e in entries]
+    return entries
+
+
+def _licence_entry(licence: Licence) -> dict[str, Any]:
+    from cyclonedx.spdx import is_supported_id
+
+    acknowledgement = ({"acknowledgement": licence.acknowledgement}
+                       if licence.acknowledgement in ("declared", "concluded") else {})
+    if licence.kind != "name" and is_supported_id(licence.value):
+        return {"license": {"id": licence.value, **acknowledgement}}
+    if licence.kind != "name" and _is_expression(licence.value):
+        return {"expression": licence.value, **acknowledgement}
+    return {"license": {"name": licence.value, **acknowledgement}}
+
+
+def _is_expression(text: str) -> bool:
+    """SPDX licence expression syntax (SPDX 2.3 Annex D): ids, LicenseRef-/DocumentRef- refs,
+    AND/OR/WITH and balanced parentheses. Not the library's check, which refuses LicenseRef-."""
+    if not SPDX_EXPRESSION.fullmatch(text):
+        return False
+    depth = 0
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+@lru_cache(maxsize=4)
+def _reference_types(spec_version: str) -> frozenset[str]:
+    """The ``externalReference.type`` values the official schema of ``spec_version`` allows."""
+    import json
+
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.schema._res import BOM_JSON
+
+    path = BOM_JSON[SchemaVersion.from_version(spec_version)]
+    with open(str(path), encoding="utf-8") as schema:
+        definition = json.load(schema)["definitions"]["externalReference"]
+    return frozenset(definition["properties"]["type"]["enum"])

@@ -132,15 +132,13 @@ def _as_stored(components: list[dict[str, Any]], edges: list[dict[str, Any]],
                row: SbomPart) -> Sbom:
     """The part as ``vulns.stored_parts`` will read it back (truncated fields, by ref), so the
     assembly made now is the one a later re-assembly makes."""
-    from prodsec.core.sbom import Component, Dependency, Hash
+    from prodsec.core.sbom import Dependency
 
     ordered = sorted(components, key=lambda c: c["ref"])
-    return Sbom(row.format, row.spec_version, tuple(Component(
-        ref=c["ref"], name=c["name"], version=c["version"], purl=c["purl"], cpe=c["cpe"],
-        supplier=c["supplier"], kind=c["kind"], licenses=tuple(c["licenses"]),
-        hashes=tuple(Hash(h["alg"], h["content"]) for h in c["hashes"])) for c in ordered),
-        tuple(Dependency(e["source_ref"], e["target_ref"]) for e in edges),
-        name=row.document_name or None)
+    return Sbom(row.format, row.spec_version,
+                tuple(vulns.stored_component(c) for c in ordered),
+                tuple(Dependency(e["source_ref"], e["target_ref"]) for e in edges),
+                name=row.document_name or None)
 
 
 def _part_ids(session: Session, sbom_id: str, part: str) -> set[str]:

@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from prodsec.core.advisory import Advisory, Affected, Event, Range
 from prodsec.core.assembly import Assembly, Part
-from prodsec.core.sbom import Sbom
+from prodsec.core.sbom import Component, Sbom
 from prodsec.db.models import (
     AdvisoryAlias,
     AdvisoryRecord,
@@ -234,22 +234,16 @@ def release_assembly(session: Session, actor: Actor, record: SbomRecord) -> Asse
 def stored_parts(session: Session, actor: Actor, sbom_id: str,
                  skip: str | None = None) -> list[tuple[SbomPart, Part]]:
     """Each stored part (but ``skip``) with its components (by ref) and dependency edges."""
-    from prodsec.core.sbom import Component, Dependency, Hash
+    from prodsec.core.sbom import Dependency
 
-    columns = (SbomComponent.ref, SbomComponent.name, SbomComponent.version, SbomComponent.purl,
-               SbomComponent.cpe, SbomComponent.supplier, SbomComponent.kind,
-               SbomComponent.licenses, SbomComponent.hashes)
+    columns = [SbomComponent.__table__.c[name] for name in STORED_COMPONENT]
     parts = []
     for part in _parts(session, actor, sbom_id):
         if part.name == skip:
             continue
         rows = session.execute(select(*columns).where(SbomComponent.part_id == part.id)
                                .order_by(SbomComponent.ref))
-        components = tuple(Component(
-            ref=ref, name=name, version=version, purl=purl, cpe=cpe, supplier=supplier,
-            kind=kind, licenses=tuple(licenses), hashes=tuple(Hash(h["alg"], h["content"])
-                                                              for h in hashes))
-            for ref, name, version, purl, cpe, supplier, kind, licenses, hashes in rows)
+        components = tuple(stored_component(dict(row._mapping)) for row in rows)
         edges = tuple(Dependency(s, t) for s, t in session.execute(
             select(DependencyEdge.source_ref, DependencyEdge.target_ref)
             .where(DependencyEdge.part_id == part.id)))
@@ -257,6 +251,27 @@ def stored_parts(session: Session, actor: Actor, sbom_id: str,
             part.format, part.spec_version, components, edges,
             name=part.document_name or None))))
     return parts
+
+
+#: The component columns a part is assembled from (``stored_component``).
+STORED_COMPONENT = ("ref", "name", "version", "purl", "cpe", "supplier", "kind", "licenses",
+                    "hashes", "licence_choices", "external_references")
+
+
+def stored_component(row: Mapping[str, Any]) -> Component:
+    """A component as its row stores it (the inverse of ``component_rows``); rows stored before
+    licence kinds and external references were kept have none."""
+    from prodsec.core.sbom import ExternalReference, Hash, Licence
+
+    return Component(
+        ref=row["ref"], name=row["name"], version=row["version"], purl=row["purl"],
+        cpe=row["cpe"], supplier=row["supplier"], kind=row["kind"],
+        licenses=tuple(row["licenses"]),
+        hashes=tuple(Hash(h["alg"], h["content"]) for h in row["hashes"]),
+        licence_choices=tuple(Licence(c["kind"], c["value"], c.get("acknowledgement"))
+                              for c in row["licence_choices"] or ()),
+        external_references=tuple(ExternalReference(r["type"], r["url"])
+                                  for r in row["external_references"] or ()))
 
 
 def _refresh(session: Session, actor: Actor, record: SbomRecord) -> Assembly:
@@ -343,6 +358,11 @@ def component_rows(actor: Actor, sbom_id: str, release_id: str, part_id: str,
             "supplier": (component.supplier or None) and component.supplier[:500],
             "kind": component.kind, "licenses": list(component.licenses),
             "hashes": [{"alg": h.algorithm, "content": h.value} for h in component.hashes],
+            "licence_choices": [{"kind": c.kind, "value": c.value,
+                                 "acknowledgement": c.acknowledgement}
+                                for c in component.licence_choices],
+            "external_references": [{"type": r.kind, "url": r.url}
+                                    for r in component.external_references],
             "ecosystem": key[0] if key else None, "package": key[1][:500] if key else None,
             "csaf_product_id": csaf_product_id(release_id, component.ref),
         })
