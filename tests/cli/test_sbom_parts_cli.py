@@ -25,7 +25,7 @@ def test_parts_flow(tmp_path: Path) -> None:
     added = run("sbom", "import", NAME, "1.0", str(SPDX3), "--part", "agent", "--kind",
                 "service", *db)
     assert added.returncode == 0, added.stderr
-    assert "SPDX SPDX-3.0.1, 4 components" in added.stdout and "part agent (1 parts)" in added.stdout
+    assert "SPDX SPDX-3.0.1, 4 components" in added.stdout and "part agent (1 part)" in added.stdout
     assert run("sbom", "import", NAME, "1.0", str(HBOM), "--part", "board", "--kind", "hardware",
                *db).returncode == 0
     parts = json.loads(run("sbom", "parts", NAME, "1.0", "--format", "json", *db).stdout)
