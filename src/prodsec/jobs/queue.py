@@ -17,13 +17,14 @@ them. The job's arguments carry ``org_id`` so listings filter per organisation.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime as dt
 import logging
 import os
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -281,6 +282,41 @@ def run_periodic(database: Database) -> list[dict[str, Any]]:
         else:
             results.append(entry | {"status": "done", "detail": value})
     return results
+
+
+@contextlib.contextmanager
+def periodic_lock(database: Database) -> Iterator[Path | None]:
+    """Hold the lock of ``run_periodic`` runs of this workspace; yields None when another run
+    holds it. Why: cron starts a run every minute, and a run that takes longer (a slow
+    webhook, a large feed file) would otherwise race the next one over the same files and
+    deliveries. An exclusive ``flock`` on a file next to an SQLite database (in the data
+    directory for PostgreSQL); the kernel drops it when the process ends, however it ends."""
+    path = periodic_lock_path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        try:
+            import fcntl
+        except ImportError:  # no flock (Windows): runs are not kept apart
+            yield path
+            return
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield None
+            return
+        try:
+            yield path
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def periodic_lock_path(database: Database) -> Path:
+    """``<database file>.periodic.lock`` for SQLite; ``<data dir>/periodic.lock`` otherwise."""
+    from prodsec.db.engine import data_dir
+
+    if database.is_sqlite and database.engine.url.database:
+        return Path(f"{database.engine.url.database}.periodic.lock")
+    return data_dir() / "periodic.lock"
 
 
 def _periodic_rank(task_spec: TaskSpec) -> tuple[int, str]:
