@@ -7,6 +7,11 @@ after its task's attempts instead of being requeued forever."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,9 +27,10 @@ from prodsec.workspace.context import Actor
 from tests.jobs import synthetic
 from tests.jobs.test_queue import NEEDS_POSTGRES, _flagged, _job_rows, _release
 from tests.jobs.test_queue import pg as pg  # the fixture
-from tests.workspace.conftest import make_actor
+from tests.workspace.conftest import POSTGRES, make_actor
 
 pytestmark = NEEDS_POSTGRES
+OOM_WORKER = Path(__file__).with_name("oom_worker.py")
 
 
 def _run_due(db: Database, rounds: int) -> None:
@@ -199,3 +205,30 @@ def test_stalled_job_is_requeued_until_its_last_attempt_then_failed(
     assert _status(pg, job_id) == ("failed", 5)
     assert "worker died 5 times" in _report(pg, job_id)["error"]
     assert retry_stalled_jobs(pg) == {"requeued": 0, "failed": 0}  # and stays failed
+
+
+@pytest.mark.slow
+def test_a_job_that_kills_its_worker_every_time_fails_after_its_attempts(
+        pg: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real workers, really killed: ``tests.oom`` (2 attempts) kills two, then is failed."""
+    monkeypatch.setenv("PRODSEC_JOBS_STALLED_AFTER", "1")
+    editor = make_actor(pg, "Acme", "editor")
+    jobs.TASK_MODULES.append("tests.jobs.oom_worker")
+    try:
+        with pg.transaction() as s:
+            job_id = jobs.enqueue(s, "tests.oom", actor=editor)
+    finally:
+        jobs.TASK_MODULES.remove("tests.jobs.oom_worker")
+    assert job_id is not None
+    deaths = 0
+    with (tmp_path / "worker.log").open("ab") as log:
+        while _status(pg, job_id)[0] != "failed" and deaths < 4:
+            worker = subprocess.Popen([sys.executable, str(OOM_WORKER), str(POSTGRES)],
+                                      env=os.environ | {"PRODSEC_JOBS_STALLED_AFTER": "1"},
+                                      stdout=log, stderr=subprocess.STDOUT)
+            assert worker.wait(timeout=60) == -signal.SIGKILL
+            deaths += 1
+            time.sleep(1.5)  # its heartbeat goes stale
+            retry_stalled_jobs(pg)
+    assert (deaths, _status(pg, job_id)) == (2, ("failed", 2))
+    assert "worker died 2 times" in _report(pg, job_id)["error"]
