@@ -111,11 +111,14 @@ def jobs_retry(job_id: JobArg, org: OrgOpt = "default", db: DbOpt = None,
 
 def _periodic_view(data: dict[str, Any]) -> list[Section]:
     rows = [[t["task"], t["schedule"], t["status"], _detail(t["detail"])] for t in data["tasks"]]
-    refused = [f"{item['file']}: refused: {item['refused']}" for t in data["tasks"]
+    notes = [f"{item['file']}: refused: {item['refused']}" for t in data["tasks"]
                if isinstance(t["detail"], dict) for item in t["detail"].get("files", [])
                if "refused" in item]  # the watched folder's: remembered, not tried again
+    if "already_running" in data:  # cron started this run while the last one still runs
+        notes.append(f"already running: another run holds {data['already_running']}; "
+                       "nothing done")
     return [Section("Periodic tasks, run once", ["task", "worker schedule", "status", "result"],
-                    rows, notes=refused)]
+                    rows, notes=notes)]
 
 
 def _detail(value: Any) -> str:
@@ -128,13 +131,19 @@ def _detail(value: Any) -> str:
 @jobs_app.command("run-periodic")
 def jobs_run_periodic(db: DbOpt = None, fmt: FormatOpt = Format.table) -> None:
     """Run every periodic task once, now, in this process (what a PostgreSQL worker does on
-    its schedule; on SQLite, run this from cron). Exit 1 when one of them failed."""
+    its schedule; on SQLite, run this from cron). Exit 1 when one of them failed; exit 0 and
+    do nothing when another run of this workspace is still going ("already running")."""
     from prodsec import jobs
     from prodsec.cli.changes import open_db
 
     database = open_db(db)
+    data: dict[str, Any] = {"tasks": []}
     try:
-        data = {"tasks": jobs.run_periodic(database)}
+        with jobs.periodic_lock(database) as held:
+            if held is None:
+                data["already_running"] = str(jobs.periodic_lock_path(database))
+            else:
+                data["tasks"] = jobs.run_periodic(database)
     finally:
         database.dispose()
     emit(data, fmt, _periodic_view)

@@ -21,6 +21,8 @@ from prodsec.jobs.queue import (
     TaskSpec,
     actor_args,
     enqueue,
+    periodic_lock,
+    periodic_lock_path,
     report_progress,
     run_periodic,
     run_worker,
@@ -30,5 +32,5 @@ from prodsec.jobs.queue import (
     waiting_args,
 )
 
-__all__ = ["TASK_MODULES", "JobFailed", "TaskSpec", "actor_args", "enqueue", "report_progress",
-           "run_periodic", "run_worker", "spec", "task", "tasks", "waiting_args"]
+__all__ = ["TASK_MODULES", "JobFailed", "TaskSpec", "actor_args", "enqueue", "periodic_lock",
+           "periodic_lock_path", "report_progress", "run_periodic", "run_worker", "spec", "task", "tasks", "waiting_args"]

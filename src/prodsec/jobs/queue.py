@@ -17,13 +17,14 @@ them. The job's arguments carry ``org_id`` so listings filter per organisation.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime as dt
 import logging
 import os
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -157,31 +158,58 @@ def _job(task_spec: TaskSpec, args: dict[str, Any]) -> Any:
 
 
 def _defer_in_postgres(session: Session, task_spec: TaskSpec, args: dict[str, Any]) -> int | None:
+    """Insert the job; if the same job is already waiting (its queueing lock is taken), lock
+    that waiting row instead (``_hold_waiting``), and insert again if it started meanwhile."""
     from procrastinate import exceptions, manager
     from procrastinate.sync_psycopg_connector import SyncPsycopgConnector
 
     jobs = manager.JobManager(SyncPsycopgConnector())
-    # A savepoint: a queueing-lock conflict must not abort the caller's transaction.
-    try:
-        with session.begin_nested() as savepoint:
-            raw = savepoint.session.connection().connection.driver_connection
-            job = jobs.defer_job(_job(task_spec, args), connection=raw)
-    except exceptions.AlreadyEnqueued:
-        return None
-    return int(job.id) if job.id is not None else None
+    job = _job(task_spec, args)
+    for _ in range(3):
+        # A savepoint: a queueing-lock conflict must not abort the caller's transaction.
+        try:
+            with session.begin_nested() as savepoint:
+                raw = savepoint.session.connection().connection.driver_connection
+                deferred = jobs.defer_job(job, connection=raw)
+        except exceptions.AlreadyEnqueued:
+            if _hold_waiting(session, job.queueing_lock):
+                return None
+            continue  # the waiting job started between the two statements: queue ours
+        return int(deferred.id) if deferred.id is not None else None
+    raise JobFailed(f"could not queue {task_spec.name}: its queueing lock "
+                    f"{job.queueing_lock!r} kept changing hands")
+
+
+def _hold_waiting(session: Session, queueing_lock: str | None) -> bool:
+    """Lock (``FOR UPDATE``) the waiting job that holds ``queueing_lock`` until the caller's
+    transaction ends; False if no job waits any more.
+
+    Why: the caller skips queueing because that job will read its change. Without the row
+    lock a worker could start the job before the caller commits, read the old data, succeed,
+    and the change would never be rescanned. A worker fetches with ``SKIP LOCKED``, so it
+    leaves a locked job until the caller commits (or rolls back)."""
+    from sqlalchemy import text
+
+    return session.execute(text(
+        "SELECT id FROM procrastinate_jobs WHERE queueing_lock = :lock AND status = 'todo' "
+        "FOR UPDATE"), {"lock": queueing_lock}).first() is not None
 
 
 def waiting_args(session: Session, name: str, org_id: str) -> list[dict[str, Any]]:
     """The arguments of the organisation's ``name`` jobs queued and not yet started (retries
     waiting for their time included), read in the session's transaction; none on SQLite,
-    where a job runs when its change commits."""
+    where a job runs when its change commits.
+
+    The rows are locked (``FOR UPDATE``, in id order so two callers cannot deadlock) until
+    the caller's transaction ends: a caller that leaves work to a waiting job must be sure
+    it has not started before the caller's change is committed (``_hold_waiting``)."""
     if session.get_bind().dialect.name != "postgresql":
         return []
     from sqlalchemy import text
 
     return [dict(row[0]) for row in session.execute(text(
         "SELECT args FROM procrastinate_jobs WHERE task_name = :name AND status = 'todo' "
-        "AND args->>'org_id' = :org"), {"name": name, "org": org_id})]
+        "AND args->>'org_id' = :org ORDER BY id FOR UPDATE"), {"name": name, "org": org_id})]
 
 
 _PENDING = "prodsec.jobs.pending"
@@ -254,6 +282,41 @@ def run_periodic(database: Database) -> list[dict[str, Any]]:
         else:
             results.append(entry | {"status": "done", "detail": value})
     return results
+
+
+@contextlib.contextmanager
+def periodic_lock(database: Database) -> Iterator[Path | None]:
+    """Hold the lock of ``run_periodic`` runs of this workspace; yields None when another run
+    holds it. Why: cron starts a run every minute, and a run that takes longer (a slow
+    webhook, a large feed file) would otherwise race the next one over the same files and
+    deliveries. An exclusive ``flock`` on a file next to an SQLite database (in the data
+    directory for PostgreSQL); the kernel drops it when the process ends, however it ends."""
+    path = periodic_lock_path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        try:
+            import fcntl
+        except ImportError:  # no flock (Windows): runs are not kept apart
+            yield path
+            return
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield None
+            return
+        try:
+            yield path
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def periodic_lock_path(database: Database) -> Path:
+    """``<database file>.periodic.lock`` for SQLite; ``<data dir>/periodic.lock`` otherwise."""
+    from prodsec.db.engine import data_dir
+
+    if database.is_sqlite and database.engine.url.database:
+        return Path(f"{database.engine.url.database}.periodic.lock")
+    return data_dir() / "periodic.lock"
 
 
 def _periodic_rank(task_spec: TaskSpec) -> tuple[int, str]:
@@ -385,25 +448,54 @@ def _stalled_after() -> float:
 def retry_stalled_jobs(db: Database, timestamp: int | None = None) -> dict[str, int]:
     """Requeue the jobs of workers that stopped sending heartbeats (killed, lost their
     machine): the job runs again from the start; its earlier attempt left nothing behind
-    because a task writes its result in one transaction."""
+    because a task writes its result in one transaction. A job whose worker died on each of
+    its task's ``max_attempts`` (one that gets its worker OOM-killed, say) is marked failed
+    with "worker died N times" instead: requeued, it would kill workers forever."""
     from procrastinate import sql
     from procrastinate.sync_psycopg_connector import SyncPsycopgConnector
 
     connector = SyncPsycopgConnector()
+    counts = {"requeued": 0, "failed": 0}
     with db.engine.connect() as conn:
         raw: Any = conn.connection.driver_connection
         rows = connector.execute_query_all_with_connection(
             raw, query=sql.queries["select_stalled_jobs_by_heartbeat"], queue=None,
             task_name=None, seconds_since_heartbeat=_stalled_after())
         for row in rows:
-            connector.execute_query_all_with_connection(
-                raw, query=sql.queries["retry_job"], job_id=row["id"],
-                retry_at=dt.datetime.now(dt.UTC), new_priority=None, new_queue_name=None,
-                new_lock=None)
-            log.warning("job %s of a stalled worker requeued", row["id"])
+            outcome = _recover_stalled(connector, raw, row)
+            counts[outcome] += 1
         raw.commit()  # the queries went to psycopg directly: SQLAlchemy began nothing
-    return {"requeued": len(rows)}
+    for row in rows:
+        if _out_of_attempts(row):
+            _write_report(db.engine, int(row["id"]), org_id=(row["args"] or {}).get("org_id"),
+                          error=f"worker died {row['attempts'] + 1} times running this job "
+                                "(killed, out of memory, or lost its machine); not retried")
+    return counts
 
+
+def _out_of_attempts(row: dict[str, Any]) -> bool:
+    """Whether a stalled job has used its task's last attempt (an unknown task gets one)."""
+    known = tasks().get(row["task_name"])
+    return int(row["attempts"]) + 1 >= (known.max_attempts if known else 1)
+
+
+def _recover_stalled(connector: Any, raw: Any, row: dict[str, Any]) -> str:
+    """Fail a stalled job out of attempts, requeue any other; returns which."""
+    from procrastinate import sql
+
+    if _out_of_attempts(row):
+        connector.execute_query_all_with_connection(
+            raw, query=sql.queries["finish_job"], job_id=row["id"], status="failed",
+            delete_job=False)
+        log.error("job %s (%s): its worker died %d times; marked failed", row["id"],
+                  row["task_name"], row["attempts"] + 1)
+        return "failed"
+    connector.execute_query_all_with_connection(
+        raw, query=sql.queries["retry_job"], job_id=row["id"],
+        retry_at=dt.datetime.now(dt.UTC), new_priority=None, new_queue_name=None,
+        new_lock=None)
+    log.warning("job %s of a stalled worker requeued", row["id"])
+    return "requeued"
 
 
 @task("prodsec.remove_old_jobs", max_attempts=1, periodic="17 3 * * *", needs_queue=True)

@@ -91,7 +91,12 @@ def deliver_due(db: Database, now: dt.datetime | None = None,
 
 
 def _claim(db: Database, now: dt.datetime, limit: int) -> list[Outgoing]:
+    """Mark up to ``limit`` due deliveries as this run's for ``CLAIM_S``, so a concurrent run
+    skips them. PostgreSQL: ``FOR UPDATE SKIP LOCKED``. SQLite: the transaction begins as the
+    writer (``BEGIN IMMEDIATE``), so a second claimer waits for this one's commit and then sees
+    the claims; a plain transaction would let both read the same rows and send them twice."""
     with db.transaction() as session:
+        db.begin_write(session)
         query = (select(NotificationDelivery, NotificationSubscription, NotificationEvent)
                  .join(NotificationSubscription,
                        NotificationSubscription.id == NotificationDelivery.subscription_id)

@@ -10,12 +10,17 @@ is covered by it, since it reads the data when it runs).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from prodsec import jobs
 from prodsec.db.engine import Database
 from prodsec.workspace.context import Actor
+
+log = logging.getLogger(__name__)
 
 
 def as_actor(data: dict[str, Any]) -> Actor:
@@ -152,11 +157,63 @@ def rescan_release(db: Database, actor: dict[str, Any], org_id: str,
 
 @jobs.task("findings.rescan_releases", max_attempts=5)
 def rescan_releases(db: Database, actor: dict[str, Any], org_id: str,
-                    release_ids: list[str]) -> dict[str, int]:
+                    release_ids: list[str]) -> dict[str, Any]:
     """A batch of releases an advisory change touched (``vulnerabilities.RESCAN_BATCH``), in
-    one transaction: all or nothing, so a retry starts clean. No procrastinate lock (a job has
-    one): each release is locked in the transaction instead (``lock_releases``)."""
-    return rescan(db, actor, release_ids)
+    one transaction, so a retry starts clean. No procrastinate lock (a job has one): each
+    release is locked in the transaction instead (``lock_releases``). A release that fails is
+    split off into its own ``findings.rescan_release`` (which retries, then fails visibly
+    with its error) so it cannot fail the other releases of its batch (``split_off``)."""
+    who = as_actor(actor)
+    jobs.report_progress(0, len(release_ids), f"rescanning {len(release_ids)} releases")
+    with db.transaction() as session:
+        counts, split_off = rescan_batch(session, who, release_ids)
+    jobs.report_progress(len(release_ids), len(release_ids), _summary(counts, split_off))
+    return counts | {"split_off": split_off}
+
+
+def rescan_batch(session: Session, who: Actor, release_ids: list[str]
+                 ) -> tuple[dict[str, int], list[dict[str, str]]]:
+    """Recompute the batch at once (one savepoint: the fast path); if that fails, once more
+    release by release, each in a savepoint of its own, and queue each release that fails
+    again as a job of its own. Returns the counts and the releases split off, with why."""
+    from prodsec.workspace.vulnerabilities import recompute_findings
+
+    try:
+        with session.begin_nested():
+            return recompute_findings(session, who, release_ids), []
+    except Exception as exc:
+        log.warning("rescan of %d releases failed (%s); retrying release by release",
+                    len(release_ids), exc)
+    totals: dict[str, int] = {}
+    split_off: list[dict[str, str]] = []
+    for release_id in sorted(set(release_ids)):
+        try:
+            with session.begin_nested():
+                counts = recompute_findings(session, who, [release_id])
+        except Exception as exc:
+            split_off.append(split_off_release(session, who, release_id, exc))
+            continue
+        for key, value in counts.items():
+            totals[key] = totals.get(key, 0) + value
+    return totals, split_off
+
+
+def split_off_release(session: Session, who: Actor, release_id: str,
+                      exc: Exception) -> dict[str, str]:
+    """Queue a release that failed inside a batch as its own rescan, and say so in the log."""
+    error = f"{type(exc).__name__}: {exc}"[:500]
+    jobs.enqueue(session, "findings.rescan_release", actor=who, release_id=release_id)
+    log.warning("release %s split off its rescan batch into its own job: %s", release_id, error)
+    return {"release_id": release_id, "error": error}
+
+
+def _summary(counts: dict[str, int], split_off: list[dict[str, str]]) -> str:
+    note = (f"added {counts.get('added', 0)}, removed {counts.get('removed', 0)}, "
+            f"kept {counts.get('kept', 0)}")
+    if split_off:
+        note += "; split off into jobs of their own: " + ", ".join(
+            s["release_id"] for s in split_off)
+    return note
 
 
 def rescan(db: Database, actor: dict[str, Any], release_ids: list[str]) -> dict[str, int]:
@@ -164,12 +221,8 @@ def rescan(db: Database, actor: dict[str, Any], release_ids: list[str]) -> dict[
     after (recomputing also proposes cases: ``proposals``)."""
     from prodsec.workspace.vulnerabilities import recompute_findings
 
-    what = f"release {release_ids[0]}" if len(release_ids) == 1 else \
-        f"{len(release_ids)} releases"
-    jobs.report_progress(0, len(release_ids), f"rescanning {what}")
+    jobs.report_progress(0, len(release_ids), f"rescanning release {release_ids[0]}")
     with db.transaction() as session:
         counts = recompute_findings(session, as_actor(actor), release_ids)
-    jobs.report_progress(len(release_ids), len(release_ids),
-                         f"added {counts['added']}, removed {counts['removed']}, "
-                         f"kept {counts['kept']}")
+    jobs.report_progress(len(release_ids), len(release_ids), _summary(counts, []))
     return counts
