@@ -13,18 +13,19 @@ import datetime as dt
 from collections import Counter, defaultdict
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
 
 from prodsec.core.knowledge import CATEGORIES, KnowledgeBase
 from prodsec.core.ordering import natural_key
 from prodsec.db.models import Assessment, Evidence, EvidenceLink, Product, RequirementStatus
 from prodsec.workspace.compliance import list_controls, products_of
-from prodsec.workspace.context import Actor
+from prodsec.workspace.context import Actor, ValidationFailed
 from prodsec.workspace.products import current_assessments, get_product, verdicts_on
 
 DONE = ("met", "not-applicable")
 BINDING = ("required", "upcoming", "voluntary")
+PORTFOLIO_PAGE = 50  # products per portfolio page
 
 
 def _statuses(session: Session, assessment: Assessment) -> list[RequirementStatus]:
@@ -291,3 +292,86 @@ def _control_value(session: Session, actor: Actor, kb: KnowledgeBase,
                     "regimes": regimes, "requirements": closes})
     out.sort(key=lambda c: (-c["product_requirements"], -c["closes"], c["control"]))
     return out
+
+
+def portfolio_page(session: Session, actor: Actor, kb: KnowledgeBase, as_of: dt.date,
+                   after: str | None = None,
+                   limit: int = PORTFOLIO_PAGE, expiring_days: int = 30) -> dict[str, Any]:
+    """One keyset page of the portfolio matrix: the products after ``after`` by name (archived
+    ones left out), each with its current assessments, % met per binding instrument, its missed
+    dates (``dated``, as the product page counts them) and its count of expiring evidence links.
+
+    Why batched: the matrix used to call ``product_gaps`` per product, ~3 queries a product
+    (30 007 queries, 104 s for 10 000 products on PostgreSQL). Here a page costs the same
+    six queries whatever the portfolio's size: the count, the page, its releases, its
+    assessments, their requirement statuses and one aggregate of their expiring evidence."""
+    if not 1 <= limit <= 500:
+        raise ValidationFailed("limit", "a portfolio page holds 1 to 500 products")
+    live = select(Product).where(Product.org_id == actor.org_id, Product.archived_at.is_(None))
+    total = session.scalar(select(func.count()).select_from(live.subquery())) or 0
+    if after is not None:
+        live = live.where(Product.name > after)
+    page = list(session.scalars(live.order_by(Product.name).limit(limit + 1)
+                                .options(selectinload(Product.releases))))
+    more, page = len(page) > limit, page[:limit]
+    current = _current_of(session, actor, [p.id for p in page])
+    binding = [a.id for rows in current.values() for a in rows if a.status in BINDING]
+    statuses = _statuses_of(session, actor, binding)
+    links = _expiring_links(session, actor, binding, as_of, expiring_days)
+    rows = []
+    for p in page:
+        placings = placings_of(p)
+        instruments = [instrument_gaps(kb, a, statuses.get(a.id, []), as_of, placings)
+                       for a in current.get(p.id, []) if a.status in BINDING]
+        rows.append({"product": p,
+                     "assessments": {a.regulation_id: a for a in current.get(p.id, [])},
+                     "met": {i["regulation"]: i["percent_met"] for i in instruments},
+                     "missed": dated({"product": p.name, "product_id": p.id,
+                                      "instruments": instruments})["missed"],
+                     "expiring": links.get(p.id, 0)})
+    return {"rows": rows, "total": int(total), "after": after,
+            "next_after": page[-1].name if more else None}
+
+
+def _current_of(session: Session, actor: Actor,
+                product_ids: list[str]) -> dict[str, list[Assessment]]:
+    """The current (not superseded) assessments of these products, in one query."""
+    out: dict[str, list[Assessment]] = defaultdict(list)
+    if not product_ids:
+        return out
+    for a in session.scalars(select(Assessment).where(
+            Assessment.org_id == actor.org_id, Assessment.product_id.in_(product_ids),
+            Assessment.superseded.is_(False)).order_by(Assessment.regulation_id)):
+        out[a.product_id].append(a)
+    return out
+
+
+def _statuses_of(session: Session, actor: Actor,
+                 assessment_ids: list[str]) -> dict[str, list[RequirementStatus]]:
+    """The requirement statuses of these assessments, in one query, by assessment."""
+    out: dict[str, list[RequirementStatus]] = defaultdict(list)
+    if not assessment_ids:
+        return out
+    for s in session.scalars(select(RequirementStatus).where(
+            RequirementStatus.org_id == actor.org_id,
+            RequirementStatus.assessment_id.in_(assessment_ids))):
+        out[s.assessment_id].append(s)
+    return out
+
+def _expiring_links(session: Session, actor: Actor, assessment_ids: list[str],
+                    as_of: dt.date, days: int) -> dict[str, int]:
+    """Per product: its evidence links to these assessments' requirements whose evidence
+    expires within ``days`` (or has expired), as ``expiring`` lists them, in one query."""
+    if not assessment_ids:
+        return {}
+    horizon = as_of + dt.timedelta(days=days)
+    rows = session.execute(
+        select(Assessment.product_id, func.count())
+        .select_from(EvidenceLink)
+        .join(Evidence, EvidenceLink.evidence_id == Evidence.id)
+        .join(RequirementStatus, EvidenceLink.status_id == RequirementStatus.id)
+        .join(Assessment, RequirementStatus.assessment_id == Assessment.id)
+        .where(Evidence.org_id == actor.org_id, Assessment.id.in_(assessment_ids),
+               Evidence.expires_on.is_not(None), Evidence.expires_on <= horizon)
+        .group_by(Assessment.product_id)).all()
+    return {pid: int(n) for pid, n in rows}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -23,32 +24,40 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/portfolio", response_class=HTMLResponse)
 def portfolio(request: Request) -> HTMLResponse:
-    from prodsec.workspace import compliance, gaps, products
+    """A keyset page of the matrix (``?after=`` the last name shown, as the products API);
+    the missed and upcoming dates are those of the page's products, and the page says so."""
+    from prodsec.workspace import gaps
 
     actor, csrf = signed_in(request)
     state = web_state(request)
     today = current_date()
-    rows, upcoming, missed = [], [], []
+    after = request.query_params.get("after") or None
     with state.database.transaction() as session:
-        for product in compliance.products_of(session, actor):
-            current = {a.regulation_id: a for a in products.current_assessments(session, actor, product.id)}
-            summary = gaps.product_gaps(session, actor, state.kb, product.id, today)
-            met = {i["regulation"]: i["percent_met"] for i in summary["instruments"]}
-            missed += gaps.dated(summary)["missed"]
-            rows.append({"product": product, "cells": {r: current.get(r) for r in _instruments(state.kb)},
-                         "met": met, "expiring": summary["expiring_evidence"]})
-            for a in current.values():
-                obligations: list[dict[str, Any]] = a.verdict.get("obligations", [])  # type: ignore[assignment]
-                for ob in obligations:
-                    if ob["applies_from"] > today.isoformat():
-                        upcoming.append({"date": ob["applies_from"], "product": product.name,
-                                         "product_id": product.id, "regulation": a.regulation_id,
-                                         "title": f"{obligation_word(ob)}: {ob['title']}"})
-    upcoming.sort(key=lambda u: (u["date"], u["product"]))
+        page = gaps.portfolio_page(session, actor, state.kb, today, after, gaps.PORTFOLIO_PAGE)
+    instruments = _instruments(state.kb)
+    rows = [{"product": r["product"], "cells": {i: r["assessments"].get(i) for i in instruments},
+             "met": r["met"], "expiring": r["expiring"]} for r in page["rows"]]
     return render(request, "portfolio.html.j2", {
-        "rows": rows, "instruments": _instruments(state.kb), "upcoming": upcoming[:30],
-        "missed": missed},
+        "rows": rows, "instruments": instruments, "total": page["total"], "after": after,
+        "next_after": page["next_after"], "upcoming": _upcoming(page["rows"], today)[:30],
+        "missed": [m for r in page["rows"] for m in r["missed"]]},
         actor=actor, csrf=csrf)
+
+
+def _upcoming(rows: list[dict[str, Any]], today: dt.date) -> list[dict[str, Any]]:
+    """The obligations of the page's current verdicts that apply after today, soonest first."""
+    upcoming = []
+    for row in rows:
+        product = row["product"]
+        for a in row["assessments"].values():
+            obligations: list[dict[str, Any]] = a.verdict.get("obligations", [])
+            for ob in obligations:
+                if ob["applies_from"] > today.isoformat():
+                    upcoming.append({"date": ob["applies_from"], "product": product.name,
+                                     "product_id": product.id, "regulation": a.regulation_id,
+                                     "title": f"{obligation_word(ob)}: {ob['title']}"})
+    upcoming.sort(key=lambda u: (u["date"], u["product"]))
+    return upcoming
 
 
 def _instruments(kb: Any) -> list[str]:
