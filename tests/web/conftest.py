@@ -88,3 +88,22 @@ def sign_in(client: Any, email: str) -> str:
                           follow_redirects=False)
     assert response.status_code == 303, response.text
     return csrf_of(client.get("/products/new").text)
+
+
+def count_queries(db: Any, client: Any, path: str) -> tuple[int, str]:
+    """GET ``path`` and count the SQL statements it ran (the query-count tests of #17): the
+    number, and the page's text."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        response = client.get(path)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert response.status_code == 200, response.text
+    return len(statements), response.text

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from prodsec.db.models import RequirementStatus
-from tests.web.conftest import PASSWORD, sign_in
+from tests.web.conftest import PASSWORD, count_queries, sign_in
 
 TODAY = dt.date(2026, 12, 3)
 NAME = re.compile(r'<th scope="row"><a href="/products/[0-9a-f]+" class="clip" title="([^"]*)"')
@@ -51,29 +51,14 @@ def _products(web_db: Any, kb: Any, names: list[str]) -> list[str]:
     return ids
 
 
-def _queries(web_db: Any, client: TestClient, path: str) -> tuple[int, str]:
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(web_db.engine, "before_cursor_execute", count)
-    try:
-        response = client.get(path)
-    finally:
-        event.remove(web_db.engine, "before_cursor_execute", count)
-    assert response.status_code == 200, response.text
-    return len(statements), response.text
-
-
 def test_a_page_costs_the_same_queries_whatever_the_number_of_products(
         client: TestClient, web_db: Any, kb: Any) -> None:
     sign_in(client, "editor@acme.example")
     _products(web_db, kb, ["Cam 01", "Cam 02"])
-    few, page = _queries(web_db, client, "/portfolio")
+    few, page = count_queries(web_db, client, "/portfolio")
     assert NAME.findall(page) == ["Cam 01", "Cam 02"]
     _products(web_db, kb, [f"Cam {n:02d}" for n in range(3, 13)])
-    many, page = _queries(web_db, client, "/portfolio")
+    many, page = count_queries(web_db, client, "/portfolio")
     assert len(NAME.findall(page)) == 12
     assert many == few, f"{few} queries for 2 products, {many} for 12"
 

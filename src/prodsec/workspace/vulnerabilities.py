@@ -155,17 +155,35 @@ def list_sbom_parts(session: Session, actor: Actor, product_ref: str,
                     release_label: str) -> list[dict[str, Any]]:
     """The SBOMs a release's SBOM is assembled from, in name order."""
     release = get_release(session, actor, product_ref, release_label)
-    record = release_sbom(session, actor, release.id)
-    if record is None:
-        return []
+    return sbom_parts_of(session, actor, [release.id]).get(release.id, [])
+
+
+def sbom_parts_of(session: Session, actor: Actor,
+                  release_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """release id → the parts of its SBOM in name order, each with its component count.
+
+    Two queries for any number of releases (the parts, the counts): a product page lists
+    every release, and a query per release made it grow with them (review h17r)."""
+    if not release_ids:
+        return {}
+    parts = session.execute(
+        select(SbomRecord.release_id, SbomPart).join(SbomPart, SbomPart.sbom_id == SbomRecord.id)
+        .where(SbomRecord.org_id == actor.org_id, SbomPart.org_id == actor.org_id,
+               SbomRecord.release_id.in_(release_ids))
+        .order_by(SbomRecord.release_id, SbomPart.name)).all()
     counts = dict(session.execute(
-        select(SbomComponent.part_id, func.count()).where(SbomComponent.sbom_id == record.id)
-        .group_by(SbomComponent.part_id)).all())
-    return [{"name": p.name, "kind": p.kind, "format": p.format,
-             "spec_version": p.spec_version, "filename": p.filename, "sha256": p.sha256,
-             "components": counts.get(p.id, 0),
-             "imported_at": p.imported_at.strftime("%Y-%m-%d %H:%M UTC")}
-            for p in _parts(session, actor, record.id)]
+        select(SbomComponent.part_id, func.count())
+        .where(SbomComponent.org_id == actor.org_id,
+               SbomComponent.sbom_id.in_(sorted({p.sbom_id for _, p in parts})))
+        .group_by(SbomComponent.part_id)).all()) if parts else {}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for release_id, p in parts:
+        out.setdefault(release_id, []).append({
+            "name": p.name, "kind": p.kind, "format": p.format,
+            "spec_version": p.spec_version, "filename": p.filename, "sha256": p.sha256,
+            "components": counts.get(p.id, 0),
+            "imported_at": p.imported_at.strftime("%Y-%m-%d %H:%M UTC")})
+    return out
 
 
 def remove_sbom_part(session: Session, actor: Actor, product_ref: str, release_label: str,

@@ -36,7 +36,7 @@ def _findings_data(request: Request, actor: Actor, pid: str,
     from prodsec.core.assembly import PART_KINDS
     from prodsec.core.triage import DETAIL_MEANING, SORTS
     from prodsec.workspace import csaf_documents, products, triage, vex
-    from prodsec.workspace.vulnerabilities import list_sbom_parts, sbom_reports
+    from prodsec.workspace.vulnerabilities import sbom_parts_of, sbom_reports
 
     params = params if params is not None else _params(request)
     state = web_state(request)
@@ -54,8 +54,7 @@ def _findings_data(request: Request, actor: Actor, pid: str,
         found = triage.triage_findings(session, actor, state.kb, product.id, query)
         view = products.product_view(product)
         sboms = sbom_reports(session, actor, [r["id"] for r in view["releases"]])
-        parts = {r["id"]: list_sbom_parts(session, actor, product.id, r["version_label"])
-                 for r in view["releases"] if r["id"] in sboms}
+        parts = sbom_parts_of(session, actor, list(sboms))
         documents = [csaf_documents.document_view(row)
                      for row in csaf_documents.list_documents(session, actor, product.id)]
     empty = {"findings": 0, "open": 0, "exploited": 0, "overdue": 0}
