@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from typing import Any, NamedTuple
+from collections.abc import Iterable
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -26,6 +27,7 @@ from prodsec.workspace.products import current_assessments, get_product, verdict
 DONE = ("met", "not-applicable")
 BINDING = ("required", "upcoming", "voluntary")
 PORTFOLIO_PAGE = 50  # products per portfolio page
+T = TypeVar("T")
 
 
 def _statuses(session: Session, assessment: Assessment) -> list[RequirementStatus]:
@@ -336,27 +338,30 @@ def portfolio_page(session: Session, actor: Actor, kb: KnowledgeBase, as_of: dt.
 def _current_of(session: Session, actor: Actor,
                 product_ids: list[str]) -> dict[str, list[Assessment]]:
     """The current (not superseded) assessments of these products, in one query."""
-    out: dict[str, list[Assessment]] = defaultdict(list)
     if not product_ids:
-        return out
-    for a in session.scalars(select(Assessment).where(
-            Assessment.org_id == actor.org_id, Assessment.product_id.in_(product_ids),
-            Assessment.superseded.is_(False)).order_by(Assessment.regulation_id)):
-        out[a.product_id].append(a)
-    return out
+        return {}
+    return _grouped(session.scalars(select(Assessment).where(
+        Assessment.org_id == actor.org_id, Assessment.product_id.in_(product_ids),
+        Assessment.superseded.is_(False)).order_by(Assessment.regulation_id)), "product_id")
 
 
 def _statuses_of(session: Session, actor: Actor,
                  assessment_ids: list[str]) -> dict[str, list[RequirementStatus]]:
     """The requirement statuses of these assessments, in one query, by assessment."""
-    out: dict[str, list[RequirementStatus]] = defaultdict(list)
     if not assessment_ids:
-        return out
-    for s in session.scalars(select(RequirementStatus).where(
-            RequirementStatus.org_id == actor.org_id,
-            RequirementStatus.assessment_id.in_(assessment_ids))):
-        out[s.assessment_id].append(s)
+        return {}
+    return _grouped(session.scalars(select(RequirementStatus).where(
+        RequirementStatus.org_id == actor.org_id,
+        RequirementStatus.assessment_id.in_(assessment_ids))), "assessment_id")
+
+
+def _grouped(rows: Iterable[T], key: str) -> dict[str, list[T]]:
+    """Rows of one batched read, by the id that ties each to its owner."""
+    out: dict[str, list[T]] = defaultdict(list)
+    for row in rows:
+        out[getattr(row, key)].append(row)
     return out
+
 
 def _expiring_links(session: Session, actor: Actor, assessment_ids: list[str],
                     as_of: dt.date, days: int) -> dict[str, int]:
