@@ -77,15 +77,16 @@ VEX_BODY: dict[str, Any] = {"requestBody": {"required": True, "description": (
 
 
 async def _body(request: Request, what: str) -> bytes:
-    """The request body, streamed and refused (413) as soon as it passes the file limit."""
-    from prodsec.formats._io import MAX_BYTES
+    """The request body, streamed and refused (413) as soon as it passes the deployment's
+    document limit (``Settings.max_document_bytes``, the web's upload limit too)."""
     from prodsec.workspace.context import EvidenceTooLarge
 
+    limit = request.app.state.prodsec.settings.max_document_bytes
     data = bytearray()
     async for chunk in request.stream():
         data += chunk
-        if len(data) > MAX_BYTES:
-            raise EvidenceTooLarge(what, f"larger than the limit of {MAX_BYTES} bytes")
+        if len(data) > limit:
+            raise EvidenceTooLarge(what, f"larger than the limit of {limit} bytes")
     return bytes(data)
 
 

@@ -94,6 +94,13 @@ def web_state(request: Request) -> WebState:
     return state
 
 
+def upload_limit(request: Request, setting: str) -> int:
+    """The deployment's limit for one uploaded file, ``Settings.<setting>`` of the API app the
+    pages are mounted on: the number the API and the body-size middleware hold the same file
+    to, so an oversize file is refused alike (413) on every face."""
+    return int(getattr(request.app.state.prodsec.settings, setting))
+
+
 def current_date() -> dt.date:
     return dt.date.today()
 

@@ -44,7 +44,7 @@ async def ingest_csaf(request: Request, sent: EditorForm) -> Response:
     actor, csrf = sent.actor, sent.csrf
     try:
         accepted = accepted_labels(str(sent.form.get("accept_tlp") or "") or None)
-        data, name = await _upload(sent.form, "a CSAF advisory")
+        data, name = await _upload(request, sent.form, "a CSAF advisory")
         item = Source(name, data)
         reasons = await run_in_threadpool(unusable, item)
         if reasons:
