@@ -6,15 +6,17 @@ API and the web UI show the same data."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from anyio import to_thread
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
 
 from prodsec.api.deps import EditorActor, StateDep, UnitDep, Writer
 from prodsec.workspace import writes
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 router = APIRouter(tags=["vulnerabilities"])
 Stage = Literal["early-warning", "notification", "final-report"]
