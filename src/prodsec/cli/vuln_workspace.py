@@ -452,7 +452,8 @@ def vex_import(
               f"decision ({item['ours'][0]['state']}) is kept", file=sys.stderr)
     print(f"{file}: {summary['imported']} of {summary['statements']} statements imported into {product}")
     if summary["refused"]:
-        raise typer.Exit(2)
+        raise Invalid(f"{len(summary['refused'])} of {summary['statements']} statements "
+                      "refused; the others were imported")
 
 
 # ---- CSAF ----------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from prodsec.api.deps import (
 )
 from prodsec.api.problems import ApiError
 from prodsec.core.clock import utcnow
+from prodsec.errors import LoginThrottled
 from prodsec.workspace import devices, sessions, users, writes
 from prodsec.workspace.context import Actor, ValidationFailed
 from prodsec.workspace.throttle import password_change_key
@@ -100,7 +101,7 @@ async def change_password(actor: Annotated[Actor, Depends(_signed_in)],
     keys = (password_change_key(actor.user_id),)
     wait = await run_in_threadpool(limiter.claim, *keys)
     if wait:
-        raise ApiError(429, "too many failed attempts; try again later", {"Retry-After": str(wait)})
+        raise LoginThrottled(wait)
     try:
         await writes.write(state.database, actor.org_id, lambda s: users.change_password(
             s, actor, body.current_password, body.new_password,

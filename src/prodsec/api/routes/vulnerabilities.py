@@ -6,6 +6,7 @@ API and the web UI show the same data."""
 from __future__ import annotations
 
 import datetime as dt
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Literal
 
 from anyio import to_thread
@@ -13,6 +14,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from prodsec.api.deps import EditorActor, StateDep, UnitDep, Writer
+from prodsec.errors import refusal_status
 from prodsec.workspace import writes
 
 if TYPE_CHECKING:
@@ -295,14 +297,15 @@ def _refused(summary: dict[str, Any]) -> Response:
     from prodsec.api.problems import MEDIA_TYPE
 
     refused = summary["refused"]
-    body = {"type": "about:blank", "title": "Unprocessable Content", "status": 422,
+    status = refusal_status(refused)
+    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status,
             "detail": (f"{len(refused)} of {summary['statements']} statements refused; the "
                        f"other {summary['imported']} were imported"),
             "errors": [{"field": r["where"] or "vex", "message": f"{r['vulnerability']}: "
                         f"{r['reason']}"} for r in refused],
             **{key: summary[key] for key in ("source", "product_id", "release", "statements",
                                              "imported", "refused")}}
-    return Response(json.dumps(body, ensure_ascii=False).encode(), status_code=422,
+    return Response(json.dumps(body, ensure_ascii=False).encode(), status_code=status,
                     media_type=MEDIA_TYPE)
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
+from prodsec.errors import refusal_status
 from prodsec.web.pages.common import EditorForm, render, signed_in, status_of, web_state
 from prodsec.web.pages.vulnerabilities import _upload
 from prodsec.workspace.context import Actor, PermissionDenied
@@ -58,4 +59,4 @@ async def ingest_csaf(request: Request, sent: EditorForm) -> Response:
         return await run_in_threadpool(_page, request, actor, csrf, status_of(exc), None,
                                        str(exc))
     return await run_in_threadpool(_page, request, actor, csrf,
-                                   422 if summary["refused"] else 200, summary)
+                                   refusal_status(summary["refused"]), summary)

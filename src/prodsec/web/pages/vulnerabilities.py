@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
+from prodsec.errors import refusal_status
 from prodsec.web.pages.common import (
     EditorForm,
     form_write,
@@ -241,7 +242,7 @@ async def import_vex(request: Request, pid: str, sent: EditorForm) -> Response:
                                        form_error={"form": "vex", "release": release or "",
                                                    "text": str(exc)})
     return await run_in_threadpool(_vulnerabilities, request, actor, csrf, pid,
-                                   422 if summary["refused"] else 200, vex_summary=summary)
+                                   refusal_status(summary["refused"]), vex_summary=summary)
 
 
 @router.post("/products/{pid}/csaf", response_class=HTMLResponse)
