@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from prodsec.api.problems import ApiError, unauthenticated
 from prodsec.core.knowledge import KnowledgeBase
+from prodsec.core.limits import PAGE_SIZE
 from prodsec.db.engine import Database, raise_deferred
 from prodsec.services.check import MAX_PROFILE_BYTES
 from prodsec.workspace import sessions, users, writes
@@ -204,7 +205,7 @@ class Paging:
     offset: int
 
 
-async def paging(limit: Annotated[int, Query(ge=1, le=500)] = 50,
+async def paging(limit: Annotated[int, Query(ge=1, le=PAGE_SIZE)] = 50,
                  offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0) -> Paging:
     """``async`` for the reason ``app_state`` is: no thread for two numbers."""
     return Paging(limit, offset)

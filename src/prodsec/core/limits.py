@@ -41,6 +41,11 @@ MAPPING_DEPTH = 5
 #: while only the API refused it).
 EXPIRING_DAYS = 3650
 
+#: Rows in one page of a listing (products, controls, statuses, evidence). The API's query
+#: said ``le=500`` while the services took any ``limit``, so a library or CLI caller could ask
+#: for every row at once; the services refuse more now, and the API's bound is this number.
+PAGE_SIZE = 500
+
 #: Components (and, separately, dependency edges) in one SBOM. Every component becomes a row
 #: (and a purl key, a CSAF product id, finding candidates): 120 000 components held SQLite's
 #: writer lock for 81 s in the penetration test. Those are now built before the write
