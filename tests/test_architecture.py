@@ -84,6 +84,73 @@ def test_no_module_imports_itself_round_a_cycle() -> None:
     assert cycles(graph(PACKAGE)) == []
 
 
+FACES = ("api", "web", "cli", "__main__.py")
+#: Face modules that may import the database layer at runtime, and why. Every other face
+#: module calls a service (``prodsec.workspace``) and imports SQLAlchemy or the models only
+#: under ``TYPE_CHECKING``, for annotations.
+FACE_DATABASE_WIRING = {
+    # the request's unit of work: opens the Session every route's service call runs in
+    "prodsec.api.deps": {"sqlalchemy.orm"},
+    # the one mapping of the database's refusals (DataError, OperationalError) to problems
+    "prodsec.api.problems": {"sqlalchemy.exc"},
+}
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    """Every module ``path`` imports when it runs: in functions too, not the ones under
+    ``if TYPE_CHECKING:``, which only annotate."""
+    tree = ast.parse(path.read_text(), str(path))
+    skipped = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
+               and isinstance(block.test, ast.Name) and block.test.id == "TYPE_CHECKING"
+               for stmt in block.body for n in ast.walk(stmt)}
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+    return names
+
+
+def face_queries(package: Path) -> list[str]:
+    """Face modules importing SQLAlchemy or ``prodsec.db.models`` at runtime, outside the
+    wiring ``FACE_DATABASE_WIRING`` allows: a face that queries bypasses the services'
+    tenancy checks (``cli user password`` found any organisation's user by e-mail)."""
+    found = []
+    for face in FACES:
+        for path in sorted([package / face] if face.endswith(".py")
+                           else (package / face).rglob("*.py")):
+            module = ".".join(("prodsec", *path.relative_to(package).with_suffix("").parts))
+            module = module.removesuffix(".__init__")
+            allowed = FACE_DATABASE_WIRING.get(module, set())
+            for name in sorted(_runtime_imports(path)):
+                if (name.split(".")[0] == "sqlalchemy" or name.startswith("prodsec.db.models")) \
+                        and not any(name == a or name.startswith(f"{a}.") for a in allowed):
+                    found.append(f"{module} imports {name}")
+    return found
+
+
+def test_faces_never_query() -> None:
+    assert face_queries(PACKAGE) == []
+
+
+@pytest.mark.parametrize(("victim", "line"), [
+    ("cli/workspace.py", "from sqlalchemy import select"),
+    ("web/pages/cases.py", "from prodsec.db.models import utcnow"),
+    ("api/routes/products.py", "from prodsec.db import models"),
+])
+def test_an_injected_face_query_is_caught(tmp_path: Path, victim: str, line: str) -> None:
+    copy = tmp_path / "prodsec"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("data", "__pycache__", "*.j2"))
+    with (copy / victim).open("a") as f:
+        f.write(f"\n\ndef _planted() -> None:\n    {line}\n")
+    module = "prodsec." + victim.removesuffix(".py").replace("/", ".")
+    found = face_queries(copy)
+    assert found and {f.split(" imports ")[0] for f in found} == {module}, found
+
+
 @pytest.mark.parametrize(("victim", "line", "expected"), [
     ("core/rules.py", "from prodsec.workspace import products", "upward"),
     ("knowledge/validate.py", "import prodsec.services.check", "upward"),

@@ -169,3 +169,12 @@ def test_the_drawing_is_the_tree() -> None:
         assert cls.exit_code == (code if code is not None else classes[parent or name].exit_code)
         assert cls.http_status == (status if status is not None
                                    else classes[parent or name].http_status), name
+
+
+def test_a_partly_refused_import_has_one_status_on_every_face() -> None:
+    """``refusal_status``: the API's problem, the web page and the CLI's exit agree."""
+    from prodsec.errors import Invalid, refusal_status
+
+    assert refusal_status([]) == 200
+    assert refusal_status([{"reason": "unknown component"}]) == Invalid.http_status == 422
+    assert Invalid.exit_code == 2

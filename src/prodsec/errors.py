@@ -66,7 +66,7 @@ it); a reader's ``UnsupportedVersion`` is also its format's error (e.g.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sized
 
 
 class ProdsecError(Exception):
@@ -260,6 +260,14 @@ class Invalid(InputError):
     """A command's input is invalid (or some inputs failed): exit code 2 after the full report.
 
     Raised rather than ``typer.Exit(2)`` so that the one error handler gives the exit code."""
+
+
+def refusal_status(refused: Sized, ok: int = 200) -> int:
+    """The status of a document imported in part: ``Invalid``'s when any item was refused,
+    else ``ok``. The refused items are the input's fault and reported in full while the others
+    were stored, which is what ``Invalid`` is (a failed full report); stated here once so the
+    API's problem, the web page and the CLI's exit code (``Invalid.exit_code``) agree."""
+    return Invalid.http_status if len(refused) else ok
 
 
 class DocumentRefused(InputError):

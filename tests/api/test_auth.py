@@ -474,8 +474,10 @@ def test_strangers_failing_to_sign_in_do_not_keep_the_owner_from_changing_the_pa
         wrong = proxied.post("/api/v1/auth/password", headers=csrf, json={
             "current_password": "not the password", "new_password": NEW_PASSWORD})
         assert wrong.status_code == 422
-    assert proxied.post("/api/v1/auth/password", headers=csrf, json={
-        "current_password": PASSWORD, "new_password": NEW_PASSWORD}).status_code == 429
+    throttled = proxied.post("/api/v1/auth/password", headers=csrf, json={
+        "current_password": PASSWORD, "new_password": NEW_PASSWORD})
+    assert throttled.status_code == 429 and throttled.json()["code"] == "login-throttled"
+    assert int(throttled.headers["retry-after"]) >= 1
     now[0] += dt.timedelta(seconds=2)
     done = proxied.post("/api/v1/auth/password", headers=csrf, json={
         "current_password": PASSWORD, "new_password": NEW_PASSWORD})

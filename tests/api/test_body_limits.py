@@ -167,3 +167,40 @@ def test_web_upload_form_takes_one_file_and_few_fields(database: Database,
         size = SMALL.max_profile_bytes + middleware.FORM_OVERHEAD + 1
         big = client.post("/products/import", files={"profile": ("a.yaml", b"#" * size)})
         assert big.status_code == 413
+
+
+def test_an_oversize_document_is_413_on_the_web_as_on_the_api(database: Database,
+                                                              kb: KnowledgeBase) -> None:
+    """The same file, one byte over ``max_document_bytes`` (within the middleware's envelope,
+    so the route's own check answers): ``EvidenceTooLarge`` on both faces, not the web's
+    former 422 ``ValidationFailed`` with the compiled-in 64 MiB limit."""
+    import yaml
+    from tests.api.test_limits import ROUTER
+
+    member = add_member(database, "Acme", "editor", PASSWORD)
+    bearer = {"Authorization": member["Authorization"]}
+    document = b" " * (SMALL.max_document_bytes + 1)
+    with TestClient(small_app(database, kb)) as client:
+        product = client.post("/api/v1/products", json={"profile": ROUTER}, headers=bearer)
+        assert product.status_code == 201, product.text
+        pid = product.json()["id"]
+        api = {"csaf": client.post("/api/v1/csaf/ingest", content=document, headers=bearer),
+               "vex": client.post(f"/api/v1/products/{pid}/vex/import", content=document,
+                                  headers=bearer)}
+        for got in api.values():
+            assert got.status_code == 413, got.text
+            assert got.json()["code"] == "too-large"
+        token = web_sign_in(client, member["email"])
+        web = {"csaf": client.post("/csaf/ingest", data={"csrf_token": token},
+                                   files={"file": ("a.json", document)}),
+               "vex": client.post(f"/products/{pid}/vex/import", data={"csrf_token": token},
+                                  files={"file": ("a.json", document)})}
+        for got in web.values():
+            assert got.status_code == 413, got.text
+            assert f"limit of {SMALL.max_document_bytes} bytes" in got.text
+        profile = yaml.safe_dump(ROUTER).encode()
+        over = profile + b"#" * (SMALL.max_profile_bytes + 1 - len(profile))
+        refused = client.post("/products/import", data={"csrf_token": token},
+                              files={"profile": ("router.yaml", over)})
+        assert refused.status_code == 413, refused.text
+        assert f"limit of {SMALL.max_profile_bytes} bytes" in refused.text

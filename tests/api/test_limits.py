@@ -32,3 +32,24 @@ def test_the_mapping_depth_limit_is_the_one_every_face_uses(world: World) -> Non
     for depth in (0, limits.MAPPING_DEPTH + 1, 9):
         got = world.call("GET", url, params={"depth": depth})
         assert got.status_code == 422, (depth, got.text)
+
+
+def test_the_expiring_days_limit_is_the_one_every_face_uses(world: World) -> None:
+    """``limits.EXPIRING_DAYS`` for the API and the service; 3 000 000 days ended the CLI in an
+    OverflowError traceback before the service refused it (both CLI paths: the spec parity)."""
+    import datetime as dt
+
+    import pytest
+
+    from prodsec.errors import InputError
+    from prodsec.workspace import gaps
+
+    assert world.call("GET", "/api/v1/gaps", params={
+        "expiring_days": limits.EXPIRING_DAYS}).status_code == 200
+    for days in (-1, limits.EXPIRING_DAYS + 1, 3_000_000):
+        got = world.call("GET", "/api/v1/gaps", params={"expiring_days": days})
+        assert got.status_code == 422, (days, got.text)
+        with pytest.raises(InputError, match=f"between 0 and {limits.EXPIRING_DAYS}"):
+            gaps.check_expiring_days(days)
+    with pytest.raises(InputError, match="expiring_days"):
+        gaps.expiring(None, None, [], dt.date(2026, 12, 3), 3_000_000)  # type: ignore[arg-type]

@@ -80,3 +80,20 @@ def test_devices_listed_and_revoked(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert revoked.returncode == 0 and "revoked" in revoked.stdout, revoked.stderr
     assert "no remembered devices" in run(tmp_path, "user", "devices", "ann@acme.example",
                                           "--org", "Acme").stdout
+
+
+def test_user_commands_find_members_of_the_named_organisation_only(tmp_path: Path) -> None:
+    """``user reset`` with ``--org Globex`` on Acme's member: "no user", exit 2, nothing reset.
+    The command ran its own ``select(User)`` by e-mail in every organisation before
+    (``workspace.users.member_by_email`` holds the tenancy now)."""
+    for org, email in (("Acme", "ann@acme.example"), ("Globex", "bob@globex.example")):
+        made = run(tmp_path, "user", "create", email, "--org", org, "--password-stdin",
+                   stdin=f"{OLD}\n")
+        assert made.returncode == 0, made.stderr
+    for words in (("reset",), ("devices",)):
+        other = run(tmp_path, "user", *words, "ann@acme.example", "--org", "Globex")
+        assert other.returncode == 2, other.stdout
+        assert "no user 'ann@acme.example' in this organisation" in other.stderr
+        assert "Traceback" not in other.stderr
+    own = run(tmp_path, "user", "reset", "ann@acme.example", "--org", "Acme")
+    assert own.returncode == 0, own.stderr

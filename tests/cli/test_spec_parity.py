@@ -86,7 +86,7 @@ def cases() -> Iterator[tuple[str, list[str]]]:
                     yield f"{opt.flags[0]} below", _with(cmd, opt, str(opt.min - 1))
                 if opt.max is not None:
                     yield f"{opt.flags[0]} above", _with(cmd, opt, str(opt.max + 1))
-                    yield f"{opt.flags[0]} far above", _with(cmd, opt, "9")
+                    yield f"{opt.flags[0]} far above", _with(cmd, opt, str(opt.max * 1000))
             elif opt.name not in SOLO and opt.name != "db":
                 yield f"{opt.flags[0]} given", _with(cmd, opt, SAMPLES[opt.name])
             if opt.name in BAD:
@@ -157,6 +157,7 @@ def test_the_successes_take_the_fast_path() -> None:
 def test_the_cases_cover_successes_and_every_kind_of_error() -> None:
     kinds = {case.id.split(": ", 1)[1] for case in CASES}  # type: ignore[union-attr]
     assert {"ok", "unknown option", "missing argument", "extra argument", "--depth above",
+            "--expiring-days above", "--expiring-days far above",
             "--format bad choice", "--as-of refused"} <= kinds
 
 

@@ -310,3 +310,26 @@ def test_unknown_task_is_an_input_error(lite: Database) -> None:
 
     with lite.transaction() as s, pytest.raises(InputError, match="no job task named"):
         jobs.enqueue(s, "no.such.task")
+
+
+def test_the_task_modules_named_by_string_are_the_ones_that_declare_tasks() -> None:
+    """``jobs.TASK_MODULES`` is the one place a lower layer (``prodsec.jobs``, layer 4) names
+    higher modules (the workspace's tasks), by string at runtime; the layer test cannot see
+    it, so this holds it: each name is a real module that registers tasks, and every module
+    that declares a task (``jobs.task(``) is named there."""
+    import importlib
+    import re
+    from pathlib import Path
+
+    import prodsec
+    from prodsec.jobs import queue
+
+    package = Path(prodsec.__file__).resolve().parent
+    declaring = {".".join(("prodsec", *p.relative_to(package).with_suffix("").parts))
+                 for p in package.rglob("*.py")
+                 if re.search(r"\bjobs\.task\(", p.read_text()) and p.parent.name != "jobs"}
+    real = [m for m in queue.TASK_MODULES if m.startswith("prodsec.")]
+    assert set(real) == declaring
+    for module in real:
+        registered = {s.fn.__module__ for s in queue.tasks().values()}
+        assert importlib.import_module(module).__name__ in registered, module

@@ -146,3 +146,18 @@ def test_your_devices_are_listed_and_revoked(app: Any) -> None:
     gone = client.post(action.group(1), data={"csrf_token": csrf})
     assert gone.status_code == 404 and "no device" in gone.text
     assert 'href="/account/devices"' in client.get("/account/password").text
+
+
+def test_too_many_wrong_passwords_is_the_trees_429_with_retry_after(app: Any) -> None:
+    """The page's throttle answers ``LoginThrottled``'s status and Retry-After, as the API's
+    ``/auth/password`` does, instead of a 429 written by hand."""
+    from prodsec.errors import LoginThrottled
+
+    client = TestClient(app)
+    csrf = sign_in(client, "editor@acme.example")
+    answers = [change(client, csrf, "not my password", NEW) for _ in range(8)]
+    throttled = [a for a in answers if a.status_code != 422]
+    assert throttled, [a.status_code for a in answers]
+    assert throttled[0].status_code == LoginThrottled.http_status
+    assert int(throttled[0].headers["retry-after"]) >= 1
+    assert "Too many wrong passwords" in throttled[0].text

@@ -26,7 +26,9 @@ from sqlalchemy.orm import Session
 
 from prodsec.api.problems import ApiError, unauthenticated
 from prodsec.core.knowledge import KnowledgeBase
+from prodsec.core.limits import PAGE_SIZE
 from prodsec.db.engine import Database, raise_deferred
+from prodsec.services.check import MAX_PROFILE_BYTES
 from prodsec.workspace import sessions, users, writes
 from prodsec.workspace.context import Actor
 
@@ -42,7 +44,8 @@ class Settings:
     #: every request body without a higher limit (JSON, forms, login), checked before it is read
     max_body_bytes: int = 1024 * 1024
     max_document_bytes: int = 64 * 1024 * 1024  # an SBOM, VEX or import (as formats.MAX_BYTES)
-    max_profile_bytes: int = 1024 * 1024  # a product profile file (the web's profile import)
+    #: a product profile file (the web's profile import), as ``services.check`` parses it
+    max_profile_bytes: int = MAX_PROFILE_BYTES
     #: an OSV advisory or zip of them (workspace.advisory_uploads.MAX_UPLOAD_BYTES)
     max_advisory_bytes: int = 512 * 1024 * 1024
     secure_cookies: bool = False  # also Secure whenever the request itself is https
@@ -202,7 +205,7 @@ class Paging:
     offset: int
 
 
-async def paging(limit: Annotated[int, Query(ge=1, le=500)] = 50,
+async def paging(limit: Annotated[int, Query(ge=1, le=PAGE_SIZE)] = 50,
                  offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0) -> Paging:
     """``async`` for the reason ``app_state`` is: no thread for two numbers."""
     return Paging(limit, offset)

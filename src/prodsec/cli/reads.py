@@ -15,10 +15,17 @@ if TYPE_CHECKING:
 
 def product_list(org: str, db: str | None, fmt: str) -> None:
     """``prodsec product list``: the organisation's products."""
+    from prodsec.core.limits import PAGE_SIZE
     from prodsec.workspace.products import list_products, product_view
 
     with workspace(db, org) as (_, session, actor):
-        rows, total = list_products(session, actor, limit=1000)
+        rows: list[Any] = []
+        while True:  # every product, a page at a time (the service's PAGE_SIZE bound)
+            page, total = list_products(session, actor, limit=PAGE_SIZE,
+                                        after=rows[-1].name if rows else None)
+            rows += page
+            if len(page) < PAGE_SIZE:
+                break
         data = {"total": total, "items": [product_view(p) for p in rows]}
     views.emit(data, fmt, _products_view)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from prodsec.core.limits import MAPPING_DEPTH
+from prodsec.core.limits import EXPIRING_DAYS, MAPPING_DEPTH
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the CLI's fast path
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ COMMANDS: tuple[Command, ...] = (
             (Arg("product", "PRODUCT", "Product id or name (default: every product).",
                  required=False), AS_OF,
              Opt("expiring_days", ("--expiring-days",), "List evidence expiring within this "
-                 "many days.", int, 30, 0), ORG, DB, FORMAT)),
+                 "many days.", int, 30, 0, EXPIRING_DAYS), ORG, DB, FORMAT)),
 )
 
 

@@ -451,8 +451,8 @@ def vex_import(
               f"{item['component'] or 'the product'}: the supplier says {item['state']}, our "
               f"decision ({item['ours'][0]['state']}) is kept", file=sys.stderr)
     print(f"{file}: {summary['imported']} of {summary['statements']} statements imported into {product}")
-    if summary["refused"]:
-        raise typer.Exit(2)
+    if summary["refused"]:  # the refusals are reported above, one line each
+        raise typer.Exit(Invalid.exit_code)  # errors.refusal_status: a partial import is Invalid
 
 
 # ---- CSAF ----------------------------------------------------------------------------------

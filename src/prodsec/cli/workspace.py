@@ -102,18 +102,12 @@ def user_password(email: str, org: OrgOpt = "default", password_stdin: PasswordS
                   db: DbOpt = None) -> None:
     """Change a user's password, knowing the current one (prompts for both); the user's
     browser sessions end."""
-    from sqlalchemy import select
-
-    from prodsec.db.models import User
-    from prodsec.workspace.context import NotFound
-    from prodsec.workspace.users import actor_for, change_password, lookup_email
+    from prodsec.workspace.users import actor_for, change_password, member_by_email
 
     current = _secret("Current password", password_stdin)
     new = _secret("New password (15+ characters)", password_stdin, confirm=True)
     with workspace(db, org) as (_, session, cli):
-        user = session.scalar(select(User).where(User.email == lookup_email(email)))
-        if user is None:
-            raise NotFound(f"no user {email!r} in {org}")
+        user = member_by_email(session, cli, email)
         ended = change_password(session, actor_for(session, user, cli.org_id), current, new)
     print(f"password of {email} changed; {ended} browser session(s) ended")
 
@@ -124,17 +118,11 @@ def user_devices(email: str, org: OrgOpt = "default", db: DbOpt = None,
                      help="Forget this device (its id): its cookie no longer exempts sign-ins "
                           "from the account's back-off.")] = None) -> None:
     """List a user's remembered sign-in devices, or revoke one (``--revoke ID``)."""
-    from sqlalchemy import select
-
-    from prodsec.db.models import User
     from prodsec.workspace import devices
-    from prodsec.workspace.context import NotFound
-    from prodsec.workspace.users import lookup_email
+    from prodsec.workspace.users import member_by_email
 
     with workspace(db, org) as (_, session, actor):
-        user = session.scalar(select(User).where(User.email == lookup_email(email)))
-        if user is None:
-            raise NotFound(f"no user {email!r} in {org}")
+        user = member_by_email(session, actor, email)
         if revoke is not None:
             devices.revoke(session, actor, revoke, user.id)
             print(f"device {revoke} of {email} revoked")
@@ -152,16 +140,10 @@ def user_reset(email: str, org: OrgOpt = "default", db: DbOpt = None) -> None:
     """Reset a member's password (admin): the old one stops working and a one-time secret,
     valid 24 hours, is printed once; the member sets a new password with it
     (``prodsec user redeem``, the web page /password-reset, or POST /api/v1/auth/password-reset)."""
-    from sqlalchemy import select
-
-    from prodsec.db.models import User
-    from prodsec.workspace.context import NotFound
-    from prodsec.workspace.users import issue_password_reset, lookup_email
+    from prodsec.workspace.users import issue_password_reset, member_by_email
 
     with workspace(db, org) as (_, session, actor):
-        user = session.scalar(select(User).where(User.email == lookup_email(email)))
-        if user is None:
-            raise NotFound(f"no user {email!r} in {org}")
+        user = member_by_email(session, actor, email)
         secret, expires = issue_password_reset(session, actor, user.id)
     print(f"password of {email} reset; one-time secret (valid until {expires:%Y-%m-%d %H:%M} "
           f"UTC, shown only now):\n{secret}")

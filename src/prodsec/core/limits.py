@@ -35,6 +35,17 @@ TEXT = 10_000
 #: API and the library agree (before, the API allowed 5, Typer 4 and the CLI's fast path any).
 MAPPING_DEPTH = 5
 
+#: Days ahead ``gaps --expiring-days`` looks for expiring evidence: ten years, more than any
+#: certificate or test report lives. The service refuses more, for every face: a date past
+#: 9999-12-31 cannot be computed (3 000 000 days ended the CLI in an OverflowError traceback
+#: while only the API refused it).
+EXPIRING_DAYS = 3650
+
+#: Rows in one page of a listing (products, controls, statuses, evidence). The API's query
+#: said ``le=500`` while the services took any ``limit``, so a library or CLI caller could ask
+#: for every row at once; the services refuse more now, and the API's bound is this number.
+PAGE_SIZE = 500
+
 #: Components (and, separately, dependency edges) in one SBOM. Every component becomes a row
 #: (and a purl key, a CSAF product id, finding candidates): 120 000 components held SQLite's
 #: writer lock for 81 s in the penetration test. Those are now built before the write

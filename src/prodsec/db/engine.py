@@ -127,6 +127,12 @@ class Database:
         finally:
             session.close()
 
+    def ping(self) -> None:
+        """Reach the database (``SELECT 1``): the health check's question, asked here so the
+        API never writes SQL itself. Raises the driver's error when it cannot."""
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+
     def dispose(self) -> None:
         self.engine.dispose()
 

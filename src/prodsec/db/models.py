@@ -31,13 +31,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from prodsec.core.clock import utcnow as utcnow  # the columns' default; faces read core.clock
+
 
 def new_id() -> str:
     return uuid.uuid4().hex
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 class Base(DeclarativeBase):

@@ -30,6 +30,7 @@ from prodsec.workspace.context import (
     NotFound,
     ValidationFailed,
     bounded,
+    check_page,
 )
 from prodsec.workspace.context import EvidenceTooLarge as EvidenceTooLarge
 from prodsec.workspace.products import _flush, check_version, get_product, status_view
@@ -318,7 +319,21 @@ def list_statuses(session: Session, actor: Actor, limit: int, offset: int, *,
                   product_id: str | None = None, assessment_id: str | None = None,
                   category: str | None = None, status: str | None = None
                   ) -> tuple[list[RequirementStatus], int]:
-    """Statuses of the current assessments, filtered by product, assessment, category, status."""
+    """A page of the statuses of the current assessments, filtered by product, assessment,
+    category, status."""
+    query = _statuses_query(actor, product_id, assessment_id, category, status)
+    return _page(session, query, limit, offset)
+
+
+def assessment_statuses(session: Session, actor: Actor, assessment_id: str
+                        ) -> list[RequirementStatus]:
+    """Every status of one assessment, unpaged: one per requirement of its instrument, so the
+    knowledge base bounds the count, not the user."""
+    return list(session.scalars(_statuses_query(actor, None, assessment_id, None, None)))
+
+
+def _statuses_query(actor: Actor, product_id: str | None, assessment_id: str | None,
+                    category: str | None, status: str | None) -> Select[Any]:
     query = (select(RequirementStatus)
              .join(Assessment, Assessment.id == RequirementStatus.assessment_id)
              .where(RequirementStatus.org_id == actor.org_id))
@@ -333,7 +348,7 @@ def list_statuses(session: Session, actor: Actor, limit: int, offset: int, *,
     if status:
         query = query.where(RequirementStatus.status == status)
     order = (Assessment.regulation_id, RequirementStatus.requirement_id, RequirementStatus.id)
-    return _page(session, query.order_by(*order), limit, offset)
+    return query.order_by(*order)
 
 
 def list_evidence(session: Session, actor: Actor, limit: int, offset: int,
@@ -351,7 +366,9 @@ def evidence_for_control(session: Session, actor: Actor, control_id: str) -> lis
 
 
 def _page(session: Session, query: Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:
-    """One page of a query and the total number of rows it matches."""
+    """One page of a query and the total number of rows it matches (at most
+    ``core.limits.PAGE_SIZE`` rows: ``check_page``)."""
+    check_page(limit, offset)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     return list(session.scalars(query.limit(limit).offset(offset))), int(total or 0)
 

@@ -28,6 +28,17 @@ class Actor:
             raise PermissionDenied(f"{self.email} is {self.role} here; this needs {role}")
 
 
+def check_page(limit: int, offset: int = 0) -> None:
+    """Refuse a page of more than ``core.limits.PAGE_SIZE`` rows (or none, or a negative
+    offset) here, for every face: the API's query bound alone left the services unbounded."""
+    from prodsec.core.limits import PAGE_SIZE
+
+    if not 1 <= limit <= PAGE_SIZE:
+        raise ValidationFailed("limit", f"must be between 1 and {PAGE_SIZE}, got {limit}")
+    if offset < 0:
+        raise ValidationFailed("offset", f"must not be negative, got {offset}")
+
+
 def bounded(field: str, value: str, limit: int, *, required: bool = False) -> str:
     """``value`` when it fits ``limit`` (see ``prodsec.core.limits``), else ValidationFailed."""
     from prodsec.core.limits import problem

@@ -18,8 +18,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from prodsec.core.knowledge import CATEGORIES, KnowledgeBase
+from prodsec.core.limits import EXPIRING_DAYS
 from prodsec.core.ordering import natural_key
 from prodsec.db.models import Assessment, Evidence, EvidenceLink, Product, RequirementStatus
+from prodsec.errors import InputError
 from prodsec.workspace.compliance import list_controls, products_of
 from prodsec.workspace.context import Actor, ValidationFailed
 from prodsec.workspace.products import current_assessments, get_product, verdicts_on
@@ -188,8 +190,17 @@ def _first(missing: list[dict[str, Any]], state: str) -> str | None:
                default=None)
 
 
+def check_expiring_days(days: int) -> None:
+    """Refuse a horizon outside ``0..EXPIRING_DAYS`` here, once, for every face: the API's
+    query limit alone left the CLI computing a date past year 9999."""
+    if not 0 <= days <= EXPIRING_DAYS:
+        raise InputError(f"--expiring-days (expiring_days) must be between 0 and "
+                         f"{EXPIRING_DAYS}, got {days}")
+
+
 def product_gaps(session: Session, actor: Actor, kb: KnowledgeBase, product_ref: str,
                  as_of: dt.date, expiring_days: int = 30) -> dict[str, Any]:
+    check_expiring_days(expiring_days)
     product = get_product(session, actor, product_ref)
     placings = placings_of(product)
     instruments = []
@@ -227,6 +238,8 @@ def _what_changed(kb: KnowledgeBase, assessment: Assessment, profile: dict[str, 
 
 def expiring(session: Session, actor: Actor, status_ids: list[str], as_of: dt.date,
              days: int) -> list[dict[str, Any]]:
+    """The evidence behind ``status_ids`` that expires within ``days`` of ``as_of``."""
+    check_expiring_days(days)
     if not status_ids:
         return []
     horizon = as_of + dt.timedelta(days=days)
@@ -245,6 +258,7 @@ def expiring(session: Session, actor: Actor, status_ids: list[str], as_of: dt.da
 def portfolio_gaps(session: Session, actor: Actor, kb: KnowledgeBase, as_of: dt.date,
                    expiring_days: int = 30) -> dict[str, Any]:
     """Across all products: per-product summary, best controls, missed dates."""
+    check_expiring_days(expiring_days)
     products = []
     open_reqs: dict[str, set[str]] = defaultdict(set)  # requirement → products with it open
     missed = []

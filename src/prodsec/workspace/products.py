@@ -19,6 +19,7 @@ from prodsec.core.profile import TEXT_LIMITS, ProfileError, parse_profile
 from prodsec.db.models import Assessment, Product, Release, RequirementStatus, utcnow
 from prodsec.workspace import audit
 from prodsec.workspace.context import Actor, Conflict, NotFound, ValidationFailed, bounded
+from prodsec.workspace.context import check_page as check_page_size
 from prodsec.workspace.scope import by_id_or_name, owned
 
 
@@ -91,6 +92,7 @@ def list_products(session: Session, actor: Actor, limit: int = 50, offset: int =
     walk and drop every earlier row (O(n) at the end of a 10 000-product portfolio)."""
     from sqlalchemy import func
 
+    check_page_size(limit, offset)
     if after is not None and offset:
         raise ValidationFailed("after", "give either a cursor (after) or an offset, not both")
     query = select(Product).where(Product.org_id == actor.org_id)

@@ -476,6 +476,17 @@ def list_members(session: Session, actor: Actor, limit: int = 50, offset: int = 
     return [(u, m) for u, m in rows], int(total)
 
 
+def member_by_email(session: Session, actor: Actor, email: str) -> User:
+    """The member of the actor's organisation with this address: how the command line names
+    a user. Tenancy here, once: an account of another organisation is "no user", as unknown
+    as one that does not exist (the faces ran their own ``select(User)`` before)."""
+    user = session.scalar(select(User).join(Membership, Membership.user_id == User.id).where(
+        Membership.org_id == actor.org_id, User.email == lookup_email(email)))
+    if user is None:
+        raise NotFound(f"no user {email!r} in this organisation")
+    return user
+
+
 def get_member(session: Session, actor: Actor, user_id: str) -> tuple[User, Membership]:
     actor.require("admin")
     row = session.execute(select(User, Membership).join(Membership, Membership.user_id == User.id)

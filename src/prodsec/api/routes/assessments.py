@@ -33,6 +33,5 @@ def current_assessments(work: UnitDep, product_id: str) -> list[schemas.Assessme
 def get_assessment(work: UnitDep, assessment_id: str) -> schemas.Assessment:
     """One assessment with the status of each of its requirements."""
     found = products.get_assessment(work.session, work.actor, assessment_id)
-    statuses, _ = compliance.list_statuses(work.session, work.actor, 100_000, 0,
-                                           assessment_id=found.id)
+    statuses = compliance.assessment_statuses(work.session, work.actor, found.id)
     return schemas.Assessment.model_validate(products.assessment_view(found, statuses))

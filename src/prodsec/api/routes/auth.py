@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.orm import Session
 
 from prodsec.api import schemas
 from prodsec.api.clients import request_client
@@ -21,10 +20,14 @@ from prodsec.api.deps import (
     authorised,
 )
 from prodsec.api.problems import ApiError
-from prodsec.db.models import utcnow
+from prodsec.core.clock import utcnow
+from prodsec.errors import LoginThrottled
 from prodsec.workspace import devices, sessions, users, writes
 from prodsec.workspace.context import Actor, ValidationFailed
 from prodsec.workspace.throttle import password_change_key
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 T = TypeVar("T")
@@ -98,7 +101,7 @@ async def change_password(actor: Annotated[Actor, Depends(_signed_in)],
     keys = (password_change_key(actor.user_id),)
     wait = await run_in_threadpool(limiter.claim, *keys)
     if wait:
-        raise ApiError(429, "too many failed attempts; try again later", {"Retry-After": str(wait)})
+        raise LoginThrottled(wait)
     try:
         await writes.write(state.database, actor.org_id, lambda s: users.change_password(
             s, actor, body.current_password, body.new_password,

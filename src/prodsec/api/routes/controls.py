@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query, Response
 
 from prodsec.api import schemas
 from prodsec.api.deps import IfMatch, PagingDep, UnitDep, Writer, set_etag
-from prodsec.db.models import Control
 from prodsec.workspace import compliance
 from prodsec.workspace.context import NotFound
+
+if TYPE_CHECKING:
+    from prodsec.db.models import Control
 
 router = APIRouter(prefix="/controls", tags=["controls"])
 

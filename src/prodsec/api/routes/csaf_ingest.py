@@ -5,12 +5,14 @@ A tree is ingested with the CLI (it is a folder on disk, checked offline)."""
 from __future__ import annotations
 
 import json
+from http import HTTPStatus
 from typing import Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Query, Request, Response
 
 from prodsec.api.deps import EditorActor, StateDep
+from prodsec.errors import refusal_status
 from prodsec.workspace import writes
 
 router = APIRouter(tags=["vulnerabilities"])
@@ -52,8 +54,9 @@ async def ingest_csaf(actor: EditorActor, state: StateDep, request: Request,
 def _refused(source: str, reasons: list[str]) -> Response:
     from prodsec.api.problems import MEDIA_TYPE
 
-    body = {"type": "about:blank", "title": "Unprocessable Content", "status": 422,
+    status = refusal_status(reasons)
+    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status,
             "detail": f"{source}: refused, nothing stored",
             "errors": [{"field": "csaf", "message": r} for r in reasons[:50]]}
-    return Response(json.dumps(body, ensure_ascii=False).encode(), status_code=422,
+    return Response(json.dumps(body, ensure_ascii=False).encode(), status_code=status,
                     media_type=MEDIA_TYPE)

@@ -9,17 +9,20 @@ first byte over the limit ends the request with 413 and leaves no file behind.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
-from sqlalchemy.orm import Session
 
 from prodsec.api import schemas
 from prodsec.api.deps import EditorActor, PagingDep, StateDep, UnitDep, Writer
-from prodsec.db.models import Evidence
 from prodsec.workspace import compliance, staging, writes
 from prodsec.workspace.context import EvidenceTooLarge
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from prodsec.db.models import Evidence
 
 router = APIRouter(prefix="/evidence", tags=["evidence"])
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query
 
 from prodsec.api import schemas
 from prodsec.api.deps import UnitDep
+from prodsec.core.limits import EXPIRING_DAYS
 from prodsec.workspace import gaps
 
 router = APIRouter(tags=["gaps"])
 AsOf = Annotated[dt.date | None, Query(description="Default: today.")]
-Expiring = Annotated[int, Query(ge=0, le=3650, description="Evidence expiring within N days.")]
+Expiring = Annotated[int, Query(ge=0, le=EXPIRING_DAYS, description="Evidence expiring within N days.")]
 
 
 @router.get("/products/{product_id}/gaps", response_model=schemas.ProductGaps)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from sqlalchemy import text
 
 from prodsec.api import schemas
 from prodsec.api.deps import AppState, app_state
@@ -15,6 +14,5 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health", response_model=schemas.Health)
 def health(state: Annotated[AppState, Depends(app_state)]) -> schemas.Health:
-    with state.database.engine.connect() as connection:
-        connection.execute(text("SELECT 1"))
+    state.database.ping()
     return schemas.Health(status="ok", database="ok")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
 from prodsec.api import schemas
 from prodsec.api.deps import IfMatch, PagingDep, UnitDep, Writer, set_etag
-from prodsec.db.models import Product
 from prodsec.workspace import products
+
+if TYPE_CHECKING:
+    from prodsec.db.models import Product
 
 router = APIRouter(prefix="/products", tags=["products"])
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import APIRouter, Response
 
 from prodsec.api import schemas
 from prodsec.api.deps import IfMatch, UnitDep, Writer, set_etag
-from prodsec.db.models import Release
 from prodsec.workspace import products
+
+if TYPE_CHECKING:
+    from prodsec.db.models import Release
 
 router = APIRouter(tags=["releases"])
 

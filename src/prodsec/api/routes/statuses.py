@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query, Response
 
 from prodsec.api import schemas
 from prodsec.api.deps import IfMatch, PagingDep, UnitDep, Writer, set_etag
-from prodsec.db.models import RequirementStatus
 from prodsec.workspace import compliance, products
+
+if TYPE_CHECKING:
+    from prodsec.db.models import RequirementStatus
 
 router = APIRouter(prefix="/statuses", tags=["requirement statuses"])
 Filter = Annotated[str | None, Query(max_length=128)]

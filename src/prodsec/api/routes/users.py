@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import APIRouter, Response
 
 from prodsec.api import schemas
 from prodsec.api.deps import Admin, PagingDep
-from prodsec.db.models import Membership, User
 from prodsec.workspace import users
+
+if TYPE_CHECKING:
+    from prodsec.db.models import Membership, User
 
 router = APIRouter(tags=["users"])
 

@@ -6,15 +6,19 @@ API and the web UI show the same data."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, Literal
 
 from anyio import to_thread
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
 
 from prodsec.api.deps import EditorActor, StateDep, UnitDep, Writer
+from prodsec.errors import refusal_status
 from prodsec.workspace import writes
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 router = APIRouter(tags=["vulnerabilities"])
 Stage = Literal["early-warning", "notification", "final-report"]
@@ -77,15 +81,16 @@ VEX_BODY: dict[str, Any] = {"requestBody": {"required": True, "description": (
 
 
 async def _body(request: Request, what: str) -> bytes:
-    """The request body, streamed and refused (413) as soon as it passes the file limit."""
-    from prodsec.formats._io import MAX_BYTES
+    """The request body, streamed and refused (413) as soon as it passes the deployment's
+    document limit (``Settings.max_document_bytes``, the web's upload limit too)."""
     from prodsec.workspace.context import EvidenceTooLarge
 
+    limit = request.app.state.prodsec.settings.max_document_bytes
     data = bytearray()
     async for chunk in request.stream():
         data += chunk
-        if len(data) > MAX_BYTES:
-            raise EvidenceTooLarge(what, f"larger than the limit of {MAX_BYTES} bytes")
+        if len(data) > limit:
+            raise EvidenceTooLarge(what, f"larger than the limit of {limit} bytes")
     return bytes(data)
 
 
@@ -292,14 +297,15 @@ def _refused(summary: dict[str, Any]) -> Response:
     from prodsec.api.problems import MEDIA_TYPE
 
     refused = summary["refused"]
-    body = {"type": "about:blank", "title": "Unprocessable Content", "status": 422,
+    status = refusal_status(refused)
+    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status,
             "detail": (f"{len(refused)} of {summary['statements']} statements refused; the "
                        f"other {summary['imported']} were imported"),
             "errors": [{"field": r["where"] or "vex", "message": f"{r['vulnerability']}: "
                         f"{r['reason']}"} for r in refused],
             **{key: summary[key] for key in ("source", "product_id", "release", "statements",
                                              "imported", "refused")}}
-    return Response(json.dumps(body, ensure_ascii=False).encode(), status_code=422,
+    return Response(json.dumps(body, ensure_ascii=False).encode(), status_code=status,
                     media_type=MEDIA_TYPE)
 
 

@@ -188,6 +188,7 @@ async def change_password(request: Request, sent: ViewerForm) -> Response:
     """``users.change_password`` under the login limiter (a wrong current password is a
     failed attempt on ``throttle.password_change_key``); the other sessions of the user end,
     this one stays."""
+    from prodsec.errors import LoginThrottled
     from prodsec.workspace.throttle import password_change_key
     from prodsec.workspace.users import change_password
 
@@ -196,10 +197,13 @@ async def change_password(request: Request, sent: ViewerForm) -> Response:
     keys = (password_change_key(actor.user_id),)
     wait = await run_in_threadpool(limiter.claim, *keys)
     if wait:
-        return await run_in_threadpool(render, request, "password.html.j2", {
+        throttled = LoginThrottled(wait)
+        page = await run_in_threadpool(render, request, "password.html.j2", {
             "error": {"field": "current_password",
                       "text": f"Too many wrong passwords. Try again in {_wait_text(wait)}."},
-            "done": False}, 429, actor, csrf)
+            "done": False}, status_of(throttled), actor, csrf)
+        page.headers.update(throttled.headers)
+        return page
 
     settled = []  # the claim is given back exactly once: failed, succeeded or released
 

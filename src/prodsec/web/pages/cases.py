@@ -206,7 +206,7 @@ def new_case_page(request: Request) -> HTMLResponse:
 
 def _new_case(request: Request, actor: Actor, csrf: str, form: dict[str, Any],
               errors: dict[str, str], status: int = 200) -> HTMLResponse:
-    from prodsec.db.models import utcnow
+    from prodsec.core.clock import utcnow
     from prodsec.workspace import compliance
 
     with web_state(request).database.transaction() as session:

@@ -94,6 +94,13 @@ def web_state(request: Request) -> WebState:
     return state
 
 
+def upload_limit(request: Request, setting: str) -> int:
+    """The deployment's limit for one uploaded file, ``Settings.<setting>`` of the API app the
+    pages are mounted on: the number the API and the body-size middleware hold the same file
+    to, so an oversize file is refused alike (413) on every face."""
+    return int(getattr(request.app.state.prodsec.settings, setting))
+
+
 def current_date() -> dt.date:
     return dt.date.today()
 
@@ -291,10 +298,15 @@ def refusal_page(request: Request, exc: PageError) -> HTMLResponse:
 
 
 def install_error_pages(app: Any) -> None:
-    """Browsers get HTML error pages; /api paths keep the API's problem+json handlers."""
+    """Browsers get HTML error pages; /api paths keep the API's problem+json handlers.
+
+    Every other handler the API installed (the tree's ``ProdsecError``, request validation, the
+    database's refusals, the unexpected) answers a page path with the error page of the same
+    status and words as its problem (``problem_page``): before, ``GET /audit?before=0`` showed a
+    browser 422 ``application/problem+json``."""
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
-    async def page_error(request: Request, exc: Exception) -> Response:
+    async def on_page_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, PageError)
         if exc.status == 401:
             return redirect(f"/login?next={quote(str(request.url.path))}")
@@ -316,8 +328,35 @@ def install_error_pages(app: Any) -> None:
             return await run_in_threadpool(refusal_page, request, PageError(status, message))
         return render(request, "error.html.j2", {"status": status, "message": message}, status)
 
-    app.add_exception_handler(PageError, page_error)
+    def as_page(api_handler: Any) -> Any:
+        async def handler(request: Request, exc: Exception) -> Response:
+            answer: Response = await api_handler(request, exc)
+            if request.url.path.startswith("/api"):
+                return answer
+            page = await on_page_error(request, problem_page(answer))
+            if "retry-after" in answer.headers:
+                page.headers["Retry-After"] = answer.headers["retry-after"]
+            return page
+        return handler
+
+    for kind, api_handler in list(app.exception_handlers.items()):
+        if isinstance(kind, type) and kind is not StarletteHTTPException:
+            app.add_exception_handler(kind, as_page(api_handler))
+    app.add_exception_handler(PageError, on_page_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+
+
+def problem_page(answer: Response) -> PageError:
+    """The error page for the API's problem ``answer``: its status, its detail and each
+    field's message. The API's handlers (``api.problems``) stay the one mapping of an error to
+    a number, and a 5xx page says no more than the problem does."""
+    import json
+
+    problem = json.loads(bytes(answer.body))
+    message = str(problem.get("detail") or "Something went wrong.")
+    fields = [f"{e['field']}: {e['message']}" for e in problem.get("errors") or ()
+              if e.get("field") and e.get("message") and e["message"] not in message]
+    return PageError(answer.status_code, "; ".join([message, *fields]))
 
 
 def form_values(form: Any) -> dict[str, Any]:

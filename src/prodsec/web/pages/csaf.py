@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
+from prodsec.errors import refusal_status
 from prodsec.web.pages.common import EditorForm, render, signed_in, status_of, web_state
 from prodsec.web.pages.vulnerabilities import _upload
 from prodsec.workspace.context import Actor, PermissionDenied
@@ -44,7 +45,7 @@ async def ingest_csaf(request: Request, sent: EditorForm) -> Response:
     actor, csrf = sent.actor, sent.csrf
     try:
         accepted = accepted_labels(str(sent.form.get("accept_tlp") or "") or None)
-        data, name = await _upload(sent.form, "a CSAF advisory")
+        data, name = await _upload(request, sent.form, "a CSAF advisory")
         item = Source(name, data)
         reasons = await run_in_threadpool(unusable, item)
         if reasons:
@@ -58,4 +59,4 @@ async def ingest_csaf(request: Request, sent: EditorForm) -> Response:
         return await run_in_threadpool(_page, request, actor, csrf, status_of(exc), None,
                                        str(exc))
     return await run_in_threadpool(_page, request, actor, csrf,
-                                   422 if summary["refused"] else 200, summary)
+                                   refusal_status(summary["refused"]), summary)

@@ -26,6 +26,7 @@ from prodsec.web.pages.common import (
     signed_in,
     status_of,
     svg,
+    upload_limit,
     web_state,
 )
 from prodsec.web.pages.records import where_in_web
@@ -124,7 +125,7 @@ async def import_profile(request: Request, sent: EditorForm) -> Response:
     """A profile file (YAML or JSON): parsed in the threadpool, never on the event loop, and
     before the write queue."""
     from prodsec.core.profile import ProfileError
-    from prodsec.errors import InputError
+    from prodsec.errors import EvidenceTooLarge, InputError
     from prodsec.services.check import parse_document
 
     actor, csrf, upload = sent.actor, sent.csrf, sent.form.get("profile")
@@ -137,9 +138,11 @@ async def import_profile(request: Request, sent: EditorForm) -> Response:
     try:
         if upload is None or isinstance(upload, str):
             raise ValidationFailed("profile", "choose a profile file (.yaml or .json)")
-        data = await upload.read(1_000_001)
-        if len(data) > 1_000_000:
-            raise ValidationFailed("profile", "the file is larger than 1 MB")
+        limit = upload_limit(request, "max_profile_bytes")
+        data = await upload.read(limit + 1)
+        if len(data) > limit:
+            raise EvidenceTooLarge("profile", f"the file is larger than the limit of {limit} "
+                                              "bytes")
         name = upload.filename or "profile"
         try:  # bounded, no YAML aliases (a 357-byte alias bomb hung the loop for 35 s)
             raw = await run_in_threadpool(parse_document, data, name, name.endswith(".json"))

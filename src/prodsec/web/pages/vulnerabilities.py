@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
+from prodsec.errors import refusal_status
 from prodsec.web.pages.common import (
     EditorForm,
     form_write,
@@ -16,6 +17,7 @@ from prodsec.web.pages.common import (
     render,
     signed_in,
     status_of,
+    upload_limit,
     web_state,
 )
 from prodsec.workspace.context import Actor, NotFound, PermissionDenied, ValidationFailed
@@ -139,17 +141,19 @@ async def set_vex_bulk(request: Request, pid: str, sent: EditorForm) -> Response
                                                  "chosen": chosen}))
 
 
-async def _upload(form: Any, what: str) -> tuple[bytes, str]:
-    """The uploaded file's bytes and name, refused when missing or over the file limit."""
-    from prodsec.formats._io import MAX_BYTES
+async def _upload(request: Request, form: Any, what: str) -> tuple[bytes, str]:
+    """The uploaded file's bytes and name, refused when missing or over the deployment's
+    document limit (``EvidenceTooLarge``, 413, as the API refuses the same file)."""
+    from prodsec.workspace.context import EvidenceTooLarge
 
     upload = form.get("file")
     if upload is None or isinstance(upload, str) or not upload.filename:
         raise ValidationFailed("file", f"choose {what} file")
-    data = await upload.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        raise ValidationFailed("file", f"{upload.filename} is larger than the limit of "
-                                       f"{MAX_BYTES} bytes")
+    limit = upload_limit(request, "max_document_bytes")
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise EvidenceTooLarge("file", f"{upload.filename} is larger than the limit of "
+                                       f"{limit} bytes")
     return data, str(upload.filename)
 
 
@@ -170,7 +174,7 @@ async def import_sbom(request: Request, pid: str, sent: EditorForm) -> Response:
     database = web_state(request).database
     try:
         check_part(part, kind)
-        data, name = await _upload(form, "an SBOM")
+        data, name = await _upload(request, form, "an SBOM")
         await writes.read(database, lambda s: get_release(s, actor, pid, release))  # 404
         release_id = str((await import_sbom_queued(database, actor, pid, release, data, name,
                                                    part=part, kind=kind))["release_id"])
@@ -225,7 +229,7 @@ async def import_vex(request: Request, pid: str, sent: EditorForm) -> Response:
             get_release(session, actor, pid, release)
 
     try:
-        data, name = await _upload(form, "a VEX")
+        data, name = await _upload(request, form, "a VEX")
         await writes.read(database, exists)
         parsed = await run_in_threadpool(parse_vex, data, name)  # before the transaction
         summary = await writes.write(database, actor.org_id, lambda s: (
@@ -237,7 +241,7 @@ async def import_vex(request: Request, pid: str, sent: EditorForm) -> Response:
                                        form_error={"form": "vex", "release": release or "",
                                                    "text": str(exc)})
     return await run_in_threadpool(_vulnerabilities, request, actor, csrf, pid,
-                                   422 if summary["refused"] else 200, vex_summary=summary)
+                                   refusal_status(summary["refused"]), vex_summary=summary)
 
 
 @router.post("/products/{pid}/csaf", response_class=HTMLResponse)
