@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -184,7 +185,8 @@ def test_bad_vex_is_refused_and_nothing_is_stored(world: World, proton: dict[str
     assert shaped.status_code == 422 and "/vulnerabilities/1/affects" in shaped.json()["detail"]
     neither = world.call("POST", f"{base}/vex/import", json={"hello": "world"})
     assert neither.status_code == 422 and "OpenVEX" in neither.json()["detail"]
-    monkeypatch.setattr("prodsec.formats._io.MAX_BYTES", 100)
+    state = world.client.app.state.prodsec  # the deployment's document limit, lowered
+    monkeypatch.setattr(state, "settings", replace(state.settings, max_document_bytes=100))
     large = world.call("POST", f"{base}/vex/import", json={"padding": "x" * 200})
     assert large.status_code == 413
     assert world.call("GET", "/api/v1/audit/verify", role="admin").json()["events"] == before
