@@ -40,6 +40,8 @@ def _fill(page: Any, values: dict[str, Any]) -> None:
         field = page.locator(f"#i-{name}")
         if isinstance(value, bool):
             field.select_option("yes" if value else "no")
+        elif field.evaluate("e => e.tagName") == "SELECT":  # e.g. the CSIRT's Member State
+            field.select_option(str(value))
         else:
             field.fill(value.isoformat() if hasattr(value, "isoformat") else str(value))
 
