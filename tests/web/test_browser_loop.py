@@ -125,7 +125,7 @@ def test_the_whole_loop_in_the_browser(server: str, browser: Any, web_db: Any,
     page.get_by_role("link", name="New product").click()
     walk.visit(page, "wizard")
     answer_wizard(page, camera)
-    page.locator("#preview", has_text="eu-cra").wait_for()
+    page.locator("#preview", has_text="CRA").wait_for()
     walk.visit(page, "wizard-answered")
     page.locator("#save").click()
     page.wait_for_url(re.compile(r".*/products/[0-9a-f]+$"))
