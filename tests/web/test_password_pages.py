@@ -111,7 +111,7 @@ def test_an_invited_account_accepts_in_the_browser(app: Any) -> None:
                                                  "role": "viewer", "password": NEW})
         assert added.status_code == 200 and f"Invitation created for {email}" in added.text
         pages.append(added.text)
-    listed, pending = pages[-1].split("Invitations (pending)")
+    listed, pending = pages[-1].split("Invitations (pending)", 1)
     assert "<td>admin@globex.example</td>" not in listed  # not a member, only invited
     assert "<td>admin@globex.example</td>" in pending
     invited = TestClient(app)
